@@ -1,0 +1,314 @@
+"""params.yaml: the seed configuration, loaded and checked once, before any work starts.
+
+The file mirrors the plan's seed_config.yaml (`storage`, `sources`, `backup`, `validation`).
+Every section is a frozen dataclass; `load_params` builds them from YAML with strict
+checking, so an unknown key, a wrong type or a bad identifier is one clear line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from seedctl.errors import ConfigError
+
+# A plain (unquoted) PostgreSQL identifier: what an operator types for a table or column.
+# Anything else (quotes, spaces, semicolons) is refused rather than quoted blindly.
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+# Source names become file names under seeds/data/: keep them boring.
+_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+Compression = Literal["zstd", "snappy", "gzip", "lz4", "none"]
+SnapshotFormat = Literal["parquet"]
+
+
+@dataclass(frozen=True)
+class OhlcvColumns:
+    """Column names of an OHLCV table, for the price-bar domain checks."""
+
+    open: str = "open"
+    high: str = "high"
+    low: str = "low"
+    close: str = "close"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One table to snapshot (`sources.<name>` in params.yaml)."""
+
+    table: str
+    required: bool = True
+    min_rows: int = 0
+    time_column: str | None = None
+    fallback: list[str] = field(default_factory=list)
+    # Per-source overrides of validation.max_null_ratio: one number for the whole
+    # table, and/or per column (macro series start in different decades).
+    max_null_ratio: float | None = None
+    column_max_null_ratio: dict[str, float] = field(default_factory=dict)
+    ohlcv: OhlcvColumns | None = None
+
+    @property
+    def schema_name(self) -> str:
+        return self.table.split(".", 1)[0] if "." in self.table else "public"
+
+    @property
+    def table_name(self) -> str:
+        return self.table.split(".", 1)[1] if "." in self.table else self.table
+
+    def null_ratio_limit(self, column: str, default: float) -> float:
+        if column in self.column_max_null_ratio:
+            return self.column_max_null_ratio[column]
+        return self.max_null_ratio if self.max_null_ratio is not None else default
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Where snapshots live: the DVC remote and the local backups of the fallback chain."""
+
+    remote: str = "minio"
+    bucket: str = "seeds"
+    prefix: str = "seedctl"
+    local_backup_dir: str = "backups"
+
+
+@dataclass(frozen=True)
+class Backup:
+    """How snapshots are written and kept."""
+
+    schedule: str = "0 2 * * 0"
+    retention_count: int = 4
+    format: SnapshotFormat = "parquet"
+    compression: Compression = "zstd"
+    compression_level: int | None = None
+    # Rows per Parquet row group: also the bound on rows held in memory at once.
+    batch_rows: int = 131072
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What a snapshot must satisfy before it may be pushed."""
+
+    check_row_counts: bool = True
+    check_date_ranges: bool = True
+    check_null_ratios: bool = True
+    check_primary_keys: bool = True
+    check_domains: bool = True
+    check_history: bool = True
+    max_null_ratio: float = 0.05
+    # Plausibility floor and ceiling for a source's time column.
+    min_date: date = date(1900, 1, 1)
+    max_future_days: int = 1
+    # A past month losing rows versus the previous snapshot is an error unless allowed.
+    allow_shrinking_history: bool = False
+
+
+@dataclass(frozen=True)
+class Params:
+    """The whole of params.yaml."""
+
+    sources: dict[str, Source]
+    storage: Storage = field(default_factory=Storage)
+    backup: Backup = field(default_factory=Backup)
+    validation: Validation = field(default_factory=Validation)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def section_hashes(self) -> dict[str, str]:
+        """sha256 of each section as written, for the manifest's config_snapshot."""
+        return {
+            name: hashlib.sha256(
+                json.dumps(self.raw.get(name), sort_keys=True, default=str).encode()
+            ).hexdigest()
+            for name in ("storage", "sources", "backup", "validation")
+        }
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and check params.yaml; any problem is a ConfigError naming the key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found", "run from the project root or pass --params"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}{where}: {problem}", "fix the YAML syntax") from None
+    return parse_params(data, origin=str(path))
+
+
+def parse_params(data: Any, origin: str = "params.yaml") -> Params:
+    """Build Params from already-parsed YAML (a dict)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping with a 'sources' section")
+    if "sources" not in data:
+        raise ConfigError(f"{origin}: missing section 'sources'", "list the tables to snapshot")
+    raw_sources = data["sources"]
+    if not isinstance(raw_sources, dict) or not raw_sources:
+        raise ConfigError(f"{origin}: 'sources' must map source names to tables")
+    sources = {}
+    for name, body in raw_sources.items():
+        if not isinstance(name, str) or not _SOURCE_NAME.match(name):
+            raise ConfigError(
+                f"{origin}: sources.{name!s}: bad source name",
+                "use lower-case letters, digits and _ (it becomes a file name)",
+            )
+        sources[name] = _build(Source, body, f"sources.{name}", origin)
+        _check_source(sources[name], f"sources.{name}", origin)
+    rest = {k: v for k, v in data.items() if k != "sources"}
+    known = {"storage": Storage, "backup": Backup, "validation": Validation}
+    for key in rest:
+        if key not in known:
+            raise ConfigError(
+                f"{origin}: unknown section '{key}'",
+                f"expected one of: sources, {', '.join(known)}",
+            )
+    sections = {key: _build(cls, rest.get(key, {}), key, origin) for key, cls in known.items()}
+    _check_ranges(sections["backup"], sections["validation"], origin)
+    return Params(sources=sources, raw=data, **sections)
+
+
+def _check_source(src: Source, where: str, origin: str) -> None:
+    parts = src.table.split(".")
+    if len(parts) > 2 or not all(_IDENTIFIER.match(p) for p in parts):
+        raise ConfigError(
+            f"{origin}: {where}.table: bad identifier {src.table!r}",
+            "use schema.table or table with letters, digits and _ only",
+        )
+    columns = [src.time_column] if src.time_column else []
+    columns += list(src.column_max_null_ratio)
+    if src.ohlcv:
+        columns += [src.ohlcv.open, src.ohlcv.high, src.ohlcv.low, src.ohlcv.close]
+    for col in columns:
+        if not _IDENTIFIER.match(col):
+            raise ConfigError(f"{origin}: {where}: bad column name {col!r}")
+    if src.min_rows < 0:
+        raise ConfigError(f"{origin}: {where}.min_rows must be >= 0")
+    ratios = list(src.column_max_null_ratio.values())
+    if src.max_null_ratio is not None:
+        ratios.append(src.max_null_ratio)
+    if any(not 0.0 <= r <= 1.0 for r in ratios):
+        raise ConfigError(f"{origin}: {where}: null ratios must be between 0 and 1")
+    for entry in src.fallback:
+        if ".." in Path(entry).parts:
+            raise ConfigError(
+                f"{origin}: {where}.fallback: path {entry!r} leaves its directory ('..')",
+                "name the backup file directly",
+            )
+
+
+def _check_ranges(backup: Backup, validation: Validation, origin: str) -> None:
+    if backup.batch_rows < 1024:
+        raise ConfigError(f"{origin}: backup.batch_rows must be >= 1024")
+    if backup.retention_count < 1:
+        raise ConfigError(f"{origin}: backup.retention_count must be >= 1")
+    if not 0.0 <= validation.max_null_ratio <= 1.0:
+        raise ConfigError(f"{origin}: validation.max_null_ratio must be between 0 and 1")
+    if len(backup.schedule.split()) != 5:
+        raise ConfigError(
+            f"{origin}: backup.schedule {backup.schedule!r} is not a 5-field cron expression"
+        )
+
+
+# --- strict dataclass construction -------------------------------------------------------
+
+def _build(cls: type, data: Any, where: str, origin: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: {where}: expected a mapping, got {_kind(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "raw"}
+    for key in data:
+        if key not in fields:
+            raise ConfigError(
+                f"{origin}: {where}: unknown key '{key}'",
+                f"expected one of: {', '.join(fields)}",
+            )
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in data
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{origin}: {where}: missing key '{missing[0]}'")
+    values = {key: _coerce(hints[key], value, f"{where}.{key}", origin) for key, value in data.items()}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str, origin: str) -> Any:
+    origin_type = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin_type in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, where, origin)
+    if origin_type is Literal:
+        if value not in args:
+            choices = ", ".join(map(str, args))
+            raise ConfigError(f"{origin}: {where}: {value!r} is not one of {choices}")
+        return value
+    if origin_type is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{origin}: {where}: expected a list, got {_kind(value)}")
+        return [_coerce(args[0], v, f"{where}[{i}]", origin) for i, v in enumerate(value)]
+    if origin_type is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{origin}: {where}: expected a mapping, got {_kind(value)}")
+        return {
+            _coerce(args[0], k, where, origin): _coerce(args[1], v, f"{where}.{k}", origin)
+            for k, v in value.items()
+        }
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where, origin)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{origin}: {where}: expected true or false, got {_kind(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{origin}: {where}: expected an integer, got {_kind(value)}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{origin}: {where}: expected a number, got {_kind(value)}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{origin}: {where}: expected a non-empty string, got {_kind(value)}")
+        return value
+    if hint is date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise ConfigError(f"{origin}: {where}: expected a date YYYY-MM-DD, got {value!r}") from None
+    raise TypeError(f"unsupported config type {hint!r}")  # a bug in this module, not input
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: f"the string {value!r}"}.get(
+        type(value), f"{type(value).__name__} {value!r}"
+    )

@@ -1,0 +1,103 @@
+"""Connections: DATABASE_URL if set, else the standard libpq variables (PGHOST, PGPORT, ...).
+
+The same rules for snapshot and restore. Every message that leaves this module has the
+password removed: psycopg errors can echo parts of a connection string.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from seedctl.errors import DatabaseError
+
+CONNECT_TIMEOUT_S = 10
+
+
+def conninfo() -> str:
+    """The connection string to use: DATABASE_URL, or empty so libpq reads PG* variables."""
+    return os.environ.get("DATABASE_URL", "")
+
+
+def secrets() -> list[str]:
+    """Passwords in play, so that no message or log line can carry them."""
+    found = [os.environ.get("PGPASSWORD", "")]
+    try:
+        found.append(str(conninfo_to_dict(conninfo()).get("password") or ""))
+    except psycopg.Error:
+        pass
+    return [s for s in found if s]
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    for secret in [*secrets(), *extra]:
+        text = text.replace(secret, "***")
+    return text
+
+
+def describe_target() -> str:
+    """host:port/dbname of the target, for messages (never the password)."""
+    try:
+        params = conninfo_to_dict(conninfo())
+    except psycopg.Error:
+        params = {}
+    host = params.get("host") or os.environ.get("PGHOST") or "localhost"
+    port = params.get("port") or os.environ.get("PGPORT") or "5432"
+    name = params.get("dbname") or os.environ.get("PGDATABASE") or params.get("user") or "?"
+    return f"{host}:{port}/{name}"
+
+
+def connect(*, autocommit: bool = False) -> psycopg.Connection:
+    """Open a connection or raise DatabaseError with a one-line, password-free reason."""
+    info = conninfo()
+    kwargs: dict[str, object] = {"application_name": "seedctl", "autocommit": autocommit}
+    try:
+        params = conninfo_to_dict(info)
+    except psycopg.Error:
+        raise DatabaseError(
+            "DATABASE_URL is not a valid connection string",
+            "use postgresql://user:password@host:port/dbname or unset it and set PGHOST etc.",
+        ) from None
+    if "connect_timeout" not in params and "PGCONNECT_TIMEOUT" not in os.environ:
+        kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
+    try:
+        conn = psycopg.connect(info, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(
+            f"cannot connect to {describe_target()}: {first_line(exc)}",
+            "check DATABASE_URL (or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE) and that the server is up",
+        ) from None
+    # Text output of dates and timestamps must not depend on the server's settings.
+    with conn.cursor() as cur:
+        cur.execute("SET TimeZone = 'UTC'")
+        cur.execute("SET DateStyle = 'ISO, YMD'")
+        cur.execute("SET IntervalStyle = 'postgres'")
+        cur.execute("SET extra_float_digits = 1")
+    if not autocommit:
+        conn.commit()
+    return conn
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception message, password removed."""
+    text = str(exc).strip()
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    return redact(line)
+
+
+def server_version(conn: psycopg.Connection) -> tuple[str, int]:
+    """(human version, server_version_num) of the connected server."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT current_setting('server_version'), current_setting('server_version_num')::int")
+        human, num = cur.fetchone()  # type: ignore[misc]
+    return str(human).split()[0], int(num)
+
+
+def extension_version(conn: psycopg.Connection, name: str) -> str | None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT extversion FROM pg_extension WHERE extname = %s", (name,))
+        row = cur.fetchone()
+    return row[0] if row else None

@@ -1,0 +1,88 @@
+"""One error hierarchy. Every message is one line: what failed, and what to do about it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+class SeedctlError(Exception):
+    """Base class: an operator-facing failure with a one-line message and an exit code."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        text = " ".join(self.message.split())
+        if self.hint:
+            text += f" -- {' '.join(self.hint.split())}"
+        return text
+
+
+class ConfigError(SeedctlError):
+    """params.yaml is missing, malformed, or names something that does not exist."""
+
+    exit_code = 2
+
+
+class DatabaseError(SeedctlError):
+    """The database could not be reached, refused us, or failed a query."""
+
+    exit_code = 3
+
+
+class ExportError(SeedctlError):
+    """A table could not be exported exactly (unsupported value, write failure)."""
+
+    exit_code = 4
+
+
+class ValidationFailed(SeedctlError):
+    """The snapshot was written but failed validation: it must not be pushed."""
+
+    exit_code = 5
+
+
+class IntegrityError(SeedctlError):
+    """A file does not match the manifest (missing, truncated, tampered)."""
+
+    exit_code = 6
+
+
+def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
+    """Run an entry point: 0 on success, else one line on stderr and the error's exit code.
+
+    Tracebacks only with verbose: the operator's interface is the one line.
+    """
+    import sys
+
+    from seedctl.db import redact
+
+    try:
+        func()
+        return 0
+    except SeedctlError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"seedctl: error: {redact(exc.line())}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("seedctl: interrupted; nothing was published", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the operator
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        detail = " ".join(str(exc).split())[:300]
+        print(
+            f"seedctl: internal error: {type(exc).__name__}: {redact(detail)} "
+            "-- rerun with --verbose and report it",
+            file=sys.stderr,
+        )
+        return 1

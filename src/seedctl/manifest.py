@@ -1,0 +1,191 @@
+"""Manifest: what a snapshot holds, so that any checkout can say and prove it.
+
+seeds/manifest.json (git-tracked) records per table the file, rows, date range, bytes,
+sha256, schema, null counts and rows per month, plus the config and server versions the
+snapshot was made with. seeds/checksums.sha256 is the same sha256 list in `sha256sum -c`
+form, to be checked from inside seeds/.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import socket
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from seedctl import __version__
+from seedctl.config import Params
+from seedctl.errors import IntegrityError, SeedctlError
+from seedctl.export import SCHEMA_FILE, load_schema_document
+from seedctl.pgtypes import pg_text_scalar
+
+MANIFEST_FILE = "manifest.json"
+CHECKSUMS_FILE = "checksums.sha256"
+LATEST_FILE = "LATEST_VERSION"
+_HASH_CHUNK = 1 << 20
+
+
+def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None) -> dict[str, Any]:
+    """Write manifest.json and checksums.sha256 for the exported files in seeds_dir."""
+    manifest = build_manifest(params, seeds_dir, now=now)
+    write_json(seeds_dir / MANIFEST_FILE, manifest)
+    lines = [f"{t['sha256']}  {t['file']}" for t in manifest["tables"].values()]
+    lines.append(f"{manifest['schema_sha256']}  {SCHEMA_FILE}")
+    (seeds_dir / CHECKSUMS_FILE).write_text("\n".join(sorted(lines, key=lambda s: s[66:])) + "\n")
+    return manifest
+
+
+def build_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None) -> dict[str, Any]:
+    exported = load_schema_document(seeds_dir)
+    created = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    tables = {}
+    for source_name, info in exported["tables"].items():
+        source = params.sources.get(source_name)
+        time_column = source.time_column if source else None
+        tables[source_name] = describe_file(seeds_dir, info, time_column, params.backup.batch_rows)
+    digest = hashlib.sha256("".join(t["sha256"] for t in tables.values()).encode()).hexdigest()
+    server = exported["server"]
+    return {
+        "version": f"{created:%Y.%m.%d}-{digest[:8]}",
+        "created_at": created.isoformat().replace("+00:00", "Z"),
+        "created_by": f"seedctl {__version__} ({getpass.getuser()}@{socket.gethostname()})",
+        "schema_sha256": sha256_file(seeds_dir / SCHEMA_FILE),
+        "tables": tables,
+        "config_snapshot": params.section_hashes(),
+        "compatibility": {
+            "postgres_version": server["postgres_version"],
+            "postgres_version_num": server["postgres_version_num"],
+            "timescaledb_version": server["timescaledb_version"],
+            "schema_version": exported["snapshot_format"],
+            "seedctl_version": __version__,
+            "pyarrow_version": pa.__version__,
+        },
+    }
+
+
+def describe_file(
+    seeds_dir: Path, info: dict[str, Any], time_column: str | None, batch_rows: int
+) -> dict[str, Any]:
+    """Facts about one data file, read from the file itself (not from the export's memory)."""
+    path = seeds_dir / info["file"]
+    parquet = pq.ParquetFile(path)
+    meta = parquet.metadata
+    if meta.num_rows != info["rows"]:
+        raise IntegrityError(
+            f"{path}: holds {meta.num_rows} rows, the export wrote {info['rows']}",
+            "the file changed after export; run the snapshot again",
+        )
+    entry: dict[str, Any] = {
+        "table": f"{info['schema']['schema']}.{info['schema']['name']}",
+        "file": info["file"],
+        "rows": meta.num_rows,
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+        "date_range": None,
+        "null_counts": _null_counts(parquet),
+        "rows_per_month": {},
+        "text_columns": info["text_columns"],
+        "schema": info["schema"],
+    }
+    if time_column:
+        entry["date_range"], entry["rows_per_month"] = _time_profile(parquet, time_column, batch_rows)
+    return entry
+
+
+def _null_counts(parquet: pq.ParquetFile) -> dict[str, int]:
+    meta = parquet.metadata
+    counts = dict.fromkeys(parquet.schema_arrow.names, 0)
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            stats = chunk.statistics
+            if stats is None or not stats.has_null_count:
+                raise SeedctlError(f"parquet file lacks null counts for {chunk.path_in_schema}")
+            counts[chunk.path_in_schema] += stats.null_count
+    return counts
+
+
+def _time_profile(
+    parquet: pq.ParquetFile, column: str, batch_rows: int
+) -> tuple[dict[str, Any] | None, dict[str, int]]:
+    """Date range (PostgreSQL text) and rows per calendar month of the time column."""
+    field = parquet.schema_arrow.field(column)
+    if not (pa.types.is_timestamp(field.type) or pa.types.is_date(field.type)):
+        return {"column": column, "min": None, "max": None, "note": "stored as text"}, {}
+    lo = hi = None
+    months: Counter[str] = Counter()
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=[column]):
+        values = batch.column(0)
+        ints = values.cast(pa.int64() if pa.types.is_timestamp(field.type) else pa.int32())
+        bounds = pc.min_max(ints)
+        bmin, bmax = bounds["min"].as_py(), bounds["max"].as_py()
+        if bmin is not None:
+            lo = bmin if lo is None else min(lo, bmin)
+            hi = bmax if hi is None else max(hi, bmax)
+        # Month buckets over the ordinary range; infinities and far eras are left out.
+        unit = 86_400_000_000 if pa.types.is_timestamp(field.type) else 1
+        ordinary = pc.and_(pc.greater_equal(ints, -719162 * unit), pc.less(ints, 2932897 * unit))
+        kept = pc.filter(values, ordinary)
+        if len(kept):
+            keys = pc.strftime(kept, format="%Y-%m")
+            for item in pc.value_counts(keys).to_pylist():
+                months[item["values"]] += item["counts"]
+    if lo is None:
+        return {"column": column, "min": None, "max": None}, {}
+    return (
+        {"column": column, "min": pg_text_scalar(lo, field), "max": pg_text_scalar(hi, field)},
+        dict(sorted(months.items())),
+    )
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_manifest(seeds_dir: Path) -> dict[str, Any]:
+    path = seeds_dir / MANIFEST_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SeedctlError(
+            f"{path} is missing", "this checkout holds no snapshot yet: run `make snapshot`"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise IntegrityError(f"{path} is not valid JSON (line {exc.lineno})",
+                             "restore it with `git checkout -- seeds/manifest.json`") from None
+
+
+def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
+    """Problems (one line each) with the data files versus the manifest; empty if all match."""
+    problems = []
+    expected = [(t["file"], t["sha256"], t["size_bytes"]) for t in manifest["tables"].values()]
+    expected.append((SCHEMA_FILE, manifest["schema_sha256"], None))
+    for rel, sha, size in expected:
+        path = seeds_dir / rel
+        if not path.is_file():
+            problems.append(f"{path}: missing (run `dvc pull` or `dvc checkout`)")
+        elif size is not None and path.stat().st_size != size:
+            problems.append(f"{path}: {path.stat().st_size} bytes, manifest says {size}")
+        elif sha256_file(path) != sha:
+            problems.append(f"{path}: sha256 does not match the manifest")
+    return problems

@@ -1,0 +1,56 @@
+"""A rows / rows-per-second progress bar on a terminal; silent in CI, cron and pipes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class RowCounter(Protocol):
+    def advance(self, rows: int) -> None: ...
+
+
+class _Silent:
+    def advance(self, rows: int) -> None:
+        pass
+
+
+class _Bar:
+    """Rows done, and rows/s (rich's own speed column speaks of bytes)."""
+
+    def __init__(self, progress: Progress, task: int) -> None:
+        self._progress, self._task = progress, task
+
+    def advance(self, rows: int) -> None:
+        self._progress.advance(self._task, rows)  # type: ignore[arg-type]
+        speed = self._progress.tasks[0].speed
+        if speed:
+            self._progress.update(self._task, rate=f"{speed:,.0f} rows/s")  # type: ignore[arg-type]
+
+
+def interactive() -> bool:
+    """A human is watching: stderr is a terminal and we are not in CI."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@contextmanager
+def row_progress(label: str, estimated_rows: int | None) -> Iterator[RowCounter]:
+    if not interactive():
+        yield _Silent()
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(label, total=estimated_rows or None, rate="")
+        yield _Bar(progress, task)
