@@ -26,7 +26,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+# Logs and pipes get a fixed, generous width instead of rich's 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 140)
 _state = {"verbose": False}
 
 ParamsOpt = Annotated[
@@ -183,12 +184,11 @@ def sample_data(
 
 
 def _tables_table(data: dict[str, Any]) -> Table:
-    table = Table("source", "table", "rows", "date range", "size", "sha256")
+    table = Table("source", "table", "rows", "from", "to", "size", "sha256")
     for name, entry in data["tables"].items():
         rng = entry.get("date_range") or {}
-        span = f"{rng.get('min')} -> {rng.get('max')}" if rng.get("min") else "-"
-        table.add_row(name, entry["table"], f"{entry['rows']:,}", span,
-                      _human_bytes(entry["size_bytes"]), entry["sha256"][:12])
+        table.add_row(name, entry["table"], f"{entry['rows']:,}", rng.get("min") or "-",
+                      rng.get("max") or "-", _human_bytes(entry["size_bytes"]), entry["sha256"][:12])
     return table
 
 

@@ -206,8 +206,12 @@ def _timestamp_text(us: int) -> str:
 
 
 def pg_text_scalar(value: int | None, field: pa.Field) -> str | None:
-    """One stored value as PostgreSQL text (used for date ranges in the manifest)."""
+    """One stored value as PostgreSQL's own `::text` output (for date ranges in the manifest)."""
     if value is None:
         return None
-    arr = pa.array([value], field.type)
-    return to_pg_text(arr, field)[0].as_py()
+    text = to_pg_text(pa.array([value], field.type), field)[0].as_py()
+    if not pa.types.is_timestamp(field.type) or "infinity" in text:
+        return text
+    body, era = (text[:-3], " BC") if text.endswith(" BC") else (text, "")
+    body = body.rstrip("0").rstrip(".")  # PostgreSQL trims trailing zero microseconds
+    return body + ("+00" if field.type.tz else "") + era
