@@ -13,6 +13,8 @@ PYTEST_ARGS ?=
 
 # Recipes resolve dvc, python, seedctl, moto_server from the venv first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
+# Never phone home: network traffic stays on loopback.
+export DVC_NO_ANALYTICS := 1
 
 # `make lock` only: uv is not needed for anything else. Installed into a throwaway venv.
 UV_VENV ?= /tmp/seedctl-uv

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -69,15 +68,10 @@ def snapshot(params: ParamsOpt = Path("params.yaml")) -> None:
     validation exits non-zero and never becomes LATEST_VERSION.
     """
 
+    from seedctl.snapshot import run_snapshot
+
     def go() -> None:
-        load_params(params)  # a config error is reported before DVC starts anything
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        result = subprocess.run(["dvc", "repro"], cwd=params.resolve().parent, env=env, check=False)
-        if result.returncode:
-            raise SeedctlError(
-                f"snapshot failed: dvc repro exited {result.returncode}",
-                "see the error above; nothing was published",
-            )
+        run_snapshot(params)
         _print_summary(_seeds(params))
 
     _run(go)

@@ -52,6 +52,14 @@ class IntegrityError(SeedctlError):
     exit_code = 6
 
 
+class AlreadyReported(SeedctlError):
+    """A child process (a DVC stage) already printed the one line; only pass its exit code on."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__("")
+        self.exit_code = exit_code
+
+
 def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
     """Run an entry point: 0 on success, else one line on stderr and the error's exit code.
 
@@ -64,6 +72,8 @@ def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
     try:
         func()
         return 0
+    except AlreadyReported as exc:
+        return exc.exit_code
     except SeedctlError as exc:
         if verbose:
             import traceback

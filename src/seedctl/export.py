@@ -75,6 +75,14 @@ def run_export(params: Params, seeds_dir: Path) -> ExportResult:
     return result
 
 
+def preflight(params: Params) -> None:
+    """Fail fast, before DVC starts: the database answers and every configured table exists."""
+    with db.connect() as conn:
+        timescale = db.extension_version(conn, "timescaledb")
+        for name, src in params.sources.items():
+            read_table_schema(conn, name, src, timescaledb=timescale is not None)
+
+
 def _export_all(conn: psycopg.Connection, params: Params, data_dir: Path) -> ExportResult:
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     conn.read_only = True
@@ -195,7 +203,7 @@ def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Cod
         return ExportError(f"table {table.qualified}: cannot convert a value: {text.splitlines()[0]}")
     index = int(match.group(1))
     column, codec = table.columns[index], codecs[index]
-    value = re.search(r"invalid value '([^']*)'", text)
+    value = re.search(r"(?:invalid value|The string) '([^']*)'", text)
     if value and (
         (pa.types.is_decimal(codec.csv_type) and value.group(1) in _NUMERIC_SPECIALS)
         or value.group(1) == OUT_OF_RANGE

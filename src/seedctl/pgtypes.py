@@ -18,6 +18,9 @@ Each Arrow field carries `pg_type` and `encoding` metadata so that a file explai
 
 from __future__ import annotations
 
+import re
+
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -138,22 +141,26 @@ def to_pg_text(array: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array:
     if encoding == "epoch_days":
         return _render_special(array.cast(pa.int32()), pa.date32(), _DAYS_MIN, _DAYS_MAX, _date_text)
     if encoding == "epoch_us":
+        # timestamptz carries its zone (+00) so the reading session's TimeZone cannot matter.
+        zone = "+00" if array.type.tz else ""
         return _render_special(
             array.cast(pa.int64()), pa.timestamp("us"),
-            _DAYS_MIN * _US_PER_DAY, (_DAYS_MAX + 1) * _US_PER_DAY - 1, _timestamp_text,
+            _DAYS_MIN * _US_PER_DAY, (_DAYS_MAX + 1) * _US_PER_DAY - 1,
+            lambda us: _timestamp_text(us, zone), zone,
         )
     if pa.types.is_string(array.type):
         return array
     return pc.cast(array, pa.string())
 
 
-def _render_special(ints: pa.Array, fast_type: pa.DataType, lo: int, hi: int, slow) -> pa.Array:
-    """Vectorised formatting for the common range; exact Python formatting for the rest.
-
-    Timestamps are rendered without a zone: every seedctl session runs with TimeZone UTC.
-    """
+def _render_special(
+    ints: pa.Array, fast_type: pa.DataType, lo: int, hi: int, slow: Callable[[int], str], suffix: str = ""
+) -> pa.Array:
+    """Vectorised formatting for the common range; exact Python formatting for the rest."""
     in_range = pc.and_(pc.greater_equal(ints, lo), pc.less_equal(ints, hi))
     fast = pc.cast(pc.if_else(in_range, ints, pa.scalar(0, ints.type)).cast(fast_type), pa.string())
+    if suffix:
+        fast = pc.binary_join_element_wise(fast, suffix, "")
     if pc.all(pc.fill_null(in_range, True)).as_py():
         return fast
     out = [
@@ -192,7 +199,7 @@ def _date_text(days: int) -> str:
     return text + era
 
 
-def _timestamp_text(us: int) -> str:
+def _timestamp_text(us: int, zone: str = "") -> str:
     if us == TS_POS_INF:
         return "infinity"
     if us == TS_NEG_INF:
@@ -202,7 +209,7 @@ def _timestamp_text(us: int) -> str:
     text, era = _ymd_text(*_civil_from_days(days))
     hh, mm, ss = secs // 3600, secs // 60 % 60, secs % 60
     # PostgreSQL reads "YYYY-MM-DD HH:MM:SS.ffffff BC"; the era goes last.
-    return f"{text} {hh:02d}:{mm:02d}:{ss:02d}.{micro:06d}{era}"
+    return f"{text} {hh:02d}:{mm:02d}:{ss:02d}.{micro:06d}{zone}{era}"
 
 
 def pg_text_scalar(value: int | None, field: pa.Field) -> str | None:
@@ -212,6 +219,5 @@ def pg_text_scalar(value: int | None, field: pa.Field) -> str | None:
     text = to_pg_text(pa.array([value], field.type), field)[0].as_py()
     if not pa.types.is_timestamp(field.type) or "infinity" in text:
         return text
-    body, era = (text[:-3], " BC") if text.endswith(" BC") else (text, "")
-    body = body.rstrip("0").rstrip(".")  # PostgreSQL trims trailing zero microseconds
-    return body + ("+00" if field.type.tz else "") + era
+    # PostgreSQL trims trailing zero microseconds: "13:00:00.000000+00" -> "13:00:00+00".
+    return re.sub(r"\.?0*(?=(\+00)?( BC)?$)", "", text, count=1)
