@@ -4,7 +4,6 @@ real `seedctl` CLI, the real `dvc` and `git` binaries, against the session's Pos
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 import yaml
 
 from seedctl import sample
+from seedctl.demo import scratch_copy
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -68,18 +68,9 @@ class Project:
         return self.root / "seeds"
 
 
-def tracked_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split("\n")
-    return [f for f in listed if f and not f.startswith(("tests/", "seeds/")) and (REPO / f).is_file()]
-
-
 def make_project(root: Path, database_url: str) -> Project:
-    for rel in tracked_files():
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, target)
+    root.mkdir(parents=True)
+    scratch_copy(REPO, root)
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -93,10 +84,7 @@ def make_project(root: Path, database_url: str) -> Project:
     }
     for var in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "SEEDCTL_PARAMS"):
         env.pop(var, None)
-    project = Project(root, env, database_url)
-    project.git("init", "-q", "-b", "main")
-    project.commit_all("scratch project")
-    return project
+    return Project(root, env, database_url)
 
 
 def small_params(project: Project) -> None:
