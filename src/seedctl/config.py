@@ -14,7 +14,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,9 +24,9 @@ from seedctl.errors import ConfigError
 
 # A plain (unquoted) PostgreSQL identifier: what an operator types for a table or column.
 # Anything else (quotes, spaces, semicolons) is refused rather than quoted blindly.
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 # Source names become file names under seeds/data/: keep them boring.
-_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_SOURCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 Compression = Literal["zstd", "snappy", "gzip", "lz4", "none"]
 SnapshotFormat = Literal["parquet"]
@@ -143,8 +143,10 @@ def load_params(path: Path | str = "params.yaml") -> Params:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})", "save the file as UTF-8") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -164,7 +166,7 @@ def parse_params(data: Any, origin: str = "params.yaml") -> Params:
         raise ConfigError(f"{origin}: 'sources' must map source names to tables")
     sources = {}
     for name, body in raw_sources.items():
-        if not isinstance(name, str) or not _SOURCE_NAME.match(name):
+        if not isinstance(name, str) or not _SOURCE_NAME.fullmatch(name):
             raise ConfigError(
                 f"{origin}: sources.{name!s}: bad source name",
                 "use lower-case letters, digits and _ (it becomes a file name)",
@@ -186,7 +188,7 @@ def parse_params(data: Any, origin: str = "params.yaml") -> Params:
 
 def _check_source(src: Source, where: str, origin: str) -> None:
     parts = src.table.split(".")
-    if len(parts) > 2 or not all(_IDENTIFIER.match(p) for p in parts):
+    if len(parts) > 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
         raise ConfigError(
             f"{origin}: {where}.table: bad identifier {src.table!r}",
             "use schema.table or table with letters, digits and _ only",
@@ -196,7 +198,7 @@ def _check_source(src: Source, where: str, origin: str) -> None:
     if src.ohlcv:
         columns += [src.ohlcv.open, src.ohlcv.high, src.ohlcv.low, src.ohlcv.close]
     for col in columns:
-        if not _IDENTIFIER.match(col):
+        if not _IDENTIFIER.fullmatch(col):
             raise ConfigError(f"{origin}: {where}: bad column name {col!r}")
     if src.min_rows < 0:
         raise ConfigError(f"{origin}: {where}.min_rows must be >= 0")
@@ -224,6 +226,25 @@ def _check_ranges(backup: Backup, validation: Validation, origin: str) -> None:
         raise ConfigError(
             f"{origin}: backup.schedule {backup.schedule!r} is not a 5-field cron expression"
         )
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (YAML would silently keep the last one)."""
+
+
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
 # --- strict dataclass construction -------------------------------------------------------
@@ -297,6 +318,8 @@ def _coerce(hint: Any, value: Any, where: str, origin: str) -> Any:
             raise ConfigError(f"{origin}: {where}: expected a non-empty string, got {_kind(value)}")
         return value
     if hint is date:
+        if isinstance(value, datetime):
+            return value.date()
         if isinstance(value, date):
             return value
         try:

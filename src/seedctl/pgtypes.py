@@ -64,7 +64,8 @@ def numeric_precision_scale(typmod: int) -> tuple[int, int] | None:
     if typmod < 4:
         return None
     packed = typmod - 4
-    return (packed >> 16) & 0xFFFF, packed & 0xFFFF
+    # The scale is an 11-bit signed field (PostgreSQL 15 allows negative scales).
+    return (packed >> 16) & 0xFFFF, ((packed & 0x7FF) ^ 1024) - 1024
 
 
 def codec_for(column: Column, *, force_text: bool = False) -> Codec:
