@@ -101,3 +101,23 @@ def extension_version(conn: psycopg.Connection, name: str) -> str | None:
         cur.execute("SELECT extversion FROM pg_extension WHERE extname = %s", (name,))
         row = cur.fetchone()
     return row[0] if row else None
+
+
+def wait_for_database(timeout_s: float, interval_s: float = 2.0) -> None:
+    """Retry connecting until the server accepts us (a container starting up), or give up."""
+    import time
+
+    from seedctl.errors import DatabaseError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            connect().close()
+            return
+        except DatabaseError as exc:
+            # Waiting does not fix a wrong password or a wrong database name.
+            permanent = any(m in exc.message for m in ("authentication failed", "does not exist", "not valid"))
+            if permanent or time.monotonic() >= deadline:
+                raise DatabaseError(f"database not ready after {timeout_s:.0f} s: {exc.message}",
+                                    exc.hint) from None
+            time.sleep(interval_s)

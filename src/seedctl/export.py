@@ -30,6 +30,7 @@ from psycopg import sql
 
 from seedctl import db
 from seedctl.catalog import TableSchema, read_table_schema
+from seedctl.checksum import Checksum, table_checksum
 from seedctl.config import Backup, Params
 from seedctl.errors import DatabaseError, ExportError, SeedctlError
 from seedctl.pgtypes import OUT_OF_RANGE, Codec, arrow_field, codec_for, select_expr, to_storage
@@ -48,6 +49,7 @@ class TableExport:
     table: TableSchema
     file: str  # relative to the seeds directory
     rows: int
+    checksum: Checksum
     text_columns: list[str] = field(default_factory=list)
 
 
@@ -119,11 +121,15 @@ def _export_table(
             break
         except _NeedsText as special:
             forced_text.add(special.column)
+    checksum = table_checksum(conn, table.identifier(), [c.name for c in table.columns])
+    if checksum.rows != rows:  # impossible inside one snapshot; a loud guard all the same
+        raise ExportError(f"table {table.qualified}: wrote {rows} rows but the table has {checksum.rows}")
     return TableExport(
         source=source,
         table=table,
         file=f"{DATA_DIR}/{source}.parquet",
         rows=rows,
+        checksum=checksum,
         text_columns=sorted(forced_text),
     )
 
@@ -289,6 +295,7 @@ def schema_document(result: ExportResult) -> dict[str, Any]:
             t.source: {
                 "file": t.file,
                 "rows": t.rows,
+                "content_checksum": t.checksum.digest,
                 "text_columns": t.text_columns,
                 "schema": t.table.to_dict(),
             }

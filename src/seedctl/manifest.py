@@ -89,6 +89,7 @@ def describe_file(
         "rows": meta.num_rows,
         "size_bytes": path.stat().st_size,
         "sha256": sha256_file(path),
+        "content_checksum": info["content_checksum"],
         "date_range": None,
         "null_counts": _null_counts(parquet),
         "rows_per_month": {},

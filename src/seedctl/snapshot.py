@@ -8,7 +8,6 @@ passed on, so cron and Airflow see exactly what failed.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from seedctl.config import load_params
 from seedctl.errors import AlreadyReported, SeedctlError
 from seedctl.export import preflight
 from seedctl.progress import interactive
+from seedctl.tools import dvc, env_with_venv
 
 # DVC's own lines around a failed stage: the stage already said what went wrong.
 _DVC_NOISE = re.compile(r"^(ERROR: failed to reproduce|Having any troubles\?|$)")
@@ -28,14 +28,13 @@ def run_snapshot(params_path: Path) -> None:
     params = load_params(params_path)
     preflight(params)
     root = params_path.resolve().parent
-    # Stage commands say `python`: make it this interpreter's, wherever seedctl was started.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = env_with_venv()
     if interactive():
-        if subprocess.run(["dvc", "repro"], cwd=root, env=env, check=False).returncode:
+        if subprocess.run([dvc(), "repro"], cwd=root, env=env, check=False).returncode:
             raise SeedctlError("snapshot failed (see above)", "nothing was published")
         return
     result = subprocess.run(
-        ["dvc", "repro"], cwd=root, env=env, stderr=subprocess.PIPE, text=True, check=False
+        [dvc(), "repro"], cwd=root, env=env, stderr=subprocess.PIPE, text=True, check=False
     )
     if result.returncode == 0:
         return

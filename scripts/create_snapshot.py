@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Take a snapshot and push it (the plan's create_snapshot.py): `seedctl snapshot` + `seedctl push`.
+
+    python scripts/create_snapshot.py [--path PROJECT] [--no-push]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from seedctl.config import load_params
+from seedctl.errors import run_guarded
+from seedctl.remote import push
+from seedctl.snapshot import run_snapshot
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path", type=Path, default=Path("."), help="project root (params.yaml)")
+    parser.add_argument("--no-push", action="store_true", help="stop after validation")
+    args = parser.parse_args()
+    params = args.path / "params.yaml"
+
+    def go() -> None:
+        run_snapshot(params)
+        if not args.no_push:
+            print(push(args.path, load_params(params)))
+
+    return run_guarded(go)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

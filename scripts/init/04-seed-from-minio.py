@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""New-server seeder (the plan's data-seeder): fill empty tables from the latest snapshot.
+
+Waits for the database, then restores the checked-out snapshot into tables that are
+absent or empty and leaves every other table alone. Idempotent: a second run changes
+nothing, says so, and exits 0.
+
+    python scripts/init/04-seed-from-minio.py [--path PROJECT] [--wait SECONDS] [--source minio|local]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from seedctl.db import wait_for_database
+from seedctl.errors import run_guarded
+from seedctl.restore import restore_snapshot
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path", type=Path, default=Path("."), help="project root")
+    parser.add_argument("--wait", type=float, default=120, help="seconds to wait for the database")
+    parser.add_argument("--source", choices=("minio", "local"), default="minio")
+    args = parser.parse_args()
+
+    def go() -> None:
+        wait_for_database(args.wait)
+        manifest, results = restore_snapshot(args.path, mode="missing", pull=args.source == "minio")
+        seeded = [r for r in results if r.action != "keep"]
+        for r in results:
+            what = "already has data, left alone" if r.action == "keep" else f"seeded {r.loaded_rows} rows ({r.data.origin})"
+            print(f"{r.data.table.qualified}: {what}")
+        if not seeded:
+            print(f"nothing to do: every table already holds data (snapshot {manifest['version']})")
+        else:
+            print(f"seeded {len(seeded)} table(s) from snapshot {manifest['version']}")
+
+    return run_guarded(go)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Restore a snapshot into DATABASE_URL / PG* (the plan's restore_from_snapshot.py).
+
+    python scripts/restore_from_snapshot.py [--source minio|local] [--version latest|X]
+                                            [--path PROJECT] [--mode safe|replace|append|missing]
+
+--version latest restores the checked-out snapshot; X restores git tag seeds/vX (or any
+git revision X) without touching the work tree. --source local never contacts the remote.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from seedctl.errors import run_guarded
+from seedctl.restore import MODES, restore_snapshot
+from seedctl.revision import snapshot_revision
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", choices=("minio", "local"), default="minio")
+    parser.add_argument("--version", default="latest", help="latest, a version tag suffix, or a git revision")
+    parser.add_argument("--path", type=Path, default=Path("."), help="project root")
+    parser.add_argument("--mode", choices=MODES, default="safe")
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args()
+
+    def go() -> None:
+        rev = snapshot_revision(args.path, args.version)
+        manifest, results = restore_snapshot(args.path, mode=args.mode, dry_run=args.dry_run, rev=rev,
+                                             pull=args.source == "minio")
+        for r in results:
+            print(f"{r.data.table.qualified}: {r.action} from {r.data.origin}, {r.loaded_rows} rows, {r.verified}")
+        print(f"snapshot {manifest['version']} {'planned' if args.dry_run else 'restored'}")
+
+    return run_guarded(go)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

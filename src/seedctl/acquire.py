@@ -1,0 +1,138 @@
+"""Getting a snapshot's data before a restore: workspace -> DVC remote -> fallback files.
+
+Every data file must match the manifest's sha256 before it may be used. What the remote
+cannot serve (unreachable, missing object, corrupt object) is looked for in the source's
+`fallback` list; a table that is not `required` may end empty. A required table with no
+usable source fails the whole restore here, before the database is touched.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from seedctl.catalog import TableSchema
+from seedctl.config import Params, Source
+from seedctl.errors import SeedctlError
+from seedctl.fallback import FallbackFile, find_fallback
+from seedctl.manifest import sha256_file
+from seedctl.tools import dvc, env_with_venv
+
+Origin = Literal["local", "cache", "remote", "fallback", "empty"]
+
+
+@dataclass
+class TableData:
+    """Where one table's rows will come from."""
+
+    source: str
+    table: TableSchema
+    entry: dict[str, Any]  # the manifest's entry for this table
+    origin: Origin
+    parquet: Path | None = None
+    fallback: FallbackFile | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        if self.origin in ("local", "cache", "remote"):
+            return int(self.entry["rows"])
+        return self.fallback.rows if self.fallback else 0
+
+
+class NoUsableSource(SeedctlError):
+    exit_code = 6
+
+
+def file_matches(path: Path, entry: dict[str, Any]) -> bool:
+    return path.is_file() and path.stat().st_size == entry["size_bytes"] and sha256_file(path) == entry["sha256"]
+
+
+def acquire(
+    manifest: dict[str, Any],
+    params: Params,
+    seeds_dir: Path,
+    project_root: Path,
+    fallback_root: Path,
+    *,
+    pull: bool = True,
+    dry_run: bool = False,
+) -> list[TableData]:
+    """Decide, per table, which verified data a restore will load.
+
+    pull=False uses only what is on this machine (workspace, then fallback files).
+    """
+    entries = manifest["tables"]
+    missing = [name for name, e in entries.items() if not file_matches(seeds_dir / e["file"], e)]
+    cached: set[str] = set()
+    if missing and not dry_run:  # the local DVC cache first: no network, no credentials
+        _checkout(project_root, [seeds_dir / entries[n]["file"] for n in missing])
+        cached = {n for n in missing if file_matches(seeds_dir / entries[n]["file"], entries[n])}
+        missing = [n for n in missing if n not in cached]
+    pulled: set[str] = set()
+    remote_problem = None
+    if missing and pull and not dry_run:
+        remote_problem = _pull(project_root, params, [seeds_dir / entries[n]["file"] for n in missing])
+        pulled = {n for n in missing if file_matches(seeds_dir / entries[n]["file"], entries[n])}
+        for name in set(missing) - pulled:
+            path = seeds_dir / entries[name]["file"]
+            if path.is_file() and remote_problem is None:
+                remote_problem = f"{path.name} from the remote does not match the manifest's sha256"
+    plans, failures = [], []
+    for name, entry in entries.items():
+        table = TableSchema.from_dict(entry["schema"])
+        if name in missing and pull and dry_run:  # say what would happen, fetch nothing
+            plans.append(TableData(name, table, entry, "remote", notes=["not present locally: would be pulled"]))
+            continue
+        if name not in missing or name in pulled:
+            origin: Origin = "remote" if name in pulled else "cache" if name in cached else "local"
+            plans.append(TableData(name, table, entry, origin, parquet=seeds_dir / entry["file"]))
+            continue
+        source = params.sources.get(name) or Source(table=table.qualified)
+        why = remote_problem or "data file missing or not matching the manifest"
+        plan = _fall_back(name, source, table, entry, fallback_root, why)
+        if plan is None:
+            failures.append(f"table {name}: {why}; no usable fallback")
+        else:
+            plans.append(plan)
+    if failures:
+        raise NoUsableSource(
+            f"{len(failures)} required table(s) have no usable data: {failures[0]}",
+            "fix the remote (MINIO_*) or add a fallback file; the database was not touched",
+        )
+    return plans
+
+
+def _checkout(project_root: Path, paths: list[Path]) -> None:
+    """`dvc checkout` the files from the local cache; what is not cached stays missing."""
+    subprocess.run(
+        [dvc(), "checkout", "--force", *[str(p.relative_to(project_root)) for p in paths]],
+        cwd=project_root, env=env_with_venv(), capture_output=True, check=False,
+    )
+
+
+def _pull(project_root: Path, params: Params, paths: list[Path]) -> str | None:
+    """dvc pull exactly the files needed; the reason it failed, or None."""
+    from seedctl.remote import pull  # the remote is optional when everything is local
+
+    try:
+        pull(project_root, params, [str(p.relative_to(project_root)) for p in paths])
+    except SeedctlError as exc:
+        return exc.line()
+    return None
+
+
+def _fall_back(
+    name: str, source: Source, table: TableSchema, entry: dict[str, Any], fallback_root: Path, why: str
+) -> TableData | None:
+    choice = find_fallback(name, source, table, fallback_root)
+    if choice.file is not None:
+        return TableData(name, table, entry, "fallback", fallback=choice.file,
+                         notes=[f"remote could not serve it ({why}); using fallback {choice.file.path}",
+                                *choice.tried])
+    if not source.required:
+        return TableData(name, table, entry, "empty",
+                         notes=[f"no usable data ({why}); left EMPTY - a backfill is needed", *choice.tried])
+    return None

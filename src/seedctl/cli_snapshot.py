@@ -1,0 +1,134 @@
+"""Commands that take and inspect snapshots: snapshot, export, manifest, validate, show, status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seedctl.cli_common import ParamsOpt, human_bytes, out, run, seeds_dir, tables_table
+from seedctl.config import load_params
+from seedctl.errors import IntegrityError
+
+
+def snapshot(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Take a snapshot: run the DVC pipeline (export -> manifest -> validate).
+
+    An unchanged database leaves dvc.lock and git untouched. A snapshot that fails
+    validation exits non-zero and never becomes LATEST_VERSION.
+    """
+
+    from seedctl.snapshot import run_snapshot
+
+    def go() -> None:
+        run_snapshot(params)
+        print_summary(seeds_dir(params))
+
+    run(go)
+
+
+def export(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Export every configured table to seeds/data (the pipeline's first stage)."""
+    from seedctl.export import run_export
+
+    run(lambda: run_export(load_params(params), seeds_dir(params)))
+
+
+def manifest(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Write seeds/manifest.json and seeds/checksums.sha256 for the exported files."""
+    from seedctl.manifest import run_manifest
+
+    run(lambda: run_manifest(load_params(params), seeds_dir(params)))
+
+
+def validate(
+    params: ParamsOpt = Path("params.yaml"),
+    allow_shrink: Annotated[
+        bool, typer.Option("--allow-shrink", help="Accept past months with fewer rows than before.")
+    ] = False,
+) -> None:
+    """Check the snapshot: row counts, date ranges, null ratios, keys, OHLCV bars, history."""
+    from seedctl.validate import previous_manifest, run_validate
+
+    def go() -> None:
+        seeds = seeds_dir(params)
+        report = run_validate(load_params(params), seeds, previous=previous_manifest(seeds),
+                              allow_shrink=allow_shrink)
+        out.print(f"validation passed: {report['version']} ({len(report['tables'])} tables)")
+
+    run(go)
+
+
+def show(
+    params: ParamsOpt = Path("params.yaml"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+) -> None:
+    """Show the checked-out snapshot's manifest as a table."""
+    from seedctl.manifest import load_manifest
+
+    def go() -> None:
+        data = load_manifest(seeds_dir(params))
+        if as_json:
+            print(json.dumps(data, indent=2))
+            return
+        out.print(f"snapshot [bold]{data['version']}[/bold]  created {data['created_at']}  by {data['created_by']}")
+        compat = data["compatibility"]
+        out.print(f"PostgreSQL {compat['postgres_version']}, TimescaleDB {compat['timescaledb_version'] or '-'}, "
+                  f"snapshot format {compat['schema_version']}")
+        out.print(tables_table(data))
+
+    run(go)
+
+
+def status(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Which snapshot this checkout holds, and whether its data files are present and intact."""
+    from seedctl.manifest import LATEST_FILE, load_manifest, verify_files
+
+    def go() -> None:
+        seeds = seeds_dir(params)
+        data = load_manifest(seeds)
+        latest = (seeds / LATEST_FILE).read_text().strip() if (seeds / LATEST_FILE).exists() else None
+        out.print(f"checkout holds snapshot {data['version']} (created {data['created_at']})")
+        if latest != data["version"]:
+            out.print(f"[yellow]LATEST_VERSION is {latest or 'missing'}: this snapshot has not passed "
+                      "validation[/yellow]")
+        problems = verify_files(seeds, data)
+        for problem in problems:
+            out.print(f"[red]{problem}[/red]")
+        if problems:
+            raise IntegrityError(
+                f"{len(problems)} file(s) missing or not matching the manifest",
+                "run `dvc pull` (or `dvc checkout`) to fetch this snapshot's data",
+            )
+        out.print(f"all {len(data['tables'])} data files present and matching the manifest")
+
+    run(go)
+
+
+def sample_data(
+    scale: Annotated[float, typer.Option(help="Fraction of the plan's sizes (1.0 = ~91k bars).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 20260115,
+) -> None:
+    """Load the synthetic trading tables into the database (for demos and tests)."""
+    from seedctl import db, sample
+
+    def go() -> None:
+        with db.connect() as conn:
+            counts = sample.load_sample_data(conn, seed=seed, scale=scale)
+        for table, rows in counts.items():
+            out.print(f"{table}: {rows:,} rows")
+
+    run(go)
+
+
+def print_summary(seeds: Path) -> None:
+    from seedctl.manifest import load_manifest
+
+    data = load_manifest(seeds)
+    total = sum(t["size_bytes"] for t in data["tables"].values())
+    out.print(f"snapshot {data['version']}: {len(data['tables'])} tables, {human_bytes(total)}")
+    out.print(tables_table(data))
+
+

@@ -1,0 +1,286 @@
+"""Restore: rebuild the tables of a snapshot in the target database, all or nothing.
+
+Order of work: data acquired and verified against the manifest (acquire.py) -> one
+transaction: target tables locked and inspected, the mode decides each table's action,
+missing tables created bare, rows loaded with COPY, keys and indexes built, then row
+count and content checksum compared with the snapshot -> COMMIT. Any failure, a kill or
+a lost connection rolls everything back: the target is exactly as it was.
+
+Modes (never overwrite a non-empty table unless asked):
+  safe     default; refuse if any target table has rows
+  replace  empty the tables (TRUNCATE, in the same transaction) and load
+  append   insert only rows whose primary key is missing; keep the rest
+  missing  load tables that are absent or empty, leave the others (idempotent seeding)
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from psycopg import sql
+
+from seedctl import db
+from seedctl.acquire import TableData, acquire
+from seedctl.checksum import table_checksum
+from seedctl.ddl import add_keys_and_indexes, bump_identities, create_table, make_hypertable
+from seedctl.config import load_params
+from seedctl.errors import DatabaseError, SeedctlError
+from seedctl.export import SNAPSHOT_FORMAT
+from seedctl.manifest import load_manifest
+from seedctl.pgtypes import to_pg_text
+from seedctl.progress import row_progress
+from seedctl.revision import checkout_revision
+
+Mode = Literal["safe", "replace", "append", "missing"]
+MODES: tuple[str, ...] = ("safe", "replace", "append", "missing")
+Action = Literal["create", "load", "replace", "append", "keep", "create-empty"]
+_LOCK_TIMEOUT = "60s"
+
+
+class RestoreRefused(SeedctlError):
+    """The restore would overwrite data or cannot be verified: nothing was changed."""
+
+    exit_code = 8
+
+
+@dataclass
+class TableResult:
+    data: TableData
+    action: Action
+    existing_rows: int | None  # None: the table does not exist yet
+    loaded_rows: int = 0
+    seconds: float = 0.0
+    verified: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def plan(conn: psycopg.Connection, tables: list[TableData], mode: Mode) -> list[TableResult]:
+    """Each table's action under `mode`; RestoreRefused if `safe` meets a non-empty table."""
+    results = []
+    for data in tables:
+        existing = _existing_rows(conn, data)
+        if existing is None:
+            action: Action = "create" if data.origin != "empty" else "create-empty"
+        elif existing == 0:
+            action = "load"
+        elif mode == "replace":
+            action = "replace"
+        elif mode == "append":
+            action = "append"
+        elif mode == "missing":
+            action = "keep"
+        else:
+            action = "keep"
+        results.append(TableResult(data, action, existing))
+    if mode == "safe":
+        busy = [r for r in results if r.existing_rows]
+        if busy:
+            listed = ", ".join(f"{r.data.table.qualified} has {r.existing_rows:,} rows" for r in busy)
+            raise RestoreRefused(
+                f"target is not empty: {listed}",
+                "use --mode replace (overwrite), append (add missing rows) or missing (only empty tables)",
+            )
+    return results
+
+
+def run(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_rows: int = 131072) -> list[TableResult]:
+    """Plan and (unless dry_run) execute the restore in one transaction."""
+    with db.connect() as conn:
+        if dry_run:
+            conn.read_only = True
+            with conn.transaction():
+                return plan(conn, tables, mode)
+        try:
+            with conn.transaction():
+                with conn.cursor() as cur:
+                    cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
+                timescale = db.extension_version(conn, "timescaledb") is not None
+                _lock_existing(conn, tables)
+                results = plan(conn, tables, mode)
+                for result in results:
+                    _apply(conn, result, timescale, batch_rows)
+        except psycopg.errors.LockNotAvailable:
+            raise DatabaseError(
+                f"a target table is locked by another session (waited {_LOCK_TIMEOUT})",
+                "find it in pg_stat_activity and retry; nothing was changed",
+            ) from None
+        except psycopg.Error as exc:
+            raise DatabaseError(
+                f"restore failed and was rolled back: {db.first_line(exc)}",
+                "nothing was changed; fix the cause and run the restore again",
+            ) from None
+    return results
+
+
+def _existing_rows(conn: psycopg.Connection, data: TableData) -> int | None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (data.table.identifier().as_string(conn),))
+        if cur.fetchone()[0] is None:  # type: ignore[index]
+            return None
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(data.table.identifier()))
+        return int(cur.fetchone()[0])  # type: ignore[index]
+
+
+def _lock_existing(conn: psycopg.Connection, tables: list[TableData]) -> None:
+    """No one writes to the targets while we count, load and verify."""
+    with conn.cursor() as cur:
+        for data in tables:
+            cur.execute("SELECT to_regclass(%s)", (data.table.identifier().as_string(conn),))
+            if cur.fetchone()[0] is not None:  # type: ignore[index]
+                cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(data.table.identifier()))
+
+
+def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch_rows: int) -> None:
+    data, table = result.data, result.data.table
+    started = time.perf_counter()
+    if result.action == "keep":
+        result.verified = "untouched"
+        return
+    if result.action in ("create", "create-empty"):
+        result.notes += create_table(conn, table)
+        if table.hypertable and timescale:
+            make_hypertable(conn, table)
+        elif table.hypertable:
+            result.notes.append("was a hypertable; TimescaleDB is not installed here, restored as a plain table")
+    if result.action == "replace":
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("TRUNCATE {}").format(table.identifier()))
+    if result.action == "append":
+        _append(conn, result, batch_rows)
+    else:
+        result.loaded_rows = _copy_into(conn, table.identifier(), data, batch_rows)
+        if result.action in ("create", "create-empty"):
+            add_keys_and_indexes(conn, table)
+        _verify(conn, result, table.identifier())
+    bump_identities(conn, table)
+    result.seconds = time.perf_counter() - started
+
+
+def _copy_into(conn: psycopg.Connection, target: sql.Composable, data: TableData, batch_rows: int) -> int:
+    """Stream the table's rows into `target` with COPY; returns rows sent."""
+    if data.origin == "empty":
+        return 0
+    if data.fallback is not None:
+        fb = data.fallback
+        query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
+            target, sql.SQL(", ").join(sql.Identifier(c) for c in fb.columns), sql.SQL(fb.copy_format)
+        )
+        with conn.cursor() as cur, cur.copy(query) as copy:
+            for chunk in fb.chunks():
+                copy.write(chunk)
+        return fb.rows
+    assert data.parquet is not None
+    parquet = pq.ParquetFile(data.parquet)
+    names = parquet.schema_arrow.names
+    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        target, sql.SQL(", ").join(sql.Identifier(c) for c in names)
+    )
+    sent = 0
+    with row_progress(f"restore {data.source}", data.rows) as bar, conn.cursor() as cur, cur.copy(query) as copy:
+        for batch in parquet.iter_batches(batch_size=batch_rows):
+            texts = [to_pg_text(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
+            buf = io.BytesIO()
+            pa_csv.write_csv(pa.RecordBatch.from_arrays(texts, names=names), buf,
+                             pa_csv.WriteOptions(include_header=False))
+            copy.write(buf.getbuffer())
+            sent += batch.num_rows
+            bar.advance(batch.num_rows)
+    return sent
+
+
+def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composable) -> None:
+    """Row count, and for snapshot data the content checksum, or roll back."""
+    data = result.data
+    columns = [c.name for c in data.table.columns]
+    got = table_checksum(conn, target, columns)
+    if got.rows != result.loaded_rows:
+        raise RestoreRefused(
+            f"table {data.source}: {got.rows} rows after loading, expected {result.loaded_rows}",
+            "rolled back; nothing was changed",
+        )
+    if data.origin in ("local", "cache", "remote"):
+        if got.digest != data.entry["content_checksum"]:
+            raise RestoreRefused(
+                f"table {data.source}: content checksum after loading differs from the snapshot's",
+                "rolled back; the target's column types may differ from the snapshot's",
+            )
+        result.verified = "rows + checksum"
+    else:
+        result.verified = "rows" if data.origin == "fallback" else "empty"
+
+
+def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> None:
+    """Load into a staging copy, verify it, then insert the rows whose key is missing."""
+    data, table = result.data, result.data.table
+    if not table.primary_key:
+        raise RestoreRefused(f"table {data.source}: append needs a primary key and the snapshot has none",
+                             "use --mode replace")
+    staging = sql.Identifier(f"seedctl_stage_{data.source}")
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, table.identifier()))
+    result.loaded_rows = _copy_into(conn, staging, data, batch_rows)
+    _verify(conn, result, staging)
+    cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
+    key = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT DO NOTHING").format(
+                t=table.identifier(), c=cols, s=staging
+            )
+        )
+        inserted = cur.rowcount
+        cur.execute(
+            sql.SQL("SELECT count(*) FROM {s} s WHERE NOT EXISTS "
+                    "(SELECT 1 FROM {t} t WHERE ({tk}) = ({sk}))").format(
+                s=staging, t=table.identifier(),
+                tk=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in table.primary_key),
+                sk=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in table.primary_key),
+            )
+        )
+        absent = cur.fetchone()[0]  # type: ignore[index]
+    if absent:
+        raise RestoreRefused(f"table {data.source}: {absent} snapshot keys still missing after append "
+                             f"(on {key.as_string(conn)})", "rolled back")
+    result.notes.append(f"{inserted:,} new rows inserted, {result.loaded_rows - inserted:,} already present")
+    result.loaded_rows = inserted
+
+
+def restore_snapshot(
+    project_root: Path,
+    *,
+    mode: Mode = "safe",
+    dry_run: bool = False,
+    rev: str | None = None,
+    pull: bool = True,
+) -> tuple[dict[str, Any], list[TableResult]]:
+    """Restore the snapshot of the checkout (or of git revision `rev`) into the database.
+
+    pull=False never contacts the remote: local files, then fallback files.
+    """
+    if rev is None:
+        return _restore_from(project_root, project_root, mode, dry_run, pull)
+    with checkout_revision(project_root, rev) as tree:
+        return _restore_from(tree, project_root, mode, dry_run, pull)
+
+
+def _restore_from(
+    root: Path, fallback_root: Path, mode: Mode, dry_run: bool, pull: bool
+) -> tuple[dict[str, Any], list[TableResult]]:
+    params = load_params(root / "params.yaml")
+    manifest = load_manifest(root / "seeds")
+    made_with = manifest.get("compatibility", {}).get("schema_version")
+    if not isinstance(made_with, int) or made_with > SNAPSHOT_FORMAT:
+        raise RestoreRefused(
+            f"snapshot {manifest.get('version')} has format {made_with}; this seedctl reads up to {SNAPSHOT_FORMAT}",
+            "upgrade seedctl to restore it",
+        )
+    tables = acquire(manifest, params, root / "seeds", root, fallback_root, pull=pull, dry_run=dry_run)
+    return manifest, run(tables, mode, dry_run=dry_run, batch_rows=params.backup.batch_rows)

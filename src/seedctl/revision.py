@@ -1,0 +1,65 @@
+"""A historical snapshot without touching the work tree: a temporary git worktree at `rev`.
+
+The worktree shares this checkout's DVC cache and remote settings, so its data comes from
+the cache or the remote; the operator's files stay exactly as they are.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from seedctl.errors import SeedctlError
+from seedctl.tools import dvc, env_with_venv
+
+
+def _git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise SeedctlError(f"git {' '.join(args)} failed: {result.stderr.strip().splitlines()[-1:] or '?'}")
+    return result.stdout.strip()
+
+
+@contextmanager
+def checkout_revision(project_root: Path, rev: str) -> Iterator[Path]:
+    """Yield a temporary checkout of `rev` (tag, branch or commit); removed afterwards."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        cwd=project_root, capture_output=True, text=True, check=False,
+    )
+    if found.returncode:
+        raise SeedctlError(f"no git revision {rev!r} in {project_root}",
+                           "list snapshot tags with `git tag -l 'seeds/*'`, or give a commit")
+    commit = found.stdout.strip()
+    holder = Path(tempfile.mkdtemp(prefix="seedctl-rev-"))
+    tree = holder / "tree"
+    _git(project_root, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+    try:
+        local = project_root / ".dvc" / "config.local"
+        if local.exists():
+            shutil.copy2(local, tree / ".dvc" / "config.local")
+        cache = project_root / ".dvc" / "cache"
+        subprocess.run([dvc(), "cache", "dir", "--local", str(cache)], cwd=tree, check=True,
+                       capture_output=True, text=True, env=env_with_venv())
+        yield tree
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=project_root,
+                       capture_output=True, check=False)
+        shutil.rmtree(holder, ignore_errors=True)
+
+
+def snapshot_revision(project_root: Path, version: str) -> str | None:
+    """The plan's --version: `latest` is the checkout itself; X is tag seeds/vX, else a revision."""
+    if version == "latest":
+        return None
+    for candidate in (f"seeds/v{version}", f"seeds/{version}", version):
+        found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"],
+                               cwd=project_root, capture_output=True, check=False)
+        if found.returncode == 0:
+            return candidate
+    raise SeedctlError(f"no snapshot version {version!r} (no tag seeds/v{version} or revision {version})",
+                       "list versions with `git tag -l 'seeds/*'`")
