@@ -14,38 +14,8 @@ from seedctl.config import parse_params
 from seedctl.export import run_export
 from seedctl.pgtypes import to_pg_text
 
-FIDELITY_TABLE = r"""
-CREATE TABLE fidelity (
-  id int PRIMARY KEY,
-  n_fixed numeric(12,4), n_special numeric(12,4), n_free numeric, n_wide numeric(50,10),
-  tstz timestamptz, tstz_far timestamptz, ts timestamp, d date,
-  i8 bigint, i4 int, i2 smallint, b boolean, f4 real, f8 double precision,
-  j jsonb, t text, vc varchar(10), ch char(3), u uuid, arr int[], iv interval, by bytea
-);
-INSERT INTO fidelity VALUES
- (1, 3500.1234, 1.5, 'NaN', 12345678901234567890123456789012345678.0123456789,
-  '2020-01-02 13:00:00.123456+00', '2020-01-02 13:00:00+00', '2020-01-02 13:00:00.000001', '0001-01-01',
-  9223372036854775807, 2147483647, 32767, true, 'NaN', 'Infinity',
-  '{"a": [1, 2.50, null], "é": "ü"}', '', '', 'a', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,2,NULL}',
-  '1 year 2 mons 3 days 04:05:06.789', '\x00ff'),
- (2, -0.0001, 'NaN', '123456789012345678901234567890.123456789012345678901234567890', -1,
-  'infinity', 'infinity', '-infinity', 'infinity',
-  -9223372036854775808, -2147483648, -32768, false, '-Infinity', '-0',
-  '[]', E'line1\nline2 "quoted", comma', 'x', '', NULL, '{}', '-1 day', ''),
- (3, NULL, 'NaN', 'Infinity', 0, '-infinity', '-infinity', 'infinity', '-infinity',
-  0, 0, 0, NULL, 1.17549435e-38, 4.9406564584124654e-324,
-  'null', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
- (4, 99999999.9999, NULL, '-Infinity', NULL, '0044-03-15 12:00:00+00 BC', '4713-01-01 00:00:00+00 BC',
-  '4713-01-01 00:00:00 BC', '4713-01-01 BC', 1, 1, 1, true, 3.4028235e+38, 1.7976931348623157e+308,
-  '"\u00e9x"', E'tab\there \\ back emoji 🎉 中文 \u00e9 \u200b', 'ab', 'abc', NULL, NULL, NULL, NULL),
- (5, 0, -99999999.9999, 'NaN', NULL, '1999-12-31 23:59:59.999999-05', '294276-12-31 23:59:59.999999+00',
-  '10000-01-01 00:00:00', '5874897-12-31', 2, 2, 2, false, 1e-45, -4.9406564584124654e-324,
-  '{"k": 1e400}', 'NULL', '""', NULL, NULL, NULL, NULL, NULL),
- (6, 1, NULL, '0', NULL, '1970-01-01 00:00:00+00', NULL, '1970-01-01', '9999-12-31', 3, 3, 3, true,
-  0.1, 0.1, '{}', E'\\N', ' ', ' ', NULL, NULL, NULL, NULL),
- (7, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-"""
+# Every edge case of type fidelity, in one table (also used by the cross-version test).
+FIDELITY_TABLE = (Path(__file__).parent / "fidelity.sql").read_text(encoding="utf-8")
 
 PARAMS = {"sources": {"fidelity": {"table": "public.fidelity", "min_rows": 1}}}
 
