@@ -21,7 +21,7 @@ UV_VENV ?= /tmp/seedctl-uv
 UV ?= $(UV_VENV)/bin/uv
 UV_COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes
 
-.PHONY: help setup test test-unit pg-check demo snapshot validate verify status lock clean distclean
+.PHONY: help setup test test-unit pg-check demo snapshot restore validate verify status lock clean distclean
 
 help: ## list targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,17 +47,32 @@ test-unit: setup ## run unit tests only
 demo: setup ## end-to-end demo: throwaway PostgreSQL + S3 server, snapshot, restore
 	$(PY) scripts/demo.py
 
-snapshot: setup ## take a snapshot: DVC pipeline export -> manifest -> validate
-	$(VENV)/bin/seedctl snapshot
+snapshot: setup ## take a snapshot: pipeline export -> manifest -> validate, then push (SNAPSHOT_ARGS=--no-push)
+	$(VENV)/bin/seedctl snapshot $(SNAPSHOT_ARGS)
+
+MODE ?= safe
+REV ?=
+restore: setup ## restore the checked-out snapshot into DATABASE_URL (MODE=safe|replace|append|missing, REV=<tag>)
+	$(VENV)/bin/seedctl restore --mode $(MODE) $(if $(REV),--rev $(REV)) $(RESTORE_ARGS)
 
 validate: setup ## seedctl validate
 	$(VENV)/bin/seedctl validate
 
-verify: setup ## seedctl verify
-	$(VENV)/bin/seedctl verify
+verify: setup ## check seeds/ against the manifest; VERIFY_ARGS=--db also compares DATABASE_URL
+	$(VENV)/bin/seedctl verify $(VERIFY_ARGS)
 
 status: setup ## seedctl status
 	$(VENV)/bin/seedctl status
+
+.PHONY: remote push pull
+remote: setup ## configure the DVC remote from MINIO_* (env or .env; keys only in .dvc/config.local) and check it
+	$(PY) -m seedctl.remote setup
+
+push: remote ## upload the checked-out snapshot's data (only a validated snapshot) with dvc push
+	$(PY) -m seedctl.remote push
+
+pull: remote ## download the checked-out snapshot's data with dvc pull
+	$(PY) -m seedctl.remote pull
 
 $(UV):
 	$(PYTHON) -m venv $(UV_VENV)

@@ -8,23 +8,30 @@ from typing import Annotated
 
 import typer
 
-from seedctl.cli_common import ParamsOpt, human_bytes, out, run, seeds_dir, tables_table
+from seedctl.cli_common import ParamsOpt, human_bytes, out, project_root, run, seeds_dir, tables_table
 from seedctl.config import load_params
 from seedctl.errors import IntegrityError
 
 
-def snapshot(params: ParamsOpt = Path("params.yaml")) -> None:
-    """Take a snapshot: run the DVC pipeline (export -> manifest -> validate).
+def snapshot(
+    params: ParamsOpt = Path("params.yaml"),
+    no_push: Annotated[bool, typer.Option("--no-push", help="Stop after validation; push nothing.")] = False,
+) -> None:
+    """Take a snapshot: run the DVC pipeline (export -> manifest -> validate), then push.
 
-    An unchanged database leaves dvc.lock and git untouched. A snapshot that fails
-    validation exits non-zero and never becomes LATEST_VERSION.
+    An unchanged database leaves dvc.lock and git untouched and uploads nothing. A
+    snapshot that fails validation exits non-zero, is never pushed and never becomes
+    LATEST_VERSION. The remote comes from MINIO_* (environment or .env).
     """
-
     from seedctl.snapshot import run_snapshot
 
     def go() -> None:
         run_snapshot(params)
         print_summary(seeds_dir(params))
+        if not no_push:
+            from seedctl.remote import push
+
+            out.print(str(push(project_root(params), load_params(params))))
 
     run(go)
 

@@ -96,3 +96,9 @@ def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+class RemoteError(SeedctlError):
+    """The S3/MinIO remote is not configured, unreachable, refuses us, or a push/pull failed."""
+
+    exit_code = 7

@@ -64,7 +64,7 @@ def test_snapshot_restores_across_major_versions(
         project.write_params(params)
         project.commit_all("params")
 
-        snap = project.seedctl("snapshot", env={"DATABASE_URL": source})
+        snap = project.seedctl("snapshot", "--no-push", env={"DATABASE_URL": source})
         assert snap.returncode == 0, snap.stderr
         done = project.seedctl("restore", env={"DATABASE_URL": target})
         assert done.returncode == 0, done.stderr

@@ -38,7 +38,7 @@ def new_database(pg_server: TempPostgres) -> str:
 
 
 def snapshot(project: Project) -> None:
-    result = project.seedctl("snapshot")
+    result = project.seedctl("snapshot", "--no-push")
     assert result.returncode == 0, result.stderr
     project.commit_all("snapshot")
 

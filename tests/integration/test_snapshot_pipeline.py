@@ -18,7 +18,7 @@ def _manifest(project: Project) -> dict:
 
 
 def test_snapshot_writes_validated_checksummed_manifest(sample_project: Project) -> None:
-    result = sample_project.seedctl("snapshot")
+    result = sample_project.seedctl("snapshot", "--no-push")
     assert result.returncode == 0, result.stderr
 
     manifest = _manifest(sample_project)
@@ -56,7 +56,7 @@ def test_snapshot_writes_validated_checksummed_manifest(sample_project: Project)
 
 
 def test_unchanged_database_changes_nothing_and_one_row_changes_one_file(sample_project: Project) -> None:
-    assert sample_project.seedctl("snapshot").returncode == 0
+    assert sample_project.seedctl("snapshot", "--no-push").returncode == 0
     sample_project.commit_all("snapshot 1")
     first = _manifest(sample_project)
     lock = (sample_project.root / "dvc.lock").read_text()
@@ -68,7 +68,7 @@ def test_unchanged_database_changes_nothing_and_one_row_changes_one_file(sample_
 
     sample_project.sql("UPDATE macro_indicators_daily SET dxy = dxy + 0.0001 "
                        "WHERE fecha = (SELECT max(fecha) FROM macro_indicators_daily)")
-    assert sample_project.seedctl("snapshot").returncode == 0
+    assert sample_project.seedctl("snapshot", "--no-push").returncode == 0
     second = _manifest(sample_project)
     assert second["version"] != first["version"]
     changed = {n for n in first["tables"] if first["tables"][n]["sha256"] != second["tables"][n]["sha256"]}
@@ -77,12 +77,12 @@ def test_unchanged_database_changes_nothing_and_one_row_changes_one_file(sample_
 
 
 def test_failed_validation_never_becomes_latest(sample_project: Project) -> None:
-    assert sample_project.seedctl("snapshot").returncode == 0
+    assert sample_project.seedctl("snapshot", "--no-push").returncode == 0
     sample_project.commit_all("good snapshot")
     good = (sample_project.seeds / "LATEST_VERSION").read_text()
 
     sample_project.sql("DELETE FROM usdcop_m5_ohlcv WHERE time > '2021-01-01'")  # history lost
-    result = sample_project.seedctl("snapshot")
+    result = sample_project.seedctl("snapshot", "--no-push")
 
     assert result.returncode == 5
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("seedctl: error:")]
@@ -119,7 +119,7 @@ def test_ohlcv_and_null_ratio_checks_name_table_and_column(sample_project: Proje
 def test_future_dates_fail_validation(sample_project: Project) -> None:
     sample_project.sql("INSERT INTO usdcop_m5_ohlcv (time, symbol, open, high, low, close, volume) "
                        "VALUES (now() + interval '30 days', 'USD/COP', 4000, 4001, 3999, 4000, 1)")
-    result = sample_project.seedctl("snapshot")
+    result = sample_project.seedctl("snapshot", "--no-push")
     assert result.returncode == 5
     assert "date_range" in result.stderr and "in the future" in result.stderr
 

@@ -1,0 +1,458 @@
+"""The DVC remote: MinIO (or any S3 API) from MINIO_* variables, pushed to and pulled from.
+
+Settings come from the environment, else from `.env` in the project root (see
+.env.example); a non-empty environment variable wins over `.env`:
+
+    MINIO_ENDPOINT    host:port, or a full http(s):// URL            (required)
+    MINIO_ACCESS_KEY  access key                                     (required)
+    MINIO_SECRET_KEY  secret key                                     (required)
+    MINIO_BUCKET      bucket (default: params.yaml storage.bucket)
+    MINIO_USE_SSL     true/false: https for a host:port endpoint (default false)
+    MINIO_REGION      region to sign requests for (default us-east-1, MinIO's default)
+
+`configure` writes the remote (name and URL, nothing secret) to the git-tracked
+.dvc/config and the endpoint and keys to the git-ignored .dvc/config.local, so that a plain
+`dvc push` / `dvc pull` works afterwards and `dvc` never sees the keys any other way.
+No message, exception or log line from here carries the access key or the secret key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from seedctl.config import Params
+from seedctl.errors import IntegrityError, RemoteError, ValidationFailed
+
+ENV_FILE = ".env"
+ENV_EXAMPLE = ".env.example"
+DEFAULT_REGION = "us-east-1"
+VARIABLES = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_BUCKET",
+             "MINIO_USE_SSL", "MINIO_REGION")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+# S3 bucket naming rules (the subset MinIO and AWS agree on).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(?P<port>\d{1,5}))?")
+_REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+_REGION = re.compile(r"[a-z0-9-]{1,40}")
+_ENV_LINE = re.compile(r"(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?P<value>.*)")
+# DVC's own lines that say nothing once we print our one line.
+_DVC_NOISE = re.compile(r"^(Having any troubles\?.*|\s*)$")
+
+
+@dataclass(frozen=True)
+class RemoteSettings:
+    """Everything needed to reach the remote. repr() never shows the keys."""
+
+    name: str
+    url: str
+    endpoint_url: str
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    bucket: str
+    prefix: str
+    region: str = DEFAULT_REGION
+    # The URL that goes into the git-tracked .dvc/config: params' bucket and prefix. When
+    # MINIO_BUCKET names another bucket, `url` differs and is kept in .dvc/config.local.
+    tracked_url: str = ""
+
+    def __repr__(self) -> str:
+        return (f"RemoteSettings(name={self.name!r}, url={self.url!r}, "
+                f"endpoint_url={self.endpoint_url!r}, access_key='***', secret_key='***', "
+                f"bucket={self.bucket!r}, prefix={self.prefix!r}, region={self.region!r})")
+
+    def redact(self, text: str) -> str:
+        """text with the keys replaced by ***."""
+        for secret in (self.secret_key, self.access_key):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What `push` did: the snapshot version and how many files went up (None: unknown)."""
+
+    version: str
+    url: str
+    endpoint_url: str
+    files_pushed: int | None
+
+    def __str__(self) -> str:
+        if self.files_pushed == 0:
+            return f"snapshot {self.version}: remote {self.url} already up to date"
+        count = "files" if self.files_pushed is None else (
+            f"{self.files_pushed} file{'s' if self.files_pushed != 1 else ''}")
+        return f"snapshot {self.version}: {count} pushed to {self.url} at {self.endpoint_url}"
+
+
+# --- settings ------------------------------------------------------------------------------
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file: `#` comments, optional quotes, `export ` tolerated.
+
+    An unquoted value ends at ` #` (a comment); quote values that contain ` #`.
+    A missing file is empty. Errors name the line number, never its content.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RemoteError(f"{path}: cannot read ({type(exc).__name__})",
+                          f"fix or remove it; see {ENV_EXAMPLE}") from None
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _ENV_LINE.fullmatch(line)
+        if not match:
+            raise RemoteError(f"{path} line {number}: expected KEY=VALUE",
+                              f"see {ENV_EXAMPLE} for the format")
+        values[match["key"]] = _env_value(match["value"], path, number)
+    return values
+
+
+def _env_value(value: str, path: Path, number: int) -> str:
+    if value[:1] in ("'", '"'):
+        quote = value[0]
+        end = value.find(quote, 1)
+        while quote == '"' and end > 0 and value[end - 1] == "\\":
+            end = value.find(quote, end + 1)
+        rest = value[end + 1:].strip() if end > 0 else ""
+        if end < 0 or (rest and not rest.startswith("#")):
+            raise RemoteError(f"{path} line {number}: unbalanced {quote} quote",
+                              f"see {ENV_EXAMPLE} for the format")
+        inner = value[1:end]
+        if quote == '"':
+            inner = re.sub(r'\\(["\\])', r"\1", inner)
+        return inner
+    return re.split(r"\s+#", value, maxsplit=1)[0].strip()
+
+
+def load_settings(project_root: Path, params: Params,
+                  environ: Mapping[str, str] | None = None) -> RemoteSettings:
+    """The remote's settings from the environment, else project_root/.env; checked, not used.
+
+    Raises RemoteError naming the missing or malformed variable.
+    """
+    environ = os.environ if environ is None else environ
+    file_values = read_env_file(project_root / ENV_FILE)
+
+    def get(name: str) -> str:
+        value = environ.get(name)
+        if value is None or value == "":
+            value = file_values.get(name, "")
+        return value.strip()
+
+    def missing(name: str, what: str) -> RemoteError:
+        return RemoteError(f"{name} is not set ({what})",
+                           f"set it in the environment or in {ENV_FILE} (copy {ENV_EXAMPLE})")
+
+    endpoint = get("MINIO_ENDPOINT")
+    if not endpoint:
+        raise missing("MINIO_ENDPOINT", "the S3/MinIO server, host:port or http(s)://host:port")
+    use_ssl = _parse_bool("MINIO_USE_SSL", get("MINIO_USE_SSL"))
+    endpoint_url = _endpoint_url(endpoint, use_ssl)
+    access_key = get("MINIO_ACCESS_KEY")
+    if not access_key:
+        raise missing("MINIO_ACCESS_KEY", "the remote's access key")
+    secret_key = get("MINIO_SECRET_KEY")
+    if not secret_key:
+        raise missing("MINIO_SECRET_KEY", "the remote's secret key")
+    for name, value in (("MINIO_ACCESS_KEY", access_key), ("MINIO_SECRET_KEY", secret_key)):
+        if any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise RemoteError(f"{name} contains whitespace or control characters",
+                              f"check the value in the environment or {ENV_FILE}")
+    bucket = get("MINIO_BUCKET") or params.storage.bucket
+    _check_bucket(bucket, "MINIO_BUCKET" if get("MINIO_BUCKET") else "params.yaml storage.bucket")
+    region = get("MINIO_REGION") or DEFAULT_REGION
+    if not _REGION.fullmatch(region):
+        raise RemoteError(f"MINIO_REGION {region!r} is not a region name", "e.g. us-east-1")
+    name = params.storage.remote
+    if not _REMOTE_NAME.fullmatch(name):
+        raise RemoteError(f"params.yaml storage.remote {name!r} is not a usable DVC remote name",
+                          "use letters, digits, - and _")
+    prefix = params.storage.prefix.strip("/")
+    url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    tracked = f"s3://{params.storage.bucket}/{prefix}" if prefix else f"s3://{params.storage.bucket}"
+    return RemoteSettings(name=name, url=url, endpoint_url=endpoint_url, access_key=access_key,
+                          secret_key=secret_key, bucket=bucket, prefix=prefix, region=region,
+                          tracked_url=tracked)
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise RemoteError(f"{name} {value!r} is not true or false", "use true/false, 1/0 or yes/no")
+
+
+def _endpoint_url(endpoint: str, use_ssl: bool) -> str:
+    bad = RemoteError(
+        f"MINIO_ENDPOINT {endpoint!r} is not host:port or an http(s):// URL",
+        f"e.g. MINIO_ENDPOINT=localhost:9000 or https://minio.example.com; see {ENV_EXAMPLE}",
+    )
+    if "://" in endpoint:
+        parts = urlsplit(endpoint)
+        if "@" in parts.netloc:  # never echo what may be credentials
+            raise RemoteError("MINIO_ENDPOINT must not contain credentials (user:password@)",
+                              "put them in MINIO_ACCESS_KEY and MINIO_SECRET_KEY")
+        if (parts.scheme not in ("http", "https") or not _HOST_PORT.fullmatch(parts.netloc)
+                or parts.path not in ("", "/") or parts.query or parts.fragment):
+            raise bad
+        return f"{parts.scheme}://{parts.netloc}"
+    match = _HOST_PORT.fullmatch(endpoint)
+    if "@" in endpoint:
+        raise RemoteError("MINIO_ENDPOINT must not contain credentials (user:password@)",
+                          "put them in MINIO_ACCESS_KEY and MINIO_SECRET_KEY")
+    if not match or (match["port"] and not 0 < int(match["port"]) < 65536):
+        raise bad
+    return f"{'https' if use_ssl else 'http'}://{endpoint}"
+
+
+def _check_bucket(bucket: str, origin: str) -> None:
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise RemoteError(f"{origin}: {bucket!r} is not a valid bucket name",
+                          "3-63 characters: lower-case letters, digits, '.' and '-'")
+
+
+# --- DVC configuration ---------------------------------------------------------------------
+
+def configure(project_root: Path, settings: RemoteSettings) -> None:
+    """Write the DVC remote: name and URL to .dvc/config, endpoint and keys to .dvc/config.local.
+
+    Uses DVC's own config writer (what `dvc remote add/modify [--local]` use), so the files
+    are exactly what those commands would leave. Idempotent: unchanged files are not rewritten.
+    """
+    from dvc.config import Config
+    from dvc.config import ConfigError as DvcConfigError
+
+    dvc_dir = project_root / ".dvc"
+    if not dvc_dir.is_dir():
+        raise RemoteError(f"{project_root} is not a DVC project (no .dvc directory)",
+                          "run from the project root")
+    tracked_url = settings.tracked_url or settings.url
+    local_remote = {
+        "endpointurl": settings.endpoint_url,
+        "access_key_id": settings.access_key,
+        "secret_access_key": settings.secret_key,
+        "region": settings.region,
+    }
+    if settings.url != tracked_url:
+        local_remote["url"] = settings.url
+    try:
+        config = Config(dvc_dir=str(dvc_dir), validate=False)
+        repo = config.load_one("repo")
+        if (repo.get("core", {}).get("remote") != settings.name
+                or repo.get("remote", {}).get(settings.name, {}).get("url") != tracked_url):
+            with config.edit("repo") as conf:
+                conf.setdefault("core", {})["remote"] = settings.name
+                conf.setdefault("remote", {}).setdefault(settings.name, {})["url"] = tracked_url
+        local = config.load_one("local")
+        current = local.get("remote", {}).get(settings.name, {})
+        wanted = {k: v for k, v in current.items() if k != "url"} | local_remote
+        core_remote = local.get("core", {}).get("remote")
+        if current != wanted or core_remote not in (None, settings.name):
+            with config.edit("local") as conf:
+                conf.setdefault("remote", {})[settings.name] = wanted
+                if core_remote not in (None, settings.name):
+                    conf["core"]["remote"] = settings.name
+    except DvcConfigError as exc:
+        raise RemoteError(f"DVC configuration in {dvc_dir}: {settings.redact(str(exc))}",
+                          "fix .dvc/config or .dvc/config.local") from None
+    except OSError as exc:
+        raise RemoteError(f"cannot write the DVC configuration in {dvc_dir} ({exc.strerror})") from None
+    local_file = dvc_dir / "config.local"
+    if local_file.exists():
+        local_file.chmod(0o600)  # it holds the secret key
+
+
+# --- checking the remote -------------------------------------------------------------------
+
+def check(settings: RemoteSettings, timeout_s: float = 5) -> None:
+    """One HEAD request on the bucket: raise RemoteError saying what is wrong, and which variable."""
+    import botocore.session
+    from botocore import exceptions as bx
+    from botocore.config import Config
+
+    where = f"S3 endpoint {settings.endpoint_url}"
+    try:
+        client = botocore.session.Session().create_client(
+            "s3", region_name=settings.region, endpoint_url=settings.endpoint_url,
+            aws_access_key_id=settings.access_key, aws_secret_access_key=settings.secret_key,
+            config=Config(connect_timeout=timeout_s, read_timeout=timeout_s, signature_version="s3v4",
+                          retries={"total_max_attempts": 2, "mode": "standard"},
+                          s3={"addressing_style": "path"}),
+        )
+        client.head_bucket(Bucket=settings.bucket)
+    except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
+            bx.ConnectionClosedError) as exc:
+        kind = "timed out" if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)) else "unreachable"
+        raise RemoteError(f"{where} {kind}",
+                          "check MINIO_ENDPOINT (host:port) and that the server is running") from None
+    except bx.SSLError:
+        raise RemoteError(f"{where}: TLS handshake failed",
+                          "MINIO_USE_SSL (or https:// in MINIO_ENDPOINT) must match the server") from None
+    except bx.ClientError as exc:
+        raise _client_error(settings, exc) from None
+    except bx.BotoCoreError as exc:
+        raise RemoteError(f"{where}: {settings.redact(' '.join(str(exc).split()))}",
+                          "check MINIO_ENDPOINT and MINIO_REGION") from None
+
+
+def _client_error(settings: RemoteSettings, exc: object) -> RemoteError:
+    response = getattr(exc, "response", {}) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    where = f"S3 endpoint {settings.endpoint_url}"
+    if status in (401, 403) or code in ("403", "AccessDenied", "InvalidAccessKeyId",
+                                         "SignatureDoesNotMatch", "Forbidden"):
+        return RemoteError(
+            f"{where} refused the credentials for bucket '{settings.bucket}' (HTTP {status or code})",
+            "check MINIO_ACCESS_KEY and MINIO_SECRET_KEY (and that this key may use the bucket)")
+    if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
+        return RemoteError(
+            f"bucket '{settings.bucket}' does not exist at {settings.endpoint_url}",
+            f"create it (e.g. `mc mb <alias>/{settings.bucket}`) or set MINIO_BUCKET")
+    if status == 301 or code in ("PermanentRedirect", "AuthorizationHeaderMalformed"):
+        return RemoteError(f"{where}: bucket '{settings.bucket}' is in another region",
+                           "set MINIO_REGION to the server's region")
+    return RemoteError(f"{where} answered HTTP {status} {code} for bucket '{settings.bucket}'",
+                       "check MINIO_ENDPOINT points at an S3/MinIO API server")
+
+
+def setup_remote(project_root: Path, params: Params,
+                 environ: Mapping[str, str] | None = None) -> RemoteSettings:
+    """load_settings + check + configure: afterwards a plain `dvc push` / `dvc pull` works."""
+    settings = load_settings(project_root, params, environ)
+    check(settings)
+    configure(project_root, settings)
+    return settings
+
+
+# --- push and pull -------------------------------------------------------------------------
+
+def require_validated(seeds_dir: Path) -> str:
+    """The checked-out snapshot's version if it passed validation; else ValidationFailed."""
+    from seedctl.manifest import LATEST_FILE, load_manifest, verify_files
+    from seedctl.validate import REPORT_FILE
+
+    manifest = load_manifest(seeds_dir)
+    version = str(manifest.get("version") or "")
+    latest_path = seeds_dir / LATEST_FILE
+    latest = latest_path.read_text(encoding="utf-8").strip() if latest_path.is_file() else ""
+    refuse = "only a validated snapshot may be pushed: run `make snapshot` (or `seedctl validate`)"
+    if latest != version:
+        raise ValidationFailed(
+            f"snapshot {version or '?'} has not passed validation "
+            f"({latest_path} says {latest or 'nothing'})", refuse)
+    report_path = seeds_dir / REPORT_FILE
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise ValidationFailed(f"{report_path} is missing or unreadable", refuse) from None
+    if report.get("passed") is not True or report.get("version") not in (None, version):
+        raise ValidationFailed(f"{report_path} does not record a pass for snapshot {version}", refuse)
+    problems = verify_files(seeds_dir, manifest)
+    if problems:
+        raise IntegrityError(f"not pushing snapshot {version}: {problems[0]}",
+                             "the files differ from the validated manifest: run `make snapshot`")
+    return version
+
+
+def push(project_root: Path, params: Params) -> PushResult:
+    """Upload the checked-out, validated snapshot's data with `dvc push`."""
+    version = require_validated(project_root / "seeds")
+    settings = setup_remote(project_root, params)
+    stdout = _dvc(project_root, settings, ["push"])
+    pushed = re.search(r"(\d+) files? pushed", stdout)
+    count = int(pushed.group(1)) if pushed else (0 if "Everything is up to date" in stdout else None)
+    return PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url,
+                      files_pushed=count)
+
+
+def pull(project_root: Path, params: Params, targets: Sequence[str] | None = None) -> None:
+    """Download the checked-out snapshot's data (or just `targets`) with `dvc pull`."""
+    settings = setup_remote(project_root, params)
+    _dvc(project_root, settings, ["pull", *(targets or [])])
+
+
+def _dvc(project_root: Path, settings: RemoteSettings, args: list[str]) -> str:
+    """Run `dvc <args>` (this interpreter's DVC) in the project; its stdout, or RemoteError.
+
+    DVC reads the remote's keys from .dvc/config.local only: nothing is added to its
+    environment. Its output is passed on with the keys redacted.
+    """
+    from seedctl.progress import interactive
+
+    command = [sys.executable, "-m", "dvc", *args]
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    live = interactive()
+    try:
+        result = subprocess.run(command, cwd=project_root, env=env, stdout=subprocess.PIPE,
+                                stderr=None if live else subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                text=True, check=False)
+    except OSError as exc:
+        raise RemoteError(f"cannot run dvc ({exc.strerror})", "run `make setup`") from None
+    if result.stdout:
+        sys.stdout.write(settings.redact(result.stdout))
+        sys.stdout.flush()
+    if result.returncode:
+        for line in (result.stderr or "").splitlines():
+            if not _DVC_NOISE.match(line):
+                print(settings.redact(line), file=sys.stderr)
+        raise RemoteError(
+            f"dvc {args[0]} failed (exit {result.returncode}) with remote {settings.name} "
+            f"({settings.url} at {settings.endpoint_url})",
+            "see the lines above; check MINIO_ENDPOINT and the bucket, then `make remote`")
+    return result.stdout
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m seedctl.remote [setup|push|pull] [--params params.yaml]` (for make)."""
+    import argparse
+
+    from seedctl.config import load_params
+    from seedctl.errors import run_guarded
+
+    parser = argparse.ArgumentParser(prog="python -m seedctl.remote", description=main.__doc__)
+    parser.add_argument("action", nargs="?", choices=("setup", "push", "pull"), default="setup")
+    parser.add_argument("--params", type=Path,
+                        default=Path(os.environ.get("SEEDCTL_PARAMS", "params.yaml")))
+    parser.add_argument("--verbose", "-v", action="store_true")
+    args = parser.parse_args(argv)
+
+    def go() -> None:
+        params = load_params(args.params)
+        root = args.params.resolve().parent
+        if args.action == "setup":
+            s = setup_remote(root, params)
+            print(f"remote {s.name}: {s.url} at {s.endpoint_url} (bucket '{s.bucket}' reachable); "
+                  "endpoint and keys in .dvc/config.local")
+        elif args.action == "push":
+            print(push(root, params))
+        else:
+            pull(root, params)
+            print(f"snapshot data pulled from {params.storage.remote}")
+
+    return run_guarded(go, verbose=args.verbose)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
