@@ -16,6 +16,7 @@ from typing import Any, Literal
 from seedctl.catalog import TableSchema
 from seedctl.config import Params, Source
 from seedctl.errors import SeedctlError
+from seedctl.export import SCHEMA_FILE
 from seedctl.fallback import FallbackFile, find_fallback
 from seedctl.manifest import sha256_file
 from seedctl.tools import dvc, env_with_venv
@@ -66,15 +67,17 @@ def acquire(
     """
     entries = manifest["tables"]
     missing = [name for name, e in entries.items() if not file_matches(seeds_dir / e["file"], e)]
+    # The snapshot's schema.json comes along, so the checkout is complete for `verify`.
+    extra = [] if (seeds_dir / SCHEMA_FILE).is_file() else [seeds_dir / SCHEMA_FILE]
     cached: set[str] = set()
     if missing and not dry_run:  # the local DVC cache first: no network, no credentials
-        _checkout(project_root, [seeds_dir / entries[n]["file"] for n in missing])
+        _checkout(project_root, [seeds_dir / entries[n]["file"] for n in missing] + extra)
         cached = {n for n in missing if file_matches(seeds_dir / entries[n]["file"], entries[n])}
         missing = [n for n in missing if n not in cached]
     pulled: set[str] = set()
     remote_problem = None
     if missing and pull and not dry_run:
-        remote_problem = _pull(project_root, params, [seeds_dir / entries[n]["file"] for n in missing])
+        remote_problem = _pull(project_root, params, [seeds_dir / entries[n]["file"] for n in missing] + extra)
         pulled = {n for n in missing if file_matches(seeds_dir / entries[n]["file"], entries[n])}
         for name in set(missing) - pulled:
             path = seeds_dir / entries[name]["file"]

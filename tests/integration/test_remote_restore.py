@@ -1,0 +1,187 @@
+"""The promise: on a new server, clone + restore gives back the snapshot exactly — from a
+real S3 API server over HTTP — or a clear refusal with the database untouched."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from seedctl.devserver import TempPostgres
+
+if TYPE_CHECKING:
+    from tests.conftest import S3Server
+    from tests.integration.conftest import Project
+
+TABLES = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id",
+          "fidelity": "id"}
+FIDELITY_TABLE = (Path(__file__).parent / "fidelity.sql").read_text(encoding="utf-8")
+
+
+def contents(url: str) -> dict[str, list[str]]:
+    with psycopg.connect(url) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        present = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        return {t: [r[0] for r in conn.execute(f"SELECT r::text FROM {t} r ORDER BY {k}")]
+                for t, k in TABLES.items() if t in present}
+
+
+def pushed_project(project: Project, s3_env: dict[str, str]) -> None:
+    """Sample data + fidelity table, snapshot pushed to the S3 server, committed."""
+    project.sql(FIDELITY_TABLE)
+    params = project.params()
+    params["sources"]["fidelity"] = {"table": "public.fidelity", "min_rows": 1, "max_null_ratio": 1.0}
+    project.write_params(params)
+    result = project.seedctl("snapshot", env=s3_env)
+    assert result.returncode == 0, result.stderr
+    assert "pushed" in result.stdout
+    project.commit_all("snapshot")
+
+
+def fresh_clone(project: Project, dest: Path) -> Project:
+    """What a new server has: a git clone, no DVC cache, no data files."""
+    subprocess.run(["git", "clone", "-q", str(project.root), str(dest)], check=True, capture_output=True)
+    clone = type(project)(dest, dict(project.env), project.database_url)
+    assert not (dest / ".dvc" / "cache").exists() and not (dest / "seeds" / "data").exists()
+    return clone
+
+
+def new_database(pg_server: TempPostgres) -> str:
+    return pg_server.create_database(f"n_{uuid.uuid4().hex[:10]}")
+
+
+def write_csv_gz(url: str, table: str, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with psycopg.connect(url) as conn, conn.cursor() as cur, gzip.open(dest, "wb") as out:
+        cur.execute("SET TimeZone = 'UTC'")
+        with cur.copy(f"COPY {table} TO STDOUT (FORMAT csv, HEADER)") as copy:
+            for chunk in copy:
+                out.write(chunk)
+
+
+def test_new_server_gets_the_snapshot_back_exactly(
+    sample_project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    pushed_project(sample_project, s3_env)
+    clone = fresh_clone(sample_project, tmp_path / "new-server")
+    target = new_database(pg_server)
+
+    result = clone.seedctl("restore", env={**s3_env, "DATABASE_URL": target})
+
+    assert result.returncode == 0, result.stderr
+    assert contents(target) == contents(sample_project.database_url)
+    assert result.stdout.count("remote") >= 4
+    verify = clone.seedctl("verify", "--db", env={"DATABASE_URL": target})
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_corrupt_remote_object_is_refused_then_fallback_used(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server, pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    pushed_project(sample_project, s3_env)
+    data = (sample_project.seeds / "data" / "usdcop_m5_ohlcv.parquet").read_bytes()
+    md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - DVC's content address
+    key = f"seedctl/files/md5/{md5[:2]}/{md5[2:]}"
+    assert key in s3_server.keys(s3_env["MINIO_BUCKET"])
+    s3_server.client().put_object(Bucket=s3_env["MINIO_BUCKET"], Key=key, Body=data[:-1] + b"X")
+    clone = fresh_clone(sample_project, tmp_path / "new-server")
+    target = new_database(pg_server)
+    env = {**s3_env, "DATABASE_URL": target}
+
+    refused = clone.seedctl("restore", env=env)
+
+    assert refused.returncode == 6, refused.stderr
+    assert "usdcop_m5_ohlcv" in refused.stderr and "not touched" in refused.stderr
+    assert contents(target) == {}
+
+    write_csv_gz(sample_project.database_url, "usdcop_m5_ohlcv", clone.root / "backups" / "usdcop_m5_ohlcv_2026.csv.gz")
+    rescued = clone.seedctl("restore", env=env)
+
+    assert rescued.returncode == 0, rescued.stderr
+    assert "fallback usdcop_m5_ohlcv_2026.csv.gz" in rescued.stdout
+    assert contents(target) == contents(sample_project.database_url)
+
+
+def test_unreachable_remote_falls_back_or_refuses(
+    sample_project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    pushed_project(sample_project, s3_env)
+    clone = fresh_clone(sample_project, tmp_path / "new-server")
+    target = new_database(pg_server)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{sock.getsockname()[1]}"
+    env = {**s3_env, "MINIO_ENDPOINT": closed, "DATABASE_URL": target}
+
+    refused = clone.seedctl("restore", env=env)
+    assert refused.returncode == 6
+    assert closed in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert contents(target) == {}
+
+    for table in ("usdcop_m5_ohlcv", "macro_indicators_daily"):
+        write_csv_gz(sample_project.database_url, table, clone.root / "backups" / f"{table}_2026.csv.gz")
+    params = clone.params()
+    params["sources"]["fidelity"]["required"] = False
+    clone.write_params(params)
+    partial = clone.seedctl("restore", env=env)
+
+    assert partial.returncode == 0, partial.stderr
+    source = contents(sample_project.database_url)
+    restored = contents(target)
+    assert restored["usdcop_m5_ohlcv"] == source["usdcop_m5_ohlcv"]
+    assert restored["macro_indicators_daily"] == source["macro_indicators_daily"]
+    assert restored["trades_history"] == [] and restored["fidelity"] == []
+    assert "backfill is needed" in partial.stdout and "fallback" in partial.stdout
+
+
+def test_secrets_never_leave_env_and_config_local(
+    sample_project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    db_secret = f"Pg-Marker-{uuid.uuid4().hex[:8]}"
+    dbname = sample_project.database_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_server.url(dbname), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE marker LOGIN SUPERUSER PASSWORD '{db_secret}'")
+    try:
+        url = f"postgresql://marker:{db_secret}@{pg_server.host}:{pg_server.port}/{dbname}"
+        target = new_database(pg_server)
+        target_url = f"postgresql://marker:{db_secret}@{pg_server.host}:{pg_server.port}/{target.rsplit('/', 1)[1]}"
+        secrets = [db_secret, s3_env["MINIO_SECRET_KEY"], s3_env["MINIO_ACCESS_KEY"]]
+        outputs = []
+        for args, extra in [
+            (("snapshot",), {"DATABASE_URL": url}),
+            (("status",), {}),
+            (("show",), {}),
+            (("verify", "--db"), {"DATABASE_URL": url}),
+            (("restore", "--dry-run"), {"DATABASE_URL": target_url}),
+            (("restore",), {"DATABASE_URL": target_url}),
+            (("restore",), {"DATABASE_URL": target_url.replace(db_secret, db_secret + "-wrong")}),
+            (("restore",), {"DATABASE_URL": target_url, "MINIO_ENDPOINT": "127.0.0.1:1"}),
+            (("--verbose", "restore"), {"DATABASE_URL": url.replace(db_secret, db_secret + "x")}),
+        ]:
+            result = sample_project.seedctl(*args, env={**s3_env, **extra})
+            outputs.append(result.stdout + result.stderr)
+        sample_project.commit_all("everything")
+
+        def leaks(text: str) -> list[str]:
+            return [s for s in secrets if s in text]
+
+        assert [leaks(o) for o in outputs] == [[]] * len(outputs)
+        history = subprocess.run(["git", "log", "-p", "--all"], cwd=sample_project.root, capture_output=True,
+                                 text=True, check=True).stdout
+        assert leaks(history) == []
+        for path in sample_project.root.rglob("*"):
+            if path.is_file() and ".git" not in path.parts and path.name != "config.local" \
+                    and "cache" not in path.parts:
+                assert leaks(path.read_bytes().decode("utf-8", "replace")) == [], path
+        assert leaks((sample_project.root / ".dvc" / "config.local").read_text()) != []  # where they belong
+    finally:
+        pg_server.drop_database(target.rsplit("/", 1)[1])
+        with psycopg.connect(pg_server.url(dbname), autocommit=True) as conn:
+            conn.execute("DROP OWNED BY marker")
+            conn.execute("DROP ROLE marker")
