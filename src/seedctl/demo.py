@@ -1,9 +1,11 @@
-"""`make demo`: the snapshot job end to end on embedded defaults, on any fresh machine.
+"""`make demo`: the whole round trip on embedded defaults, on any fresh machine.
 
-Starts a throwaway PostgreSQL, loads the plan-sized sample data, copies this repository
-into .demo/workspace (so the checkout itself stays clean), runs `seedctl snapshot` there
-twice (the second run shows that an unchanged database changes nothing), prints a
-summary, and stops every server it started.
+Starts a throwaway PostgreSQL and a loopback S3 API server (moto_server), loads the
+plan-sized sample data, copies this repository into .demo/workspace (the checkout itself
+stays clean) and there snapshots and pushes, twice (the second run shows an unchanged
+database changes nothing). Then the database is dropped, a fresh clone restores it from
+the remote into a new database, and a summary shows source and restored are identical.
+Every server it started is stopped.
 """
 
 from __future__ import annotations
@@ -15,9 +17,14 @@ import sys
 import time
 from pathlib import Path
 
+from typing import Any
+
 import psycopg
+from psycopg import sql
 
 from seedctl import sample
+from seedctl.checksum import Checksum, table_checksum
+from seedctl.devs3 import S3Server
 from seedctl.devserver import TempPostgres
 from seedctl.manifest import load_manifest
 
@@ -46,39 +53,79 @@ def _seedctl(workspace: Path, env: dict[str, str], *args: str) -> float:
     return time.perf_counter() - started
 
 
+def _git(cwd: Path, *args: str) -> str:
+    git = ["git", "-c", "user.name=seedctl demo", "-c", "user.email=demo@seedctl.invalid"]
+    return subprocess.run([*git, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def _fingerprints(url: str, manifest: dict[str, Any]) -> dict[str, Checksum]:
+    """Rows and content checksum of every snapshot table, computed by the server."""
+    with psycopg.connect(url) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.execute("SET extra_float_digits = 1")
+        return {
+            name: table_checksum(conn, sql.Identifier(*entry["table"].split(".")),
+                                 [c["name"] for c in entry["schema"]["columns"]])
+            for name, entry in manifest["tables"].items()
+        }
+
+
 def run_demo(repo: Path, work_dir: Path) -> None:
+    """Snapshot -> push -> lose the database -> fresh clone -> restore -> identical."""
     shutil.rmtree(work_dir, ignore_errors=True)
-    workspace = work_dir / "workspace"
-    workspace.mkdir(parents=True)
-    with TempPostgres() as pg:
-        print(f"demo: PostgreSQL {pg.version} ({pg.flavor}) on {pg.host}:{pg.port}")
+    office, new_server = work_dir / "workspace", work_dir / "new-server"
+    office.mkdir(parents=True)
+    with TempPostgres() as pg, S3Server(work_dir) as s3:
+        print(f"demo: PostgreSQL {pg.version} ({pg.flavor}) on {pg.host}:{pg.port}; "
+              f"S3 API server (moto_server) on {s3.endpoint}")
+        s3.create_bucket("seeds")
+        remote = {"MINIO_ENDPOINT": s3.endpoint, "MINIO_ACCESS_KEY": s3.access_key,
+                  "MINIO_SECRET_KEY": s3.secret_key, "MINIO_BUCKET": "seeds", "MINIO_USE_SSL": "false"}
         url = pg.create_database("trading")
         started = time.perf_counter()
         with psycopg.connect(url) as conn:
             counts = sample.load_sample_data(conn)
         print(f"demo: sample data loaded in {time.perf_counter() - started:.1f} s: "
               + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
-        scratch_copy(repo, workspace)
-        env = {**os.environ, "DATABASE_URL": url, "DVC_NO_ANALYTICS": "1"}
-        first = _seedctl(workspace, env, "snapshot")
-        git = ["git", "-c", "user.name=seedctl demo", "-c", "user.email=demo@seedctl.invalid"]
-        subprocess.run([*git, "add", "-A"], cwd=workspace, check=True)
-        subprocess.run([*git, "commit", "-q", "-m", "snapshot"], cwd=workspace, check=True)
-        print("demo: snapshot again, database unchanged:")
-        second = _seedctl(workspace, env, "snapshot")
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=workspace, capture_output=True,
-                               text=True, check=True).stdout
-        manifest = load_manifest(workspace / "seeds")
-        total = sum(t["size_bytes"] for t in manifest["tables"].values())
-        print()
-        print(f"demo summary: snapshot {manifest['version']}, {len(manifest['tables'])} tables, "
-              f"{sum(t['rows'] for t in manifest['tables'].values()):,} rows, {total / 1e6:.2f} MB Parquet")
-        print(f"  first snapshot  {first:5.1f} s")
-        print(f"  repeat snapshot {second:5.1f} s, git {'unchanged' if not dirty else 'CHANGED: ' + dirty}")
-        print(f"  workspace: {workspace} (dvc.lock, seeds/manifest.json, seeds/data/)")
-    print("demo: PostgreSQL stopped")
+
+        scratch_copy(repo, office)
+        env = {**os.environ, **remote, "DATABASE_URL": url, "DVC_NO_ANALYTICS": "1"}
+        print("\ndemo: 1. snapshot + push")
+        took_snapshot = _seedctl(office, env, "snapshot")
+        _git(office, "add", "-A")
+        _git(office, "commit", "-q", "-m", "seeds snapshot")
+        _git(office, "tag", "seeds/demo")
+        print("\ndemo: 2. snapshot again, database unchanged")
+        took_repeat = _seedctl(office, env, "snapshot")
+        unchanged = not _git(office, "status", "--porcelain")
+        manifest = load_manifest(office / "seeds")
+        before = _fingerprints(url, manifest)
+
+        print("\ndemo: 3. the database is lost; a new server clones the repo and restores from the remote")
+        pg.drop_database("trading")
+        restored_url = pg.create_database("trading_restored")
+        _git(work_dir, "clone", "-q", str(office), str(new_server))
+        took_restore = _seedctl(new_server, {**env, "DATABASE_URL": restored_url}, "restore")
+        _seedctl(new_server, {**env, "DATABASE_URL": restored_url}, "verify", "--db")
+        after = _fingerprints(restored_url, manifest)
+
+    _summary(manifest, before, after, took_snapshot, took_repeat, unchanged, took_restore)
+    print("demo: PostgreSQL and the S3 server stopped; workspaces in", work_dir)
+    if before != after:
+        raise SystemExit("demo: the restored database differs from the source")
 
 
+def _summary(manifest: dict[str, Any], before: dict[str, Checksum], after: dict[str, Checksum],
+             took_snapshot: float, took_repeat: float, unchanged: bool, took_restore: float) -> None:
+    total = sum(t["size_bytes"] for t in manifest["tables"].values())
+    print(f"\ndemo summary: snapshot {manifest['version']}, {total / 1e6:.2f} MB of Parquet in the remote")
+    print(f"  snapshot + push {took_snapshot:5.1f} s | repeat {took_repeat:4.1f} s "
+          f"(git {'unchanged' if unchanged else 'CHANGED'}) | restore on a new server {took_restore:4.1f} s")
+    print(f"  {'table':<24}{'source rows':>12}{'restored rows':>15}  {'content checksum (source = restored)'}")
+    for name in manifest["tables"]:
+        a, b = before[name], after[name]
+        same = "identical" if a == b else "DIFFERENT"
+        print(f"  {name:<24}{a.rows:>12,}{b.rows:>15,}  {a.digest[:18]:<20}{b.digest[:18]:<20}{same}")
 def main() -> None:
     repo = Path(__file__).resolve().parents[2]
     run_demo(repo, repo / ".demo")

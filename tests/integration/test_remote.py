@@ -19,7 +19,7 @@ from seedctl.errors import RemoteError
 from seedctl.remote import load_settings, read_env_file, setup_remote
 
 if TYPE_CHECKING:
-    from tests.conftest import S3Server
+    from seedctl.devs3 import S3Server
     from tests.integration.conftest import Project
 
 MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_BUCKET",

@@ -16,7 +16,7 @@ import psycopg
 from seedctl.devserver import TempPostgres
 
 if TYPE_CHECKING:
-    from tests.conftest import S3Server
+    from seedctl.devs3 import S3Server
     from tests.integration.conftest import Project
 
 TABLES = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id",
