@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import socket
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -185,3 +186,61 @@ def test_secrets_never_leave_env_and_config_local(
         with psycopg.connect(pg_server.url(dbname), autocommit=True) as conn:
             conn.execute("DROP OWNED BY marker")
             conn.execute("DROP ROLE marker")
+
+
+def test_checkout_of_an_old_tag_restores_that_state(
+    sample_project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    pushed_project(sample_project, s3_env)
+    sample_project.git("tag", "seeds/v1")
+    first = contents(sample_project.database_url)
+    sample_project.sql("INSERT INTO trades_history (opened_at, side, entry_price, quantity) "
+                       "VALUES ('2026-01-15 17:00+00', 'short', 3700, 1000)")
+    sample_project.sql("UPDATE fidelity SET t = 'second snapshot' WHERE id = 6")
+    second_run = sample_project.seedctl("snapshot", env=s3_env)
+    assert second_run.returncode == 0, second_run.stderr
+    sample_project.commit_all("snapshot 2")
+    sample_project.git("tag", "seeds/v2")
+    second = contents(sample_project.database_url)
+    assert first != second
+
+    clone = fresh_clone(sample_project, tmp_path / "new-server")
+    clone.git("checkout", "-q", "seeds/v1")
+    old = new_database(pg_server)
+    result = clone.seedctl("restore", env={**s3_env, "DATABASE_URL": old})
+    assert result.returncode == 0, result.stderr
+    assert contents(old) == first
+
+    clone.git("checkout", "-q", "main")
+    by_rev = new_database(pg_server)
+    result = clone.seedctl("restore", "--rev", "seeds/v2", env={**s3_env, "DATABASE_URL": by_rev})
+    assert result.returncode == 0, result.stderr
+    assert contents(by_rev) == second
+
+
+def test_new_server_seeder_is_idempotent(
+    sample_project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    pushed_project(sample_project, s3_env)
+    clone = fresh_clone(sample_project, tmp_path / "new-server")
+    target = new_database(pg_server)
+    seeder = [str(Path(sys.executable)), str(clone.root / "scripts" / "init" / "04-seed-from-minio.py"),
+              "--wait", "5"]
+    env = {**s3_env, "DATABASE_URL": target}
+
+    first = clone.run(*seeder, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "seeded 4 table(s)" in first.stdout
+    assert contents(target) == contents(sample_project.database_url)
+
+    second = clone.run(*seeder, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "nothing to do" in second.stdout
+    assert contents(target) == contents(sample_project.database_url)
+
+    local = clone.run(str(Path(sys.executable)), "scripts/restore_from_snapshot.py", "--source", "local",
+                      "--version", "latest", "--dry-run", env=env)
+    assert local.returncode == 8 and "--mode" in local.stderr  # tables are full: safe mode refuses
+    checked = clone.run(str(Path(sys.executable)), "scripts/verify_seed_integrity.py", "--db", env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert "database matches the snapshot" in checked.stdout

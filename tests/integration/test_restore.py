@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -112,10 +114,20 @@ def test_dry_run_prints_the_plan_and_changes_nothing(sample_project: Project, pg
 
 def test_file_not_matching_manifest_is_never_loaded(sample_project: Project, pg_server: TempPostgres) -> None:
     snapshot(sample_project)
-    target = new_database(pg_server)
     data = sample_project.seeds / "data" / "usdcop_m5_ohlcv.parquet"
     data.write_bytes(data.read_bytes()[:-100])  # truncated
 
+    # The DVC cache still holds the verified bytes: they replace the damaged file.
+    healed = new_database(pg_server)
+    result = sample_project.seedctl("restore", env={"DATABASE_URL": healed})
+    assert result.returncode == 0, result.stderr
+    assert "cache" in result.stdout
+    assert rows(healed, "usdcop_m5_ohlcv", "time") == rows(sample_project.database_url, "usdcop_m5_ohlcv", "time")
+
+    # Damaged file, no cache, no remote, no fallback: refused before the database is touched.
+    data.write_bytes(data.read_bytes()[:-100])
+    shutil.rmtree(sample_project.root / ".dvc" / "cache")
+    target = new_database(pg_server)
     result = sample_project.seedctl("restore", env={"DATABASE_URL": target})
 
     assert result.returncode == 6
@@ -191,3 +203,18 @@ def test_historical_restore_by_revision_leaves_work_tree_alone(sample_project: P
 
     missing = sample_project.seedctl("restore", "--rev", "seeds/v9", env={"DATABASE_URL": target})
     assert missing.returncode != 0 and "seeds/v9" in missing.stderr
+
+
+def test_edited_manifest_checksum_is_refused(sample_project: Project, pg_server: TempPostgres) -> None:
+    snapshot(sample_project)
+    manifest = sample_project.seeds / "manifest.json"
+    text = manifest.read_text()
+    entry = json.loads(text)["tables"]["macro_indicators_daily"]["sha256"]
+    manifest.write_text(text.replace(entry, "0" * 64))
+    target = new_database(pg_server)
+
+    result = sample_project.seedctl("restore", env={"DATABASE_URL": target})
+
+    assert result.returncode == 6
+    assert "macro_indicators_daily" in result.stderr
+    assert state(target) == {}
