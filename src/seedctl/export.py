@@ -161,8 +161,8 @@ def _write_table(
     with conn.cursor() as cur, cur.copy(query) as copy:
         writer = pq.ParquetWriter(path, schema, **_writer_options(backup))
         try:
-            reader = _csv_reader(_CopyStream(copy), codecs)
             with row_progress(f"export {source}", estimate) as bar:
+                reader = _csv_reader(_CopyStream(copy), codecs)
                 return _stream_row_groups(reader, writer, schema, codecs, backup.batch_rows, bar)
         except pa.ArrowInvalid as exc:
             raise _conversion_error(exc, table, codecs) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -22,16 +23,17 @@ class _Silent:
 
 
 class _Bar:
-    """Rows done, and rows/s (rich's own speed column speaks of bytes)."""
+    """Rows done, and rows/s over the whole run so far (rich's speed column is for bytes)."""
 
     def __init__(self, progress: Progress, task: int) -> None:
         self._progress, self._task = progress, task
+        self._started = time.monotonic()
+        self._rows = 0
 
     def advance(self, rows: int) -> None:
-        self._progress.advance(self._task, rows)  # type: ignore[arg-type]
-        speed = self._progress.tasks[0].speed
-        if speed:
-            self._progress.update(self._task, rate=f"{speed:,.0f} rows/s")  # type: ignore[arg-type]
+        self._rows += rows
+        elapsed = max(time.monotonic() - self._started, 1e-3)
+        self._progress.update(self._task, advance=rows, rate=f"{self._rows / elapsed:,.0f} rows/s")  # type: ignore[arg-type]
 
 
 def interactive() -> bool:
