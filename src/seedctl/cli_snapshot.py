@@ -15,23 +15,31 @@ from seedctl.errors import IntegrityError
 
 def snapshot(
     params: ParamsOpt = Path("params.yaml"),
-    no_push: Annotated[bool, typer.Option("--no-push", help="Stop after validation; push nothing.")] = False,
+    no_push: Annotated[bool, typer.Option(
+        "--no-push", help="Stop after validation: no push, and so no commit or tag (a tag never names data the remote lacks).")] = False,
+    no_git: Annotated[bool, typer.Option("--no-git", help="Do everything but the git commit and tag.")] = False,
+    git_push: Annotated[bool, typer.Option("--git-push", help="Push the commit and tag to git's origin.")] = False,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a running snapshot.")] = 0,
 ) -> None:
-    """Take a snapshot: run the DVC pipeline (export -> manifest -> validate), then push.
+    """Take a snapshot: pipeline (export -> manifest -> validate), push, commit and tag.
 
-    An unchanged database leaves dvc.lock and git untouched and uploads nothing. A
-    snapshot that fails validation exits non-zero, is never pushed and never becomes
-    LATEST_VERSION. The remote comes from MINIO_* (environment or .env).
+    The commit holds exactly dvc.lock and the seeds/ files git tracks; the annotated tag
+    is seeds/vYYYY.MM.DD. An unchanged database changes nothing: no commit, no tag, no
+    upload. A snapshot that fails validation exits non-zero, is never pushed and never
+    becomes LATEST_VERSION. The remote comes from MINIO_* (environment or .env).
     """
     from seedctl.snapshot import run_snapshot
 
     def go() -> None:
-        run_snapshot(params)
+        outcome = run_snapshot(params, push=not no_push, commit=not no_git and not no_push,
+                               git_push=git_push, wait_s=wait)
         print_summary(seeds_dir(params))
-        if not no_push:
-            from seedctl.remote import push
-
-            out.print(str(push(project_root(params), load_params(params))))
+        if outcome.pushed:
+            out.print(outcome.pushed)
+        if outcome.tag:
+            out.print(f"committed and tagged {outcome.tag}")
+        elif outcome.unchanged:
+            out.print(f"database unchanged: still snapshot {outcome.version}; nothing committed")
 
     run(go)
 

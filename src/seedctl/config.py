@@ -92,6 +92,11 @@ class Backup:
     compression_level: int | None = None
     # Rows per Parquet row group: also the bound on rows held in memory at once.
     batch_rows: int = 131072
+    # Snapshot versions (git tags such as seeds/v2026.01.04) that retention never removes.
+    pinned: list[str] = field(default_factory=list)
+    # Run after a successful restore (e.g. trigger the l0_ohlcv_backfill DAG); its exit
+    # status is reported. Empty: nothing runs.
+    post_restore_hook: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,13 +128,22 @@ class Params:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def section_hashes(self) -> dict[str, str]:
-        """sha256 of each section as written, for the manifest's config_snapshot."""
+        """sha256 of what shaped the snapshot's content (the manifest's config_snapshot).
+
+        Operational settings (schedule, retention, pins, hooks, storage) are left out:
+        changing them does not make a new snapshot.
+        """
+        backup = {k: self.raw.get("backup", {}).get(k) for k in SNAPSHOT_BACKUP_KEYS}
+        parts = {"sources": self.raw.get("sources"), "backup": backup,
+                 "validation": self.raw.get("validation")}
         return {
-            name: hashlib.sha256(
-                json.dumps(self.raw.get(name), sort_keys=True, default=str).encode()
-            ).hexdigest()
-            for name in ("storage", "sources", "backup", "validation")
+            name: hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+            for name, value in parts.items()
         }
+
+
+# The backup keys that change what a snapshot's files contain (dvc.yaml lists the same).
+SNAPSHOT_BACKUP_KEYS = ("format", "compression", "compression_level", "batch_rows")
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:

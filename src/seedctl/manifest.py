@@ -58,6 +58,7 @@ def build_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = No
         "created_at": created.isoformat().replace("+00:00", "Z"),
         "created_by": f"seedctl {__version__} ({getpass.getuser()}@{socket.gethostname()})",
         "schema_sha256": sha256_file(seeds_dir / SCHEMA_FILE),
+        "schema_md5": md5_file(seeds_dir / SCHEMA_FILE),
         "tables": tables,
         "config_snapshot": params.section_hashes(),
         "compatibility": {
@@ -89,6 +90,7 @@ def describe_file(
         "rows": meta.num_rows,
         "size_bytes": path.stat().st_size,
         "sha256": sha256_file(path),
+        "md5": md5_file(path),  # DVC's content address: which remote object holds this file
         "content_checksum": info["content_checksum"],
         "date_range": None,
         "null_counts": _null_counts(parquet),
@@ -149,11 +151,18 @@ def _time_profile(
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+    return _hash_file(path, hashlib.sha256())
+
+
+def md5_file(path: Path) -> str:
+    return _hash_file(path, hashlib.md5())  # noqa: S324 - DVC's content address, not security
+
+
+def _hash_file(path: Path, digest: Any) -> str:
     with path.open("rb") as fh:
         while chunk := fh.read(_HASH_CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+    return str(digest.hexdigest())
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

@@ -8,23 +8,34 @@ passed on, so cron and Airflow see exactly what failed.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from seedctl.config import load_params
 from seedctl.errors import AlreadyReported, SeedctlError
 from seedctl.export import preflight
+from seedctl.manifest import load_manifest
 from seedctl.progress import interactive
 from seedctl.tools import dvc, env_with_venv
+from seedctl.versions import git, next_tag
 
 # DVC's own lines around a failed stage: the stage already said what went wrong.
 _DVC_NOISE = re.compile(r"^(ERROR: failed to reproduce|Having any troubles\?|$)")
 
 
-def run_snapshot(params_path: Path) -> None:
-    """Run the pipeline in the project that holds params_path; raise on any failure."""
+def run_pipeline(params_path: Path) -> None:
+    """`dvc repro` in the project that holds params_path; raise on any failure."""
     params = load_params(params_path)
     preflight(params)
     root = params_path.resolve().parent
@@ -45,3 +56,106 @@ def run_snapshot(params_path: Path) -> None:
     if exited and "seedctl: error:" in result.stderr:
         raise AlreadyReported(int(exited.group(1)))
     raise SeedctlError(f"snapshot failed: dvc repro exited {result.returncode}", "see the lines above")
+
+
+@dataclass
+class SnapshotOutcome:
+    version: str
+    pushed: str | None = None  # the push summary, None when not pushed
+    tag: str | None = None  # the new version tag, None when nothing changed or --no-git
+    unchanged: bool = False
+
+
+def run_snapshot(
+    params_path: Path, *, push: bool = True, commit: bool = True, git_push: bool = False, wait_s: float = 0
+) -> SnapshotOutcome:
+    """The whole job: pipeline, push, then a git commit of the snapshot's files and a tag.
+
+    Data is pushed before the commit and tag exist, so a tag never names data the remote
+    lacks. Only one snapshot runs at a time per project (a lock file).
+    """
+    root = params_path.resolve().parent
+    with snapshot_lock(root, wait_s):
+        if commit:
+            _refuse_staged_changes(root)
+        run_pipeline(params_path)
+        manifest = load_manifest(root / "seeds")
+        outcome = SnapshotOutcome(manifest["version"])
+        if push:
+            from seedctl.remote import push as push_snapshot
+
+            outcome.pushed = str(push_snapshot(root, load_params(params_path)))
+        if commit:
+            outcome.tag = _commit_and_tag(root, manifest)
+            outcome.unchanged = outcome.tag is None
+            if git_push and outcome.tag:
+                git(root, "push", "--quiet", "origin", "HEAD", outcome.tag)
+    return outcome
+
+
+SNAPSHOT_FILES = ("dvc.lock", "seeds/.gitignore", "seeds/manifest.json", "seeds/checksums.sha256",
+                  "seeds/LATEST_VERSION", "seeds/reports")
+
+
+def _refuse_staged_changes(root: Path) -> None:
+    staged = git(root, "diff", "--cached", "--name-only").split()
+    if staged:
+        raise SeedctlError(
+            f"other changes are staged in git ({', '.join(staged[:3])}{'...' if len(staged) > 3 else ''})",
+            "commit or unstage them first (a snapshot commit holds only the snapshot), or use --no-git",
+        )
+
+
+def _commit_and_tag(root: Path, manifest: dict[str, Any]) -> str | None:
+    """Commit exactly the snapshot's files and tag the commit; None when nothing changed."""
+    git(root, "add", "--", *[f for f in SNAPSHOT_FILES if (root / f).exists()])
+    if not git(root, "diff", "--cached", "--name-only").strip():
+        return None
+    identity = [] if git_config(root, "user.email") else [
+        "-c", "user.name=seedctl", "-c", f"user.email=seedctl@{socket.gethostname()}"]
+    tag = next_tag(root, datetime.now(timezone.utc).date())
+    git(root, *identity, "commit", "--quiet", "-m", f"seeds: snapshot {manifest['version']}")
+    git(root, *identity, "tag", "-a", tag, "-m", f"seedctl snapshot {manifest['version']}")
+    return tag
+
+
+def git_config(root: Path, key: str) -> str:
+    found = subprocess.run(["git", "config", key], cwd=root, capture_output=True, text=True, check=False)
+    return found.stdout.strip()
+
+
+@contextmanager
+def snapshot_lock(root: Path, wait_s: float = 0) -> Iterator[None]:
+    """One snapshot at a time: a second run waits up to wait_s, then says who holds the lock."""
+    lock_dir = root / ".dvc" / "tmp"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    path = lock_dir / "seedctl-snapshot.lock"
+    with path.open("a+") as handle:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise SnapshotRunning(
+                        f"another snapshot is running in {root} ({holder})",
+                        "wait for it to finish (or pass --wait SECONDS); nothing was done",
+                    ) from None
+                time.sleep(0.5)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}Z")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class SnapshotRunning(SeedctlError):
+    exit_code = 9

@@ -36,7 +36,7 @@ def test_snapshot_writes_validated_checksummed_manifest(sample_project: Project)
     assert ohlcv["schema"]["primary_key"] == ["time", "symbol"]
     assert manifest["compatibility"]["postgres_version_num"] >= 140000
     assert manifest["compatibility"]["timescaledb_version"] is None
-    assert set(manifest["config_snapshot"]) == {"storage", "sources", "backup", "validation"}
+    assert set(manifest["config_snapshot"]) == {"sources", "backup", "validation"}
 
     check = subprocess.run(["sha256sum", "-c", "checksums.sha256"], cwd=sample_project.seeds,
                            capture_output=True, text=True, check=False)

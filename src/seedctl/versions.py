@@ -1,0 +1,95 @@
+"""Snapshot versions: annotated git tags `seeds/vYYYY.MM.DD` (`-2`, `-3`... for a second
+snapshot on the same day), each on the commit that holds that snapshot's dvc.lock and
+seeds/manifest.json. Everything about a version is read from git, never from the work tree.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from seedctl.errors import SeedctlError
+
+TAG_PREFIX = "seeds/v"
+
+
+@dataclass(frozen=True)
+class Version:
+    tag: str
+    commit: str
+    tagged_at: datetime
+
+    def manifest(self, project_root: Path) -> dict[str, Any]:
+        return json.loads(git(project_root, "show", f"{self.commit}:seeds/manifest.json"))
+
+    def objects(self, project_root: Path) -> dict[str, str]:
+        """Remote objects (DVC md5 content addresses) this version needs -> what they are."""
+        return snapshot_objects(self.manifest(project_root), dvc_lock_at(project_root, self.commit))
+
+
+def git(project_root: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=project_root, capture_output=True, text=True, check=False)
+    if result.returncode:
+        detail = (result.stderr.strip().splitlines() or ["?"])[-1]
+        raise SeedctlError(f"git {' '.join(args[:2])} failed: {detail}")
+    return result.stdout
+
+
+def list_versions(project_root: Path) -> list[Version]:
+    """Every snapshot version, newest first."""
+    out = git(project_root, "for-each-ref", "--sort=-creatordate", "--format=%(refname:strip=2)\t%(*objectname)"
+              "\t%(objectname)\t%(creatordate:iso-strict)", f"refs/tags/{TAG_PREFIX}*")
+    versions = []
+    for line in out.splitlines():
+        tag, peeled, direct, when = line.split("\t")
+        versions.append(Version(tag, peeled or direct, datetime.fromisoformat(when)))
+    return versions
+
+
+def resolve(project_root: Path, name: str) -> Version:
+    """A version by tag (`seeds/v2026.01.04`), by its date part (`2026.01.04`), or `latest`."""
+    versions = list_versions(project_root)
+    if not versions:
+        raise SeedctlError("no snapshot versions yet (no seeds/v* tags)", "take one with `seedctl snapshot`")
+    if name == "latest":
+        return versions[0]
+    for v in versions:
+        if name in (v.tag, v.tag.removeprefix(TAG_PREFIX), v.tag.removeprefix("seeds/")):
+            return v
+    raise SeedctlError(f"no snapshot version {name!r}", "see `seedctl list`")
+
+
+def next_tag(project_root: Path, day: date) -> str:
+    """seeds/vYYYY.MM.DD, or with -2, -3... when that day already has a snapshot."""
+    base = f"{TAG_PREFIX}{day:%Y.%m.%d}"
+    taken = set(git(project_root, "tag", "--list", f"{base}*").split())
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def dvc_lock_at(project_root: Path, rev: str) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(git(project_root, "show", f"{rev}:dvc.lock")) or {}
+
+
+def snapshot_objects(manifest: dict[str, Any], lock: dict[str, Any]) -> dict[str, str]:
+    """md5 -> description of every remote object a snapshot needs: its data files, its
+    schema.json and the directory listing DVC keeps for seeds/data."""
+    objects = {t["md5"]: t["file"] for t in manifest["tables"].values() if "md5" in t}
+    if "schema_md5" in manifest:
+        objects[manifest["schema_md5"]] = "schema.json"
+    for stage in lock.get("stages", {}).values():
+        for out in stage.get("outs", []):
+            md5 = out.get("md5", "")
+            if md5.endswith(".dir"):
+                objects[md5] = f"{out['path']} (directory listing)"
+    return objects
