@@ -28,8 +28,9 @@ def main() -> int:
 
     def go() -> None:
         rev = snapshot_revision(args.path, args.version)
-        manifest, results = restore_snapshot(args.path, mode=args.mode, dry_run=args.dry_run, rev=rev,
+        report = restore_snapshot(args.path, mode=args.mode, dry_run=args.dry_run, rev=rev,
                                              pull=args.source == "minio")
+        manifest, results = report.manifest, report.tables
         for r in results:
             print(f"{r.data.table.qualified}: {r.action} from {r.data.origin}, {r.loaded_rows} rows, {r.verified}")
         print(f"snapshot {manifest['version']} {'planned' if args.dry_run else 'restored'}")

@@ -26,7 +26,8 @@ def main() -> int:
 
     def go() -> None:
         wait_for_database(args.wait)
-        manifest, results = restore_snapshot(args.path, mode="missing", pull=args.source == "minio")
+        report = restore_snapshot(args.path, mode="missing", pull=args.source == "minio")
+        manifest, results = report.manifest, report.tables
         seeded = [r for r in results if r.action != "keep"]
         for r in results:
             what = "already has data, left alone" if r.action == "keep" else f"seeded {r.loaded_rows} rows ({r.data.origin})"

@@ -69,12 +69,14 @@ def restore(
     Data files are verified against the manifest before the database is touched; tables
     are loaded in one transaction and checked (rows and content) before COMMIT.
     """
+    from seedctl.hooks import HookFailed
     from seedctl.restore import MODES, RestoreRefused, restore_snapshot
 
     def go() -> None:
         if mode not in MODES:
             raise RestoreRefused(f"unknown mode {mode!r}", f"use one of: {', '.join(MODES)}")
-        manifest, results = restore_snapshot(project_root(params), mode=mode, dry_run=dry_run, rev=rev)  # type: ignore[arg-type]
+        report = restore_snapshot(project_root(params), mode=mode, dry_run=dry_run, rev=rev)  # type: ignore[arg-type]
+        manifest, results = report.manifest, report.tables
         title = "restore plan (dry run, nothing changed)" if dry_run else "restored"
         table = Table("table", "source", "action", "rows", "time", "verified", title=f"{title}: snapshot {manifest['version']}")
         for r in results:
@@ -87,6 +89,13 @@ def restore(
             for note in r.data.notes + r.notes:
                 level = "yellow" if r.data.origin in ("fallback", "empty") else "dim"
                 out.print(f"[{level}]{r.data.source}: {note}[/{level}]")
+        if report.hook:
+            h = report.hook
+            status = "timed out" if h.exit_code == -1 else f"exited {h.exit_code}"
+            out.print(f"post-restore hook `{h.command}` {status} after {h.seconds:.1f} s")
+            if h.exit_code:
+                raise HookFailed(f"restore committed, but the post-restore hook {status}",
+                                 "the data is in place; run the hook's job by hand")
 
     run(go)
 

@@ -34,6 +34,7 @@ from seedctl.ddl import add_keys_and_indexes, bump_identities, create_table, mak
 from seedctl.config import load_params
 from seedctl.errors import DatabaseError, SeedctlError
 from seedctl.export import SNAPSHOT_FORMAT
+from seedctl.hooks import HookResult, run_post_restore_hook
 from seedctl.manifest import load_manifest
 from seedctl.pgtypes import to_pg_text
 from seedctl.progress import row_progress
@@ -253,6 +254,13 @@ def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> N
     result.loaded_rows = inserted
 
 
+@dataclass
+class RestoreReport:
+    manifest: dict[str, Any]
+    tables: list[TableResult]
+    hook: HookResult | None = None
+
+
 def restore_snapshot(
     project_root: Path,
     *,
@@ -260,20 +268,28 @@ def restore_snapshot(
     dry_run: bool = False,
     rev: str | None = None,
     pull: bool = True,
-) -> tuple[dict[str, Any], list[TableResult]]:
-    """Restore the snapshot of the checkout (or of git revision `rev`) into the database.
+) -> RestoreReport:
+    """Restore the snapshot of the checkout (or of git revision `rev`) into the database,
+    then run this checkout's post-restore hook, if any.
 
     pull=False never contacts the remote: local files, then fallback files.
     """
     if rev is None:
-        return _restore_from(project_root, project_root, mode, dry_run, pull)
-    with checkout_revision(project_root, rev) as tree:
-        return _restore_from(tree, project_root, mode, dry_run, pull)
+        report = _restore_from(project_root, project_root, mode, dry_run, pull)
+    else:
+        with checkout_revision(project_root, rev) as tree:
+            report = _restore_from(tree, project_root, mode, dry_run, pull)
+    hook = load_params(project_root / "params.yaml").backup.post_restore_hook
+    if hook and not dry_run:
+        report.hook = run_post_restore_hook(
+            hook, cwd=project_root, version=report.manifest["version"],
+            loaded=[r.data.table.qualified for r in report.tables if r.action != "keep" and r.data.origin != "empty"],
+            empty=[r.data.table.qualified for r in report.tables if r.data.origin == "empty"],
+        )
+    return report
 
 
-def _restore_from(
-    root: Path, fallback_root: Path, mode: Mode, dry_run: bool, pull: bool
-) -> tuple[dict[str, Any], list[TableResult]]:
+def _restore_from(root: Path, fallback_root: Path, mode: Mode, dry_run: bool, pull: bool) -> RestoreReport:
     params = load_params(root / "params.yaml")
     manifest = load_manifest(root / "seeds")
     made_with = manifest.get("compatibility", {}).get("schema_version")
@@ -283,4 +299,4 @@ def _restore_from(
             "upgrade seedctl to restore it",
         )
     tables = acquire(manifest, params, root / "seeds", root, fallback_root, pull=pull, dry_run=dry_run)
-    return manifest, run(tables, mode, dry_run=dry_run, batch_rows=params.backup.batch_rows)
+    return RestoreReport(manifest, run(tables, mode, dry_run=dry_run, batch_rows=params.backup.batch_rows))

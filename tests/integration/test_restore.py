@@ -218,3 +218,26 @@ def test_edited_manifest_checksum_is_refused(sample_project: Project, pg_server:
     assert result.returncode == 6
     assert "macro_indicators_daily" in result.stderr
     assert state(target) == {}
+
+
+def test_post_restore_hook_runs_and_its_status_is_reported(sample_project: Project, pg_server: TempPostgres) -> None:
+    snapshot(sample_project)
+    params = sample_project.params()
+    params["backup"]["post_restore_hook"] = (
+        'echo "$SEEDCTL_SNAPSHOT_VERSION|$SEEDCTL_RESTORED_TABLES" > hook.out; exit ${HOOK_EXIT:-0}')
+    sample_project.write_params(params)
+    target = new_database(pg_server)
+
+    ok = sample_project.seedctl("restore", env={"DATABASE_URL": target})
+    assert ok.returncode == 0, ok.stderr
+    assert "post-restore hook" in ok.stdout and "exited 0" in ok.stdout
+    version = json.loads((sample_project.seeds / "manifest.json").read_text())["version"]
+    assert (sample_project.root / "hook.out").read_text().startswith(f"{version}|public.")
+
+    failing = sample_project.seedctl("restore", "--mode", "replace", env={"DATABASE_URL": target, "HOOK_EXIT": "3"})
+    assert failing.returncode == 10
+    assert "exited 3" in failing.stdout and "restore committed" in failing.stderr
+    assert rows(target, "trades_history", "id") == rows(sample_project.database_url, "trades_history", "id")
+
+    dry = sample_project.seedctl("restore", "--dry-run", "--mode", "replace", env={"DATABASE_URL": target})
+    assert dry.returncode == 0 and "post-restore hook" not in dry.stdout
