@@ -6,6 +6,7 @@ seeds/manifest.json. Everything about a version is read from git, never from the
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -39,6 +40,20 @@ def git(project_root: Path, *args: str) -> str:
     return result.stdout
 
 
+def newest_first(versions: list[Version]) -> list[Version]:
+    """By tag time; ties within a second broken by the tag's day and its -N suffix."""
+
+    def key(v: Version) -> tuple[Any, ...]:
+        m = _TAG.fullmatch(v.tag)
+        name = (date(int(m[1]), int(m[2]), int(m[3])), int(m[4] or 1)) if m else (date.min, 0)
+        return (v.tagged_at.replace(microsecond=0).timestamp(), name, v.tag)
+
+    return sorted(versions, key=key, reverse=True)
+
+
+_TAG = re.compile(r"seeds/v(\d{4})\.(\d{2})\.(\d{2})(?:-(\d+))?")
+
+
 def list_versions(project_root: Path) -> list[Version]:
     """Every snapshot version, newest first."""
     out = git(project_root, "for-each-ref", "--sort=-creatordate", "--format=%(refname:strip=2)\t%(*objectname)"
@@ -47,7 +62,7 @@ def list_versions(project_root: Path) -> list[Version]:
     for line in out.splitlines():
         tag, peeled, direct, when = line.split("\t")
         versions.append(Version(tag, peeled or direct, datetime.fromisoformat(when)))
-    return versions
+    return newest_first(versions)
 
 
 def resolve(project_root: Path, name: str) -> Version:
