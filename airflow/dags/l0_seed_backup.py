@@ -1,0 +1,135 @@
+"""l0_seed_backup: the scheduled seedctl snapshot (the plan's weekly L0 seed backup).
+
+    snapshot  ->  prune
+
+- snapshot: `seedctl snapshot` = `dvc repro` (export -> manifest -> validate), then
+  `dvc push`, then a git commit of exactly the snapshot's files and the tag
+  seeds/vYYYY.MM.DD. It is ONE task on purpose: seedctl runs those steps under one lock
+  (.dvc/tmp/seedctl-snapshot.lock) and in the only safe order (push before tag, so a tag
+  never names data the remote lacks; nothing pushed or tagged unless validation passed).
+  The CLI has no separate "commit and tag" command, so splitting it into
+  snapshot -> push -> tag tasks would mean re-running the pipeline or re-implementing
+  the commit in bash, and would release the lock between tasks (a cron run could slip in).
+- prune: `seedctl prune --yes` keeps backup.retention_count versions on the remote.
+
+A failed validation exits 5: the snapshot task fails at once (no retry: the same data
+fails the same checks) and nothing is pushed or tagged. Other failures (database or
+remote unreachable, another snapshot running) are retried with exponential back-off.
+
+Environment (of the Airflow worker):
+    SEEDCTL_PROJECT_DIR  the seedctl checkout (default: the repository holding this file)
+    SEEDCTL_BIN          the seedctl executable (default: <project>/.venv/bin/seedctl)
+    DATABASE_URL or PG*, MINIO_*   as for `seedctl snapshot` (MINIO_* may come from <project>/.env)
+
+The schedule is `backup.schedule` in the project's params.yaml (default "0 2 * * 0"),
+read here with PyYAML only: no seedctl import at parse time, so Airflow's environment
+needs none of seedctl's dependencies.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:  # Airflow 3 (tested: 3.3, airflow/requirements-airflow.lock)
+    from airflow.providers.standard.operators.bash import BashOperator
+    from airflow.sdk import DAG
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # Airflow 2.10+
+    from airflow import DAG
+    from airflow.exceptions import AirflowFailException
+    from airflow.operators.bash import BashOperator
+
+DAG_ID = "l0_seed_backup"
+DEFAULT_SCHEDULE = "0 2 * * 0"  # seedctl.config.Backup.schedule
+
+# seedctl exit codes that a retry cannot fix: 2 configuration, 5 validation failed.
+NO_RETRY_EXIT_CODES = frozenset({2, 5})
+
+
+def project_dir() -> Path:
+    return Path(os.environ.get("SEEDCTL_PROJECT_DIR") or Path(__file__).resolve().parents[2])
+
+
+def seedctl_bin(project: Path) -> str:
+    return os.environ.get("SEEDCTL_BIN") or str(project / ".venv" / "bin" / "seedctl")
+
+
+def schedule_from_params(project: Path) -> str:
+    """backup.schedule of the project's params.yaml; the default when the key is absent."""
+    params_path = project / "params.yaml"
+    try:
+        params = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{params_path} not found: set SEEDCTL_PROJECT_DIR to the seedctl checkout"
+        ) from None
+    schedule = (params.get("backup") or {}).get("schedule") or DEFAULT_SCHEDULE
+    if len(str(schedule).split()) != 5:
+        raise ValueError(f"{params_path}: backup.schedule {schedule!r} is not a 5-field cron expression")
+    return str(schedule)
+
+
+class SeedctlOperator(BashOperator):
+    """A BashOperator running a seedctl command; fails without retry on NO_RETRY_EXIT_CODES."""
+
+    def execute(self, context: Any) -> Any:
+        try:
+            return super().execute(context)
+        except Exception as exc:  # BashOperator's "non-zero exit code": look at the code itself
+            process = getattr(self.subprocess_hook, "sub_process", None)
+            code = getattr(process, "returncode", None)
+            if code in NO_RETRY_EXIT_CODES:
+                raise AirflowFailException(
+                    f"seedctl exited {code} ({'validation failed' if code == 5 else 'configuration error'}): "
+                    "not retried, nothing was pushed or tagged; see the log above"
+                ) from exc
+            raise
+
+
+PROJECT = project_dir()
+SEEDCTL = seedctl_bin(PROJECT)
+
+
+def seedctl(*args: str) -> str:
+    """The bash command: cd into the project and run seedctl there (it reads MINIO_* from
+    .env itself; the worker's environment wins, as everywhere in seedctl)."""
+    return (f"cd {shlex.quote(str(PROJECT))} && "
+            f"{shlex.join([SEEDCTL, *args])}")
+
+
+with DAG(
+    dag_id=DAG_ID,
+    description="seedctl snapshot of the L0 tables to the DVC remote, then retention",
+    schedule=schedule_from_params(PROJECT),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "data",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(hours=1),
+    },
+    tags=["seedctl", "backup", "l0"],
+    doc_md=__doc__,
+) as dag:
+    snapshot = SeedctlOperator(
+        task_id="snapshot",
+        bash_command=seedctl("snapshot"),
+        execution_timeout=timedelta(hours=3),
+    )
+    prune = SeedctlOperator(
+        task_id="prune",
+        # Exit 99 = skipped: lets a deployment (or a test) without `seedctl prune` opt out.
+        bash_command='if [ -n "${SEEDCTL_DAG_SKIP_PRUNE:-}" ]; then echo "prune skipped '
+                     '(SEEDCTL_DAG_SKIP_PRUNE)"; exit 99; fi; ' + seedctl("prune", "--yes"),
+        execution_timeout=timedelta(hours=1),
+    )
+    snapshot >> prune
