@@ -13,11 +13,11 @@ Output (replaced atomically only when every table succeeded):
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -202,8 +202,9 @@ def _write_table(
         writer = pq.ParquetWriter(path, schema, **_writer_options(backup))
         try:
             with row_progress(f"export {source}", estimate) as bar:
-                reader = _csv_reader(_CopyStream(copy), codecs)
-                return _stream_row_groups(reader, writer, schema, codecs, backup.batch_rows, bar)
+                with _piped(copy) as stream:
+                    reader = _csv_reader(stream, codecs)
+                    return _stream_row_groups(reader, writer, schema, codecs, backup.batch_rows, bar)
         except pa.ArrowInvalid as exc:
             raise _conversion_error(exc, table, codecs) from None
         finally:
@@ -263,10 +264,10 @@ def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Cod
     )
 
 
-def _csv_reader(stream: io.RawIOBase, codecs: list[Codec]) -> pa_csv.CSVStreamingReader:
+def _csv_reader(stream: pa.NativeFile, codecs: list[Codec]) -> pa_csv.CSVStreamingReader:
     names = [f"c{i}" for i in range(len(codecs))]
     return pa_csv.open_csv(
-        io.BufferedReader(stream, buffer_size=1 << 20),
+        stream,
         read_options=pa_csv.ReadOptions(column_names=names, block_size=_CSV_BLOCK_BYTES),
         parse_options=pa_csv.ParseOptions(
             newlines_in_values=any(pa.types.is_string(k.csv_type) for k in codecs)
@@ -283,25 +284,37 @@ def _csv_reader(stream: io.RawIOBase, codecs: list[Codec]) -> pa_csv.CSVStreamin
     )
 
 
-class _CopyStream(io.RawIOBase):
-    """COPY ... TO STDOUT as a readable binary stream, for pyarrow's CSV reader."""
+@contextmanager
+def _piped(copy: psycopg.Copy) -> Iterator[pa.NativeFile]:
+    """COPY's rows, pumped by a thread into an OS pipe that pyarrow reads natively.
 
-    def __init__(self, copy: psycopg.Copy) -> None:
-        self._copy = copy
-        self._buffer = memoryview(b"")
+    psycopg hands COPY data over one row per call; feeding those calls to pyarrow through a
+    Python file object costs more than the parsing. Here a thread writes the rows into a
+    buffered pipe, and pyarrow reads it back in whole blocks (a few hundred calls).
+    """
+    read_fd, write_fd = os.pipe()
+    failures: list[BaseException] = []
 
-    def readable(self) -> bool:
-        return True
+    def pump() -> None:
+        try:
+            with os.fdopen(write_fd, "wb", buffering=1 << 20) as sink:
+                for row in copy:
+                    sink.write(row)
+        except BrokenPipeError:
+            pass  # the reader stopped early (a conversion error); it reports why
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failures.append(exc)
 
-    def readinto(self, target: Any) -> int:
-        if not self._buffer:
-            self._buffer = memoryview(bytes(self._copy.read()))
-            if not self._buffer:
-                return 0
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
+    thread = threading.Thread(target=pump, name="seedctl-copy-pump", daemon=True)
+    thread.start()
+    source = os.fdopen(read_fd, "rb", buffering=_CSV_BLOCK_BYTES)  # whole blocks per read
+    try:
+        yield pa.PythonFile(source, mode="r")
+    finally:
+        source.close()  # a pump still writing now gets EPIPE and stops
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 def _writer_options(backup: Backup) -> dict[str, Any]:
