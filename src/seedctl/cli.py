@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from seedctl import __version__, cli_restore, cli_snapshot
+from seedctl import __version__, cli_restore, cli_snapshot, cli_versions, prune, schedule
 from seedctl.cli_common import state
 
 app = typer.Typer(
@@ -37,9 +37,11 @@ def _main(
 
 
 for command in (cli_snapshot.snapshot, cli_snapshot.export, cli_snapshot.manifest, cli_snapshot.validate,
-                cli_restore.restore, cli_restore.verify, cli_snapshot.show, cli_snapshot.status,
-                cli_restore.remote, cli_restore.push, cli_restore.pull):
+                cli_restore.restore, cli_restore.verify, cli_versions.show, cli_snapshot.status,
+                cli_restore.remote, cli_restore.push, cli_restore.pull, prune.prune, cli_versions.diff,
+                schedule.cron):
     app.command()(command)
+app.command("list")(cli_versions.list_)
 app.command("sample-data")(cli_snapshot.sample_data)
 
 

@@ -1,8 +1,10 @@
-"""Commands that take and inspect snapshots: snapshot, export, manifest, validate, show, status."""
+"""Commands that take and inspect snapshots: snapshot, export, manifest, validate, status.
+
+`show` lives with the other version commands in cli_versions.py.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -72,27 +74,6 @@ def validate(
         report = run_validate(load_params(params), seeds, previous=previous_manifest(seeds),
                               allow_shrink=allow_shrink)
         out.print(f"validation passed: {report['version']} ({len(report['tables'])} tables)")
-
-    run(go)
-
-
-def show(
-    params: ParamsOpt = Path("params.yaml"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
-) -> None:
-    """Show the checked-out snapshot's manifest as a table."""
-    from seedctl.manifest import load_manifest
-
-    def go() -> None:
-        data = load_manifest(seeds_dir(params))
-        if as_json:
-            print(json.dumps(data, indent=2))
-            return
-        out.print(f"snapshot [bold]{data['version']}[/bold]  created {data['created_at']}  by {data['created_by']}")
-        compat = data["compatibility"]
-        out.print(f"PostgreSQL {compat['postgres_version']}, TimescaleDB {compat['timescaledb_version'] or '-'}, "
-                  f"snapshot format {compat['schema_version']}")
-        out.print(tables_table(data))
 
     run(go)
 

@@ -34,12 +34,15 @@ _HASH_CHUNK = 1 << 20
 
 
 def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None) -> dict[str, Any]:
-    """Write manifest.json and checksums.sha256 for the exported files in seeds_dir."""
+    """Write manifest.json, checksums.sha256 and reports/coverage.csv for the exported files."""
     manifest = build_manifest(params, seeds_dir, now=now)
     write_json(seeds_dir / MANIFEST_FILE, manifest)
     lines = [f"{t['sha256']}  {t['file']}" for t in manifest["tables"].values()]
     lines.append(f"{manifest['schema_sha256']}  {SCHEMA_FILE}")
     (seeds_dir / CHECKSUMS_FILE).write_text("\n".join(sorted(lines, key=lambda s: s[66:])) + "\n")
+    from seedctl.report import write_coverage  # rows per month per table: the DVC coverage plot
+
+    write_coverage(seeds_dir, manifest)
     return manifest
 
 
