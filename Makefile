@@ -21,7 +21,7 @@ UV_VENV ?= /tmp/seedctl-uv
 UV ?= $(UV_VENV)/bin/uv
 UV_COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes
 
-.PHONY: help setup test test-unit pg-check demo snapshot restore validate verify status lock clean distclean
+.PHONY: help setup test test-unit pg-check demo snapshot restore validate verify status lock clean distclean bench bench-full
 
 help: ## list targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -74,6 +74,13 @@ push: remote ## upload the checked-out snapshot's data (only a validated snapsho
 pull: remote ## download the checked-out snapshot's data with dvc pull
 	$(PY) -m seedctl.remote pull
 
+BENCH_ARGS ?=
+bench: setup pg-check ## benchmark vs pg_dump/pg_restore at 91k and 1M rows (< 5 min); writes docs/BENCHMARKS.md
+	$(PY) bench/run.py --mode short $(BENCH_ARGS)
+
+bench-full: setup pg-check ## the benchmark with 10M rows as well (takes longer); writes docs/BENCHMARKS.md
+	$(PY) bench/run.py --mode full $(BENCH_ARGS)
+
 $(UV):
 	$(PYTHON) -m venv $(UV_VENV)
 	$(UV_VENV)/bin/pip install --quiet uv
@@ -91,3 +98,20 @@ clean: ## remove caches and demo output (keeps .venv)
 
 distclean: clean ## clean, and remove the venv
 	rm -rf $(VENV)
+
+# Airflow lives in its own virtualenv (hash-pinned lock), so its pins never constrain .venv.
+AIRFLOW_VENV ?= .venv-airflow
+AIRFLOW_LOCK ?= airflow/requirements-airflow.lock
+
+$(AIRFLOW_VENV)/.installed: $(AIRFLOW_LOCK)
+	rm -rf $(AIRFLOW_VENV)
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --require-hashes -r $(AIRFLOW_LOCK)
+	touch $@
+
+.PHONY: airflow-venv install-cron
+airflow-venv: $(AIRFLOW_VENV)/.installed ## create .venv-airflow (Airflow, for airflow/dags) from its lock
+
+install-cron: setup ## install the scheduled snapshot in your crontab (DRY_RUN=1 prints the line; LOG_DIR=...)
+	$(VENV)/bin/seedctl cron $(if $(DRY_RUN),--dry-run) $(if $(LOG_DIR),--log-dir $(LOG_DIR))

@@ -1,0 +1,259 @@
+"""Where seedctl's export and restore time goes: each phase timed on its own, in process.
+
+Every phase runs the library's own code paths (the same query, CSV options, codecs,
+writer settings, rendering, DDL and checksum query) on data held in memory, so the phases
+can be told apart; the sum is close to, but not exactly, the streamed run (which overlaps
+the server's work with the client's). A cProfile of the real run is taken as a cross-check.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import json
+import os
+import pstats
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from psycopg import sql
+
+from seedctl import db, export
+from seedctl.acquire import acquire
+from seedctl.catalog import TableSchema, read_table_schema
+from seedctl.checksum import table_checksum
+from seedctl.config import load_params
+from seedctl.ddl import add_keys_and_indexes, create_table
+from seedctl.manifest import load_manifest, sha256_file
+from seedctl.pgtypes import codec_for, select_expr, to_pg_text
+from seedctl import restore as restore_mod
+
+
+@contextmanager
+def _database(url: str) -> Iterator[None]:
+    saved = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = saved
+
+
+def _timed(phases: list[tuple[str, float]], label: str, func: Callable[[], Any]) -> Any:
+    started = time.perf_counter()
+    value = func()
+    phases.append((label, time.perf_counter() - started))
+    return value
+
+
+def _drain(cur: psycopg.Cursor, query: sql.Composable, keep: bool) -> tuple[list[bytes], int]:
+    chunks: list[bytes] = []
+    size = 0
+    with cur.copy(query) as copy:
+        for data in copy:
+            size += len(data)
+            if keep:
+                chunks.append(bytes(data))
+    return chunks, size
+
+
+class _ListReader:
+    def __init__(self, batches: list[pa.RecordBatch]) -> None:
+        self._batches = iter(batches)
+
+    def read_next_batch(self) -> pa.RecordBatch:
+        return next(self._batches)
+
+
+class _NoBar:
+    def advance(self, n: int) -> None:
+        pass
+
+
+def _top(profile: cProfile.Profile, limit: int = 12) -> list[dict[str, Any]]:
+    stats = pstats.Stats(profile)
+    rows = []
+    for (filename, line, func), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        rows.append({"function": f"{Path(filename).name}:{line}({func})", "calls": calls,
+                     "tottime": round(tottime, 3), "cumtime": round(cumtime, 3)})
+    rows.sort(key=lambda r: r["tottime"], reverse=True)
+    return rows[:limit]
+
+
+def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> dict[str, Any]:
+    """Phases of exporting public.<table>; `project` is a scratch project exporting only it.
+
+    thorough: also Parquet writer alternatives and a cProfile of the real run_export.
+    """
+    params = load_params(project / "params.yaml")
+    backup = params.backup
+    source = next(iter(params.sources.values()))
+    phases: list[tuple[str, float]] = []
+    extra: list[tuple[str, float]] = []
+    with _database(url), db.connect() as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.transaction(), conn.cursor() as cur:
+            schema = read_table_schema(conn, "t", source, timescaledb=False)
+            codecs = [codec_for(c) for c in schema.columns]
+            cols = sql.SQL(", ").join(select_expr(c, k) for c, k in zip(schema.columns, codecs))
+            order = sql.SQL(", ").join(sql.Identifier(c) for c in schema.order_by())
+            ident = schema.identifier()
+            query = sql.SQL("COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT (FORMAT csv)").format(cols, ident, order)
+            chunks, csv_bytes = _timed(phases, "COPY (SELECT <codec exprs> ORDER BY pk) TO STDOUT csv: server + transfer",
+                                       lambda: _drain(cur, query, keep=True))
+            unordered = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT csv)").format(cols, ident)
+            _timed(extra, "same COPY without ORDER BY", lambda: _drain(cur, unordered, keep=False))
+            plain = sql.SQL("COPY (SELECT * FROM {} ORDER BY {}) TO STDOUT (FORMAT csv)").format(ident, order)
+            _timed(extra, "COPY csv of plain columns (timestamptz as text, no epoch expression)",
+                   lambda: _drain(cur, plain, keep=False))
+            binary = sql.SQL("COPY (SELECT * FROM {} ORDER BY {}) TO STDOUT (FORMAT binary)").format(ident, order)
+            _, binary_bytes = _timed(extra, "COPY binary of plain columns (transfer only, no parsing)",
+                                     lambda: _drain(cur, binary, keep=False))
+            _timed(phases, "content checksum query (second full scan)",
+                   lambda: table_checksum(conn, ident, [c.name for c in schema.columns]))
+            _timed(extra, "count(*) alone (scan cost without hashing)",
+                   lambda: cur.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone())
+            inner = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(cols, ident, order)
+            plan = [r[0] for r in cur.execute(sql.SQL("EXPLAIN ") + inner).fetchall()]
+            work_mem = cur.execute("SHOW work_mem").fetchone()[0]  # type: ignore[index]
+    data = b"".join(chunks)
+    del chunks
+    def parse() -> list[pa.RecordBatch]:
+        # open_csv already parses the first block: it belongs inside the timing.
+        reader = export._csv_reader(io.BytesIO(data), codecs)  # noqa: SLF001 - the export's own options
+        return list(reader)
+
+    batches = _timed(phases, "CSV parsing (pyarrow streaming reader, export's options)", parse)
+    rows = sum(b.num_rows for b in batches)
+    del data
+    arrow_schema = pa.schema([export.arrow_field(c, k) for c, k in zip(schema.columns, codecs)],
+                             metadata={"seedctl.table": json.dumps(schema.to_dict(), sort_keys=True)})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.parquet"
+
+        def write() -> int:
+            writer = pq.ParquetWriter(path, arrow_schema, **export._writer_options(backup))  # noqa: SLF001
+            try:
+                return export._stream_row_groups(_ListReader(batches), writer, arrow_schema, codecs,  # noqa: SLF001
+                                                 backup.batch_rows, _NoBar())  # type: ignore[arg-type]
+            finally:
+                writer.close()
+
+        _timed(phases, "codec conversion + row grouping + Parquet write (zstd)", write)
+        parquet_bytes = path.stat().st_size
+        if not thorough:
+            return {"rows": rows, "phases": phases, "alternatives": extra, "csv_bytes": csv_bytes,
+                    "binary_bytes": binary_bytes, "parquet_bytes": parquet_bytes, "plan": plan,
+                    "work_mem": work_mem}
+        table_in_memory = pa.Table.from_batches(batches).rename_columns(arrow_schema.names).cast(arrow_schema)
+        for label, opts in (("Parquet write, compression none", {"compression": None}),
+                            ("Parquet write, snappy", {"compression": "snappy"}),
+                            ("Parquet write, zstd level 1", {"compression": "zstd", "compression_level": 1})):
+            def alt(o: dict[str, Any] = opts) -> None:
+                pq.write_table(table_in_memory, Path(tmp) / "alt.parquet",
+                               row_group_size=backup.batch_rows, store_decimal_as_integer=True,
+                               use_dictionary=True, write_statistics=True, **o)
+            _timed(extra, label, alt)
+        del table_in_memory, batches
+
+    with _database(url):
+        profile = cProfile.Profile()
+        started = time.perf_counter()
+        profile.enable()
+        export.run_export(params, project / "seeds")
+        profile.disable()
+        total = time.perf_counter() - started
+    return {"rows": rows, "phases": phases, "alternatives": extra,
+            "csv_bytes": csv_bytes, "binary_bytes": binary_bytes, "parquet_bytes": parquet_bytes,
+            "plan": plan, "work_mem": work_mem, "run_export_seconds": total, "profile_top": _top(profile)}
+
+
+def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool) -> dict[str, Any]:
+    """Phases of restoring the scratch project's snapshot into fresh empty databases.
+
+    thorough: also a cProfile of the real acquire + restore.run.
+    """
+    manifest = load_manifest(project / "seeds")
+    (name, entry), = manifest["tables"].items()
+    table = TableSchema.from_dict(entry["schema"])
+    path = project / "seeds" / entry["file"]
+    phases: list[tuple[str, float]] = []
+    extra: list[tuple[str, float]] = []
+    _timed(phases, "sha256 of the data file (verified before loading)", lambda: sha256_file(path))
+
+    def read() -> list[pa.RecordBatch]:
+        return list(pq.ParquetFile(path).iter_batches(batch_size=batch_rows))
+
+    batches = _timed(phases, "Parquet read (iter_batches)", read)
+    names = batches[0].schema.names
+
+    def render() -> list[bytes]:
+        out = []
+        for batch in batches:
+            texts = [to_pg_text(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
+            buf = io.BytesIO()
+            pa_csv.write_csv(pa.RecordBatch.from_arrays(texts, names=names), buf,
+                             pa_csv.WriteOptions(include_header=False))
+            out.append(buf.getvalue())
+        return out
+
+    rendered = _timed(phases, "render to PostgreSQL text + CSV (to_pg_text, write_csv)", render)
+    rendered_bytes = sum(len(c) for c in rendered)
+    del batches
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in names)
+
+    def load(dbname: str, freeze: bool, record: list[tuple[str, float]], suffix: str = "") -> None:
+        url = pg.create_database(dbname)
+        try:
+            with _database(url), db.connect() as conn:
+                create_table(conn, table)  # the implicit transaction starts here, as in restore
+                opts = sql.SQL("FORMAT csv, FREEZE") if freeze else sql.SQL("FORMAT csv")
+                query = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(table.identifier(), columns, opts)
+
+                def copy_in() -> None:
+                    with conn.cursor() as cur, cur.copy(query) as copy:
+                        for chunk in rendered:
+                            copy.write(chunk)
+
+                _timed(record, f"COPY FROM STDIN csv{suffix}", copy_in)
+                _timed(record, f"ADD PRIMARY KEY (index build){suffix}", lambda: add_keys_and_indexes(conn, table))
+                _timed(record, f"content checksum query (verification){suffix}",
+                       lambda: table_checksum(conn, table.identifier(), [c.name for c in table.columns]))
+                _timed(record, f"COMMIT{suffix}", conn.commit)
+        finally:
+            pg.drop_database(dbname)
+
+    load("bd_restore", False, phases)
+    load("bd_restore_freeze", True, extra, " (COPY ... FREEZE variant)")
+    del rendered
+    if not thorough:
+        return {"table": name, "rows": entry["rows"], "phases": phases, "alternatives": extra,
+                "rendered_bytes": rendered_bytes}
+
+    params = load_params(project / "params.yaml")
+    url = pg.create_database("bd_restore_profile")
+    try:
+        with _database(url):
+            profile = cProfile.Profile()
+            started = time.perf_counter()
+            profile.enable()
+            tables = acquire(manifest, params, project / "seeds", project, project, pull=False)
+            restore_mod.run(tables, "safe", batch_rows=batch_rows)
+            profile.disable()
+            total = time.perf_counter() - started
+    finally:
+        pg.drop_database("bd_restore_profile")
+    return {"table": name, "rows": entry["rows"], "phases": phases, "alternatives": extra,
+            "rendered_bytes": rendered_bytes, "restore_run_seconds": total, "profile_top": _top(profile)}
