@@ -1,0 +1,358 @@
+"""Faults while a snapshot is being taken: SIGKILL mid-export, the database restarting,
+the disk filling up. The previous snapshot must stay exactly as it was (files, dvc.lock,
+manifest, LATEST_VERSION, the remote) and the next `seedctl snapshot` must just work."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from seedctl import sample
+from seedctl.devs3 import S3Server
+from seedctl.devserver import TempPostgres
+
+from .conftest import Project, kill_group, one_error_line, run_sql, wait_for_session
+
+GATE_KEY = 4242
+READER = "faults_reader"
+READER_PW = "reader-pw-4242"
+
+
+def new_database_like(project: Project) -> str:
+    """A new, empty database on the project's server."""
+    name = f"f_{uuid.uuid4().hex[:12]}"
+    project.sql(f'CREATE DATABASE "{name}"')
+    return project.database_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(project: Project, url: str) -> None:
+    project.sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def add_trade(project: Project) -> None:
+    """A database change, so that the next snapshot differs from the committed one."""
+    project.sql("INSERT INTO trades_history (opened_at, side, entry_price, quantity, strategy) "
+                "SELECT max(opened_at) + interval '1 minute', 'long', 4000, 1, 'fault-test' FROM trades_history")
+
+
+def gate_ohlcv_export(project: Project) -> str:
+    """Make the export's COPY of usdcop_m5_ohlcv stop half-way, for as long as the test wants.
+
+    A row-level security policy calls a function that, inside a COPY, takes advisory lock
+    GATE_KEY (shared) for every bar in the second half of the table; the test holds it
+    exclusively. The reading role is made to scan in primary-key order (no seq scan, no
+    sort), so the first half streams out and the export opens its Parquet file in the
+    staging directory, then stops at a known row. Returns the URL of that reading role (owners
+    and superusers bypass row security, so the export must use it).
+    """
+    middle = project.sql("SELECT time FROM usdcop_m5_ohlcv ORDER BY time "
+                         "OFFSET (SELECT count(*) / 2 FROM usdcop_m5_ohlcv) LIMIT 1")[0][0]
+    project.sql(f"""
+        DROP ROLE IF EXISTS {READER};
+        CREATE ROLE {READER} LOGIN PASSWORD '{READER_PW}' NOSUPERUSER;
+        GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER};
+        ALTER ROLE {READER} SET enable_seqscan = off;
+        ALTER ROLE {READER} SET enable_sort = off;
+        CREATE FUNCTION faults_gate(t timestamptz) RETURNS boolean LANGUAGE plpgsql VOLATILE AS
+            $$ BEGIN
+                IF current_query() LIKE 'COPY%' AND t >= '{middle.isoformat()}' THEN
+                    PERFORM pg_advisory_xact_lock_shared({GATE_KEY});
+                END IF;
+                RETURN true;
+            END $$;
+        ALTER TABLE usdcop_m5_ohlcv ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY faults_gate ON usdcop_m5_ohlcv FOR SELECT USING (faults_gate(time));
+    """)
+    base = project.database_url.split("@", 1)[1]
+    return f"postgresql://{READER}:{READER_PW}@{base}"
+
+
+def wait_for_file(pattern: str, root: Path, timeout: float = 30) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(root.glob(pattern))
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError(f"no {pattern} under {root}")
+
+
+def drop_reader(url: str) -> None:
+    run_sql(url, f"DROP OWNED BY {READER}; DROP ROLE IF EXISTS {READER}")
+
+
+def export_children(proc: subprocess.Popen[str]) -> list[int]:
+    """PIDs of the export stage (`python stages/export.py`) in the process group of proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != proc.pid:
+                continue
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ProcessLookupError):
+            continue
+        if b"stages/export.py" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("victim", ["job", "export-stage"])
+def test_sigkill_during_export_keeps_the_previous_snapshot(project: Project, victim: str) -> None:
+    """SIGKILL while the export has a half-written Parquet file: nothing of it is ever taken
+    for a snapshot, and the next run completes.
+
+    victim=job kills `seedctl snapshot` with everything it started (a cron timeout, a reboot);
+    victim=export-stage kills only the export process (the OOM killer's choice) under a
+    living `dvc repro`.
+    """
+    before = project.files()
+    add_trade(project)
+    reader_url = gate_ohlcv_export(project)
+    try:
+        with psycopg.connect(project.database_url, autocommit=True) as gate:
+            gate.execute("SELECT pg_advisory_lock(%s)", (GATE_KEY,))
+            proc = project.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+            wait_for_session(reader_url, "COPY%usdcop_m5_ohlcv%", waiting_on="advisory", proc=proc)
+            half = wait_for_file(".export-*/data/usdcop_m5_ohlcv.parquet", project.seeds)
+            assert not half.read_bytes().endswith(b"PAR1") or half.stat().st_size <= 4, "a file without footer"
+            if victim == "job":
+                kill_group(proc)
+            else:
+                pids = export_children(proc)
+                assert len(pids) == 1, pids
+                os.kill(pids[0], 9)
+                out, err = proc.communicate(timeout=60)
+                assert proc.returncode != 0, (out, err)
+                assert "Traceback" not in err
+            gate.execute("SELECT pg_advisory_unlock(%s)", (GATE_KEY,))
+
+        # Nothing of the killed run is taken for a snapshot: what says which snapshot this is
+        # has not moved, and no data file differs from it (DVC may have removed the outputs
+        # before running the stage: see test_failed_export_leaves_the_checked_out_files).
+        after = project.files()
+        for rel in ("dvc.lock", "seeds/manifest.json", "seeds/checksums.sha256", "seeds/LATEST_VERSION"):
+            assert after[rel] == before[rel], rel
+        for rel, data in after.items():
+            assert data is None or data == before[rel], f"{rel} differs from the committed snapshot"
+        assert project.git("status", "--porcelain", "--untracked-files=no") == ""
+        if victim == "job":  # the committed snapshot is still whole: a restore gets it back exactly
+            target = new_database_like(project)
+            try:
+                restored = project.seedctl("restore", env={"DATABASE_URL": target})
+                assert restored.returncode == 0, restored.stderr
+                assert project.files() == before
+            finally:
+                drop_database(project, target)
+
+        # The next run completes, on the same reader role, and leaves no debris behind.
+        again = project.seedctl("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        assert again.returncode == 0, again.stderr
+        assert not list(project.seeds.glob(".export-*")) and not list(project.seeds.glob(".old-*"))
+        assert project.seedctl("verify").returncode == 0
+        manifest = json.loads((project.seeds / "manifest.json").read_text())
+        assert manifest["tables"]["trades_history"]["rows"] == project.sql("SELECT count(*) FROM trades_history")[0][0]
+        assert manifest["version"] != json.loads(before["seeds/manifest.json"] or b"{}")["version"]
+    finally:
+        drop_reader(project.database_url)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: dvc.yaml's export outs (seeds/data, seeds/schema.json) are not `persist`, so DVC deletes "
+    "the checked-out snapshot's files before running the stage; export.py's atomic publish never "
+    "gets the chance to keep them when the export fails"))
+def test_failed_export_leaves_the_checked_out_files(project: Project) -> None:
+    """An export that fails half-way (here: permission denied on the second table) leaves the
+    checked-out snapshot's data files in place, as export.py's staging + publish intends."""
+    before = project.files()
+    project.sql(f"""
+        DROP ROLE IF EXISTS {READER};
+        CREATE ROLE {READER} LOGIN PASSWORD '{READER_PW}' NOSUPERUSER;
+        GRANT SELECT ON usdcop_m5_ohlcv, trades_history TO {READER};
+    """)
+    reader_url = f"postgresql://{READER}:{READER_PW}@{project.database_url.split('@', 1)[1]}"
+    try:
+        failed = project.seedctl("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        one_error_line(failed, "macro_indicators_daily")
+        assert project.files() == before
+        assert project.seedctl("status").returncode == 0
+    finally:
+        drop_reader(project.database_url)
+
+
+def restart(server: TempPostgres) -> None:
+    """`pg_ctl restart -m fast`: every session is terminated, the server comes back on its port."""
+    assert server.data_dir is not None and server.log_path is not None
+    result = server._run(  # noqa: SLF001 - a test of the server's own restart
+        [str(server.bin_dir / "pg_ctl"), "-D", str(server.data_dir), "-l", str(server.log_path), "-w",
+         "-t", "60", "-m", "fast", "-o", f"-p {server.port}", "restart"], timeout=90, daemon=True)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[TempPostgres]:
+    """A PostgreSQL server of this test's own: restarting it disturbs no other test."""
+    server = TempPostgres(tmp_path / "pg", flavor=os.environ.get("SEEDCTL_TEST_PG_FLAVOR", "auto"))  # type: ignore[arg-type]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_database_restart_during_export_pushes_nothing(
+    project: Project, own_server: TempPostgres, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
+    """The server restarts (pg_ctl restart -m fast) while the export waits in the middle of the
+    tables: one clear error, nothing pushed, nothing committed; the next run pushes."""
+    url = own_server.create_database("trading")
+    with psycopg.connect(url) as conn:
+        sample.load_sample_data(conn, scale=0.02)
+    project.database_url = url
+    project.env["DATABASE_URL"] = url
+    add_trade(project)
+    before = project.files()
+    head = project.git("rev-parse", "HEAD")
+
+    blocker = psycopg.connect(url)
+    try:
+        blocker.execute("LOCK TABLE macro_indicators_daily IN ACCESS EXCLUSIVE MODE")
+        proc = project.spawn("snapshot", env=s3_env)
+        wait_for_session(url, "%macro_indicators_daily%", waiting_on="relation", proc=proc)
+        restart(own_server)
+    finally:
+        blocker.close()  # terminated by the restart
+    out, err = proc.communicate(timeout=120)
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    one_error_line(result, "export failed")
+    assert s3_server.keys(s3_env["MINIO_BUCKET"]) == []
+    assert project.git("rev-parse", "HEAD") == head and "seeds/v" not in project.git("tag")
+    after = project.files()
+    for rel in ("dvc.lock", "seeds/manifest.json", "seeds/checksums.sha256", "seeds/LATEST_VERSION"):
+        assert after[rel] == before[rel], rel
+
+    again = project.seedctl("snapshot", env=s3_env)
+    assert again.returncode == 0, again.stderr
+    assert "pushed" in again.stdout and s3_server.keys(s3_env["MINIO_BUCKET"])
+    assert project.git("rev-parse", "HEAD") != head
+
+
+@pytest.fixture
+def small_disk(project: Project) -> Iterator[Path]:
+    """The project's seeds/ on a tmpfs with 192 KiB to spare beyond the current snapshot.
+
+    Needs root and mount(2) (this sandbox allows both); skipped elsewhere rather than faked.
+    """
+    seeds = project.seeds
+    used = sum(p.stat().st_size for p in seeds.rglob("*") if p.is_file())
+    size_kib = (used // 1024) + 64 + 192  # + room for directory entries and inodes
+    saved = project.root / "seeds.saved"
+    shutil.copytree(seeds, saved, symlinks=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(seeds)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode:
+        shutil.rmtree(saved)
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        shutil.copytree(saved, seeds, symlinks=True, dirs_exist_ok=True)
+        shutil.rmtree(saved)
+        yield seeds
+    finally:
+        kept = project.root / "seeds.kept"
+        shutil.copytree(seeds, kept, symlinks=True)
+        subprocess.run(["umount", str(seeds)], check=True)
+        shutil.rmtree(seeds, ignore_errors=True)
+        kept.rename(seeds)
+
+
+def remount(seeds: Path, size: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(seeds)], check=True)
+
+
+def grow_database(project: Project) -> None:
+    """~30x the rows: the new snapshot cannot fit where the old one did."""
+    with psycopg.connect(project.database_url) as conn:
+        sample.load_sample_data(conn, scale=0.6)
+
+
+@pytest.mark.slow
+def test_disk_full_while_writing_a_snapshot(project: Project, small_disk: Path) -> None:
+    """ENOSPC while the export writes: the snapshot fails (non-zero, the cause on stderr), the
+    previous snapshot is intact, no debris is left; once there is room the next run completes.
+
+    Mechanism: seeds/ is a tmpfs mounted (as root) with a size limit just above the current
+    snapshot, and the database grows ~30x so the new files cannot fit. Real ENOSPC from the
+    kernel, not a simulated exception. (How the error is worded: see the next test.)
+    """
+    grow_database(project)
+    before = project.files()
+
+    failed = project.seedctl("snapshot", "--no-push")
+
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr, failed.stderr
+    assert "No space left on device" in failed.stderr, failed.stderr
+    after = project.files()
+    for rel in ("dvc.lock", "seeds/manifest.json", "seeds/checksums.sha256", "seeds/LATEST_VERSION"):
+        assert after[rel] == before[rel], rel
+    for rel, data in after.items():
+        assert data is None or data == before[rel], f"{rel} differs from the committed snapshot"
+    assert not list(small_disk.glob(".export-*")), "the staging directory was not cleaned up"
+
+    remount(small_disk, "64m")
+    again = project.seedctl("snapshot", "--no-push")
+    assert again.returncode == 0, again.stderr
+    assert project.seedctl("verify").returncode == 0
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: export.run_export lets pyarrow's OSError (errno 28) escape; run_guarded reports it as "
+    "`seedctl: internal error: OSError ... -- rerun with --verbose and report it` (exit 1) instead "
+    "of an ExportError naming the directory and `free space`"))
+def test_disk_full_is_one_clear_line(project: Project, small_disk: Path) -> None:
+    """Disk full is an operator problem, not an internal error: one `seedctl: error:` line naming
+    where it could not write and what to do, exit 4 (export)."""
+    grow_database(project)
+
+    failed = project.seedctl("export")
+
+    line = one_error_line(failed, "No space left on device")
+    assert str(small_disk) in line or "seeds" in line, line
+    assert "internal error" not in failed.stderr and failed.returncode == 4, failed.stderr
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: export does not SET row_security = off (pg_dump does), so a role subject to a row-level "
+    "security policy silently exports only the rows it may see"))
+def test_row_level_security_never_gives_a_silent_subset(project: Project) -> None:
+    """A snapshot is all rows or an error: like pg_dump, a policy that would hide rows from the
+    exporting role makes the export fail naming the table, never a smaller file."""
+    project.sql(f"""
+        DROP ROLE IF EXISTS {READER};
+        CREATE ROLE {READER} LOGIN PASSWORD '{READER_PW}' NOSUPERUSER;
+        GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER};
+        ALTER TABLE trades_history ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY only_long ON trades_history FOR SELECT USING (side = 'long');
+    """)
+    reader_url = f"postgresql://{READER}:{READER_PW}@{project.database_url.split('@', 1)[1]}"
+    try:
+        result = project.seedctl("export", env={"DATABASE_URL": reader_url})
+        all_rows = project.sql("SELECT count(*) FROM trades_history")[0][0]
+        if result.returncode == 0:
+            exported = json.loads((project.seeds / "schema.json").read_text())["tables"]["trades_history"]["rows"]
+            assert exported == all_rows, f"exported {exported} of {all_rows} rows without a word"
+        one_error_line(result, "trades_history")
+    finally:
+        drop_reader(project.database_url)

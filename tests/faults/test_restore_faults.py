@@ -1,0 +1,176 @@
+"""Restore killed at chosen points of its one transaction: the target stays exactly as it was.
+
+The target starts non-empty and different from the snapshot: one table is missing (so the
+restore creates it, loads it, builds its primary key and indexes, verifies it), one has
+fewer rows, one has an edited row, and an unrelated table sits beside them. The restore
+runs with --mode replace, so every table is touched.
+
+Each point is made deterministic with a gate: something the restore's own statement must
+pass that waits for PostgreSQL advisory lock GATE_KEY, which the test holds. When the
+restore's session is seen waiting there (pg_stat_activity), the test kills it:
+
+  load          a BEFORE INSERT row trigger on macro_indicators_daily (the COPY)
+  primary-key   an event trigger on ddl_command_start for ALTER TABLE (ADD PRIMARY KEY)
+  index         an event trigger on ddl_command_start for CREATE INDEX
+  verification  the database's search_path puts public before pg_catalog, where a
+                public.hashtextextended(text, bigint) waits, then calls the real one
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from seedctl.devserver import TempPostgres
+
+from .conftest import Project, contents, kill_group, one_error_line, run_sql, state, wait_for_session, wait_until_gone
+
+GATE_KEY = 5151
+
+GATES = {
+    "load": (
+        """CREATE FUNCTION faults_gate_row() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN PERFORM pg_advisory_xact_lock_shared({key}); RETURN NEW; END $$;
+           CREATE TRIGGER faults_gate BEFORE INSERT ON macro_indicators_daily
+               FOR EACH ROW EXECUTE FUNCTION faults_gate_row();""",
+        "COPY%macro_indicators_daily%",
+    ),
+    "primary-key": (
+        """CREATE FUNCTION faults_gate_ddl() RETURNS event_trigger LANGUAGE plpgsql AS
+               $$ BEGIN PERFORM pg_advisory_xact_lock_shared({key}); END $$;
+           CREATE EVENT TRIGGER faults_gate ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+               EXECUTE FUNCTION faults_gate_ddl();""",
+        "ALTER TABLE%ADD PRIMARY KEY%",
+    ),
+    "index": (
+        """CREATE FUNCTION faults_gate_ddl() RETURNS event_trigger LANGUAGE plpgsql AS
+               $$ BEGIN PERFORM pg_advisory_xact_lock_shared({key}); END $$;
+           CREATE EVENT TRIGGER faults_gate ON ddl_command_start WHEN TAG IN ('CREATE INDEX')
+               EXECUTE FUNCTION faults_gate_ddl();""",
+        "CREATE INDEX%",
+    ),
+    "verification": (
+        """CREATE FUNCTION public.hashtextextended(text, bigint) RETURNS bigint LANGUAGE plpgsql AS
+               $$ BEGIN PERFORM pg_advisory_xact_lock_shared({key});
+                        RETURN pg_catalog.hashtextextended($1, $2); END $$;
+           ALTER DATABASE {db} SET search_path = public, pg_catalog;""",
+        "%hashtextextended%",
+    ),
+}
+
+UNGATE = """
+    DROP TRIGGER IF EXISTS faults_gate ON macro_indicators_daily;
+    DROP EVENT TRIGGER IF EXISTS faults_gate;
+    DROP FUNCTION IF EXISTS public.hashtextextended(text, bigint);
+    ALTER DATABASE {db} RESET search_path;
+"""
+
+
+@pytest.fixture
+def diverged_target(project: Project, pg_server: TempPostgres) -> Iterator[str]:
+    """A copy of the snapshot's source database, then made different from the snapshot."""
+    name = f"f_{uuid.uuid4().hex[:12]}"
+    source = project.database_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    url = pg_server.url(name)
+    run_sql(url, """
+        DROP TABLE usdcop_m5_ohlcv;
+        DELETE FROM macro_indicators_daily WHERE fecha > (SELECT min(fecha) + 30 FROM macro_indicators_daily);
+        UPDATE trades_history SET strategy = 'edited on the target' WHERE id = (SELECT min(id) FROM trades_history);
+        CREATE TABLE keepme (id int PRIMARY KEY, note text);
+        INSERT INTO keepme VALUES (1, 'not in any snapshot');
+    """)
+    try:
+        yield url
+    finally:
+        pg_server.drop_database(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "kill"), [
+    ("load", "client"),
+    ("primary-key", "client"),
+    ("index", "client"),
+    ("verification", "client"),
+    ("index", "connection"),
+])
+def test_restore_killed_at_any_point_leaves_the_target_unchanged(
+    project: Project, diverged_target: str, point: str, kill: str
+) -> None:
+    """kill=client: SIGKILL to `seedctl restore` (and anything it started).
+    kill=connection: the server ends the restore's session (pg_terminate_backend), the client
+    lives on and must say so in one line."""
+    url = diverged_target
+    before = state(url)
+    assert "public.usdcop_m5_ohlcv" not in before["contents"]
+
+    kill_restore_at(project, url, point, kill)
+
+    after = state(url)
+    # Identity sequences are compared in test_killed_restore_leaves_identity_sequences_alone.
+    assert after.pop("sequences") is not None and before.pop("sequences") is not None
+    assert after == before
+
+    # The next run, gate gone, restores the snapshot exactly and keeps the unrelated table.
+    again = project.seedctl("restore", "--mode", "replace", env={"DATABASE_URL": url})
+    assert again.returncode == 0, again.stderr
+    restored, source = contents(url), contents(project.database_url)
+    assert restored.pop("public.keepme") == ["(1,\"not in any snapshot\")"]
+    assert restored == source
+
+
+def kill_restore_at(project: Project, url: str, point: str, kill: str) -> None:
+    """Run `seedctl restore --mode replace` into url, kill it at `point`, wait for the rollback,
+    remove the gate again."""
+    dbname = url.rsplit("/", 1)[1]
+    gate_sql, query = GATES[point]
+    run_sql(url, gate_sql.format(key=GATE_KEY, db=f'"{dbname}"'))
+    with psycopg.connect(url, autocommit=True) as gate:
+        gate.execute("SELECT pg_advisory_lock(%s)", (GATE_KEY,))
+        proc = project.spawn("restore", "--mode", "replace", env={"DATABASE_URL": url})
+        try:
+            wait_for_session(url, query, waiting_on="advisory", proc=proc)
+            if kill == "client":
+                kill_group(proc)
+            else:
+                gate.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE application_name = 'seedctl' AND datname = current_database()")
+                out, err = proc.communicate(timeout=60)
+                result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+                line = one_error_line(result, "rolled back")
+                assert result.returncode == 3, line
+        finally:
+            if proc.poll() is None:
+                kill_group(proc)
+            gate.execute("SELECT pg_advisory_unlock(%s)", (GATE_KEY,))
+    wait_until_gone(url)
+    run_sql(url, UNGATE.format(db=f'"{dbname}"'))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: restore._apply calls ddl.bump_identities (setval) per table inside the transaction, but "
+    "setval is never rolled back: a restore that fails or is killed after a table with an identity "
+    "column was processed leaves that sequence moved to the snapshot's max(id)+1"))
+def test_killed_restore_leaves_identity_sequences_alone(project: Project, diverged_target: str) -> None:
+    """The target's trades_history has ids beyond the snapshot's. A restore killed later in the
+    transaction (building usdcop_m5_ohlcv's index; trades_history comes before it) must leave
+    the identity sequence where it was, or the next INSERT collides with an existing row."""
+    url = diverged_target
+    run_sql(url, """
+        INSERT INTO trades_history (id, opened_at, side, entry_price, quantity)
+            SELECT g, now(), 'long', 4000, 1 FROM generate_series(1000, 1010) g;
+        SELECT setval(pg_get_serial_sequence('trades_history', 'id'), 1010);
+    """)
+    before = state(url)
+
+    kill_restore_at(project, url, "index", "client")
+
+    assert state(url)["sequences"] == before["sequences"]
+    new_id = run_sql(url, "INSERT INTO trades_history (opened_at, side, entry_price, quantity) "
+                          "VALUES (now(), 'short', 4000, 1) RETURNING id")[0][0]
+    assert new_id == 1011
