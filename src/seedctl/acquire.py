@@ -95,9 +95,9 @@ def acquire(
             continue
         source = params.sources.get(name) or Source(table=table.qualified)
         why = remote_problem or "data file missing or not matching the manifest"
-        plan = _fall_back(name, source, table, entry, fallback_root, why)
+        plan, tried = _fall_back(name, source, table, entry, fallback_root, why)
         if plan is None:
-            failures.append(f"table {name}: {why}; no usable fallback")
+            failures.append(f"table {name}: {why}; no usable fallback ({'; '.join(tried)})")
         else:
             plans.append(plan)
     if failures:
@@ -129,13 +129,15 @@ def _pull(project_root: Path, params: Params, paths: list[Path]) -> str | None:
 
 def _fall_back(
     name: str, source: Source, table: TableSchema, entry: dict[str, Any], fallback_root: Path, why: str
-) -> TableData | None:
+) -> tuple[TableData | None, list[str]]:
+    """The fallback plan (None for a required table without one) and what was tried."""
     choice = find_fallback(name, source, table, fallback_root)
     if choice.file is not None:
         return TableData(name, table, entry, "fallback", fallback=choice.file,
                          notes=[f"remote could not serve it ({why}); using fallback {choice.file.path}",
-                                *choice.tried])
+                                *choice.tried]), choice.tried
     if not source.required:
         return TableData(name, table, entry, "empty",
-                         notes=[f"no usable data ({why}); left EMPTY - a backfill is needed", *choice.tried])
-    return None
+                         notes=[f"no usable data ({why}); left EMPTY - a backfill is needed",
+                                *choice.tried]), choice.tried
+    return None, choice.tried

@@ -29,7 +29,10 @@ def table_checksum(conn: psycopg.Connection, table: sql.Composable, columns: lis
     """Row count and order-independent content checksum of `columns` of `table`."""
     row = sql.SQL("ROW({cols})::text").format(cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns))
     query = sql.SQL(
-        "SELECT count(*), coalesce(sum(hashtextextended({row}, 0)::numeric), 0)::text FROM {table}"
+        # pg_catalog-qualified: a function of the same name earlier on the target's
+        # search_path must not be able to fake a matching checksum.
+        "SELECT pg_catalog.count(*), "
+        "coalesce(pg_catalog.sum(pg_catalog.hashtextextended({row}, 0)::numeric), 0)::text FROM {table}"
     ).format(row=row, table=table)
     with conn.cursor() as cur:
         cur.execute(query)

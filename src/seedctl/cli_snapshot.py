@@ -81,6 +81,7 @@ def validate(
 def status(params: ParamsOpt = Path("params.yaml")) -> None:
     """Which snapshot this checkout holds, and whether its data files are present and intact."""
     from seedctl.manifest import LATEST_FILE, load_manifest, verify_files
+    from seedctl.verify import verify_records
 
     def go() -> None:
         seeds = seeds_dir(params)
@@ -90,12 +91,12 @@ def status(params: ParamsOpt = Path("params.yaml")) -> None:
         if latest != data["version"]:
             out.print(f"[yellow]LATEST_VERSION is {latest or 'missing'}: this snapshot has not passed "
                       "validation[/yellow]")
-        problems = verify_files(seeds, data)
+        problems = verify_files(seeds, data) + verify_records(seeds.parent, data)
         for problem in problems:
             out.print(f"[red]{problem}[/red]")
         if problems:
             raise IntegrityError(
-                f"{len(problems)} file(s) missing or not matching the manifest",
+                f"{len(problems)} problem(s) with the snapshot's files: {problems[0]}",
                 "run `dvc pull` (or `dvc checkout`) to fetch this snapshot's data",
             )
         out.print(f"all {len(data['tables'])} data files present and matching the manifest")

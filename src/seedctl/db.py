@@ -76,6 +76,9 @@ def connect(*, autocommit: bool = False) -> psycopg.Connection:
         cur.execute("SET DateStyle = 'ISO, YMD'")
         cur.execute("SET IntervalStyle = 'postgres'")
         cur.execute("SET extra_float_digits = 1")
+        # As pg_dump does: a row-level security policy makes a query fail, never silently
+        # return fewer rows (a partial snapshot, or a restore that verifies a subset).
+        cur.execute("SET row_security = off")
     if not autocommit:
         conn.commit()
     return conn

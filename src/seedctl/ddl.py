@@ -89,17 +89,28 @@ def add_keys_and_indexes(conn: psycopg.Connection, table: TableSchema) -> None:
 
 
 def bump_identities(conn: psycopg.Connection, table: TableSchema) -> None:
-    """Identity sequences continue after the restored rows, not from 1."""
+    """Identity sequences continue after the restored rows; they are only ever raised.
+
+    setval() is not transactional: if the restore is rolled back the sequence keeps its
+    new value. Touching it only when a restored id would otherwise come up again means a
+    rolled-back restore can at worst skip ids, never hand out one a row already has.
+    """
     with conn.cursor() as cur:
         for col in table.columns:
-            if col.identity:
-                cur.execute(
-                    sql.SQL(
-                        "SELECT setval(pg_get_serial_sequence({t}, {c}), coalesce(max({ci}), 0) + 1, false) FROM {ti}"
-                    ).format(
-                        t=sql.Literal(table.identifier().as_string(conn)),
-                        c=sql.Literal(col.name),
-                        ci=sql.Identifier(col.name),
-                        ti=table.identifier(),
-                    )
+            if not col.identity:
+                continue
+            cur.execute(
+                sql.SQL(
+                    "SELECT setval(x.seq, x.top + 1, false) FROM ("
+                    " SELECT s.seq, (SELECT max({ci}) FROM {ti}) AS top,"
+                    " coalesce(pg_sequence_last_value(s.seq),"
+                    " (SELECT seqstart - 1 FROM pg_sequence WHERE seqrelid = s.seq)) AS used"
+                    " FROM (SELECT pg_get_serial_sequence({t}, {c})::regclass AS seq) s) x"
+                    " WHERE x.top IS NOT NULL AND x.top > x.used"
+                ).format(
+                    t=sql.Literal(table.identifier().as_string(conn)),
+                    c=sql.Literal(col.name),
+                    ci=sql.Identifier(col.name),
+                    ti=table.identifier(),
                 )
+            )

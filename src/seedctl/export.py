@@ -13,6 +13,7 @@ Output (replaced atomically only when every table succeeded):
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -75,6 +76,13 @@ def run_export(params: Params, seeds_dir: Path) -> ExportResult:
             result = _export_all(conn, params, staging / DATA_DIR)
         _write_json(staging / SCHEMA_FILE, schema_document(result))
         _publish(staging, seeds_dir)
+    except OSError as exc:
+        space = exc.errno == errno.ENOSPC
+        raise ExportError(
+            f"cannot write the snapshot under {seeds_dir}: {exc.strerror or exc}",
+            "free disk space there and run the snapshot again; the previous snapshot is intact"
+            if space else "check the directory's permissions; the previous snapshot is intact",
+        ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
@@ -373,10 +381,22 @@ def _publish(staging: Path, seeds_dir: Path) -> None:
 
 
 def _remove_stale_staging(seeds_dir: Path) -> None:
-    """Leftovers of a killed export are never mistaken for a snapshot: remove them."""
+    """Leftovers of a killed export are never mistaken for a snapshot: remove them
+    (but not those of an export that is still running)."""
     for stale in [*seeds_dir.glob(".export-*"), *seeds_dir.glob(".old-*")]:
-        if stale.is_dir():
+        pid = stale.name.rsplit("-", 1)[-1]
+        if stale.is_dir() and not (pid.isdigit() and _alive(int(pid))):
             shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def load_schema_document(seeds_dir: Path) -> dict[str, Any]:

@@ -201,4 +201,10 @@ def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
             problems.append(f"{path}: {path.stat().st_size} bytes, manifest says {size}")
         elif sha256_file(path) != sha:
             problems.append(f"{path}: sha256 does not match the manifest")
+    for name, entry in manifest["tables"].items():
+        path = seeds_dir / entry["file"]
+        if not any(str(path) in p for p in problems):
+            rows = pq.ParquetFile(path).metadata.num_rows
+            if rows != entry["rows"]:
+                problems.append(f"{MANIFEST_FILE}: says {entry['rows']} rows for {name}, {path.name} holds {rows}")
     return problems

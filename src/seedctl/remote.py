@@ -349,6 +349,7 @@ def require_validated(seeds_dir: Path) -> str:
     """The checked-out snapshot's version if it passed validation; else ValidationFailed."""
     from seedctl.manifest import LATEST_FILE, load_manifest, verify_files
     from seedctl.validate import REPORT_FILE
+    from seedctl.verify import verify_records
 
     manifest = load_manifest(seeds_dir)
     version = str(manifest.get("version") or "")
@@ -366,7 +367,7 @@ def require_validated(seeds_dir: Path) -> str:
         raise ValidationFailed(f"{report_path} is missing or unreadable", refuse) from None
     if report.get("passed") is not True or report.get("version") not in (None, version):
         raise ValidationFailed(f"{report_path} does not record a pass for snapshot {version}", refuse)
-    problems = verify_files(seeds_dir, manifest)
+    problems = verify_files(seeds_dir, manifest) + verify_records(seeds_dir.parent, manifest)
     if problems:
         raise IntegrityError(f"not pushing snapshot {version}: {problems[0]}",
                              "the files differ from the validated manifest: run `make snapshot`")

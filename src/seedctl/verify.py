@@ -6,15 +6,19 @@ any difference is reported per table and makes the command exit non-zero.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from seedctl import db
 from seedctl.catalog import TableSchema
 from seedctl.checksum import table_checksum
 from seedctl.errors import IntegrityError
-from seedctl.manifest import load_manifest, verify_files
+from seedctl.export import DATA_DIR, SCHEMA_FILE
+from seedctl.manifest import CHECKSUMS_FILE, load_manifest, verify_files
 
 
 @dataclass
@@ -31,13 +35,60 @@ class TableComparison:
 
 
 def verify_snapshot_files(seeds_dir: Path) -> dict[str, Any]:
-    """The manifest if every file matches it; IntegrityError naming the first that does not."""
+    """The manifest if every file and record matches it; IntegrityError naming the first that does not."""
     manifest = load_manifest(seeds_dir)
-    problems = verify_files(seeds_dir, manifest)
+    problems = verify_files(seeds_dir, manifest) + verify_records(seeds_dir.parent, manifest)
     if problems:
         raise IntegrityError(f"{len(problems)} file(s) do not match the manifest: {problems[0]}",
                              "run `dvc pull` to fetch this snapshot's data again")
     return manifest
+
+
+def verify_records(project_root: Path, manifest: dict[str, Any]) -> list[str]:
+    """The other records of the snapshot agree with the manifest: checksums.sha256 (what
+    `sha256sum -c` checks) and dvc.lock (what `dvc push`/`dvc pull` move)."""
+    problems = []
+    seeds = project_root / "seeds"
+    expected = {t["file"]: t["sha256"] for t in manifest["tables"].values()}
+    expected[SCHEMA_FILE] = manifest["schema_sha256"]
+    listed: dict[str, str] = {}
+    checksums = seeds / CHECKSUMS_FILE
+    if checksums.is_file():
+        for line in checksums.read_text(encoding="utf-8").splitlines():
+            sha, _, rel = line.partition("  ")
+            listed[rel] = sha
+    if listed != expected:
+        wrong = sorted(set(listed.items()) ^ set(expected.items()))
+        problems.append(f"{checksums}: does not match the manifest (first difference: {wrong[0][0] if wrong else '?'})")
+    lock_path = project_root / "dvc.lock"
+    if not lock_path.is_file():
+        return problems + [f"{lock_path}: missing"]
+    outs = {
+        out["path"]: out.get("md5", "")
+        for stage in (yaml.safe_load(lock_path.read_text()) or {}).get("stages", {}).values()
+        for out in stage.get("outs", [])
+    }
+    if "schema_md5" in manifest and outs.get(f"seeds/{SCHEMA_FILE}") != manifest["schema_md5"]:
+        problems.append(f"{lock_path}: seeds/{SCHEMA_FILE} md5 does not match the manifest")
+    listing = _dir_listing(project_root, outs.get(f"seeds/{DATA_DIR}", ""))
+    want = {t["file"].removeprefix(f"{DATA_DIR}/"): t.get("md5") for t in manifest["tables"].values()}
+    if listing is None:
+        problems.append(f"{lock_path}: names a seeds/{DATA_DIR} listing that is not in the DVC cache "
+                        "(run `dvc pull`, or restore dvc.lock with git)")
+    elif "md5" in next(iter(manifest["tables"].values()), {}) and listing != want:
+        problems.append(f"{lock_path}: seeds/{DATA_DIR} does not list the manifest's files")
+    return problems
+
+
+def _dir_listing(project_root: Path, md5: str) -> dict[str, str] | None:
+    """relpath -> md5 of a DVC directory object in the local cache, or None if absent."""
+    if not md5.endswith(".dir") or len(md5) != 36:
+        return None
+    path = project_root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    try:
+        return {e["relpath"]: e["md5"] for e in json.loads(path.read_text())}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def compare_database(manifest: dict[str, Any]) -> list[TableComparison]:

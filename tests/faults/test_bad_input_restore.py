@@ -68,10 +68,6 @@ def test_unusable_fallback_is_refused_and_nothing_is_loaded(project: Project, ne
     assert state(target)["contents"] == {}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: acquire.acquire builds the refusal as `table T: <remote problem>; no usable fallback` and "
-    "drops FallbackChoice.tried (the rejected files and why), so the operator is told there is no "
-    "fallback when there is one that was rejected (wrong column, truncated gzip, foreign SQL)"))
 @pytest.mark.parametrize("case", ["wrong-columns"])
 def test_unusable_fallback_is_named_with_its_reason(project: Project, new_server: Project, case: str) -> None:
     rel, reason = BAD_FALLBACKS[case]

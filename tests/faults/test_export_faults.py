@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import yaml
 import pytest
 
 from seedctl import sample
@@ -45,35 +46,40 @@ def add_trade(project: Project) -> None:
 
 
 def gate_ohlcv_export(project: Project) -> str:
-    """Make the export's COPY of usdcop_m5_ohlcv stop half-way, for as long as the test wants.
+    """Make the export of usdcop_m5_ohlcv last long enough to be killed half-way.
 
-    A row-level security policy calls a function that, inside a COPY, takes advisory lock
-    GATE_KEY (shared) for every bar in the second half of the table; the test holds it
-    exclusively. The reading role is made to scan in primary-key order (no seq scan, no
-    sort), so the first half streams out and the export opens its Parquet file in the
-    staging directory, then stops at a known row. Returns the URL of that reading role (owners
-    and superusers bypass row security, so the export must use it).
+    (An earlier version stopped the COPY at a known row with a row-level security policy;
+    seedctl now exports with row_security = off, as pg_dump does, so a policy makes the
+    export fail instead of hiding rows.) The table gets ~1.2M extra bars under other symbols
+    and the snapshot writes small row groups, so the staging Parquet file appears and grows
+    for seconds before the export ends; the test kills it while it is half-written.
+    Returns the URL of a read-only role, which is all a snapshot needs.
     """
-    middle = project.sql("SELECT time FROM usdcop_m5_ohlcv ORDER BY time "
-                         "OFFSET (SELECT count(*) / 2 FROM usdcop_m5_ohlcv) LIMIT 1")[0][0]
     project.sql(f"""
+        INSERT INTO usdcop_m5_ohlcv (time, symbol, open, high, low, close, volume)
+            SELECT b.time, 'SYN' || lpad(k::text, 3, '0'), b.open, b.high, b.low, b.close, b.volume
+            FROM usdcop_m5_ohlcv b, generate_series(1, 13) k WHERE b.symbol = 'USD/COP';
         DROP ROLE IF EXISTS {READER};
         CREATE ROLE {READER} LOGIN PASSWORD '{READER_PW}' NOSUPERUSER;
         GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER};
-        ALTER ROLE {READER} SET enable_seqscan = off;
-        ALTER ROLE {READER} SET enable_sort = off;
-        CREATE FUNCTION faults_gate(t timestamptz) RETURNS boolean LANGUAGE plpgsql VOLATILE AS
-            $$ BEGIN
-                IF current_query() LIKE 'COPY%' AND t >= '{middle.isoformat()}' THEN
-                    PERFORM pg_advisory_xact_lock_shared({GATE_KEY});
-                END IF;
-                RETURN true;
-            END $$;
-        ALTER TABLE usdcop_m5_ohlcv ENABLE ROW LEVEL SECURITY;
-        CREATE POLICY faults_gate ON usdcop_m5_ohlcv FOR SELECT USING (faults_gate(time));
     """)
+    params = yaml.safe_load((project.root / "params.yaml").read_text())
+    params.setdefault("backup", {})["batch_rows"] = 1024
+    (project.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    project.git("commit", "-q", "-am", "small row groups, so the export can be caught half-way")
     base = project.database_url.split("@", 1)[1]
     return f"postgresql://{READER}:{READER_PW}@{base}"
+
+
+def wait_for_growing_file(pattern: str, root: Path, timeout: float = 60) -> Path:
+    """The first file matching pattern once it holds data (a row group or more)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for found in root.glob(pattern):
+            if found.stat().st_size > 4096:
+                return found
+        time.sleep(0.01)
+    raise AssertionError(f"no growing {pattern} under {root}")
 
 
 def wait_for_file(pattern: str, root: Path, timeout: float = 30) -> Path:
@@ -121,22 +127,20 @@ def test_sigkill_during_export_keeps_the_previous_snapshot(project: Project, vic
     add_trade(project)
     reader_url = gate_ohlcv_export(project)
     try:
-        with psycopg.connect(project.database_url, autocommit=True) as gate:
-            gate.execute("SELECT pg_advisory_lock(%s)", (GATE_KEY,))
-            proc = project.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
-            wait_for_session(reader_url, "COPY%usdcop_m5_ohlcv%", waiting_on="advisory", proc=proc)
-            half = wait_for_file(".export-*/data/usdcop_m5_ohlcv.parquet", project.seeds)
-            assert not half.read_bytes().endswith(b"PAR1") or half.stat().st_size <= 4, "a file without footer"
-            if victim == "job":
-                kill_group(proc)
-            else:
-                pids = export_children(proc)
-                assert len(pids) == 1, pids
-                os.kill(pids[0], 9)
-                out, err = proc.communicate(timeout=60)
-                assert proc.returncode != 0, (out, err)
-                assert "Traceback" not in err
-            gate.execute("SELECT pg_advisory_unlock(%s)", (GATE_KEY,))
+        proc = project.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        wait_for_session(reader_url, "COPY%usdcop_m5_ohlcv%", proc=proc)
+        half = wait_for_growing_file(".export-*/data/usdcop_m5_ohlcv.parquet", project.seeds)
+        assert proc.poll() is None, "the export finished before it could be killed"
+        assert not half.read_bytes().endswith(b"PAR1"), "the file must still lack its footer"
+        if victim == "job":
+            kill_group(proc)
+        else:
+            pids = export_children(proc)
+            assert len(pids) == 1, pids
+            os.kill(pids[0], 9)
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode != 0, (out, err)
+            assert "Traceback" not in err
 
         # Nothing of the killed run is taken for a snapshot: what says which snapshot this is
         # has not moved, and no data file differs from it (DVC may have removed the outputs
@@ -168,10 +172,6 @@ def test_sigkill_during_export_keeps_the_previous_snapshot(project: Project, vic
         drop_reader(project.database_url)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: dvc.yaml's export outs (seeds/data, seeds/schema.json) are not `persist`, so DVC deletes "
-    "the checked-out snapshot's files before running the stage; export.py's atomic publish never "
-    "gets the chance to keep them when the export fails"))
 def test_failed_export_leaves_the_checked_out_files(project: Project) -> None:
     """An export that fails half-way (here: permission denied on the second table) leaves the
     checked-out snapshot's data files in place, as export.py's staging + publish intends."""
@@ -317,10 +317,6 @@ def test_disk_full_while_writing_a_snapshot(project: Project, small_disk: Path) 
     assert project.seedctl("verify").returncode == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: export.run_export lets pyarrow's OSError (errno 28) escape; run_guarded reports it as "
-    "`seedctl: internal error: OSError ... -- rerun with --verbose and report it` (exit 1) instead "
-    "of an ExportError naming the directory and `free space`"))
 def test_disk_full_is_one_clear_line(project: Project, small_disk: Path) -> None:
     """Disk full is an operator problem, not an internal error: one `seedctl: error:` line naming
     where it could not write and what to do, exit 4 (export)."""
@@ -333,9 +329,6 @@ def test_disk_full_is_one_clear_line(project: Project, small_disk: Path) -> None
     assert "internal error" not in failed.stderr and failed.returncode == 4, failed.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: export does not SET row_security = off (pg_dump does), so a role subject to a row-level "
-    "security policy silently exports only the rows it may see"))
 def test_row_level_security_never_gives_a_silent_subset(project: Project) -> None:
     """A snapshot is all rows or an error: like pg_dump, a policy that would hide rows from the
     exporting role makes the export fail naming the table, never a smaller file."""

@@ -97,10 +97,6 @@ def test_injected_index_definition_is_refused_before_anything_runs(project: Proj
     assert state(target) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: manifest.verify_files checks only sha256 and size_bytes; the manifest's other facts about "
-    "a file (rows, here) are never compared with the file, so `seedctl verify`/`status` accept a "
-    "manifest whose row counts were edited, and `seedctl show` reports them"))
 def test_edited_row_count_in_the_manifest_is_detected(project: Project) -> None:
     edit_manifest(project, lambda m: m["tables"]["macro_indicators_daily"].update(rows=999_999))
 
@@ -109,10 +105,6 @@ def test_edited_row_count_in_the_manifest_is_detected(project: Project) -> None:
     one_error_line(verify, "macro_indicators_daily", "rows")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: nothing in seedctl reads seeds/checksums.sha256 (manifest.run_manifest writes it, "
-    "verify/status never compare it with the manifest), so an edited checksums file passes "
-    "`seedctl verify` while `sha256sum -c` fails"))
 def test_edited_checksums_file_is_detected(project: Project) -> None:
     path = project.seeds / "checksums.sha256"
     path.write_text(re.sub(r"^[0-9a-f]{64}", "0" * 64, path.read_text(), count=1))
@@ -122,11 +114,6 @@ def test_edited_checksums_file_is_detected(project: Project) -> None:
     one_error_line(verify, "checksums.sha256")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: remote.push checks the data files against the manifest but not dvc.lock; `dvc push` "
-    "skips the object dvc.lock names when it is not in the cache, so with seeds/data's md5 edited "
-    "in dvc.lock `seedctl push` exits 0 ('1 file pushed': only schema.json) and a snapshot commit "
-    "would name data the remote never received"))
 def test_edited_dvc_lock_is_refused_by_push(project: Project, s3_server: S3Server, s3_env: dict[str, str]) -> None:
     """dvc.lock names the objects a push uploads and a pull fetches; pointing it elsewhere by
     hand must not upload or tag anything."""
@@ -143,10 +130,6 @@ def test_edited_dvc_lock_is_refused_by_push(project: Project, s3_server: S3Serve
     assert s3_server.keys(s3_env["MINIO_BUCKET"]) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: `seedctl verify` and `seedctl status` never compare dvc.lock with the manifest (the "
-    "manifest records each file's md5, dvc.lock the DVC objects): a hand-edited dvc.lock passes "
-    "both, and is only noticed later by `dvc push`/`dvc pull` in DVC's words"))
 def test_edited_dvc_lock_is_named_by_verify(project: Project) -> None:
     lock = project.root / "dvc.lock"
     text = lock.read_text()
