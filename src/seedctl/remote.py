@@ -9,6 +9,8 @@ Settings come from the environment, else from `.env` in the project root (see
     MINIO_BUCKET      bucket (default: params.yaml storage.bucket)
     MINIO_USE_SSL     true/false: https for a host:port endpoint (default false)
     MINIO_REGION      region to sign requests for (default us-east-1, MinIO's default)
+    MINIO_SSE         optional server-side encryption of every object: AES256 or aws:kms
+    MINIO_SSE_KMS_KEY_ID  the KMS key for MINIO_SSE=aws:kms (MinIO: a KES key name)
 
 `configure` writes the remote (name and URL, nothing secret) to the git-tracked
 .dvc/config and the endpoint and keys to the git-ignored .dvc/config.local, so that a plain
@@ -61,6 +63,8 @@ class RemoteSettings:
     bucket: str
     prefix: str
     region: str = DEFAULT_REGION
+    sse: str = ""  # DVC's `sse`: AES256 or aws:kms, passed to every upload
+    sse_kms_key_id: str = field(default="", repr=False)
     # The URL that goes into the git-tracked .dvc/config: params' bucket and prefix. When
     # MINIO_BUCKET names another bucket, `url` differs and is kept in .dvc/config.local.
     tracked_url: str = ""
@@ -179,6 +183,12 @@ def load_settings(project_root: Path, params: Params,
     region = get("MINIO_REGION") or DEFAULT_REGION
     if not _REGION.fullmatch(region):
         raise RemoteError(f"MINIO_REGION {region!r} is not a region name", "e.g. us-east-1")
+    sse = get("MINIO_SSE")
+    if sse and sse not in ("AES256", "aws:kms"):
+        raise RemoteError(f"MINIO_SSE {sse!r} is not AES256 or aws:kms", "leave it empty for no encryption")
+    kms_key = get("MINIO_SSE_KMS_KEY_ID")
+    if kms_key and sse != "aws:kms":
+        raise RemoteError("MINIO_SSE_KMS_KEY_ID is set but MINIO_SSE is not aws:kms", "set MINIO_SSE=aws:kms")
     name = params.storage.remote
     if not _REMOTE_NAME.fullmatch(name):
         raise RemoteError(f"params.yaml storage.remote {name!r} is not a usable DVC remote name",
@@ -188,7 +198,7 @@ def load_settings(project_root: Path, params: Params,
     tracked = f"s3://{params.storage.bucket}/{prefix}" if prefix else f"s3://{params.storage.bucket}"
     return RemoteSettings(name=name, url=url, endpoint_url=endpoint_url, access_key=access_key,
                           secret_key=secret_key, bucket=bucket, prefix=prefix, region=region,
-                          tracked_url=tracked)
+                          sse=sse, sse_kms_key_id=kms_key, tracked_url=tracked)
 
 
 def _parse_bool(name: str, value: str) -> bool:
@@ -251,6 +261,10 @@ def configure(project_root: Path, settings: RemoteSettings) -> None:
         "secret_access_key": settings.secret_key,
         "region": settings.region,
     }
+    if settings.sse:
+        local_remote["sse"] = settings.sse
+    if settings.sse_kms_key_id:
+        local_remote["sse_kms_key_id"] = settings.sse_kms_key_id
     if settings.url != tracked_url:
         local_remote["url"] = settings.url
     try:
@@ -263,7 +277,8 @@ def configure(project_root: Path, settings: RemoteSettings) -> None:
                 conf.setdefault("remote", {}).setdefault(settings.name, {})["url"] = tracked_url
         local = config.load_one("local")
         current = local.get("remote", {}).get(settings.name, {})
-        wanted = {k: v for k, v in current.items() if k != "url"} | local_remote
+        managed = ("url", "sse", "sse_kms_key_id")  # dropped when no longer configured
+        wanted = {k: v for k, v in current.items() if k not in managed} | local_remote
         core_remote = local.get("core", {}).get("remote")
         if current != wanted or core_remote not in (None, settings.name):
             with config.edit("local") as conf:

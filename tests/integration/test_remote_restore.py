@@ -8,6 +8,7 @@ import hashlib
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,6 +142,26 @@ def test_unreachable_remote_falls_back_or_refuses(
     assert "backfill is needed" in partial.stdout and "fallback" in partial.stdout
 
 
+def run_watching_process_titles(
+    project: Project, args: tuple[str, ...], env: dict[str, str], secrets: list[str]
+) -> tuple[str, list[str]]:
+    """Run seedctl, sampling every process's command line (what `ps` shows) meanwhile."""
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "seedctl"), *args], cwd=project.root,
+                            env={**project.env, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, stdin=subprocess.DEVNULL)
+    leaked: list[str] = []
+    while proc.poll() is None:
+        for entry in Path("/proc").iterdir():
+            try:
+                title = (entry / "cmdline").read_bytes().decode("utf-8", "replace") if entry.name.isdigit() else ""
+            except OSError:
+                continue
+            leaked += [title for secret in secrets if secret in title]
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    return out + err, leaked
+
+
 def test_secrets_never_leave_env_and_config_local(
     sample_project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
 ) -> None:
@@ -165,8 +186,9 @@ def test_secrets_never_leave_env_and_config_local(
             (("restore",), {"DATABASE_URL": target_url, "MINIO_ENDPOINT": "127.0.0.1:1"}),
             (("--verbose", "restore"), {"DATABASE_URL": url.replace(db_secret, db_secret + "x")}),
         ]:
-            result = sample_project.seedctl(*args, env={**s3_env, **extra})
-            outputs.append(result.stdout + result.stderr)
+            output, titles = run_watching_process_titles(sample_project, args, {**s3_env, **extra}, secrets)
+            outputs.append(output)
+            assert titles == [], f"a secret in a process title during seedctl {' '.join(args)}: {titles}"
         sample_project.commit_all("everything")
 
         def leaks(text: str) -> list[str]:
@@ -244,3 +266,38 @@ def test_new_server_seeder_is_idempotent(
     checked = clone.run(str(Path(sys.executable)), "scripts/verify_seed_integrity.py", "--db", env=env)
     assert checked.returncode == 0, checked.stderr
     assert "database matches the snapshot" in checked.stdout
+
+
+def test_server_side_encryption_is_passed_to_every_upload(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
+    result = sample_project.seedctl("snapshot", "--no-git", env={**s3_env, "MINIO_SSE": "AES256"})
+    assert result.returncode == 0, result.stderr
+    assert "sse = AES256" in (sample_project.root / ".dvc" / "config.local").read_text()
+    keys = s3_server.keys(s3_env["MINIO_BUCKET"])
+    assert keys
+    client = s3_server.client()
+    assert {client.head_object(Bucket=s3_env["MINIO_BUCKET"], Key=k).get("ServerSideEncryption")
+            for k in keys} == {"AES256"}
+
+    bad = sample_project.seedctl("remote", env={**s3_env, "MINIO_SSE": "rot13"})
+    assert bad.returncode == 7 and "MINIO_SSE" in bad.stderr
+
+
+def test_snapshot_git_push_sends_commit_and_tag_to_origin(
+    sample_project: Project, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    sample_project.git("remote", "add", "origin", str(origin))
+    sample_project.git("push", "-q", "origin", "main")
+
+    result = sample_project.seedctl("snapshot", "--git-push", env=s3_env)
+
+    assert result.returncode == 0, result.stderr
+    tag = next(line.split()[-1] for line in result.stdout.splitlines() if "committed and tagged" in line)
+    remote_tags = subprocess.run(["git", "tag", "--list"], cwd=origin, capture_output=True, text=True,
+                                 check=True).stdout.split()
+    assert tag in remote_tags
+    assert subprocess.run(["git", "rev-parse", "main"], cwd=origin, capture_output=True, text=True,
+                          check=True).stdout == sample_project.git("rev-parse", "HEAD")
