@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from seedctl.cli_common import ParamsOpt, human_bytes, out, project_root, run, seeds_dir, tables_table
+from seedctl.cli_common import ParamsOpt, human_bytes, out, run, seeds_dir, tables_table
 from seedctl.config import load_params
 from seedctl.errors import IntegrityError
 

@@ -51,6 +51,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
+from seedctl.tools import pid_alive
+
 __all__ = [
     "DevServerError",
     "Flavor",
@@ -282,21 +284,6 @@ def _conf_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours still "exists"; it is not serving anything.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 # --------------------------------------------------------------------------------------
 # The cluster
 # --------------------------------------------------------------------------------------
@@ -373,7 +360,7 @@ class TempPostgres:
     @property
     def running(self) -> bool:
         pid = self._postmaster_pid()
-        return pid is not None and _pid_alive(pid)
+        return pid is not None and pid_alive(pid)
 
     def url(self, dbname: str = "postgres") -> str:
         self._require_started()
@@ -644,9 +631,9 @@ class TempPostgres:
                 )
             except DevServerError:
                 pass
-            if pid is None or not _pid_alive(pid):
+            if pid is None or not pid_alive(pid):
                 return
-        if pid is not None and _pid_alive(pid):
+        if pid is not None and pid_alive(pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

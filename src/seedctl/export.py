@@ -39,6 +39,7 @@ from seedctl.config import Backup, Params
 from seedctl.errors import DatabaseError, ExportError, SeedctlError
 from seedctl.pgtypes import OUT_OF_RANGE, Codec, arrow_field, codec_for, select_expr, to_storage
 from seedctl.progress import RowCounter, row_progress
+from seedctl.tools import pid_alive
 
 SNAPSHOT_FORMAT = 1  # bump when the layout or encodings change incompatibly
 DATA_DIR = "data"
@@ -385,18 +386,9 @@ def _remove_stale_staging(seeds_dir: Path) -> None:
     (but not those of an export that is still running)."""
     for stale in [*seeds_dir.glob(".export-*"), *seeds_dir.glob(".old-*")]:
         pid = stale.name.rsplit("-", 1)[-1]
-        if stale.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+        if stale.is_dir() and not (pid.isdigit() and pid_alive(int(pid))):
             shutil.rmtree(stale, ignore_errors=True)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def load_schema_document(seeds_dir: Path) -> dict[str, Any]:

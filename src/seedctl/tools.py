@@ -1,4 +1,4 @@
-"""The external programs seedctl drives (dvc), found next to this interpreter first."""
+"""Small process helpers: the external programs seedctl drives (dvc), and process liveness."""
 
 from __future__ import annotations
 
@@ -21,3 +21,19 @@ def env_with_venv() -> dict[str, str]:
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "DVC_NO_ANALYTICS": "1",
     }
+
+
+def pid_alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours still "exists"; it is not serving anything.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
