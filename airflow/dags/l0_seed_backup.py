@@ -1,15 +1,15 @@
 """l0_seed_backup: the scheduled seedctl snapshot (the plan's weekly L0 seed backup).
 
-    snapshot  ->  prune
+    snapshot  ->  push  ->  tag  ->  prune
 
-- snapshot: `seedctl snapshot` = `dvc repro` (export -> manifest -> validate), then
-  `dvc push`, then a git commit of exactly the snapshot's files and the tag
-  seeds/vYYYY.MM.DD. It is ONE task on purpose: seedctl runs those steps under one lock
-  (.dvc/tmp/seedctl-snapshot.lock) and in the only safe order (push before tag, so a tag
-  never names data the remote lacks; nothing pushed or tagged unless validation passed).
-  The CLI has no separate "commit and tag" command, so splitting it into
-  snapshot -> push -> tag tasks would mean re-running the pipeline or re-implementing
-  the commit in bash, and would release the lock between tasks (a cron run could slip in).
+- snapshot: `seedctl snapshot --no-push` = `dvc repro` (export -> manifest -> validate);
+  nothing leaves the machine and nothing is committed.
+- push: `seedctl push` uploads the data; it refuses a snapshot that did not pass validation.
+- tag: `seedctl tag` commits exactly the snapshot's files and tags seeds/vYYYY.MM.DD; it
+  refuses unless the snapshot is validated and all its data is in the remote, so a tag
+  never names data the remote lacks. `seedctl snapshot` (cron) does the same three steps
+  in one command under one lock; here each step takes the lock itself and
+  max_active_runs=1 keeps runs of this DAG apart.
 - prune: `seedctl prune --yes` keeps backup.retention_count versions on the remote.
 
 A failed validation exits 5: the snapshot task fails at once (no retry: the same data
@@ -122,8 +122,18 @@ with DAG(
 ) as dag:
     snapshot = SeedctlOperator(
         task_id="snapshot",
-        bash_command=seedctl("snapshot"),
+        bash_command=seedctl("snapshot", "--no-push"),
         execution_timeout=timedelta(hours=3),
+    )
+    push = SeedctlOperator(
+        task_id="push",
+        bash_command=seedctl("push"),
+        execution_timeout=timedelta(hours=2),
+    )
+    tag = SeedctlOperator(
+        task_id="tag",
+        bash_command=seedctl("tag"),
+        execution_timeout=timedelta(minutes=30),
     )
     prune = SeedctlOperator(
         task_id="prune",
@@ -132,4 +142,4 @@ with DAG(
                      '(SEEDCTL_DAG_SKIP_PRUNE)"; exit 99; fi; ' + seedctl("prune", "--yes"),
         execution_timeout=timedelta(hours=1),
     )
-    snapshot >> prune
+    snapshot >> push >> tag >> prune

@@ -36,7 +36,7 @@ def _main(
     state["verbose"] = verbose
 
 
-for command in (cli_snapshot.snapshot, cli_snapshot.export, cli_snapshot.manifest, cli_snapshot.validate,
+for command in (cli_snapshot.snapshot, cli_snapshot.tag, cli_snapshot.export, cli_snapshot.manifest, cli_snapshot.validate,
                 cli_restore.restore, cli_restore.verify, cli_versions.show, cli_snapshot.status,
                 cli_restore.remote, cli_restore.push, cli_restore.pull, prune.prune, cli_versions.diff,
                 schedule.cron):

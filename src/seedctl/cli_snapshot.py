@@ -46,6 +46,27 @@ def snapshot(
     run(go)
 
 
+def tag(
+    params: ParamsOpt = Path("params.yaml"),
+    git_push: Annotated[bool, typer.Option("--git-push", help="Push the commit and tag to git's origin.")] = False,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a running snapshot.")] = 0,
+) -> None:
+    """Commit and tag the checked-out snapshot (seedctl snapshot's last step, on its own).
+
+    Refuses unless the snapshot passed validation and all its data is in the remote.
+    """
+    from seedctl.snapshot import run_tag
+
+    def go() -> None:
+        outcome = run_tag(params, git_push=git_push, wait_s=wait)
+        if outcome.tag:
+            out.print(f"committed and tagged {outcome.tag} (snapshot {outcome.version})")
+        else:
+            out.print(f"nothing changed: snapshot {outcome.version} is already committed")
+
+    run(go)
+
+
 def export(params: ParamsOpt = Path("params.yaml")) -> None:
     """Export every configured table to seeds/data (the pipeline's first stage)."""
     from seedctl.export import run_export

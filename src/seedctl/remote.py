@@ -389,6 +389,20 @@ def require_validated(seeds_dir: Path) -> str:
     return version
 
 
+def require_in_remote(project_root: Path, params: Params) -> None:
+    """RemoteError unless every file of the checked-out snapshot is in the remote."""
+    settings = setup_remote(project_root, params)
+    out = _dvc(project_root, settings, ["status", "--cloud", "--json"])
+    try:
+        missing = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+    except (json.JSONDecodeError, IndexError):
+        raise RemoteError(f"cannot read `dvc status --cloud` for {settings.url}", "run it by hand") from None
+    if missing:
+        first = next(iter(missing))
+        raise RemoteError(f"{len(missing)} file(s) of this snapshot are not in {settings.url} (e.g. {first})",
+                          "run `seedctl push` first: a tag must never name data the remote lacks")
+
+
 def push(project_root: Path, params: Params) -> PushResult:
     """Upload the checked-out, validated snapshot's data with `dvc push`."""
     version = require_validated(project_root / "seeds")

@@ -93,6 +93,27 @@ def run_snapshot(
     return outcome
 
 
+def run_tag(params_path: Path, *, git_push: bool = False, wait_s: float = 0) -> SnapshotOutcome:
+    """Commit and tag the checked-out snapshot: only once it is validated and in the remote.
+
+    The last step of `seedctl snapshot`, on its own for schedulers that run the pipeline,
+    the push and the tag as separate tasks.
+    """
+    from seedctl.remote import require_in_remote, require_validated
+
+    root = params_path.resolve().parent
+    with snapshot_lock(root, wait_s):
+        _refuse_staged_changes(root)
+        version = require_validated(root / "seeds")
+        require_in_remote(root, load_params(params_path))
+        outcome = SnapshotOutcome(version)
+        outcome.tag = _commit_and_tag(root, load_manifest(root / "seeds"))
+        outcome.unchanged = outcome.tag is None
+        if git_push and outcome.tag:
+            git(root, "push", "--quiet", "origin", "HEAD", outcome.tag)
+    return outcome
+
+
 SNAPSHOT_FILES = ("dvc.lock", "seeds/.gitignore", "seeds/manifest.json", "seeds/checksums.sha256",
                   "seeds/LATEST_VERSION", "seeds/reports")
 

@@ -107,7 +107,7 @@ def test_dag_imports_without_errors(airflow: Airflow) -> None:
     dag = json.loads(inspected.stdout.strip().splitlines()[-1])
     assert dag == {
         "dag_id": "l0_seed_backup", "schedule": "0 2 * * 0", "catchup": False, "max_active_runs": 1,
-        "tasks": {"snapshot": ["prune"], "prune": []}, "bash": True,
+        "tasks": {"snapshot": ["push"], "push": ["tag"], "tag": ["prune"], "prune": []}, "bash": True,
         "retries": 2, "retry_delay": 300.0, "backoff": True, "max_retry_delay": 3600.0,
         "start_date": "2026-01-01T00:00:00+00:00",
     }
@@ -138,7 +138,8 @@ def test_dags_test_end_to_end(airflow: Airflow, sample_project: Project, s3_env:
     assert result.returncode == 0, log[-6000:]
     assert "DagRun failed" not in log
     commands = [line for line in log.splitlines() if "Running command" in line]
-    assert len(commands) == 2 and "snapshot" in commands[0], commands
+    assert len(commands) == 4, commands
+    assert ["snapshot --no-push" in commands[0], "push" in commands[1], " tag" in commands[2]] == [True] * 3
     assert ("prune skipped" if "SEEDCTL_DAG_SKIP_PRUNE" in env else "prune --yes") in log
 
     tags = project.git("tag", "--list", "seeds/v*").split()

@@ -301,3 +301,22 @@ def test_snapshot_git_push_sends_commit_and_tag_to_origin(
     assert tag in remote_tags
     assert subprocess.run(["git", "rev-parse", "main"], cwd=origin, capture_output=True, text=True,
                           check=True).stdout == sample_project.git("rev-parse", "HEAD")
+
+
+def test_tag_refuses_until_pushed_then_commits_and_tags(
+    sample_project: Project, s3_env: dict[str, str]
+) -> None:
+    built = sample_project.seedctl("snapshot", "--no-push", env=s3_env)
+    assert built.returncode == 0, built.stderr
+
+    early = sample_project.seedctl("tag", env=s3_env)
+    assert early.returncode == 7 and "seedctl push" in early.stderr
+    assert sample_project.git("tag", "--list", "seeds/v*") == ""
+
+    assert sample_project.seedctl("push", env=s3_env).returncode == 0
+    tagged = sample_project.seedctl("tag", env=s3_env)
+    assert tagged.returncode == 0, tagged.stderr
+    assert "committed and tagged seeds/v" in tagged.stdout
+    again = sample_project.seedctl("tag", env=s3_env)
+    assert again.returncode == 0 and "already committed" in again.stdout
+    assert len(sample_project.git("tag", "--list", "seeds/v*").split()) == 1
