@@ -154,6 +154,19 @@ def to_pg_text(array: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array:
     return pc.cast(array, pa.string())
 
 
+def to_copy_csv(array: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array:
+    """A column ready for pyarrow's CSV writer feeding COPY ... (FORMAT csv).
+
+    Numbers, decimals and booleans stay typed: the writer prints them unquoted, exactly as
+    to_pg_text would (shortest round-trip floats, nan/inf, full decimal scale), and smaller
+    than quoted text. Dates and timestamps need PostgreSQL's spelling of eras and infinities.
+    """
+    encoding = (field.metadata or {}).get(b"encoding", b"native").decode()
+    if encoding == "native":
+        return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    return to_pg_text(array, field)
+
+
 def _render_special(
     ints: pa.Array, fast_type: pa.DataType, lo: int, hi: int, slow: Callable[[int], str], suffix: str = ""
 ) -> pa.Array:

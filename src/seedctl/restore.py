@@ -36,7 +36,7 @@ from seedctl.errors import DatabaseError, SeedctlError
 from seedctl.export import SNAPSHOT_FORMAT
 from seedctl.hooks import HookResult, run_post_restore_hook
 from seedctl.manifest import load_manifest
-from seedctl.pgtypes import to_pg_text
+from seedctl.pgtypes import to_copy_csv
 from seedctl.progress import row_progress
 from seedctl.revision import checkout_revision
 
@@ -157,7 +157,9 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
     if result.action == "append":
         _append(conn, result, batch_rows)
     else:
-        result.loaded_rows = _copy_into(conn, table.identifier(), data, batch_rows)
+        fresh = result.action in ("create", "create-empty", "replace")  # created/truncated just now
+        result.loaded_rows = _copy_into(conn, table.identifier(), data, batch_rows,
+                                        freeze=fresh and not (table.hypertable and timescale))
         if result.action in ("create", "create-empty"):
             add_keys_and_indexes(conn, table)
         _verify(conn, result, table.identifier())
@@ -165,8 +167,14 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
     result.seconds = time.perf_counter() - started
 
 
-def _copy_into(conn: psycopg.Connection, target: sql.Composable, data: TableData, batch_rows: int) -> int:
-    """Stream the table's rows into `target` with COPY; returns rows sent."""
+def _copy_into(
+    conn: psycopg.Connection, target: sql.Composable, data: TableData, batch_rows: int, *, freeze: bool = False
+) -> int:
+    """Stream the table's rows into `target` with COPY; returns rows sent.
+
+    freeze: the table was created or truncated in this transaction, so COPY may write the
+    rows already frozen (no later vacuum pass over the whole table).
+    """
     if data.origin == "empty":
         return 0
     if data.fallback is not None:
@@ -181,15 +189,15 @@ def _copy_into(conn: psycopg.Connection, target: sql.Composable, data: TableData
     assert data.parquet is not None
     parquet = pq.ParquetFile(data.parquet)
     names = parquet.schema_arrow.names
-    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-        target, sql.SQL(", ").join(sql.Identifier(c) for c in names)
+    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv{})").format(
+        target, sql.SQL(", ").join(sql.Identifier(c) for c in names), sql.SQL(", FREEZE" if freeze else "")
     )
     sent = 0
     with row_progress(f"restore {data.source}", data.rows) as bar, conn.cursor() as cur, cur.copy(query) as copy:
         for batch in parquet.iter_batches(batch_size=batch_rows):
-            texts = [to_pg_text(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
+            columns = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
             buf = io.BytesIO()
-            pa_csv.write_csv(pa.RecordBatch.from_arrays(texts, names=names), buf,
+            pa_csv.write_csv(pa.RecordBatch.from_arrays(columns, names=names), buf,
                              pa_csv.WriteOptions(include_header=False))
             copy.write(buf.getbuffer())
             sent += batch.num_rows
