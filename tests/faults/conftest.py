@@ -9,8 +9,8 @@ sample data is made once per session (`snapshot_template`) and every test gets a
 copy: the project tree copied with `shutil.copytree` (git history and DVC cache included)
 and the database cloned with `CREATE DATABASE ... TEMPLATE`.
 
-Nothing here imports from other test directories: the helpers of
-tests/integration/conftest.py that are needed are repeated, small, below.
+The scratch-project driver (Project, run_sql, project_env) is seedctl.testing, shared
+with tests/integration.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,16 +28,14 @@ from typing import Any
 
 import psycopg
 import pytest
-import yaml
 from psycopg import sql
 
-from seedctl import sample
+from seedctl import sample, testing
 from seedctl.demo import scratch_copy
 from seedctl.devserver import TempPostgres
+from seedctl.testing import project_env
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-SEEDCTL = str(BIN / "seedctl")
 SMALL_SCALE = 0.02  # ~1,800 bars, ~200 macro days, a dozen trades
 # The tables of the sample data and the order that makes their contents comparable.
 ORDER = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id"}
@@ -48,84 +45,13 @@ SNAPSHOT_FILES = ("dvc.lock", "seeds/manifest.json", "seeds/checksums.sha256", "
                   "seeds/data/macro_indicators_daily.parquet", "seeds/data/trades_history.parquet")
 
 
-@dataclass
-class Project:
-    """A scratch clone of the repository with its own git history, DVC workspace and database."""
-
-    root: Path
-    env: dict[str, str]
-    database_url: str
-
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(list(args), cwd=self.root, env={**self.env, **(env or {})}, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
-
-    def seedctl(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return self.run(SEEDCTL, *args, env=env, timeout=timeout)
-
-    def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        """Start `seedctl args` in its own process group (so the whole job can be killed)."""
-        return subprocess.Popen([SEEDCTL, *args], cwd=self.root, env={**self.env, **(env or {})},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                text=True, start_new_session=True)
-
-    def git(self, *args: str) -> str:
-        result = self.run("git", *args)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-    def commit_all(self, message: str) -> None:
-        self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
-
-    def params(self) -> dict[str, Any]:
-        return yaml.safe_load((self.root / "params.yaml").read_text())
-
-    def write_params(self, data: dict[str, Any]) -> None:
-        (self.root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-
-    def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
-        return run_sql(self.database_url, query, *args)
-
-    @property
-    def seeds(self) -> Path:
-        return self.root / "seeds"
+class Project(testing.Project):
+    """A scratch project that can also say which snapshot files it holds, byte for byte."""
 
     def files(self) -> dict[str, bytes | None]:
         """The bytes of every file that identifies the checked-out snapshot (None: absent)."""
         return {rel: (self.root / rel).read_bytes() if (self.root / rel).is_file() else None
                 for rel in SNAPSHOT_FILES}
-
-    def clone(self, dest: Path, database_url: str | None = None) -> Project:
-        """What a new server has: a git clone, no DVC cache, no data files."""
-        subprocess.run(["git", "clone", "-q", str(self.root), str(dest)], check=True, capture_output=True)
-        url = database_url or self.database_url
-        return Project(dest, {**self.env, "DATABASE_URL": url}, url)
-
-
-def run_sql(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)  # type: ignore[arg-type]
-        return cur.fetchall() if cur.description else []
-
-
-def project_env(database_url: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DATABASE_URL": database_url,
-        "DVC_NO_ANALYTICS": "1",
-        "CI": "true",
-        "GIT_AUTHOR_NAME": "seedctl tests",
-        "GIT_AUTHOR_EMAIL": "tests@seedctl.invalid",
-        "GIT_COMMITTER_NAME": "seedctl tests",
-        "GIT_COMMITTER_EMAIL": "tests@seedctl.invalid",
-    }
-    for var in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "SEEDCTL_PARAMS",
-                "MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_BUCKET", "MINIO_USE_SSL",
-                "MINIO_REGION"):
-        env.pop(var, None)
-    return env
 
 
 def new_database(server: TempPostgres, template: str | None = None) -> str:

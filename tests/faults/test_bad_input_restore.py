@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from seedctl.testing import table_to_csv_gz
+
 from .conftest import Project, one_error_line, state
 
 SECRET_MARKER = "Secret-Marker-0xC0FFEE"
@@ -38,17 +40,6 @@ def ohlcv_csv(project: Project) -> str:
     rows = project.sql("SELECT time, symbol, open, high, low, close, volume FROM usdcop_m5_ohlcv ORDER BY time")
     return "time,symbol,open,high,low,close,volume\n" + "".join(
         f"{t.isoformat()},{s},{o},{h},{lo},{c},{v}\n" for t, s, o, h, lo, c, v in rows)
-
-
-def copy_csv_gz(url: str, table: str, dest: Path) -> None:
-    import psycopg
-
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with psycopg.connect(url) as conn, conn.cursor() as cur, gzip.open(dest, "wb") as out:
-        cur.execute("SET TimeZone = 'UTC'")
-        with cur.copy(f"COPY {table} TO STDOUT (FORMAT csv, HEADER)") as copy:
-            for chunk in copy:
-                out.write(chunk)
 
 
 BAD_FALLBACKS = {
@@ -79,7 +70,7 @@ def test_unusable_fallback_is_named_with_its_reason(project: Project, new_server
 def restore_with_bad_fallback(project: Project, new_server: Project, case: str):  # noqa: ANN201
     rel, _ = BAD_FALLBACKS[case]
     path = new_server.root / rel
-    copy_csv_gz(project.database_url, "macro_indicators_daily",  # the other required table is fine
+    table_to_csv_gz(project.database_url, "macro_indicators_daily",  # the other required table is fine
                 new_server.root / "backups" / "macro_indicators_daily_1.csv.gz")
     good = ohlcv_csv(project)
     if case == "wrong-columns":

@@ -14,14 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import yaml
 import pytest
+import yaml
 
 from seedctl import sample
 from seedctl.devs3 import S3Server
 from seedctl.devserver import TempPostgres
+from seedctl.testing import run_sql
 
-from .conftest import Project, kill_group, one_error_line, run_sql, wait_for_session
+from .conftest import Project, kill_group, one_error_line, wait_for_session
 
 GATE_KEY = 4242
 READER = "faults_reader"

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from seedctl.devs3 import S3Server
 from seedctl.devserver import TempPostgres
+from seedctl.testing import table_to_csv_gz
 
 from .conftest import Project, contents, new_database, state
 
@@ -269,19 +269,12 @@ def test_s3_read_errors_refuse_cleanly_then_fallback_then_recover(
 def write_fallbacks(url: str, clone: Project) -> None:
     """csv.gz backups of every table, where params.yaml's fallback globs look (trades_history
     has none configured: it is not required and may end empty, so it gets one added)."""
-    import gzip
 
     params = clone.params()
     params["sources"]["trades_history"]["fallback"] = ["backups/trades_history*.csv.gz"]
     clone.write_params(params)
     for table in ("usdcop_m5_ohlcv", "macro_indicators_daily", "trades_history"):
-        dest = clone.root / "backups" / f"{table}_latest.csv.gz"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with psycopg.connect(url) as conn, conn.cursor() as cur, gzip.open(dest, "wb") as out:
-            cur.execute("SET TimeZone = 'UTC'")
-            with cur.copy(f"COPY {table} TO STDOUT (FORMAT csv, HEADER)") as copy:
-                for chunk in copy:
-                    out.write(chunk)
+        table_to_csv_gz(url, table, clone.root / "backups" / f"{table}_latest.csv.gz")
 
 
 @pytest.mark.slow

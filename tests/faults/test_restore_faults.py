@@ -28,8 +28,17 @@ import psycopg
 import pytest
 
 from seedctl.devserver import TempPostgres
+from seedctl.testing import run_sql
 
-from .conftest import Project, contents, kill_group, one_error_line, run_sql, state, wait_for_session, wait_until_gone
+from .conftest import (
+    Project,
+    contents,
+    kill_group,
+    one_error_line,
+    state,
+    wait_for_session,
+    wait_until_gone,
+)
 
 GATE_KEY = 5151
 

@@ -16,7 +16,7 @@ import pytest
 
 from seedctl.config import load_params
 from seedctl.errors import RemoteError
-from seedctl.remote import load_settings, read_env_file, setup_remote
+from seedctl.remote import load_settings, read_env_file
 
 if TYPE_CHECKING:
     from seedctl.devs3 import S3Server

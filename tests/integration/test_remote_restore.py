@@ -3,7 +3,6 @@ real S3 API server over HTTP — or a clear refusal with the database untouched.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from seedctl.devserver import TempPostgres
+from seedctl.testing import table_to_csv_gz
 
 if TYPE_CHECKING:
     from seedctl.devs3 import S3Server
@@ -48,23 +48,13 @@ def pushed_project(project: Project, s3_env: dict[str, str]) -> None:
 
 def fresh_clone(project: Project, dest: Path) -> Project:
     """What a new server has: a git clone, no DVC cache, no data files."""
-    subprocess.run(["git", "clone", "-q", str(project.root), str(dest)], check=True, capture_output=True)
-    clone = type(project)(dest, dict(project.env), project.database_url)
+    clone = project.clone(dest)
     assert not (dest / ".dvc" / "cache").exists() and not (dest / "seeds" / "data").exists()
     return clone
 
 
 def new_database(pg_server: TempPostgres) -> str:
     return pg_server.create_database(f"n_{uuid.uuid4().hex[:10]}")
-
-
-def write_csv_gz(url: str, table: str, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with psycopg.connect(url) as conn, conn.cursor() as cur, gzip.open(dest, "wb") as out:
-        cur.execute("SET TimeZone = 'UTC'")
-        with cur.copy(f"COPY {table} TO STDOUT (FORMAT csv, HEADER)") as copy:
-            for chunk in copy:
-                out.write(chunk)
 
 
 def test_new_server_gets_the_snapshot_back_exactly(
@@ -102,7 +92,7 @@ def test_corrupt_remote_object_is_refused_then_fallback_used(
     assert "usdcop_m5_ohlcv" in refused.stderr and "not touched" in refused.stderr
     assert contents(target) == {}
 
-    write_csv_gz(sample_project.database_url, "usdcop_m5_ohlcv", clone.root / "backups" / "usdcop_m5_ohlcv_2026.csv.gz")
+    table_to_csv_gz(sample_project.database_url, "usdcop_m5_ohlcv", clone.root / "backups" / "usdcop_m5_ohlcv_2026.csv.gz")
     rescued = clone.seedctl("restore", env=env)
 
     assert rescued.returncode == 0, rescued.stderr
@@ -127,7 +117,7 @@ def test_unreachable_remote_falls_back_or_refuses(
     assert contents(target) == {}
 
     for table in ("usdcop_m5_ohlcv", "macro_indicators_daily"):
-        write_csv_gz(sample_project.database_url, table, clone.root / "backups" / f"{table}_2026.csv.gz")
+        table_to_csv_gz(sample_project.database_url, table, clone.root / "backups" / f"{table}_2026.csv.gz")
     params = clone.params()
     params["sources"]["fidelity"]["required"] = False
     clone.write_params(params)
