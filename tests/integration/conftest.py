@@ -9,13 +9,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from seedctl import sample
-from seedctl.testing import Project, make_project
+from seedctl import sample, testing
+from seedctl.testing import BIN, Project  # noqa: F401 - BIN is imported by test modules
 
 REPO = Path(__file__).resolve().parents[2]
 
 # Rows of the sample data at scale 0.02, far below the plan's min_rows: tests lower them.
 SMALL_SCALE = 0.02
+
+
+def make_project(root: Path, database_url: str) -> Project:
+    """A scratch copy of this repository at root, pointed at database_url."""
+    return testing.make_project(REPO, root, database_url)
 
 
 def small_params(project: Project) -> None:
@@ -29,7 +34,7 @@ def small_params(project: Project) -> None:
 @pytest.fixture
 def project(tmp_path: Path, pg_db: str) -> Project:
     """A scratch repository pointed at an empty database."""
-    return make_project(REPO, tmp_path / "repo", pg_db)
+    return make_project(tmp_path / "repo", pg_db)
 
 
 @pytest.fixture
