@@ -25,9 +25,11 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from seedctl.config import Params
@@ -49,6 +51,10 @@ _REGION = re.compile(r"[a-z0-9-]{1,40}")
 _ENV_LINE = re.compile(r"(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?P<value>.*)")
 # DVC's own lines that say nothing once we print our one line.
 _DVC_NOISE = re.compile(r"^(Having any troubles\?.*|\s*)$")
+# Checking which objects the remote holds: a listing of at most _LIST_PAGES requests, else
+# HEAD requests, _HEAD_THREADS at a time.
+_LIST_PAGES = 10
+_HEAD_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,13 @@ class PushResult:
     url: str
     endpoint_url: str
     files_pushed: int | None
+    # Objects seen in the remote with the cache's sizes, when that alone showed nothing to push.
+    checked: int | None = None
 
     def __str__(self) -> str:
+        if self.files_pushed == 0 and self.checked:
+            return (f"snapshot {self.version}: remote {self.url} already up to date "
+                    f"(all {self.checked} objects present)")
         if self.files_pushed == 0:
             return f"snapshot {self.version}: remote {self.url} already up to date"
         count = "files" if self.files_pushed is None else (
@@ -241,11 +252,12 @@ def _check_bucket(bucket: str, origin: str) -> None:
 
 # --- DVC configuration ---------------------------------------------------------------------
 
-def configure(project_root: Path, settings: RemoteSettings) -> None:
+def configure(project_root: Path, settings: RemoteSettings) -> Mapping[str, Any]:
     """Write the DVC remote: name and URL to .dvc/config, endpoint and keys to .dvc/config.local.
 
     Uses DVC's own config writer (what `dvc remote add/modify [--local]` use), so the files
     are exactly what those commands would leave. Idempotent: unchanged files are not rewritten.
+    Returns DVC's configuration as `dvc` itself will see it (all levels merged).
     """
     from dvc.config import Config
     from dvc.config import ConfigError as DvcConfigError
@@ -267,11 +279,13 @@ def configure(project_root: Path, settings: RemoteSettings) -> None:
         local_remote["sse_kms_key_id"] = settings.sse_kms_key_id
     if settings.url != tracked_url:
         local_remote["url"] = settings.url
+    edited = False
     try:
         config = Config(dvc_dir=str(dvc_dir), validate=False)
         repo = config.load_one("repo")
         if (repo.get("core", {}).get("remote") != settings.name
                 or repo.get("remote", {}).get(settings.name, {}).get("url") != tracked_url):
+            edited = True
             with config.edit("repo") as conf:
                 conf.setdefault("core", {})["remote"] = settings.name
                 conf.setdefault("remote", {}).setdefault(settings.name, {})["url"] = tracked_url
@@ -281,10 +295,13 @@ def configure(project_root: Path, settings: RemoteSettings) -> None:
         wanted = {k: v for k, v in current.items() if k not in managed} | local_remote
         core_remote = local.get("core", {}).get("remote")
         if current != wanted or core_remote not in (None, settings.name):
+            edited = True
             with config.edit("local") as conf:
                 conf.setdefault("remote", {})[settings.name] = wanted
                 if core_remote not in (None, settings.name):
                     conf["core"]["remote"] = settings.name
+        if edited:  # edit() reloads with validation, which fills in every default: as written, please
+            config.load(validate=False)
     except DvcConfigError as exc:
         raise RemoteError(f"DVC configuration in {dvc_dir}: {settings.redact(str(exc))}",
                           "fix .dvc/config or .dvc/config.local") from None
@@ -293,12 +310,18 @@ def configure(project_root: Path, settings: RemoteSettings) -> None:
     local_file = dvc_dir / "config.local"
     if local_file.exists():
         local_file.chmod(0o600)  # it holds the secret key
+    return config
 
 
 # --- checking the remote -------------------------------------------------------------------
 
 def check(settings: RemoteSettings, timeout_s: float = 5) -> None:
     """One HEAD request on the bucket: raise RemoteError saying what is wrong, and which variable."""
+    _checked_client(settings, timeout_s)
+
+
+def _checked_client(settings: RemoteSettings, timeout_s: float = 5) -> Any:
+    """check(), returning the S3 client it used (short timeouts, two attempts)."""
     import botocore.session
     from botocore import exceptions as bx
     from botocore.config import Config
@@ -310,9 +333,10 @@ def check(settings: RemoteSettings, timeout_s: float = 5) -> None:
             aws_access_key_id=settings.access_key, aws_secret_access_key=settings.secret_key,
             config=Config(connect_timeout=timeout_s, read_timeout=timeout_s, signature_version="s3v4",
                           retries={"total_max_attempts": 2, "mode": "standard"},
-                          s3={"addressing_style": "path"}),
+                          s3={"addressing_style": "path"}, max_pool_connections=_HEAD_THREADS),
         )
         client.head_bucket(Bucket=settings.bucket)
+        return client
     except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
             bx.ConnectionClosedError) as exc:
         kind = "timed out" if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)) else "unreachable"
@@ -352,13 +376,48 @@ def _client_error(settings: RemoteSettings, exc: object) -> RemoteError:
 def setup_remote(project_root: Path, params: Params,
                  environ: Mapping[str, str] | None = None) -> RemoteSettings:
     """load_settings + check + configure: afterwards a plain `dvc push` / `dvc pull` works."""
+    return _setup(project_root, params, environ)[0]
+
+
+def _setup(project_root: Path, params: Params,
+           environ: Mapping[str, str] | None = None) -> tuple[RemoteSettings, Any, Mapping[str, Any]]:
+    """setup_remote, also returning the checked S3 client and DVC's merged configuration."""
     settings = load_settings(project_root, params, environ)
-    check(settings)
-    configure(project_root, settings)
-    return settings
+    client = _checked_client(settings)
+    config = configure(project_root, settings)
+    return settings, client, config
 
 
 # --- push and pull -------------------------------------------------------------------------
+
+class Connection:
+    """load_settings + check in a background thread, so that they overlap other work (the
+    snapshot starts one while `dvc repro` runs). It only reads the environment and .env and
+    sends a HEAD request: nothing DVC reads is written. result() raises what they raised."""
+
+    def __init__(self, project_root: Path, params: Params) -> None:
+        self._outcome: tuple[RemoteSettings, Any] | BaseException | None = None
+        self._thread = threading.Thread(target=self._connect, args=(project_root, params),
+                                        name="seedctl-remote", daemon=True)
+        self._thread.start()
+
+    def _connect(self, project_root: Path, params: Params) -> None:
+        try:
+            settings = load_settings(project_root, params)
+            self._outcome = (settings, _checked_client(settings))
+            import dvc.config  # noqa: F401 - what configure() needs, imported meanwhile
+            import dvc.fs  # noqa: F401
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller of result()
+            if self._outcome is None:
+                self._outcome = exc
+
+    def result(self) -> tuple[RemoteSettings, Any]:
+        self._thread.join()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        assert self._outcome is not None
+        return self._outcome
+
 
 def require_validated(seeds_dir: Path) -> str:
     """The checked-out snapshot's version if it passed validation; else ValidationFailed."""
@@ -391,7 +450,17 @@ def require_validated(seeds_dir: Path) -> str:
 
 def require_in_remote(project_root: Path, params: Params) -> None:
     """RemoteError unless every file of the checked-out snapshot is in the remote."""
-    settings = setup_remote(project_root, params)
+    settings, client, config = _setup(project_root, params)
+    objects = pushed_objects(project_root, settings, config)
+    if objects is not None:
+        bad = _absent(client, settings, objects)
+        if bad == {}:
+            return
+        if bad is not None:  # a definite answer from the remote itself
+            key, why = next(iter(bad.items()))
+            raise RemoteError(f"{len(bad)} object(s) of this snapshot are not in {settings.url} "
+                              f"(e.g. {objects[key].label}: {why})",
+                              "run `seedctl push` first: a tag must never name data the remote lacks")
     out = _dvc(project_root, settings, ["status", "--cloud", "--json"])
     try:
         missing = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
@@ -403,15 +472,223 @@ def require_in_remote(project_root: Path, params: Params) -> None:
                           "run `seedctl push` first: a tag must never name data the remote lacks")
 
 
-def push(project_root: Path, params: Params) -> PushResult:
-    """Upload the checked-out, validated snapshot's data with `dvc push`."""
+def push(project_root: Path, params: Params, *, connection: Connection | None = None) -> PushResult:
+    """Upload the checked-out, validated snapshot's data with `dvc push`.
+
+    When the remote already holds every object `dvc push` would upload, each with the size
+    of the local cache's copy (one bucket listing, or a HEAD request per object), DVC is
+    not started at all. Any doubt (an unexpected DVC file or setting, a listing missing from
+    the cache, a remote error other than "not found") runs `dvc push`. After a push, the
+    objects that were missing or of another size must be in the remote with the right size.
+    """
     version = require_validated(project_root / "seeds")
-    settings = setup_remote(project_root, params)
+    if connection is None:
+        settings, client, config = _setup(project_root, params)
+    else:
+        settings, client = connection.result()
+        config = configure(project_root, settings)
+    objects = pushed_objects(project_root, settings, config)
+    bad = _absent(client, settings, objects) if objects is not None else None
+    if objects and bad == {}:
+        return PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url,
+                          files_pushed=0, checked=len(objects))
     stdout = _dvc(project_root, settings, ["push"])
     pushed = re.search(r"(\d+) files? pushed", stdout)
     count = int(pushed.group(1)) if pushed else (0 if "Everything is up to date" in stdout else None)
+    if objects and bad:
+        still = _absent(client, settings, {k: objects[k] for k in bad})
+        if still:
+            key, why = next(iter(still.items()))
+            raise RemoteError(f"after `dvc push`, {len(still)} object(s) are still not right in {settings.url} "
+                              f"(e.g. {objects[key].label}: {why})",
+                              "delete the damaged object from the bucket and push again")
     return PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url,
                       files_pushed=count)
+
+
+# --- which objects `dvc push` uploads, and whether the remote has them ---------------------
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """One object of the DVC remote: what it is (for messages) and its size in the cache."""
+
+    label: str
+    size: int
+
+
+# What the fast path understands; anything else in the DVC project means "ask DVC".
+_DVC_YAML_KEYS = {"stages", "plots", "metrics", "params"}
+_OUT_KINDS = ("outs", "metrics", "plots")
+_OUT_OPTIONS = {"cache", "persist", "desc", "type", "labels", "meta", "x", "y", "template", "title",
+                "x_label", "y_label", "header"}
+_REMOTE_OPTIONS = {"url", "endpointurl", "access_key_id", "secret_access_key", "region", "sse",
+                   "sse_kms_key_id"}
+_MD5 = re.compile(r"[0-9a-f]{32}(\.dir)?")
+
+
+def pushed_objects(project_root: Path, settings: RemoteSettings,
+                   config: Mapping[str, Any]) -> dict[str, RemoteObject] | None:
+    """Remote key -> object, for every object a plain `dvc push` in project_root uploads.
+
+    Read from dvc.yaml, dvc.lock and the local cache, the way DVC 3 lays out an S3 remote
+    (<prefix>/files/md5/<2>/<30>). None whenever the answer is not certain: any DVC file
+    besides the root dvc.yaml, templating, an output option or remote setting this does not
+    know, a stage without a lock entry, an object missing from the local cache.
+    """
+    import yaml
+
+    remote = (config.get("remote") or {}).get(settings.name) or {}
+    if ((config.get("core") or {}).get("remote") != settings.name
+            or not set(remote) <= _REMOTE_OPTIONS
+            or remote.get("url") != settings.url or remote.get("endpointurl") != settings.endpoint_url
+            or (config.get("cache") or {}).get("dir")):
+        return None
+    if _dvc_files(project_root) != ["dvc.yaml"]:
+        return None
+    try:
+        text = (project_root / "dvc.yaml").read_text(encoding="utf-8")
+        pipeline = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        lock = yaml.load((project_root / "dvc.lock").read_text(encoding="utf-8"),
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if "${" in text or not isinstance(pipeline, dict) or not set(pipeline) <= _DVC_YAML_KEYS:
+        return None
+    if not isinstance(lock, dict) or not isinstance(lock.get("stages"), dict):
+        return None
+    md5s: dict[str, str] = {}
+    for name, stage in (pipeline.get("stages") or {}).items():
+        if not isinstance(stage, dict) or {"foreach", "matrix", "do"} & set(stage):
+            return None
+        locked = lock["stages"].get(name)
+        locked_outs = {str(o.get("path")): o for o in (locked or {}).get("outs") or [] if isinstance(o, dict)}
+        for kind in _OUT_KINDS:
+            for entry in stage.get(kind) or []:
+                found = _cached_out(entry)
+                if found is None:
+                    return None
+                path, cached = found
+                if not cached:
+                    continue
+                out = locked_outs.get(path)
+                if out is None or out.get("hash") != "md5" or not _MD5.fullmatch(str(out.get("md5"))):
+                    return None
+                md5s[str(out["md5"])] = path
+    cache = project_root / ".dvc" / "cache" / "files" / "md5"
+    objects: dict[str, RemoteObject] = {}
+    for md5, path in md5s.items():
+        listing = cache / md5[:2] / md5[2:]
+        try:
+            objects[_object_key(settings, md5)] = RemoteObject(f"{path} (listing {md5})" if md5.endswith(".dir")
+                                                               else path, listing.stat().st_size)
+            if not md5.endswith(".dir"):
+                continue
+            entries = json.loads(listing.read_bytes())
+            for entry in entries:
+                file_md5 = str(entry["md5"])
+                if not _MD5.fullmatch(file_md5) or file_md5.endswith(".dir"):
+                    return None
+                size = (cache / file_md5[:2] / file_md5[2:]).stat().st_size
+                objects[_object_key(settings, file_md5)] = RemoteObject(f"{path}/{entry['relpath']}", size)
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+    return objects
+
+
+def _cached_out(entry: object) -> tuple[str, bool] | None:
+    """(path, cached) of one dvc.yaml outs/metrics/plots entry; None when not understood."""
+    if isinstance(entry, str):
+        return entry, True
+    if isinstance(entry, dict) and len(entry) == 1:
+        path, options = next(iter(entry.items()))
+        options = options or {}
+        if isinstance(path, str) and isinstance(options, dict) and set(options) <= _OUT_OPTIONS:
+            cached = options.get("cache", True)
+            if isinstance(cached, bool):
+                return path, cached
+    return None
+
+
+def _dvc_files(project_root: Path) -> list[str] | None:
+    """The DVC files git sees in the project (tracked, or untracked and not ignored)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "-co", "--exclude-standard", "--", "dvc.yaml", "*/dvc.yaml", "*.dvc"],
+            cwd=project_root, capture_output=True, check=False, stdin=subprocess.DEVNULL)
+    except OSError:
+        return None
+    if listed.returncode:
+        return None
+    return sorted({p for p in listed.stdout.decode("utf-8", "replace").split("\0") if p})
+
+
+def _object_key(settings: RemoteSettings, md5: str) -> str:
+    key = f"files/md5/{md5[:2]}/{md5[2:]}"
+    return f"{settings.prefix}/{key}" if settings.prefix else key
+
+
+def _absent(client: Any, settings: RemoteSettings,
+            objects: Mapping[str, RemoteObject]) -> dict[str, str] | None:
+    """key -> why, for each object the remote lacks or holds with another size; {} when it
+    has them all. None when the remote did not give a clear answer for some object.
+
+    One listing of <prefix>/files/md5/ (1,000 objects per request) while that stays short;
+    else (or when listing is not allowed) one HEAD request per object.
+    """
+    if not objects:
+        return {}
+    sizes = _listed_sizes(client, settings)
+    if sizes is not None:
+        return {key: _size_problem(sizes.get(key), obj.size) for key, obj in objects.items()
+                if sizes.get(key) != obj.size}
+    return _head_sizes(client, settings, objects)
+
+
+def _size_problem(remote: int | None, cached: int) -> str:
+    return "not in the remote" if remote is None else f"{remote} bytes in the remote, {cached} in the cache"
+
+
+def _listed_sizes(client: Any, settings: RemoteSettings) -> dict[str, int] | None:
+    """Key -> size of every object under <prefix>/files/md5/; None when that takes more than
+    _LIST_PAGES requests or the listing fails."""
+    from botocore import exceptions as bx
+
+    prefix = f"{settings.prefix}/files/md5/" if settings.prefix else "files/md5/"
+    sizes: dict[str, int] = {}
+    request: dict[str, Any] = {"Bucket": settings.bucket, "Prefix": prefix, "MaxKeys": 1000}
+    try:
+        for _ in range(_LIST_PAGES):
+            page = client.list_objects_v2(**request)
+            sizes.update((str(o["Key"]), int(o["Size"])) for o in page.get("Contents", []))
+            if not page.get("IsTruncated"):
+                return sizes
+            request["ContinuationToken"] = page["NextContinuationToken"]
+    except (bx.ClientError, bx.BotoCoreError, KeyError, ValueError, TypeError):
+        return None
+    return None
+
+
+def _head_sizes(client: Any, settings: RemoteSettings,
+                objects: Mapping[str, RemoteObject]) -> dict[str, str] | None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore import exceptions as bx
+
+    def head(key: str) -> str | None | bool:
+        try:
+            size = int(client.head_object(Bucket=settings.bucket, Key=key)["ContentLength"])
+        except bx.ClientError as exc:
+            status = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return _size_problem(None, objects[key].size) if status == 404 else False
+        except (bx.BotoCoreError, KeyError, ValueError):
+            return False
+        return None if size == objects[key].size else _size_problem(size, objects[key].size)
+
+    with ThreadPoolExecutor(max_workers=min(_HEAD_THREADS, len(objects))) as pool:
+        answers = dict(zip(objects, pool.map(head, objects)))
+    if any(answer is False for answer in answers.values()):
+        return None
+    return {key: answer for key, answer in answers.items() if isinstance(answer, str)}
 
 
 def pull(project_root: Path, params: Params, targets: Sequence[str] | None = None) -> None:

@@ -36,9 +36,11 @@ _DVC_NOISE = re.compile(r"^(ERROR: failed to reproduce|Having any troubles\?|$)"
 
 def run_pipeline(params_path: Path) -> None:
     """`dvc repro` in the project that holds params_path; raise on any failure."""
-    params = load_params(params_path)
-    preflight(params)
-    root = params_path.resolve().parent
+    preflight(load_params(params_path))
+    _repro(params_path.resolve().parent)
+
+
+def _repro(root: Path) -> None:
     env = env_with_venv()
     if interactive():
         if subprocess.run([dvc(), "repro"], cwd=root, env=env, check=False).returncode:
@@ -78,13 +80,22 @@ def run_snapshot(
     with snapshot_lock(root, wait_s):
         if commit:
             _refuse_staged_changes(root)
-        run_pipeline(params_path)
+        params = load_params(params_path)
+        preflight(params)
+        connection = None
+        if push:
+            from seedctl.remote import Connection
+
+            # The remote's settings and bucket check, while `dvc repro` runs (its errors are
+            # raised only when the push starts, after a successful pipeline, as before).
+            connection = Connection(root, params)
+        _repro(root)
         manifest = load_manifest(root / "seeds")
         outcome = SnapshotOutcome(manifest["version"])
         if push:
             from seedctl.remote import push as push_snapshot
 
-            outcome.pushed = str(push_snapshot(root, load_params(params_path)))
+            outcome.pushed = str(push_snapshot(root, params, connection=connection))
         if commit:
             outcome.tag = _commit_and_tag(root, manifest)
             outcome.unchanged = outcome.tag is None

@@ -1,0 +1,191 @@
+"""`seedctl snapshot` of an unchanged database skips `dvc push` only with evidence: the remote
+holds every object `dvc push` would upload, with the cache's size. Real moto_server, dvc, git."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+
+from seedctl.remote import RemoteSettings, pushed_objects
+
+if TYPE_CHECKING:
+    from seedctl.devs3 import S3Server
+    from tests.integration.conftest import Project
+
+UP_TO_DATE = "already up to date (all "  # seedctl's own evidence line: DVC was not started
+
+
+def data_keys(s3_server: S3Server, bucket: str) -> list[str]:
+    return sorted(k for k in s3_server.keys(bucket, "seedctl/files/md5/") if not k.endswith(".dir"))
+
+
+def first_snapshot(project: Project, s3_env: dict[str, str]) -> None:
+    result = project.seedctl("snapshot", env=s3_env)
+    assert result.returncode == 0, result.stderr
+    assert "pushed to" in result.stdout and "committed and tagged" in result.stdout
+
+
+def test_unchanged_snapshot_skips_push_only_while_the_remote_has_everything(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
+    project, bucket = sample_project, s3_env["MINIO_BUCKET"]
+    first_snapshot(project, s3_env)
+    keys = s3_server.keys(bucket)
+    head = project.git("rev-parse", "HEAD")
+
+    unchanged = project.seedctl("snapshot", env=s3_env)
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert UP_TO_DATE in unchanged.stdout and "Everything is up to date" not in unchanged.stdout
+    assert "database unchanged" in unchanged.stdout
+    assert s3_server.keys(bucket) == keys and project.git("rev-parse", "HEAD") == head
+
+    # One data file, then the directory listing, disappear from the bucket: pushed again.
+    client = s3_server.client()
+    for lost in (data_keys(s3_server, bucket)[0], next(k for k in keys if k.endswith(".dir"))):
+        client.delete_object(Bucket=bucket, Key=lost)
+        again = project.seedctl("snapshot", env=s3_env)
+        assert again.returncode == 0, again.stderr
+        assert "pushed to s3://" in again.stdout and UP_TO_DATE not in again.stdout, again.stdout
+        assert s3_server.keys(bucket) == keys
+        assert project.git("rev-parse", "HEAD") == head
+
+
+def test_another_bucket_gets_everything(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
+    project = sample_project
+    first_snapshot(project, s3_env)
+    old = s3_server.keys(s3_env["MINIO_BUCKET"])
+    other = f"seedctl-{uuid.uuid4().hex[:12]}"
+    s3_server.create_bucket(other)
+
+    moved = project.seedctl("snapshot", env={**s3_env, "MINIO_BUCKET": other})
+    assert moved.returncode == 0, moved.stderr
+    assert UP_TO_DATE not in moved.stdout and f"pushed to s3://{other}/seedctl" in moved.stdout
+    assert s3_server.keys(other) == old
+    back = project.seedctl("snapshot", env=s3_env)
+    assert back.returncode == 0 and UP_TO_DATE in back.stdout, back.stdout + back.stderr
+
+
+def test_damaged_remote_object_is_reported_not_taken_as_pushed(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
+    """DVC only asks whether an object exists; a truncated one must stop the tag."""
+    project, bucket = sample_project, s3_env["MINIO_BUCKET"]
+    first_snapshot(project, s3_env)
+    lock = yaml.safe_load((project.root / "dvc.lock").read_text())
+    listing = next(o["md5"] for o in lock["stages"]["export"]["outs"] if o["path"] == "seeds/data")
+    entries = json.loads((project.root / ".dvc" / "cache" / "files" / "md5" / listing[:2] / listing[2:]).read_text())
+    macro = next(e for e in entries if e["relpath"].startswith("macro_indicators_daily"))  # a trade leaves it alone
+    victim = f"seedctl/files/md5/{macro['md5'][:2]}/{macro['md5'][2:]}"
+    s3_server.client().put_object(Bucket=bucket, Key=victim, Body=b"truncated")
+    project.sql("INSERT INTO trades_history (opened_at, side, entry_price, quantity, strategy) "
+                "SELECT max(opened_at) + interval '1 minute', 'long', 4000, 1, 'fast-path' FROM trades_history")
+    tags = project.git("tag", "--list", "seeds/v*")
+
+    result = project.seedctl("snapshot", env=s3_env)
+
+    assert result.returncode == 7, (result.stdout, result.stderr)
+    assert f"seeds/data/{macro['relpath']}: 9 bytes in the remote" in result.stderr, result.stderr
+    assert "still not right" in result.stderr
+    assert project.git("tag", "--list", "seeds/v*") == tags
+    tag = project.seedctl("tag", env=s3_env)
+    assert tag.returncode == 7 and "9 bytes in the remote" in tag.stderr, tag.stdout + tag.stderr
+    assert project.git("tag", "--list", "seeds/v*") == tags
+
+
+# --- which objects `dvc push` would upload: no services ---------------------------------------
+
+SETTINGS = RemoteSettings(name="minio", url="s3://seeds/seedctl", endpoint_url="http://127.0.0.1:9",
+                          access_key="a", secret_key="s", bucket="seeds", prefix="seedctl")
+CONFIG: dict[str, Any] = {"core": {"remote": "minio"},
+                          "remote": {"minio": {"url": "s3://seeds/seedctl", "endpointurl": "http://127.0.0.1:9",
+                                               "access_key_id": "a", "secret_access_key": "s"}}}
+DVC_YAML = """stages:
+  export:
+    cmd: python export.py
+    outs:
+      - data:
+          persist: true
+      - schema.json
+      - report.json:
+          cache: false
+"""
+FILE_MD5, DATA_MD5, SCHEMA_MD5 = "a" * 32, "b" * 32, "c" * 32
+
+
+def _cache(root: Path, md5: str, content: bytes) -> None:
+    path = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+@pytest.fixture
+def dvc_project(tmp_path: Path) -> Path:
+    root = tmp_path / "p"
+    (root / ".dvc").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "dvc.yaml").write_text(DVC_YAML)
+    lock = {"schema": "2.0", "stages": {"export": {"cmd": "python export.py", "outs": [
+        {"path": "data", "hash": "md5", "md5": f"{DATA_MD5}.dir", "size": 3, "nfiles": 1},
+        {"path": "schema.json", "hash": "md5", "md5": SCHEMA_MD5, "size": 2},
+        {"path": "report.json", "hash": "md5", "md5": "d" * 32, "size": 2}]}}}
+    (root / "dvc.lock").write_text(json.dumps(lock))
+    _cache(root, f"{DATA_MD5}.dir", json.dumps([{"md5": FILE_MD5, "relpath": "t.parquet"}]).encode())
+    _cache(root, FILE_MD5, b"abc")
+    _cache(root, SCHEMA_MD5, b"{}")
+    return root
+
+
+def test_pushed_objects_are_the_cached_outputs_and_their_files(dvc_project: Path) -> None:
+    objects = pushed_objects(dvc_project, SETTINGS, CONFIG)
+    assert objects is not None
+    assert {k: v.size for k, v in objects.items()} == {
+        f"seedctl/files/md5/bb/{DATA_MD5[2:]}.dir": len(json.dumps([{"md5": FILE_MD5, "relpath": "t.parquet"}])),
+        f"seedctl/files/md5/aa/{FILE_MD5[2:]}": 3,
+        f"seedctl/files/md5/cc/{SCHEMA_MD5[2:]}": 2,
+    }
+    assert objects[f"seedctl/files/md5/aa/{FILE_MD5[2:]}"].label == "data/t.parquet"
+
+
+@pytest.mark.parametrize("change", [
+    "another remote", "unknown remote option", "other url", "cache dir", "another dvc file",
+    "templating", "per-output remote", "stage not locked", "listing not cached", "file not cached",
+    "legacy hash",
+])
+def test_pushed_objects_is_unsure_rather_than_wrong(dvc_project: Path, change: str) -> None:
+    root, config = dvc_project, json.loads(json.dumps(CONFIG))
+    remote = config["remote"]["minio"]
+    cache = root / ".dvc" / "cache" / "files" / "md5"
+    if change == "another remote":
+        config["core"]["remote"] = "backup"
+    elif change == "unknown remote option":
+        remote["version_aware"] = "true"
+    elif change == "other url":
+        remote["url"] = "s3://seeds/elsewhere"
+    elif change == "cache dir":
+        config["cache"] = {"dir": "/elsewhere"}
+    elif change == "another dvc file":
+        (root / "more").mkdir()
+        (root / "more" / "raw.dvc").write_text("outs:\n- md5: " + "e" * 32 + "\n  path: raw\n")
+    elif change == "templating":
+        (root / "dvc.yaml").write_text(DVC_YAML.replace("python export.py", "python ${script}"))
+    elif change == "per-output remote":
+        (root / "dvc.yaml").write_text(DVC_YAML.replace("persist: true", "remote: other"))
+    elif change == "stage not locked":
+        (root / "dvc.yaml").write_text(DVC_YAML + "  more:\n    cmd: echo\n    outs:\n      - more.txt\n")
+    elif change == "listing not cached":
+        (cache / "bb" / f"{DATA_MD5[2:]}.dir").unlink()
+    elif change == "file not cached":
+        (cache / "aa" / FILE_MD5[2:]).unlink()
+    elif change == "legacy hash":
+        lock = json.loads((root / "dvc.lock").read_text())
+        del lock["stages"]["export"]["outs"][1]["hash"]
+        (root / "dvc.lock").write_text(json.dumps(lock))
+    assert pushed_objects(root, SETTINGS, config) is None
