@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import cProfile
 import io
-import json
 import os
 import pstats
 import tempfile
@@ -27,14 +26,15 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from seedctl import db, export
+from seedctl import restore as restore_mod
 from seedctl.acquire import acquire
 from seedctl.catalog import TableSchema, read_table_schema
 from seedctl.checksum import table_checksum
 from seedctl.config import load_params
 from seedctl.ddl import add_keys_and_indexes, create_table
 from seedctl.manifest import load_manifest, sha256_file
+from seedctl.parts import table_parts
 from seedctl.pgtypes import codec_for, select_expr, to_pg_text
-from seedctl import restore as restore_mod
 
 
 @contextmanager
@@ -66,19 +66,6 @@ def _drain(cur: psycopg.Cursor, query: sql.Composable, keep: bool) -> tuple[list
             if keep:
                 chunks.append(bytes(data))
     return chunks, size
-
-
-class _ListReader:
-    def __init__(self, batches: list[pa.RecordBatch]) -> None:
-        self._batches = iter(batches)
-
-    def read_next_batch(self) -> pa.RecordBatch:
-        return next(self._batches)
-
-
-class _NoBar:
-    def advance(self, n: int) -> None:
-        pass
 
 
 def _top(profile: cProfile.Profile, limit: int = 12) -> list[dict[str, Any]]:
@@ -132,39 +119,41 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
     del chunks
     def parse() -> list[pa.RecordBatch]:
         # open_csv already parses the first block: it belongs inside the timing.
-        reader = export._csv_reader(io.BytesIO(data), codecs)  # noqa: SLF001 - the export's own options
+        reader = export._csv_reader(io.BytesIO(data), codecs)
         return list(reader)
 
     batches = _timed(phases, "CSV parsing (pyarrow streaming reader, export's options)", parse)
     rows = sum(b.num_rows for b in batches)
     del data
-    arrow_schema = pa.schema([export.arrow_field(c, k) for c, k in zip(schema.columns, codecs)],
-                             metadata={"seedctl.table": json.dumps(schema.to_dict(), sort_keys=True)})
+    arrow_schema = pa.schema([export.arrow_field(c, k) for c, k in zip(schema.columns, codecs)])
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "t.parquet"
+        data_dir = Path(tmp) / "data"
 
         def write() -> int:
-            writer = pq.ParquetWriter(path, arrow_schema, **export._writer_options(backup))  # noqa: SLF001
+            files = export._PartFiles(data_dir, "t", source, schema, arrow_schema, codecs, backup)
             try:
-                return export._stream_row_groups(_ListReader(batches), writer, arrow_schema, codecs,  # noqa: SLF001
-                                                 backup.batch_rows, _NoBar())  # type: ignore[arg-type]
+                for batch in batches:
+                    files.add(batch)
+                return sum(p.rows for p in files.finish())
             finally:
-                writer.close()
+                files.close()
 
-        _timed(phases, "codec conversion + row grouping + Parquet write (zstd)", write)
-        parquet_bytes = path.stat().st_size
+        _timed(phases, f"codec conversion + row grouping + Parquet write ({backup.compression}, "
+                       f"partition: {source.partition})", write)
+        parquet_bytes = sum(f.stat().st_size for f in data_dir.rglob("*.parquet"))
         if not thorough:
             return {"rows": rows, "phases": phases, "alternatives": extra, "csv_bytes": csv_bytes,
                     "binary_bytes": binary_bytes, "parquet_bytes": parquet_bytes, "plan": plan,
                     "work_mem": work_mem}
         table_in_memory = pa.Table.from_batches(batches).rename_columns(arrow_schema.names).cast(arrow_schema)
+        chosen = export.writer_options(backup, arrow_schema)
         for label, opts in (("Parquet write, compression none", {"compression": None}),
-                            ("Parquet write, snappy", {"compression": "snappy"}),
-                            ("Parquet write, zstd level 1", {"compression": "zstd", "compression_level": 1})):
+                            ("Parquet write, zstd level 1", {"compression": "zstd", "compression_level": 1}),
+                            ("Parquet write, dictionary for every column (the earlier setting)",
+                             {"use_dictionary": True, "column_encoding": None})):
             def alt(o: dict[str, Any] = opts) -> None:
                 pq.write_table(table_in_memory, Path(tmp) / "alt.parquet",
-                               row_group_size=backup.batch_rows, store_decimal_as_integer=True,
-                               use_dictionary=True, write_statistics=True, **o)
+                               row_group_size=backup.batch_rows, **{**chosen, **o})
             _timed(extra, label, alt)
         del table_in_memory, batches
 
@@ -188,13 +177,13 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
     manifest = load_manifest(project / "seeds")
     (name, entry), = manifest["tables"].items()
     table = TableSchema.from_dict(entry["schema"])
-    path = project / "seeds" / entry["file"]
+    paths = [project / "seeds" / p["file"] for p in table_parts(entry)]
     phases: list[tuple[str, float]] = []
     extra: list[tuple[str, float]] = []
-    _timed(phases, "sha256 of the data file (verified before loading)", lambda: sha256_file(path))
+    _timed(phases, "sha256 of the data files (verified before loading)", lambda: [sha256_file(p) for p in paths])
 
     def read() -> list[pa.RecordBatch]:
-        return list(pq.ParquetFile(path).iter_batches(batch_size=batch_rows))
+        return [b for p in paths for b in pq.ParquetFile(p).iter_batches(batch_size=batch_rows)]
 
     batches = _timed(phases, "Parquet read (iter_batches)", read)
     names = batches[0].schema.names

@@ -80,6 +80,7 @@ class Series:
 
     samples: list[Sample] = field(default_factory=list)
     bytes: int | None = None
+    files: int | None = None  # how many files those bytes are spread over
 
     def add(self, sample: Sample) -> None:
         self.samples.append(sample)

@@ -15,10 +15,11 @@ from typing import Any, Literal
 
 from seedctl.catalog import TableSchema
 from seedctl.config import Params, Source
-from seedctl.errors import SeedctlError
+from seedctl.errors import IntegrityError, SeedctlError
 from seedctl.export import SCHEMA_FILE
 from seedctl.fallback import FallbackFile, find_fallback
 from seedctl.manifest import sha256_file
+from seedctl.parts import inconsistencies, table_parts
 from seedctl.tools import dvc, env_with_venv
 
 Origin = Literal["local", "cache", "remote", "fallback", "empty"]
@@ -32,7 +33,7 @@ class TableData:
     table: TableSchema
     entry: dict[str, Any]  # the manifest's entry for this table
     origin: Origin
-    parquet: Path | None = None
+    parquet: list[Path] = field(default_factory=list)  # the table's data files, in row order
     fallback: FallbackFile | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -47,8 +48,13 @@ class NoUsableSource(SeedctlError):
     exit_code = 6
 
 
-def file_matches(path: Path, entry: dict[str, Any]) -> bool:
-    return path.is_file() and path.stat().st_size == entry["size_bytes"] and sha256_file(path) == entry["sha256"]
+def file_matches(path: Path, part: dict[str, Any]) -> bool:
+    return path.is_file() and path.stat().st_size == part["size_bytes"] and sha256_file(path) == part["sha256"]
+
+
+def _unmatched(seeds_dir: Path, entry: dict[str, Any]) -> list[Path]:
+    """The table's data files that are absent or differ from the manifest."""
+    return [seeds_dir / p["file"] for p in table_parts(entry) if not file_matches(seeds_dir / p["file"], p)]
 
 
 def acquire(
@@ -66,23 +72,28 @@ def acquire(
     pull=False uses only what is on this machine (workspace, then fallback files).
     """
     entries = manifest["tables"]
-    missing = [name for name, e in entries.items() if not file_matches(seeds_dir / e["file"], e)]
+    edited = inconsistencies(manifest)
+    if edited:
+        raise IntegrityError(edited[0], "restore the manifest with `git checkout -- seeds/manifest.json`; "
+                             "the database was not touched")
+    missing = [name for name, e in entries.items() if _unmatched(seeds_dir, e)]
     # The snapshot's schema.json comes along, so the checkout is complete for `verify`.
     extra = [] if (seeds_dir / SCHEMA_FILE).is_file() else [seeds_dir / SCHEMA_FILE]
     cached: set[str] = set()
     if missing and not dry_run:  # the local DVC cache first: no network, no credentials
-        _checkout(project_root, [seeds_dir / entries[n]["file"] for n in missing] + extra)
-        cached = {n for n in missing if file_matches(seeds_dir / entries[n]["file"], entries[n])}
+        _checkout(project_root, [f for n in missing for f in _unmatched(seeds_dir, entries[n])] + extra)
+        cached = {n for n in missing if not _unmatched(seeds_dir, entries[n])}
         missing = [n for n in missing if n not in cached]
     pulled: set[str] = set()
     remote_problem = None
     if missing and pull and not dry_run:
-        remote_problem = _pull(project_root, params, [seeds_dir / entries[n]["file"] for n in missing] + extra)
-        pulled = {n for n in missing if file_matches(seeds_dir / entries[n]["file"], entries[n])}
+        wanted = {n: _unmatched(seeds_dir, entries[n]) for n in missing}
+        remote_problem = _pull(project_root, params, [f for files in wanted.values() for f in files] + extra)
+        pulled = {n for n in missing if not _unmatched(seeds_dir, entries[n])}
         for name in set(missing) - pulled:
-            path = seeds_dir / entries[name]["file"]
-            if path.is_file() and remote_problem is None:
-                remote_problem = f"{path.name} from the remote does not match the manifest's sha256"
+            present = [f for f in _unmatched(seeds_dir, entries[name]) if f.is_file()]
+            if present and remote_problem is None:
+                remote_problem = f"{present[0].name} from the remote does not match the manifest's sha256"
     plans, failures = [], []
     for name, entry in entries.items():
         table = TableSchema.from_dict(entry["schema"])
@@ -91,7 +102,8 @@ def acquire(
             continue
         if name not in missing or name in pulled:
             origin: Origin = "remote" if name in pulled else "cache" if name in cached else "local"
-            plans.append(TableData(name, table, entry, origin, parquet=seeds_dir / entry["file"]))
+            files = [seeds_dir / p["file"] for p in table_parts(entry)]
+            plans.append(TableData(name, table, entry, origin, parquet=files))
             continue
         source = params.sources.get(name) or Source(table=table.qualified)
         why = remote_problem or "data file missing or not matching the manifest"

@@ -29,6 +29,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 _SOURCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 Compression = Literal["zstd", "snappy", "gzip", "lz4", "none"]
+# One data file per calendar month / year of the time column, or one file for the table.
+Partition = Literal["none", "month", "year"]
 SnapshotFormat = Literal["parquet"]
 
 
@@ -56,6 +58,9 @@ class Source:
     max_null_ratio: float | None = None
     column_max_null_ratio: dict[str, float] = field(default_factory=dict)
     ohlcv: OhlcvColumns | None = None
+    # Split into one file per month/year of time_column, so a snapshot after new rows
+    # arrive stores and uploads only the files that changed (DVC content addressing).
+    partition: Partition = "none"
 
     @property
     def schema_name(self) -> str:
@@ -160,7 +165,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})", "save the file as UTF-8") from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -216,6 +221,9 @@ def _check_source(src: Source, where: str, origin: str) -> None:
             raise ConfigError(f"{origin}: {where}: bad column name {col!r}")
     if src.min_rows < 0:
         raise ConfigError(f"{origin}: {where}.min_rows must be >= 0")
+    if src.partition != "none" and not src.time_column:
+        raise ConfigError(f"{origin}: {where}.partition: {src.partition!r} needs a time_column",
+                          "name the table's time column, or set partition: none")
     ratios = list(src.column_max_null_ratio.values())
     if src.max_null_ratio is not None:
         ratios.append(src.max_null_ratio)

@@ -16,14 +16,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from seedctl import sample
-from seedctl.checksum import Checksum, table_checksum
+from seedctl.checksum import Checksum, recorded_checksum
 from seedctl.devs3 import S3Server
 from seedctl.devserver import TempPostgres
 from seedctl.manifest import load_manifest
@@ -64,8 +63,7 @@ def _fingerprints(url: str, manifest: dict[str, Any]) -> dict[str, Checksum]:
         conn.execute("SET TimeZone = 'UTC'")
         conn.execute("SET extra_float_digits = 1")
         return {
-            name: table_checksum(conn, sql.Identifier(*entry["table"].split(".")),
-                                 [c["name"] for c in entry["schema"]["columns"]])
+            name: recorded_checksum(conn, sql.Identifier(*entry["table"].split(".")), entry)
             for name, entry in manifest["tables"].items()
         }
 

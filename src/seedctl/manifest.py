@@ -1,8 +1,8 @@
 """Manifest: what a snapshot holds, so that any checkout can say and prove it.
 
-seeds/manifest.json (git-tracked) records per table the file, rows, date range, bytes,
-sha256, schema, null counts and rows per month, plus the config and server versions the
-snapshot was made with. seeds/checksums.sha256 is the same sha256 list in `sha256sum -c`
+seeds/manifest.json (git-tracked) records per table its data files (`parts`: one, or one
+per month/year, each with rows, bytes, sha256 and md5), rows, date range, schema, null
+counts and rows per month, plus the config and server versions the snapshot was made with. seeds/checksums.sha256 is the same sha256 list in `sha256sum -c`
 form, to be checked from inside seeds/.
 """
 
@@ -13,7 +13,7 @@ import hashlib
 import json
 import socket
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from seedctl import __version__
 from seedctl.config import Params
 from seedctl.errors import IntegrityError, SeedctlError
 from seedctl.export import SCHEMA_FILE, load_schema_document
+from seedctl.parts import inconsistencies, parts_digest, table_parts
 from seedctl.pgtypes import pg_text_scalar
 
 MANIFEST_FILE = "manifest.json"
@@ -37,10 +38,12 @@ def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None
     """Write manifest.json, checksums.sha256 and reports/coverage.csv for the exported files."""
     manifest = build_manifest(params, seeds_dir, now=now)
     write_json(seeds_dir / MANIFEST_FILE, manifest)
-    lines = [f"{t['sha256']}  {t['file']}" for t in manifest["tables"].values()]
+    lines = [f"{p['sha256']}  {p['file']}" for t in manifest["tables"].values() for p in table_parts(t)]
     lines.append(f"{manifest['schema_sha256']}  {SCHEMA_FILE}")
     (seeds_dir / CHECKSUMS_FILE).write_text("\n".join(sorted(lines, key=lambda s: s[66:])) + "\n")
-    from seedctl.report import write_coverage  # rows per month per table: the DVC coverage plot
+    from seedctl.report import (
+        write_coverage,  # rows per month per table: the DVC coverage plot
+    )
 
     write_coverage(seeds_dir, manifest)
     return manifest
@@ -48,12 +51,12 @@ def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None
 
 def build_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None) -> dict[str, Any]:
     exported = load_schema_document(seeds_dir)
-    created = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    created = (now or datetime.now(UTC)).replace(microsecond=0)
     tables = {}
     for source_name, info in exported["tables"].items():
         source = params.sources.get(source_name)
         time_column = source.time_column if source else None
-        tables[source_name] = describe_file(seeds_dir, info, time_column, params.backup.batch_rows)
+        tables[source_name] = describe_table(seeds_dir, info, time_column, params.backup.batch_rows)
     digest = hashlib.sha256("".join(t["sha256"] for t in tables.values()).encode()).hexdigest()
     server = exported["server"]
     return {
@@ -75,61 +78,80 @@ def build_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = No
     }
 
 
-def describe_file(
+def describe_table(
     seeds_dir: Path, info: dict[str, Any], time_column: str | None, batch_rows: int
 ) -> dict[str, Any]:
-    """Facts about one data file, read from the file itself (not from the export's memory)."""
-    path = seeds_dir / info["file"]
-    parquet = pq.ParquetFile(path)
-    meta = parquet.metadata
-    if meta.num_rows != info["rows"]:
-        raise IntegrityError(
-            f"{path}: holds {meta.num_rows} rows, the export wrote {info['rows']}",
-            "the file changed after export; run the snapshot again",
-        )
+    """Facts about one table's data files, read from the files (not from the export's memory)."""
+    if "parts" not in info:
+        raise SeedctlError(f"{seeds_dir / SCHEMA_FILE} was written by an older seedctl",
+                           "run the export stage again (dvc repro)")
+    parts = [_describe_part(seeds_dir, part) for part in info["parts"]]
+    files = [pq.ParquetFile(seeds_dir / part["file"]) for part in parts]
     entry: dict[str, Any] = {
         "table": f"{info['schema']['schema']}.{info['schema']['name']}",
-        "file": info["file"],
-        "rows": meta.num_rows,
-        "size_bytes": path.stat().st_size,
-        "sha256": sha256_file(path),
-        "md5": md5_file(path),  # DVC's content address: which remote object holds this file
+        "partition": info["partition"],
+        "rows": sum(p["rows"] for p in parts),
+        "size_bytes": sum(p["size_bytes"] for p in parts),
+        "sha256": parts_digest(parts),
+        "parts": parts,
         "content_checksum": info["content_checksum"],
+        "checksum_algorithm": info["checksum_algorithm"],
         "date_range": None,
-        "null_counts": _null_counts(parquet),
+        "null_counts": _null_counts(files),
         "rows_per_month": {},
         "text_columns": info["text_columns"],
         "schema": info["schema"],
     }
     if time_column:
-        entry["date_range"], entry["rows_per_month"] = _time_profile(parquet, time_column, batch_rows)
+        entry["date_range"], entry["rows_per_month"] = _time_profile(files, time_column, batch_rows)
     return entry
 
 
-def _null_counts(parquet: pq.ParquetFile) -> dict[str, int]:
-    meta = parquet.metadata
-    counts = dict.fromkeys(parquet.schema_arrow.names, 0)
-    for g in range(meta.num_row_groups):
-        group = meta.row_group(g)
-        for c in range(group.num_columns):
-            chunk = group.column(c)
-            stats = chunk.statistics
-            if stats is None or not stats.has_null_count:
-                raise SeedctlError(f"parquet file lacks null counts for {chunk.path_in_schema}")
-            counts[chunk.path_in_schema] += stats.null_count
+def _describe_part(seeds_dir: Path, part: dict[str, Any]) -> dict[str, Any]:
+    path = seeds_dir / part["file"]
+    rows = pq.ParquetFile(path).metadata.num_rows
+    if rows != part["rows"]:
+        raise IntegrityError(
+            f"{path}: holds {rows} rows, the export wrote {part['rows']}",
+            "the file changed after export; run the snapshot again",
+        )
+    described = {"file": part["file"], "rows": rows}
+    if part.get("period") is not None:
+        described["period"] = part["period"]
+    return {
+        **described,
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+        "md5": md5_file(path),  # DVC's content address: which remote object holds this file
+    }
+
+
+def _null_counts(files: list[pq.ParquetFile]) -> dict[str, int]:
+    counts = dict.fromkeys(files[0].schema_arrow.names, 0)
+    for parquet in files:
+        meta = parquet.metadata
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                chunk = group.column(c)
+                stats = chunk.statistics
+                if stats is None or not stats.has_null_count:
+                    raise SeedctlError(f"parquet file lacks null counts for {chunk.path_in_schema}")
+                counts[chunk.path_in_schema] += stats.null_count
     return counts
 
 
 def _time_profile(
-    parquet: pq.ParquetFile, column: str, batch_rows: int
+    files: list[pq.ParquetFile], column: str, batch_rows: int
 ) -> tuple[dict[str, Any] | None, dict[str, int]]:
     """Date range (PostgreSQL text) and rows per calendar month of the time column."""
-    field = parquet.schema_arrow.field(column)
+    field = files[0].schema_arrow.field(column)
     if not (pa.types.is_timestamp(field.type) or pa.types.is_date(field.type)):
         return {"column": column, "min": None, "max": None, "note": "stored as text"}, {}
     lo = hi = None
     months: Counter[str] = Counter()
-    for batch in parquet.iter_batches(batch_size=batch_rows, columns=[column]):
+    batches = (b for parquet in files for b in parquet.iter_batches(batch_size=batch_rows, columns=[column]))
+    for batch in batches:
         values = batch.column(0)
         ints = values.cast(pa.int64() if pa.types.is_timestamp(field.type) else pa.int32())
         bounds = pc.min_max(ints)
@@ -158,7 +180,7 @@ def sha256_file(path: Path) -> str:
 
 
 def md5_file(path: Path) -> str:
-    return _hash_file(path, hashlib.md5())  # noqa: S324 - DVC's content address, not security
+    return _hash_file(path, hashlib.md5())
 
 
 def _hash_file(path: Path, digest: Any) -> str:
@@ -191,7 +213,8 @@ def load_manifest(seeds_dir: Path) -> dict[str, Any]:
 def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
     """Problems (one line each) with the data files versus the manifest; empty if all match."""
     problems = []
-    expected = [(t["file"], t["sha256"], t["size_bytes"]) for t in manifest["tables"].values()]
+    expected = [(p["file"], p["sha256"], p["size_bytes"])
+                for t in manifest["tables"].values() for p in table_parts(t)]
     expected.append((SCHEMA_FILE, manifest["schema_sha256"], None))
     for rel, sha, size in expected:
         path = seeds_dir / rel
@@ -202,9 +225,12 @@ def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
         elif sha256_file(path) != sha:
             problems.append(f"{path}: sha256 does not match the manifest")
     for name, entry in manifest["tables"].items():
-        path = seeds_dir / entry["file"]
-        if not any(str(path) in p for p in problems):
+        for part in table_parts(entry):
+            path = seeds_dir / part["file"]
+            if any(str(path) in p for p in problems):
+                continue
             rows = pq.ParquetFile(path).metadata.num_rows
-            if rows != entry["rows"]:
-                problems.append(f"{MANIFEST_FILE}: says {entry['rows']} rows for {name}, {path.name} holds {rows}")
-    return problems
+            if rows != part["rows"]:
+                problems.append(f"{MANIFEST_FILE}: says {part['rows']} rows for {part['file']} of {name}, "
+                                f"the file holds {rows}")
+    return problems + inconsistencies(manifest)

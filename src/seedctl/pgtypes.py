@@ -10,6 +10,9 @@ Arrow type it is parsed and stored as, and the way back to PostgreSQL input text
 - date: date32 (days since 1970-01-01), timestamp/timestamptz: timestamp[us] (UTC). The
   extremes are PostgreSQL's own internal sentinels: +/-infinity is INT32_MAX/INT32_MIN for
   dates and INT64_MAX/INT64_MIN for timestamps, so BC dates and years past 9999 are exact.
+  They are read in one of two ways with the same stored result: the server's plain ISO
+  output, parsed by Arrow (cheap for the server; years 1-9999 only), or, for a column
+  holding infinities or other eras, an exact epoch expression computed by the server.
 - everything else (text, jsonb, uuid, unconstrained numeric, arrays, ...): the server's text
   output as an Arrow string, which PostgreSQL's input function reads back exactly.
 
@@ -19,7 +22,6 @@ Each Arrow field carries `pg_type` and `encoding` metadata so that a file explai
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -52,11 +54,20 @@ _NATIVE: dict[str, pa.DataType] = {
 }
 
 
+# How a column that can be read more than one way is read instead of the cheapest way.
+Fallback = Literal["epoch", "text"]
+
+
 @dataclass(frozen=True)
 class Codec:
     encoding: Encoding
     arrow_type: pa.DataType  # as stored in Parquet
     csv_type: pa.DataType  # as parsed from COPY ... (FORMAT csv)
+
+    @property
+    def plain(self) -> bool:
+        """Exported as the column itself: its text output is what csv_type parses."""
+        return self.encoding in ("native", "text") or self.csv_type == self.arrow_type
 
 
 def numeric_precision_scale(typmod: int) -> tuple[int, int] | None:
@@ -68,10 +79,13 @@ def numeric_precision_scale(typmod: int) -> tuple[int, int] | None:
     return (packed >> 16) & 0xFFFF, ((packed & 0x7FF) ^ 1024) - 1024
 
 
-def codec_for(column: Column, *, force_text: bool = False) -> Codec:
+def codec_for(column: Column, fallback: Fallback | None = None) -> Codec:
+    """The column's codec; `fallback` after the cheapest reading met values it cannot
+    parse: "epoch" (dates/timestamps: exact server-side epoch), "text" (anything)."""
     base = column.base_type
-    if force_text:
+    if fallback == "text":
         return Codec("text", pa.string(), pa.string())
+    epoch = fallback == "epoch"
     if base in _NATIVE:
         return Codec("native", _NATIVE[base], _NATIVE[base])
     if base == "numeric":
@@ -80,11 +94,12 @@ def codec_for(column: Column, *, force_text: bool = False) -> Codec:
             dec = pa.decimal128(*ps)
             return Codec("native", dec, dec)
     if base == "date":
-        return Codec("epoch_days", pa.date32(), pa.int32())
+        return Codec("epoch_days", pa.date32(), pa.int32() if epoch else pa.date32())
     if base == "timestamp":
-        return Codec("epoch_us", pa.timestamp("us"), pa.int64())
+        return Codec("epoch_us", pa.timestamp("us"), pa.int64() if epoch else pa.timestamp("us"))
     if base == "timestamptz":
-        return Codec("epoch_us", pa.timestamp("us", tz="UTC"), pa.int64())
+        stored = pa.timestamp("us", tz="UTC")
+        return Codec("epoch_us", stored, pa.int64() if epoch else stored)
     return Codec("text", pa.string(), pa.string())
 
 
@@ -100,6 +115,8 @@ def arrow_field(column: Column, codec: Codec) -> pa.Field:
 def select_expr(column: Column, codec: Codec) -> sql.Composable:
     """The SQL that exports one column in the form its codec parses."""
     ident = sql.Identifier(column.name)
+    if codec.plain:
+        return ident  # COPY's csv output is the type's own text output
     if codec.encoding == "epoch_days":
         return sql.SQL(
             "CASE WHEN {c} = 'infinity' THEN {pos} WHEN {c} = '-infinity' THEN {neg} "

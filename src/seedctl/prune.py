@@ -35,7 +35,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from seedctl.errors import ConfigError, RemoteError, SeedctlError
-from seedctl.versions import TAG_PREFIX, Version, dvc_lock_at, git, list_versions, newest_first, snapshot_objects
+from seedctl.parts import snapshot_parts
+from seedctl.versions import (
+    TAG_PREFIX,
+    Version,
+    dvc_lock_at,
+    git,
+    list_versions,
+    newest_first,
+    snapshot_objects,
+)
 
 if TYPE_CHECKING:
     from seedctl.config import Params
@@ -132,7 +141,7 @@ def needed_objects(manifest: dict[str, Any], lock: dict[str, Any], listings: Lis
     for md5 in [m for m in objects if m.endswith(".dir")]:
         files = listings.files(md5)
         if files is None:
-            if protected and any("md5" not in t for t in manifest.get("tables", {}).values()):
+            if protected and any("md5" not in p for p in snapshot_parts(manifest)):
                 raise SeedctlError(
                     f"cannot tell which objects {label} needs: directory listing {md5} is neither "
                     "in the DVC cache nor on the remote, and its manifest has no md5 per file",

@@ -16,7 +16,10 @@ Modes (never overwrite a non-empty table unless asked):
 from __future__ import annotations
 
 import io
+import queue
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,9 +32,14 @@ from psycopg import sql
 
 from seedctl import db
 from seedctl.acquire import TableData, acquire
-from seedctl.checksum import table_checksum
-from seedctl.ddl import add_keys_and_indexes, bump_identities, create_table, make_hypertable
+from seedctl.checksum import recorded_checksum
 from seedctl.config import load_params
+from seedctl.ddl import (
+    add_keys_and_indexes,
+    bump_identities,
+    create_table,
+    make_hypertable,
+)
 from seedctl.errors import DatabaseError, SeedctlError
 from seedctl.export import SNAPSHOT_FORMAT
 from seedctl.hooks import HookResult, run_post_restore_hook
@@ -186,30 +194,73 @@ def _copy_into(
             for chunk in fb.chunks():
                 copy.write(chunk)
         return fb.rows
-    assert data.parquet is not None
-    parquet = pq.ParquetFile(data.parquet)
-    names = parquet.schema_arrow.names
+    names = pq.ParquetFile(data.parquet[0]).schema_arrow.names
     query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv{})").format(
         target, sql.SQL(", ").join(sql.Identifier(c) for c in names), sql.SQL(", FREEZE" if freeze else "")
     )
     sent = 0
     with row_progress(f"restore {data.source}", data.rows) as bar, conn.cursor() as cur, cur.copy(query) as copy:
-        for batch in parquet.iter_batches(batch_size=batch_rows):
-            columns = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
-            buf = io.BytesIO()
-            pa_csv.write_csv(pa.RecordBatch.from_arrays(columns, names=names), buf,
-                             pa_csv.WriteOptions(include_header=False))
-            copy.write(buf.getbuffer())
-            sent += batch.num_rows
-            bar.advance(batch.num_rows)
+        for chunk, rows in _rendered(data.parquet, batch_rows):
+            copy.write(chunk)
+            sent += rows
+            bar.advance(rows)
     return sent
+
+
+def _rendered(files: list[Path], batch_rows: int) -> Iterator[tuple[memoryview, int]]:
+    """The rows of `files` as COPY csv chunks, rendered by a thread one batch ahead, so the
+    client renders the next batch while the server parses this one (pyarrow releases the
+    GIL); at most two rendered batches are held at once."""
+    ahead: queue.Queue[tuple[memoryview, int] | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item: tuple[memoryview, int] | BaseException | None) -> bool:
+        while not stop.is_set():  # the consumer may have stopped: never block forever
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def render() -> None:
+        try:
+            for path in files:
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+                    columns = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
+                    buf = io.BytesIO()
+                    pa_csv.write_csv(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), buf,
+                                     pa_csv.WriteOptions(include_header=False))
+                    if not offer((buf.getbuffer(), batch.num_rows)):
+                        return
+            offer(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+            offer(exc)
+
+    thread = threading.Thread(target=render, name="seedctl-render", daemon=True)
+    thread.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composable) -> None:
     """Row count, and for snapshot data the content checksum, or roll back."""
     data = result.data
-    columns = [c.name for c in data.table.columns]
-    got = table_checksum(conn, target, columns)
+    try:
+        with conn.transaction():  # a savepoint: the refusal below rolls everything back anyway
+            got = recorded_checksum(conn, target, data.entry)
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch):
+        raise RestoreRefused(
+            f"table {data.source}: cannot compare the loaded rows with the snapshot: the target's "
+            "column types differ from the snapshot's",
+            "rolled back; nothing was changed. Restore into a new database or --mode replace a table "
+            "with the snapshot's types") from None
     if got.rows != result.loaded_rows:
         raise RestoreRefused(
             f"table {data.source}: {got.rows} rows after loading, expected {result.loaded_rows}",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ import pyarrow.parquet as pq
 from seedctl.config import Params
 from seedctl.errors import IntegrityError
 from seedctl.manifest import sha256_file
+from seedctl.parts import table_parts
 from seedctl.versions import Version
 
 _ROW_A, _ROW_B = "__seedctl_row_a", "__seedctl_row_b"
@@ -89,25 +91,30 @@ class SnapshotDiff:
 
 # --- fetching a version's data ---------------------------------------------------------------
 
-def version_files(project_root: Path, params: Params, version: Version) -> tuple[dict[str, Any], dict[str, Path]]:
-    """A version's manifest (from git) and, per table, its verified data file in the DVC cache.
+def version_files(project_root: Path, params: Params, version: Version,
+                  skip: Callable[[str, dict[str, Any]], bool] = lambda name, part: False,
+                  ) -> tuple[dict[str, Any], dict[str, list[tuple[dict[str, Any], Path]]]]:
+    """A version's manifest (from git) and, per table, its parts with their verified data
+    files in the DVC cache (parts for which skip(table, part) is true are left out).
 
     A file the cache lacks is downloaded from the remote into the cache (where `dvc pull`
     would put it), checked against the manifest's md5 and sha256 first.
     """
     manifest = version.manifest(project_root)
     cache = _dvc_cache(project_root)
-    files, missing = {}, []
+    files: dict[str, list[tuple[dict[str, Any], Path]]] = {}
     for name, entry in manifest["tables"].items():
-        if "md5" not in entry:
-            raise IntegrityError(f"{version.tag}: the manifest records no md5 for {entry['file']}",
-                                 "made by an older seedctl: check it out and run `seedctl verify`")
-        path = cache / entry["md5"][:2] / entry["md5"][2:]
-        files[name] = path
-        if not _matches(path, entry):
-            missing.append(name)
+        files[name] = []
+        for part in table_parts(entry):
+            if skip(name, part):
+                continue
+            if "md5" not in part:
+                raise IntegrityError(f"{version.tag}: the manifest records no md5 for {part['file']}",
+                                     "made by an older seedctl: check it out and run `seedctl verify`")
+            files[name].append((part, cache / part["md5"][:2] / part["md5"][2:]))
+    missing = [(path, part) for parts in files.values() for part, path in parts if not _matches(path, part)]
     if missing:
-        _download(project_root, params, version.tag, [(files[n], manifest["tables"][n]) for n in missing])
+        _download(project_root, params, version.tag, missing)
     return manifest, files
 
 
@@ -133,7 +140,7 @@ def _download(project_root: Path, params: Params, tag: str, wanted: list[tuple[P
         key = object_key(settings.prefix, entry["md5"])
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        md5, sha = hashlib.md5(), hashlib.sha256()  # noqa: S324 - DVC's content address
+        md5, sha = hashlib.md5(), hashlib.sha256()
         try:
             with s3_errors(settings, f"GET {key} ({tag}: {entry['file']})"), tmp.open("wb") as fh:
                 body = client.get_object(Bucket=settings.bucket, Key=key)["Body"]
@@ -153,17 +160,29 @@ def _download(project_root: Path, params: Params, tag: str, wanted: list[tuple[P
 # --- comparing -------------------------------------------------------------------------------
 
 def diff_versions(project_root: Path, params: Params, a: Version, b: Version) -> SnapshotDiff:
-    """Compare version a (older, usually) with version b, table by table."""
-    man_a, files_a = version_files(project_root, params, a)
-    man_b, files_b = version_files(project_root, params, b)
+    """Compare version a (older, usually) with version b, table by table.
+
+    A file with the same name and sha256 in both holds the same rows, and (primary keys
+    being unique) no key of it can appear elsewhere: only the other files are read.
+    """
+    skipped = _identical_parts(a.manifest(project_root), b.manifest(project_root))
+
+    def same(name: str, part: dict[str, Any]) -> bool:
+        return (name, part["file"], part["sha256"]) in skipped
+
+    man_a, files_a = version_files(project_root, params, a, skip=same)
+    man_b, files_b = version_files(project_root, params, b, skip=same)
     names = list(man_a["tables"]) + [n for n in man_b["tables"] if n not in man_a["tables"]]
-    tables = [diff_table(n, man_a["tables"].get(n), man_b["tables"].get(n), files_a.get(n), files_b.get(n))
+    tables = [diff_table(n, man_a["tables"].get(n), man_b["tables"].get(n),
+                         [p for _, p in files_a.get(n, [])], [p for _, p in files_b.get(n, [])])
               for n in names]
     return SnapshotDiff(a.tag, b.tag, man_a["version"], man_b["version"], tables)
 
 
 def diff_table(name: str, entry_a: dict[str, Any] | None, entry_b: dict[str, Any] | None,
-               file_a: Path | None, file_b: Path | None) -> TableDiff:
+               files_a: list[Path], files_b: list[Path]) -> TableDiff:
+    """Rows added, removed and changed (by primary key) between two versions of a table;
+    files_a / files_b: the data files that are not identical in both."""
     d = TableDiff(name, entry_a["rows"] if entry_a else None, entry_b["rows"] if entry_b else None,
                   range_a=entry_a.get("date_range") if entry_a else None,
                   range_b=entry_b.get("date_range") if entry_b else None)
@@ -186,10 +205,27 @@ def diff_table(name: str, entry_a: dict[str, Any] | None, entry_b: dict[str, Any
     if entry_a["sha256"] == entry_b["sha256"]:
         d.added = d.removed = d.changed = 0
         return d
-    table_a, table_b = pq.read_table(str(file_a)), pq.read_table(str(file_b))
+    table_a, table_b = _read_parts(files_a), _read_parts(files_b)
     compare = [c for c in cols_a if c in cols_b and c not in key]
     d.added, d.removed, d.changed, d.changed_columns = compare_by_key(table_a, table_b, key, compare)
     return d
+
+
+def _identical_parts(man_a: dict[str, Any], man_b: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(table, file, sha256) of the files both versions hold unchanged, less one per table
+    that differs, so that each side of such a table still has a file to read."""
+    out: set[tuple[str, str, str]] = set()
+    for name in man_a["tables"].keys() & man_b["tables"].keys():
+        files_a = {(p["file"], p["sha256"]) for p in table_parts(man_a["tables"][name])}
+        files_b = {(p["file"], p["sha256"]) for p in table_parts(man_b["tables"][name])}
+        common = sorted(files_a & files_b)
+        keep_one = files_a != files_b
+        out |= {(name, *c) for c in common[1 if keep_one else 0:]}
+    return out
+
+
+def _read_parts(files: list[Path]) -> pa.Table:
+    return pa.concat_tables([pq.read_table(str(f)) for f in files])
 
 
 def compare_by_key(a: pa.Table, b: pa.Table, key: list[str],

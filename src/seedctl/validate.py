@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,14 @@ import pyarrow.parquet as pq
 
 from seedctl.config import Params, Source, Validation
 from seedctl.errors import ValidationFailed
-from seedctl.manifest import LATEST_FILE, MANIFEST_FILE, load_manifest, verify_files, write_json
+from seedctl.manifest import (
+    LATEST_FILE,
+    MANIFEST_FILE,
+    load_manifest,
+    verify_files,
+    write_json,
+)
+from seedctl.parts import table_parts
 
 REPORT_FILE = "reports/validation.json"
 
@@ -48,7 +55,7 @@ def run_validate(
     """Check the snapshot in seeds_dir; write the report; raise ValidationFailed on failure."""
     manifest = load_manifest(seeds_dir)
     rules = params.validation
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     file_problems = verify_files(seeds_dir, manifest)
     reports = []
     for name, source in params.sources.items():
@@ -56,7 +63,7 @@ def run_validate(
         entry = manifest["tables"].get(name)
         if entry is None:
             report.fail("present", "not in the manifest; run the whole pipeline (dvc repro)")
-        elif not any(entry["file"] in p for p in file_problems):
+        elif not any(part["file"] in p for part in table_parts(entry) for p in file_problems):
             _check_table(report, source, entry, seeds_dir, rules, params.backup.batch_rows, today)
             if rules.check_history and previous and name in previous.get("tables", {}):
                 _check_history(report, entry, previous["tables"][name],
@@ -104,7 +111,7 @@ def _check_table(
         rules.check_domains and source.ohlcv
     )
     if needs_scan and rows:
-        _scan_rows(report, source, entry, seeds_dir / entry["file"], rules, batch_rows)
+        _scan_rows(report, source, entry, [seeds_dir / p["file"] for p in table_parts(entry)], rules, batch_rows)
 
 
 def _check_date_range(report: TableReport, date_range: dict[str, Any] | None, rules: Validation, today: date) -> None:
@@ -146,7 +153,8 @@ def _check_nulls(report: TableReport, source: Source, entry: dict[str, Any], rul
 
 
 def _scan_rows(
-    report: TableReport, source: Source, entry: dict[str, Any], path: Path, rules: Validation, batch_rows: int
+    report: TableReport, source: Source, entry: dict[str, Any], paths: list[Path], rules: Validation,
+    batch_rows: int,
 ) -> None:
     """Primary-key uniqueness and OHLCV domain, streaming row groups (bounded memory)."""
     pk = entry["schema"]["primary_key"] if rules.check_primary_keys else []
@@ -156,7 +164,10 @@ def _scan_rows(
     duplicates = violations = 0
     first_bad: str | None = None
     previous_last: list[Any] | None = None
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+    # The parts in order are the rows in primary-key order (a partitioned table's key starts
+    # with its time column).
+    batches = (b for path in paths for b in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns))
+    for batch in batches:
         if pk:
             # Rows are in primary-key order, so a duplicate key sits next to its twin.
             keys = [batch.column(c) for c in pk]

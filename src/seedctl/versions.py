@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seedctl.errors import SeedctlError
+from seedctl.parts import snapshot_parts
 
 TAG_PREFIX = "seeds/v"
 
@@ -99,7 +100,7 @@ def dvc_lock_at(project_root: Path, rev: str) -> dict[str, Any]:
 def snapshot_objects(manifest: dict[str, Any], lock: dict[str, Any]) -> dict[str, str]:
     """md5 -> description of every remote object a snapshot needs: its data files, its
     schema.json and the directory listing DVC keeps for seeds/data."""
-    objects = {t["md5"]: t["file"] for t in manifest["tables"].values() if "md5" in t}
+    objects = {p["md5"]: p["file"] for p in snapshot_parts(manifest) if "md5" in p}
     if "schema_md5" in manifest:
         objects[manifest["schema_md5"]] = "schema.json"
     for stage in lock.get("stages", {}).values():

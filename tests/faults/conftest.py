@@ -41,17 +41,18 @@ SMALL_SCALE = 0.02  # ~1,800 bars, ~200 macro days, a dozen trades
 ORDER = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id"}
 # Files that say which snapshot a checkout holds (git-tracked or DVC outputs).
 SNAPSHOT_FILES = ("dvc.lock", "seeds/manifest.json", "seeds/checksums.sha256", "seeds/LATEST_VERSION",
-                  "seeds/schema.json", "seeds/data/usdcop_m5_ohlcv.parquet",
-                  "seeds/data/macro_indicators_daily.parquet", "seeds/data/trades_history.parquet")
+                  "seeds/schema.json")
 
 
 class Project(testing.Project):
     """A scratch project that can also say which snapshot files it holds, byte for byte."""
 
     def files(self) -> dict[str, bytes | None]:
-        """The bytes of every file that identifies the checked-out snapshot (None: absent)."""
+        """The bytes of every file that identifies the checked-out snapshot (None: absent),
+        the data files under seeds/data included."""
+        data = sorted(p for p in (self.root / "seeds" / "data").rglob("*") if p.is_file())
         return {rel: (self.root / rel).read_bytes() if (self.root / rel).is_file() else None
-                for rel in SNAPSHOT_FILES}
+                for rel in [*SNAPSHOT_FILES, *(str(p.relative_to(self.root)) for p in data)]}
 
 
 def new_database(server: TempPostgres, template: str | None = None) -> str:

@@ -215,9 +215,7 @@ def test_s3_server_stopped_mid_push_then_next_push_completes(
     restored = clone.seedctl("restore", env=env)
     assert restored.returncode == 0, restored.stderr
     assert clone.seedctl("verify").returncode == 0  # every pulled file matches the manifest's sha256
-    for name in ("usdcop_m5_ohlcv", "macro_indicators_daily", "trades_history"):
-        path = f"seeds/data/{name}.parquet"
-        assert (clone.root / path).read_bytes() == (project.root / path).read_bytes(), path
+    assert clone.files() == project.files()  # every data file (and record), byte for byte
     assert contents(target) == contents(project.database_url)
 
 

@@ -18,7 +18,8 @@ from seedctl.devs3 import S3Server
 
 from .conftest import Project, one_error_line, state
 
-DATA = "seeds/data/macro_indicators_daily.parquet"
+# One monthly part of the bars (the sample starts on 2020-01-02).
+DATA = "seeds/data/usdcop_m5_ohlcv/2020-01.parquet"
 
 
 def flip_byte(project: Project, rel: str) -> None:

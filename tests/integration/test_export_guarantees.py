@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from pathlib import Path
 
 import psycopg
 import pyarrow.parquet as pq
+import pytest
 
-from seedctl import sample
+from seedctl import export, sample
 from seedctl.config import parse_params
 from seedctl.export import run_export
 
@@ -25,13 +27,19 @@ SAMPLE_PARAMS = {
 
 
 def _files(seeds: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((seeds / "data").iterdir())}
+    data = seeds / "data"
+    return {str(p.relative_to(data)): p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()}
 
 
-def test_same_content_same_bytes_and_one_row_changes_one_file(env_db: str, tmp_path: Path) -> None:
-    with psycopg.connect(env_db) as conn:
-        sample.load_sample_data(conn, scale=0.1)
-    params = parse_params(SAMPLE_PARAMS)
+@pytest.mark.parametrize("partition", ["none", "month"])
+def test_same_content_same_bytes_and_one_row_changes_one_file(env_db: str, tmp_path: Path, partition: str) -> None:
+    with psycopg.connect(env_db) as conn:  # by month: enough bars for several row groups a month
+        sample.load_sample_data(conn, scale=1.0 if partition == "month" else 0.1)
+    raw = copy.deepcopy(SAMPLE_PARAMS)
+    raw["backup"]["batch_rows"] = 1024 if partition == "month" else 4096
+    raw["sources"]["usdcop_m5_ohlcv"]["partition"] = partition
+    raw["sources"]["macro_indicators_daily"]["partition"] = "year" if partition == "month" else "none"
+    params = parse_params(raw)
 
     run_export(params, tmp_path / "a")
     # Same content, physically rewritten in another order: bytes must not change.
@@ -41,7 +49,12 @@ def test_same_content_same_bytes_and_one_row_changes_one_file(env_db: str, tmp_p
     run_export(params, tmp_path / "b")
     first, second = _files(tmp_path / "a"), _files(tmp_path / "b")
     assert first == second
-    assert pq.ParquetFile(tmp_path / "a" / "data" / "usdcop_m5_ohlcv.parquet").metadata.num_row_groups > 2
+    if partition == "none":
+        assert pq.ParquetFile(tmp_path / "a" / "data" / "usdcop_m5_ohlcv.parquet").metadata.num_row_groups > 2
+    else:  # monthly files, some of several row groups
+        months = [name for name in first if name.startswith("usdcop_m5_ohlcv/")]
+        assert len(months) > 12 and "usdcop_m5_ohlcv/2020-01.parquet" in months
+        assert max(pq.ParquetFile(tmp_path / "a" / "data" / m).metadata.num_row_groups for m in months) > 1
     assert (tmp_path / "a" / "schema.json").read_bytes() == (tmp_path / "b" / "schema.json").read_bytes()
 
     with psycopg.connect(env_db, autocommit=True) as conn:
@@ -49,6 +62,15 @@ def test_same_content_same_bytes_and_one_row_changes_one_file(env_db: str, tmp_p
     run_export(params, tmp_path / "c")
     third = _files(tmp_path / "c")
     assert {name for name in first if first[name] != third[name]} == {"trades_history.parquet"}
+
+    # One bar changed in March 2021: exactly that month's file changes.
+    with psycopg.connect(env_db, autocommit=True) as conn:
+        conn.execute("UPDATE usdcop_m5_ohlcv SET volume = volume + 1 WHERE time = "
+                     "(SELECT min(time) FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01')")
+    run_export(params, tmp_path / "d")
+    fourth = _files(tmp_path / "d")
+    expected = "usdcop_m5_ohlcv/2021-03.parquet" if partition == "month" else "usdcop_m5_ohlcv.parquet"
+    assert {name for name in third if third[name] != fourth[name]} == {expected}
 
 
 def test_tables_are_read_at_one_point_in_time(env_db: str, tmp_path: Path) -> None:
@@ -96,3 +118,24 @@ def test_tables_are_read_at_one_point_in_time(env_db: str, tmp_path: Path) -> No
     new_fills = {i for i in fills.column("id").to_pylist() if i >= 1_000_000}
     assert new_orders == new_fills
     assert new_orders  # the snapshot point is after some concurrent commits
+
+
+def test_checksums_run_on_a_second_connection_in_the_same_snapshot(
+    env_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The content checksums are computed alongside the export, on another connection that
+    imported its snapshot (an earlier version silently fell back to computing them in line,
+    because PostgreSQL exports no snapshot from a savepoint)."""
+    with psycopg.connect(env_db) as conn:
+        sample.load_sample_data(conn, scale=0.01)
+    calls: list[str] = []
+    real = export._checksums_at
+
+    def spy(snapshot_id: str, schemas: dict[str, object]) -> object:
+        calls.append(snapshot_id)
+        return real(snapshot_id, schemas)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(export, "_checksums_at", spy)
+    result = export.run_export(parse_params(SAMPLE_PARAMS), tmp_path / "seeds")
+    assert len(calls) == 1 and calls[0]
+    assert all(t.checksum.rows == t.rows for t in result.tables)

@@ -126,14 +126,16 @@ def test_list_shows_every_version_and_what_the_remote_still_holds(versions: Vers
     assert "complete" in line_a
 
     # Lose version A's price file from the bucket: A can no longer be restored, B still can.
-    md5 = manifest_at(p, versions.tag_a)["tables"][OHLCV]["md5"]
-    assert md5 != manifest_at(p, versions.tag_b)["tables"][OHLCV]["md5"]
+    # (the newest month's file: B appended bars to it, so only A needs this object)
+    newest = manifest_at(p, versions.tag_a)["tables"][OHLCV]["parts"][-1]
+    md5 = newest["md5"]
+    assert md5 not in {q["md5"] for q in manifest_at(p, versions.tag_b)["tables"][OHLCV]["parts"]}
     versions.s3.client().delete_object(Bucket=versions.s3_env["MINIO_BUCKET"],
                                        Key=f"seedctl/files/md5/{md5[:2]}/{md5[2:]}")
     try:
         after = json.loads(p.seedctl("list", "--json", env=versions.s3_env).stdout)
         states = {v["tag"]: (v["remote"], v["missing"]) for v in after["versions"]}
-        assert states == {versions.tag_a: ("missing", [f"data/{OHLCV}.parquet"]),
+        assert states == {versions.tag_a: ("missing", [newest["file"]]),
                           versions.tag_b: ("complete", [])}
         text = p.seedctl("list", env=versions.s3_env)
         line_a = next(line for line in text.stdout.splitlines() if versions.tag_a + " " in line)

@@ -19,6 +19,7 @@ import yaml
 from seedctl import sample
 from seedctl.devs3 import S3Server
 from seedctl.devserver import TempPostgres
+from seedctl.parts import snapshot_parts
 from tests.integration.conftest import SMALL_SCALE, Project, make_project, small_params
 
 TABLES = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id"}
@@ -62,7 +63,7 @@ def objects_of(project: Project, rev: str) -> set[str]:
     """md5s a snapshot needs, read straight from git: data files, schema, directory listing."""
     manifest = json.loads(project.git("show", f"{rev}:seeds/manifest.json"))
     lock = yaml.safe_load(project.git("show", f"{rev}:dvc.lock"))
-    found = {t["md5"] for t in manifest["tables"].values()} | {manifest["schema_md5"]}
+    found = {p["md5"] for p in snapshot_parts(manifest)} | {manifest["schema_md5"]}
     found |= {o["md5"] for s in lock["stages"].values() for o in s.get("outs", []) if o["md5"].endswith(".dir")}
     return found
 
@@ -189,8 +190,8 @@ def test_prune_to_four_frees_only_what_the_two_oldest_alone_used(
     kept = set().union(*(objects[t] for t in tags[2:]))
     only_old = (objects[tags[0]] | objects[tags[1]]) - kept
     shared = (objects[tags[0]] | objects[tags[1]]) & kept
-    macro_v1 = json.loads(project.git("show", f"{tags[0]}:seeds/manifest.json"))["tables"]["macro_indicators_daily"]["md5"]
-    assert macro_v1 in shared and only_old
+    macro_v1 = json.loads(project.git("show", f"{tags[0]}:seeds/manifest.json"))["tables"]["macro_indicators_daily"]
+    assert {p["md5"] for p in macro_v1["parts"]} <= shared and only_old
     # Not ours to judge: another project's copy of one of our doomed objects, and a key
     # under our prefix that none of our manifests names.
     doomed = sorted(only_old)[0]

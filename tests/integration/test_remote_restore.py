@@ -77,7 +77,7 @@ def test_corrupt_remote_object_is_refused_then_fallback_used(
     sample_project: Project, s3_env: dict[str, str], s3_server: S3Server, pg_server: TempPostgres, tmp_path: Path
 ) -> None:
     pushed_project(sample_project, s3_env)
-    data = (sample_project.seeds / "data" / "usdcop_m5_ohlcv.parquet").read_bytes()
+    data = (sample_project.seeds / "data" / "usdcop_m5_ohlcv" / "2020-01.parquet").read_bytes()
     md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - DVC's content address
     key = f"seedctl/files/md5/{md5[:2]}/{md5[2:]}"
     assert key in s3_server.keys(s3_env["MINIO_BUCKET"])

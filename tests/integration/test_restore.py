@@ -114,7 +114,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(sample_project: Project, pg
 
 def test_file_not_matching_manifest_is_never_loaded(sample_project: Project, pg_server: TempPostgres) -> None:
     snapshot(sample_project)
-    data = sample_project.seeds / "data" / "usdcop_m5_ohlcv.parquet"
+    data = sample_project.seeds / "data" / "usdcop_m5_ohlcv" / "2020-01.parquet"
     data.write_bytes(data.read_bytes()[:-100])  # truncated
 
     # The DVC cache still holds the verified bytes: they replace the damaged file.

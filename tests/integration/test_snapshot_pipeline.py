@@ -41,7 +41,15 @@ def test_snapshot_writes_validated_checksummed_manifest(sample_project: Project)
     check = subprocess.run(["sha256sum", "-c", "checksums.sha256"], cwd=sample_project.seeds,
                            capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.count(": OK") == 4
+    parts = {name: t["parts"] for name, t in manifest["tables"].items()}
+    assert check.stdout.count(": OK") == sum(len(p) for p in parts.values()) + 1
+    # One file per month of bars, per year of macro data, one file of trades; rows add up.
+    assert [p["period"] for p in parts["usdcop_m5_ohlcv"]] == list(ohlcv["rows_per_month"])
+    assert [p["rows"] for p in parts["usdcop_m5_ohlcv"]] == list(ohlcv["rows_per_month"].values())
+    assert all(p["file"] == f"data/usdcop_m5_ohlcv/{p['period']}.parquet" for p in parts["usdcop_m5_ohlcv"])
+    assert [p["period"] for p in parts["macro_indicators_daily"]] == sorted(
+        {m[:4] for m in manifest["tables"]["macro_indicators_daily"]["rows_per_month"]})
+    assert [p["file"] for p in parts["trades_history"]] == ["data/trades_history.parquet"]
 
     metrics = sample_project.run("dvc", "metrics", "show", "--json")
     assert metrics.returncode == 0, metrics.stderr

@@ -129,12 +129,16 @@ def test_numeric_that_decimal128_cannot_hold_is_text(typmod: int) -> None:
 
 
 def test_date_and_timestamp_codecs() -> None:
-    d = codec_for(col("date"))
-    assert (d.encoding, d.arrow_type, d.csv_type) == ("epoch_days", pa.date32(), pa.int32())
-    tz = codec_for(col("timestamptz"))
-    assert (tz.encoding, tz.arrow_type, tz.csv_type) == ("epoch_us", pa.timestamp("us", tz="UTC"), pa.int64())
-    naive = codec_for(col("timestamp"))
-    assert (naive.encoding, naive.arrow_type, naive.csv_type) == ("epoch_us", pa.timestamp("us"), pa.int64())
+    """Read as plain ISO text by default; as the exact epoch after a fallback. Stored the same."""
+    tz_type = pa.timestamp("us", tz="UTC")
+    for base, encoding, stored, epoch in [("date", "epoch_days", pa.date32(), pa.int32()),
+                                          ("timestamptz", "epoch_us", tz_type, pa.int64()),
+                                          ("timestamp", "epoch_us", pa.timestamp("us"), pa.int64())]:
+        plain, exact = codec_for(col(base)), codec_for(col(base), "epoch")
+        assert (plain.encoding, plain.arrow_type, plain.csv_type, plain.plain) == (encoding, stored, stored, True)
+        assert (exact.encoding, exact.arrow_type, exact.csv_type, exact.plain) == (encoding, stored, epoch, False)
+        assert pgtypes.select_expr(col(base), plain).as_string(None) == '"c"'
+        assert "CASE WHEN" in pgtypes.select_expr(col(base), exact).as_string(None)
 
 
 @pytest.mark.parametrize("base", ["jsonb", "uuid", "_int4", "text", "interval", "time"])
@@ -147,7 +151,7 @@ def test_other_types_are_text(base: str) -> None:
     "column", [col("int4"), col("numeric", numeric_typmod(12, 4)), col("date"), col("timestamptz"), col("float8")]
 )
 def test_force_text(column: Column) -> None:
-    codec = codec_for(column, force_text=True)
+    codec = codec_for(column, "text")
     assert (codec.encoding, codec.arrow_type, codec.csv_type) == ("text", pa.string(), pa.string())
 
 
