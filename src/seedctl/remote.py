@@ -29,11 +29,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from seedctl.config import Params
 from seedctl.errors import IntegrityError, RemoteError, ValidationFailed
+
+if TYPE_CHECKING:
+    from seedctl.tools import DvcWhenTold
 
 ENV_FILE = ".env"
 ENV_EXAMPLE = ".env.example"
@@ -692,26 +695,40 @@ def _head_sizes(client: Any, settings: RemoteSettings,
 
 
 def pull(project_root: Path, params: Params, targets: Sequence[str] | None = None) -> None:
-    """Download the checked-out snapshot's data (or just `targets`) with `dvc pull`."""
-    settings = setup_remote(project_root, params)
-    _dvc(project_root, settings, ["pull", *(targets or [])])
+    """Download the checked-out snapshot's data (or just `targets`) with `dvc pull`.
+
+    DVC's interpreter starts (and imports DVC) while the remote is checked and configured;
+    it reads nothing before that is done, and is killed if it fails.
+    """
+    with _dvc_command(project_root, ["pull", *(targets or [])], warm=True) as started:
+        settings = setup_remote(project_root, params)
+        _dvc(project_root, settings, started)
 
 
-def _dvc(project_root: Path, settings: RemoteSettings, args: list[str]) -> str:
-    """Run `dvc <args>` (this interpreter's DVC) in the project; its stdout, or RemoteError.
+def _dvc_command(project_root: Path, args: list[str], *, warm: bool = False) -> DvcWhenTold:
+    """`python -m dvc <args>` in the project (this interpreter's DVC), for _dvc to run.
 
     DVC reads the remote's keys from .dvc/config.local only: nothing is added to its
-    environment. Its output is passed on with the keys redacted.
+    environment.
     """
     from seedctl.progress import interactive
+    from seedctl.tools import DvcWhenTold
 
-    command = [sys.executable, "-m", "dvc", *args]
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    live = interactive()
+    return DvcWhenTold(args, dvc_command=[sys.executable, "-m", "dvc"], warm=warm, cwd=project_root,
+                       env={**os.environ, "DVC_NO_ANALYTICS": "1"}, stdout=subprocess.PIPE,
+                       stderr=None if interactive() else subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def _dvc(project_root: Path, settings: RemoteSettings, command: list[str] | DvcWhenTold) -> str:
+    """Run `dvc <args>` (a list, or a command from _dvc_command); its stdout, or RemoteError.
+
+    Its output is passed on with the keys redacted.
+    """
+    if isinstance(command, list):
+        command = _dvc_command(project_root, command)
+    args = command.args
     try:
-        result = subprocess.run(command, cwd=project_root, env=env, stdout=subprocess.PIPE,
-                                stderr=None if live else subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                text=True, check=False)
+        result = command.run()
     except OSError as exc:
         raise RemoteError(f"cannot run dvc ({exc.strerror})", "run `make setup`") from None
     if result.stdout:

@@ -24,10 +24,8 @@ from typing import Any
 
 from seedctl.config import load_params
 from seedctl.errors import AlreadyReported, SeedctlError
-from seedctl.export import preflight
-from seedctl.manifest import load_manifest
 from seedctl.progress import interactive
-from seedctl.tools import dvc, env_with_venv
+from seedctl.tools import DvcWhenTold, dvc, env_with_venv
 from seedctl.versions import git, next_tag
 
 # DVC's own lines around a failed stage: the stage already said what went wrong.
@@ -36,19 +34,29 @@ _DVC_NOISE = re.compile(r"^(ERROR: failed to reproduce|Having any troubles\?|$)"
 
 def run_pipeline(params_path: Path) -> None:
     """`dvc repro` in the project that holds params_path; raise on any failure."""
-    preflight(load_params(params_path))
-    _repro(params_path.resolve().parent)
+    with _start_repro(params_path.resolve().parent) as repro:
+        from seedctl.export import preflight
+
+        preflight(load_params(params_path))
+        _finish_repro(repro)
 
 
-def _repro(root: Path) -> None:
-    env = env_with_venv()
-    if interactive():
-        if subprocess.run([dvc(), "repro"], cwd=root, env=env, check=False).returncode:
+def _start_repro(root: Path) -> DvcWhenTold:
+    """`dvc repro`, its interpreter started now (DVC's imports overlap seedctl's preflight),
+    run by _finish_repro; leaving the with-block before that kills it before it did anything."""
+    command = dvc()
+    # Warm only where `dvc` is this interpreter's (the launcher imports DVC from here).
+    warm = Path(command) == Path(sys.executable).parent / "dvc"
+    return DvcWhenTold(["repro"], dvc_command=[command], warm=warm, cwd=root, env=env_with_venv(),
+                       stderr=None if interactive() else subprocess.PIPE)
+
+
+def _finish_repro(repro: DvcWhenTold) -> None:
+    result = repro.run()
+    if result.stderr is None:
+        if result.returncode:
             raise SeedctlError("snapshot failed (see above)", "nothing was published")
         return
-    result = subprocess.run(
-        [dvc(), "repro"], cwd=root, env=env, stderr=subprocess.PIPE, text=True, check=False
-    )
     if result.returncode == 0:
         return
     for line in result.stderr.splitlines():
@@ -77,7 +85,10 @@ def run_snapshot(
     lacks. Only one snapshot runs at a time per project (a lock file).
     """
     root = params_path.resolve().parent
-    with snapshot_lock(root, wait_s):
+    with _start_repro(root) as repro, snapshot_lock(root, wait_s):
+        from seedctl.export import preflight
+        from seedctl.manifest import load_manifest
+
         if commit:
             _refuse_staged_changes(root)
         params = load_params(params_path)
@@ -89,7 +100,7 @@ def run_snapshot(
             # The remote's settings and bucket check, while `dvc repro` runs (its errors are
             # raised only when the push starts, after a successful pipeline, as before).
             connection = Connection(root, params)
-        _repro(root)
+        _finish_repro(repro)
         manifest = load_manifest(root / "seeds")
         outcome = SnapshotOutcome(manifest["version"])
         if push:
@@ -117,6 +128,8 @@ def run_tag(params_path: Path, *, git_push: bool = False, wait_s: float = 0) -> 
         _refuse_staged_changes(root)
         version = require_validated(root / "seeds")
         require_in_remote(root, load_params(params_path))
+        from seedctl.manifest import load_manifest
+
         outcome = SnapshotOutcome(version)
         outcome.tag = _commit_and_tag(root, load_manifest(root / "seeds"))
         outcome.unchanged = outcome.tag is None
