@@ -14,11 +14,11 @@ def _s(x: float) -> str:
     return f"{x:.2f} s" if x < 100 else f"{x:.0f} s"
 
 
-def _mb(n: int | float) -> str:
+def _mb(n: float) -> str:
     return f"{n / 1e6:.1f} MB" if n < 100e6 else f"{n / 1e6:.0f} MB"
 
 
-def _bytes(n: int | float) -> str:
+def _bytes(n: float) -> str:
     if n < 10_000:
         return f"{n:,.0f} B"
     return _mb(n) if n >= 1e6 else f"{n / 1e3:.1f} kB"

@@ -29,7 +29,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -100,6 +100,16 @@ def table_checksum(
         cur.execute(checksum_query(table, columns, algorithm=algorithm, types=types))
         count, digest = cur.fetchone()  # type: ignore[misc]
     return Checksum(int(count), str(digest))
+
+
+def recorded_checksum(conn: psycopg.Connection, target: sql.Composable, entry: dict[str, Any]) -> Checksum:
+    """The checksum a snapshot recorded for a table (a manifest entry), computed on
+    `target` the way the snapshot did: its columns, its types, its algorithm (snapshots
+    made before v2 record none: row-text-v1)."""
+    columns = entry["schema"]["columns"]
+    return table_checksum(conn, target, [c["name"] for c in columns],
+                          algorithm=entry.get("checksum_algorithm", LEGACY_ALGORITHM),
+                          types=[c["pg_type"] for c in columns])
 
 
 def checksum_query(
