@@ -30,11 +30,14 @@ def snapshot(
     upload. A snapshot that fails validation exits non-zero, is never pushed and never
     becomes LATEST_VERSION. The remote comes from MINIO_* (environment or .env).
     """
-    from seedctl.snapshot import run_snapshot
+    from seedctl.snapshot import run_snapshot, start_repro
+
+    # `dvc repro` starts first, held: DVC's start-up overlaps seedctl's (see run_snapshot).
+    repro = start_repro(params.resolve().parent)
 
     def go() -> None:
         outcome = run_snapshot(params, push=not no_push, commit=not no_git and not no_push,
-                               git_push=git_push, wait_s=wait)
+                               git_push=git_push, wait_s=wait, repro=repro)
         print_summary(seeds_dir(params))
         if outcome.pushed:
             out.print(outcome.pushed)
@@ -43,7 +46,8 @@ def snapshot(
         elif outcome.unchanged:
             out.print(f"database unchanged: still snapshot {outcome.version}; nothing committed")
 
-    run(go)
+    with repro:
+        run(go)
 
 
 def tag(

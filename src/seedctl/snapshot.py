@@ -34,14 +34,14 @@ _DVC_NOISE = re.compile(r"^(ERROR: failed to reproduce|Having any troubles\?|$)"
 
 def run_pipeline(params_path: Path) -> None:
     """`dvc repro` in the project that holds params_path; raise on any failure."""
-    with _start_repro(params_path.resolve().parent) as repro:
+    with start_repro(params_path.resolve().parent) as repro:
         from seedctl.export import preflight
 
         preflight(load_params(params_path))
         _finish_repro(repro)
 
 
-def _start_repro(root: Path) -> DvcWhenTold:
+def start_repro(root: Path) -> DvcWhenTold:
     """`dvc repro`, its interpreter started now (DVC's imports overlap seedctl's preflight),
     run by _finish_repro; leaving the with-block before that kills it before it did anything."""
     command = dvc()
@@ -77,15 +77,19 @@ class SnapshotOutcome:
 
 
 def run_snapshot(
-    params_path: Path, *, push: bool = True, commit: bool = True, git_push: bool = False, wait_s: float = 0
+    params_path: Path, *, push: bool = True, commit: bool = True, git_push: bool = False, wait_s: float = 0,
+    repro: DvcWhenTold | None = None,
 ) -> SnapshotOutcome:
     """The whole job: pipeline, push, then a git commit of the snapshot's files and a tag.
 
     Data is pushed before the commit and tag exist, so a tag never names data the remote
     lacks. Only one snapshot runs at a time per project (a lock file).
+
+    `dvc repro` is started first and held (`repro`, from start_repro(root) if not given):
+    DVC's interpreter and imports overlap the lock, the checks and the preflight.
     """
     root = params_path.resolve().parent
-    with _start_repro(root) as repro, snapshot_lock(root, wait_s):
+    with repro or start_repro(root) as repro, snapshot_lock(root, wait_s):
         from seedctl.export import preflight
         from seedctl.manifest import load_manifest
 
