@@ -15,6 +15,12 @@ from psycopg.conninfo import conninfo_to_dict
 from seedctl.errors import DatabaseError
 
 CONNECT_TIMEOUT_S = 10
+# Every seedctl session: text output of dates, timestamps, intervals and floats must not
+# depend on the server's settings; and, as pg_dump does, a row-level security policy makes
+# a query fail rather than silently return fewer rows (a partial snapshot, or a restore
+# that verifies a subset).
+SESSION_SETTINGS = (("TimeZone", "'UTC'"), ("DateStyle", "'ISO, YMD'"), ("IntervalStyle", "'postgres'"),
+                    ("extra_float_digits", "1"), ("row_security", "off"))
 
 
 def conninfo() -> str:
@@ -70,15 +76,9 @@ def connect(*, autocommit: bool = False) -> psycopg.Connection:
             f"cannot connect to {describe_target()}: {first_line(exc)}",
             "check DATABASE_URL (or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE) and that the server is up",
         ) from None
-    # Text output of dates and timestamps must not depend on the server's settings.
     with conn.cursor() as cur:
-        cur.execute("SET TimeZone = 'UTC'")
-        cur.execute("SET DateStyle = 'ISO, YMD'")
-        cur.execute("SET IntervalStyle = 'postgres'")
-        cur.execute("SET extra_float_digits = 1")
-        # As pg_dump does: a row-level security policy makes a query fail, never silently
-        # return fewer rows (a partial snapshot, or a restore that verifies a subset).
-        cur.execute("SET row_security = off")
+        for name, value in SESSION_SETTINGS:
+            cur.execute(f"SET {name} = {value}")  # constants above, not input
     if not autocommit:
         conn.commit()
     return conn

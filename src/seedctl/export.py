@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ from seedctl.checksum import (
     table_checksum,
 )
 from seedctl.config import Backup, Params, Partition, Source
+from seedctl.copyout import BLOCK_BYTES, copy_out
 from seedctl.errors import ConfigError, DatabaseError, ExportError, SeedctlError
 from seedctl.partition import period_name, period_numbers, runs
 from seedctl.pgtypes import (
@@ -53,13 +53,12 @@ from seedctl.pgtypes import (
     select_expr,
     to_storage,
 )
-from seedctl.progress import row_progress
+from seedctl.progress import RowCounter, row_progress
 from seedctl.tools import pid_alive
 
 SNAPSHOT_FORMAT = 2  # bump when the layout or encodings change incompatibly (2: parts per table)
 DATA_DIR = "data"
 SCHEMA_FILE = "schema.json"
-_CSV_BLOCK_BYTES = 4 << 20
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
 
 
@@ -183,7 +182,8 @@ def _export_in_one_transaction(
         for name, table in schemas.items():
             check_partitioning(name, params.sources[name], table)
         with _checksums_alongside(conn, snapshot_id, schemas) as checksums:
-            tables = [_export_table(conn, name, schemas[name], data_dir, params) for name in params.sources]
+            tables = [_export_table(conn, name, schemas[name], data_dir, params, snapshot_id)
+                      for name in params.sources]
             for table in tables:
                 table.checksum = checksums.result()[table.source]
                 if table.checksum.rows != table.rows:  # impossible in one snapshot; guard anyway
@@ -224,7 +224,8 @@ def _checksum(conn: psycopg.Connection, table: TableSchema) -> Checksum:
 
 
 def _export_table(
-    conn: psycopg.Connection, source: str, table: TableSchema, data_dir: Path, params: Params
+    conn: psycopg.Connection, source: str, table: TableSchema, data_dir: Path, params: Params,
+    snapshot_id: str | None,
 ) -> TableExport:
     """Export one table. Each column is first read the cheapest way; a column with values
     that way cannot parse is read again another way (dates and timestamps outside years
@@ -234,7 +235,7 @@ def _export_table(
     fallbacks: dict[str, Fallback] = {}
     while True:
         try:
-            parts = _write_table(conn, source, table, data_dir, params, fallbacks)
+            parts = _write_table(conn, source, table, data_dir, params, fallbacks, snapshot_id)
             break
         except _ReadAgain as again:
             fallbacks[again.column] = again.fallback
@@ -261,29 +262,36 @@ def _write_table(
     data_dir: Path,
     params: Params,
     fallbacks: dict[str, Fallback],
+    snapshot_id: str | None,
 ) -> list[Part]:
     codecs = [codec_for(c, fallbacks.get(c.name)) for c in table.columns]
     # Each field says its PostgreSQL type and encoding; the table's description lives once,
     # in schema.json (not in every file's footer).
     schema = pa.schema([arrow_field(c, k) for c, k in zip(table.columns, codecs)])
+
     query = sql.SQL("COPY (SELECT {cols} FROM {table} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
         cols=sql.SQL(", ").join(select_expr(c, k) for c, k in zip(table.columns, codecs)),
         table=table.identifier(),
         order=sql.SQL(", ").join(sql.Identifier(c) for c in table.order_by()),
     )
     files = _PartFiles(data_dir, source, params.sources[source], table, schema, codecs, params.backup)
-    estimate = _estimated_rows(conn, table)
-    with conn.cursor() as cur, cur.copy(query) as copy:
-        try:
-            with row_progress(f"export {source}", estimate) as bar, _piped(copy) as stream:
-                for batch in _csv_reader(stream, codecs):
-                    files.add(batch)
-                    bar.advance(batch.num_rows)
-            return files.finish()
-        except pa.ArrowInvalid as exc:
-            raise _conversion_error(exc, table, codecs) from None
-        finally:
-            files.close()
+    with row_progress(f"export {source}", _estimated_rows(conn, table)) as bar:
+        return _copy_to_parts(conn, query, snapshot_id, files, bar, table, codecs)
+
+
+def _copy_to_parts(conn: psycopg.Connection, query: sql.Composed, snapshot_id: str | None, files: _PartFiles,
+                   bar: RowCounter, table: TableSchema, codecs: list[Codec]) -> list[Part]:
+    """Stream one COPY, as conn's snapshot sees it, into part files."""
+    try:
+        with copy_out(conn, query, snapshot_id) as stream:
+            for batch in _csv_reader(stream, codecs):
+                files.add(batch)
+                bar.advance(batch.num_rows)
+        return files.finish()
+    except pa.ArrowInvalid as exc:
+        raise _conversion_error(exc, table, codecs) from None
+    finally:
+        files.close()
 
 
 class _PartFiles:
@@ -399,7 +407,7 @@ def _csv_reader(stream: pa.NativeFile, codecs: list[Codec]) -> pa_csv.CSVStreami
     names = [f"c{i}" for i in range(len(codecs))]
     return pa_csv.open_csv(
         stream,
-        read_options=pa_csv.ReadOptions(column_names=names, block_size=_CSV_BLOCK_BYTES),
+        read_options=pa_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
         parse_options=pa_csv.ParseOptions(
             newlines_in_values=any(pa.types.is_string(k.csv_type) for k in codecs)
         ),
@@ -413,39 +421,6 @@ def _csv_reader(stream: pa.NativeFile, codecs: list[Codec]) -> pa_csv.CSVStreami
             false_values=["f"],
         ),
     )
-
-
-@contextmanager
-def _piped(copy: psycopg.Copy) -> Iterator[pa.NativeFile]:
-    """COPY's rows, pumped by a thread into an OS pipe that pyarrow reads natively.
-
-    psycopg hands COPY data over one row per call; feeding those calls to pyarrow through a
-    Python file object costs more than the parsing. Here a thread writes the rows into a
-    buffered pipe, and pyarrow reads it back in whole blocks (a few hundred calls).
-    """
-    read_fd, write_fd = os.pipe()
-    failures: list[BaseException] = []
-
-    def pump() -> None:
-        try:
-            with os.fdopen(write_fd, "wb", buffering=1 << 20) as sink:
-                for row in copy:
-                    sink.write(row)
-        except BrokenPipeError:
-            pass  # the reader stopped early (a conversion error); it reports why
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            failures.append(exc)
-
-    thread = threading.Thread(target=pump, name="seedctl-copy-pump", daemon=True)
-    thread.start()
-    source = os.fdopen(read_fd, "rb", buffering=_CSV_BLOCK_BYTES)  # whole blocks per read
-    try:
-        yield pa.PythonFile(source, mode="r")
-    finally:
-        source.close()  # a pump still writing now gets EPIPE and stops
-        thread.join()
-    if failures:
-        raise failures[0]
 
 
 def writer_options(backup: Backup, schema: pa.Schema) -> dict[str, Any]:
