@@ -25,11 +25,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from seedctl import db, export
+from seedctl import copyout, db, export
 from seedctl import restore as restore_mod
 from seedctl.acquire import acquire
 from seedctl.catalog import TableSchema, read_table_schema
-from seedctl.checksum import table_checksum
+from seedctl.checksum import CHECKSUM_ALGORITHM, checksum_columns, recorded_checksum, table_checksum
 from seedctl.config import load_params
 from seedctl.ddl import add_keys_and_indexes, create_table
 from seedctl.manifest import load_manifest, sha256_file
@@ -92,31 +92,41 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction(), conn.cursor() as cur:
+            snapshot_id = cur.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
             schema = read_table_schema(conn, "t", source, timescaledb=False)
             codecs = [codec_for(c) for c in schema.columns]
             cols = sql.SQL(", ").join(select_expr(c, k) for c, k in zip(schema.columns, codecs))
             order = sql.SQL(", ").join(sql.Identifier(c) for c in schema.order_by())
             ident = schema.identifier()
             query = sql.SQL("COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT (FORMAT csv)").format(cols, ident, order)
-            chunks, csv_bytes = _timed(phases, "COPY (SELECT <codec exprs> ORDER BY pk) TO STDOUT csv: server + transfer",
-                                       lambda: _drain(cur, query, keep=True))
+            def through_psql(q: sql.Composed) -> bytes:
+                with copyout.copy_out(conn, q, snapshot_id) as stream:
+                    return stream.read()
+
+            data = _timed(phases, "COPY (SELECT <columns> ORDER BY pk) TO STDOUT csv, read through psql "
+                                  "(the export's reader): server + transfer", lambda: through_psql(query))
+            csv_bytes = len(data)
+            _timed(extra, "same COPY read through psycopg (one Python call per row; the reader without psql)",
+                   lambda: _drain(cur, query, keep=False))
             unordered = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT csv)").format(cols, ident)
-            _timed(extra, "same COPY without ORDER BY", lambda: _drain(cur, unordered, keep=False))
-            plain = sql.SQL("COPY (SELECT * FROM {} ORDER BY {}) TO STDOUT (FORMAT csv)").format(ident, order)
-            _timed(extra, "COPY csv of plain columns (timestamptz as text, no epoch expression)",
-                   lambda: _drain(cur, plain, keep=False))
+            _timed(extra, "same COPY without ORDER BY", lambda: through_psql(unordered))
+            epoch = sql.SQL(", ").join(select_expr(c, codec_for(c, "epoch")) for c in schema.columns)
+            exact = sql.SQL("COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT (FORMAT csv)").format(epoch, ident, order)
+            _timed(extra, "same COPY with the exact epoch expressions for timestamps (the fallback for "
+                          "infinities and other eras)", lambda: through_psql(exact))
             binary = sql.SQL("COPY (SELECT * FROM {} ORDER BY {}) TO STDOUT (FORMAT binary)").format(ident, order)
             _, binary_bytes = _timed(extra, "COPY binary of plain columns (transfer only, no parsing)",
                                      lambda: _drain(cur, binary, keep=False))
-            _timed(phases, "content checksum query (second full scan)",
-                   lambda: table_checksum(conn, ident, [c.name for c in schema.columns]))
+            names, types = checksum_columns(schema.columns)
+            _timed(phases, "content checksum query (typed-hash-v2; runs on a second connection, alongside)",
+                   lambda: table_checksum(conn, ident, names, algorithm=CHECKSUM_ALGORITHM, types=types))
+            _timed(extra, "content checksum, row-text-v1 (snapshots before typed-hash-v2)",
+                   lambda: table_checksum(conn, ident, names))
             _timed(extra, "count(*) alone (scan cost without hashing)",
                    lambda: cur.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone())
             inner = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(cols, ident, order)
             plan = [r[0] for r in cur.execute(sql.SQL("EXPLAIN ") + inner).fetchall()]
             work_mem = cur.execute("SHOW work_mem").fetchone()[0]  # type: ignore[index]
-    data = b"".join(chunks)
-    del chunks
     def parse() -> list[pa.RecordBatch]:
         # open_csv already parses the first block: it belongs inside the timing.
         reader = export._csv_reader(io.BytesIO(data), codecs)
@@ -219,7 +229,7 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
                 _timed(record, f"COPY FROM STDIN csv{suffix}", copy_in)
                 _timed(record, f"ADD PRIMARY KEY (index build){suffix}", lambda: add_keys_and_indexes(conn, table))
                 _timed(record, f"content checksum query (verification){suffix}",
-                       lambda: table_checksum(conn, table.identifier(), [c.name for c in table.columns]))
+                       lambda: recorded_checksum(conn, table.identifier(), entry))
                 _timed(record, f"COMMIT{suffix}", conn.commit)
         finally:
             pg.drop_database(dbname)
