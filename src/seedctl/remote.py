@@ -536,7 +536,9 @@ def pushed_objects(project_root: Path, settings: RemoteSettings,
     Read from dvc.yaml, dvc.lock and the local cache, the way DVC 3 lays out an S3 remote
     (<prefix>/files/md5/<2>/<30>). None whenever the answer is not certain: any DVC file
     besides the root dvc.yaml, templating, an output option or remote setting this does not
-    know, a stage without a lock entry, an object missing from the local cache.
+    know, a stage without a lock entry, an object missing from the local cache. DVC files
+    are found with git (tracked, or untracked and not ignored; a nested repository counts as
+    one): walking the tree as DVC does costs seconds where there is a virtualenv.
     """
     import yaml
 
