@@ -101,7 +101,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
             query = sql.SQL("COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT (FORMAT csv)").format(cols, ident, order)
             def through_psql(q: sql.Composed) -> bytes:
                 with copyout.copy_out(conn, q, snapshot_id) as stream:
-                    return stream.read()
+                    return b"".join(iter(lambda: stream.read(copyout.BLOCK_BYTES), b""))
 
             data = _timed(phases, "COPY (SELECT <columns> ORDER BY pk) TO STDOUT csv, read through psql "
                                   "(the export's reader): server + transfer", lambda: through_psql(query))
