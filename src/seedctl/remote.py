@@ -101,8 +101,14 @@ class PushResult:
     files_pushed: int | None
     # Objects seen in the remote with the cache's sizes, when that alone showed nothing to push.
     checked: int | None = None
+    # Objects `dvc push` left out although the remote lacked them, uploaded by seedctl.
+    repaired: int = 0
 
     def __str__(self) -> str:
+        if self.repaired:
+            return (f"snapshot {self.version}: {self.files_pushed or 0} file(s) pushed to {self.url}, and "
+                    f"{self.repaired} object(s) `dvc push` took for present but the remote lacked or held "
+                    f"damaged uploaded from the cache")
         if self.files_pushed == 0 and self.checked:
             return (f"snapshot {self.version}: remote {self.url} already up to date "
                     f"(all {self.checked} objects present)")
@@ -482,7 +488,9 @@ def push(project_root: Path, params: Params, *, connection: Connection | None = 
     of the local cache's copy (one bucket listing, or a HEAD request per object), DVC is
     not started at all. Any doubt (an unexpected DVC file or setting, a listing missing from
     the cache, a remote error other than "not found") runs `dvc push`. After a push, the
-    objects that were missing or of another size must be in the remote with the right size.
+    objects that were missing or of another size must be in the remote with the right size:
+    `dvc push` takes a directory's files for present whenever its listing (.dir) is, so
+    those it left out are uploaded from the cache here, each checked against its md5.
     """
     version = require_validated(project_root / "seeds")
     if connection is None:
@@ -498,25 +506,65 @@ def push(project_root: Path, params: Params, *, connection: Connection | None = 
     stdout = _dvc(project_root, settings, ["push"])
     pushed = re.search(r"(\d+) files? pushed", stdout)
     count = int(pushed.group(1)) if pushed else (0 if "Everything is up to date" in stdout else None)
+    repaired = 0
     if objects and bad:
         still = _absent(client, settings, {k: objects[k] for k in bad})
+        if still:
+            _upload(client, settings, {k: objects[k] for k in still})
+            repaired = len(still)
+            still = _absent(client, settings, {k: objects[k] for k in still})
         if still:
             key, why = next(iter(still.items()))
             raise RemoteError(f"after `dvc push`, {len(still)} object(s) are still not right in {settings.url} "
                               f"(e.g. {objects[key].label}: {why})",
-                              "delete the damaged object from the bucket and push again")
+                              "check the bucket (permissions, quota), then `seedctl push` again")
     return PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url,
-                      files_pushed=count)
+                      files_pushed=count, repaired=repaired)
+
+
+def _upload(client: Any, settings: RemoteSettings, objects: Mapping[str, RemoteObject]) -> None:
+    """Put each object from the local cache, after checking the file's md5 is its name; the
+    server checks the bytes it got (Content-MD5). Server-side encryption as DVC's."""
+    import base64
+    import hashlib
+
+    from botocore import exceptions as bx
+
+    extra = {"ServerSideEncryption": settings.sse} if settings.sse else {}
+    if settings.sse_kms_key_id:
+        extra["SSEKMSKeyId"] = settings.sse_kms_key_id
+    for key, obj in objects.items():
+        digest = hashlib.md5(usedforsecurity=False)
+        named = "".join(key.split("/")[-2:]).removesuffix(".dir")  # <prefix>/files/md5/ab/cdef.. -> abcdef..
+        try:
+            with obj.cache.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):  # noqa: B023 - fh is this iteration's
+                    digest.update(block)
+                if digest.hexdigest() != named or obj.size > 5 * 2**30:
+                    raise RemoteError(
+                        f"{obj.label} is missing from {settings.url} and its copy in the DVC cache ({obj.cache}) "
+                        "does not match its md5 (or is over 5 GiB, too large for one upload)",
+                        "delete that cache file and run `seedctl snapshot` again")
+                fh.seek(0)
+                client.put_object(Bucket=settings.bucket, Key=key, Body=fh, ContentLength=obj.size,
+                                  ContentMD5=base64.b64encode(digest.digest()).decode(), **extra)
+        except OSError as exc:
+            raise RemoteError(f"cannot read {obj.cache} ({exc.strerror})", "run `seedctl snapshot` again") from None
+        except (bx.ClientError, bx.BotoCoreError) as exc:
+            raise RemoteError(f"uploading {obj.label} to {settings.url}: {settings.redact(' '.join(str(exc).split()))}",
+                              "check the bucket (permissions, quota), then `seedctl push` again") from None
 
 
 # --- which objects `dvc push` uploads, and whether the remote has them ---------------------
 
 @dataclass(frozen=True)
 class RemoteObject:
-    """One object of the DVC remote: what it is (for messages) and its size in the cache."""
+    """One object of the DVC remote: what it is (for messages), its copy in the local cache
+    and that copy's size."""
 
     label: str
     size: int
+    cache: Path
 
 
 # What the fast path understands; anything else in the DVC project means "ask DVC".
@@ -584,8 +632,8 @@ def pushed_objects(project_root: Path, settings: RemoteSettings,
     for md5, path in md5s.items():
         listing = cache / md5[:2] / md5[2:]
         try:
-            objects[_object_key(settings, md5)] = RemoteObject(f"{path} (listing {md5})" if md5.endswith(".dir")
-                                                               else path, listing.stat().st_size)
+            objects[_object_key(settings, md5)] = RemoteObject(
+                f"{path} (listing {md5})" if md5.endswith(".dir") else path, listing.stat().st_size, listing)
             if not md5.endswith(".dir"):
                 continue
             entries = json.loads(listing.read_bytes())
@@ -593,8 +641,9 @@ def pushed_objects(project_root: Path, settings: RemoteSettings,
                 file_md5 = str(entry["md5"])
                 if not _MD5.fullmatch(file_md5) or file_md5.endswith(".dir"):
                     return None
-                size = (cache / file_md5[:2] / file_md5[2:]).stat().st_size
-                objects[_object_key(settings, file_md5)] = RemoteObject(f"{path}/{entry['relpath']}", size)
+                cached = cache / file_md5[:2] / file_md5[2:]
+                objects[_object_key(settings, file_md5)] = RemoteObject(
+                    f"{path}/{entry['relpath']}", cached.stat().st_size, cached)
         except (OSError, ValueError, TypeError, KeyError):
             return None
     return objects
