@@ -407,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"generated {table_name(rows)} ({rows:,} rows) in {generated[table_name(rows)]:.1f} s")
         results["generated_seconds"] = generated
         results["sizes"] = [bench.bench_size(url, rows) for rows in sizes]
+        results["batch_rows"] = bench.backup.get("batch_rows", 131072)
         startup = Series()
         for _ in range(3):
             startup.add(bench.run("startup", [SEEDCTL, "--help"], env=bench.env))
