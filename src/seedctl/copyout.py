@@ -13,6 +13,7 @@ the password goes through its environment, never its command line.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -85,11 +86,13 @@ def _psql_stream(psql: str, conn: psycopg.Connection, copy_sql: str, snapshot_id
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(script.encode())
     proc.stdin.close()
-    source = os.fdopen(proc.stdout.fileno(), "rb", buffering=BLOCK_BYTES, closefd=False)
+    source = _EndSeen(os.fdopen(proc.stdout.fileno(), "rb", buffering=BLOCK_BYTES, closefd=False))
     try:
         yield pa.PythonFile(source, mode="r")
     except BaseException:
-        if proc.poll() not in (None, 0):  # psql failed first: that is the cause
+        # The reader failed. If psql had stopped writing (its session ended, e.g. the server
+        # went away), psql's error is the cause, whatever the parser made of what it got.
+        if source.ended and proc.wait() != 0:
             raise _psql_error(proc) from None
         proc.kill()
         raise
@@ -101,6 +104,31 @@ def _psql_stream(psql: str, conn: psycopg.Connection, copy_sql: str, snapshot_id
         proc.wait()
     if proc.returncode != 0:
         raise _psql_error(proc)
+
+
+class _EndSeen:
+    """A binary file that remembers whether a read reached its end."""
+
+    def __init__(self, raw: io.BufferedReader) -> None:
+        self.raw, self.ended = raw, False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.ended = self.ended or not data
+        return data
+
+    def close(self) -> None:
+        self.raw.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.raw.closed
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
 
 
 def _psql_error(proc: subprocess.Popen[bytes]) -> DatabaseError:
