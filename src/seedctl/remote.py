@@ -106,9 +106,9 @@ class PushResult:
 
     def __str__(self) -> str:
         if self.repaired:
-            return (f"snapshot {self.version}: {self.files_pushed or 0} file(s) pushed to {self.url}, and "
-                    f"{self.repaired} object(s) `dvc push` took for present but the remote lacked or held "
-                    f"damaged uploaded from the cache")
+            return (f"snapshot {self.version}: {self.files_pushed or 0} file(s) pushed to {self.url}; "
+                    f"{self.repaired} object(s) that `dvc push` took for present were missing or damaged "
+                    f"there: uploaded from the cache")
         if self.files_pushed == 0 and self.checked:
             return (f"snapshot {self.version}: remote {self.url} already up to date "
                     f"(all {self.checked} objects present)")

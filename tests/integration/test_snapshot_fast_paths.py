@@ -108,7 +108,7 @@ def test_damaged_remote_object_stops_the_tag_until_a_push_replaces_it(
 
     result = project.seedctl("snapshot", env=s3_env)
     assert result.returncode == 0, result.stderr
-    assert "1 object(s) `dvc push` took for present" in result.stdout, result.stdout
+    assert "1 object(s) that `dvc push` took for present" in result.stdout, result.stdout
     assert "committed and tagged" in result.stdout
     assert s3_server.client().get_object(Bucket=bucket, Key=victim)["Body"].read() == good
     assert len(project.git("tag", "--list", "seeds/v*").split()) == len(tags.split()) + 1
