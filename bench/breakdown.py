@@ -157,7 +157,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
                     "work_mem": work_mem}
         table_in_memory = pa.Table.from_batches(batches).rename_columns(arrow_schema.names).cast(arrow_schema)
         chosen = export.writer_options(backup, arrow_schema)
-        for label, opts in (("Parquet write, compression none", {"compression": None}),
+        for label, opts in (("Parquet write, compression none", {"compression": None, "compression_level": None}),
                             ("Parquet write, zstd level 1", {"compression": "zstd", "compression_level": 1}),
                             ("Parquet write, dictionary for every column (the earlier setting)",
                              {"use_dictionary": True, "column_encoding": None})):

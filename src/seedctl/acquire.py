@@ -80,7 +80,7 @@ def acquire(
     # The snapshot's schema.json comes along, so the checkout is complete for `verify`.
     extra = [] if (seeds_dir / SCHEMA_FILE).is_file() else [seeds_dir / SCHEMA_FILE]
     cached: set[str] = set()
-    if missing and not dry_run:  # the local DVC cache first: no network, no credentials
+    if missing and not dry_run and _cache_may_hold(project_root):  # no network, no credentials
         _checkout(project_root, [f for n in missing for f in _unmatched(seeds_dir, entries[n])] + extra)
         cached = {n for n in missing if not _unmatched(seeds_dir, entries[n])}
         missing = [n for n in missing if n not in cached]
@@ -127,6 +127,14 @@ def _targets(project_root: Path, paths: list[Path]) -> list[str]:
     data_dir = project_root / "seeds" / DATA_DIR
     chosen = {p.parent if p.parent.parent == data_dir else p for p in paths}
     return sorted(str(p.relative_to(project_root)) for p in chosen)
+
+
+def _cache_may_hold(project_root: Path) -> bool:
+    """False when this checkout has no DVC cache at all (a fresh clone): `dvc checkout`
+    would only fail, after ~2 s. A cache configured elsewhere (cache.dir) counts as present."""
+    configs = [project_root / ".dvc" / name for name in ("config", "config.local")]
+    custom = any(c.is_file() and "[cache]" in c.read_text(encoding="utf-8", errors="replace") for c in configs)
+    return custom or (project_root / ".dvc" / "cache").is_dir()
 
 
 def _checkout(project_root: Path, paths: list[Path]) -> None:
