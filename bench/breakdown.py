@@ -34,7 +34,7 @@ from seedctl.config import load_params
 from seedctl.ddl import add_keys_and_indexes, create_table
 from seedctl.manifest import load_manifest, sha256_file
 from seedctl.parts import table_parts
-from seedctl.pgtypes import codec_for, select_expr, to_pg_text
+from seedctl.pgtypes import codec_for, select_expr, to_copy_csv
 
 
 @contextmanager
@@ -201,14 +201,14 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
     def render() -> list[bytes]:
         out = []
         for batch in batches:
-            texts = [to_pg_text(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
+            texts = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
             buf = io.BytesIO()
             pa_csv.write_csv(pa.RecordBatch.from_arrays(texts, names=names), buf,
                              pa_csv.WriteOptions(include_header=False))
             out.append(buf.getvalue())
         return out
 
-    rendered = _timed(phases, "render to PostgreSQL text + CSV (to_pg_text, write_csv)", render)
+    rendered = _timed(phases, "render for COPY csv (to_copy_csv, write_csv)", render)
     rendered_bytes = sum(len(c) for c in rendered)
     del batches
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in names)

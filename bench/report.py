@@ -228,8 +228,9 @@ def _plan_section(p: dict[str, Any]) -> str:
               f"| `seedctl --help` (seedctl's interpreter start and imports) | {_s(st.seconds)} | {_mb(st.rss)} |"]
     lines += [f"| {label} | {_s(smp.seconds)} | {_mb(smp.peak_rss_bytes)} |" for label, smp in p["anatomy"]]
     lines += ["", "An unchanged snapshot is `seedctl` start + preflight, `dvc repro` (DVC start, the export "
-              "stage as its own `python` process, hashing the outputs), `python -m dvc push` (another DVC "
-              "start, remote listing) and a few `git` calls. The fresh-clone restore adds `dvc checkout` and "
+              "stage as its own `python` process, hashing the outputs), the push check (one listing of the "
+              "remote compared with the local cache; `dvc push` runs only when an object is missing, so the "
+              "`dvc push` line above is what it saves) and a few `git` calls. The fresh-clone restore adds "
               f"`dvc pull` to the local restore: {_s(p['restore_clone'].seconds - p['restore_local'].seconds)} "
               "here (median difference).", ""]
     up = ", ".join(f"{n:,}" for n in p["uploaded_full"])
