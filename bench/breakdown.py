@@ -129,7 +129,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
             work_mem = cur.execute("SHOW work_mem").fetchone()[0]  # type: ignore[index]
     def parse() -> list[pa.RecordBatch]:
         # open_csv already parses the first block: it belongs inside the timing.
-        reader = export._csv_reader(io.BytesIO(data), codecs)
+        reader = export._csv_reader(io.BytesIO(data), codecs)  # noqa: SLF001 - the export's own options
         return list(reader)
 
     batches = _timed(phases, "CSV parsing (pyarrow streaming reader, export's options)", parse)
@@ -140,7 +140,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
         data_dir = Path(tmp) / "data"
 
         def write() -> int:
-            files = export._PartFiles(data_dir, "t", source, schema, arrow_schema, codecs, backup)
+            files = export._PartFiles(data_dir, "t", source, schema, arrow_schema, codecs, backup)  # noqa: SLF001
             try:
                 for batch in batches:
                     files.add(batch)

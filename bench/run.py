@@ -43,14 +43,14 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from measure import Sample, Series, rss_method, run_measured
-from ohlcv import create_ohlcv, table_name
+from measure import Sample, Series, rss_method, run_measured  # noqa: E402
+from ohlcv import create_ohlcv, table_name  # noqa: E402
 
-from seedctl import sample
-from seedctl.config import SNAPSHOT_BACKUP_KEYS
-from seedctl.demo import scratch_copy
-from seedctl.devs3 import S3Server
-from seedctl.devserver import TempPostgres
+from seedctl import sample  # noqa: E402
+from seedctl.config import SNAPSHOT_BACKUP_KEYS  # noqa: E402
+from seedctl.demo import scratch_copy  # noqa: E402
+from seedctl.devs3 import S3Server  # noqa: E402
+from seedctl.devserver import TempPostgres  # noqa: E402
 
 SIZES = {"short": [91_157, 1_000_000], "full": [91_157, 1_000_000, 10_000_000]}
 BIN = Path(sys.executable).parent
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be >= 1")
     command = "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
 
-    from report import render
+    from report import render  # noqa: PLC0415
 
     t0 = time.perf_counter()
     started_at = datetime.now(UTC)
@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         # At 1M rows (or the largest size of a --sizes run).
         one_m = next((s for s in results["sizes"] if s["rows"] == 1_000_000), results["sizes"][-1])
         if bench.do_breakdown:
-            import breakdown
+            import breakdown  # noqa: PLC0415
 
             log(f"profiling export and restore phases at {one_m['rows']:,} rows")
             results["breakdown"] = {"rows": one_m["rows"],

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from seedctl.devs3 import S3Server
-from seedctl.devserver import TempPostgres
+from seedctl.devserver import TempPostgres, find_embedded_bindir, find_system_bindir
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +22,23 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempPostgres
     server = TempPostgres(tmp_path_factory.mktemp("pg"), flavor=flavor)  # type: ignore[arg-type]
     server.start()
     try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def other_server(pg_server: TempPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempPostgres]:
+    """A second server of another major version than the session's (cross-version tests),
+    one per test module; skipped when this machine has no other major version."""
+    other = "embedded" if pg_server.flavor == "system" else "system"
+    if (find_embedded_bindir() if other == "embedded" else find_system_bindir()) is None:
+        pytest.skip(f"no {other} PostgreSQL binaries on this machine")
+    server = TempPostgres(tmp_path_factory.mktemp("pg-other"), flavor=other)  # type: ignore[arg-type]
+    server.start()
+    try:
+        if server.major_version == pg_server.major_version:
+            pytest.skip(f"both servers are PostgreSQL {server.major_version}")
         yield server
     finally:
         server.stop()

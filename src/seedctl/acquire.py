@@ -76,24 +76,24 @@ def acquire(
     if edited:
         raise IntegrityError(edited[0], "restore the manifest with `git checkout -- seeds/manifest.json`; "
                              "the database was not touched")
-    missing = [name for name, e in entries.items() if _unmatched(seeds_dir, e)]
+    # Per table, its files that are absent or differ; hashed again only after a fetch.
+    missing = {name: files for name, e in entries.items() if (files := _unmatched(seeds_dir, e))}
     # The snapshot's schema.json comes along, so the checkout is complete for `verify`.
     extra = [] if (seeds_dir / SCHEMA_FILE).is_file() else [seeds_dir / SCHEMA_FILE]
     cached: set[str] = set()
     if missing and not dry_run and _cache_may_hold(project_root):  # no network, no credentials
-        _checkout(project_root, [f for n in missing for f in _unmatched(seeds_dir, entries[n])] + extra)
-        cached = {n for n in missing if not _unmatched(seeds_dir, entries[n])}
-        missing = [n for n in missing if n not in cached]
+        _checkout(project_root, [f for files in missing.values() for f in files] + extra)
+        still = {n: files for n in missing if (files := _unmatched(seeds_dir, entries[n]))}
+        cached, missing = set(missing) - set(still), still
     pulled: set[str] = set()
     remote_problem = None
     if missing and pull and not dry_run:
-        wanted = {n: _unmatched(seeds_dir, entries[n]) for n in missing}
-        remote_problem = _pull(project_root, params, [f for files in wanted.values() for f in files] + extra)
-        pulled = {n for n in missing if not _unmatched(seeds_dir, entries[n])}
-        for name in set(missing) - pulled:
-            present = [f for f in _unmatched(seeds_dir, entries[name]) if f.is_file()]
-            if present and remote_problem is None:
-                remote_problem = f"{present[0].name} from the remote does not match the manifest's sha256"
+        remote_problem = _pull(project_root, params, [f for files in missing.values() for f in files] + extra)
+        still = {n: files for n in missing if (files := _unmatched(seeds_dir, entries[n]))}
+        pulled = set(missing) - set(still)
+        present = [f for files in still.values() for f in files if f.is_file()]
+        if present and remote_problem is None:
+            remote_problem = f"{present[0].name} from the remote does not match the manifest's sha256"
     plans, failures = [], []
     for name, entry in entries.items():
         table = TableSchema.from_dict(entry["schema"])

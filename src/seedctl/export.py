@@ -34,25 +34,12 @@ from psycopg import sql
 
 from seedctl import db
 from seedctl.catalog import TableSchema, read_table_schema
-from seedctl.checksum import (
-    CHECKSUM_ALGORITHM,
-    Checksum,
-    checksum_columns,
-    table_checksum,
-)
+from seedctl.checksum import CHECKSUM_ALGORITHM, Checksum, checksum_columns, table_checksum
 from seedctl.config import Backup, Params, Partition, Source
 from seedctl.copyout import BLOCK_BYTES, copy_out
 from seedctl.errors import ConfigError, DatabaseError, ExportError, SeedctlError
 from seedctl.partition import period_name, period_numbers, runs
-from seedctl.pgtypes import (
-    OUT_OF_RANGE,
-    Codec,
-    Fallback,
-    arrow_field,
-    codec_for,
-    select_expr,
-    to_storage,
-)
+from seedctl.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr, to_storage
 from seedctl.progress import RowCounter, row_progress
 from seedctl.tools import pid_alive
 
@@ -268,22 +255,15 @@ def _write_table(
     # Each field says its PostgreSQL type and encoding; the table's description lives once,
     # in schema.json (not in every file's footer).
     schema = pa.schema([arrow_field(c, k) for c, k in zip(table.columns, codecs)])
-
     query = sql.SQL("COPY (SELECT {cols} FROM {table} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
         cols=sql.SQL(", ").join(select_expr(c, k) for c, k in zip(table.columns, codecs)),
         table=table.identifier(),
         order=sql.SQL(", ").join(sql.Identifier(c) for c in table.order_by()),
     )
     files = _PartFiles(data_dir, source, params.sources[source], table, schema, codecs, params.backup)
-    with row_progress(f"export {source}", _estimated_rows(conn, table)) as bar:
-        return _copy_to_parts(conn, query, snapshot_id, files, bar, table, codecs)
-
-
-def _copy_to_parts(conn: psycopg.Connection, query: sql.Composed, snapshot_id: str | None, files: _PartFiles,
-                   bar: RowCounter, table: TableSchema, codecs: list[Codec]) -> list[Part]:
-    """Stream one COPY, as conn's snapshot sees it, into part files."""
     try:
-        with copy_out(conn, query, snapshot_id) as stream:
+        with row_progress(f"export {source}", _estimated_rows(conn, table)) as bar, \
+                copy_out(conn, query, snapshot_id) as stream:
             for batch in _csv_reader(stream, codecs):
                 files.add(batch)
                 bar.advance(batch.num_rows)
@@ -506,7 +486,6 @@ def _remove_stale_staging(seeds_dir: Path) -> None:
         pid = stale.name.rsplit("-", 1)[-1]
         if stale.is_dir() and not (pid.isdigit() and pid_alive(int(pid))):
             shutil.rmtree(stale, ignore_errors=True)
-
 
 
 def load_schema_document(seeds_dir: Path) -> dict[str, Any]:

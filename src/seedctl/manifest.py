@@ -2,7 +2,8 @@
 
 seeds/manifest.json (git-tracked) records per table its data files (`parts`: one, or one
 per month/year, each with rows, bytes, sha256 and md5), rows, date range, schema, null
-counts and rows per month, plus the config and server versions the snapshot was made with. seeds/checksums.sha256 is the same sha256 list in `sha256sum -c`
+counts and rows per month, plus the config and server versions the snapshot was made with.
+seeds/checksums.sha256 is the same sha256 list in `sha256sum -c`
 form, to be checked from inside seeds/.
 """
 
@@ -41,9 +42,7 @@ def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None
     lines = [f"{p['sha256']}  {p['file']}" for t in manifest["tables"].values() for p in table_parts(t)]
     lines.append(f"{manifest['schema_sha256']}  {SCHEMA_FILE}")
     (seeds_dir / CHECKSUMS_FILE).write_text("\n".join(sorted(lines, key=lambda s: s[66:])) + "\n")
-    from seedctl.report import (
-        write_coverage,  # rows per month per table: the DVC coverage plot
-    )
+    from seedctl.report import write_coverage  # rows per month per table: the DVC coverage plot
 
     write_coverage(seeds_dir, manifest)
     return manifest
@@ -180,7 +179,7 @@ def sha256_file(path: Path) -> str:
 
 
 def md5_file(path: Path) -> str:
-    return _hash_file(path, hashlib.md5())
+    return _hash_file(path, hashlib.md5())  # noqa: S324 - DVC's content address, not security
 
 
 def _hash_file(path: Path, digest: Any) -> str:

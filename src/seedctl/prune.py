@@ -36,15 +36,7 @@ import typer
 
 from seedctl.errors import ConfigError, RemoteError, SeedctlError
 from seedctl.parts import snapshot_parts
-from seedctl.versions import (
-    TAG_PREFIX,
-    Version,
-    dvc_lock_at,
-    git,
-    list_versions,
-    newest_first,
-    snapshot_objects,
-)
+from seedctl.versions import TAG_PREFIX, Version, dvc_lock_at, git, list_versions, newest_first, snapshot_objects
 
 if TYPE_CHECKING:
     from seedctl.config import Params

@@ -34,12 +34,7 @@ from seedctl import db
 from seedctl.acquire import TableData, acquire
 from seedctl.checksum import recorded_checksum
 from seedctl.config import load_params
-from seedctl.ddl import (
-    add_keys_and_indexes,
-    bump_identities,
-    create_table,
-    make_hypertable,
-)
+from seedctl.ddl import add_keys_and_indexes, bump_identities, create_table, make_hypertable
 from seedctl.errors import DatabaseError, SeedctlError
 from seedctl.export import SNAPSHOT_FORMAT
 from seedctl.hooks import HookResult, run_post_restore_hook

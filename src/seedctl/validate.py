@@ -22,13 +22,7 @@ import pyarrow.parquet as pq
 
 from seedctl.config import Params, Source, Validation
 from seedctl.errors import ValidationFailed
-from seedctl.manifest import (
-    LATEST_FILE,
-    MANIFEST_FILE,
-    load_manifest,
-    verify_files,
-    write_json,
-)
+from seedctl.manifest import LATEST_FILE, MANIFEST_FILE, load_manifest, verify_files, write_json
 from seedctl.parts import table_parts
 
 REPORT_FILE = "reports/validation.json"

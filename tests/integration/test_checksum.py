@@ -15,7 +15,7 @@ from psycopg import sql
 
 from seedctl import db
 from seedctl.checksum import CHECKSUM_ALGORITHM, LEGACY_ALGORITHM, Checksum, table_checksum
-from seedctl.devserver import TempPostgres, find_embedded_bindir, find_system_bindir
+from seedctl.devserver import TempPostgres
 
 FIDELITY_SQL = (Path(__file__).parent / "fidelity.sql").read_text(encoding="utf-8")
 # Digests of fidelity.sql. v1: computed with the checksum module as it was before v2 (the
@@ -214,22 +214,6 @@ def test_empty_and_wide_tables(conn: psycopg.Connection) -> None:
     conn.execute(sql.SQL("CREATE TABLE wide ({})").format(cols))
     conn.execute("INSERT INTO wide (c0, c1599) VALUES (1, 2), (NULL, 3)")
     assert checksum(conn, "wide").rows == 2
-
-
-@pytest.fixture(scope="module")
-def other_server(pg_server: TempPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempPostgres]:
-    """A second server of another major version than the session's (as test_cross_version)."""
-    other = "embedded" if pg_server.flavor == "system" else "system"
-    if (find_embedded_bindir() if other == "embedded" else find_system_bindir()) is None:
-        pytest.skip(f"no {other} PostgreSQL binaries on this machine")
-    server = TempPostgres(tmp_path_factory.mktemp("pg-other"), flavor=other)  # type: ignore[arg-type]
-    server.start()
-    try:
-        if server.major_version == pg_server.major_version:
-            pytest.skip(f"both servers are PostgreSQL {server.major_version}")
-        yield server
-    finally:
-        server.stop()
 
 
 def test_same_digests_on_both_major_versions(

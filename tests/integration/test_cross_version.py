@@ -15,28 +15,12 @@ import psycopg
 import pytest
 
 from seedctl import sample
-from seedctl.devserver import TempPostgres, find_embedded_bindir, find_system_bindir
+from seedctl.devserver import TempPostgres
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Project
 
 FIDELITY_TABLE = (Path(__file__).parent / "fidelity.sql").read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def other_server(pg_server: TempPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempPostgres]:
-    """A second server of another major version than the session's."""
-    other = "embedded" if pg_server.flavor == "system" else "system"
-    if (find_embedded_bindir() if other == "embedded" else find_system_bindir()) is None:
-        pytest.skip(f"no {other} PostgreSQL binaries on this machine")
-    server = TempPostgres(tmp_path_factory.mktemp("pg-other"), flavor=other)  # type: ignore[arg-type]
-    server.start()
-    try:
-        if server.major_version == pg_server.major_version:
-            pytest.skip(f"both servers are PostgreSQL {server.major_version}")
-        yield server
-    finally:
-        server.stop()
 
 
 def _dump(url: str, tables: dict[str, str]) -> dict[str, list[str]]:
