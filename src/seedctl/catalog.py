@@ -2,7 +2,10 @@
 
 The result is saved with every snapshot so that a restore can recreate the table on a
 server that has never seen it: columns with their exact types, nullability, primary key,
-other indexes and constraints, and the TimescaleDB hypertable settings where present.
+other indexes and constraints, the TimescaleDB hypertable settings where present, and, as
+pg_dump does, what the table needs to work: the sequences its columns draw from (with
+their state), the user-defined types its columns use (enum, domain, composite, arrays of
+these; in dependency order) and the extensions that provide the others.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from seedctl.config import Source
-from seedctl.errors import ConfigError
+from seedctl.errors import ConfigError, ExportError
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,55 @@ class Hypertable:
 
 
 @dataclass(frozen=True)
+class Sequence:
+    """A sequence a table's column draws from: definition (as CREATE SEQUENCE takes it) and state."""
+
+    schema: str
+    name: str
+    data_type: str  # format_type(): smallint, integer, bigint
+    start: int
+    increment: int
+    min_value: int
+    max_value: int
+    cache: int
+    cycle: bool
+    owned_by: list[str] = field(default_factory=list)  # [schema, table, column], or [] if unowned
+    identity: str = ""  # the owning column's identity kind ("a"/"d") if it is an identity sequence
+    default_columns: list[str] = field(default_factory=list)  # this table's columns with DEFAULT nextval(it)
+    last_value: int = 0
+    is_called: bool = False
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def identifier(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+
+@dataclass(frozen=True)
+class UserType:
+    """An enum, domain or composite type a table's columns use (directly or nested)."""
+
+    schema: str
+    name: str
+    kind: str  # "enum", "domain" or "composite"
+    labels: list[str] = field(default_factory=list)  # enum: in sort order (enumsortorder)
+    base_type: str = ""  # domain: format_type() of its base type
+    not_null: bool = False  # domain
+    default: str | None = None  # domain
+    checks: list[dict[str, str]] = field(default_factory=list)  # domain: name, definition
+    attributes: list[dict[str, str]] = field(default_factory=list)  # composite: name, type
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def identifier(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+
+@dataclass(frozen=True)
 class TableSchema:
     schema: str
     name: str
@@ -43,6 +95,9 @@ class TableSchema:
     indexes: list[str] = field(default_factory=list)  # CREATE INDEX statements
     constraints: list[dict[str, str]] = field(default_factory=list)  # unique/check/exclusion
     hypertable: Hypertable | None = None
+    sequences: list[Sequence] = field(default_factory=list)
+    types: list[UserType] = field(default_factory=list)  # dependencies first
+    extensions: list[dict[str, str]] = field(default_factory=list)  # name, version
 
     @property
     def qualified(self) -> str:
@@ -72,6 +127,10 @@ class TableSchema:
             indexes=list(data.get("indexes", [])),
             constraints=list(data.get("constraints", [])),
             hypertable=Hypertable(**hyper) if hyper else None,
+            # Snapshots made before these were recorded (formats 1 and 2) have none.
+            sequences=[Sequence(**q) for q in data.get("sequences", [])],
+            types=[UserType(**t) for t in data.get("types", [])],
+            extensions=[dict(e) for e in data.get("extensions", [])],
         )
 
 
@@ -90,27 +149,7 @@ def read_table_schema(
                 f"sources.{source_name}: table {schema}.{name} does not exist in the database",
                 "create it, fix sources.<name>.table in params.yaml, or point DATABASE_URL elsewhere",
             )
-        cur.execute(
-            """
-            SELECT a.attname, format_type(a.atttypid, a.atttypmod),
-                   coalesce(bt.typname, t.typname), a.atttypmod, a.attnotnull,
-                   a.attidentity::text, pg_get_expr(d.adbin, d.adrelid)
-            FROM pg_attribute a
-            JOIN pg_type t ON t.oid = a.atttypid
-            LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
-            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-            WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
-            ORDER BY a.attnum
-            """,
-            (oid,),
-        )
-        columns = [
-            Column(
-                name=r[0], pg_type=r[1], base_type=r[2], typmod=r[3], not_null=r[4],
-                identity=r[5] or "", default=r[6],
-            )
-            for r in cur.fetchall()
-        ]
+        columns = read_columns(conn, oid)
         cur.execute(
             """
             SELECT a.attname
@@ -146,9 +185,182 @@ def read_table_schema(
         )
         constraints = [{"name": r[0], "type": r[1], "definition": r[2]} for r in cur.fetchall()]
     hypertable = _hypertable(conn, schema, name) if timescaledb else None
-    table = TableSchema(schema, name, columns, primary_key, indexes, constraints, hypertable)
+    types, extensions = _user_types(conn, oid, f"sources.{source_name}: table {schema}.{name}")
+    table = TableSchema(schema, name, columns, primary_key, indexes, constraints, hypertable,
+                        sequences=read_sequences(conn, oid), types=types, extensions=extensions)
     _check_configured_columns(source_name, source, table)
     return table
+
+
+def table_oid(conn: psycopg.Connection, table: sql.Identifier) -> int | None:
+    """The table's oid in this database, or None if it does not exist."""
+    row = conn.execute("SELECT to_regclass(%s)::oid", (table.as_string(conn),)).fetchone()
+    return row[0] if row else None
+
+
+def read_columns(conn: psycopg.Connection, oid: int) -> list[Column]:
+    """The table's columns in order, as the catalog describes them."""
+    rows = conn.execute(
+        """
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod),
+               coalesce(bt.typname, t.typname), a.atttypmod, a.attnotnull,
+               a.attidentity::text, pg_get_expr(d.adbin, d.adrelid)
+        FROM pg_attribute a
+        JOIN pg_type t ON t.oid = a.atttypid
+        LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY a.attnum
+        """,
+        (oid,),
+    ).fetchall()
+    return [Column(name=r[0], pg_type=r[1], base_type=r[2], typmod=r[3], not_null=r[4],
+                   identity=r[5] or "", default=r[6]) for r in rows]
+
+
+# The sequences a table's columns draw from, as pg_dump finds them: owned by one of its
+# columns (serial: dependency 'a'; identity: 'i'), or named in one of its column defaults.
+_SEQUENCES = """
+SELECT s.seqrelid, n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
+       s.seqmin, s.seqmax, s.seqcache, s.seqcycle, own.nspname, own.relname, own.attname,
+       coalesce(own.attidentity::text, ''),
+       ARRAY(SELECT a.attname FROM pg_depend d
+             JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
+             JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+             WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = s.seqrelid AND ad.adrelid = %(t)s
+             ORDER BY a.attnum)
+FROM pg_sequence s
+JOIN pg_class c ON c.oid = s.seqrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN LATERAL (
+    SELECT tn.nspname, tc.relname, a.attname, a.attidentity
+    FROM pg_depend d
+    JOIN pg_class tc ON tc.oid = d.refobjid
+    JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+    JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+    WHERE d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid
+      AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+    LIMIT 1
+) own ON true
+WHERE s.seqrelid IN (
+    SELECT d.objid FROM pg_depend d
+    WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+      AND d.refobjid = %(t)s AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')
+    UNION
+    SELECT d.refobjid FROM pg_depend d JOIN pg_attrdef ad ON ad.oid = d.objid
+    WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass AND ad.adrelid = %(t)s
+)
+ORDER BY n.nspname, c.relname
+"""
+
+
+def read_sequences(conn: psycopg.Connection, oid: int) -> list[Sequence]:
+    """The sequences table `oid` uses, with their current state (last_value, is_called).
+
+    Like pg_dump, the state is read when the snapshot is taken: sequences are outside
+    MVCC, so this is the latest value handed out, at or above the snapshot's rows.
+    """
+    found = []
+    for r in conn.execute(_SEQUENCES, {"t": oid}).fetchall():
+        ident = sql.Identifier(r[1], r[2])
+        last_value, is_called = conn.execute(
+            sql.SQL("SELECT last_value, is_called FROM {}").format(ident)).fetchone()  # type: ignore[misc]
+        found.append(Sequence(
+            schema=r[1], name=r[2], data_type=r[3], start=r[4], increment=r[5], min_value=r[6],
+            max_value=r[7], cache=r[8], cycle=r[9], owned_by=[r[10], r[11], r[12]] if r[12] else [],
+            identity=r[13], default_columns=list(r[14]), last_value=int(last_value), is_called=bool(is_called),
+        ))
+    return found
+
+
+_TYPE = """
+SELECT n.nspname, t.typname, t.typtype::text, t.typcategory::text, t.typelem, t.typbasetype,
+       format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault, t.typrelid,
+       (SELECT c.relkind::text FROM pg_class c WHERE c.oid = t.typrelid),
+       (SELECT e.extname FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+        WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
+          AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'),
+       format_type(t.oid, NULL)
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.oid = %s
+"""
+_BUILTIN_SCHEMAS = ("pg_catalog", "information_schema")
+
+
+def _user_types(conn: psycopg.Connection, oid: int, what: str) -> tuple[list[UserType], list[dict[str, str]]]:
+    """The user-defined types table `oid`'s columns use, dependencies first, and the
+    extensions providing the others. ExportError for a type seedctl cannot recreate."""
+    rows = conn.execute(
+        "SELECT atttypid FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (oid,),
+    ).fetchall()
+    types: dict[int, UserType | None] = {}  # None: being visited (or provided by an extension)
+    extensions: dict[str, str] = {}
+    for (type_oid,) in rows:
+        _visit_type(conn, type_oid, types, extensions, what)
+    versions = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
+    return ([t for t in types.values() if t is not None],
+            [{"name": e, "version": versions.get(e, "")} for e in sorted(extensions)])
+
+
+def _visit_type(
+    conn: psycopg.Connection, type_oid: int, types: dict[int, UserType | None], extensions: dict[str, str], what: str
+) -> None:
+    """Depth first: a type is appended after every type it depends on."""
+    if type_oid in types:
+        return
+    (schema, name, kind, category, elem, base, base_text, not_null, default, relid, relkind, extension,
+     shown) = conn.execute(_TYPE, (type_oid,)).fetchone()  # type: ignore[misc]
+    if extension:
+        extensions[extension] = extension
+        return
+    if schema in _BUILTIN_SCHEMAS:
+        return
+    if category == "A" and elem:
+        _visit_type(conn, elem, types, extensions, what)
+        return
+    types[type_oid] = None
+    if kind == "e":
+        labels = [r[0] for r in conn.execute(
+            "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder", (type_oid,)).fetchall()]
+        found = UserType(schema, name, "enum", labels=labels)
+    elif kind == "d":
+        _visit_type(conn, base, types, extensions, what)
+        checks = [{"name": r[0], "definition": r[1]} for r in conn.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contypid = %s AND contype = 'c' "
+            "ORDER BY conname", (type_oid,)).fetchall()]
+        found = UserType(schema, name, "domain", base_type=base_text, not_null=not_null, default=default,
+                         checks=checks)
+    elif kind == "c" and relkind == "c":
+        attributes = []
+        for att_name, att_type, att_oid in conn.execute(
+            "SELECT attname, format_type(atttypid, atttypmod), atttypid FROM pg_attribute "
+            "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (relid,)).fetchall():
+            _visit_type(conn, att_oid, types, extensions, what)
+            attributes.append({"name": att_name, "type": att_type})
+        found = UserType(schema, name, "composite", attributes=attributes)
+    else:
+        described = {"c": "the row type of a table", "r": "a range type", "m": "a multirange type",
+                     "b": "a base type not from an extension", "p": "a pseudo-type"}.get(kind, f"of kind {kind}")
+        raise ExportError(
+            f"{what}: type {shown} is {described}; seedctl cannot recreate it on restore",
+            "change the column to an enum, domain, composite or built-in type, or leave the table out of sources",
+        )
+    del types[type_oid]  # re-insert: dependencies (visited meanwhile) come first
+    types[type_oid] = found
+
+
+def describe_type(conn: psycopg.Connection, type_name: sql.Identifier) -> UserType | None:
+    """The target's current definition of a type recorded in a snapshot, or None if absent."""
+    row = conn.execute("SELECT to_regtype(%s)::oid", (type_name.as_string(conn),)).fetchone()
+    if not row or row[0] is None:
+        return None
+    types: dict[int, UserType | None] = {}
+    try:
+        _visit_type(conn, row[0], types, {}, "target")
+    except ExportError:
+        return UserType("", "", "other")
+    return types.get(row[0]) or UserType("", "", "other")
 
 
 def _hypertable(conn: psycopg.Connection, schema: str, name: str) -> Hypertable | None:

@@ -1,26 +1,36 @@
-"""Recreate a table from the schema captured in a snapshot.
+"""Recreate a table, and what it needs to work, from the schema captured in a snapshot.
 
-The table is created bare (columns, types, NOT NULL, identity, plain defaults), loaded,
-and only then given its primary key, constraints and indexes: building them once over
-the loaded rows is much faster than maintaining them row by row. Type names and index
-definitions come from the snapshot's own catalog dump; they are checked for shape so that
-an edited manifest cannot smuggle a second statement in.
+Before anything is written, the target is checked: extensions the snapshot's types come
+from, user-defined types (a present one must match the snapshot's), and the columns of
+target tables that already exist (same type, or a lossless widening: see widens()). Then
+missing extensions, types and sequences are created, the table is created bare (columns,
+types, NOT NULL, identity, defaults), loaded, and only then given its primary key,
+constraints and indexes: building them once over the loaded rows is much faster than
+maintaining them row by row. Sequences end at or above both their recorded state and the
+restored ids. Names go through psycopg.sql.Identifier and values through Literal; the
+few catalog texts that cannot (type spellings, defaults, CHECK and index definitions)
+are checked for shape so that an edited schema.json cannot smuggle a second statement in.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
 
-from seedctl.catalog import TableSchema
+from seedctl.catalog import Column, Sequence, TableSchema, UserType, describe_type, read_sequences, table_oid
 from seedctl.errors import IntegrityError
 
 # format_type() output: words, digits, spaces, commas, parentheses, brackets, dots, quotes.
 _TYPE_SHAPE = re.compile(r'[A-Za-z0-9_ ,()\[\]."]+')
 _INDEX_SHAPE = re.compile(r"CREATE (UNIQUE )?INDEX [^;]+")
 _CONSTRAINT_SHAPE = re.compile(r"(UNIQUE|CHECK|EXCLUDE) [^;]+")
+_CHECK_SHAPE = re.compile(r"CHECK [^;]+")
+_DEFAULT_SHAPE = re.compile(r"[^;]+")
+_SEQUENCE_TYPE_SHAPE = re.compile(r"smallint|integer|bigint")
+_INTEGER_TYPES = ("int2", "int4", "int8")
 
 
 def _checked(pattern: re.Pattern[str], text: str, what: str, table: TableSchema) -> str:
@@ -32,25 +42,177 @@ def _checked(pattern: re.Pattern[str], text: str, what: str, table: TableSchema)
     return text
 
 
+
+@dataclass
+class Prerequisites:
+    """What the target lacks for the snapshot's tables, and why it cannot be given it."""
+
+    extensions: list[str] = field(default_factory=list)  # available, to CREATE EXTENSION
+    types: list[tuple[UserType, TableSchema]] = field(default_factory=list)  # to create, dependencies first
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (what is wrong, the fix)
+
+
+def prerequisites(conn: psycopg.Connection, tables: list[TableSchema]) -> Prerequisites:
+    """Read-only: the extensions and types the tables need that the target lacks, and every
+    present type that differs from the snapshot's (a refusal: nothing may be written)."""
+    found = Prerequisites()
+    installed = {r[0] for r in conn.execute("SELECT extname FROM pg_extension").fetchall()}
+    available = {r[0] for r in conn.execute("SELECT name FROM pg_available_extensions").fetchall()}
+    seen: set[str] = set()
+    for table in tables:
+        for ext in table.extensions:
+            name = ext["name"]
+            if name in installed or name in seen:
+                continue
+            seen.add(name)
+            if name in available:
+                found.extensions.append(name)
+            else:
+                found.problems.append((
+                    f"table {table.qualified} needs extension {name}, which is not available on the target server",
+                    f"install its package on the server, then run as a superuser: {create_extension_sql(name)}",
+                ))
+        for utype in table.types:
+            if utype.qualified in seen:
+                continue
+            seen.add(utype.qualified)
+            present = describe_type(conn, utype.identifier())
+            if present is None:
+                found.types.append((utype, table))
+            elif (diff := type_difference(utype, present)) is not None:
+                found.problems.append((
+                    f"table {table.qualified}: type {utype.qualified} on the target differs from the snapshot's: {diff}",
+                    f"restore into a new database, or change {utype.qualified} on the target to match the snapshot",
+                ))
+    return found
+
+
+def create_extension_sql(name: str) -> str:
+    return f"CREATE EXTENSION IF NOT EXISTS {_show(name)} CASCADE;"
+
+
+def type_difference(recorded: UserType, present: UserType) -> str | None:
+    """How a type on the target differs from the snapshot's, or None if the snapshot's
+    values load into it and compare equal. An enum may have more labels on the target, as
+    long as the snapshot's keep their relative order."""
+    if present.kind != recorded.kind:
+        return f"it is {'an' if present.kind == 'enum' else 'a'} {present.kind} there, {recorded.kind} in the snapshot"
+    if recorded.kind == "enum":
+        order = [label for label in present.labels if label in set(recorded.labels)]
+        if order != recorded.labels:
+            return f"enum labels {present.labels} there, {recorded.labels} in the snapshot"
+    elif recorded.kind == "domain":
+        if present.base_type != recorded.base_type:
+            return f"domain over {present.base_type} there, over {recorded.base_type} in the snapshot"
+    elif recorded.kind == "composite":
+        there = [(a["name"], a["type"]) for a in present.attributes]
+        snap = [(a["name"], a["type"]) for a in recorded.attributes]
+        if there != snap:
+            return f"attributes {_attrs(there)} there, {_attrs(snap)} in the snapshot"
+    return None
+
+
+def _attrs(attributes: list[tuple[str, str]]) -> str:
+    return "(" + ", ".join(f"{n} {t}" for n, t in attributes) + ")"
+
+
+def create_extensions(conn: psycopg.Connection, names: list[str]) -> None:
+    """CREATE EXTENSION for each, in the restore's transaction."""
+    with conn.cursor() as cur:
+        for name in names:
+            cur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def create_type(conn: psycopg.Connection, utype: UserType, table: TableSchema) -> None:
+    """CREATE TYPE / CREATE DOMAIN as recorded (its dependencies already exist)."""
+    name = utype.identifier()
+    parts: list[sql.Composable]
+    if utype.kind == "enum":
+        parts = [sql.SQL("CREATE TYPE {} AS ENUM ({})").format(
+            name, sql.SQL(", ").join(sql.Literal(label) for label in utype.labels))]
+    elif utype.kind == "domain":
+        parts = [sql.SQL("CREATE DOMAIN {} AS {}").format(
+            name, sql.SQL(_checked(_TYPE_SHAPE, utype.base_type, "type", table)))]
+        if utype.default is not None:
+            parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(_checked(_DEFAULT_SHAPE, utype.default, "default", table))))
+        if utype.not_null:
+            parts.append(sql.SQL("NOT NULL"))
+        for check in utype.checks:
+            parts.append(sql.SQL("CONSTRAINT {} {}").format(
+                sql.Identifier(check["name"]), sql.SQL(_checked(_CHECK_SHAPE, check["definition"], "check", table))))
+    elif utype.kind == "composite":
+        parts = [sql.SQL("CREATE TYPE {} AS ({})").format(name, sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(a["name"]), sql.SQL(_checked(_TYPE_SHAPE, a["type"], "type", table)))
+            for a in utype.attributes))]
+    else:
+        _checked(re.compile("enum|domain|composite"), utype.kind, "type kind", table)
+        return
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(utype.schema)))
+        cur.execute(sql.SQL(" ").join(parts))
+
+
+def _sequence_options(seq: Sequence, table: TableSchema) -> sql.Composable:
+    """The options CREATE SEQUENCE and GENERATED ... AS IDENTITY (...) share."""
+    return sql.SQL("START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {} {}").format(
+        *(sql.Literal(_integer(v, table)) for v in (seq.start, seq.increment, seq.min_value, seq.max_value, seq.cache)),
+        sql.SQL("CYCLE" if seq.cycle else "NO CYCLE"),
+    )
+
+
+def _integer(value: object, table: TableSchema) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise IntegrityError(f"snapshot schema of {table.qualified}: unexpected sequence value {str(value)[:40]!r}",
+                             "the manifest may have been edited; restore it from git")
+    return value
+
+
+def create_sequences(conn: psycopg.Connection, table: TableSchema) -> None:
+    """The non-identity sequences the table's defaults draw from, where missing (identity
+    sequences come with CREATE TABLE)."""
+    with conn.cursor() as cur:
+        for seq in table.sequences:
+            if seq.identity:
+                continue
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(seq.schema)))
+            cur.execute(sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} AS {} {}").format(
+                seq.identifier(), sql.SQL(_checked(_SEQUENCE_TYPE_SHAPE, seq.data_type, "sequence type", table)),
+                _sequence_options(seq, table)))
+
+
 def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
-    """CREATE TABLE without keys or indexes; returns notes for the operator."""
+    """CREATE TABLE without keys or indexes, its sequences owned as recorded; returns notes
+    for the operator. The table's non-identity sequences must exist (create_sequences)."""
     notes = []
     columns = []
     for col in table.columns:
         parts = [sql.Identifier(col.name), sql.SQL(_checked(_TYPE_SHAPE, col.pg_type, "type", table))]
+        drawn = next((s for s in table.sequences if col.name in s.default_columns), None)
         if col.identity:
             kind = "ALWAYS" if col.identity == "a" else "BY DEFAULT"
             parts.append(sql.SQL(f"GENERATED {kind} AS IDENTITY"))
+            own = next((s for s in table.sequences if s.identity and s.owned_by[2:] == [col.name]), None)
+            if own is not None:
+                parts.append(sql.SQL("(SEQUENCE NAME {} {})").format(own.identifier(), _sequence_options(own, table)))
+        elif drawn is not None:
+            parts.append(sql.SQL("DEFAULT pg_catalog.nextval({}::pg_catalog.regclass)").format(
+                sql.Literal(drawn.identifier().as_string(conn))))
         elif col.default and "nextval(" in col.default:
             notes.append(f"column {col.name}: default {col.default} not recreated (its sequence is not part of the snapshot)")
         elif col.default:
-            parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(_checked(re.compile(r"[^;]+"), col.default, "default", table))))
+            parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(_checked(_DEFAULT_SHAPE, col.default, "default", table))))
         if col.not_null:
             parts.append(sql.SQL("NOT NULL"))
         columns.append(sql.SQL(" ").join(parts))
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(table.schema)))
         cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table.identifier(), sql.SQL(", ").join(columns)))
+        for seq in table.sequences:
+            if seq.identity or len(seq.owned_by) != 3:
+                continue
+            if seq.owned_by[:2] == [table.schema, table.name] and table.column(seq.owned_by[2]):
+                cur.execute(sql.SQL("ALTER SEQUENCE {} OWNED BY {}").format(
+                    seq.identifier(), sql.Identifier(table.schema, table.name, seq.owned_by[2])))
     return notes
 
 
@@ -88,29 +250,140 @@ def add_keys_and_indexes(conn: psycopg.Connection, table: TableSchema) -> None:
             cur.execute(sql.SQL(_checked(_INDEX_SHAPE, index, "index", table)))  # type: ignore[arg-type]
 
 
-def bump_identities(conn: psycopg.Connection, table: TableSchema) -> None:
-    """Identity sequences continue after the restored rows; they are only ever raised.
+def bump_sequences(conn: psycopg.Connection, table: TableSchema) -> None:
+    """Every sequence the target table draws from continues after the snapshot: at or above
+    both the state recorded in the snapshot and the restored ids. Sequences are only ever
+    raised, never lowered.
 
     setval() is not transactional: if the restore is rolled back the sequence keeps its
     new value. Touching it only when a restored id would otherwise come up again means a
     rolled-back restore can at worst skip ids, never hand out one a row already has.
+
+    The sequences are read from the target's catalog (a schema created by migrations may
+    name them otherwise); the recorded state is matched by the sequence's name.
     """
-    with conn.cursor() as cur:
-        for col in table.columns:
-            if not col.identity:
+    oid = table_oid(conn, table.identifier())
+    if oid is None:
+        return
+    recorded = {s.qualified: s for s in table.sequences}
+    for seq in read_sequences(conn, oid):
+        sign = 1 if seq.increment > 0 else -1
+        candidates: list[tuple[int, bool]] = []
+        if (rec := recorded.get(seq.qualified)) is not None:
+            candidates.append((_integer(rec.last_value, table), bool(rec.is_called)))
+        users = list(seq.default_columns)
+        if seq.owned_by[:2] == [table.schema, table.name]:
+            users.append(seq.owned_by[2])
+        for name in dict.fromkeys(users):
+            col = table.column(name)
+            if col is None or col.base_type not in _INTEGER_TYPES:
                 continue
-            cur.execute(
-                sql.SQL(
-                    "SELECT setval(x.seq, x.top + 1, false) FROM ("
-                    " SELECT s.seq, (SELECT max({ci}) FROM {ti}) AS top,"
-                    " coalesce(pg_sequence_last_value(s.seq),"
-                    " (SELECT seqstart - 1 FROM pg_sequence WHERE seqrelid = s.seq)) AS used"
-                    " FROM (SELECT pg_get_serial_sequence({t}, {c})::regclass AS seq) s) x"
-                    " WHERE x.top IS NOT NULL AND x.top > x.used"
-                ).format(
-                    t=sql.Literal(table.identifier().as_string(conn)),
-                    c=sql.Literal(col.name),
-                    ci=sql.Identifier(col.name),
-                    ti=table.identifier(),
-                )
-            )
+            row = conn.execute(sql.SQL("SELECT {}({}) FROM {}").format(
+                sql.SQL("max" if sign > 0 else "min"), sql.Identifier(name), table.identifier())).fetchone()
+            if row and row[0] is not None:
+                candidates.append((int(row[0]), True))
+        if not candidates:
+            continue
+        def following(state: tuple[int, bool], inc: int = seq.increment) -> int:
+            """Where nextval() goes next from this state, in the sequence's direction."""
+            return sign * (state[0] + inc if state[1] else state[0])
+        best = max(candidates, key=following)
+        if following(best) > following((seq.last_value, seq.is_called)):
+            conn.execute(sql.SQL("SELECT pg_catalog.setval({}::pg_catalog.regclass, {}, {})").format(
+                sql.Literal(seq.identifier().as_string(conn)), sql.Literal(best[0]), sql.Literal(best[1])))
+
+
+# Lossless widenings an existing target column may have over the snapshot's type
+# (format_type() spellings). Restored values keep their exact value, and the content
+# checksum is computed on the target's values cast back to the snapshot's type.
+_INTEGER_RANK = {"smallint": 0, "integer": 1, "bigint": 2}
+_VARCHAR = re.compile(r"character varying(?:\((\d+)\))?")
+_NUMERIC = re.compile(r"numeric(?:\((\d+)(?:,(-?\d+))?\))?")
+_TIMESTAMP = re.compile(r"timestamp(?:\((\d)\))? (with|without) time zone")
+
+
+def widens(snapshot_type: str, target_type: str) -> bool:
+    """Does a target column of target_type hold every value of snapshot_type exactly?
+
+    Yes for: the same type; smallint -> integer -> bigint; varchar(n) -> varchar(m >= n),
+    varchar, text (and varchar <-> text); numeric(p,s) -> numeric(p' >= p, s) or numeric;
+    timestamp[tz](p) -> timestamp[tz](q >= p). Not real -> double precision: the restored
+    value would be the decimal text read as float8, not the float4 value widened.
+    """
+    if snapshot_type == target_type:
+        return True
+    if snapshot_type in _INTEGER_RANK and target_type in _INTEGER_RANK:
+        return _INTEGER_RANK[target_type] > _INTEGER_RANK[snapshot_type]
+    if (snap := _VARCHAR.fullmatch(snapshot_type)) or snapshot_type == "text":
+        if target_type == "text":
+            return True
+        there = _VARCHAR.fullmatch(target_type)
+        if there is None:
+            return False
+        if there.group(1) is None:
+            return True
+        return bool(snap) and snap.group(1) is not None and int(there.group(1)) >= int(snap.group(1))
+    if (snap := _NUMERIC.fullmatch(snapshot_type)) and (there := _NUMERIC.fullmatch(target_type)):
+        if there.group(1) is None:
+            return True
+        if snap.group(1) is None:
+            return False
+        return (there.group(2) or "0") == (snap.group(2) or "0") and int(there.group(1)) >= int(snap.group(1))
+    if (snap := _TIMESTAMP.fullmatch(snapshot_type)) and (there := _TIMESTAMP.fullmatch(target_type)):
+        return snap.group(2) == there.group(2) and int(there.group(1) or 6) >= int(snap.group(1) or 6)
+    return False
+
+
+def column_problems(table: TableSchema, target: list[Column]) -> list[tuple[str, str]]:
+    """Why the snapshot's rows cannot be loaded into the existing target table, as
+    (what, fix) pairs; [] if they can. Like pg_restore --data-only (COPY with a column
+    list): every snapshot column must exist with the same or a wider type; an extra target
+    column is fine if it may be left to its default (nullable, or with a DEFAULT)."""
+    problems = []
+    there = {c.name: c for c in target}
+    name = _show(table.schema, table.name)
+    for col in table.columns:
+        have = there.get(col.name)
+        if have is None:
+            problems.append((
+                f"table {table.qualified}: column {col.name} ({col.pg_type}) is missing in the target table",
+                f"add it (ALTER TABLE {name} ADD COLUMN {_show(col.name)} {col.pg_type};) "
+                "or restore into a new database"))
+        elif not widens(col.pg_type, have.pg_type):
+            problems.append((
+                f"table {table.qualified}: column {col.name} is {have.pg_type} in the target table, "
+                f"{col.pg_type} in the snapshot",
+                f"change it (ALTER TABLE {name} ALTER COLUMN {_show(col.name)} "
+                f"TYPE {col.pg_type};) or restore into a new database"))
+    for col in target:
+        if col.name not in {c.name for c in table.columns} and col.not_null and col.default is None and not col.identity:
+            problems.append((
+                f"table {table.qualified}: column {col.name} of the target table is NOT NULL without a default "
+                "and not in the snapshot",
+                f"give it a default or drop NOT NULL (ALTER TABLE {name} ALTER COLUMN "
+                f"{_show(col.name)} DROP NOT NULL;) or restore into a new database"))
+    return problems
+
+
+def _show(*parts: str) -> str:
+    """A (qualified) name as SQL text for a hint, quoted where needed, without a connection."""
+    return ".".join(p if re.fullmatch(r"[a-z_][a-z0-9_]*", p) else '"' + p.replace('"', '""') + '"' for p in parts)
+
+
+def widened_columns(table: TableSchema, target: list[Column]) -> list[Column]:
+    """The snapshot's columns whose target type is a (different) widening."""
+    there = {c.name: c.pg_type for c in target}
+    return [c for c in table.columns
+            if c.name in there and there[c.name] != c.pg_type and widens(c.pg_type, there[c.name])]
+
+
+def as_snapshot_types(target: sql.Composable, table: TableSchema, widened: list[Column]) -> sql.Composable:
+    """`target` as a relation with the snapshot's column types, for the content checksum:
+    the widened columns cast back (exact: every value came from the snapshot's type)."""
+    if not widened:
+        return target
+    cast = {c.name: c.pg_type for c in widened}
+    return sql.SQL("(SELECT {} FROM {}) AS seedctl_snapshot_types").format(sql.SQL(", ").join(
+        sql.SQL("{c}::{t} AS {c}").format(c=sql.Identifier(c.name), t=sql.SQL(_checked(_TYPE_SHAPE, cast[c.name], "type", table)))
+        if c.name in cast else sql.Identifier(c.name)
+        for c in table.columns), target)

@@ -34,7 +34,21 @@ from seedctl import db
 from seedctl.acquire import TableData, acquire
 from seedctl.checksum import recorded_checksum
 from seedctl.config import load_params
-from seedctl.ddl import add_keys_and_indexes, bump_identities, create_table, make_hypertable
+from seedctl.catalog import Column, read_columns, table_oid
+from seedctl.ddl import (
+    add_keys_and_indexes,
+    as_snapshot_types,
+    bump_sequences,
+    column_problems,
+    create_extension_sql,
+    create_extensions,
+    create_sequences,
+    create_table,
+    create_type,
+    make_hypertable,
+    prerequisites,
+    widened_columns,
+)
 from seedctl.errors import DatabaseError, SeedctlError
 from seedctl.export import SNAPSHOT_FORMAT
 from seedctl.hooks import HookResult, run_post_restore_hook
@@ -64,10 +78,12 @@ class TableResult:
     seconds: float = 0.0
     verified: str = ""
     notes: list[str] = field(default_factory=list)
+    widened: list[Column] = field(default_factory=list)  # snapshot columns the existing target widens
 
 
 def plan(conn: psycopg.Connection, tables: list[TableData], mode: Mode) -> list[TableResult]:
-    """Each table's action under `mode`; RestoreRefused if `safe` meets a non-empty table."""
+    """Each table's action under `mode`; RestoreRefused if `safe` meets a non-empty table,
+    or if an existing table to load has columns the snapshot's rows do not fit."""
     results = []
     for data in tables:
         existing = _existing_rows(conn, data)
@@ -84,6 +100,7 @@ def plan(conn: psycopg.Connection, tables: list[TableData], mode: Mode) -> list[
         else:
             action = "keep"
         results.append(TableResult(data, action, existing))
+    _check_existing_columns(conn, results)
     if mode == "safe":
         busy = [r for r in results if r.existing_rows]
         if busy:
@@ -95,13 +112,54 @@ def plan(conn: psycopg.Connection, tables: list[TableData], mode: Mode) -> list[
     return results
 
 
+def _check_existing_columns(conn: psycopg.Connection, results: list[TableResult]) -> None:
+    """The one rule for existing target tables (ddl.column_problems), before any write."""
+    problems = []
+    for result in results:
+        if result.existing_rows is None or result.action == "keep":
+            continue
+        table = result.data.table
+        oid = table_oid(conn, table.identifier())
+        target = read_columns(conn, oid) if oid is not None else []
+        problems += column_problems(table, target)
+        result.widened = widened_columns(table, target)
+    if problems:
+        what, fix = problems[0]
+        more = f" (and {len(problems) - 1} more column problem(s))" if len(problems) > 1 else ""
+        raise RestoreRefused(f"{what}{more}", f"nothing was changed; {fix}")
+
+
+def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: bool) -> None:
+    """Extensions and user-defined types the tables need: checked before any write, then
+    (unless dry_run) created in dependency order."""
+    needed = prerequisites(conn, [r.data.table for r in results if r.action != "keep"])
+    if needed.problems:
+        what, fix = needed.problems[0]
+        raise RestoreRefused(what, f"nothing was changed; {fix}")
+    if dry_run:
+        return
+    for name in needed.extensions:
+        try:
+            with conn.transaction():  # a savepoint, to report this one failure precisely
+                create_extensions(conn, [name])
+        except psycopg.Error as exc:
+            raise RestoreRefused(
+                f"cannot create extension {name} that the snapshot's types need: {db.first_line(exc)}",
+                f"nothing was changed; run as a superuser in the target database: {create_extension_sql(name)} "
+                "then restore again") from None
+    for utype, table in needed.types:
+        create_type(conn, utype, table)
+
+
 def run(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_rows: int = 131072) -> list[TableResult]:
     """Plan and (unless dry_run) execute the restore in one transaction."""
     with db.connect() as conn:
         if dry_run:
             conn.read_only = True
             with conn.transaction():
-                return plan(conn, tables, mode)
+                planned = plan(conn, tables, mode)
+                _prepare(conn, planned, dry_run=True)
+                return planned
         try:
             with conn.transaction():
                 with conn.cursor() as cur:
@@ -109,6 +167,7 @@ def run(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_row
                 timescale = db.extension_version(conn, "timescaledb") is not None
                 _lock_existing(conn, tables)
                 results = plan(conn, tables, mode)
+                _prepare(conn, results, dry_run=False)
                 for result in results:
                     _apply(conn, result, timescale, batch_rows)
         except psycopg.errors.LockNotAvailable:
@@ -149,6 +208,7 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
         result.verified = "untouched"
         return
     if result.action in ("create", "create-empty"):
+        create_sequences(conn, table)
         result.notes += create_table(conn, table)
         if table.hypertable and timescale:
             make_hypertable(conn, table)
@@ -166,7 +226,7 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
         if result.action in ("create", "create-empty"):
             add_keys_and_indexes(conn, table)
         _verify(conn, result, table.identifier())
-    bump_identities(conn, table)
+    bump_sequences(conn, table)
     result.seconds = time.perf_counter() - started
 
 
@@ -249,13 +309,12 @@ def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composabl
     data = result.data
     try:
         with conn.transaction():  # a savepoint: the refusal below rolls everything back anyway
-            got = recorded_checksum(conn, target, data.entry)
+            got = recorded_checksum(conn, as_snapshot_types(target, data.table, result.widened), data.entry)
     except (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch):
         raise RestoreRefused(
             f"table {data.source}: cannot compare the loaded rows with the snapshot: the target's "
             "column types differ from the snapshot's",
-            "rolled back; nothing was changed. Restore into a new database or --mode replace a table "
-            "with the snapshot's types") from None
+            "rolled back; nothing was changed. Restore into a new database") from None
     if got.rows != result.loaded_rows:
         raise RestoreRefused(
             f"table {data.source}: {got.rows} rows after loading, expected {result.loaded_rows}",
@@ -265,7 +324,7 @@ def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composabl
         if got.digest != data.entry["content_checksum"]:
             raise RestoreRefused(
                 f"table {data.source}: content checksum after loading differs from the snapshot's",
-                "rolled back; the target's column types may differ from the snapshot's",
+                "rolled back; nothing was changed. Restore into a new database to compare",
             )
         result.verified = "rows + checksum"
     else:

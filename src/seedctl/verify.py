@@ -16,8 +16,9 @@ import yaml
 from psycopg import sql
 
 from seedctl import db
-from seedctl.catalog import TableSchema
+from seedctl.catalog import TableSchema, read_columns, table_oid
 from seedctl.checksum import recorded_checksum
+from seedctl.ddl import as_snapshot_types, widened_columns
 from seedctl.errors import IntegrityError
 from seedctl.export import DATA_DIR, SCHEMA_FILE
 from seedctl.manifest import CHECKSUMS_FILE, load_manifest, verify_files
@@ -103,15 +104,15 @@ def compare_database(manifest: dict[str, Any]) -> list[TableComparison]:
         with conn.transaction():
             for name, entry in manifest["tables"].items():
                 table = TableSchema.from_dict(entry["schema"])
-                with conn.cursor() as cur:
-                    cur.execute("SELECT to_regclass(%s)", (table.identifier().as_string(conn),))
-                    exists = cur.fetchone()[0] is not None  # type: ignore[index]
-                if not exists:
+                oid = table_oid(conn, table.identifier())
+                if oid is None:
                     results.append(TableComparison(name, table.qualified, entry["rows"], None, None))
                     continue
                 try:
                     with conn.transaction():  # a savepoint: one table's failure must not end the rest
-                        got = recorded_checksum(conn, table.identifier(), entry)
+                        # a widened column (ddl.widens) compares as the snapshot's type
+                        widened = widened_columns(table, read_columns(conn, oid))
+                        got = recorded_checksum(conn, as_snapshot_types(table.identifier(), table, widened), entry)
                 except (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch):
                     # the target's column types differ from the snapshot's: not the same content
                     count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table.identifier()))
