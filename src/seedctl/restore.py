@@ -346,7 +346,8 @@ def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> N
     key = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
     with conn.cursor() as cur:
         cur.execute(
-            sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT DO NOTHING").format(
+            # OVERRIDING SYSTEM VALUE: the snapshot's ids go into GENERATED ALWAYS columns as is
+            sql.SQL("INSERT INTO {t} ({c}) OVERRIDING SYSTEM VALUE SELECT {c} FROM {s} ON CONFLICT DO NOTHING").format(
                 t=table.identifier(), c=cols, s=staging
             )
         )
