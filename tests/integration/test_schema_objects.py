@@ -225,3 +225,55 @@ def test_type_nobody_can_recreate_is_refused_at_snapshot_time(project: Project) 
     line = result.stderr.strip()
     assert len(line.splitlines()) == 1 and "floatrange" in line and "range type" in line
     assert not (project.seeds / "data").exists()
+
+
+WIDE_SOURCE = """
+CREATE TABLE widen (id smallint PRIMARY KEY, qty integer, amount numeric(12,4), label varchar(10),
+                    at timestamp(3), at_tz timestamptz(0), f real);
+INSERT INTO widen VALUES (1, 7, 12.5, 'abc', '2024-01-02 03:04:05.678', '2024-01-02 03:04:05+00', 1.1),
+                         (2, -7, -0.0001, '', '2024-01-02', '-infinity', NULL),
+                         (3, NULL, NULL, NULL, NULL, NULL, 3.4028235e38);
+"""
+WIDE_TARGET = """
+CREATE TABLE widen (id bigint PRIMARY KEY, qty bigint, amount numeric, label text, at timestamp,
+                    at_tz timestamptz(3), f real, added_later text, counted integer NOT NULL DEFAULT 0);
+"""
+
+
+def test_existing_table_takes_widened_columns_and_refuses_the_rest(
+    project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    schema_project(project, s3_env, WIDE_SOURCE, ("widen",))
+    clone = project.clone(tmp_path / "new-server")
+
+    widened = new_database(pg_server)
+    run_sql(widened, WIDE_TARGET)
+    result = restore(clone, widened, s3_env)
+    assert result.returncode == 0, result.stderr
+    assert "rows + checksum" in result.stdout
+    got = run_sql(widened, "SELECT id, qty, amount::text, label, at::text, f FROM widen ORDER BY id")
+    assert got[0] == (1, 7, "12.5000", "abc", "2024-01-02 03:04:05.678", 1.1)
+    verify = clone.seedctl("verify", "--db", env={"DATABASE_URL": widened})
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    for column, there in (("amount", "text"), ("f", "double precision"), ("qty", "smallint"),
+                          ("label", "varchar(2)"), ("at", "timestamp(0)")):
+        target = new_database(pg_server)
+        run_sql(target, WIDE_TARGET.replace(f" {column} ", f" {column} {there}, seedctl_was_{column} ", 1))
+        result = restore(clone, target, s3_env, "--mode", "replace")
+        assert result.returncode == 8, (column, result.stdout, result.stderr)
+        line = result.stderr.strip()
+        assert len(line.splitlines()) == 1
+        assert f"table public.widen: column {column} is " in line, line
+        assert f"ALTER TABLE public.widen ALTER COLUMN {column} TYPE" in line and "--mode" not in line, line
+        assert run_sql(target, "SELECT count(*) FROM widen") == [(0,)]
+        assert run_sql(target, "SELECT to_regclass('s_serial'), to_regtype('mood')") == [(None, None)]
+
+    missing = new_database(pg_server)
+    run_sql(missing, WIDE_TARGET.replace("label text,", "").replace("counted integer NOT NULL DEFAULT 0",
+                                                                  "counted integer NOT NULL"))
+    result = restore(clone, missing, s3_env)
+    assert result.returncode == 8
+    assert "column label (character varying(10)) is missing" in result.stderr
+    assert "ALTER TABLE public.widen ADD COLUMN label character varying(10);" in result.stderr
+    assert "and 1 more column problem" in result.stderr
