@@ -53,7 +53,7 @@ class Sequence:
     owned_by: list[str] = field(default_factory=list)  # [schema, table, column], or [] if unowned
     identity: str = ""  # the owning column's identity kind ("a"/"d") if it is an identity sequence
     default_columns: list[str] = field(default_factory=list)  # this table's columns with DEFAULT nextval(it)
-    last_value: int = 0
+    last_value: int | None = None  # None: the exporting role may not read the sequence
     is_called: bool = False
 
     @property
@@ -258,17 +258,21 @@ def read_sequences(conn: psycopg.Connection, oid: int) -> list[Sequence]:
     """The sequences table `oid` uses, with their current state (last_value, is_called).
 
     Like pg_dump, the state is read when the snapshot is taken: sequences are outside
-    MVCC, so this is the latest value handed out, at or above the snapshot's rows.
+    MVCC, so this is the latest value handed out, at or above the snapshot's rows. A role
+    without SELECT on the sequence (a reader granted only the tables) records no state:
+    the restore then continues after the restored ids alone.
     """
     found = []
     for r in conn.execute(_SEQUENCES, {"t": oid}).fetchall():
-        ident = sql.Identifier(r[1], r[2])
-        last_value, is_called = conn.execute(
-            sql.SQL("SELECT last_value, is_called FROM {}").format(ident)).fetchone()  # type: ignore[misc]
+        last_value, is_called = None, False
+        if conn.execute("SELECT has_sequence_privilege(%s, 'SELECT')", (r[0],)).fetchone()[0]:  # type: ignore[index]
+            last_value, is_called = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
+                sql.Identifier(r[1], r[2]))).fetchone()  # type: ignore[misc]
         found.append(Sequence(
             schema=r[1], name=r[2], data_type=r[3], start=r[4], increment=r[5], min_value=r[6],
             max_value=r[7], cache=r[8], cycle=r[9], owned_by=[r[10], r[11], r[12]] if r[12] else [],
-            identity=r[13], default_columns=list(r[14]), last_value=int(last_value), is_called=bool(is_called),
+            identity=r[13], default_columns=list(r[14]),
+            last_value=None if last_value is None else int(last_value), is_called=bool(is_called),
         ))
     return found
 

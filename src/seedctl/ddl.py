@@ -267,9 +267,8 @@ def bump_sequences(conn: psycopg.Connection, table: TableSchema) -> None:
         return
     recorded = {s.qualified: s for s in table.sequences}
     for seq in read_sequences(conn, oid):
-        sign = 1 if seq.increment > 0 else -1
         candidates: list[tuple[int, bool]] = []
-        if (rec := recorded.get(seq.qualified)) is not None:
+        if (rec := recorded.get(seq.qualified)) is not None and rec.last_value is not None:
             candidates.append((_integer(rec.last_value, table), bool(rec.is_called)))
         users = list(seq.default_columns)
         if seq.owned_by[:2] == [table.schema, table.name]:
@@ -279,18 +278,21 @@ def bump_sequences(conn: psycopg.Connection, table: TableSchema) -> None:
             if col is None or col.base_type not in _INTEGER_TYPES:
                 continue
             row = conn.execute(sql.SQL("SELECT {}({}) FROM {}").format(
-                sql.SQL("max" if sign > 0 else "min"), sql.Identifier(name), table.identifier())).fetchone()
+                sql.SQL("max" if seq.increment > 0 else "min"), sql.Identifier(name), table.identifier())).fetchone()
             if row and row[0] is not None:
                 candidates.append((int(row[0]), True))
         if not candidates:
             continue
-        def following(state: tuple[int, bool], inc: int = seq.increment) -> int:
-            """Where nextval() goes next from this state, in the sequence's direction."""
-            return sign * (state[0] + inc if state[1] else state[0])
-        best = max(candidates, key=following)
-        if following(best) > following((seq.last_value, seq.is_called)):
+        best = max(candidates, key=lambda state: _ahead(state, seq.increment))
+        if _ahead(best, seq.increment) > _ahead((int(seq.last_value or 0), seq.is_called), seq.increment):
             conn.execute(sql.SQL("SELECT pg_catalog.setval({}::pg_catalog.regclass, {}, {})").format(
                 sql.Literal(seq.identifier().as_string(conn)), sql.Literal(best[0]), sql.Literal(best[1])))
+
+
+def _ahead(state: tuple[int, bool], increment: int) -> int:
+    """How far along its direction nextval() goes next from (last_value, is_called)."""
+    following = state[0] + increment if state[1] else state[0]
+    return following if increment > 0 else -following
 
 
 # Lossless widenings an existing target column may have over the snapshot's type
