@@ -43,7 +43,7 @@ from seedctl.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_fo
 from seedctl.progress import RowCounter, row_progress
 from seedctl.tools import pid_alive
 
-SNAPSHOT_FORMAT = 2  # bump when the layout or encodings change incompatibly (2: parts per table)
+SNAPSHOT_FORMAT = 3  # bump when the layout or encodings change incompatibly (2: parts per table; 3: sequences, types)
 DATA_DIR = "data"
 SCHEMA_FILE = "schema.json"
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}

@@ -8,6 +8,7 @@ restore into another database of the session's server."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -277,3 +278,33 @@ def test_existing_table_takes_widened_columns_and_refuses_the_rest(
     assert "column label (character varying(10)) is missing" in result.stderr
     assert "ALTER TABLE public.widen ADD COLUMN label character varying(10);" in result.stderr
     assert "and 1 more column problem" in result.stderr
+
+
+def test_format_2_snapshot_without_the_new_keys_still_restores(
+    project: Project, pg_server: TempPostgres
+) -> None:
+    project.sql("CREATE TABLE s_serial (id serial PRIMARY KEY, note text);"
+                "CREATE TABLE s_always (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);"
+                "INSERT INTO s_serial (note) VALUES ('a'), ('b'); INSERT INTO s_always (note) VALUES ('a'), ('b')")
+    params = project.params()
+    params["sources"] = {t: {"table": f"public.{t}", "min_rows": 1} for t in ("s_serial", "s_always")}
+    project.write_params(params)
+    assert project.seedctl("snapshot", "--no-push").returncode == 0
+    # What seedctl wrote before sequences, types and extensions were recorded (format 2):
+    # the manifest (git-tracked, where restore reads the schema from) without the new keys.
+    path = project.seeds / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["compatibility"]["schema_version"] = 2
+    for entry in manifest["tables"].values():
+        for key in ("sequences", "types", "extensions"):
+            del entry["schema"][key]
+    path.write_text(json.dumps(manifest, indent=2))
+    project.commit_all("format 2 snapshot")
+    target = new_database(pg_server)
+
+    result = project.seedctl("restore", env={"DATABASE_URL": target})
+
+    assert result.returncode == 0, result.stderr
+    assert "not recreated" in result.stdout  # the serial default, as before
+    assert run_sql(target, "INSERT INTO s_always (note) VALUES ('app') RETURNING id") == [(3,)]
+    assert run_sql(target, "SELECT count(*) FROM s_serial") == [(2,)]
