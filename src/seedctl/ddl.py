@@ -58,13 +58,14 @@ def prerequisites(conn: psycopg.Connection, tables: list[TableSchema]) -> Prereq
     found = Prerequisites()
     installed = {r[0] for r in conn.execute("SELECT extname FROM pg_extension").fetchall()}
     available = {r[0] for r in conn.execute("SELECT name FROM pg_available_extensions").fetchall()}
-    seen: set[str] = set()
+    seen_extensions: set[str] = set()
+    seen_types: set[str] = set()
     for table in tables:
         for ext in table.extensions:
             name = ext["name"]
-            if name in installed or name in seen:
+            if name in installed or name in seen_extensions:
                 continue
-            seen.add(name)
+            seen_extensions.add(name)
             if name in available:
                 found.extensions.append(name)
             else:
@@ -73,9 +74,9 @@ def prerequisites(conn: psycopg.Connection, tables: list[TableSchema]) -> Prereq
                     f"install its package on the server, then run as a superuser: {create_extension_sql(name)}",
                 ))
         for utype in table.types:
-            if utype.qualified in seen:
+            if utype.qualified in seen_types:
                 continue
-            seen.add(utype.qualified)
+            seen_types.add(utype.qualified)
             present = describe_type(conn, utype.identifier())
             if present is None:
                 found.types.append((utype, table))

@@ -308,3 +308,26 @@ def test_format_2_snapshot_without_the_new_keys_still_restores(
     assert "not recreated" in result.stdout  # the serial default, as before
     assert run_sql(target, "INSERT INTO s_always (note) VALUES ('app') RETURNING id") == [(3,)]
     assert run_sql(target, "SELECT count(*) FROM s_serial") == [(2,)]
+
+
+def test_extension_the_server_lacks_is_refused_with_the_statement_to_run(
+    project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    schema_project(project, s3_env)
+    # A server without the package: the snapshot names an extension this server cannot offer.
+    path = project.seeds / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["tables"]["typed"]["schema"]["extensions"].append({"name": "seedctl_absent", "version": "1.0"})
+    path.write_text(json.dumps(manifest, indent=2))
+    project.commit_all("snapshot needing an extension this server lacks")
+    clone = project.clone(tmp_path / "new-server")
+    target = new_database(pg_server)
+
+    result = restore(clone, target, s3_env)
+
+    assert result.returncode == 8, result.stderr
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and "table public.typed needs extension seedctl_absent" in line
+    assert "CREATE EXTENSION IF NOT EXISTS seedctl_absent CASCADE;" in line
+    assert run_sql(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [(0,)]
+    assert run_sql(target, "SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'") == [(0,)]
