@@ -42,7 +42,6 @@ def _checked(pattern: re.Pattern[str], text: str, what: str, table: TableSchema)
     return text
 
 
-
 @dataclass
 class Prerequisites:
     """What the target lacks for the snapshot's tables, and why it cannot be given it."""
@@ -357,7 +356,7 @@ def column_problems(table: TableSchema, target: list[Column]) -> list[tuple[str,
                 f"table {table.qualified}: column {col.name} is {have.pg_type} in the target table, "
                 f"{col.pg_type} in the snapshot",
                 f"change it (ALTER TABLE {name} ALTER COLUMN {_show(col.name)} "
-                f"TYPE {col.pg_type};) or restore into a new database"))
+                f"TYPE {col.pg_type} USING {_show(col.name)}::{col.pg_type};) or restore into a new database"))
     for col in target:
         if col.name not in {c.name for c in table.columns} and col.not_null and col.default is None and not col.identity:
             problems.append((

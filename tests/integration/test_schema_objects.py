@@ -9,6 +9,7 @@ restore into another database of the session's server."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -269,6 +270,12 @@ def test_existing_table_takes_widened_columns_and_refuses_the_rest(
         assert f"ALTER TABLE public.widen ALTER COLUMN {column} TYPE" in line and "--mode" not in line, line
         assert run_sql(target, "SELECT count(*) FROM widen") == [(0,)]
         assert run_sql(target, "SELECT to_regclass('s_serial'), to_regtype('mood')") == [(None, None)]
+        # The hint is the fix: run it, and the same restore goes through.
+        fix = re.search(r"\((ALTER TABLE [^;]+;)\)", line)
+        assert fix, line
+        run_sql(target, fix.group(1))
+        fixed = restore(clone, target, s3_env, "--mode", "replace")
+        assert fixed.returncode == 0, (column, fixed.stderr)
 
     missing = new_database(pg_server)
     run_sql(missing, WIDE_TARGET.replace("label text,", "").replace("counted integer NOT NULL DEFAULT 0",

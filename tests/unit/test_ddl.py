@@ -50,7 +50,8 @@ def test_column_problems_name_table_column_both_types_and_the_alter_table() -> N
     problems = column_problems(TABLE, [col("id", "bigint"), col("price", "real")])
     assert problems == [(
         "table public.Trades: column price is real in the target table, numeric(12,4) in the snapshot",
-        'change it (ALTER TABLE public."Trades" ALTER COLUMN price TYPE numeric(12,4);) or restore into a new database',
+        'change it (ALTER TABLE public."Trades" ALTER COLUMN price TYPE numeric(12,4) USING price::numeric(12,4);) '
+        "or restore into a new database",
     )]
     assert all("--mode" not in fix for _, fix in problems)
 
