@@ -46,7 +46,7 @@ def _checked(pattern: re.Pattern[str], text: str, what: str, table: TableSchema)
 class Prerequisites:
     """What the target lacks for the snapshot's tables, and why it cannot be given it."""
 
-    extensions: list[str] = field(default_factory=list)  # available, to CREATE EXTENSION
+    extensions: list[tuple[str, TableSchema]] = field(default_factory=list)  # available, to CREATE EXTENSION
     types: list[tuple[UserType, TableSchema]] = field(default_factory=list)  # to create, dependencies first
     problems: list[tuple[str, str]] = field(default_factory=list)  # (what is wrong, the fix)
 
@@ -66,7 +66,7 @@ def prerequisites(conn: psycopg.Connection, tables: list[TableSchema]) -> Prereq
                 continue
             seen_extensions.add(name)
             if name in available:
-                found.extensions.append(name)
+                found.extensions.append((name, table))
             else:
                 found.problems.append((
                     f"table {table.qualified} needs extension {name}, which is not available on the target server",

@@ -138,7 +138,8 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
         raise RestoreRefused(what, f"nothing was changed; {fix}")
     if dry_run:
         return
-    for name in needed.extensions:
+    by_table = {id(r.data.table): r for r in results}
+    for name, table in needed.extensions:
         try:
             with conn.transaction():  # a savepoint, to report this one failure precisely
                 create_extensions(conn, [name])
@@ -147,8 +148,10 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
                 f"cannot create extension {name} that the snapshot's types need: {db.first_line(exc)}",
                 f"nothing was changed; run as a superuser in the target database: {create_extension_sql(name)} "
                 "then restore again") from None
+        by_table[id(table)].notes.append(f"created extension {name}")
     for utype, table in needed.types:
         create_type(conn, utype, table)
+        by_table[id(table)].notes.append(f"created {utype.kind} type {utype.qualified}")
 
 
 def run(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_rows: int = 131072) -> list[TableResult]:

@@ -117,6 +117,9 @@ def assert_app_continues(source: str, target: str) -> None:
         assert conn.execute("SELECT increment_by FROM pg_sequences WHERE sequencename = 'shared_ids'").fetchone() == (5,)
         assert conn.execute("SELECT attidentity FROM pg_attribute WHERE attrelid = 's_always'::regclass "
                             "AND attname = 'id'").fetchone() == ("a",)
+        # identity options came along (START WITH 10 INCREMENT BY 2)
+        assert conn.execute("SELECT start_value, increment_by FROM pg_sequences "
+                            "WHERE sequencename = 's_always_id_seq'").fetchone() == (10, 2)
 
 
 def assert_types_work(target: str) -> None:
@@ -144,6 +147,9 @@ def test_blank_server_gets_sequences_types_and_extensions(
 
     assert result.returncode == 0, result.stderr
     assert "not recreated" not in result.stdout
+    for made in ("created extension citext", "created extension hstore", "created enum type public.mood",
+                 "created domain type public.price", "created composite type public.segment"):
+        assert made in result.stdout, made
     for table in TABLES:
         assert rows(target, table) == rows(project.database_url, table), table
     assert_app_continues(project.database_url, target)
