@@ -2,8 +2,10 @@
 """New-server seeder (the plan's data-seeder): fill empty tables from the latest snapshot.
 
 Waits for the database, then restores the checked-out snapshot into tables that are
-absent or empty and leaves every other table alone. Idempotent: a second run changes
-nothing, says so, and exits 0.
+absent or empty and leaves every other table alone, exactly as `seedctl restore --mode
+missing`: missing extensions, types and sequences are created, and the sequences of the
+tables it fills continue after the restored ids, also when an earlier init script created
+the schema. Idempotent: a second run changes nothing, says so, and exits 0.
 
     python scripts/init/04-seed-from-minio.py [--path PROJECT] [--wait SECONDS] [--source minio|local]
 """
@@ -32,6 +34,8 @@ def main() -> int:
         for r in results:
             what = "already has data, left alone" if r.action == "keep" else f"seeded {r.loaded_rows} rows ({r.data.origin})"
             print(f"{r.data.table.qualified}: {what}")
+            for note in r.data.notes + r.notes:  # e.g. the types and extensions it created
+                print(f"  {note}")
         if not seeded:
             print(f"nothing to do: every table already holds data (snapshot {manifest['version']})")
         else:
