@@ -122,3 +122,13 @@ def test_old_snapshots_without_the_new_keys_still_load() -> None:
     seq = Sequence("public", "s", "bigint", 1, 1, 1, 2**63 - 1, 1, False, ["public", "Trades", "id"])
     again = TableSchema.from_dict({**data, "sequences": [seq.__dict__]})
     assert again.sequences == [seq]
+
+
+def test_sequence_positions_compare_in_the_sequence_direction() -> None:
+    from seedctl.ddl import _ahead
+
+    # ascending: (5, called) hands out 6 next, (6, not called) also 6, (7, called) 8
+    assert _ahead((5, True), 1) == _ahead((6, False), 1) < _ahead((7, True), 1)
+    # descending: (-5, called) hands out -6 next, which is further along than -4
+    assert _ahead((-5, True), -1) > _ahead((-3, True), -1)
+    assert _ahead((-5, True), -1) == _ahead((-6, False), -1)
