@@ -2,8 +2,11 @@
 
 Order of work: data acquired and verified against the manifest (acquire.py) -> one
 transaction: target tables locked and inspected, the mode decides each table's action,
-missing tables created bare, rows loaded with COPY, keys and indexes built, then row
-count and content checksum compared with the snapshot -> COMMIT. Any failure, a kill or
+existing tables' columns, present types and available extensions checked (a refusal
+here comes before any write), missing extensions, types and sequences created, missing
+tables created bare, rows loaded with COPY, keys and indexes built, row count and
+content checksum compared with the snapshot, sequences raised past the restored ids ->
+COMMIT. Any failure, a kill or
 a lost connection rolls everything back: the target is exactly as it was.
 
 Modes (never overwrite a non-empty table unless asked):
@@ -32,9 +35,9 @@ from psycopg import sql
 
 from seedctl import db
 from seedctl.acquire import TableData, acquire
+from seedctl.catalog import Column, read_columns, table_oid
 from seedctl.checksum import recorded_checksum
 from seedctl.config import load_params
-from seedctl.catalog import Column, read_columns, table_oid
 from seedctl.ddl import (
     add_keys_and_indexes,
     as_snapshot_types,
@@ -327,7 +330,8 @@ def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composabl
         if got.digest != data.entry["content_checksum"]:
             raise RestoreRefused(
                 f"table {data.source}: content checksum after loading differs from the snapshot's",
-                "rolled back; nothing was changed. Restore into a new database to compare",
+                "rolled back; nothing was changed. The target table changed the rows as they were loaded "
+                "(a trigger, a rule or a column definition): restore into a new database",
             )
         result.verified = "rows + checksum"
     else:
