@@ -345,3 +345,40 @@ def test_extension_the_server_lacks_is_refused_with_the_statement_to_run(
     assert "CREATE EXTENSION IF NOT EXISTS seedctl_absent CASCADE;" in line
     assert run_sql(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [(0,)]
     assert run_sql(target, "SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'") == [(0,)]
+
+
+def test_extension_the_role_may_not_create_is_refused_then_the_hint_fixes_it(
+    project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    schema_project(project, s3_env)
+    # adminpack is not a trusted extension: only a superuser may create it.
+    path = project.seeds / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["tables"]["typed"]["schema"]["extensions"].append({"name": "adminpack", "version": "2.1"})
+    path.write_text(json.dumps(manifest, indent=2))
+    project.commit_all("snapshot needing an untrusted extension")
+    clone = project.clone(tmp_path / "new-server")
+    target = new_database(pg_server)
+    role = f"restorer_{uuid.uuid4().hex[:8]}"
+    run_sql(target, f"CREATE ROLE {role} LOGIN PASSWORD 'restorer-pw' NOSUPERUSER")
+    run_sql(target, f'ALTER DATABASE "{target.rsplit("/", 1)[1]}" OWNER TO {role}')
+    as_role = f"postgresql://{role}:restorer-pw@{target.split('@', 1)[1]}"
+    try:
+        refused = restore(clone, as_role, s3_env)
+
+        assert refused.returncode == 8, refused.stderr
+        line = refused.stderr.strip()
+        assert len(line.splitlines()) == 1 and "cannot create extension adminpack" in line, line
+        assert "run as a superuser in the target database: CREATE EXTENSION IF NOT EXISTS adminpack CASCADE;" in line
+        assert run_sql(target, "SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'") == [(0,)]
+        assert run_sql(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [(0,)]
+
+        run_sql(target, "CREATE EXTENSION IF NOT EXISTS adminpack CASCADE;")  # the hint, as a superuser
+        again = restore(clone, as_role, s3_env)
+
+        assert again.returncode == 0, again.stderr
+        assert rows(target, "typed") == rows(project.database_url, "typed")
+        assert_app_continues(project.database_url, target)
+    finally:
+        run_sql(target, f'ALTER DATABASE "{target.rsplit("/", 1)[1]}" OWNER TO CURRENT_USER')
+        run_sql(target, f"DROP OWNED BY {role} CASCADE; DROP ROLE {role}")
