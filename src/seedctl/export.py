@@ -47,6 +47,9 @@ SNAPSHOT_FORMAT = 2  # bump when the layout or encodings change incompatibly (2:
 DATA_DIR = "data"
 SCHEMA_FILE = "schema.json"
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
+# The one file of a partitioned table without rows: data/<source>/empty.parquet, so a
+# partitioned table's files are always under its directory.
+EMPTY_PERIOD = "empty"
 
 
 @dataclass(frozen=True)
@@ -220,13 +223,21 @@ def _export_table(
     294246: exact text), and the table exported again."""
     partition = params.sources[source].partition
     fallbacks: dict[str, Fallback] = {}
+    block_bytes = BLOCK_BYTES
     while True:
         try:
-            parts = _write_table(conn, source, table, data_dir, params, fallbacks, snapshot_id)
+            parts = _write_table(conn, source, table, data_dir, params, fallbacks, snapshot_id, block_bytes)
             break
         except _ReadAgain as again:
             fallbacks[again.column] = again.fallback
-            shutil.rmtree(data_dir / source, ignore_errors=True)
+        except _RowTooLong:
+            needed = _block_for_largest_row(conn, table, [codec_for(c, fallbacks.get(c.name)) for c in table.columns])
+            if needed <= block_bytes:  # cannot happen if the bound holds; never loop
+                raise ExportError(f"table {table.qualified}: a row does not fit the CSV reader's "
+                                  f"{block_bytes:,}-byte block", "report this; the snapshot was not written") from None
+            block_bytes = needed
+        shutil.rmtree(data_dir / source, ignore_errors=True)
+        (data_dir / f"{source}.parquet").unlink(missing_ok=True)
     return TableExport(
         source=source,
         table=table,
@@ -242,6 +253,39 @@ class _ReadAgain(Exception):
         self.column, self.fallback = column, fallback
 
 
+class _RowTooLong(Exception):
+    """A row's CSV is longer than the reader's block: read the table again with larger blocks."""
+
+
+# pyarrow's CSV block size is a 32-bit count; PostgreSQL's own limit (1 GB a value, and COPY
+# refuses a row over 1 GB of text) keeps every row below it.
+_MAX_BLOCK_BYTES = 2**31 - 1
+
+
+def _block_for_largest_row(conn: psycopg.Connection, table: TableSchema, codecs: list[Codec]) -> int:
+    """A CSV block size that holds the table's longest row, measured in the export's snapshot.
+
+    A value's CSV field is its text with every quote doubled, its own quotes and a
+    separator; the sum over the columns bounds the row. Costs one scan, only for a table
+    whose rows outgrew the default block (values of several MB)."""
+    field = sql.SQL(
+        "coalesce(2 * pg_catalog.octet_length(v) - pg_catalog.octet_length(pg_catalog.replace(v, '\"', '')) + 3, 1)"
+    )
+    lengths = [
+        sql.SQL("(SELECT {f} FROM (SELECT ({e})::pg_catalog.text AS v) AS x)").format(f=field, e=select_expr(c, k))
+        for c, k in zip(table.columns, codecs)
+    ]
+    query = sql.SQL("SELECT pg_catalog.max({}) FROM {}").format(sql.SQL(" + ").join(lengths), table.identifier())
+    with conn.cursor() as cur:
+        cur.execute(query)
+        row = cur.fetchone()
+    longest = int(row[0] or 0) if row else 0
+    block = BLOCK_BYTES
+    while block < longest + BLOCK_BYTES and block < _MAX_BLOCK_BYTES:  # headroom: one default block
+        block *= 2
+    return min(block, _MAX_BLOCK_BYTES)
+
+
 def _write_table(
     conn: psycopg.Connection,
     source: str,
@@ -250,6 +294,7 @@ def _write_table(
     params: Params,
     fallbacks: dict[str, Fallback],
     snapshot_id: str | None,
+    block_bytes: int = BLOCK_BYTES,
 ) -> list[Part]:
     codecs = [codec_for(c, fallbacks.get(c.name)) for c in table.columns]
     # Each field says its PostgreSQL type and encoding; the table's description lives once,
@@ -264,7 +309,7 @@ def _write_table(
     try:
         with row_progress(f"export {source}", _estimated_rows(conn, table)) as bar, \
                 copy_out(conn, query, snapshot_id) as stream:
-            for batch in _csv_reader(stream, codecs):
+            for batch in _csv_batches(stream, codecs, block_bytes):
                 files.add(batch)
                 bar.advance(batch.num_rows)
         return files.finish()
@@ -319,8 +364,8 @@ class _PartFiles:
             self.pending, self.pending_rows = rest.to_batches(), rest.num_rows
 
     def finish(self) -> list[Part]:
-        if self.writer is None:
-            self._open(None)  # an empty table still gets its (empty) file
+        if self.writer is None:  # an empty table still gets its (empty) file, where its files go
+            self._open(None if self.granularity == "none" or self.time_index is None else EMPTY_PERIOD)
         self._close_part()
         return self.parts
 
@@ -329,21 +374,19 @@ class _PartFiles:
             self.writer.close()
             self.writer = None
 
-    def _open(self, period: int | None) -> None:
+    def _open(self, period: int | str | None) -> None:
         if self.writer is not None:
             self._close_part()
             if period is None or self.period is None or period <= self.period:
                 raise ExportError(f"table {self.source}: rows did not arrive in "
                                   f"{self.granularity} order", "report this; the snapshot was not written")
-        if period is None:
-            rel = f"{DATA_DIR}/{self.source}.parquet"
-        else:
-            rel = f"{DATA_DIR}/{self.source}/{period_name(period, self.granularity)}.parquet"
+        name = period if isinstance(period, str) or period is None else period_name(period, self.granularity)
+        rel = f"{DATA_DIR}/{self.source}.parquet" if name is None else f"{DATA_DIR}/{self.source}/{name}.parquet"
         path = self.data_dir.parent / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = pq.ParquetWriter(path, self.schema, **writer_options(self.backup, self.schema))
-        self.period, self.rows = period, 0
-        self.parts.append(Part(rel, 0, None if period is None else period_name(period, self.granularity)))
+        self.period, self.rows = (period if isinstance(period, int) else None), 0
+        self.parts.append(Part(rel, 0, name))
 
     def _close_part(self) -> None:
         assert self.writer is not None
@@ -362,6 +405,8 @@ class _PartFiles:
 def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Codec]) -> Exception:
     """Map pyarrow's CSV conversion error to the column and the kind of value."""
     text = str(exc)
+    if text.startswith("straddling object straddles two block boundaries"):
+        return _RowTooLong()
     match = re.search(r"column #(\d+)", text)
     if not match:
         return ExportError(f"table {table.qualified}: cannot convert a value: {text.splitlines()[0]}")
@@ -383,11 +428,23 @@ def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Cod
     )
 
 
-def _csv_reader(stream: pa.NativeFile, codecs: list[Codec]) -> pa_csv.CSVStreamingReader:
+def _csv_batches(stream: pa.NativeFile, codecs: list[Codec], block_bytes: int) -> Iterator[pa.RecordBatch]:
+    """The parsed batches of a COPY csv stream; none for an empty table (pyarrow refuses to
+    open a stream without a first row)."""
+    try:
+        reader = _csv_reader(stream, codecs, block_bytes)
+    except pa.ArrowInvalid as exc:
+        if str(exc).startswith("Empty CSV file"):
+            return
+        raise
+    yield from reader
+
+
+def _csv_reader(stream: pa.NativeFile, codecs: list[Codec], block_bytes: int) -> pa_csv.CSVStreamingReader:
     names = [f"c{i}" for i in range(len(codecs))]
     return pa_csv.open_csv(
         stream,
-        read_options=pa_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
+        read_options=pa_csv.ReadOptions(column_names=names, block_size=block_bytes),
         parse_options=pa_csv.ParseOptions(
             newlines_in_values=any(pa.types.is_string(k.csv_type) for k in codecs)
         ),
