@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg import sql
@@ -323,7 +324,8 @@ class _PartFiles:
     """Writes a table's rows, parsed from COPY in key order, into one file per period of
     the time column (or one file).
 
-    Every row group holds exactly `batch_rows` rows (the last of a file fewer) and is
+    Every row group holds exactly `batch_rows` rows (the last of a file fewer), or fewer
+    where their text and binary values reach ROW_GROUP_BYTES (see group_cut), and is
     written from one contiguous chunk: a file's bytes depend only on its rows.
     """
 
@@ -336,6 +338,7 @@ class _PartFiles:
         self.period: int | None = None
         self.writer: pq.ParquetWriter | None = None
         self.pending: list[pa.RecordBatch] = []
+        self.pending_sizes: list[pa.Array] = []  # value_bytes of the pending rows
         self.pending_rows = self.rows = 0
 
     def add(self, parsed: pa.RecordBatch) -> None:
@@ -354,14 +357,15 @@ class _PartFiles:
         if self.writer is None or period != self.period:
             self._open(period)
         self.pending.append(batch)
+        self.pending_sizes.append(value_bytes(batch))
         self.pending_rows += batch.num_rows
         self.rows += batch.num_rows
-        group = self.backup.batch_rows
-        while self.pending_rows >= group:
+        while (cut := group_cut(pa.concat_arrays(self.pending_sizes), self.backup.batch_rows, ROW_GROUP_BYTES)) is not None:
             buffered = pa.Table.from_batches(self.pending, self.schema)
-            self._write(buffered.slice(0, group))
-            rest = buffered.slice(group).combine_chunks()
+            self._write(buffered.slice(0, cut))
+            rest = buffered.slice(cut).combine_chunks()
             self.pending, self.pending_rows = rest.to_batches(), rest.num_rows
+            self.pending_sizes = [pa.concat_arrays(self.pending_sizes).slice(cut)]
 
     def finish(self) -> list[Part]:
         if self.writer is None:  # an empty table still gets its (empty) file, where its files go
@@ -392,7 +396,7 @@ class _PartFiles:
         assert self.writer is not None
         if self.pending_rows:
             self._write(pa.Table.from_batches(self.pending, self.schema))
-        self.pending, self.pending_rows = [], 0
+        self.pending, self.pending_sizes, self.pending_rows = [], [], 0
         self.parts[-1] = Part(self.parts[-1].file, self.rows, self.parts[-1].period)
         self.close()
 
@@ -400,6 +404,36 @@ class _PartFiles:
         # One contiguous chunk per row group: pyarrow's bytes depend on chunking.
         assert self.writer is not None
         self.writer.write_table(rows.combine_chunks(), row_group_size=self.backup.batch_rows)
+
+
+# Text and binary bytes a row group may hold, besides its rows' fixed-width values. Keeps a
+# row group (written, then read back a group at a time by restore) within memory and within
+# Arrow's 2 GiB limit for one string array, whatever the values' sizes: 131,072 rows of
+# 20 KB documents would be 2.6 GB. Tables of short values never reach it: their row groups
+# are exactly batch_rows rows, as before.
+ROW_GROUP_BYTES = 64 << 20
+
+
+def value_bytes(batch: pa.RecordBatch) -> pa.Array:
+    """Per row: the bytes of its text and binary values (int64; 0 for NULL)."""
+    total = pa.nulls(batch.num_rows, pa.int64()).fill_null(0)
+    for column in batch.columns:
+        if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
+            total = pc.add(total, pc.fill_null(pc.binary_length(column), 0).cast(pa.int64()))
+    return total
+
+
+def group_cut(sizes: pa.Array, batch_rows: int, limit: int) -> int | None:
+    """Rows of the next row group given the value_bytes of the rows waiting to be written,
+    or None while it is not yet known: batch_rows rows, or fewer when their values would
+    pass `limit` (at least one row). It depends only on those rows, never on how they were
+    batched, so the same rows always give the same row groups."""
+    if len(sizes) == 0:
+        return None
+    over = pc.index(pc.greater(pc.cumulative_sum(sizes), limit), True).as_py()
+    if 0 <= over < batch_rows:
+        return max(over, 1)
+    return batch_rows if len(sizes) >= batch_rows else None
 
 
 def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Codec]) -> Exception:
