@@ -281,10 +281,7 @@ def _block_for_largest_row(conn: psycopg.Connection, table: TableSchema, codecs:
         cur.execute(query)
         row = cur.fetchone()
     longest = int(row[0] or 0) if row else 0
-    block = BLOCK_BYTES
-    while block < longest + BLOCK_BYTES and block < _MAX_BLOCK_BYTES:  # headroom: one default block
-        block *= 2
-    return min(block, _MAX_BLOCK_BYTES)
+    return min(longest + BLOCK_BYTES, _MAX_BLOCK_BYTES)  # headroom: one default block
 
 
 def _write_table(
@@ -478,7 +475,11 @@ def _csv_reader(stream: pa.NativeFile, codecs: list[Codec], block_bytes: int) ->
     names = [f"c{i}" for i in range(len(codecs))]
     return pa_csv.open_csv(
         stream,
-        read_options=pa_csv.ReadOptions(column_names=names, block_size=block_bytes),
+        read_options=pa_csv.ReadOptions(
+            column_names=names, block_size=block_bytes,
+            # Blocks grown for rows of many MB: parse one at a time, not one per core ahead.
+            use_threads=block_bytes <= BLOCK_BYTES,
+        ),
         parse_options=pa_csv.ParseOptions(
             newlines_in_values=any(pa.types.is_string(k.csv_type) for k in codecs)
         ),
