@@ -9,6 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+import pyarrow.parquet as pq
+import pytest
+
+from seedctl import copyout
+from seedctl.config import parse_params
+from seedctl.export import run_export
 
 if TYPE_CHECKING:
     from seedctl.devs3 import S3Server
@@ -149,6 +155,7 @@ CREATE TABLE "My Schema"."Mixed Case" (
     "select" text NOT NULL,
     "Open" numeric(12,4), high numeric(12,4), "LOW" numeric(12,4), "close price" numeric(12,4),
     "Note, ""quoted""" text,
+    "semi;colon :psqlvar \back" int DEFAULT 7,
     PRIMARY KEY ("Trade Time", "select")
 );
 CREATE INDEX "by ""select""" ON "My Schema"."Mixed Case" ("select");
@@ -196,3 +203,21 @@ def test_unquoted_names_fold_to_lower_case(project: Project) -> None:
 
     assert result.returncode != 0
     assert 'My Schema.mixed_case does not exist' in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("through", ["psql", "psycopg"])
+def test_rows_longer_than_the_csv_block_on_both_copy_paths(
+    env_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, through: str
+) -> None:
+    if through == "psycopg":
+        monkeypatch.setattr(copyout, "find_psql", lambda: None)
+    with psycopg.connect(env_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE big (id int PRIMARY KEY, t text, b bytea);"
+                     "INSERT INTO big VALUES (1, 'a', NULL), (2, repeat('x\"y', 3000000), decode(repeat('ff', 5000000), 'hex')),"
+                     " (3, NULL, '\\x00')")
+
+    result = run_export(parse_params({"sources": {"big": {"table": "big"}}}), tmp_path / "seeds")
+
+    back = pq.read_table(tmp_path / "seeds" / result.tables[0].parts[0].file)
+    assert back.column("t").to_pylist() == ["a", 'x"y' * 3000000, None]
+    assert back.column("b").to_pylist() == [None, "\\x" + "ff" * 5000000, "\\x00"]
