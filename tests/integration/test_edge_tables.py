@@ -17,7 +17,6 @@ from seedctl.config import parse_params
 from seedctl.export import run_export
 
 if TYPE_CHECKING:
-    from seedctl.devs3 import S3Server
     from seedctl.devserver import TempPostgres
     from tests.integration.conftest import Project
 
