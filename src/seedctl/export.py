@@ -3,12 +3,15 @@
 All tables are read inside ONE `REPEATABLE READ READ ONLY` transaction (the consistency
 pg_dump gives), each streamed with `COPY (SELECT ... ORDER BY <primary key>) TO STDOUT`
 (csv) through pyarrow's streaming CSV reader, in bounded batches, into Parquet row groups
-of exactly `backup.batch_rows` rows. Each row group is written from one contiguous chunk
-with fixed writer settings, so the same rows always give the same bytes.
+of exactly `backup.batch_rows` rows (fewer where large values reach ROW_GROUP_BYTES). Each
+row group is written from one contiguous chunk with fixed writer settings, so the same
+rows always give the same bytes. A row longer than the reader's block (values of several
+MB) makes the table be read again with a block sized from its longest row.
 
 Output (replaced atomically only when every table succeeded):
     seeds/data/<source>.parquet           a source with `partition: none`
     seeds/data/<source>/<period>.parquet  one file per month or year (partition.py)
+    seeds/data/<source>/empty.parquet     a partitioned source without rows
     seeds/schema.json                     every table's parts, catalog description, checksum
 """
 
