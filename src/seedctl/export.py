@@ -430,9 +430,10 @@ def group_cut(sizes: pa.Array, batch_rows: int, limit: int) -> int | None:
     batched, so the same rows always give the same row groups."""
     if len(sizes) == 0:
         return None
-    over = pc.index(pc.greater(pc.cumulative_sum(sizes), limit), True).as_py()
-    if 0 <= over < batch_rows:
-        return max(over, 1)
+    if (pc.sum(sizes).as_py() or 0) > limit:  # the common case skips the running sum
+        over = pc.index(pc.greater(pc.cumulative_sum(sizes), limit), True).as_py()
+        if 0 <= over < batch_rows:
+            return max(over, 1)
     return batch_rows if len(sizes) >= batch_rows else None
 
 
