@@ -360,12 +360,14 @@ class _PartFiles:
         self.pending_sizes.append(value_bytes(batch))
         self.pending_rows += batch.num_rows
         self.rows += batch.num_rows
-        while (cut := group_cut(pa.concat_arrays(self.pending_sizes), self.backup.batch_rows, ROW_GROUP_BYTES)) is not None:
+        sizes = pa.concat_arrays(self.pending_sizes)
+        while (cut := group_cut(sizes, self.backup.batch_rows, ROW_GROUP_BYTES)) is not None:
             buffered = pa.Table.from_batches(self.pending, self.schema)
             self._write(buffered.slice(0, cut))
             rest = buffered.slice(cut).combine_chunks()
             self.pending, self.pending_rows = rest.to_batches(), rest.num_rows
-            self.pending_sizes = [pa.concat_arrays(self.pending_sizes).slice(cut)]
+            sizes = sizes.slice(cut)
+        self.pending_sizes = [sizes]
 
     def finish(self) -> list[Part]:
         if self.writer is None:  # an empty table still gets its (empty) file, where its files go

@@ -212,8 +212,8 @@ def test_rows_longer_than_the_csv_block_on_both_copy_paths(
         monkeypatch.setattr(copyout, "find_psql", lambda: None)
     with psycopg.connect(env_db, autocommit=True) as conn:
         conn.execute("CREATE TABLE big (id int PRIMARY KEY, t text, b bytea);"
-                     "INSERT INTO big VALUES (1, 'a', NULL), (2, repeat('x\"y', 3000000), decode(repeat('ff', 5000000), 'hex')),"
-                     " (3, NULL, '\\x00')")
+                     "INSERT INTO big VALUES (1, 'a', NULL),"
+                     " (2, repeat('x\"y', 3000000), decode(repeat('ff', 5000000), 'hex')), (3, NULL, '\\x00')")
 
     result = run_export(parse_params({"sources": {"big": {"table": "big"}}}), tmp_path / "seeds")
 
