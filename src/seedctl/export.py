@@ -465,7 +465,9 @@ def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Cod
     )
 
 
-def _csv_batches(stream: pa.NativeFile, codecs: list[Codec], block_bytes: int) -> Iterator[pa.RecordBatch]:
+def _csv_batches(
+    stream: pa.NativeFile, codecs: list[Codec], block_bytes: int = BLOCK_BYTES
+) -> Iterator[pa.RecordBatch]:
     """The parsed batches of a COPY csv stream; none for an empty table (pyarrow refuses to
     open a stream without a first row)."""
     try:
@@ -477,7 +479,9 @@ def _csv_batches(stream: pa.NativeFile, codecs: list[Codec], block_bytes: int) -
     yield from reader
 
 
-def _csv_reader(stream: pa.NativeFile, codecs: list[Codec], block_bytes: int) -> pa_csv.CSVStreamingReader:
+def _csv_reader(
+    stream: pa.NativeFile, codecs: list[Codec], block_bytes: int = BLOCK_BYTES
+) -> pa_csv.CSVStreamingReader:
     names = [f"c{i}" for i in range(len(codecs))]
     return pa_csv.open_csv(
         stream,
