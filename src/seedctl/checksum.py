@@ -59,6 +59,10 @@ _TYPED_HASHES = [(re.compile(p), t) for p, t in (
      "pg_catalog.timestamp_hash_extended(pg_catalog.timezone('0'::pg_catalog.interval, {c}), {s})"),
     # No SQL-callable hash for these: the record hash calls the type's own one.
     (r"boolean|date|bytea", "CASE WHEN {c} IS NOT NULL THEN pg_catalog.hash_record_extended(ROW({c}), {s}) END"),
+    # xml::text is the text as stored, which keeps an XML declaration that the type's output
+    # (what COPY, pg_dump and every reader see) leaves out: hash the output, as for any
+    # other type. The same digest as the cast for every value without a declaration.
+    (r"xml", 'pg_catalog.hashtextextended(pg_catalog.textin(pg_catalog.xml_out({c})) COLLATE pg_catalog."C", {s})'),
 )]
 _TEXT_HASH = 'pg_catalog.hashtextextended({c}::pg_catalog.text COLLATE pg_catalog."C", {s})'
 _MIX_KEY = 24_301  # row hash = hashint4extended(_MIX_KEY, seed => XOR of the column hashes)

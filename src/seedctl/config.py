@@ -22,10 +22,14 @@ import yaml
 
 from seedctl.errors import ConfigError
 
-# A plain (unquoted) PostgreSQL identifier: what an operator types for a table or column.
-# Anything else (quotes, spaces, semicolons) is refused rather than quoted blindly.
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
-# Source names become file names under seeds/data/: keep them boring.
+# Table and column names are written as in SQL: a plain identifier, folded to lower case
+# as PostgreSQL folds it, or a double-quoted one, taken exactly ("" is a quote inside it).
+_UNQUOTED = r"[A-Za-z_][A-Za-z0-9_$]*"
+_QUOTED = r'"(?:[^"\x00]|"")+"'
+_NAME_PART = re.compile(rf"{_UNQUOTED}|{_QUOTED}")
+_MAX_NAME_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL would silently truncate a longer name
+# Source names become file names under seeds/data/ and DVC paths: keep them boring
+# (no case folding issues, no separators, the same on every filesystem).
 _SOURCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 Compression = Literal["zstd", "snappy", "gzip", "lz4", "none"]
@@ -64,11 +68,12 @@ class Source:
 
     @property
     def schema_name(self) -> str:
-        return self.table.split(".", 1)[0] if "." in self.table else "public"
+        parts = parse_qualified_name(self.table)
+        return parts[0] if len(parts) == 2 else "public"
 
     @property
     def table_name(self) -> str:
-        return self.table.split(".", 1)[1] if "." in self.table else self.table
+        return parse_qualified_name(self.table)[-1]
 
     def null_ratio_limit(self, column: str, default: float) -> float:
         if column in self.column_max_null_ratio:
@@ -188,10 +193,10 @@ def parse_params(data: Any, origin: str = "params.yaml") -> Params:
         if not isinstance(name, str) or not _SOURCE_NAME.fullmatch(name):
             raise ConfigError(
                 f"{origin}: sources.{name!s}: bad source name",
-                "use lower-case letters, digits and _ (it becomes a file name)",
+                "start with a lower-case letter; then lower-case letters, digits and _, at most 63 "
+                "(it becomes a file name; the table itself may have any name, see `table`)",
             )
-        sources[name] = _build(Source, body, f"sources.{name}", origin)
-        _check_source(sources[name], f"sources.{name}", origin)
+        sources[name] = _check_source(_build(Source, body, f"sources.{name}", origin), f"sources.{name}", origin)
     rest = {k: v for k, v in data.items() if k != "sources"}
     known = {"storage": Storage, "backup": Backup, "validation": Validation}
     for key in rest:
@@ -205,20 +210,72 @@ def parse_params(data: Any, origin: str = "params.yaml") -> Params:
     return Params(sources=sources, raw=data, **sections)
 
 
-def _check_source(src: Source, where: str, origin: str) -> None:
-    parts = src.table.split(".")
-    if len(parts) > 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
+def parse_qualified_name(text: str) -> list[str]:
+    """`schema.table` or `table` as PostgreSQL reads it: the actual names, one or two.
+
+    Unquoted parts fold to lower case; `"Mixed Case"` keeps its case, spaces and dots.
+    ValueError for anything else (a trailing newline, a semicolon, three parts, ...).
+    """
+    names, pos = [], 0
+    while True:
+        match = _NAME_PART.match(text, pos)
+        if match is None:
+            raise ValueError(text)
+        names.append(_name_of(match.group()))
+        pos = match.end()
+        if pos == len(text):
+            break
+        if text[pos] != "." or len(names) == 2:
+            raise ValueError(text)
+        pos += 1
+    return names
+
+
+def parse_column_name(text: str) -> str:
+    """One column name as PostgreSQL reads it (see parse_qualified_name)."""
+    if not _NAME_PART.fullmatch(text):
+        raise ValueError(text)
+    return _name_of(text)
+
+
+def _name_of(token: str) -> str:
+    name = token[1:-1].replace('""', '"') if token.startswith('"') else token.lower()
+    if len(name.encode("utf-8")) > _MAX_NAME_BYTES:
+        raise ValueError(token)
+    return name
+
+
+def _check_source(src: Source, where: str, origin: str) -> Source:
+    """Check a source's names; returns it with its column names as PostgreSQL reads them."""
+    try:
+        parse_qualified_name(src.table)
+    except ValueError:
         raise ConfigError(
             f"{origin}: {where}.table: bad identifier {src.table!r}",
-            "use schema.table or table with letters, digits and _ only",
-        )
-    columns = [src.time_column] if src.time_column else []
-    columns += list(src.column_max_null_ratio)
-    if src.ohlcv:
-        columns += [src.ohlcv.open, src.ohlcv.high, src.ohlcv.low, src.ohlcv.close]
-    for col in columns:
-        if not _IDENTIFIER.fullmatch(col):
-            raise ConfigError(f"{origin}: {where}: bad column name {col!r}")
+            'use schema.table or table, as in SQL: unquoted names fold to lower case; '
+            'double-quote others, e.g. public."Mixed Case"',
+        ) from None
+
+    def column(text: str) -> str:
+        try:
+            return parse_column_name(text)
+        except ValueError:
+            raise ConfigError(f"{origin}: {where}: bad column name {text!r}",
+                              'write it as in SQL: unquoted folds to lower case; double-quote '
+                              'others, e.g. \'"Close Price"\'') from None
+
+    ratios: dict[str, float] = {}
+    for key, ratio in src.column_max_null_ratio.items():
+        if column(key) in ratios:  # e.g. select and "select": one column, two limits
+            raise ConfigError(f"{origin}: {where}.column_max_null_ratio: {key!r} names column "
+                              f"{column(key)!r} a second time", "keep one entry per column")
+        ratios[column(key)] = ratio
+    src = dataclasses.replace(
+        src,
+        time_column=column(src.time_column) if src.time_column else None,
+        column_max_null_ratio=ratios,
+        ohlcv=OhlcvColumns(*(column(c) for c in dataclasses.astuple(src.ohlcv))) if src.ohlcv else None,
+    )
     if src.min_rows < 0:
         raise ConfigError(f"{origin}: {where}.min_rows must be >= 0")
     if src.partition != "none" and not src.time_column:
@@ -235,6 +292,7 @@ def _check_source(src: Source, where: str, origin: str) -> None:
                 f"{origin}: {where}.fallback: path {entry!r} leaves its directory ('..')",
                 "name the backup file directly",
             )
+    return src
 
 
 def _check_ranges(backup: Backup, validation: Validation, origin: str) -> None:

@@ -224,7 +224,7 @@ def make_hypertable(conn: psycopg.Connection, table: TableSchema) -> None:
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL("SELECT create_hypertable({t}, {c}, chunk_time_interval => {i})").format(
-                t=sql.Literal(table.qualified), c=sql.Literal(table.hypertable.time_column), i=chunk
+                t=sql.Literal(table.identifier().as_string(conn)), c=sql.Literal(table.hypertable.time_column), i=chunk
             )
         )
 

@@ -3,12 +3,15 @@
 All tables are read inside ONE `REPEATABLE READ READ ONLY` transaction (the consistency
 pg_dump gives), each streamed with `COPY (SELECT ... ORDER BY <primary key>) TO STDOUT`
 (csv) through pyarrow's streaming CSV reader, in bounded batches, into Parquet row groups
-of exactly `backup.batch_rows` rows. Each row group is written from one contiguous chunk
-with fixed writer settings, so the same rows always give the same bytes.
+of exactly `backup.batch_rows` rows (fewer where large values reach ROW_GROUP_BYTES). Each
+row group is written from one contiguous chunk with fixed writer settings, so the same
+rows always give the same bytes. A row longer than the reader's block (values of several
+MB) makes the table be read again with a block sized from its longest row.
 
 Output (replaced atomically only when every table succeeded):
     seeds/data/<source>.parquet           a source with `partition: none`
     seeds/data/<source>/<period>.parquet  one file per month or year (partition.py)
+    seeds/data/<source>/empty.parquet     a partitioned source without rows
     seeds/schema.json                     every table's parts, catalog description, checksum
 """
 
@@ -28,6 +31,7 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg import sql
@@ -47,6 +51,9 @@ SNAPSHOT_FORMAT = 3  # bump when the layout or encodings change incompatibly (2:
 DATA_DIR = "data"
 SCHEMA_FILE = "schema.json"
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
+# The one file of a partitioned table without rows: data/<source>/empty.parquet, so a
+# partitioned table's files are always under its directory.
+EMPTY_PERIOD = "empty"
 
 
 @dataclass(frozen=True)
@@ -220,13 +227,21 @@ def _export_table(
     294246: exact text), and the table exported again."""
     partition = params.sources[source].partition
     fallbacks: dict[str, Fallback] = {}
+    block_bytes = BLOCK_BYTES
     while True:
         try:
-            parts = _write_table(conn, source, table, data_dir, params, fallbacks, snapshot_id)
+            parts = _write_table(conn, source, table, data_dir, params, fallbacks, snapshot_id, block_bytes)
             break
         except _ReadAgain as again:
             fallbacks[again.column] = again.fallback
-            shutil.rmtree(data_dir / source, ignore_errors=True)
+        except _RowTooLong:
+            needed = _block_for_largest_row(conn, table, [codec_for(c, fallbacks.get(c.name)) for c in table.columns])
+            if needed <= block_bytes:  # cannot happen if the bound holds; never loop
+                raise ExportError(f"table {table.qualified}: a row does not fit the CSV reader's "
+                                  f"{block_bytes:,}-byte block", "report this; the snapshot was not written") from None
+            block_bytes = needed
+        shutil.rmtree(data_dir / source, ignore_errors=True)
+        (data_dir / f"{source}.parquet").unlink(missing_ok=True)
     return TableExport(
         source=source,
         table=table,
@@ -242,6 +257,36 @@ class _ReadAgain(Exception):
         self.column, self.fallback = column, fallback
 
 
+class _RowTooLong(Exception):
+    """A row's CSV is longer than the reader's block: read the table again with larger blocks."""
+
+
+# pyarrow's CSV block size is a 32-bit count; PostgreSQL's own limit (1 GB a value, and COPY
+# refuses a row over 1 GB of text) keeps every row below it.
+_MAX_BLOCK_BYTES = 2**31 - 1
+
+
+def _block_for_largest_row(conn: psycopg.Connection, table: TableSchema, codecs: list[Codec]) -> int:
+    """A CSV block size that holds the table's longest row, measured in the export's snapshot.
+
+    A value's CSV field is its text with every quote doubled, its own quotes and a
+    separator; the sum over the columns bounds the row. Costs one scan, only for a table
+    whose rows outgrew the default block (values of several MB)."""
+    field = sql.SQL(
+        "coalesce(2 * pg_catalog.octet_length(v) - pg_catalog.octet_length(pg_catalog.replace(v, '\"', '')) + 3, 1)"
+    )
+    lengths = [
+        sql.SQL("(SELECT {f} FROM (SELECT ({e})::pg_catalog.text AS v) AS x)").format(f=field, e=select_expr(c, k))
+        for c, k in zip(table.columns, codecs)
+    ]
+    query = sql.SQL("SELECT pg_catalog.max({}) FROM {}").format(sql.SQL(" + ").join(lengths), table.identifier())
+    with conn.cursor() as cur:
+        cur.execute(query)
+        row = cur.fetchone()
+    longest = int(row[0] or 0) if row else 0
+    return min(longest + BLOCK_BYTES, _MAX_BLOCK_BYTES)  # headroom: one default block
+
+
 def _write_table(
     conn: psycopg.Connection,
     source: str,
@@ -250,6 +295,7 @@ def _write_table(
     params: Params,
     fallbacks: dict[str, Fallback],
     snapshot_id: str | None,
+    block_bytes: int = BLOCK_BYTES,
 ) -> list[Part]:
     codecs = [codec_for(c, fallbacks.get(c.name)) for c in table.columns]
     # Each field says its PostgreSQL type and encoding; the table's description lives once,
@@ -264,7 +310,7 @@ def _write_table(
     try:
         with row_progress(f"export {source}", _estimated_rows(conn, table)) as bar, \
                 copy_out(conn, query, snapshot_id) as stream:
-            for batch in _csv_reader(stream, codecs):
+            for batch in _csv_batches(stream, codecs, block_bytes):
                 files.add(batch)
                 bar.advance(batch.num_rows)
         return files.finish()
@@ -278,7 +324,8 @@ class _PartFiles:
     """Writes a table's rows, parsed from COPY in key order, into one file per period of
     the time column (or one file).
 
-    Every row group holds exactly `batch_rows` rows (the last of a file fewer) and is
+    Every row group holds exactly `batch_rows` rows (the last of a file fewer), or fewer
+    where their text and binary values reach ROW_GROUP_BYTES (see group_cut), and is
     written from one contiguous chunk: a file's bytes depend only on its rows.
     """
 
@@ -291,6 +338,7 @@ class _PartFiles:
         self.period: int | None = None
         self.writer: pq.ParquetWriter | None = None
         self.pending: list[pa.RecordBatch] = []
+        self.pending_sizes: list[pa.Array] = []  # value_bytes of the pending rows
         self.pending_rows = self.rows = 0
 
     def add(self, parsed: pa.RecordBatch) -> None:
@@ -309,18 +357,21 @@ class _PartFiles:
         if self.writer is None or period != self.period:
             self._open(period)
         self.pending.append(batch)
+        self.pending_sizes.append(value_bytes(batch))
         self.pending_rows += batch.num_rows
         self.rows += batch.num_rows
-        group = self.backup.batch_rows
-        while self.pending_rows >= group:
+        sizes = pa.concat_arrays(self.pending_sizes)
+        while (cut := group_cut(sizes, self.backup.batch_rows, ROW_GROUP_BYTES)) is not None:
             buffered = pa.Table.from_batches(self.pending, self.schema)
-            self._write(buffered.slice(0, group))
-            rest = buffered.slice(group).combine_chunks()
+            self._write(buffered.slice(0, cut))
+            rest = buffered.slice(cut).combine_chunks()
             self.pending, self.pending_rows = rest.to_batches(), rest.num_rows
+            sizes = sizes.slice(cut)
+        self.pending_sizes = [sizes]
 
     def finish(self) -> list[Part]:
-        if self.writer is None:
-            self._open(None)  # an empty table still gets its (empty) file
+        if self.writer is None:  # an empty table still gets its (empty) file, where its files go
+            self._open(None if self.granularity == "none" or self.time_index is None else EMPTY_PERIOD)
         self._close_part()
         return self.parts
 
@@ -329,27 +380,25 @@ class _PartFiles:
             self.writer.close()
             self.writer = None
 
-    def _open(self, period: int | None) -> None:
+    def _open(self, period: int | str | None) -> None:
         if self.writer is not None:
             self._close_part()
             if period is None or self.period is None or period <= self.period:
                 raise ExportError(f"table {self.source}: rows did not arrive in "
                                   f"{self.granularity} order", "report this; the snapshot was not written")
-        if period is None:
-            rel = f"{DATA_DIR}/{self.source}.parquet"
-        else:
-            rel = f"{DATA_DIR}/{self.source}/{period_name(period, self.granularity)}.parquet"
+        name = period if isinstance(period, str) or period is None else period_name(period, self.granularity)
+        rel = f"{DATA_DIR}/{self.source}.parquet" if name is None else f"{DATA_DIR}/{self.source}/{name}.parquet"
         path = self.data_dir.parent / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = pq.ParquetWriter(path, self.schema, **writer_options(self.backup, self.schema))
-        self.period, self.rows = period, 0
-        self.parts.append(Part(rel, 0, None if period is None else period_name(period, self.granularity)))
+        self.period, self.rows = (period if isinstance(period, int) else None), 0
+        self.parts.append(Part(rel, 0, name))
 
     def _close_part(self) -> None:
         assert self.writer is not None
         if self.pending_rows:
             self._write(pa.Table.from_batches(self.pending, self.schema))
-        self.pending, self.pending_rows = [], 0
+        self.pending, self.pending_sizes, self.pending_rows = [], [], 0
         self.parts[-1] = Part(self.parts[-1].file, self.rows, self.parts[-1].period)
         self.close()
 
@@ -359,9 +408,42 @@ class _PartFiles:
         self.writer.write_table(rows.combine_chunks(), row_group_size=self.backup.batch_rows)
 
 
+# Text and binary bytes a row group may hold, besides its rows' fixed-width values. Keeps a
+# row group (written, then read back a group at a time by restore) within memory and within
+# Arrow's 2 GiB limit for one string array, whatever the values' sizes: 131,072 rows of
+# 20 KB documents would be 2.6 GB. Tables of short values never reach it: their row groups
+# are exactly batch_rows rows, as before.
+ROW_GROUP_BYTES = 64 << 20
+
+
+def value_bytes(batch: pa.RecordBatch) -> pa.Array:
+    """Per row: the bytes of its text and binary values (int64; 0 for NULL)."""
+    total = pa.nulls(batch.num_rows, pa.int64()).fill_null(0)
+    for column in batch.columns:
+        if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
+            total = pc.add(total, pc.fill_null(pc.binary_length(column), 0).cast(pa.int64()))
+    return total
+
+
+def group_cut(sizes: pa.Array, batch_rows: int, limit: int) -> int | None:
+    """Rows of the next row group given the value_bytes of the rows waiting to be written,
+    or None while it is not yet known: batch_rows rows, or fewer when their values would
+    pass `limit` (at least one row). It depends only on those rows, never on how they were
+    batched, so the same rows always give the same row groups."""
+    if len(sizes) == 0:
+        return None
+    if (pc.sum(sizes).as_py() or 0) > limit:  # the common case skips the running sum
+        over = pc.index(pc.greater(pc.cumulative_sum(sizes), limit), True).as_py()
+        if 0 <= over < batch_rows:
+            return max(over, 1)
+    return batch_rows if len(sizes) >= batch_rows else None
+
+
 def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Codec]) -> Exception:
     """Map pyarrow's CSV conversion error to the column and the kind of value."""
     text = str(exc)
+    if text.startswith("straddling object straddles two block boundaries"):
+        return _RowTooLong()
     match = re.search(r"column #(\d+)", text)
     if not match:
         return ExportError(f"table {table.qualified}: cannot convert a value: {text.splitlines()[0]}")
@@ -383,11 +465,31 @@ def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Cod
     )
 
 
-def _csv_reader(stream: pa.NativeFile, codecs: list[Codec]) -> pa_csv.CSVStreamingReader:
+def _csv_batches(
+    stream: pa.NativeFile, codecs: list[Codec], block_bytes: int = BLOCK_BYTES
+) -> Iterator[pa.RecordBatch]:
+    """The parsed batches of a COPY csv stream; none for an empty table (pyarrow refuses to
+    open a stream without a first row)."""
+    try:
+        reader = _csv_reader(stream, codecs, block_bytes)
+    except pa.ArrowInvalid as exc:
+        if str(exc).startswith("Empty CSV file"):
+            return
+        raise
+    yield from reader
+
+
+def _csv_reader(
+    stream: pa.NativeFile, codecs: list[Codec], block_bytes: int = BLOCK_BYTES
+) -> pa_csv.CSVStreamingReader:
     names = [f"c{i}" for i in range(len(codecs))]
     return pa_csv.open_csv(
         stream,
-        read_options=pa_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
+        read_options=pa_csv.ReadOptions(
+            column_names=names, block_size=block_bytes,
+            # Blocks grown for rows of many MB: parse one at a time, not one per core ahead.
+            use_threads=block_bytes <= BLOCK_BYTES,
+        ),
         parse_options=pa_csv.ParseOptions(
             newlines_in_values=any(pa.types.is_string(k.csv_type) for k in codecs)
         ),

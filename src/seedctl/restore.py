@@ -287,7 +287,12 @@ def _rendered(files: list[Path], batch_rows: int) -> Iterator[tuple[memoryview, 
     def render() -> None:
         try:
             for path in files:
-                for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+                parquet = pq.ParquetFile(path)
+                # Row group by row group: a group of large values holds fewer rows (export's
+                # ROW_GROUP_BYTES), and a batch must not gather several such groups.
+                batches = (b for g in range(parquet.num_row_groups)
+                           for b in parquet.iter_batches(batch_size=batch_rows, row_groups=[g]))
+                for batch in batches:
                     columns = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
                     buf = io.BytesIO()
                     pa_csv.write_csv(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), buf,

@@ -62,6 +62,7 @@ def test_v1_query_is_the_row_text_hash() -> None:
     ("boolean", 'pg_catalog.hash_record_extended(ROW("c0"), '),
     ("date", 'pg_catalog.hash_record_extended(ROW("c0"), '),
     ("bytea", 'pg_catalog.hash_record_extended(ROW("c0"), '),
+    ("xml", 'pg_catalog.hashtextextended(pg_catalog.textin(pg_catalog.xml_out("c0")) COLLATE pg_catalog."C", '),
 ])
 def test_types_whose_equal_values_print_alike_use_their_own_hash(pg_type: str, expected: str) -> None:
     assert expected in v2([pg_type])

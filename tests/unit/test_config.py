@@ -225,7 +225,8 @@ def test_source_body_not_a_mapping() -> None:
 
 @pytest.mark.parametrize(
     "table",
-    ['x"; DROP TABLE y; --', "a.b.c", "has space", '"quoted"', "public.", ".t", "1abc", "a" * 64, "t;"],
+    ['x"; DROP TABLE y; --', "a.b.c", "has space", '"unclosed', 'public.""', "public.", ".t", "1abc",
+     "a" * 64, '"' + "é" * 32 + '"', "t;", '"a"b', 'public."t" '],
 )
 def test_hostile_table_names(table: str) -> None:
     err = str(config_error(minimal(table=table)))
@@ -237,7 +238,7 @@ def test_plain_table_names_are_accepted(table: str) -> None:
     assert parse_params(minimal(table=table)).sources["s"].table == table
 
 
-@pytest.mark.parametrize("column", ['x"; DROP TABLE y; --', "has space", '"quoted"', "a.b", "1col"])
+@pytest.mark.parametrize("column", ['x"; DROP TABLE y; --', "has space", '"unclosed', '""', "a.b", "1col"])
 @pytest.mark.parametrize(
     "make",
     [
@@ -250,6 +251,38 @@ def test_plain_table_names_are_accepted(table: str) -> None:
 def test_hostile_column_names(column: str, make: Any) -> None:
     err = str(config_error(minimal(**make(column))))
     assert "sources.s" in err and repr(column) in err
+
+
+@pytest.mark.parametrize(
+    ("table", "schema", "name"),
+    [
+        ("t", "public", "t"),
+        ("Sch.Tab", "sch", "tab"),  # unquoted names fold to lower case, as in SQL
+        ('public."Mixed Case"', "public", "Mixed Case"),
+        ('"My Schema"."select"', "My Schema", "select"),
+        ('"a.b"."say ""hi"""', "a.b", 'say "hi"'),
+        ('"' + "é" * 31 + '"', "public", "é" * 31),  # 62 bytes: fits NAMEDATALEN
+    ],
+)
+def test_table_names_read_as_postgresql_reads_them(table: str, schema: str, name: str) -> None:
+    source = parse_params(minimal(table=table)).sources["s"]
+    assert (source.schema_name, source.table_name) == (schema, name)
+
+
+def test_column_names_read_as_postgresql_reads_them() -> None:
+    source = parse_params(minimal(
+        time_column='"Trade Time"',
+        column_max_null_ratio={"Exit_Price": 0.5, '"select"': 0.2},
+        ohlcv={"open": '"Open"', "high": "HIGH", "low": "low", "close": '"close price"'},
+    )).sources["s"]
+    assert source.time_column == "Trade Time"
+    assert source.column_max_null_ratio == {"exit_price": 0.5, "select": 0.2}
+    assert (source.ohlcv.open, source.ohlcv.high, source.ohlcv.close) == ("Open", "high", "close price")
+
+
+def test_one_column_named_twice_is_refused() -> None:
+    err = str(config_error(minimal(column_max_null_ratio={"Pnl": 0.5, '"pnl"': 0.2})))
+    assert "sources.s.column_max_null_ratio" in err and "'pnl'" in err
 
 
 @pytest.mark.parametrize(
