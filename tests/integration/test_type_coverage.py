@@ -225,7 +225,6 @@ def _user_types_round_trip(project: Project, pg_server: TempPostgres, target: st
     assert_same_everywhere(["tc_user_types"], project.database_url, target, reference)
 
 
-@pytest.mark.xfail(strict=True, reason="needs user-defined type capture (restore creates types)")
 def test_user_defined_types_onto_a_new_server(
     project: Project, pg_server: TempPostgres, new_server: TempPostgres, tmp_path: Path
 ) -> None:
