@@ -89,10 +89,8 @@ def run_demo(repo: Path, work_dir: Path) -> None:
         scratch_copy(repo, office)
         env = {**os.environ, **remote, "DATABASE_URL": url, "DVC_NO_ANALYTICS": "1"}
         print("\ndemo: 1. snapshot + push")
+        # `seedctl snapshot` commits and tags the snapshot itself (seeds/vYYYY.MM.DD).
         took_snapshot = _seedctl(office, env, "snapshot")
-        _git(office, "add", "-A")
-        _git(office, "commit", "-q", "-m", "seeds snapshot")
-        _git(office, "tag", "seeds/demo")
         print("\ndemo: 2. snapshot again, database unchanged")
         took_repeat = _seedctl(office, env, "snapshot")
         unchanged = not _git(office, "status", "--porcelain")
