@@ -9,6 +9,7 @@ passed on, so cron and Airflow see exactly what failed.
 from __future__ import annotations
 
 import fcntl
+import getpass
 import os
 import re
 import socket
@@ -41,14 +42,23 @@ def run_pipeline(params_path: Path) -> None:
         _finish_repro(repro)
 
 
-def start_repro(root: Path) -> DvcWhenTold:
+def start_repro(root: Path, *, allow_shrink: bool = False) -> DvcWhenTold:
     """`dvc repro`, its interpreter started now (DVC's imports overlap seedctl's preflight),
-    run by _finish_repro; leaving the with-block before that kills it before it did anything."""
+    run by _finish_repro; leaving the with-block before that kills it before it did anything.
+
+    allow_shrink: accept lost history for this one snapshot (see history.py). Every stage
+    re-runs (--force): a manifest already written by a failed run must record the acceptance.
+    """
     command = dvc()
     # Warm only where `dvc` is this interpreter's (the launcher imports DVC from here).
     warm = Path(command) == Path(sys.executable).parent / "dvc"
-    return DvcWhenTold(["repro"], dvc_command=[command], warm=warm, cwd=root, env=env_with_venv(),
-                       stderr=None if interactive() else subprocess.PIPE)
+    env = env_with_venv()
+    if allow_shrink:
+        from seedctl.history import ALLOW_SHRINK_ENV
+
+        env[ALLOW_SHRINK_ENV] = f"{getpass.getuser()}@{socket.gethostname()}"
+    return DvcWhenTold(["repro", "--force"] if allow_shrink else ["repro"], dvc_command=[command], warm=warm,
+                       cwd=root, env=env, stderr=None if interactive() else subprocess.PIPE)
 
 
 def _finish_repro(repro: DvcWhenTold) -> None:
@@ -78,7 +88,7 @@ class SnapshotOutcome:
 
 def run_snapshot(
     params_path: Path, *, push: bool = True, commit: bool = True, git_push: bool = False, wait_s: float = 0,
-    repro: DvcWhenTold | None = None,
+    repro: DvcWhenTold | None = None, allow_shrink: bool = False,
 ) -> SnapshotOutcome:
     """The whole job: pipeline, push, then a git commit of the snapshot's files and a tag.
 
@@ -87,9 +97,10 @@ def run_snapshot(
 
     `dvc repro` is started first and held (`repro`, from start_repro(root) if not given):
     DVC's interpreter and imports overlap the lock, the checks and the preflight.
+    allow_shrink accepts lost history for this snapshot only (start_repro).
     """
     root = params_path.resolve().parent
-    with repro or start_repro(root) as repro, snapshot_lock(root, wait_s):
+    with repro or start_repro(root, allow_shrink=allow_shrink) as repro, snapshot_lock(root, wait_s):
         from seedctl.export import preflight
         from seedctl.manifest import load_manifest
 
