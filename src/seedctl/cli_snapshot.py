@@ -151,13 +151,20 @@ def status(params: ParamsOpt = Path("params.yaml")) -> None:
 def sample_data(
     scale: Annotated[float, typer.Option(help="Fraction of the plan's sizes (1.0 = ~91k bars).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 20260115,
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the tables' rows when they hold any.")] = False,
 ) -> None:
-    """Load the synthetic trading tables into the database (for demos and tests)."""
+    """Load the synthetic trading tables into the database (for demos and tests).
+
+    The tables are named like the production ones: when they hold rows, it refuses (and
+    names the database) unless told --yes.
+    """
     from seedctl import db, sample
 
     def go() -> None:
+        target = db.describe_target()
         with db.connect() as conn:
-            counts = sample.load_sample_data(conn, seed=seed, scale=scale)
+            counts = sample.load_sample_data(conn, seed=seed, scale=scale, target=None if yes else target)
+        out.print(f"loaded into {target}:")
         for table, rows in counts.items():
             out.print(f"{table}: {rows:,} rows")
 
