@@ -122,14 +122,15 @@ def _summary(manifest: dict[str, Any], before: dict[str, Checksum], after: dict[
         a, b = before[name], after[name]
         same = "identical" if a == b else "DIFFERENT"
         print(f"  {name:<24}{a.rows:>12,}{b.rows:>15,}  {a.digest[:18]:<20}{b.digest[:18]:<20}{same}")
-def main() -> None:
+def main(work_dir: Path | None = None) -> None:
+    """`make demo`, in work_dir (default: .demo in the repository)."""
     from seedctl.signals import sigterm_as_interrupt
 
     repo = Path(__file__).resolve().parents[2]
     # Ctrl-C or SIGTERM leave the with-blocks of run_demo: every server it started is stopped.
     try:
         with sigterm_as_interrupt():
-            run_demo(repo, repo / ".demo")
+            run_demo(repo, work_dir or repo / ".demo")
     except KeyboardInterrupt:
         raise SystemExit("demo: interrupted; PostgreSQL and the S3 server stopped") from None
 
