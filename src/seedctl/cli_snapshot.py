@@ -49,7 +49,9 @@ def snapshot(
         if outcome.tag:
             out.print(f"committed and tagged {outcome.tag}")
         elif outcome.unchanged:
-            out.print(f"database unchanged: still snapshot {outcome.version}; nothing committed")
+            out.print(f"database unchanged: still snapshot {outcome.version}; "
+                      + ("committed the pipeline's record (dvc.lock) only: the pipeline changed, no new tag" if outcome.committed
+                         else "nothing committed"))
 
     with repro:
         run(go)

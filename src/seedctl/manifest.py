@@ -64,12 +64,15 @@ def _unchanged_or(seeds_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 
     An accepted shrink is part of what a snapshot is, but who accepted it and when is not:
     a new manifest without one keeps the existing manifest's record."""
-    from seedctl.history import ACCEPTED_KEY
+    from seedctl.history import ACCEPTED_KEY, previous_manifest
 
+    # DVC removes a stage's outputs before running it: then the committed one is the existing.
     path = seeds_dir / MANIFEST_FILE
     try:
         existing = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        existing = previous_manifest(seeds_dir)
+    if existing is None:
         return manifest
 
     def essence(document: dict[str, Any], *, record: bool) -> dict[str, Any]:

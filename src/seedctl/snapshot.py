@@ -84,6 +84,7 @@ class SnapshotOutcome:
     pushed: str | None = None  # the push summary, None when not pushed
     tag: str | None = None  # the new version tag, None when nothing changed or --no-git
     unchanged: bool = False
+    committed: bool = False  # a git commit was made (with a tag, or dvc.lock alone)
 
 
 def run_snapshot(
@@ -123,7 +124,7 @@ def run_snapshot(
 
             outcome.pushed = str(push_snapshot(root, params, connection=connection))
         if commit:
-            outcome.tag = _commit_and_tag(root, manifest)
+            outcome.tag, outcome.committed = _commit_and_tag(root, manifest)
             outcome.unchanged = outcome.tag is None
             if git_push and outcome.tag:
                 git(root, "push", "--quiet", "origin", "HEAD", outcome.tag)
@@ -146,7 +147,7 @@ def run_tag(params_path: Path, *, git_push: bool = False, wait_s: float = 0) -> 
         from seedctl.manifest import load_manifest
 
         outcome = SnapshotOutcome(version)
-        outcome.tag = _commit_and_tag(root, load_manifest(root / "seeds"))
+        outcome.tag, outcome.committed = _commit_and_tag(root, load_manifest(root / "seeds"))
         outcome.unchanged = outcome.tag is None
         if git_push and outcome.tag:
             git(root, "push", "--quiet", "origin", "HEAD", outcome.tag)
@@ -166,17 +167,28 @@ def _refuse_staged_changes(root: Path) -> None:
         )
 
 
-def _commit_and_tag(root: Path, manifest: dict[str, Any]) -> str | None:
-    """Commit exactly the snapshot's files and tag the commit; None when nothing changed."""
+def _commit_and_tag(root: Path, manifest: dict[str, Any]) -> tuple[str | None, bool]:
+    """Commit exactly the snapshot's files and tag the commit: (tag, committed); tag None
+    when no new snapshot was committed.
+
+    When the manifest is the same (the pipeline's code or settings changed, not the data:
+    dvc.lock, perhaps the validation report) the change is committed untagged: a tag names
+    a new snapshot, and this is none.
+    """
     git(root, "add", "--", *[f for f in SNAPSHOT_FILES if (root / f).exists()])
-    if not git(root, "diff", "--cached", "--name-only").strip():
-        return None
+    staged = git(root, "diff", "--cached", "--name-only").split()
+    if not staged:
+        return None, False
     identity = [] if git_config(root, "user.email") else [
         "-c", "user.name=seedctl", "-c", f"user.email=seedctl@{socket.gethostname()}"]
+    if "seeds/manifest.json" not in staged:
+        git(root, *identity, "commit", "--quiet", "-m",
+            f"seeds: pipeline record of snapshot {manifest['version']} (the pipeline changed, the data did not)")
+        return None, True
     tag = next_tag(root, datetime.now(timezone.utc).date())
     git(root, *identity, "commit", "--quiet", "-m", f"seeds: snapshot {manifest['version']}")
     git(root, *identity, "tag", "-a", tag, "-m", f"seedctl snapshot {manifest['version']}")
-    return tag
+    return tag, True
 
 
 def git_config(root: Path, key: str) -> str:

@@ -72,9 +72,9 @@ def test_a_known_shrink_is_accepted_once_and_becomes_the_baseline(
     assert "history_accepted" not in _manifest(sample_project) and len(_tags(sample_project)) == 3
 
 
-def test_stage_deps_follow_the_library_code(sample_project: Project) -> None:
-    assert sample_project.seedctl("snapshot", "--no-push").returncode == 0
-    sample_project.commit_all("snapshot")
+def test_stage_deps_follow_the_library_code(sample_project: Project, s3_env: dict[str, str]) -> None:
+    assert sample_project.seedctl("snapshot", env=s3_env).returncode == 0
+    version = _manifest(sample_project)["version"]
     quiet = sample_project.run("dvc", "status", "manifest", "validate")
     assert quiet.returncode == 0 and "changed" not in quiet.stdout, quiet.stdout
 
@@ -85,6 +85,16 @@ def test_stage_deps_follow_the_library_code(sample_project: Project) -> None:
     assert status.returncode == 0
     assert "manifest:" in status.stdout and "validate:" in status.stdout
     assert "modified:           src/seedctl" in status.stdout, status.stdout
+
+    # The stages re-run; the data did not change: dvc.lock is committed alone, no new tag.
+    again = sample_project.seedctl("snapshot", env=s3_env)
+    assert again.returncode == 0, again.stderr
+    assert "committed the pipeline's record (dvc.lock) only" in again.stdout
+    assert _manifest(sample_project)["version"] == version and len(_tags(sample_project)) == 1
+    assert "seeds/manifest.json" not in sample_project.git("show", "--name-only", "--format=", "HEAD").split()
+    assert sample_project.git("status", "--porcelain", "--untracked-files=no") == " M src/seedctl/pgtypes.py\n"
+    settled = sample_project.run("dvc", "status", "manifest", "validate")
+    assert "changed" not in settled.stdout, settled.stdout
 
 
 def test_restore_stage_runs_only_when_asked(sample_project: Project, pg_server: TempPostgres) -> None:
