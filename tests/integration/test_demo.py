@@ -45,9 +45,13 @@ def test_demo_stopped_half_way_stops_its_servers(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        if proc.poll() is None:  # the test failed early: let the demo stop its servers first
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
     assert proc.returncode != 0
     assert "demo: interrupted; PostgreSQL and the S3 server stopped" in err
     assert not _listening(*pg) and not _listening(*s3)
