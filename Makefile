@@ -49,7 +49,7 @@ test-unit: setup ## run unit tests only
 demo: setup ## end-to-end demo: throwaway PostgreSQL + S3 server, snapshot, restore
 	$(PY) scripts/demo.py
 
-snapshot: setup ## take a snapshot: pipeline export -> manifest -> validate, then push (SNAPSHOT_ARGS=--no-push)
+snapshot: setup ## take a snapshot: pipeline export -> manifest -> validate, then push, commit, tag (SNAPSHOT_ARGS=--no-push | --allow-shrink)
 	$(VENV)/bin/seedctl snapshot $(SNAPSHOT_ARGS)
 
 MODE ?= safe

@@ -15,6 +15,12 @@
 A failed validation exits 5: the snapshot task fails at once (no retry: the same data
 fails the same checks) and nothing is pushed or tagged. Other failures (database or
 remote unreachable, another snapshot running) are retried with exponential back-off.
+A known, legitimate loss of history is accepted for one run by triggering it with
+`airflow dags trigger l0_seed_backup --conf '{"allow_shrink": true}'` (the snapshot task
+then runs `seedctl snapshot --no-push --allow-shrink`; the manifest records it).
+
+On execution_timeout Airflow sends SIGTERM: seedctl stops what it started (dvc, its
+stages, psql), prints one line and exits 143; nothing is pushed or tagged.
 
 Environment (of the Airflow worker):
     SEEDCTL_PROJECT_DIR  the seedctl checkout (default: the repository holding this file)
@@ -122,7 +128,9 @@ with DAG(
 ) as dag:
     snapshot = SeedctlOperator(
         task_id="snapshot",
-        bash_command=seedctl("snapshot", "--no-push"),
+        # Accepting lost history is asked for per run (trigger --conf), never by default.
+        bash_command=seedctl("snapshot", "--no-push")
+        + "{{ ' --allow-shrink' if (dag_run.conf or {}).get('allow_shrink') else '' }}",
         execution_timeout=timedelta(hours=3),
     )
     push = SeedctlOperator(

@@ -22,6 +22,9 @@ def snapshot(
     no_git: Annotated[bool, typer.Option("--no-git", help="Do everything but the git commit and tag.")] = False,
     git_push: Annotated[bool, typer.Option("--git-push", help="Push the commit and tag to git's origin.")] = False,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a running snapshot.")] = 0,
+    allow_shrink: Annotated[bool, typer.Option(
+        "--allow-shrink", help="Accept past months with fewer rows than the previous snapshot, for this "
+        "snapshot only (a source's history was corrected); the manifest records which, by whom, when.")] = False,
 ) -> None:
     """Take a snapshot: pipeline (export -> manifest -> validate), push, commit and tag.
 
@@ -33,21 +36,37 @@ def snapshot(
     from seedctl.snapshot import run_snapshot, start_repro
 
     # `dvc repro` starts first, held: DVC's start-up overlaps seedctl's (see run_snapshot).
-    repro = start_repro(params.resolve().parent)
+    repro = start_repro(params.resolve().parent, allow_shrink=allow_shrink)
 
     def go() -> None:
         outcome = run_snapshot(params, push=not no_push, commit=not no_git and not no_push,
                                git_push=git_push, wait_s=wait, repro=repro)
+        if allow_shrink:
+            _print_accepted(seeds_dir(params))
         print_summary(seeds_dir(params))
         if outcome.pushed:
             out.print(outcome.pushed)
         if outcome.tag:
             out.print(f"committed and tagged {outcome.tag}")
         elif outcome.unchanged:
-            out.print(f"database unchanged: still snapshot {outcome.version}; nothing committed")
+            out.print(f"database unchanged: still snapshot {outcome.version}; "
+                      + ("committed the pipeline's record (dvc.lock) only: the pipeline changed, no new tag" if outcome.committed
+                         else "nothing committed"))
 
     with repro:
         run(go)
+
+
+def _print_accepted(seeds: Path) -> None:
+    """Say which lost months this snapshot accepted (recorded in its manifest)."""
+    from seedctl.history import ACCEPTED_KEY
+    from seedctl.manifest import load_manifest
+
+    record = load_manifest(seeds).get(ACCEPTED_KEY)
+    if record:
+        months = sum(len(m) for m in record["tables"].values())
+        out.print(f"accepted lost history: {months} month(s) of {', '.join(record['tables'])} "
+                  f"(by {record['by']} at {record['at']}, recorded in the manifest)")
 
 
 def tag(
@@ -88,11 +107,13 @@ def manifest(params: ParamsOpt = Path("params.yaml")) -> None:
 def validate(
     params: ParamsOpt = Path("params.yaml"),
     allow_shrink: Annotated[
-        bool, typer.Option("--allow-shrink", help="Accept past months with fewer rows than before.")
+        bool, typer.Option("--allow-shrink", help="Check as if lost history were accepted (accepts nothing: "
+                           "`seedctl snapshot --allow-shrink` accepts it for one snapshot).")
     ] = False,
 ) -> None:
     """Check the snapshot: row counts, date ranges, null ratios, keys, OHLCV bars, history."""
-    from seedctl.validate import previous_manifest, run_validate
+    from seedctl.history import previous_manifest
+    from seedctl.validate import run_validate
 
     def go() -> None:
         seeds = seeds_dir(params)
@@ -132,13 +153,20 @@ def status(params: ParamsOpt = Path("params.yaml")) -> None:
 def sample_data(
     scale: Annotated[float, typer.Option(help="Fraction of the plan's sizes (1.0 = ~91k bars).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 20260115,
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the tables' rows when they hold any.")] = False,
 ) -> None:
-    """Load the synthetic trading tables into the database (for demos and tests)."""
+    """Load the synthetic trading tables into the database (for demos and tests).
+
+    The tables are named like the production ones: when they hold rows, it refuses (and
+    names the database) unless told --yes.
+    """
     from seedctl import db, sample
 
     def go() -> None:
+        target = db.describe_target()
         with db.connect() as conn:
-            counts = sample.load_sample_data(conn, seed=seed, scale=scale)
+            counts = sample.load_sample_data(conn, seed=seed, scale=scale, target=None if yes else target)
+        out.print(f"loaded into {target}:")
         for table, rows in counts.items():
             out.print(f"{table}: {rows:,} rows")
 

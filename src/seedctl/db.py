@@ -81,6 +81,9 @@ def connect(*, autocommit: bool = False) -> psycopg.Connection:
             cur.execute(f"SET {name} = {value}")  # constants above, not input
     if not autocommit:
         conn.commit()
+    from seedctl.signals import cancel_on_interrupt
+
+    cancel_on_interrupt(conn)  # Ctrl-C / SIGTERM cancel its running statement (signals.py)
     return conn
 
 

@@ -89,10 +89,8 @@ def run_demo(repo: Path, work_dir: Path) -> None:
         scratch_copy(repo, office)
         env = {**os.environ, **remote, "DATABASE_URL": url, "DVC_NO_ANALYTICS": "1"}
         print("\ndemo: 1. snapshot + push")
+        # `seedctl snapshot` commits and tags the snapshot itself (seeds/vYYYY.MM.DD).
         took_snapshot = _seedctl(office, env, "snapshot")
-        _git(office, "add", "-A")
-        _git(office, "commit", "-q", "-m", "seeds snapshot")
-        _git(office, "tag", "seeds/demo")
         print("\ndemo: 2. snapshot again, database unchanged")
         took_repeat = _seedctl(office, env, "snapshot")
         unchanged = not _git(office, "status", "--porcelain")
@@ -124,9 +122,17 @@ def _summary(manifest: dict[str, Any], before: dict[str, Checksum], after: dict[
         a, b = before[name], after[name]
         same = "identical" if a == b else "DIFFERENT"
         print(f"  {name:<24}{a.rows:>12,}{b.rows:>15,}  {a.digest[:18]:<20}{b.digest[:18]:<20}{same}")
-def main() -> None:
+def main(work_dir: Path | None = None) -> None:
+    """`make demo`, in work_dir (default: .demo in the repository)."""
+    from seedctl.signals import sigterm_as_interrupt
+
     repo = Path(__file__).resolve().parents[2]
-    run_demo(repo, repo / ".demo")
+    # Ctrl-C or SIGTERM leave the with-blocks of run_demo: every server it started is stopped.
+    try:
+        with sigterm_as_interrupt():
+            run_demo(repo, work_dir or repo / ".demo")
+    except KeyboardInterrupt:
+        raise SystemExit("demo: interrupted; PostgreSQL and the S3 server stopped") from None
 
 
 if __name__ == "__main__":

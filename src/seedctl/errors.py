@@ -63,14 +63,17 @@ class AlreadyReported(SeedctlError):
 def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
     """Run an entry point: 0 on success, else one line on stderr and the error's exit code.
 
-    Tracebacks only with verbose: the operator's interface is the one line.
+    Tracebacks only with verbose: the operator's interface is the one line. Ctrl-C and
+    SIGTERM (signals.py) end it the same way: children stopped, one line, nothing published.
     """
     import sys
 
     from seedctl.db import redact
+    from seedctl.signals import Terminated, sigterm_as_interrupt
 
     try:
-        func()
+        with sigterm_as_interrupt():
+            func()
         return 0
     except AlreadyReported as exc:
         return exc.exit_code
@@ -81,9 +84,12 @@ def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
             traceback.print_exc()
         print(f"seedctl: error: {redact(exc.line())}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("seedctl: interrupted; nothing was published", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        # SIGTERM (a scheduler's timeout) is reported and ended like Ctrl-C: 128 + signal.
+        terminated = isinstance(exc, Terminated)
+        print(f"seedctl: {'terminated (SIGTERM)' if terminated else 'interrupted'}; "
+              "stopped: nothing was published and no database was changed", file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the operator
         if verbose:
             import traceback

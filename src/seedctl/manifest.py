@@ -38,6 +38,12 @@ _HASH_CHUNK = 1 << 20
 def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None) -> dict[str, Any]:
     """Write manifest.json, checksums.sha256 and reports/coverage.csv for the exported files."""
     manifest = build_manifest(params, seeds_dir, now=now)
+    from seedctl.history import ACCEPTED_KEY, acceptance, previous_manifest
+
+    accepted = acceptance(manifest["tables"], previous_manifest(seeds_dir), now)
+    if accepted:
+        manifest[ACCEPTED_KEY] = accepted
+    manifest = _unchanged_or(seeds_dir, manifest)
     write_json(seeds_dir / MANIFEST_FILE, manifest)
     lines = [f"{p['sha256']}  {p['file']}" for t in manifest["tables"].values() for p in table_parts(t)]
     lines.append(f"{manifest['schema_sha256']}  {SCHEMA_FILE}")
@@ -46,6 +52,37 @@ def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None
 
     write_coverage(seeds_dir, manifest)
     return manifest
+
+
+# Written anew on every run; not what the snapshot holds.
+_RUN_KEYS = ("version", "created_at", "created_by")
+
+
+def _unchanged_or(seeds_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest already in seeds_dir when it describes the same snapshot (a forced re-run
+    over unchanged data changes nothing in git), else the new one.
+
+    An accepted shrink is part of what a snapshot is, but who accepted it and when is not:
+    a new manifest without one keeps the existing manifest's record."""
+    from seedctl.history import ACCEPTED_KEY, previous_manifest
+
+    # DVC removes a stage's outputs before running it: then the committed one is the existing.
+    path = seeds_dir / MANIFEST_FILE
+    try:
+        existing = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        existing = previous_manifest(seeds_dir)
+    if existing is None:
+        return manifest
+
+    def essence(document: dict[str, Any], *, record: bool) -> dict[str, Any]:
+        kept = {k: v for k, v in document.items() if k not in (*_RUN_KEYS, ACCEPTED_KEY)}
+        if record:
+            kept[ACCEPTED_KEY] = (document.get(ACCEPTED_KEY) or {}).get("tables")
+        return kept
+
+    record = ACCEPTED_KEY in manifest
+    return existing if essence(existing, record=record) == essence(manifest, record=record) else manifest
 
 
 def build_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None) -> dict[str, Any]:

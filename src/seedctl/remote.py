@@ -596,7 +596,9 @@ def pushed_objects(project_root: Path, settings: RemoteSettings,
             or remote.get("url") != settings.url or remote.get("endpointurl") != settings.endpoint_url
             or (config.get("cache") or {}).get("dir")):
         return None
-    if _dvc_files(project_root) != ["dvc.yaml"]:
+    files = _dvc_files(project_root)
+    if files is None or "dvc.yaml" not in files or not all(
+            f == "dvc.yaml" or _pushes_nothing(project_root / f) for f in files):
         return None
     try:
         text = (project_root / "dvc.yaml").read_text(encoding="utf-8")
@@ -674,6 +676,24 @@ def _dvc_files(project_root: Path) -> list[str] | None:
     if listed.returncode:
         return None
     return sorted({p for p in listed.stdout.decode("utf-8", "replace").split("\0") if p})
+
+
+def _pushes_nothing(path: Path) -> bool:
+    """A dvc.yaml whose stages have no outputs at all (restore/dvc.yaml): `dvc push` uploads
+    nothing for it. False for anything else, or on any doubt."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        pipeline = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    if path.name != "dvc.yaml" or "${" in text or not isinstance(pipeline, dict) or set(pipeline) != {"stages"}:
+        return False
+    stages = pipeline["stages"]
+    return isinstance(stages, dict) and all(
+        isinstance(stage, dict) and not {"foreach", "matrix", "do", *_OUT_KINDS} & set(stage)
+        for stage in stages.values())
 
 
 def _object_key(settings: RemoteSettings, md5: str) -> str:

@@ -35,6 +35,8 @@ from typing import NamedTuple
 import psycopg
 from psycopg import sql
 
+from seedctl.errors import SeedctlError
+
 DEFAULT_SEED = 20260115
 
 OHLCV_TABLE = "usdcop_m5_ohlcv"
@@ -612,13 +614,47 @@ def create_sample_schema(conn: psycopg.Connection) -> None:
             cur.execute(stmt)
 
 
-def load_sample_data(conn: psycopg.Connection, *, seed: int = DEFAULT_SEED, scale: float = 1.0) -> dict[str, int]:
-    """Create the schema, empty the tables, load synthetic rows and commit; rows per table."""
+class NotEmpty(SeedctlError):
+    """The sample tables hold rows and the operator did not say to replace them."""
+
+    exit_code = 8  # as restore's refusal of a non-empty target
+
+
+def tables_with_rows(conn: psycopg.Connection) -> list[str]:
+    """The sample tables (named like production ones) that exist and hold at least one row."""
+    found = []
+    with conn.cursor() as cur:
+        for table in (OHLCV_TABLE, MACRO_TABLE, TRADES_TABLE):
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL", [sql.Identifier("public", table).as_string(conn)])
+            exists = cur.fetchone()
+            if exists and exists[0]:
+                query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier("public", table))
+                row = cur.execute(query).fetchone()
+                if row and row[0]:
+                    found.append(table)
+    return found
+
+
+def load_sample_data(
+    conn: psycopg.Connection, *, seed: int = DEFAULT_SEED, scale: float = 1.0, target: str | None = None
+) -> dict[str, int]:
+    """Create the schema, empty the tables, load synthetic rows and commit; rows per table.
+
+    With target (host:port/dbname, for the message), tables that hold rows are refused
+    (NotEmpty) and nothing is changed: the caller did not confirm replacing them.
+    """
     _check_scale(scale)
     bars = generate_ohlcv(seed, scale)
     macro = generate_macro(seed, scale)
     trades = generate_trades(bars, seed, scale)
     with conn.transaction():
+        if target is not None:
+            occupied = tables_with_rows(conn)
+            if occupied:
+                raise NotEmpty(
+                    f"sample-data would empty {', '.join(occupied)} in {target}, which hold rows",
+                    "pass --yes to replace their contents, or point DATABASE_URL at a scratch database",
+                )
         create_sample_schema(conn)
         with conn.cursor() as cur:
             cur.execute(
@@ -668,7 +704,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m seedctl.sample",
         description="Create and load the synthetic usdcop_m5_ohlcv, macro_indicators_daily "
-        "and trades_history tables (replaces their contents).",
+        "and trades_history tables (replaces their contents: asks for --yes when they hold rows).",
     )
     parser.add_argument(
         "--database-url",
@@ -677,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--scale", type=float, default=1.0, help="row-count multiplier (default 1.0)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument("--yes", action="store_true", help="replace the tables' rows if they hold any")
     args = parser.parse_args(argv)
     try:
         _check_scale(args.scale)
@@ -685,7 +722,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         with psycopg.connect(args.database_url, connect_timeout=10) as conn:
-            counts = load_sample_data(conn, seed=args.seed, scale=args.scale)
+            info = conn.info
+            target = None if args.yes else f"{info.host}:{info.port}/{info.dbname}"
+            counts = load_sample_data(conn, seed=args.seed, scale=args.scale, target=target)
+    except NotEmpty as exc:
+        print(f"seedctl.sample: {exc.line()}", file=sys.stderr)
+        return 8
     except psycopg.Error as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         print(f"seedctl.sample: database error: {msg} -- check --database-url / DATABASE_URL / PG* variables", file=sys.stderr)

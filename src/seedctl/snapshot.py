@@ -9,6 +9,7 @@ passed on, so cron and Airflow see exactly what failed.
 from __future__ import annotations
 
 import fcntl
+import getpass
 import os
 import re
 import socket
@@ -41,14 +42,23 @@ def run_pipeline(params_path: Path) -> None:
         _finish_repro(repro)
 
 
-def start_repro(root: Path) -> DvcWhenTold:
+def start_repro(root: Path, *, allow_shrink: bool = False) -> DvcWhenTold:
     """`dvc repro`, its interpreter started now (DVC's imports overlap seedctl's preflight),
-    run by _finish_repro; leaving the with-block before that kills it before it did anything."""
+    run by _finish_repro; leaving the with-block before that kills it before it did anything.
+
+    allow_shrink: accept lost history for this one snapshot (see history.py). Every stage
+    re-runs (--force): a manifest already written by a failed run must record the acceptance.
+    """
     command = dvc()
     # Warm only where `dvc` is this interpreter's (the launcher imports DVC from here).
     warm = Path(command) == Path(sys.executable).parent / "dvc"
-    return DvcWhenTold(["repro"], dvc_command=[command], warm=warm, cwd=root, env=env_with_venv(),
-                       stderr=None if interactive() else subprocess.PIPE)
+    env = env_with_venv()
+    if allow_shrink:
+        from seedctl.history import ALLOW_SHRINK_ENV
+
+        env[ALLOW_SHRINK_ENV] = f"{getpass.getuser()}@{socket.gethostname()}"
+    return DvcWhenTold(["repro", "--force"] if allow_shrink else ["repro"], dvc_command=[command], warm=warm,
+                       cwd=root, env=env, stderr=None if interactive() else subprocess.PIPE)
 
 
 def _finish_repro(repro: DvcWhenTold) -> None:
@@ -74,11 +84,12 @@ class SnapshotOutcome:
     pushed: str | None = None  # the push summary, None when not pushed
     tag: str | None = None  # the new version tag, None when nothing changed or --no-git
     unchanged: bool = False
+    committed: bool = False  # a git commit was made (with a tag, or dvc.lock alone)
 
 
 def run_snapshot(
     params_path: Path, *, push: bool = True, commit: bool = True, git_push: bool = False, wait_s: float = 0,
-    repro: DvcWhenTold | None = None,
+    repro: DvcWhenTold | None = None, allow_shrink: bool = False,
 ) -> SnapshotOutcome:
     """The whole job: pipeline, push, then a git commit of the snapshot's files and a tag.
 
@@ -87,9 +98,10 @@ def run_snapshot(
 
     `dvc repro` is started first and held (`repro`, from start_repro(root) if not given):
     DVC's interpreter and imports overlap the lock, the checks and the preflight.
+    allow_shrink accepts lost history for this snapshot only (start_repro).
     """
     root = params_path.resolve().parent
-    with repro or start_repro(root) as repro, snapshot_lock(root, wait_s):
+    with repro or start_repro(root, allow_shrink=allow_shrink) as repro, snapshot_lock(root, wait_s):
         from seedctl.export import preflight
         from seedctl.manifest import load_manifest
 
@@ -112,7 +124,7 @@ def run_snapshot(
 
             outcome.pushed = str(push_snapshot(root, params, connection=connection))
         if commit:
-            outcome.tag = _commit_and_tag(root, manifest)
+            outcome.tag, outcome.committed = _commit_and_tag(root, manifest)
             outcome.unchanged = outcome.tag is None
             if git_push and outcome.tag:
                 git(root, "push", "--quiet", "origin", "HEAD", outcome.tag)
@@ -135,7 +147,7 @@ def run_tag(params_path: Path, *, git_push: bool = False, wait_s: float = 0) -> 
         from seedctl.manifest import load_manifest
 
         outcome = SnapshotOutcome(version)
-        outcome.tag = _commit_and_tag(root, load_manifest(root / "seeds"))
+        outcome.tag, outcome.committed = _commit_and_tag(root, load_manifest(root / "seeds"))
         outcome.unchanged = outcome.tag is None
         if git_push and outcome.tag:
             git(root, "push", "--quiet", "origin", "HEAD", outcome.tag)
@@ -155,17 +167,28 @@ def _refuse_staged_changes(root: Path) -> None:
         )
 
 
-def _commit_and_tag(root: Path, manifest: dict[str, Any]) -> str | None:
-    """Commit exactly the snapshot's files and tag the commit; None when nothing changed."""
+def _commit_and_tag(root: Path, manifest: dict[str, Any]) -> tuple[str | None, bool]:
+    """Commit exactly the snapshot's files and tag the commit: (tag, committed); tag None
+    when no new snapshot was committed.
+
+    When the manifest is the same (the pipeline's code or settings changed, not the data:
+    dvc.lock, perhaps the validation report) the change is committed untagged: a tag names
+    a new snapshot, and this is none.
+    """
     git(root, "add", "--", *[f for f in SNAPSHOT_FILES if (root / f).exists()])
-    if not git(root, "diff", "--cached", "--name-only").strip():
-        return None
+    staged = git(root, "diff", "--cached", "--name-only").split()
+    if not staged:
+        return None, False
     identity = [] if git_config(root, "user.email") else [
         "-c", "user.name=seedctl", "-c", f"user.email=seedctl@{socket.gethostname()}"]
+    if "seeds/manifest.json" not in staged:
+        git(root, *identity, "commit", "--quiet", "-m",
+            f"seeds: pipeline record of snapshot {manifest['version']} (the pipeline changed, the data did not)")
+        return None, True
     tag = next_tag(root, datetime.now(timezone.utc).date())
     git(root, *identity, "commit", "--quiet", "-m", f"seeds: snapshot {manifest['version']}")
     git(root, *identity, "tag", "-a", tag, "-m", f"seedctl snapshot {manifest['version']}")
-    return tag
+    return tag, True
 
 
 def git_config(root: Path, key: str) -> str:

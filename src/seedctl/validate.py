@@ -3,14 +3,12 @@
 Checks per source (each can be switched off in params `validation`): files match the
 manifest, row count >= min_rows, date range present and plausible, null ratio per column,
 primary-key uniqueness, OHLCV price-bar domain, and no past month shrinking versus the
-previous snapshot (the manifest at git HEAD). Results go to seeds/reports/validation.json
+previous snapshot (the manifest at git HEAD; see history.py). Results go to seeds/reports/validation.json
 (DVC metrics); LATEST_VERSION is written only when every check passed.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +20,8 @@ import pyarrow.parquet as pq
 
 from seedctl.config import Params, Source, Validation
 from seedctl.errors import ValidationFailed
-from seedctl.manifest import LATEST_FILE, MANIFEST_FILE, load_manifest, verify_files, write_json
+from seedctl.history import ACCEPT_COMMAND, accepted_months, incomparable, shrunk_months
+from seedctl.manifest import LATEST_FILE, load_manifest, verify_files, write_json
 from seedctl.parts import table_parts
 
 REPORT_FILE = "reports/validation.json"
@@ -61,7 +60,7 @@ def run_validate(
             _check_table(report, source, entry, seeds_dir, rules, params.backup.batch_rows, today)
             if rules.check_history and previous and name in previous.get("tables", {}):
                 _check_history(report, entry, previous["tables"][name],
-                               allow_shrink or rules.allow_shrinking_history)
+                               allow_shrink or rules.allow_shrinking_history, accepted_months(manifest, name))
         reports.append(report)
     failures = [f"integrity: {p}" for p in file_problems]
     failures += [f for r in reports for f in r.failures]
@@ -74,9 +73,13 @@ def run_validate(
     }
     write_json(seeds_dir / REPORT_FILE, document)
     if failures:
+        # A lost-history failure is fixed by the source, or, when intended, by accepting it:
+        # the hint names that command whichever problem comes first.
+        accept = any(": history: " in f for f in failures) and ": history: " not in failures[0]
         raise ValidationFailed(
             f"validation failed ({len(failures)} problem{'s' if len(failures) > 1 else ''}): {failures[0]}",
-            f"the snapshot must not be pushed; details in {seeds_dir / REPORT_FILE}",
+            f"the snapshot must not be pushed; details in {seeds_dir / REPORT_FILE}"
+            + (f"; lost history, if intended, is accepted once with {ACCEPT_COMMAND}" if accept else ""),
         )
     (seeds_dir / LATEST_FILE).write_text(f"{manifest['version']}\n", encoding="utf-8")
     return document
@@ -202,32 +205,25 @@ def _all_equal(left: list[pa.Array], right: list[pa.Array]) -> pa.Array:
     return result if result is not None else pa.array([], pa.bool_())
 
 
-def _check_history(report: TableReport, entry: dict[str, Any], before: dict[str, Any], allow: bool) -> None:
-    """No month that the previous snapshot had may lose rows (history only grows)."""
-    now_months = entry.get("rows_per_month", {})
-    shrunk = {
-        month: (old, now_months.get(month, 0))
-        for month, old in before.get("rows_per_month", {}).items()
-        if now_months.get(month, 0) < old
-    }
+def _check_history(report: TableReport, entry: dict[str, Any], before: dict[str, Any], allow: bool,
+                   accepted: dict[str, dict[str, int]]) -> None:
+    """No month that the previous snapshot had may lose rows (history only grows), unless
+    allowed for good (params), or accepted for this snapshot (recorded in its manifest).
+
+    Only what both snapshots measured is compared: when the time column changed or was
+    removed, the check is skipped for this table with a note instead of false losses.
+    """
+    note = incomparable(entry, before)
+    if note:
+        report.metrics["history"] = note
+        return
+    shrunk = shrunk_months(entry, before)
     report.metrics["months_shrunk"] = len(shrunk)
-    if shrunk and not allow:
-        month, (old, new) = next(iter(shrunk.items()))
-        report.fail("history", f"{len(shrunk)} past month(s) lost rows versus the previous snapshot, "
-                    f"first {month}: {old} -> {new} (set validation.allow_shrinking_history: true "
-                    "or pass --allow-shrink if intended)")
-
-
-def previous_manifest(seeds_dir: Path, rev: str = "HEAD") -> dict[str, Any] | None:
-    """The manifest committed at `rev` (the previous snapshot), or None outside git/at first."""
-    try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=seeds_dir, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        rel = (seeds_dir.resolve() / MANIFEST_FILE).relative_to(Path(top).resolve())
-        shown = subprocess.run(
-            ["git", "show", f"{rev}:{rel.as_posix()}"], cwd=top, capture_output=True, text=True, check=True
-        ).stdout
-        return json.loads(shown)
-    except (subprocess.CalledProcessError, FileNotFoundError, ValueError):
-        return None
+    if accepted:
+        report.metrics["months_shrink_accepted"] = len(accepted)
+    unaccepted = {m: c for m, c in shrunk.items() if accepted.get(m) != c}
+    if unaccepted and not allow:
+        month, counts = next(iter(unaccepted.items()))
+        report.fail("history", f"{len(unaccepted)} past month(s) lost rows versus the previous snapshot, "
+                    f"first {month}: {counts['before']} -> {counts['after']} (if intended, accept it once: "
+                    f"{ACCEPT_COMMAND})")

@@ -173,3 +173,19 @@ def test_failed_validation_fails_the_run_and_publishes_nothing(
     assert project.git("rev-parse", "HEAD").strip() == head
     assert s3_server.keys(s3_env["MINIO_BUCKET"], "seedctl/") == []
     assert not (project.seeds / "LATEST_VERSION").exists()
+
+
+def test_a_run_triggered_with_allow_shrink_accepts_lost_history(
+        airflow: Airflow, sample_project: Project, s3_env: dict[str, str]) -> None:
+    project = sample_project
+    assert project.seedctl("snapshot", env=s3_env).returncode == 0
+    project.sql("DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01'")
+    result = airflow.run("dags", "test", "l0_seed_backup", "2026-01-18", "--conf", '{"allow_shrink": true}',
+                         env=dag_env(project, s3_env))
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-6000:]
+    commands = [line for line in log.splitlines() if "Running command" in line]
+    assert "snapshot --no-push --allow-shrink" in commands[0], commands
+    manifest = json.loads((project.seeds / "manifest.json").read_text())
+    assert list(manifest["history_accepted"]["tables"]) == ["usdcop_m5_ohlcv"]
+    assert len(project.git("tag", "--list", "seeds/v*").split()) == 2

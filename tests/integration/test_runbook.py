@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from seedctl.testing import run_sql
+
 if TYPE_CHECKING:
     from seedctl.devserver import TempPostgres
     from tests.integration.conftest import Project
@@ -57,8 +59,11 @@ def test_every_runbook_command_works(
     env.pop("VIRTUAL_ENV", None)
     clone = server_dir / "seedctl"
 
-    def before(section: str) -> None:
-        if section.startswith("3."):  # a Sunday run that fails validation
+    def before(section: str, block: str) -> None:
+        if "--allow-shrink" in block:  # a broker corrected 2021-03 of the database restored in 1.
+            run_sql(target, "DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01' "
+                    "AND extract(minute FROM time)::int % 15 = 0")
+        elif section.startswith("3."):  # a Sunday run that fails validation
             params = (clone / "params.yaml").read_text()
             (clone / "params.yaml").write_text(params.replace("min_rows: 100\n", "min_rows: 100000000\n", 1))
             failed = subprocess.run([str(clone / ".venv" / "bin" / "seedctl"), "snapshot", "--no-push"],
@@ -68,7 +73,7 @@ def test_every_runbook_command_works(
             (clone / "params.yaml").write_text(params)
 
     for section, block in runbook_blocks():
-        before(section)
+        before(section, block)
         cwd = server_dir if section.startswith("1.") and "git clone" in block else clone
         result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=cwd, env=env,
                                 capture_output=True, text=True, timeout=600, check=False)
