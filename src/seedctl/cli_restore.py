@@ -10,7 +10,7 @@ from rich.table import Table
 
 from seedctl.cli_common import ParamsOpt, out, project_root, run, seeds_dir
 from seedctl.config import load_params
-from seedctl.errors import IntegrityError
+from seedctl.errors import IntegrityError, RestoredDegraded
 
 
 def remote(params: ParamsOpt = Path("params.yaml")) -> None:
@@ -96,6 +96,13 @@ def restore(
             if h.exit_code:
                 raise HookFailed(f"restore committed, but the post-restore hook {status}",
                                  "the data is in place; run the hook's job by hand")
+        empty = [r.data.source for r in results if r.data.origin == "empty" and r.action != "keep"]
+        if empty and not dry_run:
+            raise RestoredDegraded(
+                f"restore committed, but {len(empty)} optional table(s) were left EMPTY: {', '.join(empty)} "
+                "(their snapshot data could not be had and they have no fallback file)",
+                "the other tables are restored; backfill those tables (see the notes above), or fix "
+                "the cause named there and run the restore again")
 
     run(go)
 

@@ -324,6 +324,18 @@ def configure(project_root: Path, settings: RemoteSettings) -> Mapping[str, Any]
 
 # --- checking the remote -------------------------------------------------------------------
 
+class RemoteUnreachable(RemoteError):
+    """The S3 endpoint did not answer (connection refused, timed out, TLS failed)."""
+
+    cause = "unreachable"
+
+
+class CredentialsRefused(RemoteError):
+    """The S3 endpoint answered, and refused MINIO_ACCESS_KEY / MINIO_SECRET_KEY."""
+
+    cause = "credentials"
+
+
 def check(settings: RemoteSettings, timeout_s: float = 5) -> None:
     """One HEAD request on the bucket: raise RemoteError saying what is wrong, and which variable."""
     _checked_client(settings, timeout_s)
@@ -349,10 +361,10 @@ def _checked_client(settings: RemoteSettings, timeout_s: float = 5) -> Any:
     except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
             bx.ConnectionClosedError) as exc:
         kind = "timed out" if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)) else "unreachable"
-        raise RemoteError(f"{where} {kind}",
-                          "check MINIO_ENDPOINT (host:port) and that the server is running") from None
+        raise RemoteUnreachable(f"{where} {kind}",
+                                "check MINIO_ENDPOINT (host:port) and that the server is running") from None
     except bx.SSLError:
-        raise RemoteError(f"{where}: TLS handshake failed",
+        raise RemoteUnreachable(f"{where}: TLS handshake failed",
                           "MINIO_USE_SSL (or https:// in MINIO_ENDPOINT) must match the server") from None
     except bx.ClientError as exc:
         raise _client_error(settings, exc) from None
@@ -368,7 +380,7 @@ def _client_error(settings: RemoteSettings, exc: object) -> RemoteError:
     where = f"S3 endpoint {settings.endpoint_url}"
     if status in (401, 403) or code in ("403", "AccessDenied", "InvalidAccessKeyId",
                                          "SignatureDoesNotMatch", "Forbidden"):
-        return RemoteError(
+        return CredentialsRefused(
             f"{where} refused the credentials for bucket '{settings.bucket}' (HTTP {status or code})",
             "check MINIO_ACCESS_KEY and MINIO_SECRET_KEY (and that this key may use the bucket)")
     if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
