@@ -3,6 +3,7 @@ sequence of snapshot revisions (older -> newer -> older), each giving exactly th
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,3 +66,15 @@ def test_older_newer_older_in_one_checkout(
         assert table_digests(target) == expected, tag
         verify = checkout.seedctl("verify", "--db", env=env)
         assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    # A snapshot commit tagged by hand: not a version, but named apart by list and prune.
+    sample_project.git("tag", "release-a", tag_a)
+    sample_project.git("tag", "not-a-snapshot", sample_project.git("rev-list", "--max-parents=0", "HEAD").strip())
+    listed = sample_project.seedctl("list", "--json", "--no-remote")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["other_snapshot_tags"] == ["release-a"]
+    shown = sample_project.seedctl("list", "--no-remote")
+    assert "release-a" in shown.stdout and "not-a-snapshot" not in shown.stdout
+    pruned = sample_project.seedctl("prune", "--keep", "1", env=s3_env)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "never pruned" in pruned.stdout and "release-a" in pruned.stdout
