@@ -322,10 +322,10 @@ def _from_remote(
         tmp = final.with_name(f".{final.name}.{os.getpid()}.{id(want)}.tmp")
         try:
             got = reader.download(md5, tmp)
-            if isinstance(got, Failure):
-                return got
-            size, got_md5, got_sha = got
             label = want.rel if want else f"directory listing {md5}"
+            if isinstance(got, Failure):
+                return Failure(got.cause, f"{label}: {got.detail}")
+            size, got_md5, got_sha = got
             if got_md5 != md5.removesuffix(".dir") or (want and (got_sha != want.sha256 or
                                                                  size != (want.size or size))):
                 key = f"s3://{reader.settings.bucket}/{_key(reader, md5)}"
