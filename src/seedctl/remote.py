@@ -783,8 +783,8 @@ def pull(project_root: Path, params: Params) -> Fetched:
     from seedctl.manifest import load_manifest
 
     seeds = project_root / "seeds"
-    fetched = fetch(project_root, seeds, wanted_files(load_manifest(seeds)),
-                    remote=lambda: open_remote(project_root, params),
+    reader = open_remote(project_root, params)  # configured and answering, as `dvc pull` needs too
+    fetched = fetch(project_root, seeds, wanted_files(load_manifest(seeds)), remote=lambda: reader,
                     quarantine=Quarantine(quarantine_root(project_root)), listings=lock_listings(project_root), complete_listings=True)
     if fetched.failures:
         rel, failure = next(iter(fetched.failures.items()))

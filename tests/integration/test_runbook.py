@@ -70,7 +70,7 @@ def test_every_runbook_command_works(
                                     capture_output=True, text=True, check=False)
             assert failed.returncode == 5, failed.stderr
             (clone / "params.yaml").write_text(params)
-        if section.startswith("7."):  # a damaged file and its cached copy here, a damaged object there
+        if section.startswith("7.") and not damaged:  # a damaged file and its cached copy here, a damaged object there
             damaged["local"] = damage_local(clone, "seeds/data/trades_history.parquet")
             damaged["remote"] = damage_remote(s3_server, s3_env["MINIO_BUCKET"],
                                               sorted((clone / "seeds" / "data" / "macro_indicators_daily").iterdir())[0])
