@@ -10,17 +10,17 @@ touched.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from seedctl.catalog import TableSchema
 from seedctl.config import Params, Source
-from seedctl.errors import IntegrityError, SeedctlError
+from seedctl.errors import IntegrityError, RestoredDegraded, SeedctlError
 from seedctl.export import SCHEMA_FILE
 from seedctl.fallback import FallbackFile, find_fallback
 from seedctl.fetch import ADVICE, Fetched, Quarantine, Wanted, fetch, matches, open_remote, quarantine_root
-from seedctl.manifest import sha256_file
 from seedctl.parts import inconsistencies, table_parts
 
 Origin = Literal["local", "cache", "remote", "fallback", "empty"]
@@ -49,8 +49,16 @@ class NoUsableSource(SeedctlError):
     exit_code = 6
 
 
-def file_matches(path: Path, part: dict[str, Any]) -> bool:
-    return path.is_file() and path.stat().st_size == part["size_bytes"] and sha256_file(path) == part["sha256"]
+def raise_if_degraded(results: Iterable[Any]) -> None:
+    """After a committed restore: RestoredDegraded (exit 11) naming the optional tables it
+    left empty (results: restore's TableResult, each with .data and .action)."""
+    empty = [r.data.source for r in results if r.data.origin == "empty" and r.action != "keep"]
+    if empty:
+        raise RestoredDegraded(
+            f"restore committed, but {len(empty)} optional table(s) were left EMPTY: {', '.join(empty)} "
+            "(their snapshot data could not be had and they have no fallback file)",
+            "the other tables are restored; backfill those tables (see the notes above), or fix "
+            "the cause named there and run the restore again")
 
 
 def wanted_files(manifest: dict[str, Any]) -> list[Wanted]:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from seedctl.cli_common import ParamsOpt, out, project_root, run, seeds_dir
 from seedctl.config import load_params
-from seedctl.errors import IntegrityError, RestoredDegraded
+from seedctl.errors import IntegrityError
 
 
 def remote(params: ParamsOpt = Path("params.yaml")) -> None:
@@ -74,6 +74,7 @@ def restore(
     Data files are verified against the manifest before the database is touched; tables
     are loaded in one transaction and checked (rows and content) before COMMIT.
     """
+    from seedctl.acquire import raise_if_degraded
     from seedctl.hooks import HookFailed
     from seedctl.restore import MODES, RestoreRefused, restore_snapshot
 
@@ -101,13 +102,8 @@ def restore(
             if h.exit_code:
                 raise HookFailed(f"restore committed, but the post-restore hook {status}",
                                  "the data is in place; run the hook's job by hand")
-        empty = [r.data.source for r in results if r.data.origin == "empty" and r.action != "keep"]
-        if empty and not dry_run:
-            raise RestoredDegraded(
-                f"restore committed, but {len(empty)} optional table(s) were left EMPTY: {', '.join(empty)} "
-                "(their snapshot data could not be had and they have no fallback file)",
-                "the other tables are restored; backfill those tables (see the notes above), or fix "
-                "the cause named there and run the restore again")
+        if not dry_run:
+            raise_if_degraded(results)
 
     run(go)
 

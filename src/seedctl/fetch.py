@@ -21,6 +21,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,24 +79,14 @@ def _hashes(path: Path, copy_to: Path | None = None) -> tuple[int, str, str]:
     """(size, md5, sha256) of a file, written to copy_to meanwhile when given."""
     md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     size = 0
-    with path.open("rb") as src, (copy_to.open("wb") if copy_to else _Null()) as dst:
+    with path.open("rb") as src, (copy_to.open("wb") if copy_to else nullcontext()) as dst:
         for block in iter(lambda: src.read(_BLOCK), b""):
             md5.update(block)
             sha.update(block)
             size += len(block)
-            dst.write(block)
+            if dst is not None:
+                dst.write(block)
     return size, md5.hexdigest(), sha.hexdigest()
-
-
-class _Null:
-    def __enter__(self) -> _Null:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def write(self, block: bytes) -> None:
-        return None
 
 
 def matches(path: Path, want: Wanted) -> bool:
