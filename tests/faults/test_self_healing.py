@@ -83,7 +83,12 @@ def test_corrupt_remote_object_refused_then_remote_repaired_same_checkout_restor
     bad_copies = quarantined(clone)
     assert bad_copies and all(p.read_bytes() == good[:-1] + b"X" for p in bad_copies)
 
-    s3.put_object(Bucket=bucket, Key=key, Body=good)  # the remote is repaired
+    # The advice, run as printed where the snapshot's files verify: it repairs the remote.
+    assert advised_command(line) == ["seedctl", "push"] and "seedctl verify" in line
+    assert pushed.seedctl("verify").returncode == 0
+    repaired = pushed.seedctl("push", env=s3_env)
+    assert repaired.returncode == 0, repaired.stderr
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == good
     healed = clone.seedctl("restore", env=env)
 
     assert healed.returncode == 0, healed.stderr
@@ -221,6 +226,11 @@ def test_required_table_without_data_refuses_naming_it_and_the_cause(
     assert refused.returncode == 6
     assert "credentials" not in line and "usdcop" not in line
     assert contents(target) == {}
+    assert advised_command(line) == ["seedctl", "push"]
+    assert pushed.seedctl("push", env=s3_env).returncode == 0  # where `seedctl verify` passes
+    again = clone.seedctl("restore", env={**s3_env, "DATABASE_URL": target})
+    assert again.returncode == 0, again.stderr
+    assert contents(target) == contents(pushed.database_url)
 
 
 def test_rejected_fallback_file_content_never_printed(
