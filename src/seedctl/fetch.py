@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from seedctl.errors import RemoteError, SeedctlError
 
-Cause = Literal["missing", "corrupt", "credentials", "unreachable", "unconfigured"]
+Cause = Literal["missing", "corrupt", "credentials", "unreachable", "unconfigured", "local-only"]
 FoundIn = Literal["local", "cache", "remote"]
 _BLOCK = 1 << 20
 _THREADS = 8
@@ -43,6 +43,7 @@ ADVICE: dict[str, str] = {
     "credentials": "check MINIO_ACCESS_KEY and MINIO_SECRET_KEY",
     "unreachable": "check MINIO_ENDPOINT and that the server is running",
     "unconfigured": "set MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY (or .env)",
+    "local-only": "fetch it with `seedctl pull` (needs the remote)",
 }
 
 
@@ -176,7 +177,7 @@ def fetch(
         return result
     if remote is None:
         for want in need_remote:
-            result.failures[want.rel] = Failure("missing", f"{want.rel} is not on this machine (not pulling)")
+            result.failures[want.rel] = Failure("local-only", f"{want.rel} is not on this machine (not pulling)")
     else:
         _from_remote(remote, cache, seeds_dir, need_remote, absent_listings, quarantine, result)
     result.quarantined = quarantine.moved

@@ -79,7 +79,7 @@ def test_damaged_cache_object_is_set_aside_never_placed(project: Path) -> None:
 
     found, failures, moved = run(project)
 
-    assert found == {} and failures["data/t.parquet"].cause == "missing"
+    assert found == {} and failures["data/t.parquet"].cause == "local-only"
     assert not (project / "seeds" / "data" / "t.parquet").exists()
     assert not cached.exists() and [p.read_bytes() for p in moved] == [BAD]
 
