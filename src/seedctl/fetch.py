@@ -187,6 +187,12 @@ def fetch(
 def _set_aside(target: Path, want: Wanted, cache: Path, quarantine: Quarantine) -> None:
     """Clear the way for the good file: a copy of some cached object (another snapshot's
     version of it) is simply replaced; bytes known nowhere else are quarantined."""
+    for parent in target.parents:  # a file where a directory must go: the table's partitioning changed
+        if parent.is_dir():
+            break
+        if parent.exists():
+            quarantine.move(parent, f"workspace/{parent.name}")
+            break
     if not target.is_file():
         if target.exists() or target.is_symlink():
             quarantine.move(target, f"workspace/{want.rel}")

@@ -112,3 +112,17 @@ def test_remote_object_problem(size: int | None, etag: str, sse: str, problem: s
     settings = RemoteSettings(**{**SETTINGS.__dict__, "sse": sse})
     found = _problem(settings, KEY, size, etag, len(GOOD))
     assert (found is None) if problem is None else (problem in (found or ""))
+
+
+def test_a_file_where_a_partition_directory_must_go_is_moved_aside(project: Path) -> None:
+    """The table was one file in the checked-out snapshot and is one file per month in this one."""
+    cache(project, GOOD)
+    (project / "seeds" / "data" / "t").write_bytes(BAD)
+    q = Quarantine(project / ".dvc" / "tmp" / "quarantine")
+    part = Wanted("data/t/2020-01.parquet", hashlib.sha256(GOOD).hexdigest(), len(GOOD), md5(GOOD), "t")
+
+    got = fetch(project, project / "seeds", [part], remote=None, quarantine=q)
+
+    assert got.found == {"data/t/2020-01.parquet": "cache"}
+    assert (project / "seeds" / "data" / "t" / "2020-01.parquet").read_bytes() == GOOD
+    assert [p.read_bytes() for p in q.moved] == [BAD]
