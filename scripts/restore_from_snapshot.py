@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from seedctl.acquire import raise_if_degraded
 from seedctl.errors import run_guarded
 from seedctl.restore import MODES, restore_snapshot
 from seedctl.revision import snapshot_revision
@@ -34,6 +35,8 @@ def main() -> int:
         for r in results:
             print(f"{r.data.table.qualified}: {r.action} from {r.data.origin}, {r.loaded_rows} rows, {r.verified}")
         print(f"snapshot {manifest['version']} {'planned' if args.dry_run else 'restored'}")
+        if not args.dry_run:
+            raise_if_degraded(results)  # exit 11: committed, optional tables left empty
 
     return run_guarded(go)
 

@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from seedctl.acquire import raise_if_degraded
 from seedctl.db import wait_for_database
 from seedctl.errors import run_guarded
 from seedctl.restore import restore_snapshot
@@ -40,6 +41,7 @@ def main() -> int:
             print(f"nothing to do: every table already holds data (snapshot {manifest['version']})")
         else:
             print(f"seeded {len(seeded)} table(s) from snapshot {manifest['version']}")
+        raise_if_degraded(results)  # exit 11: committed, optional tables left empty
 
     return run_guarded(go)
 

@@ -1,26 +1,27 @@
-"""Getting a snapshot's data before a restore: workspace -> DVC remote -> fallback files.
+"""Getting a snapshot's data before a restore: workspace -> DVC cache -> remote -> fallback.
 
-Every data file must match the manifest's sha256 before it may be used. What the remote
-cannot serve (unreachable, missing object, corrupt object) is looked for in the source's
-`fallback` list; a table that is not `required` may end empty. A required table with no
-usable source fails the whole restore here, before the database is touched.
+Every data file must match the manifest's sha256 before it may be used (fetch.py). What
+cannot be had (remote unreachable, credentials refused, object missing or corrupt) affects
+only its own table: that table is looked for in its source's `fallback` list, and a table
+that is not `required` may end empty (the restore then exits RestoredDegraded, 11). A
+required table with no usable source fails the whole restore here, before the database is
+touched.
 """
 
 from __future__ import annotations
 
-import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from seedctl.catalog import TableSchema
 from seedctl.config import Params, Source
-from seedctl.errors import IntegrityError, SeedctlError
-from seedctl.export import DATA_DIR, SCHEMA_FILE
+from seedctl.errors import IntegrityError, RestoredDegraded, SeedctlError
+from seedctl.export import SCHEMA_FILE
 from seedctl.fallback import FallbackFile, find_fallback
-from seedctl.manifest import sha256_file
+from seedctl.fetch import ADVICE, Fetched, Quarantine, Wanted, fetch, matches, open_remote, quarantine_root
 from seedctl.parts import inconsistencies, table_parts
-from seedctl.tools import dvc, env_with_venv
 
 Origin = Literal["local", "cache", "remote", "fallback", "empty"]
 
@@ -48,13 +49,35 @@ class NoUsableSource(SeedctlError):
     exit_code = 6
 
 
-def file_matches(path: Path, part: dict[str, Any]) -> bool:
-    return path.is_file() and path.stat().st_size == part["size_bytes"] and sha256_file(path) == part["sha256"]
+def raise_if_degraded(results: Iterable[Any]) -> None:
+    """After a committed restore: RestoredDegraded (exit 11) naming the optional tables it
+    left empty (results: restore's TableResult, each with .data and .action)."""
+    empty = [r.data.source for r in results if r.data.origin == "empty" and r.action != "keep"]
+    if empty:
+        raise RestoredDegraded(
+            f"restore committed, but {len(empty)} optional table(s) were left EMPTY: {', '.join(empty)} "
+            "(their snapshot data could not be had and they have no fallback file)",
+            "the other tables are restored; backfill those tables (see the notes above), or fix "
+            "the cause named there and run the restore again")
 
 
-def _unmatched(seeds_dir: Path, entry: dict[str, Any]) -> list[Path]:
-    """The table's data files that are absent or differ from the manifest."""
-    return [seeds_dir / p["file"] for p in table_parts(entry) if not file_matches(seeds_dir / p["file"], p)]
+def wanted_files(manifest: dict[str, Any]) -> list[Wanted]:
+    """Every file a snapshot's checkout holds under seeds/: data files, then schema.json."""
+    files = [Wanted(p["file"], p["sha256"], p.get("size_bytes"), p.get("md5"), name)
+             for name, entry in manifest["tables"].items() for p in table_parts(entry)]
+    return [*files, Wanted(SCHEMA_FILE, manifest["schema_sha256"], None, manifest.get("schema_md5"))]
+
+
+def lock_listings(project_root: Path) -> tuple[str, ...]:
+    """The DVC directory objects (md5.dir) dvc.lock names: `dvc status` and `verify` read them."""
+    import yaml
+
+    try:
+        lock = yaml.safe_load((project_root / "dvc.lock").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return ()
+    return tuple(sorted({str(out.get("md5")) for stage in (lock.get("stages") or {}).values()
+                         for out in stage.get("outs") or [] if str(out.get("md5", "")).endswith(".dir")}))
 
 
 def acquire(
@@ -69,91 +92,59 @@ def acquire(
 ) -> list[TableData]:
     """Decide, per table, which verified data a restore will load.
 
-    pull=False uses only what is on this machine (workspace, then fallback files).
+    Files that are absent or differ from the manifest come from the DVC cache, else the
+    remote (bad bytes are quarantined, see fetch.py). A table whose files cannot be had
+    falls back on its own: its fallback files, else empty when not required.
+    pull=False uses only what is on this machine (workspace, cache, then fallback files).
     """
     entries = manifest["tables"]
     edited = inconsistencies(manifest)
     if edited:
         raise IntegrityError(edited[0], "restore the manifest with `git checkout -- seeds/manifest.json`; "
                              "the database was not touched")
-    # Per table, its files that are absent or differ; hashed again only after a fetch.
-    missing = {name: files for name, e in entries.items() if (files := _unmatched(seeds_dir, e))}
-    # The snapshot's schema.json comes along, so the checkout is complete for `verify`.
-    extra = [] if (seeds_dir / SCHEMA_FILE).is_file() else [seeds_dir / SCHEMA_FILE]
-    cached: set[str] = set()
-    if missing and not dry_run and _cache_may_hold(project_root):  # no network, no credentials
-        _checkout(project_root, [f for files in missing.values() for f in files] + extra)
-        still = {n: files for n in missing if (files := _unmatched(seeds_dir, entries[n]))}
-        cached, missing = set(missing) - set(still), still
-    pulled: set[str] = set()
-    remote_problem = None
-    if missing and pull and not dry_run:
-        remote_problem = _pull(project_root, params, [f for files in missing.values() for f in files] + extra)
-        still = {n: files for n in missing if (files := _unmatched(seeds_dir, entries[n]))}
-        pulled = set(missing) - set(still)
-        present = [f for files in still.values() for f in files if f.is_file()]
-        if present and remote_problem is None:
-            remote_problem = f"{present[0].name} from the remote does not match the manifest's sha256"
+    wanted = wanted_files(manifest)
+    if dry_run:
+        fetched = Fetched(found={w.rel: "local" for w in wanted if matches(seeds_dir / w.rel, w)})
+    else:
+        fetched = fetch(project_root, seeds_dir, wanted, quarantine=Quarantine(quarantine_root(fallback_root)),
+                        remote=(lambda: open_remote(project_root, params)) if pull else None,
+                        listings=lock_listings(project_root))
     plans, failures = [], []
     for name, entry in entries.items():
         table = TableSchema.from_dict(entry["schema"])
-        if name in missing and pull and dry_run:  # say what would happen, fetch nothing
+        files = [p["file"] for p in table_parts(entry)]
+        if all(f in fetched.found for f in files):
+            origins = {fetched.found[f] for f in files}
+            origin: Origin = "remote" if "remote" in origins else "cache" if "cache" in origins else "local"
+            plans.append(TableData(name, table, entry, origin, parquet=[seeds_dir / f for f in files]))
+            continue
+        if dry_run and pull:  # say what would happen, fetch nothing
             plans.append(TableData(name, table, entry, "remote", notes=["not present locally: would be pulled"]))
             continue
-        if name not in missing or name in pulled:
-            origin: Origin = "remote" if name in pulled else "cache" if name in cached else "local"
-            files = [seeds_dir / p["file"] for p in table_parts(entry)]
-            plans.append(TableData(name, table, entry, origin, parquet=files))
-            continue
+        failure = next((fetched.failures[f] for f in files if f in fetched.failures), None)
+        why = failure.detail if failure else "data file missing or not matching the manifest"
         source = params.sources.get(name) or Source(table=table.qualified)
-        why = remote_problem or "data file missing or not matching the manifest"
         plan, tried = _fall_back(name, source, table, entry, fallback_root, why)
         if plan is None:
-            failures.append(f"table {name}: {why}; no usable fallback ({'; '.join(tried)})")
+            failures.append((name, why, tried, failure))
         else:
             plans.append(plan)
     if failures:
+        name, why, tried, failure = failures[0]
+        more = f" (and {len(failures) - 1} more required table(s))" if len(failures) > 1 else ""
+        fix = ADVICE[failure.cause] if failure else "run `seedctl pull`"
         raise NoUsableSource(
-            f"{len(failures)} required table(s) have no usable data: {failures[0]}",
-            "fix the remote (MINIO_*) or add a fallback file; the database was not touched",
+            f"required table {name} has no usable data{more}: {why}; no usable fallback ({'; '.join(tried)})",
+            f"{fix}, or add a fallback file; the database was not touched",
         )
+    schema = fetched.failures.get(SCHEMA_FILE)
+    if schema is not None and plans:
+        plans[0].notes.append(f"snapshot {SCHEMA_FILE} not restored to seeds/ ({schema.line()}); "
+                              "the restore uses the manifest's copy of the schema")
+    for moved in fetched.quarantined:
+        if plans:
+            plans[0].notes.append(f"bytes that did not match their checksum were moved aside to {moved}")
     return plans
-
-
-def _targets(project_root: Path, paths: list[Path]) -> list[str]:
-    """DVC targets for these files: a partitioned table's directory rather than each of its
-    files (DVC handles every target on its own: 150 file targets take ~8x longer to pull
-    than their one directory)."""
-    data_dir = project_root / "seeds" / DATA_DIR
-    chosen = {p.parent if p.parent.parent == data_dir else p for p in paths}
-    return sorted(str(p.relative_to(project_root)) for p in chosen)
-
-
-def _cache_may_hold(project_root: Path) -> bool:
-    """False when this checkout has no DVC cache at all (a fresh clone): `dvc checkout`
-    would only fail, after ~2 s. A cache configured elsewhere (cache.dir) counts as present."""
-    configs = [project_root / ".dvc" / name for name in ("config", "config.local")]
-    custom = any(c.is_file() and "[cache]" in c.read_text(encoding="utf-8", errors="replace") for c in configs)
-    return custom or (project_root / ".dvc" / "cache").is_dir()
-
-
-def _checkout(project_root: Path, paths: list[Path]) -> None:
-    """`dvc checkout` the files from the local cache; what is not cached stays missing."""
-    subprocess.run(
-        [dvc(), "checkout", "--force", *_targets(project_root, paths)],
-        cwd=project_root, env=env_with_venv(), capture_output=True, check=False,
-    )
-
-
-def _pull(project_root: Path, params: Params, paths: list[Path]) -> str | None:
-    """dvc pull exactly the files needed; the reason it failed, or None."""
-    from seedctl.remote import pull  # the remote is optional when everything is local
-
-    try:
-        pull(project_root, params, _targets(project_root, paths))
-    except SeedctlError as exc:
-        return exc.line()
-    return None
 
 
 def _fall_back(
@@ -163,10 +154,12 @@ def _fall_back(
     choice = find_fallback(name, source, table, fallback_root)
     if choice.file is not None:
         return TableData(name, table, entry, "fallback", fallback=choice.file,
-                         notes=[f"remote could not serve it ({why}); using fallback {choice.file.path}",
+                         notes=[f"snapshot data unavailable ({why}); using fallback {choice.file.path}",
                                 *choice.tried]), choice.tried
     if not source.required:
         return TableData(name, table, entry, "empty",
-                         notes=[f"no usable data ({why}); left EMPTY - a backfill is needed",
+                         notes=[f"no usable data ({why}); left EMPTY - a backfill is needed: restore "
+                                f"{table.qualified} from its source, or add a fallback file for {name} "
+                                f"({', '.join(source.fallback) or 'params.yaml sources.' + name + '.fallback'})",
                                 *choice.tried]), choice.tried
     return None, choice.tried

@@ -39,12 +39,17 @@ def push(params: ParamsOpt = Path("params.yaml")) -> None:
 
 
 def pull(params: ParamsOpt = Path("params.yaml")) -> None:
-    """Download the checked-out snapshot's data from the remote into seeds/."""
+    """Make seeds/ match the checked-out snapshot: from the DVC cache, else the remote.
+
+    Files or cached objects whose bytes do not match are moved to .dvc/tmp/quarantine/
+    and fetched again (what `dvc pull` cannot do: it trusts a damaged cached object).
+    """
     from seedctl.remote import pull as pull_snapshot
+    from seedctl.remote import pulled_summary
 
     def go() -> None:
-        pull_snapshot(project_root(params), load_params(params))
-        out.print("snapshot data pulled")
+        loaded = load_params(params)
+        out.print(pulled_summary(pull_snapshot(project_root(params), loaded), loaded.storage.remote), soft_wrap=True)
 
     run(go)
 
@@ -69,6 +74,7 @@ def restore(
     Data files are verified against the manifest before the database is touched; tables
     are loaded in one transaction and checked (rows and content) before COMMIT.
     """
+    from seedctl.acquire import raise_if_degraded
     from seedctl.hooks import HookFailed
     from seedctl.restore import MODES, RestoreRefused, restore_snapshot
 
@@ -96,6 +102,8 @@ def restore(
             if h.exit_code:
                 raise HookFailed(f"restore committed, but the post-restore hook {status}",
                                  "the data is in place; run the hook's job by hand")
+        if not dry_run:
+            raise_if_degraded(results)
 
     run(go)
 

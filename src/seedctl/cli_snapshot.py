@@ -143,7 +143,7 @@ def status(params: ParamsOpt = Path("params.yaml")) -> None:
         if problems:
             raise IntegrityError(
                 f"{len(problems)} problem(s) with the snapshot's files: {problems[0]}",
-                "run `dvc pull` (or `dvc checkout`) to fetch this snapshot's data",
+                "run `seedctl pull`: it fetches what is missing and moves damaged files aside",
             )
         out.print(f"all {len(data['tables'])} data files present and matching the manifest")
 

@@ -30,8 +30,12 @@ def list_(
         inv = build_inventory(project_root(params), load_params(params), check_remote=not no_remote)
         if as_json:
             print(json.dumps({"remote": inv.remote_url, "remote_problem": inv.remote_problem,
-                              "versions": [v.to_dict() for v in inv.versions]}, indent=2))
+                              "versions": [v.to_dict() for v in inv.versions],
+                              "other_snapshot_tags": inv.other_tags}, indent=2))
             return
+        if inv.other_tags:
+            out.print(f"versions are the seeds/v* tags; also on snapshot commits (not listed as versions, "
+                      f"never pruned; `seedctl restore --rev <tag>`): {', '.join(inv.other_tags)}", soft_wrap=True)
         if not inv.versions:
             out.print("no snapshot versions yet (no seeds/v* tags): take one with `seedctl snapshot`")
             return

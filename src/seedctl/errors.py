@@ -108,3 +108,10 @@ class RemoteError(SeedctlError):
     """The S3/MinIO remote is not configured, unreachable, refuses us, or a push/pull failed."""
 
     exit_code = 7
+
+
+class RestoredDegraded(SeedctlError):
+    """The restore COMMITTED, but optional tables were left empty (their snapshot data could
+    not be had and they have no fallback): the data is in place, those tables need a backfill."""
+
+    exit_code = 11

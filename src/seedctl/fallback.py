@@ -199,15 +199,16 @@ def _validate(path: Path, where: str, source: Source, table: TableSchema) -> Fal
 
 def _check_columns(where: str, columns: list[str], table: TableSchema) -> None:
     """File columns must be table columns, once each, covering every NOT NULL column."""
+    # Columns are named by position: a rejected file's text is never repeated.
     seen: set[str] = set()
-    dupes = [c for c in columns if c in seen or seen.add(c)]  # type: ignore[func-returns-value]
+    dupes = [str(i) for i, c in enumerate(columns, 1) if c in seen or seen.add(c)]  # type: ignore[func-returns-value]
     if dupes:
-        raise FallbackUnusable(f"{where}: duplicate column(s) {', '.join(dupes)}")
+        raise FallbackUnusable(f"{where}: column(s) {', '.join(dupes)} of the header repeat an earlier column")
     known = {c.name for c in table.columns}
-    unknown = [c for c in columns if c not in known]
+    unknown = [str(i) for i, c in enumerate(columns, 1) if c not in known]
     if unknown:
         raise FallbackUnusable(
-            f"{where}: column(s) {', '.join(unknown)} not in {table.qualified}"
+            f"{where}: column(s) {', '.join(unknown)} of the header are not columns of {table.qualified}"
         )
     missing = [c.name for c in table.columns if c.not_null and c.name not in seen]
     if missing:
@@ -339,6 +340,10 @@ _TOKEN_SCS_OFF = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _OPENERS = ("'", '"', "e'", "E'")
+# Statement keywords a message may name (anything else in a rejected file is not repeated).
+_KEYWORDS = frozenset({"alter", "analyze", "begin", "call", "comment", "commit", "copy", "create", "delete",
+                       "do", "drop", "grant", "insert", "lock", "reindex", "revoke", "rollback", "select",
+                       "set", "truncate", "update", "vacuum", "with"})
 _WS = re.compile(r"\s*")
 
 
@@ -356,9 +361,11 @@ class _Statement:
     def __init__(self, line: int, tokens: list[_Tok], text: str) -> None:
         self.line, self.tokens, self.text = line, tokens, text
 
-    def snippet(self, limit: int = 60) -> str:
-        flat = " ".join(self.text.split()).rstrip(";").strip()
-        return flat if len(flat) <= limit else flat[: limit - 4].rstrip() + " ..."
+    def snippet(self) -> str:
+        """What kind of statement this is, never its text: a rejected file's content must not
+        reach a terminal or a log (it may hold anything, secrets included)."""
+        head = self.tokens[0].word() if self.tokens else None
+        return f"a {head.upper()} statement" if head in _KEYWORDS else "an unrecognised statement"
 
 
 def _tokenize(text: str, pos: int, pattern: re.Pattern[str]) -> tuple[list[_Tok], int, bool]:
@@ -506,7 +513,7 @@ class _SqlScan:
         # pg_dump >= 17.6/16.10/15.14 brackets plain dumps with \restrict / \unrestrict.
         if re.fullmatch(r"\\(?:un)?restrict(?:\s+[A-Za-z0-9]+)?", stripped):
             return
-        raise self._fail(lineno, f"psql meta-command not allowed ({stripped[:40]})")
+        raise self._fail(lineno, "psql meta-command (a line starting with a backslash) not allowed")
 
     # -- statements
     def _statement(self, st: _Statement) -> str:
@@ -544,7 +551,7 @@ class _SqlScan:
             elif name == "client_encoding" and value.replace("-", "").replace("_", "") not in (
                 "utf8", "unicode"
             ):
-                raise self._fail(st.line, f"client_encoding {value!r} not supported (UTF8 only)")
+                raise self._fail(st.line, "client_encoding other than UTF8 not supported")
 
     _SELECT_OK = re.compile(r"SELECT pg_catalog \. (set_config|setval) \($", re.IGNORECASE)
 
@@ -712,8 +719,9 @@ class _SqlScan:
 
     def _not_literal(self, st: _Statement, i: int) -> FallbackUnusable:
         toks = st.tokens
-        shown = " ".join(t.text for t in toks[i : i + 4]) if i < len(toks) else "end of statement"
-        return self._fail(st.line, f"VALUES may hold only literals, found {shown[:50]!r}")
+        kinds = {"id": "a name or function call", "qid": "a quoted name", "op": "an operator"}
+        found = "the end of the statement" if i >= len(toks) else kinds.get(toks[i].kind, "something else")
+        return self._fail(st.line, f"VALUES may hold only literals, found {found}")
 
     def _literal(self, st: _Statement, i: int) -> tuple[str | None, int]:
         toks = st.tokens
@@ -731,13 +739,13 @@ class _SqlScan:
             try:
                 value = body.replace("''", "'") if self._scs else _decode_escape_string(body)
             except (ValueError, UnicodeDecodeError) as exc:
-                raise self._fail(st.line, f"bad string literal ({exc})") from None
+                raise self._fail(st.line, f"bad string literal ({type(exc).__name__})") from None
             i += 1
         elif t.kind == "estr":
             try:
                 value = _decode_escape_string(t.text[2:-1])
             except (ValueError, UnicodeDecodeError) as exc:
-                raise self._fail(st.line, f"bad E'' string literal ({exc})") from None
+                raise self._fail(st.line, f"bad E'' string literal ({type(exc).__name__})") from None
             i += 1
         elif t.word() == "null":
             value, i = None, i + 1

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from seedctl.config import Params
 from seedctl.errors import RemoteError
 from seedctl.remote import RemoteSettings, load_settings
-from seedctl.versions import Version, list_versions
+from seedctl.versions import Version, list_versions, other_snapshot_tags
 
 RemoteState = Literal["complete", "missing", "unknown", "not configured"]
 
@@ -54,6 +54,7 @@ class Inventory:
     versions: list[VersionSummary]
     remote_url: str | None  # None: MINIO_* not configured
     remote_problem: str | None = None  # why presence is unknown, if it is
+    other_tags: list[str] = field(default_factory=list)  # tags outside seeds/v* on snapshot commits
 
 
 def object_key(prefix: str, md5: str) -> str:
@@ -75,7 +76,14 @@ def summarize(project_root: Path, version: Version) -> tuple[VersionSummary, dic
 
 
 def build_inventory(project_root: Path, params: Params, *, check_remote: bool = True) -> Inventory:
-    """Every version, newest first, with its remote state (when MINIO_* are configured)."""
+    """Every version, newest first, with its remote state (when MINIO_* are configured), and
+    the other tags that point at snapshot commits (named apart: they are not versions)."""
+    inventory = _build_inventory(project_root, params, check_remote=check_remote)
+    inventory.other_tags = other_snapshot_tags(project_root)
+    return inventory
+
+
+def _build_inventory(project_root: Path, params: Params, *, check_remote: bool) -> Inventory:
     listed = [summarize(project_root, v) for v in list_versions(project_root)]
     summaries = [s for s, _ in listed]
     if not check_remote:

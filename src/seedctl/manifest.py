@@ -255,7 +255,7 @@ def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
     for rel, sha, size in expected:
         path = seeds_dir / rel
         if not path.is_file():
-            problems.append(f"{path}: missing (run `dvc pull` or `dvc checkout`)")
+            problems.append(f"{path}: missing")
         elif size is not None and path.stat().st_size != size:
             problems.append(f"{path}: {path.stat().st_size} bytes, manifest says {size}")
         elif sha256_file(path) != sha:

@@ -36,7 +36,17 @@ import typer
 
 from seedctl.errors import ConfigError, RemoteError, SeedctlError
 from seedctl.parts import snapshot_parts
-from seedctl.versions import TAG_PREFIX, Version, dvc_lock_at, git, list_versions, newest_first, snapshot_objects
+from seedctl.versions import (
+    TAG_PREFIX,
+    Version,
+    dvc_lock_at,
+    git,
+    holds_snapshot,
+    list_versions,
+    newest_first,
+    other_snapshot_tags,
+    snapshot_objects,
+)
 
 if TYPE_CHECKING:
     from seedctl.config import Params
@@ -159,12 +169,6 @@ def other_refs(root: Path) -> list[tuple[str, str]]:
     return refs
 
 
-def _has_snapshot(root: Path, commit: str) -> bool:
-    probe = subprocess.run(["git", "cat-file", "-e", f"{commit}:seeds/manifest.json"], cwd=root,
-                           capture_output=True, check=False)
-    return probe.returncode == 0
-
-
 # --- the plan --------------------------------------------------------------------------------
 
 @dataclass
@@ -184,6 +188,7 @@ class Plan:
     objects: list[Doomed] = field(default_factory=list)
     still_needed: int = 0  # objects of pruned versions that something protected still needs
     resumed: int = 0  # objects carried over from an interrupted `prune --yes`
+    hand_tags: list[str] = field(default_factory=list)  # other tags on snapshot commits (protected)
 
     @property
     def present(self) -> list[Doomed]:
@@ -201,6 +206,7 @@ def make_plan(root: Path, params: Params, settings: RemoteSettings, client: Any,
                                      *((p, "--pin") for p in pins)])
     kept, pinned_versions, pruned = choose(versions, keep, pinned)
     plan = Plan(kept, pinned, pinned_versions, pruned)
+    plan.hand_tags = other_snapshot_tags(root)
     listings = Listings(root, settings, client)
 
     protected: set[str] = set()
@@ -208,7 +214,7 @@ def make_plan(root: Path, params: Params, settings: RemoteSettings, client: Any,
         protected |= needed_objects(v.manifest(root), dvc_lock_at(root, v.commit), listings,
                                     label=v.tag, protected=True).keys()
     for ref, commit in other_refs(root):
-        if _has_snapshot(root, commit):
+        if holds_snapshot(root, commit):
             protected |= needed_objects(json.loads(git(root, "show", f"{commit}:seeds/manifest.json")),
                                         dvc_lock_at(root, commit), listings, label=ref, protected=True).keys()
     protected |= _work_tree_objects(root, listings)
@@ -433,6 +439,9 @@ def print_plan(plan: Plan) -> None:
                   "or checked-out snapshots and stay")
     if plan.resumed:
         out.print(f"{plan.resumed} object(s) left by an interrupted prune are included")
+    if plan.hand_tags:
+        out.print(f"versions are the {TAG_PREFIX}* tags; also on snapshot commits, never pruned and their data "
+                  f"kept: {', '.join(plan.hand_tags)}", soft_wrap=True)
 
 
 def prune(

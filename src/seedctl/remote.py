@@ -36,6 +36,7 @@ from seedctl.config import Params
 from seedctl.errors import IntegrityError, RemoteError, ValidationFailed
 
 if TYPE_CHECKING:
+    from seedctl.fetch import Fetched
     from seedctl.tools import DvcWhenTold
 
 ENV_FILE = ".env"
@@ -324,6 +325,18 @@ def configure(project_root: Path, settings: RemoteSettings) -> Mapping[str, Any]
 
 # --- checking the remote -------------------------------------------------------------------
 
+class RemoteUnreachable(RemoteError):
+    """The S3 endpoint did not answer (connection refused, timed out, TLS failed)."""
+
+    cause = "unreachable"
+
+
+class CredentialsRefused(RemoteError):
+    """The S3 endpoint answered, and refused MINIO_ACCESS_KEY / MINIO_SECRET_KEY."""
+
+    cause = "credentials"
+
+
 def check(settings: RemoteSettings, timeout_s: float = 5) -> None:
     """One HEAD request on the bucket: raise RemoteError saying what is wrong, and which variable."""
     _checked_client(settings, timeout_s)
@@ -349,10 +362,10 @@ def _checked_client(settings: RemoteSettings, timeout_s: float = 5) -> Any:
     except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
             bx.ConnectionClosedError) as exc:
         kind = "timed out" if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)) else "unreachable"
-        raise RemoteError(f"{where} {kind}",
-                          "check MINIO_ENDPOINT (host:port) and that the server is running") from None
+        raise RemoteUnreachable(f"{where} {kind}",
+                                "check MINIO_ENDPOINT (host:port) and that the server is running") from None
     except bx.SSLError:
-        raise RemoteError(f"{where}: TLS handshake failed",
+        raise RemoteUnreachable(f"{where}: TLS handshake failed",
                           "MINIO_USE_SSL (or https:// in MINIO_ENDPOINT) must match the server") from None
     except bx.ClientError as exc:
         raise _client_error(settings, exc) from None
@@ -368,7 +381,7 @@ def _client_error(settings: RemoteSettings, exc: object) -> RemoteError:
     where = f"S3 endpoint {settings.endpoint_url}"
     if status in (401, 403) or code in ("403", "AccessDenied", "InvalidAccessKeyId",
                                          "SignatureDoesNotMatch", "Forbidden"):
-        return RemoteError(
+        return CredentialsRefused(
             f"{where} refused the credentials for bucket '{settings.bucket}' (HTTP {status or code})",
             "check MINIO_ACCESS_KEY and MINIO_SECRET_KEY (and that this key may use the bucket)")
     if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
@@ -711,29 +724,42 @@ def _absent(client: Any, settings: RemoteSettings,
     """
     if not objects:
         return {}
-    sizes = _listed_sizes(client, settings)
-    if sizes is not None:
-        return {key: _size_problem(sizes.get(key), obj.size) for key, obj in objects.items()
-                if sizes.get(key) != obj.size}
+    listed = _listed_sizes(client, settings)
+    if listed is not None:
+        answers = {key: _problem(settings, key, *listed.get(key, (None, "")), obj.size) for key, obj in objects.items()}
+        return {key: why for key, why in answers.items() if why}
     return _head_sizes(client, settings, objects)
+
+
+def _problem(settings: RemoteSettings, key: str, remote: int | None, etag: str, cached: int) -> str | None:
+    """Why the remote's object is not the cache's, or None. Besides the size, the ETag: for
+    an object uploaded in one part without server-side encryption it is the md5 of its bytes,
+    which DVC's key names, so a damaged object of the right size is caught too."""
+    if remote != cached:
+        return _size_problem(remote, cached)
+    tag = etag.strip('"')
+    named = "".join(key.split("/")[-2:]).removesuffix(".dir")
+    if not settings.sse and _MD5.fullmatch(tag) and tag != named:
+        return "corrupt in the remote (its md5 is not the one its name says)"
+    return None
 
 
 def _size_problem(remote: int | None, cached: int) -> str:
     return "not in the remote" if remote is None else f"{remote} bytes in the remote, {cached} in the cache"
 
 
-def _listed_sizes(client: Any, settings: RemoteSettings) -> dict[str, int] | None:
-    """Key -> size of every object under <prefix>/files/md5/; None when that takes more than
-    _LIST_PAGES requests or the listing fails."""
+def _listed_sizes(client: Any, settings: RemoteSettings) -> dict[str, tuple[int, str]] | None:
+    """Key -> (size, ETag) of every object under <prefix>/files/md5/; None when that takes
+    more than _LIST_PAGES requests or the listing fails."""
     from botocore import exceptions as bx
 
     prefix = f"{settings.prefix}/files/md5/" if settings.prefix else "files/md5/"
-    sizes: dict[str, int] = {}
+    sizes: dict[str, tuple[int, str]] = {}
     request: dict[str, Any] = {"Bucket": settings.bucket, "Prefix": prefix, "MaxKeys": 1000}
     try:
         for _ in range(_LIST_PAGES):
             page = client.list_objects_v2(**request)
-            sizes.update((str(o["Key"]), int(o["Size"])) for o in page.get("Contents", []))
+            sizes.update((str(o["Key"]), (int(o["Size"]), str(o.get("ETag", "")))) for o in page.get("Contents", []))
             if not page.get("IsTruncated"):
                 return sizes
             request["ContinuationToken"] = page["NextContinuationToken"]
@@ -750,13 +776,14 @@ def _head_sizes(client: Any, settings: RemoteSettings,
 
     def head(key: str) -> str | None | bool:
         try:
-            size = int(client.head_object(Bucket=settings.bucket, Key=key)["ContentLength"])
+            answer = client.head_object(Bucket=settings.bucket, Key=key)
+            size, etag = int(answer["ContentLength"]), str(answer.get("ETag", ""))
         except bx.ClientError as exc:
             status = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
             return _size_problem(None, objects[key].size) if status == 404 else False
         except (bx.BotoCoreError, KeyError, ValueError):
             return False
-        return None if size == objects[key].size else _size_problem(size, objects[key].size)
+        return _problem(settings, key, size, etag, objects[key].size)
 
     with ThreadPoolExecutor(max_workers=min(_HEAD_THREADS, len(objects))) as pool:
         answers = dict(zip(objects, pool.map(head, objects)))
@@ -765,15 +792,25 @@ def _head_sizes(client: Any, settings: RemoteSettings,
     return {key: answer for key, answer in answers.items() if isinstance(answer, str)}
 
 
-def pull(project_root: Path, params: Params, targets: Sequence[str] | None = None) -> None:
-    """Download the checked-out snapshot's data (or just `targets`) with `dvc pull`.
-
-    DVC's interpreter starts (and imports DVC) while the remote is checked and configured;
-    it reads nothing before that is done, and is killed if it fails.
+def pull(project_root: Path, params: Params) -> Fetched:
+    """Make the checked-out snapshot's files in seeds/ match its manifest: from the DVC cache,
+    else the remote; any file or cached object whose bytes do not match is moved to
+    .dvc/tmp/quarantine/ and fetched again (where `dvc pull` would say "Everything is up to
+    date"). RemoteError naming the first file that could not be had, and why.
     """
-    with _dvc_command(project_root, ["pull", *(targets or [])], warm=True) as started:
-        settings = setup_remote(project_root, params)
-        _dvc(project_root, settings, started)
+    from seedctl.acquire import lock_listings, wanted_files
+    from seedctl.fetch import ADVICE, Quarantine, fetch, open_remote, quarantine_root
+    from seedctl.manifest import load_manifest
+
+    seeds = project_root / "seeds"
+    reader = open_remote(project_root, params)  # configured and answering, as `dvc pull` needs too
+    fetched = fetch(project_root, seeds, wanted_files(load_manifest(seeds)), remote=lambda: reader,
+                    quarantine=Quarantine(quarantine_root(project_root)), listings=lock_listings(project_root), complete_listings=True)
+    if fetched.failures:
+        rel, failure = next(iter(fetched.failures.items()))
+        more = f" ({len(fetched.failures)} files in all)" if len(fetched.failures) > 1 else ""
+        raise RemoteError(f"seeds/{rel} could not be fetched{more}: {failure.detail}", ADVICE[failure.cause])
+    return fetched
 
 
 def _dvc_command(project_root: Path, args: list[str], *, warm: bool = False) -> DvcWhenTold:
@@ -816,6 +853,25 @@ def _dvc(project_root: Path, settings: RemoteSettings, command: list[str] | DvcW
     return result.stdout
 
 
+def pulled_summary(fetched: Fetched, remote: str) -> str:
+    """One line: where the files came from, and what was moved aside."""
+    counts = {where: sum(1 for v in fetched.found.values() if v == where) for where in ("local", "cache", "remote")}
+    line = (f"snapshot data in seeds/: {counts['local']} file(s) already right, {counts['cache']} from the "
+            f"DVC cache, {counts['remote']} from remote {remote}")
+    if fetched.quarantined:
+        line += (f"; {len(fetched.quarantined)} damaged file(s) moved aside to "
+                 f"{_folder(fetched.quarantined[0])}")
+    return line
+
+
+def _folder(path: Path) -> Path:
+    """The quarantine run folder (.dvc/tmp/quarantine/<time>) a moved file is in."""
+    for parent in path.parents:
+        if parent.parent.name == "quarantine":
+            return parent
+    return path.parent
+
+
 # --- entry point ---------------------------------------------------------------------------
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -842,8 +898,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.action == "push":
             print(push(root, params))
         else:
-            pull(root, params)
-            print(f"snapshot data pulled from {params.storage.remote}")
+            print(pulled_summary(pull(root, params), params.storage.remote))
 
     return run_guarded(go, verbose=args.verbose)
 

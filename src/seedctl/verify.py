@@ -44,7 +44,7 @@ def verify_snapshot_files(seeds_dir: Path) -> dict[str, Any]:
     problems = verify_files(seeds_dir, manifest) + verify_records(seeds_dir.parent, manifest)
     if problems:
         raise IntegrityError(f"{len(problems)} file(s) do not match the manifest: {problems[0]}",
-                             "run `dvc pull` to fetch this snapshot's data again")
+                             "run `seedctl pull`: it fetches what is missing and moves damaged files aside")
     return manifest
 
 
@@ -79,7 +79,7 @@ def verify_records(project_root: Path, manifest: dict[str, Any]) -> list[str]:
     want = {p["file"].removeprefix(f"{DATA_DIR}/"): p.get("md5") for p in parts}
     if listing is None:
         problems.append(f"{lock_path}: names a seeds/{DATA_DIR} listing that is not in the DVC cache "
-                        "(run `dvc pull`, or restore dvc.lock with git)")
+                        "(run `seedctl pull`, or restore dvc.lock with git)")
     elif all("md5" in p for p in parts) and listing != want:
         problems.append(f"{lock_path}: seeds/{DATA_DIR} does not list the manifest's files")
     return problems

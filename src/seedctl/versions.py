@@ -66,6 +66,29 @@ def list_versions(project_root: Path) -> list[Version]:
     return newest_first(versions)
 
 
+def holds_snapshot(project_root: Path, commit: str) -> bool:
+    """The commit has a seeds/manifest.json: a snapshot can be restored from it."""
+    probe = subprocess.run(["git", "cat-file", "-e", f"{commit}:seeds/manifest.json"], cwd=project_root,
+                           capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def other_snapshot_tags(project_root: Path) -> list[str]:
+    """Tags outside seeds/v* that point at a commit holding a snapshot (tagged by hand).
+
+    They are not versions: `list` names them apart, `prune` never deletes them and keeps
+    the data they need; `restore --rev <tag>` restores them like any revision.
+    """
+    out = git(project_root, "for-each-ref", "--format=%(refname:strip=2)\t%(*objectname)\t%(objectname)",
+              "refs/tags")
+    tags = []
+    for line in out.splitlines():
+        tag, peeled, direct = line.split("\t")
+        if not tag.startswith(TAG_PREFIX) and holds_snapshot(project_root, peeled or direct):
+            tags.append(tag)
+    return sorted(tags)
+
+
 def resolve(project_root: Path, name: str) -> Version:
     """A version by tag (`seeds/v2026.01.04`), by its date part (`2026.01.04`), or `latest`."""
     versions = list_versions(project_root)

@@ -163,4 +163,4 @@ def test_real_dump_of_another_table_is_rejected(dumps, pg_server: TempPostgres, 
     choice = find_fallback("fb", source, table, root)
     assert choice.file is None
     (reason,) = choice.tried
-    assert "statement other than COPY/INSERT into public.fb_src (COPY public.other_t (id) FROM stdin)" in reason
+    assert "statement other than COPY/INSERT into public.fb_src (a COPY statement)" in reason  # the text is never shown

@@ -122,15 +122,13 @@ def test_round_trip_credentials_only_in_config_local(sample_project: Project, s3
     assert_no_secrets(pulled.stdout + pulled.stderr, *secrets)
     assert data_files(clone) == data_files(project.root)
 
-    # seedctl's pull of one file (what restore asks for): only that file comes back.
+    # seedctl's pull with one file gone: only that file comes back (from the DVC cache).
     target = sorted((clone / "seeds" / "data").glob("*.parquet"))[0]
     target.unlink()
-    one = subprocess.run(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from seedctl.config import load_params; "
-         "from seedctl.remote import pull; pull(Path('.'), load_params('params.yaml'), sys.argv[1:])",
-         f"seeds/data/{target.name}"],
-        cwd=clone, env={**project.env, **s3_env}, capture_output=True, text=True, check=False)
+    one = subprocess.run([sys.executable, "-m", "seedctl.remote", "pull"], cwd=clone,
+                         env={**project.env, **s3_env}, capture_output=True, text=True, check=False)
     assert one.returncode == 0, one.stderr
+    assert "1 from the DVC cache, 0 from remote" in one.stdout
     assert target.read_bytes() == data_files(project.root)[target.name]
 
 

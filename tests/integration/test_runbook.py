@@ -7,6 +7,7 @@ only what the prose describes (for example, a failed Sunday validation before se
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import uuid
@@ -18,6 +19,7 @@ import pytest
 from seedctl.testing import run_sql
 
 if TYPE_CHECKING:
+    from seedctl.devs3 import S3Server
     from seedctl.devserver import TempPostgres
     from tests.integration.conftest import Project
 
@@ -39,12 +41,12 @@ def test_runbook_has_blocks_for_every_section() -> None:
     sections = {s for s, _ in runbook_blocks()}
     assert {"1. A new server from zero", "2. Restoring a historical snapshot",
             "3. Validation failed on a Sunday night", "4. Rotating credentials", "5. Retention",
-            "6. Scheduling"} <= sections
+            "6. Scheduling", "7. Recovering from a corrupt or missing remote object"} <= sections
 
 
 @pytest.mark.slow
 def test_every_runbook_command_works(
-    sample_project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+    sample_project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path, s3_server: S3Server
 ) -> None:
     first = sample_project.seedctl("snapshot", env=s3_env)
     assert first.returncode == 0, first.stderr
@@ -59,6 +61,8 @@ def test_every_runbook_command_works(
     env.pop("VIRTUAL_ENV", None)
     clone = server_dir / "seedctl"
 
+    damaged: dict[str, tuple[Path, bytes] | str] = {}
+
     def before(section: str, block: str) -> None:
         if "--allow-shrink" in block:  # a broker corrected 2021-03 of the database restored in 1.
             run_sql(target, "DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01' "
@@ -71,6 +75,10 @@ def test_every_runbook_command_works(
                                     capture_output=True, text=True, check=False)
             assert failed.returncode == 5, failed.stderr
             (clone / "params.yaml").write_text(params)
+        if section.startswith("7.") and not damaged:  # a damaged file and its cached copy here, a damaged object there
+            damaged["local"] = damage_local(clone, "seeds/data/trades_history.parquet")
+            damaged["remote"] = damage_remote(s3_server, s3_env["MINIO_BUCKET"],
+                                              sorted((clone / "seeds" / "data" / "macro_indicators_daily").iterdir())[0])
 
     for section, block in runbook_blocks():
         before(section, block)
@@ -83,3 +91,29 @@ def test_every_runbook_command_works(
     verify = subprocess.run([str(clone / ".venv" / "bin" / "seedctl"), "verify", "--db"], cwd=clone, env=env,
                             capture_output=True, text=True, check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    path, good = damaged["local"]  # type: ignore[misc]
+    assert path.read_bytes() == good and len(list((clone / ".dvc" / "tmp" / "quarantine").rglob("*.parquet"))) == 1
+    key = damaged["remote"]
+    body = s3_server.client().get_object(Bucket=s3_env["MINIO_BUCKET"], Key=key)["Body"].read()
+    assert hashlib.md5(body).hexdigest() == "".join(str(key).split("/")[-2:])  # noqa: S324 - repaired by push
+
+
+def damage_local(clone: Path, rel: str) -> tuple[Path, bytes]:
+    """Overwrite a data file and its DVC cache copy with other bytes; (path, good bytes)."""
+    path = clone / rel
+    good = path.read_bytes()
+    md5 = hashlib.md5(good).hexdigest()  # noqa: S324 - DVC's content address
+    cached = clone / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    for copy in (path, cached):
+        copy.chmod(0o644)
+        copy.write_bytes(good[:100] + bytes(len(good) - 100))
+    return path, good
+
+
+def damage_remote(s3_server: S3Server, bucket: str, path: Path) -> str:
+    """Replace the remote object of a file with bytes of the same size; its key."""
+    good = path.read_bytes()
+    md5 = hashlib.md5(good).hexdigest()  # noqa: S324
+    key = f"seedctl/files/md5/{md5[:2]}/{md5[2:]}"
+    s3_server.client().put_object(Bucket=bucket, Key=key, Body=bytes(len(good)))
+    return key

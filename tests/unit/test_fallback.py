@@ -141,12 +141,12 @@ def test_csv_missing_not_null_column(tmp_path: Path) -> None:
 def test_csv_unknown_column(tmp_path: Path) -> None:
     write_gz(tmp_path / "p.csv.gz", "id,ts,volume,Note\n1,x,2,3\n")
     reason = only_reason(choose(tmp_path, "p.csv.gz"))
-    assert reason == "p.csv.gz: column(s) volume, Note not in public.prices"
+    assert reason == "p.csv.gz: column(s) 3, 4 of the header are not columns of public.prices"
 
 
 def test_csv_duplicate_column(tmp_path: Path) -> None:
     write_gz(tmp_path / "p.csv.gz", "id,ts,id\n1,x,2\n")
-    assert "duplicate column(s) id" in only_reason(choose(tmp_path, "p.csv.gz"))
+    assert "column(s) 3 of the header repeat an earlier column" in only_reason(choose(tmp_path, "p.csv.gz"))
 
 
 def test_csv_truncated_gzip_is_rejected_not_raised(tmp_path: Path) -> None:
@@ -329,11 +329,11 @@ def test_sql_copy_problems(tmp_path: Path) -> None:
         "COPY public.prices (id, ts) FROM stdin;\n1\tx\n": "line 1: COPY data not terminated by \\.",
         "COPY public.prices (id, ts) FROM stdin;\n1\t\\N\n\\.\n": "line 2: NULL in NOT NULL column ts",
         "COPY public.prices (id) FROM stdin;\n1\n\\.\n": "missing NOT NULL column(s) ts",
-        'COPY public.prices (id, ts, "Note") FROM stdin;\n\\.\n': "column(s) Note not in public.prices",
+        'COPY public.prices (id, ts, "Note") FROM stdin;\n\\.\n': "column(s) 3 of the header are not columns of public.prices",
         "COPY public.prices (id, ts) FROM stdin; SELECT 1;\n\\.\n": "text after COPY",
         "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\nCOPY public.prices (ts, id) FROM stdin;\n\\.\n":
             "line 4: column list differs",
-        "SET client_encoding = 'LATIN1';\n": "client_encoding 'latin1' not supported",
+        "SET client_encoding = 'LATIN1';\n": "client_encoding other than UTF8 not supported",
         "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\nINSERT INTO public.prices (id, ts) VALUES (1, 'a')\n":
             "not terminated by ';'",
     }
@@ -444,11 +444,11 @@ GOOD_COPY = "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\n"
     [
         (
             PG_DUMP_HEAD + GOOD_COPY + "DROP TABLE public.prices;\n",
-            "p.sql.gz line 28: statement other than COPY/INSERT into public.prices (DROP TABLE public.prices)",
+            "p.sql.gz line 28: statement other than COPY/INSERT into public.prices (a DROP statement)",
         ),
         (
             GOOD_COPY + "COPY public.users (id, name) FROM stdin;\n1\tx\n\\.\n",
-            "line 4: statement other than COPY/INSERT into public.prices (COPY public.users (id, name) FROM stdin)",
+            "line 4: statement other than COPY/INSERT into public.prices (a COPY statement)",
         ),
         (
             "COPY other.prices (id, ts) FROM stdin;\n1\tx\n\\.\n",
@@ -460,7 +460,7 @@ GOOD_COPY = "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\n"
         ),
         (
             "INSERT INTO public.prices (id, ts) VALUES (1, now());\n",
-            "line 1: VALUES may hold only literals, found 'now ( ) )'",
+            "line 1: VALUES may hold only literals, found a name or function call",
         ),
         (
             "INSERT INTO public.prices (id, ts) VALUES (1, (SELECT max(ts) FROM x));\n",
@@ -468,7 +468,7 @@ GOOD_COPY = "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\n"
         ),
         (
             "INSERT INTO public.prices (id, ts) VALUES (1, ts);\n",
-            "VALUES may hold only literals, found 'ts ) ;'",
+            "VALUES may hold only literals, found a name or function call",
         ),
         (
             "INSERT INTO public.prices (id, ts) VALUES (1, 'a' || 'b');\n",
@@ -484,7 +484,7 @@ GOOD_COPY = "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\n"
         ),
         (
             "INSERT INTO public.prices (id, ts) VALUES (1, 'a'); DROP TABLE public.prices;\n",
-            "line 1: statement other than COPY/INSERT into public.prices (DROP TABLE public.prices)",
+            "line 1: statement other than COPY/INSERT into public.prices (a DROP statement)",
         ),
         (
             "COPY public.prices (id, ts) FROM PROGRAM 'rm -rf /';\n",
@@ -502,7 +502,7 @@ GOOD_COPY = "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\n"
             "COPY public.prices (id, ts) TO stdout;\n",
             "only COPY public.prices [(columns)] FROM stdin; is allowed",
         ),
-        ("\\! rm -rf /\n", "line 1: psql meta-command not allowed"),
+        ("\\! rm -rf /\n", "line 1: psql meta-command (a line starting with a backslash) not allowed"),
         ("SELECT pg_catalog.setval(pg_sleep(100));\n", "statement other than COPY/INSERT"),
         ("SELECT pg_catalog.set_config('a', 'b', false), pg_sleep(1);\n", "statement other than"),
         ("DO $$ BEGIN PERFORM 1; END $$;\n", "statement other than COPY/INSERT"),
@@ -510,7 +510,7 @@ GOOD_COPY = "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\n"
         ("/* hidden */ DROP TABLE x;\n", "statement other than COPY/INSERT"),
         (
             "INSERT INTO public.prices (id, ts) VALUES (1, 'x');\nTRUNCATE public.prices;\n",
-            "line 2: statement other than COPY/INSERT into public.prices (TRUNCATE public.prices)",
+            "line 2: statement other than COPY/INSERT into public.prices (a TRUNCATE statement)",
         ),
         ("INSERT INTO public.prices (id, ts) VALUES (1, E'\\000');\n", "bad E'' string literal"),
         ("INSERT INTO public.prices (id, ts) VALUES (1, NULL);\n", "NULL in NOT NULL column ts"),
@@ -531,7 +531,7 @@ def test_hostile_file_falls_through_to_next_entry(tmp_path: Path) -> None:
     choice = choose(tmp_path, "evil.sql.gz", "ok.sql.gz")
     assert choice.file is not None and choice.file.path.name == "ok.sql.gz"
     assert choice.tried == [
-        "evil.sql.gz line 4: statement other than COPY/INSERT into public.prices (DROP TABLE public.prices)"
+        "evil.sql.gz line 4: statement other than COPY/INSERT into public.prices (a DROP statement)"
     ]
 
 
