@@ -102,3 +102,9 @@ class RemoteError(SeedctlError):
     """The S3/MinIO remote is not configured, unreachable, refuses us, or a push/pull failed."""
 
     exit_code = 7
+
+
+class QueryError(SeedctlError):
+    """`seedctl query`: the SQL does not parse, names something the snapshot lacks, or fails."""
+
+    exit_code = 11

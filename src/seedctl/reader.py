@@ -38,7 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seedctl.errors import IntegrityError, RemoteError, SeedctlError
+from seedctl.errors import IntegrityError, QueryError, RemoteError, SeedctlError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -190,6 +190,32 @@ class Snapshot:
             result = result.filter(_mask(result.column(time_column), result.schema.field(time_column), window,
                                          table))
         return result.select(wanted) if wanted is not None else result
+
+    def query(self, statement: str) -> pa.Table:
+        """Run SQL with DuckDB over the snapshot's tables (each source a view over its verified
+        rows, read as by read()); the result as a pyarrow.Table. Only the tables the
+        statement names are read. Raises QueryError with DuckDB's one-line reason."""
+        import duckdb
+        import pyarrow as pa
+
+        tables = {name.lower(): name for name in self.manifest["tables"]}
+        hint = f"the snapshot's tables: {', '.join(self.manifest['tables'])}"
+        try:
+            named = duckdb.get_table_names(statement)
+        except duckdb.Error as exc:
+            raise QueryError(_first_line(exc), hint) from None
+        con = duckdb.connect()
+        try:
+            for name in sorted(named):
+                source = tables.get(name.lower())
+                if source is not None:
+                    con.register(source, self.read(source))
+            relation = con.sql(statement)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
+        except duckdb.Error as exc:
+            raise QueryError(_first_line(exc), hint) from None
+        finally:
+            con.close()
 
     def parts_for(self, table: str, window: _Range) -> list[dict[str, Any]]:
         """The manifest's files of `table` that can hold rows in the window, in row order."""
@@ -376,6 +402,11 @@ def _mask(column: Any, field: pa.Field, window: _Range, table: str) -> Any:
         below = pc.less(values, pa.scalar(-(-window.hi // unit), values.type))
         keep = below if keep is None else pc.and_(keep, below)
     return keep
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def _check_columns(table: str, present: list[str], wanted: list[str] | None) -> None:
