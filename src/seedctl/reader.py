@@ -174,7 +174,7 @@ class Snapshot:
         parts = self.parts_for(table, window)
         wanted = None if columns is None else list(dict.fromkeys(columns))
         read_cols = wanted if wanted is None or window.unbounded else list(dict.fromkeys([*wanted, time_column]))
-        if not parts:  # no file overlaps: the smallest one gives the (empty) schema
+        if not parts:  # no file overlaps the range: the smallest one gives the empty result its schema
             chosen = [min(self._all_parts(table), key=lambda p: int(p["size_bytes"]))]
         else:
             chosen = parts
@@ -307,7 +307,7 @@ class Snapshot:
             self._fs = None
 
     def close(self) -> None:
-        """Release DVC's repository handle (also done when the snapshot is garbage-collected)."""
+        """Release DVC's repository handle (or use the snapshot as a context manager)."""
         self._close()
 
     def __enter__(self) -> Snapshot:

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 from psycopg import sql
 
-from seedctl.errors import IntegrityError
+from seedctl.errors import IntegrityError, SeedctlError
 from seedctl.pgtypes import to_pg_text
 from seedctl.reader import open_snapshot
 from tests.integration.test_remote_restore import fresh_clone, new_database, pushed_project
@@ -97,6 +97,11 @@ def db_rows(url: str, name: str, table: pa.Table) -> list[tuple[object, ...]]:
         return [tuple(comparable(v) for v in r) for r in conn.execute(query)]
 
 
+def table_columns(project: Project, table: str) -> list[str]:
+    return [r[0] for r in project.sql("SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
+                                      "AND attnum > 0 AND NOT attisdropped ORDER BY attnum", table)]
+
+
 def cached_files(clone: Project) -> set[str]:
     """The data objects (not directory listings) in the clone's DVC cache."""
     cache = clone.root / ".dvc" / "cache" / "files" / "md5"
@@ -160,6 +165,17 @@ def test_a_time_range_fetches_only_its_partitions(
     assert edge.column("time").to_pylist() == [r[0] for r in two_tags.sql(
         "SELECT time FROM usdcop_m5_ohlcv WHERE time BETWEEN %s AND %s ORDER BY time", since, until)]
     assert edge.column("time")[0].as_py() == since and edge.column("time")[-1].as_py() == until
+
+    # A range no file covers: no rows, the table's columns; asking the impossible is one line.
+    with open_snapshot(rev="seeds/v1", project=clone.root) as again:
+        empty = again.read("usdcop_m5_ohlcv", since="2024-02-01", until="2024-02-29")
+        assert empty.num_rows == 0 and empty.column_names == table_columns(two_tags, "usdcop_m5_ohlcv")
+        with pytest.raises(SeedctlError, match="fidelity has no time column"):
+            again.read("fidelity", since="2024-01-01")
+        with pytest.raises(SeedctlError, match="no column 'volume_usd'"):
+            again.read("usdcop_m5_ohlcv", columns=["time", "volume_usd"])
+        with pytest.raises(SeedctlError, match="no table 'usdcop_m1'.*usdcop_m5_ohlcv"):
+            again.read("usdcop_m1")
 
 
 def test_a_damaged_remote_object_raises_and_only_its_table_range_is_affected(
