@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from seedctl import __version__, cli_restore, cli_snapshot, cli_versions, prune, schedule
+from seedctl import __version__, cli_query, cli_restore, cli_snapshot, cli_versions, prune, schedule
 from seedctl.cli_common import state
 
 app = typer.Typer(
@@ -42,6 +42,7 @@ for command in (cli_snapshot.snapshot, cli_snapshot.tag, cli_snapshot.export, cl
                 schedule.cron):
     app.command()(command)
 app.command("list")(cli_versions.list_)
+app.command()(cli_query.query)
 app.command("sample-data")(cli_snapshot.sample_data)
 
 

@@ -115,3 +115,9 @@ class RestoredDegraded(SeedctlError):
     not be had and they have no fallback): the data is in place, those tables need a backfill."""
 
     exit_code = 11
+
+
+class QueryError(SeedctlError):
+    """`seedctl query`: the SQL does not parse, names something the snapshot lacks, or fails."""
+
+    exit_code = 12
