@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from seedctl import __version__
 from seedctl.config import Params
 from seedctl.errors import IntegrityError, SeedctlError
-from seedctl.export import SCHEMA_FILE, load_schema_document
+from seedctl.layout import SCHEMA_FILE, load_schema_document
 from seedctl.parts import inconsistencies, parts_digest, table_parts
 from seedctl.pgtypes import pg_text_scalar
 
