@@ -40,10 +40,11 @@ def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None
     manifest = build_manifest(params, seeds_dir, now=now)
     from seedctl.history import ACCEPTED_KEY, acceptance, previous_manifest
 
-    accepted = acceptance(manifest["tables"], previous_manifest(seeds_dir), now)
+    previous = previous_manifest(seeds_dir)
+    accepted = acceptance(manifest["tables"], previous, now)
     if accepted:
         manifest[ACCEPTED_KEY] = accepted
-    manifest = _unchanged_or(seeds_dir, manifest)
+    manifest = _unchanged_or(seeds_dir, manifest, previous)
     write_json(seeds_dir / MANIFEST_FILE, manifest)
     lines = [f"{p['sha256']}  {p['file']}" for t in manifest["tables"].values() for p in table_parts(t)]
     lines.append(f"{manifest['schema_sha256']}  {SCHEMA_FILE}")
@@ -58,20 +59,21 @@ def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None
 _RUN_KEYS = ("version", "created_at", "created_by")
 
 
-def _unchanged_or(seeds_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def _unchanged_or(seeds_dir: Path, manifest: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     """The manifest already in seeds_dir when it describes the same snapshot (a forced re-run
     over unchanged data changes nothing in git), else the new one.
 
     An accepted shrink is part of what a snapshot is, but who accepted it and when is not:
-    a new manifest without one keeps the existing manifest's record."""
-    from seedctl.history import ACCEPTED_KEY, previous_manifest
+    a new manifest without one keeps the existing manifest's record. previous: the committed
+    manifest (history.previous_manifest), already read by the caller."""
+    from seedctl.history import ACCEPTED_KEY
 
     # DVC removes a stage's outputs before running it: then the committed one is the existing.
     path = seeds_dir / MANIFEST_FILE
     try:
         existing = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        existing = previous_manifest(seeds_dir)
+        existing = previous
     if existing is None:
         return manifest
 
@@ -99,8 +101,7 @@ def build_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = No
         "version": f"{created:%Y.%m.%d}-{digest[:8]}",
         "created_at": created.isoformat().replace("+00:00", "Z"),
         "created_by": f"seedctl {__version__} ({getpass.getuser()}@{socket.gethostname()})",
-        "schema_sha256": sha256_file(seeds_dir / SCHEMA_FILE),
-        "schema_md5": md5_file(seeds_dir / SCHEMA_FILE),
+        **{f"schema_{k}": v for k, v in sha256_md5(seeds_dir / SCHEMA_FILE).items()},
         "tables": tables,
         "config_snapshot": params.section_hashes(),
         "compatibility": {
@@ -157,8 +158,7 @@ def _describe_part(seeds_dir: Path, part: dict[str, Any]) -> dict[str, Any]:
     return {
         **described,
         "size_bytes": path.stat().st_size,
-        "sha256": sha256_file(path),
-        "md5": md5_file(path),  # DVC's content address: which remote object holds this file
+        **sha256_md5(path),
     }
 
 
@@ -221,18 +221,27 @@ def month_counts(values: pa.Array) -> dict[str, int]:
 
 
 def sha256_file(path: Path) -> str:
-    return _hash_file(path, hashlib.sha256())
+    return _hash_file(path, hashlib.sha256())[0]
 
 
 def md5_file(path: Path) -> str:
-    return _hash_file(path, hashlib.md5())  # noqa: S324 - DVC's content address, not security
+    return _hash_file(path, hashlib.md5())[0]  # noqa: S324 - DVC's content address, not security
 
 
-def _hash_file(path: Path, digest: Any) -> str:
+def sha256_md5(path: Path) -> dict[str, str]:
+    """{"sha256", "md5"} of a file from one read; md5 is DVC's content address (which remote
+    object holds the file), not security."""
+    sha256, md5 = _hash_file(path, hashlib.sha256(), hashlib.md5())  # noqa: S324
+    return {"sha256": sha256, "md5": md5}
+
+
+def _hash_file(path: Path, *digests: Any) -> list[str]:
+    """Hex digests of one file, each digest fed from the same single read."""
     with path.open("rb") as fh:
         while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return str(digest.hexdigest())
+            for digest in digests:
+                digest.update(chunk)
+    return [str(d.hexdigest()) for d in digests]
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
