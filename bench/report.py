@@ -150,6 +150,11 @@ def _size_section(size: dict[str, Any], r: dict[str, Any]) -> str:
     ratio = exp.seconds / dump.seconds
     lines.append(f"| export wall time | {_time_cell(exp)} | {_time_cell(dump)} | {ratio:.2f}x | "
                  + " | ".join(verdict("export wall time / pg_dump -Fc", ratio)) + " |")
+    if "snapshot" in size:  # the whole `make snapshot` (incl. push, commit, tag) against a pg_dump -Fc
+        snap, snap_dump = size["snapshot"], size["snapshot_pg_dump"]
+        ratio = snap.seconds / snap_dump.seconds
+        lines.append(f"| `seedctl snapshot` wall time (export → manifest → validate, push, commit, tag) "
+                     f"| {_time_cell(snap)} | {_time_cell(snap_dump)} | {ratio:.2f}x | — | — |")
     ratio = rst.seconds / prs.seconds
     lines.append(f"| restore wall time (empty database, incl. primary key) | {_time_cell(rst)} | {_time_cell(prs)} "
                  f"| {ratio:.2f}x | " + " | ".join(verdict("restore wall time / pg_restore -Fc", ratio)) + " |")

@@ -53,6 +53,9 @@ from seedctl.devs3 import S3Server  # noqa: E402
 from seedctl.devserver import TempPostgres  # noqa: E402
 
 SIZES = {"short": [91_157, 1_000_000], "full": [91_157, 1_000_000, 10_000_000]}
+# The size at which the whole `seedctl snapshot` (what `make snapshot` runs) is also timed
+# (or the largest size of a --sizes run).
+SNAPSHOT_ROWS = 1_000_000
 BIN = Path(sys.executable).parent
 SEEDCTL = str(BIN / "seedctl")
 
@@ -78,6 +81,7 @@ class Bench:
         self.pg = TempPostgres(work / "pg")
         self.s3 = S3Server(work)
         self.seq = 0
+        self.snapshot_rows = SNAPSHOT_ROWS
         repo_params = yaml.safe_load((REPO / "params.yaml").read_text())
         self.backup = {k: v for k, v in (repo_params.get("backup") or {}).items() if k in SNAPSHOT_BACKUP_KEYS}
         clean = {k: v for k, v in os.environ.items()
@@ -105,6 +109,12 @@ class Bench:
 
     def runs(self, rows: int) -> int:
         return self.runs_override or default_runs(self.mode, rows)
+
+    def remote_env(self, bucket: str) -> dict[str, str]:
+        """MINIO_* for the bench's S3 server and one bucket (created here)."""
+        self.s3.create_bucket(bucket)
+        return {"MINIO_ENDPOINT": self.s3.endpoint, "MINIO_ACCESS_KEY": self.s3.access_key,
+                "MINIO_SECRET_KEY": self.s3.secret_key, "MINIO_USE_SSL": "false", "MINIO_BUCKET": bucket}
 
     def bucket_bytes(self, bucket: str) -> int:
         pages = self.s3.client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
@@ -174,8 +184,41 @@ class Bench:
                 self.pg.drop_database(dbname)
                 log(f"{name} run {i + 1}/{runs}: {'seedctl restore' if kind == 'seedctl' else 'pg_restore'} "
                     f"{sample_.seconds:.2f} s, {sample_.peak_rss_bytes / 2**20:.0f} MiB")
-        return {"rows": rows, "table": name, "runs": runs, "project": proj,
-                "export": export, "pg_dump": pg_dump, "restore": restore, "pg_restore": pg_restore}
+        measured = {"rows": rows, "table": name, "runs": runs, "project": proj,
+                    "export": export, "pg_dump": pg_dump, "restore": restore, "pg_restore": pg_restore}
+        if rows == self.snapshot_rows:
+            measured["snapshot"], measured["snapshot_pg_dump"] = self.bench_snapshot(url, name, runs)
+        return measured
+
+    def bench_snapshot(self, url: str, name: str, runs: int) -> tuple[Series, Series]:
+        """`seedctl snapshot` of one table (export -> manifest -> validate, push, commit, tag),
+        each run in a fresh copy of the repository with its own bucket, alternating with a
+        `pg_dump -Fc` of the table."""
+        snapshot, pg_dump = Series(), Series()
+        dump = self.work / f"{name}.snapshot.dump"
+        for i in range(runs):
+            workspace = self.work / f"snapshot_{name}_{i}"
+            workspace.mkdir()
+            scratch_copy(REPO, workspace)
+            params = yaml.safe_load((workspace / "params.yaml").read_text())
+            params["sources"] = {"ohlcv": {"table": f"public.{name}", "time_column": "time", "partition": "month",
+                                           "required": True, "min_rows": 0,
+                                           "ohlcv": {"open": "open", "high": "high", "low": "low", "close": "close"}}}
+            (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+            _git(workspace, "commit", "-q", "-am", "bench: one table")
+            env = {**self.env, **self.remote_env(f"snap-{name.replace('_', '-')}-{i}"), "DATABASE_URL": url}
+            for kind in (("seedctl", "pg") if i % 2 == 0 else ("pg", "seedctl")):
+                self.checkpoint()
+                if kind == "seedctl":
+                    sample_ = self.run(f"snapshot-{name}", [SEEDCTL, "snapshot"], cwd=workspace, env=env)
+                    snapshot.add(sample_)
+                else:
+                    sample_ = self.run(f"pg_dump-{name}", [self.pg_bin("pg_dump"), "-Fc", "-t", f"public.{name}",
+                                                           "-f", str(dump), "-d", url], env=self.env)
+                    pg_dump.add(sample_)
+                log(f"{name} run {i + 1}/{runs}: {'seedctl snapshot' if kind == 'seedctl' else 'pg_dump'} "
+                    f"{sample_.seconds:.2f} s")
+        return snapshot, pg_dump
 
     # -- plan-sized end to end ----------------------------------------------------------
 
@@ -188,8 +231,6 @@ class Bench:
             conn.execute("VACUUM (ANALYZE)")
         log(f"plan tables loaded in {time.perf_counter() - started:.1f} s: {counts}")
         runs = self.runs_override or (2 if self.mode == "short" else 3)
-        remote = {"MINIO_ENDPOINT": self.s3.endpoint, "MINIO_ACCESS_KEY": self.s3.access_key,
-                  "MINIO_SECRET_KEY": self.s3.secret_key, "MINIO_USE_SSL": "false"}
         full, unchanged, restore_local, restore_clone = Series(), Series(), Series(), Series()
         pg_dump, pg_restore = Series(), Series()
         uploaded_full, uploaded_unchanged, unchanged_git = [], [], []
@@ -197,11 +238,11 @@ class Bench:
         workspace = bucket = None
         for i in range(runs):
             bucket = f"seeds-run{i}"
-            self.s3.create_bucket(bucket)
+            remote = self.remote_env(bucket)
             workspace = self.work / f"workspace{i}"
             workspace.mkdir()
             scratch_copy(REPO, workspace)
-            env = {**self.env, **remote, "MINIO_BUCKET": bucket, "DATABASE_URL": url}
+            env = {**self.env, **remote, "DATABASE_URL": url}
             order = ("seedctl", "pg") if i % 2 == 0 else ("pg", "seedctl")
             for kind in order:
                 self.checkpoint()
@@ -243,12 +284,12 @@ class Bench:
                 f"{unchanged.samples[-1].seconds:.2f} s, restore {restore_local.samples[-1].seconds:.2f} s, "
                 f"fresh-clone restore {restore_clone.samples[-1].seconds:.2f} s")
         assert workspace is not None and bucket is not None
-        anatomy = self.unchanged_anatomy(workspace, {**self.env, **remote, "MINIO_BUCKET": bucket, "DATABASE_URL": url})
+        anatomy = self.unchanged_anatomy(workspace, {**self.env, **remote, "DATABASE_URL": url})
         manifest = json.loads((workspace / "seeds" / "manifest.json").read_text())
         full.bytes = sum(t["size_bytes"] for t in manifest["tables"].values())
         pg_dump.bytes = dump.stat().st_size
-        weeks = self.bench_weeks(url, workspace, bucket, {**self.env, **remote, "MINIO_BUCKET": bucket,
-                                                         "DATABASE_URL": url}, manifest, uploaded_full[-1])
+        weeks = self.bench_weeks(url, workspace, bucket, {**self.env, **remote, "DATABASE_URL": url}, manifest,
+                                 uploaded_full[-1])
         return {"counts": counts, "runs": runs, "full": full, "unchanged": unchanged,
                 "restore_local": restore_local, "restore_clone": restore_clone,
                 "pg_dump": pg_dump, "pg_restore": pg_restore,
@@ -398,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
             f"scratch {work}")
         url = bench.pg.create_database("bench")
         sizes = args.sizes or SIZES[args.mode]
+        if SNAPSHOT_ROWS not in sizes:
+            bench.snapshot_rows = max(sizes)
         generated = {}
         with psycopg.connect(url, autocommit=True) as conn:
             for rows in sizes:

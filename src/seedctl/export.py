@@ -42,14 +42,13 @@ from seedctl.checksum import CHECKSUM_ALGORITHM, Checksum, checksum_columns, tab
 from seedctl.config import Backup, Params, Partition, Source
 from seedctl.copyout import BLOCK_BYTES, copy_out
 from seedctl.errors import ConfigError, DatabaseError, ExportError, SeedctlError
+from seedctl.layout import DATA_DIR, SCHEMA_FILE, load_schema_document  # noqa: F401 - their home before layout.py
 from seedctl.partition import period_name, period_numbers, runs
 from seedctl.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr, to_storage
 from seedctl.progress import RowCounter, row_progress
 from seedctl.tools import pid_alive
 
 SNAPSHOT_FORMAT = 3  # bump when the layout or encodings change incompatibly (2: parts per table; 3: sequences, types)
-DATA_DIR = "data"
-SCHEMA_FILE = "schema.json"
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
 # The one file of a partitioned table without rows: data/<source>/empty.parquet, so a
 # partitioned table's files are always under its directory.
@@ -588,11 +587,3 @@ def _remove_stale_staging(seeds_dir: Path) -> None:
         pid = stale.name.rsplit("-", 1)[-1]
         if stale.is_dir() and not (pid.isdigit() and pid_alive(int(pid))):
             shutil.rmtree(stale, ignore_errors=True)
-
-
-def load_schema_document(seeds_dir: Path) -> dict[str, Any]:
-    path = seeds_dir / SCHEMA_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SeedctlError(f"{path} is missing", "run the export stage first (dvc repro)") from None

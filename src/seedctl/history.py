@@ -80,13 +80,10 @@ def previous_manifest(seeds_dir: Path, rev: str = "HEAD") -> dict[str, Any] | No
     from seedctl.manifest import MANIFEST_FILE
 
     try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=seeds_dir, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        rel = (seeds_dir.resolve() / MANIFEST_FILE).relative_to(Path(top).resolve())
+        # `rev:./path` is relative to the working directory: one git process, not two.
         shown = subprocess.run(
-            ["git", "show", f"{rev}:{rel.as_posix()}"], cwd=top, capture_output=True, text=True, check=True
+            ["git", "show", f"{rev}:./{MANIFEST_FILE}"], cwd=seeds_dir, capture_output=True, text=True, check=True
         ).stdout
         return json.loads(shown)
-    except (subprocess.CalledProcessError, FileNotFoundError, ValueError):
+    except (subprocess.CalledProcessError, OSError, ValueError):  # OSError: no git, no seeds_dir
         return None

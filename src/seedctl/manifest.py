@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from seedctl import __version__
 from seedctl.config import Params
 from seedctl.errors import IntegrityError, SeedctlError
-from seedctl.export import SCHEMA_FILE, load_schema_document
+from seedctl.layout import SCHEMA_FILE, load_schema_document
 from seedctl.parts import inconsistencies, parts_digest, table_parts
 from seedctl.pgtypes import pg_text_scalar
 
@@ -40,10 +40,11 @@ def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None
     manifest = build_manifest(params, seeds_dir, now=now)
     from seedctl.history import ACCEPTED_KEY, acceptance, previous_manifest
 
-    accepted = acceptance(manifest["tables"], previous_manifest(seeds_dir), now)
+    previous = previous_manifest(seeds_dir)
+    accepted = acceptance(manifest["tables"], previous, now)
     if accepted:
         manifest[ACCEPTED_KEY] = accepted
-    manifest = _unchanged_or(seeds_dir, manifest)
+    manifest = _unchanged_or(seeds_dir, manifest, previous)
     write_json(seeds_dir / MANIFEST_FILE, manifest)
     lines = [f"{p['sha256']}  {p['file']}" for t in manifest["tables"].values() for p in table_parts(t)]
     lines.append(f"{manifest['schema_sha256']}  {SCHEMA_FILE}")
@@ -58,20 +59,21 @@ def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None
 _RUN_KEYS = ("version", "created_at", "created_by")
 
 
-def _unchanged_or(seeds_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def _unchanged_or(seeds_dir: Path, manifest: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     """The manifest already in seeds_dir when it describes the same snapshot (a forced re-run
     over unchanged data changes nothing in git), else the new one.
 
     An accepted shrink is part of what a snapshot is, but who accepted it and when is not:
-    a new manifest without one keeps the existing manifest's record."""
-    from seedctl.history import ACCEPTED_KEY, previous_manifest
+    a new manifest without one keeps the existing manifest's record. previous: the committed
+    manifest (history.previous_manifest), already read by the caller."""
+    from seedctl.history import ACCEPTED_KEY
 
     # DVC removes a stage's outputs before running it: then the committed one is the existing.
     path = seeds_dir / MANIFEST_FILE
     try:
         existing = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        existing = previous_manifest(seeds_dir)
+        existing = previous
     if existing is None:
         return manifest
 
@@ -99,8 +101,7 @@ def build_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = No
         "version": f"{created:%Y.%m.%d}-{digest[:8]}",
         "created_at": created.isoformat().replace("+00:00", "Z"),
         "created_by": f"seedctl {__version__} ({getpass.getuser()}@{socket.gethostname()})",
-        "schema_sha256": sha256_file(seeds_dir / SCHEMA_FILE),
-        "schema_md5": md5_file(seeds_dir / SCHEMA_FILE),
+        **{f"schema_{k}": v for k, v in sha256_md5(seeds_dir / SCHEMA_FILE).items()},
         "tables": tables,
         "config_snapshot": params.section_hashes(),
         "compatibility": {
@@ -157,8 +158,7 @@ def _describe_part(seeds_dir: Path, part: dict[str, Any]) -> dict[str, Any]:
     return {
         **described,
         "size_bytes": path.stat().st_size,
-        "sha256": sha256_file(path),
-        "md5": md5_file(path),  # DVC's content address: which remote object holds this file
+        **sha256_md5(path),
     }
 
 
@@ -186,23 +186,22 @@ def _time_profile(
         return {"column": column, "min": None, "max": None, "note": "stored as text"}, {}
     lo = hi = None
     months: Counter[str] = Counter()
+    # Month buckets over the ordinary range; infinities and far eras are left out.
+    unit = 86_400_000_000 if pa.types.is_timestamp(field.type) else 1
+    floor, ceiling = -719162 * unit, 2932897 * unit
     batches = (b for parquet in files for b in parquet.iter_batches(batch_size=batch_rows, columns=[column]))
     for batch in batches:
         values = batch.column(0)
         ints = values.cast(pa.int64() if pa.types.is_timestamp(field.type) else pa.int32())
         bounds = pc.min_max(ints)
         bmin, bmax = bounds["min"].as_py(), bounds["max"].as_py()
-        if bmin is not None:
-            lo = bmin if lo is None else min(lo, bmin)
-            hi = bmax if hi is None else max(hi, bmax)
-        # Month buckets over the ordinary range; infinities and far eras are left out.
-        unit = 86_400_000_000 if pa.types.is_timestamp(field.type) else 1
-        ordinary = pc.and_(pc.greater_equal(ints, -719162 * unit), pc.less(ints, 2932897 * unit))
-        kept = pc.filter(values, ordinary)
-        if len(kept):
-            keys = pc.strftime(kept, format="%Y-%m")
-            for item in pc.value_counts(keys).to_pylist():
-                months[item["values"]] += item["counts"]
+        if bmin is None:
+            continue
+        lo = bmin if lo is None else min(lo, bmin)
+        hi = bmax if hi is None else max(hi, bmax)
+        if not (floor <= bmin and bmax < ceiling):  # filter only the batches that need it
+            values = pc.filter(values, pc.and_(pc.greater_equal(ints, floor), pc.less(ints, ceiling)))
+        months.update(month_counts(values))
     if lo is None:
         return {"column": column, "min": None, "max": None}, {}
     return (
@@ -211,19 +210,38 @@ def _time_profile(
     )
 
 
+def month_counts(values: pa.Array) -> dict[str, int]:
+    """Rows per calendar month ("YYYY-MM") of date/timestamp values (UTC), nulls left out.
+
+    Values are floored to their month and counted, and only the distinct months are
+    formatted: ten times faster than formatting every value."""
+    counts = pc.value_counts(pc.floor_temporal(values, unit="month"))
+    keys = pc.strftime(counts.field("values"), format="%Y-%m").to_pylist()
+    return {k: n for k, n in zip(keys, counts.field("counts").to_pylist()) if k is not None}
+
+
 def sha256_file(path: Path) -> str:
-    return _hash_file(path, hashlib.sha256())
+    return _hash_file(path, hashlib.sha256())[0]
 
 
 def md5_file(path: Path) -> str:
-    return _hash_file(path, hashlib.md5())  # noqa: S324 - DVC's content address, not security
+    return _hash_file(path, hashlib.md5())[0]  # noqa: S324 - DVC's content address, not security
 
 
-def _hash_file(path: Path, digest: Any) -> str:
+def sha256_md5(path: Path) -> dict[str, str]:
+    """{"sha256", "md5"} of a file from one read; md5 is DVC's content address (which remote
+    object holds the file), not security."""
+    sha256, md5 = _hash_file(path, hashlib.sha256(), hashlib.md5())  # noqa: S324
+    return {"sha256": sha256, "md5": md5}
+
+
+def _hash_file(path: Path, *digests: Any) -> list[str]:
+    """Hex digests of one file, each digest fed from the same single read."""
     with path.open("rb") as fh:
         while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return str(digest.hexdigest())
+            for digest in digests:
+                digest.update(chunk)
+    return [str(d.hexdigest()) for d in digests]
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

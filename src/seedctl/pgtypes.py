@@ -24,13 +24,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from psycopg import sql
 
-from seedctl.catalog import Column
+if TYPE_CHECKING:  # psycopg and the catalog only for export's SQL: the manifest and validate stages skip them
+    from psycopg import sql
+
+    from seedctl.catalog import Column
 
 Encoding = Literal["native", "epoch_days", "epoch_us", "text"]
 
@@ -114,6 +116,8 @@ def arrow_field(column: Column, codec: Codec) -> pa.Field:
 
 def select_expr(column: Column, codec: Codec) -> sql.Composable:
     """The SQL that exports one column in the form its codec parses."""
+    from psycopg import sql
+
     ident = sql.Identifier(column.name)
     if codec.plain:
         return ident  # COPY's csv output is the type's own text output

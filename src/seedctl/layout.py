@@ -1,0 +1,24 @@
+"""Where a snapshot's files live under seeds/, and reading the export's schema.json.
+
+Its own module, free of database and progress-bar imports, so that the manifest and
+validate stages (which never connect to PostgreSQL) do not pay for psycopg at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from seedctl.errors import SeedctlError
+
+DATA_DIR = "data"
+SCHEMA_FILE = "schema.json"
+
+
+def load_schema_document(seeds_dir: Path) -> dict[str, Any]:
+    path = seeds_dir / SCHEMA_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SeedctlError(f"{path} is missing", "run the export stage first (dvc repro)") from None
