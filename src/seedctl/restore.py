@@ -45,6 +45,7 @@ from seedctl.ddl import (
     column_problems,
     create_extension_sql,
     create_extensions,
+    create_function,
     create_sequences,
     create_table,
     create_type,
@@ -155,6 +156,9 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
     for utype, table in needed.types:
         create_type(conn, utype, table)
         by_table[id(table)].notes.append(f"created {utype.kind} type {utype.qualified}")
+    for function, table in needed.functions:
+        create_function(conn, function, table)
+        by_table[id(table)].notes.append(f"created function {function['signature']}")
 
 
 def run(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_rows: int = 131072) -> list[TableResult]:

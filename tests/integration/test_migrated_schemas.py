@@ -1,0 +1,136 @@
+"""Schemas the way migration tools (Alembic, Django, Rails, Flyway) and init scripts build
+them: snapshot -> push -> fresh clone -> restore onto a blank server and onto a
+schema-first server leaves a database the application works with, as pg_dump +
+pg_restore would; what seedctl does not capture is refused or warned about in one line.
+
+Every test goes through the real CLI, a real PostgreSQL, the S3 server, dvc and git."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+
+from seedctl.testing import run_sql
+
+if TYPE_CHECKING:
+    from seedctl.devserver import TempPostgres
+    from tests.integration.conftest import Project
+
+
+def snapshot(project: Project, s3_env: dict[str, str], schema: str, data: str, tables: list[str]) -> None:
+    """`schema` and `data` in the project's database, `tables` as sources; snapshot pushed and committed."""
+    project.sql(schema)
+    project.sql(data)
+    params = project.params()
+    params["sources"] = {t.split(".")[-1]: {"table": t if "." in t else f"public.{t}", "min_rows": 0,
+                                            "max_null_ratio": 1.0} for t in tables}
+    project.write_params(params)
+    result = project.seedctl("snapshot", env=s3_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    project.commit_all("snapshot")
+
+
+def new_database(pg_server: TempPostgres, schema: str = "") -> str:
+    url = pg_server.create_database(f"m_{uuid.uuid4().hex[:10]}")
+    if schema:
+        psql = subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", "-c", schema, url],
+                              capture_output=True, text=True, check=False)
+        assert psql.returncode == 0, psql.stderr
+    return url
+
+
+def restore(clone: Project, target: str, s3_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return clone.seedctl("restore", *args, env={**s3_env, "DATABASE_URL": target})
+
+
+def rows(url: str, query: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(url) as conn:
+        return list(conn.execute(query).fetchall())
+
+
+MIGRATED = """
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+CREATE FUNCTION is_slug(t text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT t ~ '^[a-z0-9-]+$' $$;
+CREATE TABLE gen (id integer PRIMARY KEY, price numeric(10,2) NOT NULL, qty integer NOT NULL,
+                  total numeric GENERATED ALWAYS AS (price * qty) STORED, note text);
+CREATE TABLE misc (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), created_at timestamptz NOT NULL DEFAULT now(),
+                   code text COLLATE "C" NOT NULL, slug text CHECK (is_slug(slug)), email text,
+                   n integer, label text COLLATE "und-x-icu", CONSTRAINT misc_code_key UNIQUE (code) DEFERRABLE INITIALLY DEFERRED);
+COMMENT ON COLUMN misc.code IS 'the code';
+COMMENT ON TABLE misc IS 'misc table';
+CREATE INDEX misc_lower_email ON misc (lower(email)) INCLUDE (n) WHERE email IS NOT NULL;
+CREATE SCHEMA app;
+CREATE TABLE app.thing (id bigserial PRIMARY KEY, name text NOT NULL);
+"""
+MIGRATED_DATA = """
+INSERT INTO gen VALUES (1, 2.50, 4, DEFAULT, 'a'), (2, 1.00, 1, DEFAULT, NULL);
+INSERT INTO misc (code, slug, email, n, label) VALUES ('b', 'x-1', 'A@b.org', 1, 'b'), ('a', NULL, NULL, 2, 'a'),
+                                                     ('B', 'y', NULL, 3, 'B');
+INSERT INTO app.thing (name) VALUES ('one'), ('two');
+"""
+MIGRATED_TABLES = ["gen", "misc", "app.thing"]
+
+
+def test_generated_columns_are_recomputed_not_copied(
+    project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    snapshot(project, s3_env, MIGRATED, MIGRATED_DATA, MIGRATED_TABLES)
+    clone = project.clone(tmp_path / "new-server")
+    manifest = json.loads((clone.seeds / "manifest.json").read_text())
+    entry = manifest["tables"]["gen"]["schema"]
+    assert [c["name"] for c in entry["columns"]] == ["id", "price", "qty", "note"]  # not data, as pg_dump
+    assert [c["name"] for c in entry["generated"]] == ["total"]
+
+    for target in (new_database(pg_server), new_database(pg_server, MIGRATED)):
+        result = restore(clone, target, s3_env)
+        assert result.returncode == 0, result.stderr
+        assert rows(target, "SELECT id, total::text FROM gen ORDER BY id") == [(1, "10.00"), (2, "1.00")]
+        with psycopg.connect(target) as conn:  # still generated: the application's updates recompute it
+            conn.execute("UPDATE gen SET qty = 10 WHERE id = 1")
+            assert conn.execute("SELECT total::text FROM gen WHERE id = 1").fetchone() == ("25.00",)
+            conn.rollback()
+        verify = clone.seedctl("verify", "--db", env={"DATABASE_URL": target})
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_blank_server_gets_collations_comments_functions_and_defaults(
+    project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    snapshot(project, s3_env, MIGRATED, MIGRATED_DATA, MIGRATED_TABLES)
+    clone = project.clone(tmp_path / "new-server")
+    target = new_database(pg_server)
+
+    result = restore(clone, target, s3_env)
+
+    assert result.returncode == 0, result.stderr
+    assert "created function public.is_slug(text)" in result.stdout
+    # the columns' collations came along: ORDER BY sorts as the application's did
+    assert rows(target, "SELECT code FROM misc ORDER BY code") == [("B",), ("a",), ("b",)]
+    assert rows(target, "SELECT label FROM misc ORDER BY label") == [("a",), ("b",), ("B",)]
+    assert rows(target, "SELECT a.attname, c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+                        "WHERE a.attrelid = 'misc'::regclass AND a.attname IN ('code', 'label') ORDER BY 1") == [
+        ("code", "C"), ("label", "und-x-icu")]
+    assert rows(target, "SELECT col_description('misc'::regclass, 3), obj_description('misc'::regclass)") == [
+        ("the code", "misc table")]
+    with psycopg.connect(target) as conn:
+        # defaults now() and gen_random_uuid() came along: the application may leave them out
+        new = conn.execute("INSERT INTO misc (code) VALUES ('z') RETURNING id IS NOT NULL, created_at IS NOT NULL")
+        assert new.fetchone() == (True, True)
+        with pytest.raises(psycopg.errors.CheckViolation):  # the CHECK calling is_slug() is there
+            conn.execute("INSERT INTO misc (code, slug) VALUES ('q', 'Not A Slug')")
+        conn.rollback()
+        with conn.transaction():  # the unique constraint is still DEFERRABLE INITIALLY DEFERRED
+            conn.execute("UPDATE misc SET code = 'tmp' WHERE code = 'a'")
+            conn.execute("UPDATE misc SET code = 'a' WHERE code = 'b'")
+            conn.execute("UPDATE misc SET code = 'b' WHERE code = 'tmp'")
+        index = conn.execute("SELECT pg_get_indexdef('misc_lower_email'::regclass)").fetchone()[0]
+        assert "INCLUDE (n)" in index and "WHERE (email IS NOT NULL)" in index
+    assert rows(target, "SELECT name FROM app.thing ORDER BY id") == [("one",), ("two",)]
+    with psycopg.connect(target) as conn:
+        assert conn.execute("INSERT INTO app.thing (name) VALUES ('three') RETURNING id").fetchone() == (3,)
