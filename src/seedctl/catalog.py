@@ -10,6 +10,8 @@ these; in dependency order) and the extensions that provide the others.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -108,6 +110,9 @@ class TableSchema:
     # User-defined functions its defaults, generated columns, constraints and indexes call
     # (schema, name, signature, definition: pg_get_functiondef), as pg_dump recreates them.
     functions: list[dict[str, str]] = field(default_factory=list)
+    # FOREIGN KEY constraints (name, definition, ref_schema, ref_table): added after every
+    # table is loaded, where the referenced table exists on the target.
+    foreign_keys: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def qualified(self) -> str:
@@ -151,6 +156,7 @@ class TableSchema:
             layout=list(data.get("layout", [])),
             comments=dict(data.get("comments", {})),
             functions=[dict(f) for f in data.get("functions", [])],
+            foreign_keys=[dict(f) for f in data.get("foreign_keys", [])],
         )
 
 
@@ -183,6 +189,7 @@ def read_table_schema(
             (oid,),
         )
         primary_key = [r[0] for r in cur.fetchall()]
+    with _qualified_names(conn), conn.cursor() as cur:
         # Indexes that back a constraint are recreated by the constraint itself.
         cur.execute(
             """
@@ -205,6 +212,17 @@ def read_table_schema(
             (oid,),
         )
         constraints = [{"name": r[0], "type": r[1], "definition": r[2]} for r in cur.fetchall()]
+        cur.execute(
+            """
+            SELECT k.conname, pg_get_constraintdef(k.oid), n.nspname, c.relname
+            FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE k.conrelid = %s AND k.contype = 'f'
+            ORDER BY k.conname
+            """,
+            (oid,),
+        )
+        foreign_keys = [{"name": r[0], "definition": r[1], "ref_schema": r[2], "ref_table": r[3]}
+                        for r in cur.fetchall()]
     hypertable = _hypertable(conn, schema, name) if timescaledb else None
     types, extensions = _user_types(conn, oid, f"sources.{source_name}: table {schema}.{name}")
     functions, providers = read_functions(conn, oid)
@@ -216,9 +234,21 @@ def read_table_schema(
     table = TableSchema(schema, name, columns, primary_key, indexes, constraints, hypertable,
                         sequences=read_sequences(conn, oid), types=types, extensions=extensions,
                         generated=[c for c in every if c.generated], layout=[c.name for c in every],
-                        comments=read_comments(conn, oid), functions=functions)
+                        comments=read_comments(conn, oid), functions=functions, foreign_keys=foreign_keys)
     _check_configured_columns(source_name, source, table)
     return table
+
+
+@contextmanager
+def _qualified_names(conn: psycopg.Connection) -> Iterator[None]:
+    """Definitions read meanwhile name every object with its schema (as pg_dump reads
+    them), so they mean the same on a target whatever its search_path."""
+    old = conn.execute("SELECT current_setting('search_path')").fetchone()[0]  # type: ignore[index]
+    conn.execute("SELECT set_config('search_path', '', false)")
+    try:
+        yield
+    finally:
+        conn.execute("SELECT set_config('search_path', %s, false)", (old,))
 
 
 def table_oid(conn: psycopg.Connection, table: sql.Identifier) -> int | None:

@@ -281,6 +281,23 @@ def add_keys_and_indexes(conn: psycopg.Connection, table: TableSchema) -> None:
             cur.execute(sql.SQL(_checked(_INDEX_SHAPE, index, "index", table)))  # type: ignore[arg-type]
 
 
+_FOREIGN_KEY_SHAPE = re.compile(r"FOREIGN KEY [^;]+")
+
+
+def add_foreign_key(conn: psycopg.Connection, table: TableSchema, fk: dict[str, str]) -> str | None:
+    """ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY, as recorded, if the referenced table
+    exists on the target; otherwise a note (one line: what and how to add it later)."""
+    statement = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+        table.identifier(), sql.Identifier(fk["name"]),
+        sql.SQL(_checked(_FOREIGN_KEY_SHAPE, fk["definition"], "foreign key", table)))
+    if table_oid(conn, sql.Identifier(fk["ref_schema"], fk["ref_table"])) is None:
+        return (f"foreign key {fk['name']} not recreated: table {fk['ref_schema']}.{fk['ref_table']} is neither in "
+                f"the snapshot nor on the target; once it is, run: ALTER TABLE {_show(table.schema, table.name)} "
+                f"ADD CONSTRAINT {_show(fk['name'])} {fk['definition']};")
+    conn.execute(statement)
+    return None
+
+
 def bump_sequences(conn: psycopg.Connection, table: TableSchema) -> None:
     """Every sequence the target table draws from continues after the snapshot: at or above
     both the state recorded in the snapshot and the restored ids. Sequences are only ever

@@ -134,3 +134,67 @@ def test_blank_server_gets_collations_comments_functions_and_defaults(
     assert rows(target, "SELECT name FROM app.thing ORDER BY id") == [("one",), ("two",)]
     with psycopg.connect(target) as conn:
         assert conn.execute("INSERT INTO app.thing (name) VALUES ('three') RETURNING id").fetchone() == (3,)
+
+
+# Declared child first: a restore in the sources' order would load orders before customers.
+FOREIGN = """
+CREATE TABLE country (code text PRIMARY KEY);
+CREATE TABLE customers (id integer PRIMARY KEY, country text REFERENCES country (code), referrer integer);
+ALTER TABLE customers ADD CONSTRAINT customers_referrer_fkey FOREIGN KEY (referrer) REFERENCES customers (id);
+CREATE TABLE orders (id integer PRIMARY KEY, customer integer NOT NULL REFERENCES customers (id) ON DELETE CASCADE);
+"""
+FOREIGN_DATA = """
+INSERT INTO country VALUES ('fr'), ('de');
+INSERT INTO customers VALUES (1, 'fr', 2), (2, 'de', NULL), (3, NULL, 1);
+INSERT INTO orders VALUES (10, 1), (11, 3), (12, 3);
+"""
+
+
+def test_foreign_keys_are_recreated_after_the_load_and_loaded_in_order(
+    project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    snapshot(project, s3_env, FOREIGN, FOREIGN_DATA, ["orders", "customers"])
+    clone = project.clone(tmp_path / "new-server")
+
+    blank = new_database(pg_server)
+    result = restore(clone, blank, s3_env)
+    assert result.returncode == 0, result.stderr
+    # the key to a table outside the snapshot: one line saying what to run once it exists
+    out = " ".join(result.stdout.split())  # the console wraps long lines
+    note = out[out.index("customers: foreign key customers_country_fkey"):]
+    assert "table public.country is neither in the snapshot nor on the target" in note
+    assert "ALTER TABLE public.customers ADD CONSTRAINT customers_country_fkey FOREIGN KEY (country) " \
+           "REFERENCES public.country(code);" in note
+    with psycopg.connect(blank) as conn:  # the keys between snapshot tables hold, with their actions
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            conn.execute("INSERT INTO orders VALUES (99, 42)")
+        conn.rollback()
+        conn.execute("DELETE FROM customers WHERE id = 3")
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (1,)  # ON DELETE CASCADE
+        conn.rollback()
+
+    schema_first = new_database(pg_server, FOREIGN + "INSERT INTO country VALUES ('fr'), ('de');")
+    for mode in ("safe", "replace", "append"):  # referenced tables are loaded (and emptied) first
+        result = restore(clone, schema_first, s3_env, "--mode", mode)
+        assert result.returncode == 0, (mode, result.stderr)
+        assert rows(schema_first, "SELECT id, customer FROM orders ORDER BY id") == [(10, 1), (11, 3), (12, 3)]
+
+
+def test_replace_refuses_a_table_referenced_from_outside_the_snapshot(
+    project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    snapshot(project, s3_env, FOREIGN, FOREIGN_DATA, ["orders", "customers"])
+    clone = project.clone(tmp_path / "new-server")
+    target = new_database(pg_server, FOREIGN + "INSERT INTO country VALUES ('fr'), ('de'); CREATE TABLE invoices (id integer PRIMARY KEY, "
+                                               "customer integer REFERENCES customers (id));")
+    assert restore(clone, target, s3_env).returncode == 0
+    run_sql(target, "INSERT INTO invoices VALUES (1, 2)")
+
+    result = restore(clone, target, s3_env, "--mode", "replace")
+
+    assert result.returncode == 8, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    assert "cannot empty table public.customers: foreign key invoices_customer_fkey of table public.invoices" in line
+    assert "add public.invoices to sources" in line
+    assert rows(target, "SELECT count(*) FROM orders") == [(3,)]
