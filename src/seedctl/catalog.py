@@ -113,6 +113,10 @@ class TableSchema:
     # FOREIGN KEY constraints (name, definition, ref_schema, ref_table): added after every
     # table is loaded, where the referenced table exists on the target.
     foreign_keys: list[dict[str, str]] = field(default_factory=list)
+    # Declarative partitioning: the key (pg_get_partkeydef) and every partition below the
+    # table, parents first (schema, name, parent "schema.name", bound, key if partitioned).
+    partition_key: str = ""
+    partitions: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def qualified(self) -> str:
@@ -157,6 +161,8 @@ class TableSchema:
             comments=dict(data.get("comments", {})),
             functions=[dict(f) for f in data.get("functions", [])],
             foreign_keys=[dict(f) for f in data.get("foreign_keys", [])],
+            partition_key=data.get("partition_key", ""),
+            partitions=[dict(p) for p in data.get("partitions", [])],
         )
 
 
@@ -201,7 +207,10 @@ def read_table_schema(
             """,
             (oid,),
         )
-        indexes = [r[0] for r in cur.fetchall()]
+        # An index of a partitioned table is defined ON ONLY it, then attached partition by
+        # partition (pg_dump's way); recreated plainly, it is built on every partition at once.
+        indexes = [r[0].replace(" ON ONLY ", " ON ", 1) for r in cur.fetchall()]
+        partition_key, partitions = _partitions(conn, oid)
         cur.execute(
             """
             SELECT conname, contype::text, pg_get_constraintdef(oid)
@@ -234,7 +243,8 @@ def read_table_schema(
     table = TableSchema(schema, name, columns, primary_key, indexes, constraints, hypertable,
                         sequences=read_sequences(conn, oid), types=types, extensions=extensions,
                         generated=[c for c in every if c.generated], layout=[c.name for c in every],
-                        comments=read_comments(conn, oid), functions=functions, foreign_keys=foreign_keys)
+                        comments=read_comments(conn, oid), functions=functions, foreign_keys=foreign_keys,
+                        partition_key=partition_key, partitions=partitions)
     _check_configured_columns(source_name, source, table)
     return table
 
@@ -312,6 +322,26 @@ def read_functions(conn: psycopg.Connection, oid: int) -> tuple[list[dict[str, s
         elif kind == "f":
             functions.append({"schema": schema, "name": name, "signature": signature, "definition": definition})
     return functions, sorted(set(providers))
+
+
+def _partitions(conn: psycopg.Connection, oid: int) -> tuple[str, list[dict[str, str]]]:
+    """The partition key of a partitioned table and its partitions (parents first), or ("", [])."""
+    key = conn.execute("SELECT pg_get_partkeydef(%s)", (oid,)).fetchone()[0]  # type: ignore[index]
+    if not key:
+        return "", []
+    rows = conn.execute(
+        """
+        SELECT n.nspname, c.relname, pn.nspname || '.' || p.relname, pg_get_expr(c.relpartbound, c.oid),
+               coalesce(pg_get_partkeydef(c.oid), '')
+        FROM pg_partition_tree(%s) t
+        JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_class p ON p.oid = t.parentrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
+        WHERE t.level > 0
+        ORDER BY t.level, n.nspname, c.relname
+        """,
+        (oid,),
+    ).fetchall()
+    return key, [{"schema": r[0], "name": r[1], "parent": r[2], "bound": r[3], "key": r[4]} for r in rows]
 
 
 def read_comments(conn: psycopg.Connection, oid: int) -> dict[str, str]:

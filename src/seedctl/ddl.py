@@ -29,6 +29,8 @@ _INDEX_SHAPE = re.compile(r"CREATE (UNIQUE )?INDEX [^;]+")
 _CONSTRAINT_SHAPE = re.compile(r"(UNIQUE|CHECK|EXCLUDE) [^;]+")
 _CHECK_SHAPE = re.compile(r"CHECK [^;]+")
 _DEFAULT_SHAPE = re.compile(r"[^;]+")
+_PARTITION_KEY_SHAPE = re.compile(r"(RANGE|LIST|HASH) \([^;]+\)")
+_BOUND_SHAPE = re.compile(r"FOR VALUES [^;]+|DEFAULT")
 _FUNCTION_SHAPE = re.compile(r"CREATE OR REPLACE FUNCTION .+", re.DOTALL)
 _SEQUENCE_TYPE_SHAPE = re.compile(r"smallint|integer|bigint")
 _COLLATION_SHAPE = re.compile(r'(?:[a-z_][a-z0-9_$]*|"(?:[^"]|"")+")\.(?:[a-z_][a-z0-9_$]*|"(?:[^"]|"")+")')
@@ -233,7 +235,15 @@ def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
         columns.append(sql.SQL(" ").join(parts))
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(table.schema)))
-        cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table.identifier(), sql.SQL(", ").join(columns)))
+        cur.execute(sql.SQL("CREATE TABLE {} ({}){}").format(
+            table.identifier(), sql.SQL(", ").join(columns), _partition_by(table.partition_key, table)))
+        for part in table.partitions:
+            parent = sql.Identifier(*part["parent"].split(".", 1))
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(part["schema"])))
+            cur.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} {}{}").format(
+                sql.Identifier(part["schema"], part["name"]), parent,
+                sql.SQL(_checked(_BOUND_SHAPE, part["bound"], "partition bound", table)),
+                _partition_by(part.get("key", ""), table)))
         for name, text in table.comments.items():
             target = table.identifier() if not name else sql.Identifier(table.schema, table.name, name)
             cur.execute(sql.SQL("COMMENT ON {} {} IS {}").format(
@@ -245,6 +255,12 @@ def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
                 cur.execute(sql.SQL("ALTER SEQUENCE {} OWNED BY {}").format(
                     seq.identifier(), sql.Identifier(table.schema, table.name, seq.owned_by[2])))
     return notes
+
+
+def _partition_by(key: str, table: TableSchema) -> sql.Composable:
+    if not key:
+        return sql.SQL("")
+    return sql.SQL(" PARTITION BY {}").format(sql.SQL(_checked(_PARTITION_KEY_SHAPE, key, "partition key", table)))
 
 
 def make_hypertable(conn: psycopg.Connection, table: TableSchema) -> None:

@@ -35,7 +35,7 @@ from psycopg import sql
 
 from seedctl import db
 from seedctl.acquire import TableData, acquire
-from seedctl.catalog import Column, read_columns, table_oid
+from seedctl.catalog import Column, TableSchema, read_columns, table_oid
 from seedctl.checksum import recorded_checksum
 from seedctl.config import load_params
 from seedctl.ddl import (
@@ -311,12 +311,20 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
     else:
         fresh = result.action in ("create", "create-empty", "replace")  # created/truncated just now
         result.loaded_rows = _copy_into(conn, table.identifier(), data, batch_rows,
-                                        freeze=fresh and not (table.hypertable and timescale))
+                                        freeze=fresh and not (table.hypertable and timescale)
+                                        and not _partitioned(conn, table))
         if result.action in ("create", "create-empty"):
             add_keys_and_indexes(conn, table)
         _verify(conn, result, table.identifier())
     bump_sequences(conn, table)
     result.seconds = time.perf_counter() - started
+
+
+def _partitioned(conn: psycopg.Connection, table: TableSchema) -> bool:
+    """Is the target a partitioned table (COPY FREEZE refuses those)?"""
+    row = conn.execute("SELECT relkind::text FROM pg_class WHERE oid = to_regclass(%s)",
+                       (table.identifier().as_string(conn),)).fetchone()
+    return bool(row) and row[0] == "p"  # type: ignore[index]
 
 
 def _copy_into(

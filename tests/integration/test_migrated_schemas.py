@@ -198,3 +198,38 @@ def test_replace_refuses_a_table_referenced_from_outside_the_snapshot(
     assert "cannot empty table public.customers: foreign key invoices_customer_fkey of table public.invoices" in line
     assert "add public.invoices to sources" in line
     assert rows(target, "SELECT count(*) FROM orders") == [(3,)]
+
+
+PARTITIONED = """
+CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, body text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_late PARTITION OF events FOR VALUES FROM ('2025-01-01') TO (MAXVALUE) PARTITION BY RANGE (at);
+CREATE TABLE events_late_x PARTITION OF events_late FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE events_late_rest PARTITION OF events_late DEFAULT;
+CREATE INDEX events_body ON events (body);
+"""
+PARTITIONED_DATA = "INSERT INTO events VALUES (1, '2024-03-01', 'a'), (2, '2025-03-01', 'x'), (3, '2026-01-01', 'y');"
+
+
+def test_partitioned_table_is_restored_partitioned(
+    project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    snapshot(project, s3_env, PARTITIONED, PARTITIONED_DATA, ["events"])
+    clone = project.clone(tmp_path / "new-server")
+    placed = [("events_2024", 1), ("events_late_x", 2), ("events_late_rest", 3)]
+
+    for target in (new_database(pg_server), new_database(pg_server, PARTITIONED)):
+        for mode in ("safe", "replace"):  # replace: TRUNCATE then COPY (not FREEZE: refused on a partitioned table)
+            result = restore(clone, target, s3_env, "--mode", mode)
+            assert result.returncode == 0, (mode, result.stderr)
+            assert rows(target, "SELECT tableoid::regclass::text, id FROM events ORDER BY id") == placed
+        assert rows(target, "SELECT relname FROM pg_class WHERE relkind = 'p' ORDER BY 1") == [
+            ("events",), ("events_late",)]
+        with psycopg.connect(target) as conn:  # new rows are routed, keys and indexes hold on every partition
+            conn.execute("INSERT INTO events VALUES (4, '2024-05-05', 'b')")
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute("INSERT INTO events VALUES (2, '2025-03-01', 'x')")
+            conn.rollback()
+            assert conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'events_late_x'").fetchone() == (2,)
+        verify = clone.seedctl("verify", "--db", env={"DATABASE_URL": target})
+        assert verify.returncode == 0, verify.stdout + verify.stderr
