@@ -306,6 +306,8 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
             make_hypertable(conn, table)
         elif table.hypertable:
             result.notes.append("was a hypertable; TimescaleDB is not installed here, restored as a plain table")
+    if fired := _insert_triggers(conn, table):  # as pg_restore without --disable-triggers: they fire
+        result.notes.append(f"trigger(s) {', '.join(fired)} fired for every restored row")
     if result.action == "append":
         _append(conn, result, batch_rows)
     else:
@@ -318,6 +320,14 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
         _verify(conn, result, table.identifier())
     bump_sequences(conn, table)
     result.seconds = time.perf_counter() - started
+
+
+def _insert_triggers(conn: psycopg.Connection, table: TableSchema) -> list[str]:
+    """The enabled user triggers that fire on INSERT (hence on COPY) into the target table."""
+    return [r[0] for r in conn.execute(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal "
+        "AND tgenabled <> 'D' AND tgtype & 4 <> 0 ORDER BY tgname",  # 4: TRIGGER_TYPE_INSERT
+        (table.identifier().as_string(conn),)).fetchall()]
 
 
 def _partitioned(conn: psycopg.Connection, table: TableSchema) -> bool:
@@ -423,6 +433,13 @@ def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composabl
             "rolled back; nothing was changed",
         )
     if data.origin in ("local", "cache", "remote"):
+        if got.digest != data.entry["content_checksum"] and (fired := _insert_triggers(conn, data.table)):
+            name = data.table.qualified
+            raise RestoreRefused(
+                f"table {data.source}: content checksum after loading differs from the snapshot's: trigger(s) "
+                f"{', '.join(fired)} on {name} changed the rows as they were loaded",
+                f"rolled back; nothing was changed. Restore with them disabled (ALTER TABLE {name} DISABLE TRIGGER "
+                f"{fired[0]};, restore, then ENABLE TRIGGER) or restore into a new database")
         if got.digest != data.entry["content_checksum"]:
             raise RestoreRefused(
                 f"table {data.source}: content checksum after loading differs from the snapshot's",

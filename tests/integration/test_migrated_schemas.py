@@ -233,3 +233,42 @@ def test_partitioned_table_is_restored_partitioned(
             assert conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'events_late_x'").fetchone() == (2,)
         verify = clone.seedctl("verify", "--db", env={"DATABASE_URL": target})
         assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+TRIGGERS = """
+CREATE TABLE touched (id integer PRIMARY KEY, note text, updated_at timestamptz);
+CREATE TABLE audit (id integer, what text);
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+CREATE FUNCTION audited() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO audit VALUES (NEW.id, TG_OP); RETURN NEW; END $$;
+CREATE TABLE logged (id integer PRIMARY KEY, note text);
+CREATE TRIGGER audited AFTER INSERT ON logged FOR EACH ROW EXECUTE FUNCTION audited();
+"""
+TOUCH = "CREATE TRIGGER touch BEFORE INSERT OR UPDATE ON touched FOR EACH ROW EXECUTE FUNCTION touch();"
+TRIGGERS_DATA = "INSERT INTO touched VALUES (1, 'x', NULL), (2, 'y', NULL); INSERT INTO logged VALUES (1, 'a'), (2, 'b');"
+
+
+def test_target_triggers_fire_and_one_that_changes_rows_is_named(
+    project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    snapshot(project, s3_env, TRIGGERS, TRIGGERS_DATA, ["touched", "logged"])
+    clone = project.clone(tmp_path / "new-server")
+
+    target = new_database(pg_server, TRIGGERS)  # triggers fire, as with pg_restore; the operator is told
+    result = restore(clone, target, s3_env)
+    assert result.returncode == 0, result.stderr
+    assert "logged: trigger(s) audited fired for every restored row" in " ".join(result.stdout.split())
+    assert rows(target, "SELECT id, what FROM audit ORDER BY id") == [(1, "INSERT"), (2, "INSERT")]
+
+    target = new_database(pg_server, TRIGGERS + TOUCH)
+    result = restore(clone, target, s3_env)
+    assert result.returncode == 8, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    assert "trigger(s) touch on public.touched changed the rows as they were loaded" in line
+    assert "ALTER TABLE public.touched DISABLE TRIGGER touch;" in line
+    assert rows(target, "SELECT count(*) FROM touched") == [(0,)]
+
+    run_sql(target, "ALTER TABLE touched DISABLE TRIGGER touch")  # the fix the line gives works
+    assert restore(clone, target, s3_env).returncode == 0
+    assert rows(target, "SELECT id, updated_at FROM touched ORDER BY id") == [(1, None), (2, None)]
