@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -182,7 +182,6 @@ def read_table_schema(
                 "create it, fix sources.<name>.table in params.yaml, or point DATABASE_URL elsewhere",
             )
         every = read_columns(conn, oid)
-        columns = [c for c in every if not c.generated]
         cur.execute(
             """
             SELECT a.attname
@@ -196,6 +195,12 @@ def read_table_schema(
         )
         primary_key = [r[0] for r in cur.fetchall()]
     with _qualified_names(conn), conn.cursor() as cur:
+        # Defaults and generation expressions, as the checks and indexes: schema-qualified.
+        cur.execute("SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
+                    "ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = %s", (oid,))
+        expressions = dict(cur.fetchall())
+        every = [replace(c, default=expressions[c.name]) if c.name in expressions else c for c in every]
+        columns = [c for c in every if not c.generated]
         # Indexes that back a constraint are recreated by the constraint itself.
         cur.execute(
             """

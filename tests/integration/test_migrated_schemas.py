@@ -272,3 +272,38 @@ def test_target_triggers_fire_and_one_that_changes_rows_is_named(
     run_sql(target, "ALTER TABLE touched DISABLE TRIGGER touch")  # the fix the line gives works
     assert restore(clone, target, s3_env).returncode == 0
     assert rows(target, "SELECT id, updated_at FROM touched ORDER BY id") == [(1, None), (2, None)]
+
+
+# Migrations run with search_path = app, public: the catalog then prints app's objects unqualified.
+IN_APP_SCHEMA = """
+CREATE SCHEMA app;
+CREATE FUNCTION app.norm(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(trim(t)) $$;
+CREATE TABLE app.users (id serial PRIMARY KEY, email text NOT NULL CHECK (app.norm(email) <> ''),
+                        code text DEFAULT app.norm(' X '));
+CREATE UNIQUE INDEX users_email ON app.users (app.norm(email));
+CREATE VIEW app.users_v AS SELECT id, email FROM app.users;
+"""
+
+
+def test_schema_with_its_own_search_path_restores_on_a_default_server(
+    project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    database = project.database_url.rsplit("/", 1)[1]
+    run_sql(project.database_url, f"ALTER DATABASE {database} SET search_path = app, public")
+    snapshot(project, s3_env, IN_APP_SCHEMA, "INSERT INTO app.users (email) VALUES ('A@x'), ('b@x');", ["app.users"])
+    clone = project.clone(tmp_path / "new-server")
+    target = new_database(pg_server)
+
+    result = restore(clone, target, s3_env)
+
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(target) as conn:
+        assert conn.execute("INSERT INTO app.users (email) VALUES ('c@x') RETURNING id, code").fetchone() == (3, "x")
+        with pytest.raises(psycopg.errors.UniqueViolation):  # the expression index came along
+            conn.execute("INSERT INTO app.users (email) VALUES (' a@X')")
+    # a view on the table (schema-first target) does not stop --mode replace: TRUNCATE, not DROP
+    assert restore(clone, new_database(pg_server, IN_APP_SCHEMA), s3_env, "--mode", "replace").returncode == 0
+    view_target = new_database(pg_server, IN_APP_SCHEMA + "INSERT INTO app.users (email) VALUES ('old@x');")
+    result = restore(clone, view_target, s3_env, "--mode", "replace")
+    assert result.returncode == 0, result.stderr
+    assert rows(view_target, "SELECT email FROM app.users_v ORDER BY id") == [("A@x",), ("b@x",)]
