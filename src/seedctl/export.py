@@ -47,7 +47,8 @@ from seedctl.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_fo
 from seedctl.progress import RowCounter, row_progress
 from seedctl.tools import pid_alive
 
-SNAPSHOT_FORMAT = 3  # bump when the layout or encodings change incompatibly (2: parts per table; 3: sequences, types)
+SNAPSHOT_FORMAT = 4  # bump when the layout or encodings change incompatibly (2: parts per table; 3: sequences,
+# types; 4: generated columns left out of the data, foreign keys, partitions, functions, collations)
 DATA_DIR = "data"
 SCHEMA_FILE = "schema.json"
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
