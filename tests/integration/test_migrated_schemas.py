@@ -97,6 +97,10 @@ def test_generated_columns_are_recomputed_not_copied(
             conn.rollback()
         verify = clone.seedctl("verify", "--db", env={"DATABASE_URL": target})
         assert verify.returncode == 0, verify.stdout + verify.stderr
+        for mode in ("replace", "append"):
+            result = restore(clone, target, s3_env, "--mode", mode)
+            assert result.returncode == 0, (mode, result.stderr)
+            assert rows(target, "SELECT id, total::text FROM gen ORDER BY id") == [(1, "10.00"), (2, "1.00")]
 
 
 def test_blank_server_gets_collations_comments_functions_and_defaults(
