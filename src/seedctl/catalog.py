@@ -230,7 +230,7 @@ def read_table_schema(
             """
             SELECT k.conname, pg_get_constraintdef(k.oid), n.nspname, c.relname
             FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE k.conrelid = %s AND k.contype = 'f'
+            WHERE k.conrelid = %s AND k.contype = 'f' AND k.conparentid = 0
             ORDER BY k.conname
             """,
             (oid,),

@@ -3,10 +3,11 @@
 Order of work: data acquired and verified against the manifest (acquire.py) -> one
 transaction: target tables locked and inspected, the mode decides each table's action,
 existing tables' columns, present types and available extensions checked (a refusal
-here comes before any write), missing extensions, types and sequences created, missing
-tables created bare, rows loaded with COPY, keys and indexes built, row count and
-content checksum compared with the snapshot, sequences raised past the restored ids ->
-COMMIT. Any failure, a kill or
+here comes before any write), missing extensions, types, functions and sequences
+created, the tables to replace emptied in one TRUNCATE, missing tables created bare,
+rows loaded with COPY (referenced tables first), keys and indexes built, row count and
+content checksum compared with the snapshot, sequences raised past the restored ids,
+foreign keys of the created tables added -> COMMIT. Any failure, a kill or
 a lost connection rolls everything back: the target is exactly as it was.
 
 Modes (never overwrite a non-empty table unless asked):
@@ -141,7 +142,7 @@ SELECT cn.nspname || '.' || c.relname, pn.nspname || '.' || p.relname, k.conname
 FROM pg_constraint k
 JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
 JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
-WHERE k.contype = 'f' AND k.conrelid <> k.confrelid
+WHERE k.contype = 'f' AND k.conrelid <> k.confrelid AND k.conparentid = 0  -- not the per-partition clones
 ORDER BY 1, 2, 3
 """
 

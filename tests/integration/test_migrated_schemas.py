@@ -211,14 +211,18 @@ CREATE TABLE events_late PARTITION OF events FOR VALUES FROM ('2025-01-01') TO (
 CREATE TABLE events_late_x PARTITION OF events_late FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 CREATE TABLE events_late_rest PARTITION OF events_late DEFAULT;
 CREATE INDEX events_body ON events (body);
+CREATE TABLE event_tags (event bigint, at date, tag text, FOREIGN KEY (event, at) REFERENCES events);
 """
-PARTITIONED_DATA = "INSERT INTO events VALUES (1, '2024-03-01', 'a'), (2, '2025-03-01', 'x'), (3, '2026-01-01', 'y');"
+PARTITIONED_DATA = """
+INSERT INTO events VALUES (1, '2024-03-01', 'a'), (2, '2025-03-01', 'x'), (3, '2026-01-01', 'y');
+INSERT INTO event_tags VALUES (3, '2026-01-01', 'late');
+"""
 
 
 def test_partitioned_table_is_restored_partitioned(
     project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
 ) -> None:
-    snapshot(project, s3_env, PARTITIONED, PARTITIONED_DATA, ["events"])
+    snapshot(project, s3_env, PARTITIONED, PARTITIONED_DATA, ["event_tags", "events"])
     clone = project.clone(tmp_path / "new-server")
     placed = [("events_2024", 1), ("events_late_x", 2), ("events_late_rest", 3)]
 
@@ -235,6 +239,8 @@ def test_partitioned_table_is_restored_partitioned(
                 conn.execute("INSERT INTO events VALUES (2, '2025-03-01', 'x')")
             conn.rollback()
             assert conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'events_late_x'").fetchone() == (2,)
+            with pytest.raises(psycopg.errors.ForeignKeyViolation):  # the key to the partitioned table holds
+                conn.execute("INSERT INTO event_tags VALUES (9, '2024-01-01', 'none')")
         verify = clone.seedctl("verify", "--db", env={"DATABASE_URL": target})
         assert verify.returncode == 0, verify.stdout + verify.stderr
 
