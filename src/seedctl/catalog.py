@@ -263,7 +263,8 @@ def _qualified_names(conn: psycopg.Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        conn.execute("SELECT set_config('search_path', %s, false)", (old,))
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:  # else the error stands
+            conn.execute("SELECT set_config('search_path', %s, false)", (old,))
 
 
 def table_oid(conn: psycopg.Connection, table: sql.Identifier) -> int | None:
