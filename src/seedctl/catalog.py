@@ -10,7 +10,9 @@ these; in dependency order) and the extensions that provide the others.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -28,7 +30,9 @@ class Column:
     typmod: int
     not_null: bool
     identity: str = ""  # "a" ALWAYS, "d" BY DEFAULT, "" not an identity column
-    default: str | None = None
+    default: str | None = None  # for a generated column: its expression
+    generated: str = ""  # "s" GENERATED ALWAYS AS (default) STORED, "" a plain column
+    collation: str = ""  # a collation other than its type's default, as SQL ("pg_catalog.\"C\"")
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,21 @@ class TableSchema:
     sequences: list[Sequence] = field(default_factory=list)
     types: list[UserType] = field(default_factory=list)  # dependencies first
     extensions: list[dict[str, str]] = field(default_factory=list)  # name, version
+    # Generated columns are not data: like pg_dump, a snapshot neither exports nor loads
+    # them; they are recreated (in table order: `layout`, every column's name) on restore.
+    generated: list[Column] = field(default_factory=list)
+    layout: list[str] = field(default_factory=list)
+    comments: dict[str, str] = field(default_factory=dict)  # "" the table's, else a column's
+    # User-defined functions its defaults, generated columns, constraints and indexes call
+    # (schema, name, signature, definition: pg_get_functiondef), as pg_dump recreates them.
+    functions: list[dict[str, str]] = field(default_factory=list)
+    # FOREIGN KEY constraints (name, definition, ref_schema, ref_table): added after every
+    # table is loaded, where the referenced table exists on the target.
+    foreign_keys: list[dict[str, str]] = field(default_factory=list)
+    # Declarative partitioning: the key (pg_get_partkeydef) and every partition below the
+    # table, parents first (schema, name, parent "schema.name", bound, key if partitioned).
+    partition_key: str = ""
+    partitions: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def qualified(self) -> str:
@@ -105,6 +124,12 @@ class TableSchema:
 
     def identifier(self) -> sql.Identifier:
         return sql.Identifier(self.schema, self.name)
+
+    def all_columns(self) -> list[Column]:
+        """Data and generated columns, in the table's order."""
+        named = {c.name: c for c in (*self.columns, *self.generated)}
+        order = [n for n in self.layout if n in named] or list(named)
+        return [named[n] for n in order] + [c for n, c in named.items() if n not in order]
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -131,6 +156,13 @@ class TableSchema:
             sequences=[Sequence(**q) for q in data.get("sequences", [])],
             types=[UserType(**t) for t in data.get("types", [])],
             extensions=[dict(e) for e in data.get("extensions", [])],
+            generated=[Column(**c) for c in data.get("generated", [])],
+            layout=list(data.get("layout", [])),
+            comments=dict(data.get("comments", {})),
+            functions=[dict(f) for f in data.get("functions", [])],
+            foreign_keys=[dict(f) for f in data.get("foreign_keys", [])],
+            partition_key=data.get("partition_key", ""),
+            partitions=[dict(p) for p in data.get("partitions", [])],
         )
 
 
@@ -149,7 +181,7 @@ def read_table_schema(
                 f"sources.{source_name}: table {schema}.{name} does not exist in the database",
                 "create it, fix sources.<name>.table in params.yaml, or point DATABASE_URL elsewhere",
             )
-        columns = read_columns(conn, oid)
+        every = read_columns(conn, oid)
         cur.execute(
             """
             SELECT a.attname
@@ -162,6 +194,13 @@ def read_table_schema(
             (oid,),
         )
         primary_key = [r[0] for r in cur.fetchall()]
+    with _qualified_names(conn), conn.cursor() as cur:
+        # Defaults and generation expressions, as the checks and indexes: schema-qualified.
+        cur.execute("SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
+                    "ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = %s", (oid,))
+        expressions = dict(cur.fetchall())
+        every = [replace(c, default=expressions[c.name]) if c.name in expressions else c for c in every]
+        columns = [c for c in every if not c.generated]
         # Indexes that back a constraint are recreated by the constraint itself.
         cur.execute(
             """
@@ -173,7 +212,10 @@ def read_table_schema(
             """,
             (oid,),
         )
-        indexes = [r[0] for r in cur.fetchall()]
+        # An index of a partitioned table is defined ON ONLY it, then attached partition by
+        # partition (pg_dump's way); recreated plainly, it is built on every partition at once.
+        indexes = [r[0].replace(" ON ONLY ", " ON ", 1) for r in cur.fetchall()]
+        partition_key, partitions = _partitions(conn, oid)
         cur.execute(
             """
             SELECT conname, contype::text, pg_get_constraintdef(oid)
@@ -184,12 +226,45 @@ def read_table_schema(
             (oid,),
         )
         constraints = [{"name": r[0], "type": r[1], "definition": r[2]} for r in cur.fetchall()]
+        cur.execute(
+            """
+            SELECT k.conname, pg_get_constraintdef(k.oid), n.nspname, c.relname
+            FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE k.conrelid = %s AND k.contype = 'f' AND k.conparentid = 0
+            ORDER BY k.conname
+            """,
+            (oid,),
+        )
+        foreign_keys = [{"name": r[0], "definition": r[1], "ref_schema": r[2], "ref_table": r[3]}
+                        for r in cur.fetchall()]
     hypertable = _hypertable(conn, schema, name) if timescaledb else None
     types, extensions = _user_types(conn, oid, f"sources.{source_name}: table {schema}.{name}")
+    functions, providers = read_functions(conn, oid)
+    if providers:
+        versions = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
+        known = {e["name"] for e in extensions}
+        extensions = sorted([*extensions, *({"name": e, "version": versions.get(e, "")}
+                                            for e in providers if e not in known)], key=lambda e: e["name"])
     table = TableSchema(schema, name, columns, primary_key, indexes, constraints, hypertable,
-                        sequences=read_sequences(conn, oid), types=types, extensions=extensions)
+                        sequences=read_sequences(conn, oid), types=types, extensions=extensions,
+                        generated=[c for c in every if c.generated], layout=[c.name for c in every],
+                        comments=read_comments(conn, oid), functions=functions, foreign_keys=foreign_keys,
+                        partition_key=partition_key, partitions=partitions)
     _check_configured_columns(source_name, source, table)
     return table
+
+
+@contextmanager
+def _qualified_names(conn: psycopg.Connection) -> Iterator[None]:
+    """Definitions read meanwhile name every object with its schema (as pg_dump reads
+    them), so they mean the same on a target whatever its search_path."""
+    old = conn.execute("SELECT current_setting('search_path')").fetchone()[0]  # type: ignore[index]
+    conn.execute("SELECT set_config('search_path', '', false)")
+    try:
+        yield
+    finally:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:  # else the error stands
+            conn.execute("SELECT set_config('search_path', %s, false)", (old,))
 
 
 def table_oid(conn: psycopg.Connection, table: sql.Identifier) -> int | None:
@@ -199,23 +274,95 @@ def table_oid(conn: psycopg.Connection, table: sql.Identifier) -> int | None:
 
 
 def read_columns(conn: psycopg.Connection, oid: int) -> list[Column]:
-    """The table's columns in order, as the catalog describes them."""
+    """The table's columns in order (generated ones included), as the catalog describes them."""
     rows = conn.execute(
         """
         SELECT a.attname, format_type(a.atttypid, a.atttypmod),
                coalesce(bt.typname, t.typname), a.atttypmod, a.attnotnull,
-               a.attidentity::text, pg_get_expr(d.adbin, d.adrelid)
+               a.attidentity::text, pg_get_expr(d.adbin, d.adrelid), a.attgenerated::text,
+               CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                    THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END
         FROM pg_attribute a
         JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        LEFT JOIN pg_collation co ON co.oid = a.attcollation
+        LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
         WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY a.attnum
         """,
         (oid,),
     ).fetchall()
     return [Column(name=r[0], pg_type=r[1], base_type=r[2], typmod=r[3], not_null=r[4],
-                   identity=r[5] or "", default=r[6]) for r in rows]
+                   identity=r[5] or "", default=r[6], generated=r[7] or "", collation=r[8] or "") for r in rows]
+
+
+# The functions a table's column defaults and generated columns (pg_attrdef), constraints
+# and indexes depend on, with the extension providing each, if any.
+_FUNCTIONS = """
+SELECT DISTINCT n.nspname, p.proname,
+       format('%%I.%%I(%%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)),
+       CASE WHEN e.extname IS NULL AND p.prokind = 'f' THEN pg_get_functiondef(p.oid) END, e.extname, p.prokind::text
+FROM pg_depend d
+JOIN pg_proc p ON p.oid = d.refobjid
+JOIN pg_namespace n ON n.oid = p.pronamespace
+LEFT JOIN pg_depend x ON x.classid = 'pg_proc'::regclass AND x.objid = p.oid
+     AND x.refclassid = 'pg_extension'::regclass AND x.deptype = 'e'
+LEFT JOIN pg_extension e ON e.oid = x.refobjid
+WHERE d.refclassid = 'pg_proc'::regclass AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND (
+    (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = %(t)s))
+ OR (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = %(t)s))
+ OR (d.classid = 'pg_class'::regclass AND d.objid IN (SELECT indexrelid FROM pg_index WHERE indrelid = %(t)s)))
+ORDER BY 3
+"""
+
+
+def read_functions(conn: psycopg.Connection, oid: int) -> tuple[list[dict[str, str]], list[str]]:
+    """The user-defined functions table `oid`'s expressions call, and the extensions
+    providing the others. Functions those functions call are not followed (pg_depend does
+    not record calls inside a function body)."""
+    functions, providers = [], []
+    for schema, name, signature, definition, extension, kind in conn.execute(_FUNCTIONS, {"t": oid}).fetchall():
+        if extension:
+            providers.append(extension)
+        elif kind == "f":
+            functions.append({"schema": schema, "name": name, "signature": signature, "definition": definition})
+    return functions, sorted(set(providers))
+
+
+def _partitions(conn: psycopg.Connection, oid: int) -> tuple[str, list[dict[str, str]]]:
+    """The partition key of a partitioned table and its partitions (parents first), or ("", [])."""
+    key = conn.execute("SELECT pg_get_partkeydef(%s)", (oid,)).fetchone()[0]  # type: ignore[index]
+    if not key:
+        return "", []
+    rows = conn.execute(
+        """
+        SELECT n.nspname, c.relname, pn.nspname || '.' || p.relname, pg_get_expr(c.relpartbound, c.oid),
+               coalesce(pg_get_partkeydef(c.oid), '')
+        FROM pg_partition_tree(%s) t
+        JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_class p ON p.oid = t.parentrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
+        WHERE t.level > 0
+        ORDER BY t.level, n.nspname, c.relname
+        """,
+        (oid,),
+    ).fetchall()
+    return key, [{"schema": r[0], "name": r[1], "parent": r[2], "bound": r[3], "key": r[4]} for r in rows]
+
+
+def read_comments(conn: psycopg.Connection, oid: int) -> dict[str, str]:
+    """COMMENT ON the table ("") and its columns (by name), as pg_dump keeps them."""
+    rows = conn.execute(
+        """
+        SELECT coalesce(a.attname, ''), d.description
+        FROM pg_description d
+        LEFT JOIN pg_attribute a ON a.attrelid = d.objoid AND a.attnum = d.objsubid AND d.objsubid > 0
+        WHERE d.classoid = 'pg_class'::regclass AND d.objoid = %s AND (d.objsubid = 0 OR a.attname IS NOT NULL)
+        ORDER BY d.objsubid
+        """,
+        (oid,),
+    ).fetchall()
+    return {r[0]: r[1] for r in rows}
 
 
 # The sequences a table's columns draw from, as pg_dump finds them: owned by one of its

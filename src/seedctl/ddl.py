@@ -29,7 +29,11 @@ _INDEX_SHAPE = re.compile(r"CREATE (UNIQUE )?INDEX [^;]+")
 _CONSTRAINT_SHAPE = re.compile(r"(UNIQUE|CHECK|EXCLUDE) [^;]+")
 _CHECK_SHAPE = re.compile(r"CHECK [^;]+")
 _DEFAULT_SHAPE = re.compile(r"[^;]+")
+_PARTITION_KEY_SHAPE = re.compile(r"(RANGE|LIST|HASH) \([^;]+\)")
+_BOUND_SHAPE = re.compile(r"FOR VALUES [^;]+|DEFAULT")
+_FUNCTION_SHAPE = re.compile(r"CREATE OR REPLACE FUNCTION .+", re.DOTALL)
 _SEQUENCE_TYPE_SHAPE = re.compile(r"smallint|integer|bigint")
+_COLLATION_SHAPE = re.compile(r'(?:[a-z_][a-z0-9_$]*|"(?:[^"]|"")+")\.(?:[a-z_][a-z0-9_$]*|"(?:[^"]|"")+")')
 _INTEGER_TYPES = ("int2", "int4", "int8")
 
 
@@ -48,6 +52,7 @@ class Prerequisites:
 
     extensions: list[tuple[str, TableSchema]] = field(default_factory=list)  # available, to CREATE EXTENSION
     types: list[tuple[UserType, TableSchema]] = field(default_factory=list)  # to create, dependencies first
+    functions: list[tuple[dict[str, str], TableSchema]] = field(default_factory=list)  # to create
     problems: list[tuple[str, str]] = field(default_factory=list)  # (what is wrong, the fix)
 
 
@@ -59,6 +64,7 @@ def prerequisites(conn: psycopg.Connection, tables: list[TableSchema]) -> Prereq
     available = {r[0] for r in conn.execute("SELECT name FROM pg_available_extensions").fetchall()}
     seen_extensions: set[str] = set()
     seen_types: set[str] = set()
+    seen_functions: set[str] = set()
     for table in tables:
         for ext in table.extensions:
             name = ext["name"]
@@ -84,7 +90,24 @@ def prerequisites(conn: psycopg.Connection, tables: list[TableSchema]) -> Prereq
                     f"table {table.qualified}: type {utype.qualified} on the target differs from the snapshot's: {diff}",
                     f"restore into a new database, or change {utype.qualified} on the target to match the snapshot",
                 ))
+        for function in table.functions:
+            if function["signature"] in seen_functions:
+                continue
+            seen_functions.add(function["signature"])
+            present = conn.execute("SELECT to_regprocedure(%s)", (function["signature"],)).fetchone()
+            if not present or present[0] is None:
+                found.functions.append((function, table))
     return found
+
+
+def create_function(conn: psycopg.Connection, function: dict[str, str], table: TableSchema) -> None:
+    """The function as pg_get_functiondef() gave it (one statement: the extended query
+    protocol refuses more), its body not checked yet, as pg_restore does."""
+    definition = _checked(_FUNCTION_SHAPE, function["definition"], "function definition", table)
+    with conn.cursor() as cur:
+        cur.execute("SET LOCAL check_function_bodies = off")
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(function["schema"])))
+        cur.execute(definition.encode())
 
 
 def create_extension_sql(name: str) -> str:
@@ -185,10 +208,16 @@ def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
     for the operator. The table's non-identity sequences must exist (create_sequences)."""
     notes = []
     columns = []
-    for col in table.columns:
+    for col in table.all_columns():
         parts = [sql.Identifier(col.name), sql.SQL(_checked(_TYPE_SHAPE, col.pg_type, "type", table))]
+        if col.collation:
+            parts.append(sql.SQL("COLLATE {}").format(sql.SQL(_checked(_COLLATION_SHAPE, col.collation, "collation", table))))
         drawn = next((s for s in table.sequences if col.name in s.default_columns), None)
-        if col.identity:
+        if col.generated:
+            _checked(re.compile("s"), col.generated, "generated column kind", table)
+            parts.append(sql.SQL("GENERATED ALWAYS AS ({}) STORED").format(
+                sql.SQL(_checked(_DEFAULT_SHAPE, col.default or "", "generation expression", table))))
+        elif col.identity:
             kind = "ALWAYS" if col.identity == "a" else "BY DEFAULT"
             parts.append(sql.SQL(f"GENERATED {kind} AS IDENTITY"))
             own = next((s for s in table.sequences if s.identity and s.owned_by[2:] == [col.name]), None)
@@ -206,7 +235,19 @@ def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
         columns.append(sql.SQL(" ").join(parts))
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(table.schema)))
-        cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table.identifier(), sql.SQL(", ").join(columns)))
+        cur.execute(sql.SQL("CREATE TABLE {} ({}){}").format(
+            table.identifier(), sql.SQL(", ").join(columns), _partition_by(table.partition_key, table)))
+        for part in table.partitions:
+            parent = sql.Identifier(*part["parent"].split(".", 1))
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(part["schema"])))
+            cur.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} {}{}").format(
+                sql.Identifier(part["schema"], part["name"]), parent,
+                sql.SQL(_checked(_BOUND_SHAPE, part["bound"], "partition bound", table)),
+                _partition_by(part.get("key", ""), table)))
+        for name, text in table.comments.items():
+            target = table.identifier() if not name else sql.Identifier(table.schema, table.name, name)
+            cur.execute(sql.SQL("COMMENT ON {} {} IS {}").format(
+                sql.SQL("COLUMN" if name else "TABLE"), target, sql.Literal(text)))
         for seq in table.sequences:
             if seq.identity or len(seq.owned_by) != 3:
                 continue
@@ -214,6 +255,12 @@ def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
                 cur.execute(sql.SQL("ALTER SEQUENCE {} OWNED BY {}").format(
                     seq.identifier(), sql.Identifier(table.schema, table.name, seq.owned_by[2])))
     return notes
+
+
+def _partition_by(key: str, table: TableSchema) -> sql.Composable:
+    if not key:
+        return sql.SQL("")
+    return sql.SQL(" PARTITION BY {}").format(sql.SQL(_checked(_PARTITION_KEY_SHAPE, key, "partition key", table)))
 
 
 def make_hypertable(conn: psycopg.Connection, table: TableSchema) -> None:
@@ -248,6 +295,23 @@ def add_keys_and_indexes(conn: psycopg.Connection, table: TableSchema) -> None:
             )
         for index in table.indexes:
             cur.execute(sql.SQL(_checked(_INDEX_SHAPE, index, "index", table)))  # type: ignore[arg-type]
+
+
+_FOREIGN_KEY_SHAPE = re.compile(r"FOREIGN KEY [^;]+")
+
+
+def add_foreign_key(conn: psycopg.Connection, table: TableSchema, fk: dict[str, str]) -> str | None:
+    """ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY, as recorded, if the referenced table
+    exists on the target; otherwise a note (one line: what and how to add it later)."""
+    statement = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+        table.identifier(), sql.Identifier(fk["name"]),
+        sql.SQL(_checked(_FOREIGN_KEY_SHAPE, fk["definition"], "foreign key", table)))
+    if table_oid(conn, sql.Identifier(fk["ref_schema"], fk["ref_table"])) is None:
+        return (f"foreign key {fk['name']} not recreated: table {fk['ref_schema']}.{fk['ref_table']} is neither in "
+                f"the snapshot nor on the target; once it is, run: ALTER TABLE {_show(table.schema, table.name)} "
+                f"ADD CONSTRAINT {_show(fk['name'])} {fk['definition']};")
+    conn.execute(statement)
+    return None
 
 
 def bump_sequences(conn: psycopg.Connection, table: TableSchema) -> None:
@@ -350,6 +414,12 @@ def column_problems(table: TableSchema, target: list[Column]) -> list[tuple[str,
             problems.append((
                 f"table {table.qualified}: column {col.name} ({col.pg_type}) is missing in the target table",
                 f"add it (ALTER TABLE {name} ADD COLUMN {_show(col.name)} {col.pg_type};) "
+                "or restore into a new database"))
+        elif have.generated:
+            problems.append((
+                f"table {table.qualified}: column {col.name} is a generated column in the target table, "
+                "a stored column in the snapshot",
+                f"drop its expression (ALTER TABLE {name} ALTER COLUMN {_show(col.name)} DROP EXPRESSION;) "
                 "or restore into a new database"))
         elif not widens(col.pg_type, have.pg_type):
             problems.append((

@@ -48,7 +48,8 @@ from seedctl.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_fo
 from seedctl.progress import RowCounter, row_progress
 from seedctl.tools import pid_alive
 
-SNAPSHOT_FORMAT = 3  # bump when the layout or encodings change incompatibly (2: parts per table; 3: sequences, types)
+SNAPSHOT_FORMAT = 4  # bump when the layout or encodings change incompatibly (2: parts per table; 3: sequences,
+# types; 4: generated columns left out of the data, foreign keys, partitions, functions, collations)
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
 # The one file of a partitioned table without rows: data/<source>/empty.parquet, so a
 # partitioned table's files are always under its directory.

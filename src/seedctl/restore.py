@@ -3,10 +3,11 @@
 Order of work: data acquired and verified against the manifest (acquire.py) -> one
 transaction: target tables locked and inspected, the mode decides each table's action,
 existing tables' columns, present types and available extensions checked (a refusal
-here comes before any write), missing extensions, types and sequences created, missing
-tables created bare, rows loaded with COPY, keys and indexes built, row count and
-content checksum compared with the snapshot, sequences raised past the restored ids ->
-COMMIT. Any failure, a kill or
+here comes before any write), missing extensions, types, functions and sequences
+created, the tables to replace emptied in one TRUNCATE, missing tables created bare,
+rows loaded with COPY (referenced tables first), keys and indexes built, row count and
+content checksum compared with the snapshot, sequences raised past the restored ids,
+foreign keys of the created tables added -> COMMIT. Any failure, a kill or
 a lost connection rolls everything back: the target is exactly as it was.
 
 Modes (never overwrite a non-empty table unless asked):
@@ -35,16 +36,18 @@ from psycopg import sql
 
 from seedctl import db
 from seedctl.acquire import TableData, acquire
-from seedctl.catalog import Column, read_columns, table_oid
+from seedctl.catalog import Column, TableSchema, read_columns, table_oid
 from seedctl.checksum import recorded_checksum
 from seedctl.config import load_params
 from seedctl.ddl import (
+    add_foreign_key,
     add_keys_and_indexes,
     as_snapshot_types,
     bump_sequences,
     column_problems,
     create_extension_sql,
     create_extensions,
+    create_function,
     create_sequences,
     create_table,
     create_type,
@@ -104,6 +107,7 @@ def plan(conn: psycopg.Connection, tables: list[TableData], mode: Mode) -> list[
             action = "keep"
         results.append(TableResult(data, action, existing))
     _check_existing_columns(conn, results)
+    _check_truncatable(conn, results)
     if mode == "safe":
         busy = [r for r in results if r.existing_rows]
         if busy:
@@ -132,6 +136,77 @@ def _check_existing_columns(conn: psycopg.Connection, results: list[TableResult]
         raise RestoreRefused(f"{what}{more}", f"nothing was changed; {fix}")
 
 
+# Foreign keys between existing tables on the target: (referencing, referenced, name).
+_TARGET_FOREIGN_KEYS = """
+SELECT cn.nspname || '.' || c.relname, pn.nspname || '.' || p.relname, k.conname
+FROM pg_constraint k
+JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
+JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
+WHERE k.contype = 'f' AND k.conrelid <> k.confrelid AND k.conparentid = 0  -- not the per-partition clones
+ORDER BY 1, 2, 3
+"""
+
+
+def _check_truncatable(conn: psycopg.Connection, results: list[TableResult]) -> None:
+    """TRUNCATE refuses a table another table references unless both are emptied together:
+    refuse before any write if a table to replace is referenced from one this restore
+    does not empty."""
+    emptied = {r.data.table.qualified for r in results if r.action == "replace"}
+    if not emptied:
+        return
+    for child, parent, name in conn.execute(_TARGET_FOREIGN_KEYS).fetchall():
+        if parent in emptied and child not in emptied:
+            raise RestoreRefused(
+                f"--mode replace cannot empty table {parent}: foreign key {name} of table {child} references it "
+                f"and {child} is not replaced by this restore",
+                f"nothing was changed; add {child} to sources (and snapshot again), or restore into a new database")
+
+
+def _load_order(conn: psycopg.Connection, results: list[TableResult]) -> list[TableResult]:
+    """Referenced tables before the tables referencing them (foreign keys on the target's
+    existing tables are checked as each COPY ends); otherwise the snapshot's order. Tables
+    created here get their foreign keys only after every table is loaded."""
+    by_name = {r.data.table.qualified: r for r in results}
+    parents: dict[str, list[str]] = {name: [] for name in by_name}
+    for child, parent, _ in conn.execute(_TARGET_FOREIGN_KEYS).fetchall():
+        if child in by_name and parent in by_name:
+            parents[child].append(parent)
+    ordered: list[TableResult] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:  # done, or on the current path: a cycle keeps the snapshot's order
+            return
+        seen.add(name)
+        for parent in parents[name]:
+            visit(parent)
+        ordered.append(by_name[name])
+
+    for name in by_name:
+        visit(name)
+    return ordered
+
+
+def _add_foreign_keys(conn: psycopg.Connection, results: list[TableResult]) -> None:
+    """The recorded foreign keys of the tables created here, once every table is loaded."""
+    for result in results:
+        if result.action not in ("create", "create-empty"):
+            continue
+        table = result.data.table
+        for fk in table.foreign_keys:
+            try:
+                with conn.transaction():  # a savepoint, to report this one failure precisely
+                    note = add_foreign_key(conn, table, fk)
+            except psycopg.errors.ForeignKeyViolation as exc:
+                raise RestoreRefused(
+                    f"table {table.qualified}: foreign key {fk['name']} does not hold for the restored rows: "
+                    f"{db.first_line(exc)}",
+                    f"rolled back; nothing was changed. Load {fk['ref_schema']}.{fk['ref_table']}'s rows first "
+                    "(or add it to sources) and restore again") from None
+            if note:
+                result.notes.append(note)
+
+
 def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: bool) -> None:
     """Extensions and user-defined types the tables need: checked before any write, then
     (unless dry_run) created in dependency order."""
@@ -155,6 +230,9 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
     for utype, table in needed.types:
         create_type(conn, utype, table)
         by_table[id(table)].notes.append(f"created {utype.kind} type {utype.qualified}")
+    for function, table in needed.functions:
+        create_function(conn, function, table)
+        by_table[id(table)].notes.append(f"created function {function['signature']}")
 
 
 def run(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_rows: int = 131072) -> list[TableResult]:
@@ -174,8 +252,10 @@ def run(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_row
                 _lock_existing(conn, tables)
                 results = plan(conn, tables, mode)
                 _prepare(conn, results, dry_run=False)
-                for result in results:
+                _truncate(conn, results)
+                for result in _load_order(conn, results):
                     _apply(conn, result, timescale, batch_rows)
+                _add_foreign_keys(conn, results)
         except psycopg.errors.LockNotAvailable:
             raise DatabaseError(
                 f"a target table is locked by another session (waited {_LOCK_TIMEOUT})",
@@ -207,6 +287,13 @@ def _lock_existing(conn: psycopg.Connection, tables: list[TableData]) -> None:
                 cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(data.table.identifier()))
 
 
+def _truncate(conn: psycopg.Connection, results: list[TableResult]) -> None:
+    """Empty the tables to replace in one TRUNCATE: foreign keys between them allow it."""
+    emptied = [r.data.table.identifier() for r in results if r.action == "replace"]
+    if emptied:
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(emptied)))
+
+
 def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch_rows: int) -> None:
     data, table = result.data, result.data.table
     started = time.perf_counter()
@@ -220,20 +307,35 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
             make_hypertable(conn, table)
         elif table.hypertable:
             result.notes.append("was a hypertable; TimescaleDB is not installed here, restored as a plain table")
-    if result.action == "replace":
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("TRUNCATE {}").format(table.identifier()))
+    if fired := _insert_triggers(conn, table):  # as pg_restore without --disable-triggers: they fire
+        result.notes.append(f"trigger(s) {', '.join(fired)} fired for every restored row")
     if result.action == "append":
         _append(conn, result, batch_rows)
     else:
         fresh = result.action in ("create", "create-empty", "replace")  # created/truncated just now
         result.loaded_rows = _copy_into(conn, table.identifier(), data, batch_rows,
-                                        freeze=fresh and not (table.hypertable and timescale))
+                                        freeze=fresh and not (table.hypertable and timescale)
+                                        and not _partitioned(conn, table))
         if result.action in ("create", "create-empty"):
             add_keys_and_indexes(conn, table)
         _verify(conn, result, table.identifier())
     bump_sequences(conn, table)
     result.seconds = time.perf_counter() - started
+
+
+def _insert_triggers(conn: psycopg.Connection, table: TableSchema) -> list[str]:
+    """The enabled user triggers that fire on INSERT (hence on COPY) into the target table."""
+    return [r[0] for r in conn.execute(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal "
+        "AND tgenabled <> 'D' AND tgtype & 4 <> 0 ORDER BY tgname",  # 4: TRIGGER_TYPE_INSERT
+        (table.identifier().as_string(conn),)).fetchall()]
+
+
+def _partitioned(conn: psycopg.Connection, table: TableSchema) -> bool:
+    """Is the target a partitioned table (COPY FREEZE refuses those)?"""
+    row = conn.execute("SELECT relkind::text FROM pg_class WHERE oid = to_regclass(%s)",
+                       (table.identifier().as_string(conn),)).fetchone()
+    return bool(row) and row[0] == "p"  # type: ignore[index]
 
 
 def _copy_into(
@@ -332,6 +434,13 @@ def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composabl
             "rolled back; nothing was changed",
         )
     if data.origin in ("local", "cache", "remote"):
+        if got.digest != data.entry["content_checksum"] and (fired := _insert_triggers(conn, data.table)):
+            name = data.table.qualified
+            raise RestoreRefused(
+                f"table {data.source}: content checksum after loading differs from the snapshot's: trigger(s) "
+                f"{', '.join(fired)} on {name} changed the rows as they were loaded",
+                f"rolled back; nothing was changed. Restore with them disabled (ALTER TABLE {name} DISABLE TRIGGER "
+                f"{fired[0]};, restore, then ENABLE TRIGGER) or restore into a new database")
         if got.digest != data.entry["content_checksum"]:
             raise RestoreRefused(
                 f"table {data.source}: content checksum after loading differs from the snapshot's",
