@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Take a snapshot and push it (the plan's create_snapshot.py): `seedctl snapshot` + `seedctl push`.
 
-    python scripts/create_snapshot.py [--path PROJECT] [--no-push]
+    python scripts/create_snapshot.py [--path PROJECT] [--no-push] [--allow-shrink]
 """
 
 import argparse
@@ -18,11 +18,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path", type=Path, default=Path("."), help="project root (params.yaml)")
     parser.add_argument("--no-push", action="store_true", help="stop after validation")
+    parser.add_argument("--allow-shrink", action="store_true",
+                        help="accept lost history for this snapshot only (as seedctl snapshot --allow-shrink)")
     args = parser.parse_args()
     params = args.path / "params.yaml"
 
     def go() -> None:
-        run_snapshot(params)
+        run_snapshot(params, allow_shrink=args.allow_shrink)
         if not args.no_push:
             print(push(args.path, load_params(params)))
 

@@ -72,6 +72,24 @@ def test_a_known_shrink_is_accepted_once_and_becomes_the_baseline(
     assert "history_accepted" not in _manifest(sample_project) and len(_tags(sample_project)) == 3
 
 
+def test_the_plans_create_snapshot_script_accepts_a_shrink_once(
+    sample_project: Project, s3_env: dict[str, str]
+) -> None:
+    """scripts/create_snapshot.py --allow-shrink, as README lists it, does what the CLI flag does."""
+    script = ["python", "scripts/create_snapshot.py"]
+    assert sample_project.run(*script, env=s3_env).returncode == 0
+    sample_project.sql("DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01' "
+                       "AND extract(minute FROM time)::int % 15 = 0")
+    refused = sample_project.run(*script, env=s3_env)
+    assert refused.returncode == 5, refused.stderr
+    assert "history_accepted" not in _manifest(sample_project) and len(_tags(sample_project)) == 1
+
+    accepted = sample_project.run(*script, "--allow-shrink", env=s3_env)
+    assert accepted.returncode == 0, accepted.stderr
+    assert list(_manifest(sample_project)["history_accepted"]["tables"]) == ["usdcop_m5_ohlcv"]
+    assert len(_tags(sample_project)) == 2 and sample_project.git("status", "--porcelain") == ""
+
+
 def test_stage_deps_follow_the_library_code(sample_project: Project, s3_env: dict[str, str]) -> None:
     assert sample_project.seedctl("snapshot", env=s3_env).returncode == 0
     version = _manifest(sample_project)["version"]
