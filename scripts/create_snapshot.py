@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Take a snapshot and push it (the plan's create_snapshot.py): `seedctl snapshot` + `seedctl push`.
+"""Take a snapshot (the plan's create_snapshot.py): `seedctl snapshot`, the same pipeline, push, commit and tag.
 
     python scripts/create_snapshot.py [--path PROJECT] [--no-push] [--allow-shrink]
 """
@@ -8,9 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from seedctl.config import load_params
 from seedctl.errors import run_guarded
-from seedctl.remote import push
 from seedctl.snapshot import run_snapshot
 
 
@@ -24,9 +22,12 @@ def main() -> int:
     params = args.path / "params.yaml"
 
     def go() -> None:
-        run_snapshot(params, allow_shrink=args.allow_shrink)
-        if not args.no_push:
-            print(push(args.path, load_params(params)))
+        # As `seedctl snapshot [--no-push]`: without a push there is no commit or tag either
+        # (a tag never names data the remote lacks).
+        outcome = run_snapshot(params, push=not args.no_push, commit=not args.no_push,
+                               allow_shrink=args.allow_shrink)
+        if outcome.pushed:
+            print(outcome.pushed)
 
     return run_guarded(go)
 

@@ -18,9 +18,18 @@ from typing import Any, Literal
 from seedctl.catalog import TableSchema
 from seedctl.config import Params, Source
 from seedctl.errors import IntegrityError, RestoredDegraded, SeedctlError
-from seedctl.export import SCHEMA_FILE
 from seedctl.fallback import FallbackFile, find_fallback
-from seedctl.fetch import ADVICE, Fetched, Quarantine, Wanted, fetch, matches, open_remote, quarantine_root
+from seedctl.fetch import (
+    Fetched,
+    Quarantine,
+    fetch,
+    lock_listings,
+    matches,
+    open_remote,
+    quarantine_root,
+    wanted_files,
+)
+from seedctl.layout import SCHEMA_FILE
 from seedctl.parts import inconsistencies, table_parts
 
 Origin = Literal["local", "cache", "remote", "fallback", "empty"]
@@ -59,25 +68,6 @@ def raise_if_degraded(results: Iterable[Any]) -> None:
             "(their snapshot data could not be had and they have no fallback file)",
             "the other tables are restored; backfill those tables (see the notes above), or fix "
             "the cause named there and run the restore again")
-
-
-def wanted_files(manifest: dict[str, Any]) -> list[Wanted]:
-    """Every file a snapshot's checkout holds under seeds/: data files, then schema.json."""
-    files = [Wanted(p["file"], p["sha256"], p.get("size_bytes"), p.get("md5"), name)
-             for name, entry in manifest["tables"].items() for p in table_parts(entry)]
-    return [*files, Wanted(SCHEMA_FILE, manifest["schema_sha256"], None, manifest.get("schema_md5"))]
-
-
-def lock_listings(project_root: Path) -> tuple[str, ...]:
-    """The DVC directory objects (md5.dir) dvc.lock names: `dvc status` and `verify` read them."""
-    import yaml
-
-    try:
-        lock = yaml.safe_load((project_root / "dvc.lock").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return ()
-    return tuple(sorted({str(out.get("md5")) for stage in (lock.get("stages") or {}).values()
-                         for out in stage.get("outs") or [] if str(out.get("md5", "")).endswith(".dir")}))
 
 
 def acquire(
@@ -132,7 +122,7 @@ def acquire(
     if failures:
         name, why, tried, failure = failures[0]
         more = f" (and {len(failures) - 1} more required table(s))" if len(failures) > 1 else ""
-        fix = ADVICE[failure.cause] if failure else "run `seedctl pull`"
+        fix = failure.advice if failure else "run `seedctl pull`"
         raise NoUsableSource(
             f"required table {name} has no usable data{more}: {why}; no usable fallback ({'; '.join(tried)})",
             f"{fix}, or add a fallback file; the database was not touched",

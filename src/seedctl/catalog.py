@@ -171,11 +171,8 @@ def read_table_schema(
 ) -> TableSchema:
     """The catalog's description of a configured source; ConfigError if it does not exist."""
     schema, name = source.schema_name, source.table_name
-    qualified = sql.Identifier(schema, name).as_string(conn)
+    oid = table_oid(conn, sql.Identifier(schema, name))
     with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s)::oid", (qualified,))
-        row = cur.fetchone()
-        oid = row[0] if row else None
         if oid is None:
             raise ConfigError(
                 f"sources.{source_name}: table {schema}.{name} does not exist in the database",
@@ -202,9 +199,14 @@ def read_table_schema(
         every = [replace(c, default=expressions[c.name]) if c.name in expressions else c for c in every]
         columns = [c for c in every if not c.generated]
         # Indexes that back a constraint are recreated by the constraint itself.
+        # An index of a partitioned table is defined ON ONLY it, then attached partition by
+        # partition (pg_dump's way); recreated plainly, it is built on every partition at once.
+        # Replaced next to the table's name (spelled alike here: search_path is empty), never
+        # inside a quoted index name.
         cur.execute(
             """
-            SELECT pg_get_indexdef(i.indexrelid)
+            SELECT replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ' || i.indrelid::regclass || ' ',
+                           ' ON ' || i.indrelid::regclass || ' ')
             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
             WHERE i.indrelid = %s AND NOT i.indisprimary
               AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
@@ -212,9 +214,7 @@ def read_table_schema(
             """,
             (oid,),
         )
-        # An index of a partitioned table is defined ON ONLY it, then attached partition by
-        # partition (pg_dump's way); recreated plainly, it is built on every partition at once.
-        indexes = [r[0].replace(" ON ONLY ", " ON ", 1) for r in cur.fetchall()]
+        indexes = [r[0] for r in cur.fetchall()]
         partition_key, partitions = _partitions(conn, oid)
         cur.execute(
             """

@@ -84,6 +84,9 @@ def tag(
         outcome = run_tag(params, git_push=git_push, wait_s=wait)
         if outcome.tag:
             out.print(f"committed and tagged {outcome.tag} (snapshot {outcome.version})")
+        elif outcome.committed:
+            out.print(f"snapshot {outcome.version} unchanged: committed the pipeline's record (dvc.lock) "
+                      "only, no new tag")
         else:
             out.print(f"nothing changed: snapshot {outcome.version} is already committed")
 

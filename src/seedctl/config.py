@@ -266,10 +266,11 @@ def _check_source(src: Source, where: str, origin: str) -> Source:
 
     ratios: dict[str, float] = {}
     for key, ratio in src.column_max_null_ratio.items():
-        if column(key) in ratios:  # e.g. select and "select": one column, two limits
+        name = column(key)
+        if name in ratios:  # e.g. select and "select": one column, two limits
             raise ConfigError(f"{origin}: {where}.column_max_null_ratio: {key!r} names column "
-                              f"{column(key)!r} a second time", "keep one entry per column")
-        ratios[column(key)] = ratio
+                              f"{name!r} a second time", "keep one entry per column")
+        ratios[name] = ratio
     src = dataclasses.replace(
         src,
         time_column=column(src.time_column) if src.time_column else None,

@@ -111,7 +111,7 @@ def create_function(conn: psycopg.Connection, function: dict[str, str], table: T
 
 
 def create_extension_sql(name: str) -> str:
-    return f"CREATE EXTENSION IF NOT EXISTS {_show(name)} CASCADE;"
+    return f"CREATE EXTENSION IF NOT EXISTS {show_name(name)} CASCADE;"
 
 
 def type_difference(recorded: UserType, present: UserType) -> str | None:
@@ -139,11 +139,9 @@ def _attrs(attributes: list[tuple[str, str]]) -> str:
     return "(" + ", ".join(f"{n} {t}" for n, t in attributes) + ")"
 
 
-def create_extensions(conn: psycopg.Connection, names: list[str]) -> None:
-    """CREATE EXTENSION for each, in the restore's transaction."""
-    with conn.cursor() as cur:
-        for name in names:
-            cur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} CASCADE").format(sql.Identifier(name)))
+def create_extension(conn: psycopg.Connection, name: str) -> None:
+    """CREATE EXTENSION, in the restore's transaction."""
+    conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
 def create_type(conn: psycopg.Connection, utype: UserType, table: TableSchema) -> None:
@@ -237,8 +235,12 @@ def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(table.schema)))
         cur.execute(sql.SQL("CREATE TABLE {} ({}){}").format(
             table.identifier(), sql.SQL(", ").join(columns), _partition_by(table.partition_key, table)))
+        # "parent" is the unquoted schema.name text: look it up, never split it on a dot.
+        known = {table.qualified: table.identifier()}
+        for part in table.partitions:  # listed parents first
+            known[f"{part['schema']}.{part['name']}"] = sql.Identifier(part["schema"], part["name"])
         for part in table.partitions:
-            parent = sql.Identifier(*part["parent"].split(".", 1))
+            parent = known[part["parent"]]
             cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(part["schema"])))
             cur.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} {}{}").format(
                 sql.Identifier(part["schema"], part["name"]), parent,
@@ -308,8 +310,8 @@ def add_foreign_key(conn: psycopg.Connection, table: TableSchema, fk: dict[str, 
         sql.SQL(_checked(_FOREIGN_KEY_SHAPE, fk["definition"], "foreign key", table)))
     if table_oid(conn, sql.Identifier(fk["ref_schema"], fk["ref_table"])) is None:
         return (f"foreign key {fk['name']} not recreated: table {fk['ref_schema']}.{fk['ref_table']} is neither in "
-                f"the snapshot nor on the target; once it is, run: ALTER TABLE {_show(table.schema, table.name)} "
-                f"ADD CONSTRAINT {_show(fk['name'])} {fk['definition']};")
+                f"the snapshot nor on the target; once it is, run: ALTER TABLE {show_name(table.schema, table.name)} "
+                f"ADD CONSTRAINT {show_name(fk['name'])} {fk['definition']};")
     conn.execute(statement)
     return None
 
@@ -407,39 +409,51 @@ def column_problems(table: TableSchema, target: list[Column]) -> list[tuple[str,
     column is fine if it may be left to its default (nullable, or with a DEFAULT)."""
     problems = []
     there = {c.name: c for c in target}
-    name = _show(table.schema, table.name)
+    name = show_name(table.schema, table.name)
     for col in table.columns:
         have = there.get(col.name)
         if have is None:
             problems.append((
                 f"table {table.qualified}: column {col.name} ({col.pg_type}) is missing in the target table",
-                f"add it (ALTER TABLE {name} ADD COLUMN {_show(col.name)} {col.pg_type};) "
+                f"add it (ALTER TABLE {name} ADD COLUMN {show_name(col.name)} {col.pg_type};) "
                 "or restore into a new database"))
         elif have.generated:
             problems.append((
                 f"table {table.qualified}: column {col.name} is a generated column in the target table, "
                 "a stored column in the snapshot",
-                f"drop its expression (ALTER TABLE {name} ALTER COLUMN {_show(col.name)} DROP EXPRESSION;) "
+                f"drop its expression (ALTER TABLE {name} ALTER COLUMN {show_name(col.name)} DROP EXPRESSION;) "
                 "or restore into a new database"))
         elif not widens(col.pg_type, have.pg_type):
             problems.append((
                 f"table {table.qualified}: column {col.name} is {have.pg_type} in the target table, "
                 f"{col.pg_type} in the snapshot",
-                f"change it (ALTER TABLE {name} ALTER COLUMN {_show(col.name)} "
-                f"TYPE {col.pg_type} USING {_show(col.name)}::{col.pg_type};) or restore into a new database"))
+                f"change it (ALTER TABLE {name} ALTER COLUMN {show_name(col.name)} "
+                f"TYPE {col.pg_type} USING {show_name(col.name)}::{col.pg_type};) or restore into a new database"))
     for col in target:
         if col.name not in {c.name for c in table.columns} and col.not_null and col.default is None and not col.identity:
             problems.append((
                 f"table {table.qualified}: column {col.name} of the target table is NOT NULL without a default "
                 "and not in the snapshot",
                 f"give it a default or drop NOT NULL (ALTER TABLE {name} ALTER COLUMN "
-                f"{_show(col.name)} DROP NOT NULL;) or restore into a new database"))
+                f"{show_name(col.name)} DROP NOT NULL;) or restore into a new database"))
     return problems
 
 
-def _show(*parts: str) -> str:
+# PostgreSQL's reserved key words (pg_get_keywords() catcode 'R'): a hint that names a
+# column `order` unquoted would be a syntax error.
+_RESERVED = frozenset("""
+    all analyse analyze and any array as asc asymmetric both case cast check collate column constraint
+    create current_catalog current_date current_role current_time current_timestamp current_user default
+    deferrable desc distinct do else end except false fetch for foreign from grant group having in
+    initially intersect into lateral leading limit localtime localtimestamp not null offset on only or
+    order placing primary references returning select session_user some symmetric system_user table then
+    to trailing true union unique user using variadic when where window with""".split())
+
+
+def show_name(*parts: str) -> str:
     """A (qualified) name as SQL text for a hint, quoted where needed, without a connection."""
-    return ".".join(p if re.fullmatch(r"[a-z_][a-z0-9_]*", p) else '"' + p.replace('"', '""') + '"' for p in parts)
+    return ".".join(p if re.fullmatch(r"[a-z_][a-z0-9_]*", p) and p not in _RESERVED
+                    else '"' + p.replace('"', '""') + '"' for p in parts)
 
 
 def widened_columns(table: TableSchema, target: list[Column]) -> list[Column]:

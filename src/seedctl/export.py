@@ -41,11 +41,11 @@ from seedctl.catalog import TableSchema, read_table_schema
 from seedctl.checksum import CHECKSUM_ALGORITHM, Checksum, checksum_columns, table_checksum
 from seedctl.config import Backup, Params, Partition, Source
 from seedctl.copyout import BLOCK_BYTES, copy_out
-from seedctl.errors import ConfigError, DatabaseError, ExportError, SeedctlError
-from seedctl.layout import DATA_DIR, SCHEMA_FILE, load_schema_document  # noqa: F401 - their home before layout.py
+from seedctl.errors import ConfigError, DatabaseError, ExportError
+from seedctl.layout import DATA_DIR, SCHEMA_FILE
 from seedctl.partition import period_name, period_numbers, runs
 from seedctl.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr, to_storage
-from seedctl.progress import RowCounter, row_progress
+from seedctl.progress import row_progress
 from seedctl.tools import pid_alive
 
 SNAPSHOT_FORMAT = 4  # bump when the layout or encodings change incompatibly (2: parts per table; 3: sequences,

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from seedctl.errors import RemoteError, SeedctlError
+from seedctl.layout import SCHEMA_FILE
+from seedctl.parts import table_parts
 
 Cause = Literal["missing", "corrupt", "credentials", "unreachable", "unconfigured", "local-only"]
 FoundIn = Literal["local", "cache", "remote"]
@@ -64,9 +66,14 @@ class Failure:
 
     cause: Cause
     detail: str
+    hint: str | None = None  # the remote's own advice (bucket, region, TLS), more precise than the cause's
+
+    @property
+    def advice(self) -> str:
+        return self.hint or ADVICE[self.cause]
 
     def line(self) -> str:
-        return f"{self.detail} -- {ADVICE[self.cause]}"
+        return f"{self.detail} -- {self.advice}"
 
 
 @dataclass
@@ -78,15 +85,21 @@ class Fetched:
 
 def _hashes(path: Path, copy_to: Path | None = None) -> tuple[int, str, str]:
     """(size, md5, sha256) of a file, written to copy_to meanwhile when given."""
+    with path.open("rb") as src, (copy_to.open("wb") if copy_to else nullcontext()) as dst:
+        return _hash_stream(src, dst)
+
+
+def _hash_stream(src: Any, dst: Any = None) -> tuple[int, str, str]:
+    """(size, md5, sha256) of what src yields, written to dst meanwhile when given: one read
+    gives DVC's content address and the manifest's hash."""
     md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     size = 0
-    with path.open("rb") as src, (copy_to.open("wb") if copy_to else nullcontext()) as dst:
-        for block in iter(lambda: src.read(_BLOCK), b""):
-            md5.update(block)
-            sha.update(block)
-            size += len(block)
-            if dst is not None:
-                dst.write(block)
+    for block in iter(lambda: src.read(_BLOCK), b""):
+        md5.update(block)
+        sha.update(block)
+        size += len(block)
+        if dst is not None:
+            dst.write(block)
     return size, md5.hexdigest(), sha.hexdigest()
 
 
@@ -96,6 +109,25 @@ def matches(path: Path, want: Wanted) -> bool:
 
     return (path.is_file() and (want.size is None or path.stat().st_size == want.size)
             and sha256_file(path) == want.sha256)
+
+
+def wanted_files(manifest: dict[str, Any]) -> list[Wanted]:
+    """Every file a snapshot's checkout holds under seeds/: data files, then schema.json."""
+    files = [Wanted(p["file"], p["sha256"], p.get("size_bytes"), p.get("md5"), name)
+             for name, entry in manifest["tables"].items() for p in table_parts(entry)]
+    return [*files, Wanted(SCHEMA_FILE, manifest["schema_sha256"], None, manifest.get("schema_md5"))]
+
+
+def lock_listings(project_root: Path) -> tuple[str, ...]:
+    """The DVC directory objects (md5.dir) dvc.lock names: `dvc status` and `verify` read them."""
+    import yaml
+
+    try:
+        lock = yaml.safe_load((project_root / "dvc.lock").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return ()
+    return tuple(sorted({str(out.get("md5")) for stage in (lock.get("stages") or {}).values()
+                         for out in stage.get("outs") or [] if str(out.get("md5", "")).endswith(".dir")}))
 
 
 class Quarantine:
@@ -227,6 +259,17 @@ def _from_cache(cache: Path, want: Wanted, target: Path, quarantine: Quarantine)
     return False
 
 
+def _place_copy(src: Path, target: Path) -> None:
+    """Copy src to target atomically (a reader never sees a half-written file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _good_listing(path: Path, md5: str, quarantine: Quarantine) -> bool:
     """A cached directory listing is present and its bytes are its name; a damaged one is set aside."""
     if not path.is_file():
@@ -252,27 +295,20 @@ class RemoteReader:
 
         key = object_key(self.settings.prefix, md5)
         where = f"s3://{self.settings.bucket}/{key}"
-        digest_md5, digest_sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
-        size = 0
         try:
             body = self.client.get_object(Bucket=self.settings.bucket, Key=key)["Body"]
             with dest.open("wb") as fh:
-                for block in iter(lambda: body.read(_BLOCK), b""):
-                    digest_md5.update(block)
-                    digest_sha.update(block)
-                    size += len(block)
-                    fh.write(block)
+                return _hash_stream(body, fh)
         except bx.ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if status == 404 or code in ("NoSuchKey", "404"):
                 return Failure("missing", f"object {where} is missing from the remote")
             error = _client_error(self.settings, exc)
-            return Failure(getattr(error, "cause", "unreachable"), f"GET {where}: {error.message}")
+            return Failure(getattr(error, "cause", "unreachable"), f"GET {where}: {error.message}", error.hint)
         except (bx.BotoCoreError, OSError) as exc:
             detail = self.settings.redact(" ".join(str(exc).split()))[:200]
             return Failure("unreachable", f"GET {where} failed: {type(exc).__name__}: {detail}")
-        return size, digest_md5.hexdigest(), digest_sha.hexdigest()
 
 
 def open_remote(project_root: Path, params: Any) -> RemoteReader:
@@ -297,7 +333,7 @@ def _from_remote(
     try:
         reader = remote()
     except SeedctlError as exc:
-        failure = Failure(cause_of(exc), exc.message)
+        failure = Failure(cause_of(exc), exc.message, exc.hint)
         for want in need:
             result.failures[want.rel] = failure
         return
@@ -322,7 +358,7 @@ def _from_remote(
             got = reader.download(md5, tmp)
             label = want.rel if want else f"directory listing {md5}"
             if isinstance(got, Failure):
-                return Failure(got.cause, f"{label}: {got.detail}")
+                return Failure(got.cause, f"{label}: {got.detail}", got.hint)
             size, got_md5, got_sha = got
             if got_md5 != md5.removesuffix(".dir") or (want and (got_sha != want.sha256 or
                                                                  size != (want.size or size))):
@@ -335,8 +371,8 @@ def _from_remote(
             tmp.replace(final)
         finally:
             tmp.unlink(missing_ok=True)
-        if want is not None and not _from_cache(cache, want, seeds_dir / want.rel, quarantine):
-            return Failure("corrupt", f"{want.rel}: could not be copied from the cache intact")
+        if want is not None:  # verified as it came: copied, not hashed again
+            _place_copy(final, seeds_dir / want.rel)
         return None
 
     jobs = [(w.md5, w) for w in need if w.md5] + [(m, None) for m in listings]

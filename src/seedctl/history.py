@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -77,13 +76,12 @@ def accepted_months(manifest: dict[str, Any], name: str) -> dict[str, dict[str, 
 
 def previous_manifest(seeds_dir: Path, rev: str = "HEAD") -> dict[str, Any] | None:
     """The manifest committed at `rev` (the previous snapshot), or None outside git/at first."""
+    from seedctl.errors import SeedctlError
     from seedctl.manifest import MANIFEST_FILE
+    from seedctl.versions import git
 
     try:
         # `rev:./path` is relative to the working directory: one git process, not two.
-        shown = subprocess.run(
-            ["git", "show", f"{rev}:./{MANIFEST_FILE}"], cwd=seeds_dir, capture_output=True, text=True, check=True
-        ).stdout
-        return json.loads(shown)
-    except (subprocess.CalledProcessError, OSError, ValueError):  # OSError: no git, no seeds_dir
+        return json.loads(git(seeds_dir, "show", f"{rev}:./{MANIFEST_FILE}"))
+    except (SeedctlError, OSError, ValueError):  # OSError: no git, no seeds_dir
         return None

@@ -224,10 +224,6 @@ def sha256_file(path: Path) -> str:
     return _hash_file(path, hashlib.sha256())[0]
 
 
-def md5_file(path: Path) -> str:
-    return _hash_file(path, hashlib.md5())[0]  # noqa: S324 - DVC's content address, not security
-
-
 def sha256_md5(path: Path) -> dict[str, str]:
     """{"sha256", "md5"} of a file from one read; md5 is DVC's content address (which remote
     object holds the file), not security."""

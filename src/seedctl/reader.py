@@ -30,15 +30,17 @@ int64 extremes, as PostgreSQL stores them.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seedctl.errors import IntegrityError, QueryError, RemoteError, SeedctlError
+from seedctl.fetch import ADVICE, Quarantine, quarantine_root
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -230,8 +232,7 @@ class Snapshot:
             where = f" at {self.rev}" if self.rev else ""
             raise IntegrityError(
                 f"{path} of table {table}{where}: sha256 does not match the manifest ({len(data)} bytes read)",
-                "the stored object is damaged; push it again from a checkout that has it "
-                "(`dvc push`), then read again")
+                ADVICE["corrupt"])
         return data
 
     # --- DVC -------------------------------------------------------------------------------
@@ -257,7 +258,7 @@ class Snapshot:
                 return bytes(fh.read())
         except FileNotFoundError:
             raise RemoteError(f"{path} of table {table} is neither in the DVC cache nor in the remote",
-                              "push it from a checkout that has it (`dvc push`)") from None
+                              ADVICE["missing"]) from None
         except Exception as exc:  # DVC and the S3 client raise many kinds; the operator needs one line
             if isinstance(exc, SeedctlError):
                 raise
@@ -278,12 +279,13 @@ class Snapshot:
         return Path(self._filesystem().repo.cache.local.oid_to_path(md5))
 
     def _evict(self, md5: str, sha256: str) -> None:
-        """Drop a damaged object from the cache, so that the next read fetches it again."""
+        """Move a damaged object out of the cache (quarantined, never deleted), so that the
+        next read fetches it again."""
         cached = self._cache_path(md5)
         if cached is None or not cached.is_file():
             return
         if hashlib.sha256(cached.read_bytes()).hexdigest() != sha256:
-            cached.unlink()
+            Quarantine(quarantine_root(self.root)).move(cached, f"cache/{md5}")
 
     def _configure_remote(self) -> None:
         """The DVC remote from MINIO_* / .env, as `make remote` sets it up for `dvc pull`."""
@@ -357,15 +359,16 @@ def _period_span(period: str) -> tuple[int, int] | None:
     try:
         if len(period) == 7:
             start = datetime.strptime(period, "%Y-%m")
-            end = (start + timedelta(days=32)).replace(day=1)
+            days = calendar.monthrange(start.year, start.month)[1]
         elif len(period) == 4:
             start = datetime(int(period), 1, 1)
-            end = datetime(int(period) + 1, 1, 1) if int(period) < 9999 else datetime.max
+            days = 366 if calendar.isleap(start.year) else 365
         else:
             return None
     except ValueError:
         return None
-    return _micros(start), _micros(end)
+    # In microseconds, not datetimes: the end of 9999-12 is past datetime.max.
+    return _micros(start), _micros(start) + days * _US_PER_DAY
 
 
 def _part_needed(period: str | None, window: _Range) -> bool:

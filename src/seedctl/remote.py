@@ -798,8 +798,7 @@ def pull(project_root: Path, params: Params) -> Fetched:
     .dvc/tmp/quarantine/ and fetched again (where `dvc pull` would say "Everything is up to
     date"). RemoteError naming the first file that could not be had, and why.
     """
-    from seedctl.acquire import lock_listings, wanted_files
-    from seedctl.fetch import ADVICE, Quarantine, fetch, open_remote, quarantine_root
+    from seedctl.fetch import Quarantine, fetch, lock_listings, open_remote, quarantine_root, wanted_files
     from seedctl.manifest import load_manifest
 
     seeds = project_root / "seeds"
@@ -809,7 +808,7 @@ def pull(project_root: Path, params: Params) -> Fetched:
     if fetched.failures:
         rel, failure = next(iter(fetched.failures.items()))
         more = f" ({len(fetched.failures)} files in all)" if len(fetched.failures) > 1 else ""
-        raise RemoteError(f"seeds/{rel} could not be fetched{more}: {failure.detail}", ADVICE[failure.cause])
+        raise RemoteError(f"seeds/{rel} could not be fetched{more}: {failure.detail}", failure.advice)
     return fetched
 
 

@@ -46,13 +46,14 @@ from seedctl.ddl import (
     bump_sequences,
     column_problems,
     create_extension_sql,
-    create_extensions,
+    create_extension,
     create_function,
     create_sequences,
     create_table,
     create_type,
     make_hypertable,
     prerequisites,
+    show_name,
     widened_columns,
 )
 from seedctl.errors import DatabaseError, SeedctlError
@@ -220,7 +221,7 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
     for name, table in needed.extensions:
         try:
             with conn.transaction():  # a savepoint, to report this one failure precisely
-                create_extensions(conn, [name])
+                create_extension(conn, name)
         except psycopg.Error as exc:
             raise RestoreRefused(
                 f"cannot create extension {name} that the snapshot's types need: {db.first_line(exc)}",
@@ -435,12 +436,13 @@ def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composabl
         )
     if data.origin in ("local", "cache", "remote"):
         if got.digest != data.entry["content_checksum"] and (fired := _insert_triggers(conn, data.table)):
-            name = data.table.qualified
+            name = show_name(data.table.schema, data.table.name)
+            disable = " ".join(f"ALTER TABLE {name} DISABLE TRIGGER {show_name(t)};" for t in fired)
             raise RestoreRefused(
                 f"table {data.source}: content checksum after loading differs from the snapshot's: trigger(s) "
                 f"{', '.join(fired)} on {name} changed the rows as they were loaded",
-                f"rolled back; nothing was changed. Restore with them disabled (ALTER TABLE {name} DISABLE TRIGGER "
-                f"{fired[0]};, restore, then ENABLE TRIGGER) or restore into a new database")
+                f"rolled back; nothing was changed. Restore with them disabled ({disable} restore, then ENABLE "
+                "TRIGGER) or restore into a new database")
         if got.digest != data.entry["content_checksum"]:
             raise RestoreRefused(
                 f"table {data.source}: content checksum after loading differs from the snapshot's",

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from seedctl.config import Params
 from seedctl.errors import IntegrityError
+from seedctl.fetch import dvc_cache
 from seedctl.manifest import sha256_file
 from seedctl.parts import table_parts
 from seedctl.versions import Version
@@ -101,7 +102,7 @@ def version_files(project_root: Path, params: Params, version: Version,
     would put it), checked against the manifest's md5 and sha256 first.
     """
     manifest = version.manifest(project_root)
-    cache = _dvc_cache(project_root)
+    cache = dvc_cache(project_root)
     files: dict[str, list[tuple[dict[str, Any], Path]]] = {}
     for name, entry in manifest["tables"].items():
         files[name] = []
@@ -116,14 +117,6 @@ def version_files(project_root: Path, params: Params, version: Version,
     if missing:
         _download(project_root, params, version.tag, missing)
     return manifest, files
-
-
-def _dvc_cache(project_root: Path) -> Path:
-    """The project's DVC 3 object directory (`.dvc/cache/files/md5` unless configured elsewhere)."""
-    from dvc.repo import Repo
-
-    with Repo(str(project_root)) as repo:
-        return Path(repo.cache.local.path)
 
 
 def _matches(path: Path, entry: dict[str, Any]) -> bool:

@@ -33,15 +33,6 @@ from seedctl.versions import git, next_tag
 _DVC_NOISE = re.compile(r"^(ERROR: failed to reproduce|Having any troubles\?|$)")
 
 
-def run_pipeline(params_path: Path) -> None:
-    """`dvc repro` in the project that holds params_path; raise on any failure."""
-    with start_repro(params_path.resolve().parent) as repro:
-        from seedctl.export import preflight
-
-        preflight(load_params(params_path))
-        _finish_repro(repro)
-
-
 def start_repro(root: Path, *, allow_shrink: bool = False) -> DvcWhenTold:
     """`dvc repro`, its interpreter started now (DVC's imports overlap seedctl's preflight),
     run by _finish_repro; leaving the with-block before that kills it before it did anything.

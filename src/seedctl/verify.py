@@ -20,7 +20,7 @@ from seedctl.catalog import TableSchema, read_columns, table_oid
 from seedctl.checksum import recorded_checksum
 from seedctl.ddl import as_snapshot_types, widened_columns
 from seedctl.errors import IntegrityError
-from seedctl.export import DATA_DIR, SCHEMA_FILE
+from seedctl.layout import DATA_DIR, SCHEMA_FILE
 from seedctl.manifest import CHECKSUMS_FILE, load_manifest, verify_files
 from seedctl.parts import snapshot_parts
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from seedctl.catalog import Column, Sequence, TableSchema, UserType
-from seedctl.ddl import column_problems, create_type, type_difference, widened_columns, widens
+from seedctl.ddl import column_problems, create_type, show_name, type_difference, widened_columns, widens
 from seedctl.errors import IntegrityError
 
 
@@ -132,3 +132,10 @@ def test_sequence_positions_compare_in_the_sequence_direction() -> None:
     # descending: (-5, called) hands out -6 next, which is further along than -4
     assert _ahead((-5, True), -1) > _ahead((-3, True), -1)
     assert _ahead((-5, True), -1) == _ahead((-6, False), -1)
+
+
+def test_names_in_hints_are_quoted_where_sql_needs_it() -> None:
+    """A hint's statement must run as printed: reserved words, case and spaces are quoted."""
+    assert show_name("public", "trades") == "public.trades"
+    assert show_name("public", "order") == 'public."order"'
+    assert show_name("app", "Mixed Case", 'say "hi"') == 'app."Mixed Case"."say ""hi"""'

@@ -55,6 +55,9 @@ def test_which_partition_files_a_range_needs() -> None:
     assert _part_needed("late", time_range("2024-01-01", None))
     assert all(_part_needed(p, time_range(None, None)) for p in ("early", "late", "undated", "2024-01"))
     assert _part_needed("9999", time_range("9999-12-31", None))
+    # The last month a date can have: its end is past datetime.max (once an OverflowError).
+    assert _part_needed("9999-12", time_range("9999-12-31", None))
+    assert not _part_needed("9999-11", time_range("9999-12-01", None))
 
 
 def test_bad_bounds_are_one_line_errors() -> None:
