@@ -42,11 +42,24 @@ class Hypertable:
 
 
 @dataclass(frozen=True)
-class Sequence:
-    """A sequence a table's column draws from: definition (as CREATE SEQUENCE takes it) and state."""
+class SchemaObject:
+    """Something named within a schema: a table, sequence or type."""
 
     schema: str
     name: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def identifier(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+
+@dataclass(frozen=True)
+class Sequence(SchemaObject):
+    """A sequence a table's column draws from: definition (as CREATE SEQUENCE takes it) and state."""
+
     data_type: str  # format_type(): smallint, integer, bigint
     start: int
     increment: int
@@ -60,20 +73,11 @@ class Sequence:
     last_value: int | None = None  # None: the exporting role may not read the sequence
     is_called: bool = False
 
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    def identifier(self) -> sql.Identifier:
-        return sql.Identifier(self.schema, self.name)
-
 
 @dataclass(frozen=True)
-class UserType:
+class UserType(SchemaObject):
     """An enum, domain or composite type a table's columns use (directly or nested)."""
 
-    schema: str
-    name: str
     kind: str  # "enum", "domain" or "composite"
     labels: list[str] = field(default_factory=list)  # enum: in sort order (enumsortorder)
     base_type: str = ""  # domain: format_type() of its base type
@@ -82,18 +86,9 @@ class UserType:
     checks: list[dict[str, str]] = field(default_factory=list)  # domain: name, definition
     attributes: list[dict[str, str]] = field(default_factory=list)  # composite: name, type
 
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    def identifier(self) -> sql.Identifier:
-        return sql.Identifier(self.schema, self.name)
-
 
 @dataclass(frozen=True)
-class TableSchema:
-    schema: str
-    name: str
+class TableSchema(SchemaObject):
     columns: list[Column]
     primary_key: list[str]
     indexes: list[str] = field(default_factory=list)  # CREATE INDEX statements
@@ -117,13 +112,6 @@ class TableSchema:
     # table, parents first (schema, name, parent "schema.name", bound, key if partitioned).
     partition_key: str = ""
     partitions: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    def identifier(self) -> sql.Identifier:
-        return sql.Identifier(self.schema, self.name)
 
     def all_columns(self) -> list[Column]:
         """Data and generated columns, in the table's order."""
