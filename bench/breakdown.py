@@ -25,16 +25,18 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from seedctl import copyout, db, export
-from seedctl import restore as restore_mod
-from seedctl.acquire import acquire
-from seedctl.catalog import TableSchema, read_table_schema
-from seedctl.checksum import CHECKSUM_ALGORITHM, checksum_columns, recorded_checksum, table_checksum
+from seedctl.pg import copyout
+from seedctl.pg import db
+from seedctl.snapshot import export
+from seedctl.restore import load as restore_mod
+from seedctl.restore.acquire import acquire
+from seedctl.pg.catalog import TableSchema, read_table_schema
+from seedctl.pg.checksum import CHECKSUM_ALGORITHM, checksum_columns, recorded_checksum, table_checksum
 from seedctl.config import load_params
-from seedctl.ddl import add_keys_and_indexes, create_table
-from seedctl.manifest import load_manifest, sha256_file
+from seedctl.pg.ddl import add_keys_and_indexes, create_table
+from seedctl.snapshot.manifest import load_manifest, sha256_file
 from seedctl.parts import table_parts
-from seedctl.pgtypes import codec_for, select_expr, to_copy_csv
+from seedctl.pg.pgtypes import codec_for, select_expr, to_copy_csv
 
 
 @contextmanager

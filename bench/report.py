@@ -206,7 +206,7 @@ def _rss_growth(r: dict[str, Any]) -> str:
 def _plan_section(p: dict[str, Any]) -> str:
     counts = ", ".join(f"`{t}` {n:,}" for t, n in p["counts"].items())
     lines = ["## Plan-sized end to end (the three plan tables)", "",
-             f"{counts} rows (`seedctl.sample`, scale 1.0), S3 remote = `moto_server` on loopback. "
+             f"{counts} rows (`seedctl_dev.sample`, scale 1.0), S3 remote = `moto_server` on loopback. "
              f"Median of {p['runs']} runs, each in a fresh copy of the repository and a fresh bucket.", "",
              "| step | wall time | peak RSS | target | met? |", "|---|---|---|---|---|"]
 
@@ -252,7 +252,7 @@ def _weeks_section(p: dict[str, Any]) -> str:
     full = weeks[0]["uploaded"]
     lines = ["## Four weekly snapshots: remote storage vs four pg_dump -Fc files", "",
              "Week 1 is the full snapshot above; before weeks 2-4 one week of 5-minute bars is appended to "
-             "`usdcop_m5_ohlcv` (`seedctl.sample.append_ohlcv_week`), then `seedctl snapshot` runs and pushes. "
+             "`usdcop_m5_ohlcv` (`seedctl_dev.sample.append_ohlcv_week`), then `seedctl snapshot` runs and pushes. "
              "The remote keeps every snapshot (DVC content addressing: an unchanged file is stored once); "
              "`pg_dump -Fc` makes a whole new file every week.", "",
              "| week | bars added | ohlcv rows | uploaded by the push | % of the full snapshot | remote total "
@@ -346,12 +346,12 @@ def _breakdown_section(b: dict[str, Any], r: dict[str, Any]) -> str:
 def _how_measured(r: dict[str, Any]) -> str:
     return "\n".join([
         "## How measured", "",
-        "- One throwaway PostgreSQL cluster (`seedctl.devserver.TempPostgres`; durability off for the "
+        "- One throwaway PostgreSQL cluster (`seedctl_dev.devserver.TempPostgres`; durability off for the "
         "throwaway cluster: `fsync`, `synchronous_commit`, `full_page_writes` off — the same for both tools) "
         "and one `moto_server` S3 API server on loopback, both started and stopped by the script.",
         "- OHLCV tables are generated in SQL (`bench/ohlcv.py`): 5-minute bars for four symbols, "
         "`symbol text`, `numeric(12,4)` prices with per-bar noise, `bigint` volume, `PRIMARY KEY (time, symbol)`, "
-        "then `VACUUM (ANALYZE)`. The plan tables come from `seedctl.sample` at scale 1.0.",
+        "then `VACUUM (ANALYZE)`. The plan tables come from `seedctl_dev.sample` at scale 1.0.",
         "- Every measured command is its own child process; wall time is taken around it, and its peak RSS "
         f"is the `ru_maxrss` of exactly that process, reported by {r['rss_method']} (for `seedctl snapshot` "
         "that is the largest of its `dvc` and stage processes, not a sum). seedctl times include the Python "

@@ -2,9 +2,9 @@
 
     python bench/run.py --mode short|full [--runs N] [--out docs/BENCHMARKS.md]
 
-Starts its own PostgreSQL (seedctl.devserver.TempPostgres) and S3 API server
-(seedctl.devs3.S3Server), generates OHLCV tables in SQL (91,157 and 1M rows; full mode
-adds 10M) and the plan's three tables (seedctl.sample), then measures, alternating the
+Starts its own PostgreSQL (seedctl_dev.devserver.TempPostgres) and S3 API server
+(seedctl_dev.devs3.S3Server), generates OHLCV tables in SQL (91,157 and 1M rows; full mode
+adds 10M) and the plan's three tables (seedctl_dev.sample), then measures, alternating the
 order of the two tools from run to run:
 
   * export: `seedctl export` of one table (a scratch project) vs `pg_dump -Fc -t table`
@@ -46,11 +46,11 @@ sys.path.insert(0, str(HERE))
 from measure import Sample, Series, rss_method, run_measured  # noqa: E402
 from ohlcv import create_ohlcv, table_name  # noqa: E402
 
-from seedctl import sample  # noqa: E402
+from seedctl_dev import sample  # noqa: E402
 from seedctl.config import SNAPSHOT_BACKUP_KEYS  # noqa: E402
-from seedctl.demo import scratch_copy  # noqa: E402
-from seedctl.devs3 import S3Server  # noqa: E402
-from seedctl.devserver import TempPostgres  # noqa: E402
+from seedctl_dev.demo import scratch_copy  # noqa: E402
+from seedctl_dev.devs3 import S3Server  # noqa: E402
+from seedctl_dev.devserver import TempPostgres  # noqa: E402
 
 SIZES = {"short": [91_157, 1_000_000], "full": [91_157, 1_000_000, 10_000_000]}
 # The size at which the whole `seedctl snapshot` (what `make snapshot` runs) is also timed
@@ -313,7 +313,7 @@ class Bench:
             out.append((label, self.run("anatomy", args, cwd=workspace, env=env)))
         clone = self.work / "anatomy-clone"
         _git(self.work, "clone", "-q", str(workspace), str(clone))
-        self.run("anatomy-remote", [str(BIN / "python"), "-m", "seedctl.remote", "setup"], cwd=clone, env=env)
+        self.run("anatomy-remote", [str(BIN / "python"), "-m", "seedctl.store.remote", "setup"], cwd=clone, env=env)
         out.append(("`dvc pull` of the snapshot in a fresh clone (remote already configured)",
                     self.run("anatomy", [dvc, "pull"], cwd=clone, env=env)))
         return out

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from seedctl.errors import run_guarded
-from seedctl.snapshot import run_snapshot
+from seedctl.snapshot.pipeline import run_snapshot
 
 
 def main() -> int:

@@ -12,10 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from seedctl.acquire import raise_if_degraded
+from seedctl.restore.acquire import raise_if_degraded
 from seedctl.errors import run_guarded
-from seedctl.restore import MODES, restore_snapshot
-from seedctl.revision import snapshot_revision
+from seedctl.restore.load import MODES, restore_snapshot
+from seedctl.restore.revision import snapshot_revision
 
 
 def main() -> int:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from seedctl.errors import IntegrityError, run_guarded
-from seedctl.verify import compare_database, verify_snapshot_files
+from seedctl.restore.verify import compare_database, verify_snapshot_files
 
 
 def main() -> int:

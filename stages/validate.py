@@ -5,8 +5,8 @@ from pathlib import Path
 
 from seedctl.config import load_params
 from seedctl.errors import run_guarded
-from seedctl.history import previous_manifest
-from seedctl.validate import run_validate
+from seedctl.snapshot.history import previous_manifest
+from seedctl.snapshot.validate import run_validate
 
 if __name__ == "__main__":
     seeds = Path("seeds")

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from seedctl.devs3 import S3Server
-from seedctl.devserver import TempPostgres, find_embedded_bindir, find_system_bindir
+from seedctl_dev.devs3 import S3Server
+from seedctl_dev.devserver import TempPostgres, find_embedded_bindir, find_system_bindir
 
 
 @pytest.fixture(scope="session")

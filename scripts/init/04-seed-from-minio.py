@@ -14,10 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from seedctl.acquire import raise_if_degraded
-from seedctl.db import wait_for_database
+from seedctl.restore.acquire import raise_if_degraded
+from seedctl.pg.db import wait_for_database
 from seedctl.errors import run_guarded
-from seedctl.restore import restore_snapshot
+from seedctl.restore.load import restore_snapshot
 
 
 def main() -> int:

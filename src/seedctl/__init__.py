@@ -8,14 +8,14 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "open_snapshot"]
 
 if TYPE_CHECKING:
-    from seedctl.reader import open_snapshot
+    from seedctl.read.reader import open_snapshot
 
 
 def __getattr__(name: str) -> Any:
     # `import seedctl` stays light (the CLI and the stages import it): the reader, pyarrow
     # and DVC load only when open_snapshot is first used.
     if name == "open_snapshot":
-        from seedctl.reader import open_snapshot
+        from seedctl.read.reader import open_snapshot
 
         return open_snapshot
     raise AttributeError(f"module 'seedctl' has no attribute {name!r}")

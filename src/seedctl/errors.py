@@ -68,7 +68,7 @@ def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
     """
     import sys
 
-    from seedctl.db import redact
+    from seedctl.pg.db import redact
     from seedctl.signals import Terminated, sigterm_as_interrupt
 
     try:

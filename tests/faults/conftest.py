@@ -9,7 +9,7 @@ sample data is made once per session (`snapshot_template`) and every test gets a
 copy: the project tree copied with `shutil.copytree` (git history and DVC cache included)
 and the database cloned with `CREATE DATABASE ... TEMPLATE`.
 
-The scratch-project driver (Project, run_sql, project_env) is seedctl.testing, shared
+The scratch-project driver (Project, run_sql, project_env) is seedctl_dev.testing, shared
 with tests/integration.
 """
 
@@ -30,10 +30,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from seedctl import sample, testing
-from seedctl.demo import scratch_copy
-from seedctl.devserver import TempPostgres
-from seedctl.testing import project_env
+from seedctl_dev import sample
+from seedctl_dev import testing
+from seedctl_dev.demo import scratch_copy
+from seedctl_dev.devserver import TempPostgres
+from seedctl_dev.testing import project_env
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL_SCALE = 0.02  # ~1,800 bars, ~200 macro days, a dozen trades

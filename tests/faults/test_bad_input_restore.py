@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from seedctl.testing import table_to_csv_gz
+from seedctl_dev.testing import table_to_csv_gz
 
 from .conftest import Project, one_error_line, state
 

@@ -17,10 +17,10 @@ import psycopg
 import pytest
 import yaml
 
-from seedctl import sample
-from seedctl.devs3 import S3Server
-from seedctl.devserver import TempPostgres
-from seedctl.testing import run_sql
+from seedctl_dev import sample
+from seedctl_dev.devs3 import S3Server
+from seedctl_dev.devserver import TempPostgres
+from seedctl_dev.testing import run_sql
 
 from .conftest import Project, kill_group, one_error_line, wait_for_session
 

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from seedctl.devserver import TempPostgres
-from seedctl.testing import run_sql
+from seedctl_dev.devserver import TempPostgres
+from seedctl_dev.testing import run_sql
 
 from .conftest import (
     Project,

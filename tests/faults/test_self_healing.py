@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from seedctl.devs3 import S3Server
-from seedctl.devserver import TempPostgres
-from seedctl.testing import table_to_csv_gz
+from seedctl_dev.devs3 import S3Server
+from seedctl_dev.devserver import TempPostgres
+from seedctl_dev.testing import table_to_csv_gz
 
 from .conftest import Project, contents, new_database, one_error_line
 

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from seedctl.signals import descendants
-from seedctl.testing import run_sql
+from seedctl_dev.testing import run_sql
 
 from .conftest import Project, kill_group, state, wait_for_session, wait_until_gone
 from .test_export_faults import add_trade, drop_reader, gate_ohlcv_export, wait_for_files

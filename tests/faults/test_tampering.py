@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 
-from seedctl.devs3 import S3Server
+from seedctl_dev.devs3 import S3Server
 
 from .conftest import Project, one_error_line, state
 
@@ -84,7 +84,7 @@ def test_injected_index_definition_is_refused_before_anything_runs(project: Proj
         m["tables"]["usdcop_m5_ohlcv"]["schema"]["indexes"] = [
             "CREATE INDEX x ON public.usdcop_m5_ohlcv (time); DROP TABLE keepme"]
     edit_manifest(project, inject)
-    from seedctl.testing import run_sql
+    from seedctl_dev.testing import run_sql
 
     run_sql(target, "CREATE TABLE keepme (id int); INSERT INTO keepme VALUES (1)")
     before = state(target)

@@ -9,8 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from seedctl import sample, testing
-from seedctl.testing import BIN, Project  # noqa: F401 - BIN is imported by test modules
+from seedctl_dev import sample
+from seedctl_dev import testing
+from seedctl_dev.testing import BIN, Project  # noqa: F401 - BIN is imported by test modules
 
 REPO = Path(__file__).resolve().parents[2]
 

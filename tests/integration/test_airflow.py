@@ -18,7 +18,7 @@ import pytest
 from tests.integration.conftest import BIN, REPO
 
 if TYPE_CHECKING:
-    from seedctl.devs3 import S3Server
+    from seedctl_dev.devs3 import S3Server
     from tests.integration.conftest import Project
 
 pytestmark = pytest.mark.slow

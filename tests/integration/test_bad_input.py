@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from seedctl.devserver import TempPostgres
+from seedctl_dev.devserver import TempPostgres
 
 ROLE = "alice"
 ROLE_PASSWORD = "S3cr3t-marker-42"

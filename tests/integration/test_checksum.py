@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from seedctl import db
-from seedctl.checksum import CHECKSUM_ALGORITHM, LEGACY_ALGORITHM, Checksum, table_checksum
-from seedctl.devserver import TempPostgres
+from seedctl.pg import db
+from seedctl.pg.checksum import CHECKSUM_ALGORITHM, LEGACY_ALGORITHM, Checksum, table_checksum
+from seedctl_dev.devserver import TempPostgres
 
 FIDELITY_SQL = (Path(__file__).parent / "fidelity.sql").read_text(encoding="utf-8")
 # Digests of fidelity.sql. v1: computed with the checksum module as it was before v2 (the

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from seedctl.testing import BIN
+from seedctl_dev.testing import BIN
 from tests.integration.test_remote_restore import contents, fresh_clone, new_database, pushed_project
 from tests.unit.test_compose import seeder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from seedctl.devserver import TempPostgres
+    from seedctl_dev.devserver import TempPostgres
     from tests.integration.conftest import Project
 
 

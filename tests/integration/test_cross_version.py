@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import psycopg
 import pytest
 
-from seedctl import sample
-from seedctl.devserver import TempPostgres
+from seedctl_dev import sample
+from seedctl_dev.devserver import TempPostgres
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Project

@@ -24,7 +24,7 @@ def _listening(host: str, port: int) -> bool:
 
 def test_demo_stopped_half_way_stops_its_servers(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from seedctl.demo import main; "
+        [sys.executable, "-c", "import sys; from pathlib import Path; from seedctl_dev.demo import main; "
          "main(Path(sys.argv[1]))", str(tmp_path / "demo")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "DVC_NO_ANALYTICS": "1"}, start_new_session=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from seedctl.devserver import TempPostgres
+from seedctl_dev.devserver import TempPostgres
 
 
 def test_select_1_over_tcp_with_password(pg_server: TempPostgres) -> None:

@@ -12,12 +12,12 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from seedctl import copyout
+from seedctl.pg import copyout
 from seedctl.config import parse_params
-from seedctl.export import run_export
+from seedctl.snapshot.export import run_export
 
 if TYPE_CHECKING:
-    from seedctl.devserver import TempPostgres
+    from seedctl_dev.devserver import TempPostgres
     from tests.integration.conftest import Project
 
 

@@ -11,9 +11,11 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from seedctl import copyout, export, sample
+from seedctl.pg import copyout
+from seedctl.snapshot import export
+from seedctl_dev import sample
 from seedctl.config import parse_params
-from seedctl.export import run_export
+from seedctl.snapshot.export import run_export
 
 SAMPLE_PARAMS = {
     "sources": {

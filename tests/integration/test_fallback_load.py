@@ -16,10 +16,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from seedctl.catalog import read_table_schema
+from seedctl.pg.catalog import read_table_schema
 from seedctl.config import Source
-from seedctl.devserver import TempPostgres
-from seedctl.fallback import FallbackFile, find_fallback
+from seedctl_dev.devserver import TempPostgres
+from seedctl.restore.fallback import FallbackFile, find_fallback
 
 TABLE_DDL = r"""
 CREATE TABLE public.fb_src (

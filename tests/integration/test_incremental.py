@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 import psycopg
 import pytest
 
-from seedctl import sample
+from seedctl_dev import sample
 from seedctl.config import parse_params
 from seedctl.errors import ConfigError
-from seedctl.export import run_export
+from seedctl.snapshot.export import run_export
 
 if TYPE_CHECKING:
-    from seedctl.devs3 import S3Server
-    from seedctl.devserver import TempPostgres
+    from seedctl_dev.devs3 import S3Server
+    from seedctl_dev.devserver import TempPostgres
     from tests.integration.conftest import Project
 
 

@@ -21,9 +21,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from seedctl import sample
-from seedctl.devs3 import S3Server
-from seedctl.devserver import TempPostgres
+from seedctl_dev import sample
+from seedctl_dev.devs3 import S3Server
+from seedctl_dev.devserver import TempPostgres
 from tests.integration.conftest import SMALL_SCALE, Project, make_project, small_params
 
 OHLCV, MACRO, TRADES = "usdcop_m5_ohlcv", "macro_indicators_daily", "trades_history"

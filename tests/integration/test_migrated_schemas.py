@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import psycopg
 import pytest
 
-from seedctl.testing import run_sql
+from seedctl_dev.testing import run_sql
 
 if TYPE_CHECKING:
-    from seedctl.devserver import TempPostgres
+    from seedctl_dev.devserver import TempPostgres
     from tests.integration.conftest import Project
 
 

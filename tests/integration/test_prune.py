@@ -16,9 +16,9 @@ import psycopg
 import pytest
 import yaml
 
-from seedctl import sample
-from seedctl.devs3 import S3Server
-from seedctl.devserver import TempPostgres
+from seedctl_dev import sample
+from seedctl_dev.devs3 import S3Server
+from seedctl_dev.devserver import TempPostgres
 from seedctl.parts import snapshot_parts
 from tests.integration.conftest import SMALL_SCALE, Project, make_project, small_params
 

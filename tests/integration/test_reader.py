@@ -17,13 +17,13 @@ import pytest
 from psycopg import sql
 
 from seedctl.errors import IntegrityError, SeedctlError
-from seedctl.pgtypes import to_pg_text
-from seedctl.reader import open_snapshot
+from seedctl.pg.pgtypes import to_pg_text
+from seedctl.read.reader import open_snapshot
 from tests.integration.test_remote_restore import fresh_clone, new_database, pushed_project
 
 if TYPE_CHECKING:
-    from seedctl.devs3 import S3Server
-    from seedctl.devserver import TempPostgres
+    from seedctl_dev.devs3 import S3Server
+    from seedctl_dev.devserver import TempPostgres
     from tests.integration.conftest import Project
 
 KEYS = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id",

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from seedctl.testing import BIN, run_sql
+from seedctl_dev.testing import BIN, run_sql
 
 if TYPE_CHECKING:
-    from seedctl.devserver import TempPostgres
+    from seedctl_dev.devserver import TempPostgres
     from tests.integration.conftest import Project
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from seedctl.devserver import TempPostgres
-from seedctl.testing import table_to_csv_gz
+from seedctl_dev.devserver import TempPostgres
+from seedctl_dev.testing import table_to_csv_gz
 
 if TYPE_CHECKING:
-    from seedctl.devs3 import S3Server
+    from seedctl_dev.devs3 import S3Server
     from tests.integration.conftest import Project
 
 TABLES = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id",

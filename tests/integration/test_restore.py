@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 if TYPE_CHECKING:
-    from seedctl.devserver import TempPostgres
+    from seedctl_dev.devserver import TempPostgres
     from tests.integration.conftest import Project
 
 TABLES = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id"}

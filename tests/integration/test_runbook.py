@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from seedctl.testing import run_sql
+from seedctl_dev.testing import run_sql
 
 if TYPE_CHECKING:
-    from seedctl.devs3 import S3Server
-    from seedctl.devserver import TempPostgres
+    from seedctl_dev.devs3 import S3Server
+    from seedctl_dev.devserver import TempPostgres
     from tests.integration.conftest import Project
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "OPERATIONS.md"

@@ -27,7 +27,7 @@ def test_sample_data_refuses_non_empty_tables_without_yes(project: Project) -> N
     assert info["password"] not in refused.stderr + refused.stdout
     assert project.sql("SELECT count(*) FROM trades_history")[0][0] == loaded - 1  # untouched
 
-    module = project.run(sys.executable, "-m", "seedctl.sample", "--scale", "0.01")
+    module = project.run(sys.executable, "-m", "seedctl_dev.sample", "--scale", "0.01")
     assert module.returncode == 8 and "--yes" in module.stderr
     assert project.sql("SELECT count(*) FROM trades_history")[0][0] == loaded - 1
 

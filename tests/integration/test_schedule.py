@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from seedctl.schedule import LOCKED_EXIT, cron_job
+from seedctl.cli.schedule import LOCKED_EXIT, cron_job
 from tests.integration.conftest import BIN
 
 if TYPE_CHECKING:
-    from seedctl.devs3 import S3Server
+    from seedctl_dev.devs3 import S3Server
     from tests.integration.conftest import Project
 
 SNAPSHOT_LOCK = Path(".dvc/tmp/seedctl-snapshot.lock")

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from seedctl.remote import RemoteSettings, pushed_objects
+from seedctl.store.remote import RemoteSettings, pushed_objects
 
 if TYPE_CHECKING:
-    from seedctl.devs3 import S3Server
+    from seedctl_dev.devs3 import S3Server
     from tests.integration.conftest import Project
 
 UP_TO_DATE = "already up to date (all "  # seedctl's own evidence line: DVC was not started

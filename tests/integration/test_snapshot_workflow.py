@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from seedctl.testing import run_sql
+from seedctl_dev.testing import run_sql
 
 if TYPE_CHECKING:
-    from seedctl.devserver import TempPostgres
+    from seedctl_dev.devserver import TempPostgres
     from tests.integration.conftest import Project
 
 
@@ -110,7 +110,7 @@ def test_stage_deps_follow_the_library_code(sample_project: Project, s3_env: dic
     assert "committed the pipeline's record (dvc.lock) only" in again.stdout
     assert _manifest(sample_project)["version"] == version and len(_tags(sample_project)) == 1
     assert "seeds/manifest.json" not in sample_project.git("show", "--name-only", "--format=", "HEAD").split()
-    assert sample_project.git("status", "--porcelain", "--untracked-files=no") == " M src/seedctl/pgtypes.py\n"
+    assert sample_project.git("status", "--porcelain", "--untracked-files=no") == " M src/seedctl/pg/pgtypes.py\n"
     settled = sample_project.run("dvc", "status", "manifest", "validate")
     assert "changed" not in settled.stdout, settled.stdout
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 if TYPE_CHECKING:
-    from seedctl.devserver import TempPostgres
+    from seedctl_dev.devserver import TempPostgres
     from tests.integration.conftest import Project
 
 # Snapshot B changes one month of the partitioned OHLCV table (the other months' files are

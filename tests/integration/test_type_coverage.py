@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from seedctl.checksum import CHECKSUM_ALGORITHM, table_checksum
-from seedctl.devserver import TempPostgres
+from seedctl.pg.checksum import CHECKSUM_ALGORITHM, table_checksum
+from seedctl_dev.devserver import TempPostgres
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Project

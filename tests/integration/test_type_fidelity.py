@@ -11,8 +11,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from seedctl.config import parse_params
-from seedctl.export import run_export
-from seedctl.pgtypes import to_pg_text
+from seedctl.snapshot.export import run_export
+from seedctl.pg.pgtypes import to_pg_text
 
 # Every edge case of type fidelity, in one table (also used by the cross-version test).
 FIDELITY_TABLE = (Path(__file__).parent / "fidelity.sql").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The SQL seedctl.checksum generates (no database): algorithm choice, per-type hashes, qualification."""
+"""The SQL seedctl.pg.checksum generates (no database): algorithm choice, per-type hashes, qualification."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 import pytest
 from psycopg import sql
 
-from seedctl.catalog import Column
-from seedctl.checksum import (
+from seedctl.pg.catalog import Column
+from seedctl.pg.checksum import (
     CHECKSUM_ALGORITHM,
     LEGACY_ALGORITHM,
     checksum_columns,

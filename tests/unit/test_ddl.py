@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from seedctl.catalog import Column, Sequence, TableSchema, UserType
-from seedctl.ddl import column_problems, create_type, show_name, type_difference, widened_columns, widens
+from seedctl.pg.catalog import Column, Sequence, TableSchema, UserType
+from seedctl.pg.ddl import column_problems, create_type, show_name, type_difference, widened_columns, widens
 from seedctl.errors import IntegrityError
 
 
@@ -125,7 +125,7 @@ def test_old_snapshots_without_the_new_keys_still_load() -> None:
 
 
 def test_sequence_positions_compare_in_the_sequence_direction() -> None:
-    from seedctl.ddl import _ahead
+    from seedctl.pg.ddl import _ahead
 
     # ascending: (5, called) hands out 6 next, (6, not called) also 6, (7, called) 8
     assert _ahead((5, True), 1) == _ahead((6, False), 1) < _ahead((7, True), 1)

@@ -1,11 +1,11 @@
-"""Fast checks of seedctl.devserver that start no server."""
+"""Fast checks of seedctl_dev.devserver that start no server."""
 
 from __future__ import annotations
 
 import pytest
 
-from seedctl import devserver
-from seedctl.devserver import DevServerError, TempPostgres, resolve_binaries
+from seedctl_dev import devserver
+from seedctl_dev.devserver import DevServerError, TempPostgres, resolve_binaries
 
 
 def test_unknown_flavor_is_rejected() -> None:
@@ -31,7 +31,7 @@ def test_no_binaries_names_both_remedies(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_cli_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path, capsys) -> None:
     assert devserver.main(["stop", "--dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("seedctl.devserver: error:") and "\n" not in err
+    assert err.startswith("seedctl_dev.devserver: error:") and "\n" not in err
 
 
 def test_url_before_start_is_an_error() -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from seedctl.catalog import Column, TableSchema
+from seedctl.pg.catalog import Column, TableSchema
 from seedctl.config import Source
 from seedctl.errors import IntegrityError
-from seedctl.fallback import FallbackFile, find_fallback
+from seedctl.restore.fallback import FallbackFile, find_fallback
 
 TABLE = TableSchema(
     schema="public",

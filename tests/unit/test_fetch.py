@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from seedctl.fetch import Quarantine, Wanted, fetch
-from seedctl.remote import RemoteSettings, _problem
+from seedctl.store.fetch import Quarantine, Wanted, fetch
+from seedctl.store.remote import RemoteSettings, _problem
 
 GOOD, OTHER, BAD = b"good parquet bytes", b"another snapshot's bytes", b"damaged!"
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from seedctl.history import ALLOW_SHRINK_ENV, acceptance, shrunk_months
-from seedctl.validate import TableReport, _check_history
+from seedctl.snapshot.history import ALLOW_SHRINK_ENV, acceptance, shrunk_months
+from seedctl.snapshot.validate import TableReport, _check_history
 
 
 def entry(column: str | None, months: dict[str, int], note: str | None = None) -> dict[str, Any]:

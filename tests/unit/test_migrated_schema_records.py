@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from seedctl.catalog import Column, TableSchema
-from seedctl.ddl import _BOUND_SHAPE, _COLLATION_SHAPE, _FOREIGN_KEY_SHAPE, _PARTITION_KEY_SHAPE, column_problems
+from seedctl.pg.catalog import Column, TableSchema
+from seedctl.pg.ddl import _BOUND_SHAPE, _COLLATION_SHAPE, _FOREIGN_KEY_SHAPE, _PARTITION_KEY_SHAPE, column_problems
 
 
 def col(name: str, generated: str = "", default: str | None = None) -> Column:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from seedctl.manifest import month_counts
+from seedctl.snapshot.manifest import month_counts
 
 
 def _by_formatting(values: pa.Array) -> dict[str, int]:
@@ -47,8 +47,8 @@ def test_time_profile_leaves_infinities_and_far_eras_out_of_the_months(tmp_path:
     whole; the date range still spans every value."""
     import pyarrow.parquet as pq
 
-    from seedctl.manifest import _time_profile
-    from seedctl.pgtypes import TS_NEG_INF, TS_POS_INF, pg_text_scalar
+    from seedctl.snapshot.manifest import _time_profile
+    from seedctl.pg.pgtypes import TS_NEG_INF, TS_POS_INF, pg_text_scalar
 
     jan, feb = 1_704_067_200_000_000, 1_706_745_600_000_000  # 2024-01-01, 2024-02-01 (us)
     bc = -62_198_755_200_000_000  # 0001-01-01 minus one year: a BC timestamp

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from seedctl.partition import EARLY, LATE, UNDATED, period_name, period_numbers, runs
+from seedctl.snapshot.partition import EARLY, LATE, UNDATED, period_name, period_numbers, runs
 from seedctl.parts import snapshot_parts, table_parts
 
 DAY_US = 86_400_000_000

@@ -1,4 +1,4 @@
-"""Column codecs and the way back to PostgreSQL text (seedctl.pgtypes): pure, no database.
+"""Column codecs and the way back to PostgreSQL text (seedctl.pg.pgtypes): pure, no database.
 
 Expected calendar values are computed independently of the module: proleptic Gregorian
 dates repeat every 400 years (146097 days), so a BC date is a date in 1..9999 shifted by
@@ -16,9 +16,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from seedctl import pgtypes
-from seedctl.catalog import Column
-from seedctl.pgtypes import (
+from seedctl.pg import pgtypes
+from seedctl.pg.catalog import Column
+from seedctl.pg.pgtypes import (
     DATE_NEG_INF,
     DATE_POS_INF,
     TS_NEG_INF,
@@ -437,8 +437,8 @@ def test_native_bool_and_int() -> None:
 
 
 def test_negative_numeric_scale_is_decoded_and_stored_as_text() -> None:
-    from seedctl.catalog import Column
-    from seedctl.pgtypes import codec_for, numeric_precision_scale
+    from seedctl.pg.catalog import Column
+    from seedctl.pg.pgtypes import codec_for, numeric_precision_scale
 
     typmod = ((5 << 16) | (-2 & 0x7FF)) + 4  # numeric(5,-2), PostgreSQL 15+
     assert numeric_precision_scale(typmod) == (5, -2)

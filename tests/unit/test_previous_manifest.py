@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from seedctl.history import previous_manifest
+from seedctl.snapshot.history import previous_manifest
 
 
 def _git(cwd: Path, *args: str) -> None:

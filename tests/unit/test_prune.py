@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from seedctl.errors import ConfigError, SeedctlError
-from seedctl.prune import (JOURNAL, Doomed, Plan, PruneResult, choose, needed_objects, newest_first,
+from seedctl.store.prune import (JOURNAL, Doomed, Plan, PruneResult, choose, needed_objects, newest_first,
                            object_key, read_journal, resolve_pins, summary, write_journal)
-from seedctl.versions import Version
+from seedctl.store.versions import Version
 
 SAME_SECOND = datetime(2026, 1, 4, 2, 0, 0, tzinfo=timezone.utc)
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from seedctl.errors import SeedctlError
-from seedctl.reader import _mask, _part_needed, time_range
+from seedctl.read.reader import _mask, _part_needed, time_range
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -68,8 +68,8 @@ def test_bad_bounds_are_one_line_errors() -> None:
 
 
 def test_import_seedctl_is_light_and_open_snapshot_is_exported() -> None:
-    code = ("import sys, seedctl; heavy = [m for m in ('seedctl.reader', 'pyarrow', 'dvc', 'duckdb') "
+    code = ("import sys, seedctl; heavy = [m for m in ('seedctl.read.reader', 'pyarrow', 'dvc', 'duckdb') "
             "if m in sys.modules]; assert not heavy, heavy; "
-            "from seedctl import open_snapshot; assert open_snapshot.__module__ == 'seedctl.reader'")
+            "from seedctl import open_snapshot; assert open_snapshot.__module__ == 'seedctl.read.reader'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr

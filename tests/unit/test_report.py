@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from seedctl.report import coverage_csv, coverage_series, month_span, render_html, write_coverage
+from seedctl.snapshot.coverage import coverage_csv, coverage_series, month_span, render_html, write_coverage
 
 
 def manifest(**tables: dict[str, int]) -> dict[str, Any]:

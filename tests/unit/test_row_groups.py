@@ -9,11 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from seedctl import export
-from seedctl.catalog import Column, TableSchema
+from seedctl.snapshot import export
+from seedctl.pg.catalog import Column, TableSchema
 from seedctl.config import Backup, Source
-from seedctl.export import _PartFiles, group_cut, value_bytes
-from seedctl.pgtypes import arrow_field, codec_for
+from seedctl.snapshot.export import _PartFiles, group_cut, value_bytes
+from seedctl.pg.pgtypes import arrow_field, codec_for
 
 COLUMNS = [Column("id", "integer", "int4", -1, True), Column("doc", "text", "text", -1, False),
            Column("raw", "bytea", "bytea", -1, False)]

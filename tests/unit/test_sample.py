@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from seedctl import sample
+from seedctl_dev import sample
 
 BOGOTA = ZoneInfo("America/Bogota")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from seedctl.cli import app
-from seedctl.schedule import CronJob, cron_job, escape_percent, merge_crontab
+from seedctl.cli.app import app
+from seedctl.cli.schedule import CronJob, cron_job, escape_percent, merge_crontab
 
 PARAMS = """\
 sources:

@@ -1,0 +1,1 @@
+"""The `seedctl` command line: `app` assembles one module of commands per area."""

@@ -1,0 +1,136 @@
+"""Commands that move snapshots and bring them back: remote, push, pull, restore, verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from seedctl.cli.common import ParamsOpt, out, project_root, run, seeds_dir
+from seedctl.config import load_params
+from seedctl.errors import IntegrityError
+
+
+def remote(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Configure the DVC remote from MINIO_* (environment or .env) and check it answers.
+
+    Endpoint and keys go to .dvc/config.local only (never into git).
+    """
+    from seedctl.store.remote import setup_remote
+
+    def go() -> None:
+        settings = setup_remote(project_root(params), load_params(params))
+        out.print(f"remote {settings.name}: {settings.url} at {settings.endpoint_url} (bucket reachable)")
+
+    run(go)
+
+
+def push(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Upload the checked-out snapshot's data to the remote (only a validated snapshot)."""
+    from seedctl.store.remote import push as push_snapshot
+
+    def go() -> None:
+        result = push_snapshot(project_root(params), load_params(params))
+        out.print(str(result))
+
+    run(go)
+
+
+def pull(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Make seeds/ match the checked-out snapshot: from the DVC cache, else the remote.
+
+    Files or cached objects whose bytes do not match are moved to .dvc/tmp/quarantine/
+    and fetched again (what `dvc pull` cannot do: it trusts a damaged cached object).
+    """
+    from seedctl.store.remote import pull as pull_snapshot
+    from seedctl.store.remote import pulled_summary
+
+    def go() -> None:
+        loaded = load_params(params)
+        out.print(pulled_summary(pull_snapshot(project_root(params), loaded), loaded.storage.remote), soft_wrap=True)
+
+    run(go)
+
+
+def restore(
+    params: ParamsOpt = Path("params.yaml"),
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode", envvar="SEEDCTL_RESTORE_MODE",
+            help="safe: refuse non-empty tables | replace: overwrite | append: add rows whose key "
+            "is missing | missing: only absent or empty tables.",
+        ),
+    ] = "safe",
+    rev: Annotated[
+        str | None, typer.Option("--rev", help="Restore the snapshot of this git tag/commit; work tree untouched.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+) -> None:
+    """Restore the checked-out snapshot into the database, all or nothing.
+
+    Data files are verified against the manifest before the database is touched; tables
+    are loaded in one transaction and checked (rows and content) before COMMIT.
+    """
+    from seedctl.restore.acquire import raise_if_degraded
+    from seedctl.restore.hooks import HookFailed
+    from seedctl.restore.load import MODES, RestoreRefused, restore_snapshot
+
+    def go() -> None:
+        if mode not in MODES:
+            raise RestoreRefused(f"unknown mode {mode!r}", f"use one of: {', '.join(MODES)}")
+        report = restore_snapshot(project_root(params), mode=mode, dry_run=dry_run, rev=rev)  # type: ignore[arg-type]
+        manifest, results = report.manifest, report.tables
+        title = "restore plan (dry run, nothing changed)" if dry_run else "restored"
+        table = Table("table", "source", "action", "rows", "time", "verified", title=f"{title}: snapshot {manifest['version']}")
+        for r in results:
+            origin = r.data.origin if r.data.origin != "fallback" or not r.data.fallback else f"fallback {r.data.fallback.path.name}"
+            rows = r.data.rows if dry_run else r.loaded_rows
+            table.add_row(r.data.table.qualified, origin, r.action, f"{rows:,}",
+                          "-" if dry_run else f"{r.seconds:.1f} s", r.verified or "-")
+        out.print(table)
+        for r in results:
+            for note in r.data.notes + r.notes:
+                level = "yellow" if r.data.origin in ("fallback", "empty") else "dim"
+                out.print(f"[{level}]{r.data.source}: {note}[/{level}]")
+        if report.hook:
+            h = report.hook
+            status = "timed out" if h.exit_code == -1 else f"exited {h.exit_code}"
+            out.print(f"post-restore hook `{h.command}` {status} after {h.seconds:.1f} s")
+            if h.exit_code:
+                raise HookFailed(f"restore committed, but the post-restore hook {status}",
+                                 "the data is in place; run the hook's job by hand")
+        if not dry_run:
+            raise_if_degraded(results)
+
+    run(go)
+
+
+def verify(
+    params: ParamsOpt = Path("params.yaml"),
+    database: Annotated[bool, typer.Option("--db", help="Also compare the live database with the snapshot.")] = False,
+) -> None:
+    """Check the snapshot's files against its manifest (sha256); with --db, the database too."""
+    from seedctl.restore.verify import compare_database, verify_snapshot_files
+
+    def go() -> None:
+        manifest = verify_snapshot_files(seeds_dir(params))
+        out.print(f"snapshot {manifest['version']}: all files match the manifest")
+        if not database:
+            return
+        results = compare_database(manifest)
+        table = Table("table", "snapshot rows", "database rows", "content", title="database vs snapshot")
+        for r in results:
+            content = "equal" if r.checksum_equal else ("differs" if r.checksum_equal is False else "-")
+            table.add_row(r.table, f"{r.snapshot_rows:,}",
+                          "absent" if r.database_rows is None else f"{r.database_rows:,}", content)
+        out.print(table)
+        differ = [r for r in results if not r.equal]
+        if differ:
+            raise IntegrityError(f"{len(differ)} table(s) differ from snapshot {manifest['version']}: "
+                                 f"{', '.join(r.table for r in differ)}",
+                                 "restore with `make restore MODE=replace` if the snapshot is right")
+
+    run(go)

@@ -1,0 +1,418 @@
+"""Read any snapshot as Arrow tables: no checkout, no database.
+
+    import seedctl
+    snap = seedctl.open_snapshot(rev="seeds/v2026.01.18")   # a tag, branch or commit
+    snap.tables["usdcop_m5_ohlcv"].rows                      # from the manifest
+    t = snap.read("usdcop_m5_ohlcv", columns=["time", "close"], since="2024-01-01", until="2024-06-30")
+    df = t.to_pandas()                                       # pip install seedctl[pandas]
+
+The manifest comes from git at `rev` (`git show rev:seeds/manifest.json`); without `rev`,
+from the checkout. The data files come through DVC's own file system API
+(`dvc.api.DVCFileSystem`): from the work tree (checkout only), the local DVC cache, or
+the DVC remote, which is configured from MINIO_* exactly as for `dvc pull`, and only when a
+file is not in the cache. Files fetched from the remote are kept in the cache, so a second
+read is local. Only the files (months or years, see partition.py) that overlap the time
+range are read, and every file is checked against the manifest's sha256 before any of its
+rows is used: a mismatch raises IntegrityError naming the table and the file.
+
+Time range: `since` and `until` are both inclusive, as pandas' `df.loc[since:until]` and
+SQL's BETWEEN are; a date-only `until` ("2024-06-30") takes in that whole day. Naive
+bounds are UTC for timestamptz columns (stored in UTC) and wall-clock time for timestamp
+columns. Rows whose time is NULL are only in an unfiltered read.
+
+Values are the stored Arrow columns, unchanged: integers, floats, booleans, date32,
+timestamp[us] (UTC for timestamptz) and decimal128 for numeric(p<=38). Every other
+PostgreSQL type (text, jsonb, uuid, arrays, unconstrained numeric, and any column the
+export had to keep exact as text) comes back as PostgreSQL's own text output; each field's
+metadata says which (`pg_type`, `encoding`). Timestamps of +/-infinity are stored as the
+int64 extremes, as PostgreSQL stores them.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seedctl.errors import IntegrityError, QueryError, RemoteError, SeedctlError
+from seedctl.store.fetch import ADVICE, Quarantine, quarantine_root
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+SEEDS = "seeds"
+MANIFEST_PATH = f"{SEEDS}/manifest.json"
+_US_PER_DAY = 86_400_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Bound = str | date | datetime | None
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One table of a snapshot, as its manifest describes it."""
+
+    name: str
+    table: str
+    rows: int
+    time_column: str | None
+    min: str | None  # PostgreSQL text of the first and last time value
+    max: str | None
+    partition: str
+    files: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class _Range:
+    """[lo, hi) in microseconds since 1970-01-01 (UTC or wall clock); None is unbounded."""
+
+    lo: int | None
+    hi: int | None
+
+    @property
+    def unbounded(self) -> bool:
+        return self.lo is None and self.hi is None
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Does [start, end) meet this range?"""
+        return (self.lo is None or end > self.lo) and (self.hi is None or start < self.hi)
+
+
+def open_snapshot(rev: str | None = None, *, project: str | Path = ".") -> Snapshot:
+    """The snapshot at `rev` (tag, branch, commit, or a version such as 2026.01.18); None:
+    the checkout. `project` is the seedctl project (where params.yaml is)."""
+    root = Path(project).resolve()
+    if not (root / "params.yaml").is_file():
+        raise SeedctlError(f"{root} is not a seedctl project (no params.yaml)",
+                           "pass project= the directory that holds params.yaml and dvc.yaml")
+    if rev is None:
+        path = root / MANIFEST_PATH
+        if not path.is_file():
+            raise SeedctlError(f"{path} is missing", "this checkout holds no snapshot: pass rev= a snapshot tag")
+        return Snapshot(root, None, None, _parse_manifest(path.read_text(encoding="utf-8"), str(path)))
+    commit = _resolve(root, rev)
+    shown = subprocess.run(["git", "show", f"{commit}:{MANIFEST_PATH}"], cwd=root, capture_output=True,
+                           text=True, check=False, stdin=subprocess.DEVNULL)
+    if shown.returncode:
+        raise SeedctlError(f"revision {rev} holds no snapshot (no {MANIFEST_PATH})",
+                           "list snapshot tags with `git tag -l 'seeds/*'`")
+    return Snapshot(root, rev, commit, _parse_manifest(shown.stdout, f"{rev}:{MANIFEST_PATH}"))
+
+
+def _resolve(root: Path, rev: str) -> str:
+    """The commit of rev, or of the snapshot version rev names (tag seeds/v<rev>)."""
+    from seedctl.restore.revision import snapshot_revision
+
+    name = snapshot_revision(root, rev) or "HEAD"
+    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"], cwd=root,
+                           capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    return found.stdout.strip()
+
+
+def _parse_manifest(text: str, where: str) -> dict[str, Any]:
+    from seedctl.parts import inconsistencies
+
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IntegrityError(f"{where} is not valid JSON (line {exc.lineno})",
+                             "read another revision; this one's manifest is damaged") from None
+    problems = inconsistencies(manifest)
+    if problems:
+        raise IntegrityError(f"{where}: {problems[0]}", "read another revision; this one's manifest was edited")
+    return manifest
+
+
+class Snapshot:
+    """A snapshot's manifest, and its tables read on demand (see the module docstring)."""
+
+    def __init__(self, root: Path, rev: str | None, commit: str | None, manifest: dict[str, Any]) -> None:
+        self.root = root
+        self.rev = rev
+        self.commit = commit
+        self.manifest = manifest
+        self._fs: Any = None
+        self._remote_ready = False
+
+    def __repr__(self) -> str:
+        return f"Snapshot(version={self.version!r}, rev={self.rev!r}, tables={list(self.tables)})"
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest.get("version", ""))
+
+    @property
+    def tables(self) -> dict[str, TableInfo]:
+        """Each table's name, rows and date range, from the manifest."""
+        from seedctl.parts import table_parts
+
+        infos = {}
+        for name, entry in self.manifest["tables"].items():
+            rng = entry.get("date_range") or {}
+            infos[name] = TableInfo(
+                name=name, table=entry["table"], rows=int(entry["rows"]), time_column=rng.get("column"),
+                min=rng.get("min"), max=rng.get("max"), partition=str(entry.get("partition") or "none"),
+                files=len(table_parts(entry)), size_bytes=int(entry["size_bytes"]))
+        return infos
+
+    def read(self, table: str, columns: list[str] | None = None, since: Bound = None,
+             until: Bound = None) -> pa.Table:
+        """The table's rows (optionally some columns, a time range) as a pyarrow.Table."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        entry = self._entry(table)
+        time_column = (entry.get("date_range") or {}).get("column")
+        window = time_range(since, until)
+        if not window.unbounded and not time_column:
+            raise SeedctlError(f"table {table} has no time column: since/until cannot apply",
+                               f"read it without since/until, or set sources.{table}.time_column in params.yaml")
+        parts = self.parts_for(table, window)
+        wanted = None if columns is None else list(dict.fromkeys(columns))
+        read_cols = wanted if wanted is None or window.unbounded else list(dict.fromkeys([*wanted, time_column]))
+        if not parts:  # no file overlaps the range: the smallest one gives the empty result its schema
+            chosen = [min(self._all_parts(table), key=lambda p: int(p["size_bytes"]))]
+        else:
+            chosen = parts
+        tables = []
+        for part in chosen:
+            parquet = pq.ParquetFile(pa.BufferReader(self.file_bytes(table, part)))
+            _check_columns(table, parquet.schema_arrow.names, read_cols)
+            tables.append(parquet.read(columns=read_cols))
+        result = pa.concat_tables(tables)
+        if not parts:
+            result = result.slice(0, 0)
+        elif not window.unbounded:
+            result = result.filter(_mask(result.column(time_column), result.schema.field(time_column), window,
+                                         table))
+        return result.select(wanted) if wanted is not None else result
+
+    def query(self, statement: str) -> pa.Table:
+        """Run SQL with DuckDB over the snapshot's tables (each source a view over its verified
+        rows, read as by read()); the result as a pyarrow.Table. Only the tables the
+        statement names are read. Raises QueryError with DuckDB's one-line reason."""
+        import duckdb
+        import pyarrow as pa
+
+        tables = {name.lower(): name for name in self.manifest["tables"]}
+        hint = f"the snapshot's tables: {', '.join(self.manifest['tables'])}"
+        try:
+            named = duckdb.get_table_names(statement)
+        except duckdb.Error as exc:
+            raise QueryError(_first_line(exc), hint) from None
+        con = duckdb.connect()
+        try:
+            for name in sorted(named):
+                source = tables.get(name.lower())
+                if source is not None:
+                    con.register(source, self.read(source))
+            relation = con.sql(statement)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
+        except duckdb.Error as exc:
+            raise QueryError(_first_line(exc), hint) from None
+        finally:
+            con.close()
+
+    def parts_for(self, table: str, window: _Range) -> list[dict[str, Any]]:
+        """The manifest's files of `table` that can hold rows in the window, in row order."""
+        return [p for p in self._all_parts(table) if _part_needed(p.get("period"), window)]
+
+    def file_bytes(self, table: str, part: dict[str, Any]) -> bytes:
+        """One data file's bytes, verified against the manifest's sha256."""
+        path = f"{SEEDS}/{part['file']}"
+        data = self._fetch(table, path, str(part.get("md5") or ""))
+        if hashlib.sha256(data).hexdigest() != part["sha256"]:
+            self._evict(str(part.get("md5") or ""), part["sha256"])
+            where = f" at {self.rev}" if self.rev else ""
+            raise IntegrityError(
+                f"{path} of table {table}{where}: sha256 does not match the manifest ({len(data)} bytes read)",
+                ADVICE["corrupt"])
+        return data
+
+    # --- DVC -------------------------------------------------------------------------------
+
+    def _entry(self, table: str) -> dict[str, Any]:
+        try:
+            return dict(self.manifest["tables"][table])
+        except KeyError:
+            names = ", ".join(self.manifest["tables"]) or "none"
+            raise SeedctlError(f"snapshot {self.version} has no table {table!r}", f"its tables: {names}") from None
+
+    def _all_parts(self, table: str) -> list[dict[str, Any]]:
+        from seedctl.parts import table_parts
+
+        return table_parts(self._entry(table))
+
+    def _fetch(self, table: str, path: str, md5: str) -> bytes:
+        if not self._remote_ready and not self._local(path, md5):
+            self._configure_remote()
+        fs = self._filesystem()
+        try:
+            with fs.open(path, mode="rb", cache=True) as fh:
+                return bytes(fh.read())
+        except FileNotFoundError:
+            raise RemoteError(f"{path} of table {table} is neither in the DVC cache nor in the remote",
+                              ADVICE["missing"]) from None
+        except Exception as exc:  # DVC and the S3 client raise many kinds; the operator needs one line
+            if isinstance(exc, SeedctlError):
+                raise
+            detail = " ".join(str(exc).split())[:200]
+            raise RemoteError(f"cannot read {path} of table {table} through DVC: {type(exc).__name__}: {detail}",
+                              "check MINIO_* (or .env) and that the remote answers (`make remote`)") from None
+
+    def _local(self, path: str, md5: str) -> bool:
+        """Is the file in the local cache (or, for the checkout, in the work tree)?"""
+        if self.rev is None and (self.root / path).is_file():
+            return True
+        cached = self._cache_path(md5)
+        return cached is not None and cached.is_file()
+
+    def _cache_path(self, md5: str) -> Path | None:
+        if not md5:
+            return None
+        return Path(self._filesystem().repo.cache.local.oid_to_path(md5))
+
+    def _evict(self, md5: str, sha256: str) -> None:
+        """Move a damaged object out of the cache (quarantined, never deleted), so that the
+        next read fetches it again."""
+        cached = self._cache_path(md5)
+        if cached is None or not cached.is_file():
+            return
+        if hashlib.sha256(cached.read_bytes()).hexdigest() != sha256:
+            Quarantine(quarantine_root(self.root)).move(cached, f"cache/{md5}")
+
+    def _configure_remote(self) -> None:
+        """The DVC remote from MINIO_* / .env, as `make remote` sets it up for `dvc pull`."""
+        from seedctl.config import load_params
+        from seedctl.store.remote import setup_remote
+
+        setup_remote(self.root, load_params(self.root / "params.yaml"))
+        self._remote_ready = True
+        self._close()  # DVC reads its configuration when the file system is made
+
+    def _filesystem(self) -> Any:
+        if self._fs is None:
+            from dvc.api import DVCFileSystem
+
+            self._fs = DVCFileSystem(str(self.root), rev=self.commit)
+        return self._fs
+
+    def _close(self) -> None:
+        if self._fs is not None:
+            self._fs.close()
+            self._fs = None
+
+    def close(self) -> None:
+        """Release DVC's repository handle (or use the snapshot as a context manager)."""
+        self._close()
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+# --- time ranges ---------------------------------------------------------------------------
+
+def time_range(since: Bound, until: Bound) -> _Range:
+    """[since, until] as microsecond bounds; a date-only until covers its whole day."""
+    lo = None if since is None else _micros(_bound(since, "since")[0])
+    hi = None
+    if until is not None:
+        moment, date_only = _bound(until, "until")
+        hi = _micros(moment) + (_US_PER_DAY if date_only else 1)
+    if lo is not None and hi is not None and hi <= lo:
+        raise SeedctlError(f"since {since} is after until {until}", "swap them")
+    return _Range(lo, hi)
+
+
+def _bound(value: str | date | datetime, name: str) -> tuple[datetime, bool]:
+    """(the moment, whether only a date was given)."""
+    if isinstance(value, datetime):
+        return value, False
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day), True
+    text = str(value).strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SeedctlError(f"{name} {value!r} is not an ISO date or timestamp",
+                           "e.g. 2024-01-01 or 2024-01-01T09:30:00+00:00") from None
+    return moment, len(text) <= 10
+
+
+def _micros(moment: datetime) -> int:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    delta = aware - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _period_span(period: str) -> tuple[int, int] | None:
+    """[start, end) of a dated period (2024-03 or 2024) in microseconds; None otherwise."""
+    try:
+        if len(period) == 7:
+            start = datetime.strptime(period, "%Y-%m")
+            days = calendar.monthrange(start.year, start.month)[1]
+        elif len(period) == 4:
+            start = datetime(int(period), 1, 1)
+            days = 366 if calendar.isleap(start.year) else 365
+        else:
+            return None
+    except ValueError:
+        return None
+    # In microseconds, not datetimes: the end of 9999-12 is past datetime.max.
+    return _micros(start), _micros(start) + days * _US_PER_DAY
+
+
+def _part_needed(period: str | None, window: _Range) -> bool:
+    """Can a file of this period (see partition.py) hold rows inside the window?"""
+    if period is None or window.unbounded:  # one file for the table, or every file wanted
+        return True
+    if period == "early":  # BC and -infinity
+        return window.lo is None
+    if period == "late":  # past 9999 and infinity
+        return window.hi is None
+    if period == "undated":  # NULL times are never inside a range
+        return False
+    span = _period_span(period)
+    return True if span is None else window.overlaps(*span)
+
+
+def _mask(column: Any, field: pa.Field, window: _Range, table: str) -> Any:
+    """Which rows' time lies in the window: on the stored integers, so infinities compare."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(field.type):
+        values, unit = column.cast(pa.int64()), 1
+    elif pa.types.is_date(field.type):
+        values, unit = column.cast(pa.int32()), _US_PER_DAY
+    else:
+        raise SeedctlError(f"the time column {field.name} of {table} is stored as text "
+                           f"({field.metadata.get(b'pg_type', b'?').decode() if field.metadata else '?'})",
+                           "read it without since/until and filter its PostgreSQL text yourself")
+    keep = None
+    if window.lo is not None:  # value * unit >= lo
+        keep = pc.greater_equal(values, pa.scalar(-(-window.lo // unit), values.type))
+    if window.hi is not None:  # value * unit < hi
+        below = pc.less(values, pa.scalar(-(-window.hi // unit), values.type))
+        keep = below if keep is None else pc.and_(keep, below)
+    return keep
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _check_columns(table: str, present: list[str], wanted: list[str] | None) -> None:
+    missing = [c for c in wanted or [] if c not in present]
+    if missing:
+        raise SeedctlError(f"table {table} has no column {missing[0]!r}", f"its columns: {', '.join(present)}")

@@ -1,0 +1,539 @@
+"""Restore: rebuild the tables of a snapshot in the target database, all or nothing.
+
+Order of work: data acquired and verified against the manifest (acquire.py) -> one
+transaction: target tables locked and inspected, the mode decides each table's action,
+existing tables' columns, present types and available extensions checked (a refusal
+here comes before any write), missing extensions, types, functions and sequences
+created, the tables to replace emptied in one TRUNCATE, missing tables created bare,
+rows loaded with COPY (referenced tables first), keys and indexes built, row count and
+content checksum compared with the snapshot, sequences raised past the restored ids,
+foreign keys of the created tables added -> COMMIT. Any failure, a kill or
+a lost connection rolls everything back: the target is exactly as it was.
+
+Modes (never overwrite a non-empty table unless asked):
+  safe     default; refuse if any target table has rows
+  replace  empty the tables (TRUNCATE, in the same transaction) and load
+  append   insert only rows whose primary key is missing; keep the rest
+  missing  load tables that are absent or empty, leave the others (idempotent seeding)
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from psycopg import sql
+
+from seedctl.pg import db
+from seedctl.restore.acquire import TableData, acquire
+from seedctl.pg.catalog import Column, TableSchema, read_columns, table_oid
+from seedctl.pg.checksum import recorded_checksum
+from seedctl.config import load_params
+from seedctl.pg.ddl import (
+    add_foreign_key,
+    add_keys_and_indexes,
+    as_snapshot_types,
+    bump_sequences,
+    column_problems,
+    create_extension_sql,
+    create_extension,
+    create_function,
+    create_sequences,
+    create_table,
+    create_type,
+    make_hypertable,
+    prerequisites,
+    show_name,
+    widened_columns,
+)
+from seedctl.errors import DatabaseError, SeedctlError
+from seedctl.snapshot.export import SNAPSHOT_FORMAT
+from seedctl.restore.hooks import HookResult, run_post_restore_hook
+from seedctl.snapshot.manifest import load_manifest
+from seedctl.pg.pgtypes import to_copy_csv
+from seedctl.progress import row_progress
+from seedctl.restore.revision import checkout_revision
+
+Mode = Literal["safe", "replace", "append", "missing"]
+MODES: tuple[str, ...] = ("safe", "replace", "append", "missing")
+Action = Literal["create", "load", "replace", "append", "keep", "create-empty"]
+_LOCK_TIMEOUT = "60s"
+
+
+class RestoreRefused(SeedctlError):
+    """The restore would overwrite data or cannot be verified: nothing was changed."""
+
+    exit_code = 8
+
+
+@dataclass
+class TableResult:
+    data: TableData
+    action: Action
+    existing_rows: int | None  # None: the table does not exist yet
+    loaded_rows: int = 0
+    seconds: float = 0.0
+    verified: str = ""
+    notes: list[str] = field(default_factory=list)
+    widened: list[Column] = field(default_factory=list)  # snapshot columns the existing target widens
+
+
+def plan(conn: psycopg.Connection, tables: list[TableData], mode: Mode) -> list[TableResult]:
+    """Each table's action under `mode`; RestoreRefused if `safe` meets a non-empty table,
+    or if an existing table to load has columns the snapshot's rows do not fit."""
+    results = []
+    for data in tables:
+        existing = _existing_rows(conn, data)
+        if existing is None:
+            action: Action = "create" if data.origin != "empty" else "create-empty"
+        elif existing == 0:
+            action = "load"
+        elif mode == "replace":
+            action = "replace"
+        elif mode == "append":
+            action = "append"
+        elif mode == "missing":
+            action = "keep"
+        else:
+            action = "keep"
+        results.append(TableResult(data, action, existing))
+    _check_existing_columns(conn, results)
+    _check_truncatable(conn, results)
+    if mode == "safe":
+        busy = [r for r in results if r.existing_rows]
+        if busy:
+            listed = ", ".join(f"{r.data.table.qualified} has {r.existing_rows:,} rows" for r in busy)
+            raise RestoreRefused(
+                f"target is not empty: {listed}",
+                "use --mode replace (overwrite), append (add missing rows) or missing (only empty tables)",
+            )
+    return results
+
+
+def _check_existing_columns(conn: psycopg.Connection, results: list[TableResult]) -> None:
+    """The one rule for existing target tables (ddl.column_problems), before any write."""
+    problems = []
+    for result in results:
+        if result.existing_rows is None or result.action == "keep":
+            continue
+        table = result.data.table
+        oid = table_oid(conn, table.identifier())
+        target = read_columns(conn, oid) if oid is not None else []
+        problems += column_problems(table, target)
+        result.widened = widened_columns(table, target)
+    if problems:
+        what, fix = problems[0]
+        more = f" (and {len(problems) - 1} more column problem(s))" if len(problems) > 1 else ""
+        raise RestoreRefused(f"{what}{more}", f"nothing was changed; {fix}")
+
+
+# Foreign keys between existing tables on the target: (referencing, referenced, name).
+_TARGET_FOREIGN_KEYS = """
+SELECT cn.nspname || '.' || c.relname, pn.nspname || '.' || p.relname, k.conname
+FROM pg_constraint k
+JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
+JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
+WHERE k.contype = 'f' AND k.conrelid <> k.confrelid AND k.conparentid = 0  -- not the per-partition clones
+ORDER BY 1, 2, 3
+"""
+
+
+def _check_truncatable(conn: psycopg.Connection, results: list[TableResult]) -> None:
+    """TRUNCATE refuses a table another table references unless both are emptied together:
+    refuse before any write if a table to replace is referenced from one this restore
+    does not empty."""
+    emptied = {r.data.table.qualified for r in results if r.action == "replace"}
+    if not emptied:
+        return
+    for child, parent, name in conn.execute(_TARGET_FOREIGN_KEYS).fetchall():
+        if parent in emptied and child not in emptied:
+            raise RestoreRefused(
+                f"--mode replace cannot empty table {parent}: foreign key {name} of table {child} references it "
+                f"and {child} is not replaced by this restore",
+                f"nothing was changed; add {child} to sources (and snapshot again), or restore into a new database")
+
+
+def _load_order(conn: psycopg.Connection, results: list[TableResult]) -> list[TableResult]:
+    """Referenced tables before the tables referencing them (foreign keys on the target's
+    existing tables are checked as each COPY ends); otherwise the snapshot's order. Tables
+    created here get their foreign keys only after every table is loaded."""
+    by_name = {r.data.table.qualified: r for r in results}
+    parents: dict[str, list[str]] = {name: [] for name in by_name}
+    for child, parent, _ in conn.execute(_TARGET_FOREIGN_KEYS).fetchall():
+        if child in by_name and parent in by_name:
+            parents[child].append(parent)
+    ordered: list[TableResult] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:  # done, or on the current path: a cycle keeps the snapshot's order
+            return
+        seen.add(name)
+        for parent in parents[name]:
+            visit(parent)
+        ordered.append(by_name[name])
+
+    for name in by_name:
+        visit(name)
+    return ordered
+
+
+def _add_foreign_keys(conn: psycopg.Connection, results: list[TableResult]) -> None:
+    """The recorded foreign keys of the tables created here, once every table is loaded."""
+    for result in results:
+        if result.action not in ("create", "create-empty"):
+            continue
+        table = result.data.table
+        for fk in table.foreign_keys:
+            try:
+                with conn.transaction():  # a savepoint, to report this one failure precisely
+                    note = add_foreign_key(conn, table, fk)
+            except psycopg.errors.ForeignKeyViolation as exc:
+                raise RestoreRefused(
+                    f"table {table.qualified}: foreign key {fk['name']} does not hold for the restored rows: "
+                    f"{db.first_line(exc)}",
+                    f"rolled back; nothing was changed. Load {fk['ref_schema']}.{fk['ref_table']}'s rows first "
+                    "(or add it to sources) and restore again") from None
+            if note:
+                result.notes.append(note)
+
+
+def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: bool) -> None:
+    """Extensions and user-defined types the tables need: checked before any write, then
+    (unless dry_run) created in dependency order."""
+    needed = prerequisites(conn, [r.data.table for r in results if r.action != "keep"])
+    if needed.problems:
+        what, fix = needed.problems[0]
+        raise RestoreRefused(what, f"nothing was changed; {fix}")
+    if dry_run:
+        return
+    by_table = {id(r.data.table): r for r in results}
+    for name, table in needed.extensions:
+        try:
+            with conn.transaction():  # a savepoint, to report this one failure precisely
+                create_extension(conn, name)
+        except psycopg.Error as exc:
+            raise RestoreRefused(
+                f"cannot create extension {name} that the snapshot's types need: {db.first_line(exc)}",
+                f"nothing was changed; run as a superuser in the target database: {create_extension_sql(name)} "
+                "then restore again") from None
+        by_table[id(table)].notes.append(f"created extension {name}")
+    for utype, table in needed.types:
+        create_type(conn, utype, table)
+        by_table[id(table)].notes.append(f"created {utype.kind} type {utype.qualified}")
+    for function, table in needed.functions:
+        create_function(conn, function, table)
+        by_table[id(table)].notes.append(f"created function {function['signature']}")
+
+
+def run(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_rows: int = 131072) -> list[TableResult]:
+    """Plan and (unless dry_run) execute the restore in one transaction."""
+    with db.connect() as conn:
+        if dry_run:
+            conn.read_only = True
+            with conn.transaction():
+                planned = plan(conn, tables, mode)
+                _prepare(conn, planned, dry_run=True)
+                return planned
+        try:
+            with conn.transaction():
+                with conn.cursor() as cur:
+                    cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
+                timescale = db.extension_version(conn, "timescaledb") is not None
+                _lock_existing(conn, tables)
+                results = plan(conn, tables, mode)
+                _prepare(conn, results, dry_run=False)
+                _truncate(conn, results)
+                for result in _load_order(conn, results):
+                    _apply(conn, result, timescale, batch_rows)
+                _add_foreign_keys(conn, results)
+        except psycopg.errors.LockNotAvailable:
+            raise DatabaseError(
+                f"a target table is locked by another session (waited {_LOCK_TIMEOUT})",
+                "find it in pg_stat_activity and retry; nothing was changed",
+            ) from None
+        except psycopg.Error as exc:
+            raise DatabaseError(
+                f"restore failed and was rolled back: {db.first_line(exc)}",
+                "nothing was changed; fix the cause and run the restore again",
+            ) from None
+    return results
+
+
+def _existing_rows(conn: psycopg.Connection, data: TableData) -> int | None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (data.table.identifier().as_string(conn),))
+        if cur.fetchone()[0] is None:  # type: ignore[index]
+            return None
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(data.table.identifier()))
+        return int(cur.fetchone()[0])  # type: ignore[index]
+
+
+def _lock_existing(conn: psycopg.Connection, tables: list[TableData]) -> None:
+    """No one writes to the targets while we count, load and verify."""
+    with conn.cursor() as cur:
+        for data in tables:
+            cur.execute("SELECT to_regclass(%s)", (data.table.identifier().as_string(conn),))
+            if cur.fetchone()[0] is not None:  # type: ignore[index]
+                cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(data.table.identifier()))
+
+
+def _truncate(conn: psycopg.Connection, results: list[TableResult]) -> None:
+    """Empty the tables to replace in one TRUNCATE: foreign keys between them allow it."""
+    emptied = [r.data.table.identifier() for r in results if r.action == "replace"]
+    if emptied:
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(emptied)))
+
+
+def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch_rows: int) -> None:
+    data, table = result.data, result.data.table
+    started = time.perf_counter()
+    if result.action == "keep":
+        result.verified = "untouched"
+        return
+    if result.action in ("create", "create-empty"):
+        create_sequences(conn, table)
+        result.notes += create_table(conn, table)
+        if table.hypertable and timescale:
+            make_hypertable(conn, table)
+        elif table.hypertable:
+            result.notes.append("was a hypertable; TimescaleDB is not installed here, restored as a plain table")
+    if fired := _insert_triggers(conn, table):  # as pg_restore without --disable-triggers: they fire
+        result.notes.append(f"trigger(s) {', '.join(fired)} fired for every restored row")
+    if result.action == "append":
+        _append(conn, result, batch_rows)
+    else:
+        fresh = result.action in ("create", "create-empty", "replace")  # created/truncated just now
+        result.loaded_rows = _copy_into(conn, table.identifier(), data, batch_rows,
+                                        freeze=fresh and not (table.hypertable and timescale)
+                                        and not _partitioned(conn, table))
+        if result.action in ("create", "create-empty"):
+            add_keys_and_indexes(conn, table)
+        _verify(conn, result, table.identifier())
+    bump_sequences(conn, table)
+    result.seconds = time.perf_counter() - started
+
+
+def _insert_triggers(conn: psycopg.Connection, table: TableSchema) -> list[str]:
+    """The enabled user triggers that fire on INSERT (hence on COPY) into the target table."""
+    return [r[0] for r in conn.execute(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal "
+        "AND tgenabled <> 'D' AND tgtype & 4 <> 0 ORDER BY tgname",  # 4: TRIGGER_TYPE_INSERT
+        (table.identifier().as_string(conn),)).fetchall()]
+
+
+def _partitioned(conn: psycopg.Connection, table: TableSchema) -> bool:
+    """Is the target a partitioned table (COPY FREEZE refuses those)?"""
+    row = conn.execute("SELECT relkind::text FROM pg_class WHERE oid = to_regclass(%s)",
+                       (table.identifier().as_string(conn),)).fetchone()
+    return bool(row) and row[0] == "p"  # type: ignore[index]
+
+
+def _copy_into(
+    conn: psycopg.Connection, target: sql.Composable, data: TableData, batch_rows: int, *, freeze: bool = False
+) -> int:
+    """Stream the table's rows into `target` with COPY; returns rows sent.
+
+    freeze: the table was created or truncated in this transaction, so COPY may write the
+    rows already frozen (no later vacuum pass over the whole table).
+    """
+    if data.origin == "empty":
+        return 0
+    if data.fallback is not None:
+        fb = data.fallback
+        query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
+            target, sql.SQL(", ").join(sql.Identifier(c) for c in fb.columns), sql.SQL(fb.copy_format)
+        )
+        with conn.cursor() as cur, cur.copy(query) as copy:
+            for chunk in fb.chunks():
+                copy.write(chunk)
+        return fb.rows
+    names = pq.ParquetFile(data.parquet[0]).schema_arrow.names
+    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv{})").format(
+        target, sql.SQL(", ").join(sql.Identifier(c) for c in names), sql.SQL(", FREEZE" if freeze else "")
+    )
+    sent = 0
+    with row_progress(f"restore {data.source}", data.rows) as bar, conn.cursor() as cur, cur.copy(query) as copy:
+        for chunk, rows in _rendered(data.parquet, batch_rows):
+            copy.write(chunk)
+            sent += rows
+            bar.advance(rows)
+    return sent
+
+
+def _rendered(files: list[Path], batch_rows: int) -> Iterator[tuple[memoryview, int]]:
+    """The rows of `files` as COPY csv chunks, rendered by a thread one batch ahead, so the
+    client renders the next batch while the server parses this one (pyarrow releases the
+    GIL); at most two rendered batches are held at once."""
+    ahead: queue.Queue[tuple[memoryview, int] | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item: tuple[memoryview, int] | BaseException | None) -> bool:
+        while not stop.is_set():  # the consumer may have stopped: never block forever
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def render() -> None:
+        try:
+            for path in files:
+                parquet = pq.ParquetFile(path)
+                # Row group by row group: a group of large values holds fewer rows (export's
+                # ROW_GROUP_BYTES), and a batch must not gather several such groups.
+                batches = (b for g in range(parquet.num_row_groups)
+                           for b in parquet.iter_batches(batch_size=batch_rows, row_groups=[g]))
+                for batch in batches:
+                    columns = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
+                    buf = io.BytesIO()
+                    pa_csv.write_csv(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), buf,
+                                     pa_csv.WriteOptions(include_header=False))
+                    if not offer((buf.getbuffer(), batch.num_rows)):
+                        return
+            offer(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+            offer(exc)
+
+    thread = threading.Thread(target=render, name="seedctl-render", daemon=True)
+    thread.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composable) -> None:
+    """Row count, and for snapshot data the content checksum, or roll back."""
+    data = result.data
+    try:
+        with conn.transaction():  # a savepoint: the refusal below rolls everything back anyway
+            got = recorded_checksum(conn, as_snapshot_types(target, data.table, result.widened), data.entry)
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch):
+        raise RestoreRefused(
+            f"table {data.source}: cannot compare the loaded rows with the snapshot: the target's "
+            "column types differ from the snapshot's",
+            "rolled back; nothing was changed. Restore into a new database") from None
+    if got.rows != result.loaded_rows:
+        raise RestoreRefused(
+            f"table {data.source}: {got.rows} rows after loading, expected {result.loaded_rows}",
+            "rolled back; nothing was changed",
+        )
+    if data.origin in ("local", "cache", "remote"):
+        if got.digest != data.entry["content_checksum"] and (fired := _insert_triggers(conn, data.table)):
+            name = show_name(data.table.schema, data.table.name)
+            disable = " ".join(f"ALTER TABLE {name} DISABLE TRIGGER {show_name(t)};" for t in fired)
+            raise RestoreRefused(
+                f"table {data.source}: content checksum after loading differs from the snapshot's: trigger(s) "
+                f"{', '.join(fired)} on {name} changed the rows as they were loaded",
+                f"rolled back; nothing was changed. Restore with them disabled ({disable} restore, then ENABLE "
+                "TRIGGER) or restore into a new database")
+        if got.digest != data.entry["content_checksum"]:
+            raise RestoreRefused(
+                f"table {data.source}: content checksum after loading differs from the snapshot's",
+                "rolled back; nothing was changed. The target table changed the rows as they were loaded "
+                "(a trigger, a rule or a column definition): restore into a new database",
+            )
+        result.verified = "rows + checksum"
+    else:
+        result.verified = "rows" if data.origin == "fallback" else "empty"
+
+
+def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> None:
+    """Load into a staging copy, verify it, then insert the rows whose key is missing."""
+    data, table = result.data, result.data.table
+    if not table.primary_key:
+        raise RestoreRefused(f"table {data.source}: append needs a primary key and the snapshot has none",
+                             "use --mode replace")
+    staging = sql.Identifier(f"seedctl_stage_{data.source}")
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, table.identifier()))
+    result.loaded_rows = _copy_into(conn, staging, data, batch_rows)
+    _verify(conn, result, staging)
+    cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
+    key = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
+    with conn.cursor() as cur:
+        cur.execute(
+            # OVERRIDING SYSTEM VALUE: the snapshot's ids go into GENERATED ALWAYS columns as is
+            sql.SQL("INSERT INTO {t} ({c}) OVERRIDING SYSTEM VALUE SELECT {c} FROM {s} ON CONFLICT DO NOTHING").format(
+                t=table.identifier(), c=cols, s=staging
+            )
+        )
+        inserted = cur.rowcount
+        cur.execute(
+            sql.SQL("SELECT count(*) FROM {s} s WHERE NOT EXISTS "
+                    "(SELECT 1 FROM {t} t WHERE ({tk}) = ({sk}))").format(
+                s=staging, t=table.identifier(),
+                tk=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in table.primary_key),
+                sk=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in table.primary_key),
+            )
+        )
+        absent = cur.fetchone()[0]  # type: ignore[index]
+    if absent:
+        raise RestoreRefused(f"table {data.source}: {absent} snapshot keys still missing after append "
+                             f"(on {key.as_string(conn)})", "rolled back")
+    result.notes.append(f"{inserted:,} new rows inserted, {result.loaded_rows - inserted:,} already present")
+    result.loaded_rows = inserted
+
+
+@dataclass
+class RestoreReport:
+    manifest: dict[str, Any]
+    tables: list[TableResult]
+    hook: HookResult | None = None
+
+
+def restore_snapshot(
+    project_root: Path,
+    *,
+    mode: Mode = "safe",
+    dry_run: bool = False,
+    rev: str | None = None,
+    pull: bool = True,
+) -> RestoreReport:
+    """Restore the snapshot of the checkout (or of git revision `rev`) into the database,
+    then run this checkout's post-restore hook, if any.
+
+    pull=False never contacts the remote: local files, then fallback files.
+    """
+    if rev is None:
+        report = _restore_from(project_root, project_root, mode, dry_run, pull)
+    else:
+        with checkout_revision(project_root, rev) as tree:
+            report = _restore_from(tree, project_root, mode, dry_run, pull)
+    hook = load_params(project_root / "params.yaml").backup.post_restore_hook
+    if hook and not dry_run:
+        report.hook = run_post_restore_hook(
+            hook, cwd=project_root, version=report.manifest["version"],
+            loaded=[r.data.table.qualified for r in report.tables if r.action != "keep" and r.data.origin != "empty"],
+            empty=[r.data.table.qualified for r in report.tables if r.data.origin == "empty"],
+        )
+    return report
+
+
+def _restore_from(root: Path, fallback_root: Path, mode: Mode, dry_run: bool, pull: bool) -> RestoreReport:
+    params = load_params(root / "params.yaml")
+    manifest = load_manifest(root / "seeds")
+    made_with = manifest.get("compatibility", {}).get("schema_version")
+    if not isinstance(made_with, int) or made_with > SNAPSHOT_FORMAT:
+        raise RestoreRefused(
+            f"snapshot {manifest.get('version')} has format {made_with}; this seedctl reads up to {SNAPSHOT_FORMAT}",
+            "upgrade seedctl to restore it",
+        )
+    tables = acquire(manifest, params, root / "seeds", root, fallback_root, pull=pull, dry_run=dry_run)
+    return RestoreReport(manifest, run(tables, mode, dry_run=dry_run, batch_rows=params.backup.batch_rows))

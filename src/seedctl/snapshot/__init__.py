@@ -1,0 +1,1 @@
+"""The snapshot side: export -> manifest -> validate, and the pipeline that runs them under DVC."""

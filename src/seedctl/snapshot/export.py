@@ -1,0 +1,590 @@
+"""Export: every configured table, at one point in time, to deterministic Parquet files.
+
+All tables are read inside ONE `REPEATABLE READ READ ONLY` transaction (the consistency
+pg_dump gives), each streamed with `COPY (SELECT ... ORDER BY <primary key>) TO STDOUT`
+(csv) through pyarrow's streaming CSV reader, in bounded batches, into Parquet row groups
+of exactly `backup.batch_rows` rows (fewer where large values reach ROW_GROUP_BYTES). Each
+row group is written from one contiguous chunk with fixed writer settings, so the same
+rows always give the same bytes. A row longer than the reader's block (values of several
+MB) makes the table be read again with a block sized from its longest row.
+
+Output (replaced atomically only when every table succeeded):
+    seeds/data/<source>.parquet           a source with `partition: none`
+    seeds/data/<source>/<period>.parquet  one file per month or year (partition.py)
+    seeds/data/<source>/empty.parquet     a partitioned source without rows
+    seeds/schema.json                     every table's parts, catalog description, checksum
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from psycopg import sql
+
+from seedctl.pg import db
+from seedctl.pg.catalog import TableSchema, read_table_schema
+from seedctl.pg.checksum import CHECKSUM_ALGORITHM, Checksum, checksum_columns, table_checksum
+from seedctl.config import Backup, Params, Partition, Source
+from seedctl.pg.copyout import BLOCK_BYTES, copy_out
+from seedctl.errors import ConfigError, DatabaseError, ExportError
+from seedctl.layout import DATA_DIR, SCHEMA_FILE
+from seedctl.snapshot.partition import period_name, period_numbers, runs
+from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr, to_storage
+from seedctl.progress import row_progress
+from seedctl.tools import pid_alive
+
+SNAPSHOT_FORMAT = 4  # bump when the layout or encodings change incompatibly (2: parts per table; 3: sequences,
+# types; 4: generated columns left out of the data, foreign keys, partitions, functions, collations)
+_NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
+# The one file of a partitioned table without rows: data/<source>/empty.parquet, so a
+# partitioned table's files are always under its directory.
+EMPTY_PERIOD = "empty"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One data file of a table: all its rows, or one period's (see partition.py)."""
+
+    file: str  # relative to the seeds directory
+    rows: int
+    period: str | None = None  # 2024-03, 2024, early, late, undated; None: unpartitioned
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "rows": self.rows, "period": self.period}
+
+
+@dataclass
+class TableExport:
+    source: str
+    table: TableSchema
+    partition: Partition
+    parts: list[Part]
+    checksum: Checksum
+    text_columns: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self.parts)
+
+
+@dataclass
+class ExportResult:
+    tables: list[TableExport]
+    server_version: str
+    server_version_num: int
+    timescaledb_version: str | None
+
+
+def run_export(params: Params, seeds_dir: Path) -> ExportResult:
+    """Snapshot every source in params into seeds_dir (data/ and schema.json)."""
+    seeds_dir.mkdir(parents=True, exist_ok=True)
+    staging = seeds_dir / f".export-{os.getpid()}"
+    _remove_stale_staging(seeds_dir)
+    staging.mkdir()
+    try:
+        with db.connect() as conn:
+            result = _export_all(conn, params, staging / DATA_DIR)
+        _write_json(staging / SCHEMA_FILE, schema_document(result))
+        _publish(staging, seeds_dir)
+    except OSError as exc:
+        space = exc.errno == errno.ENOSPC
+        raise ExportError(
+            f"cannot write the snapshot under {seeds_dir}: {exc.strerror or exc}",
+            "free disk space there and run the snapshot again; the previous snapshot is intact"
+            if space else "check the directory's permissions; the previous snapshot is intact",
+        ) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def preflight(params: Params) -> None:
+    """Fail fast, before DVC starts: the database answers and every configured table exists."""
+    with db.connect() as conn:
+        timescale = db.extension_version(conn, "timescaledb")
+        for name, src in params.sources.items():
+            check_partitioning(name, src, read_table_schema(conn, name, src, timescaledb=timescale is not None))
+
+
+def check_partitioning(name: str, source: Source, table: TableSchema) -> None:
+    """A partitioned source's rows must arrive period by period: its primary key (the
+    export order) starts with a date or timestamp time column."""
+    if source.partition == "none":
+        return
+    column = next((c for c in table.columns if c.name == source.time_column), None)
+    if column is None or column.base_type not in ("date", "timestamp", "timestamptz"):
+        raise ConfigError(f"sources.{name}.partition: time_column {source.time_column!r} of "
+                          f"{table.qualified} is not a date or timestamp column",
+                          "set partition: none for this source")
+    if table.order_by()[:1] != [column.name]:
+        raise ConfigError(f"sources.{name}.partition: the primary key of {table.qualified} does not "
+                          f"start with {column.name} (rows are exported in key order)",
+                          "set partition: none for this source")
+
+
+def _export_all(conn: psycopg.Connection, params: Params, data_dir: Path) -> ExportResult:
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    data_dir.mkdir(parents=True)
+    try:
+        try:
+            return _export_in_one_transaction(conn, params, data_dir, alongside=True)
+        except _NoSnapshotExport:  # e.g. a server that cannot export snapshots: checksums in line
+            return _export_in_one_transaction(conn, params, data_dir, alongside=False)
+    except psycopg.Error as exc:
+        raise DatabaseError(
+            f"export failed: {db.first_line(exc)}",
+            "nothing was written; check the server and run the snapshot again",
+        ) from None
+
+
+class _NoSnapshotExport(Exception):
+    pass
+
+
+def _export_in_one_transaction(
+    conn: psycopg.Connection, params: Params, data_dir: Path, *, alongside: bool
+) -> ExportResult:
+    with conn.transaction():
+        snapshot_id = None
+        if alongside:
+            try:  # first, and not in a savepoint: PostgreSQL exports no snapshot from those
+                snapshot_id = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
+            except psycopg.Error:
+                raise _NoSnapshotExport from None
+        version, version_num = db.server_version(conn)
+        timescale = db.extension_version(conn, "timescaledb")
+        schemas = {
+            name: read_table_schema(conn, name, src, timescaledb=timescale is not None)
+            for name, src in params.sources.items()
+        }
+        for name, table in schemas.items():
+            check_partitioning(name, params.sources[name], table)
+        with _checksums_alongside(conn, snapshot_id, schemas) as checksums:
+            tables = [_export_table(conn, name, schemas[name], data_dir, params, snapshot_id)
+                      for name in params.sources]
+            for table in tables:
+                table.checksum = checksums.result()[table.source]
+                if table.checksum.rows != table.rows:  # impossible in one snapshot; guard anyway
+                    raise ExportError(f"table {table.table.qualified}: wrote {table.rows} rows "
+                                      f"but the snapshot has {table.checksum.rows}")
+    return ExportResult(tables, version, version_num, timescale)
+
+
+@contextmanager
+def _checksums_alongside(
+    conn: psycopg.Connection, snapshot_id: str | None, schemas: dict[str, TableSchema]
+) -> Iterator[Future[dict[str, Checksum]]]:
+    """Content checksums of every table, computed on a second connection that shares the
+    export's snapshot (pg_export_snapshot), while the first one streams the rows: the two
+    server processes use both cores instead of scanning every table twice in a row. Without
+    an exported snapshot, on the export's own connection first."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        if snapshot_id is None:
+            done: Future[dict[str, Checksum]] = Future()
+            done.set_result({n: _checksum(conn, t) for n, t in schemas.items()})
+            yield done
+            return
+        yield pool.submit(_checksums_at, snapshot_id, schemas)
+
+
+def _checksums_at(snapshot_id: str, schemas: dict[str, TableSchema]) -> dict[str, Checksum]:
+    with db.connect() as other:
+        other.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        other.read_only = True
+        with other.transaction():
+            other.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
+            return {name: _checksum(other, table) for name, table in schemas.items()}
+
+
+def _checksum(conn: psycopg.Connection, table: TableSchema) -> Checksum:
+    names, types = checksum_columns(table.columns)
+    return table_checksum(conn, table.identifier(), names, algorithm=CHECKSUM_ALGORITHM, types=types)
+
+
+def _export_table(
+    conn: psycopg.Connection, source: str, table: TableSchema, data_dir: Path, params: Params,
+    snapshot_id: str | None,
+) -> TableExport:
+    """Export one table. Each column is first read the cheapest way; a column with values
+    that way cannot parse is read again another way (dates and timestamps outside years
+    1-9999: the exact epoch expression; numeric NaN/Infinity and timestamps past year
+    294246: exact text), and the table exported again."""
+    partition = params.sources[source].partition
+    fallbacks: dict[str, Fallback] = {}
+    block_bytes = BLOCK_BYTES
+    while True:
+        try:
+            parts = _write_table(conn, source, table, data_dir, params, fallbacks, snapshot_id, block_bytes)
+            break
+        except _ReadAgain as again:
+            fallbacks[again.column] = again.fallback
+        except _RowTooLong:
+            needed = _block_for_largest_row(conn, table, [codec_for(c, fallbacks.get(c.name)) for c in table.columns])
+            if needed <= block_bytes:  # cannot happen if the bound holds; never loop
+                raise ExportError(f"table {table.qualified}: a row does not fit the CSV reader's "
+                                  f"{block_bytes:,}-byte block", "report this; the snapshot was not written") from None
+            block_bytes = needed
+        shutil.rmtree(data_dir / source, ignore_errors=True)
+        (data_dir / f"{source}.parquet").unlink(missing_ok=True)
+    return TableExport(
+        source=source,
+        table=table,
+        partition=partition,
+        parts=parts,
+        checksum=Checksum(-1, ""),  # filled in from the parallel checksum pass
+        text_columns=sorted(c for c, f in fallbacks.items() if f == "text"),
+    )
+
+
+class _ReadAgain(Exception):
+    def __init__(self, column: str, fallback: Fallback) -> None:
+        self.column, self.fallback = column, fallback
+
+
+class _RowTooLong(Exception):
+    """A row's CSV is longer than the reader's block: read the table again with larger blocks."""
+
+
+# pyarrow's CSV block size is a 32-bit count; PostgreSQL's own limit (1 GB a value, and COPY
+# refuses a row over 1 GB of text) keeps every row below it.
+_MAX_BLOCK_BYTES = 2**31 - 1
+
+
+def _block_for_largest_row(conn: psycopg.Connection, table: TableSchema, codecs: list[Codec]) -> int:
+    """A CSV block size that holds the table's longest row, measured in the export's snapshot.
+
+    A value's CSV field is its text with every quote doubled, its own quotes and a
+    separator; the sum over the columns bounds the row. Costs one scan, only for a table
+    whose rows outgrew the default block (values of several MB)."""
+    field = sql.SQL(
+        "coalesce(2 * pg_catalog.octet_length(v) - pg_catalog.octet_length(pg_catalog.replace(v, '\"', '')) + 3, 1)"
+    )
+    lengths = [
+        sql.SQL("(SELECT {f} FROM (SELECT ({e})::pg_catalog.text AS v) AS x)").format(f=field, e=select_expr(c, k))
+        for c, k in zip(table.columns, codecs)
+    ]
+    query = sql.SQL("SELECT pg_catalog.max({}) FROM {}").format(sql.SQL(" + ").join(lengths), table.identifier())
+    with conn.cursor() as cur:
+        cur.execute(query)
+        row = cur.fetchone()
+    longest = int(row[0] or 0) if row else 0
+    return min(longest + BLOCK_BYTES, _MAX_BLOCK_BYTES)  # headroom: one default block
+
+
+def _write_table(
+    conn: psycopg.Connection,
+    source: str,
+    table: TableSchema,
+    data_dir: Path,
+    params: Params,
+    fallbacks: dict[str, Fallback],
+    snapshot_id: str | None,
+    block_bytes: int = BLOCK_BYTES,
+) -> list[Part]:
+    codecs = [codec_for(c, fallbacks.get(c.name)) for c in table.columns]
+    # Each field says its PostgreSQL type and encoding; the table's description lives once,
+    # in schema.json (not in every file's footer).
+    schema = pa.schema([arrow_field(c, k) for c, k in zip(table.columns, codecs)])
+    query = sql.SQL("COPY (SELECT {cols} FROM {table} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
+        cols=sql.SQL(", ").join(select_expr(c, k) for c, k in zip(table.columns, codecs)),
+        table=table.identifier(),
+        order=sql.SQL(", ").join(sql.Identifier(c) for c in table.order_by()),
+    )
+    files = _PartFiles(data_dir, source, params.sources[source], table, schema, codecs, params.backup)
+    try:
+        with row_progress(f"export {source}", _estimated_rows(conn, table)) as bar, \
+                copy_out(conn, query, snapshot_id) as stream:
+            for batch in _csv_batches(stream, codecs, block_bytes):
+                files.add(batch)
+                bar.advance(batch.num_rows)
+        return files.finish()
+    except pa.ArrowInvalid as exc:
+        raise _conversion_error(exc, table, codecs) from None
+    finally:
+        files.close()
+
+
+class _PartFiles:
+    """Writes a table's rows, parsed from COPY in key order, into one file per period of
+    the time column (or one file).
+
+    Every row group holds exactly `batch_rows` rows (the last of a file fewer), or fewer
+    where their text and binary values reach ROW_GROUP_BYTES (see group_cut), and is
+    written from one contiguous chunk: a file's bytes depend only on its rows.
+    """
+
+    def __init__(self, data_dir: Path, name: str, source: Source, table: TableSchema, schema: pa.Schema,
+                 codecs: list[Codec], backup: Backup) -> None:
+        self.data_dir, self.source, self.granularity = data_dir, name, source.partition
+        self.schema, self.codecs, self.backup = schema, codecs, backup
+        self.time_index = next((i for i, c in enumerate(table.columns) if c.name == source.time_column), None)
+        self.parts: list[Part] = []
+        self.period: int | None = None
+        self.writer: pq.ParquetWriter | None = None
+        self.pending: list[pa.RecordBatch] = []
+        self.pending_sizes: list[pa.Array] = []  # value_bytes of the pending rows
+        self.pending_rows = self.rows = 0
+
+    def add(self, parsed: pa.RecordBatch) -> None:
+        """One batch as parsed from COPY (csv types)."""
+        stored = pa.RecordBatch.from_arrays(
+            [to_storage(parsed.column(i), k) for i, k in enumerate(self.codecs)], schema=self.schema)
+        if self.granularity == "none" or self.time_index is None:
+            self._add(None, stored)
+            return
+        time_codec = self.codecs[self.time_index]
+        periods = period_numbers(parsed.column(self.time_index), time_codec.encoding, self.granularity)
+        for period, offset, length in runs(periods):
+            self._add(period, stored.slice(offset, length))
+
+    def _add(self, period: int | None, batch: pa.RecordBatch) -> None:
+        if self.writer is None or period != self.period:
+            self._open(period)
+        self.pending.append(batch)
+        self.pending_sizes.append(value_bytes(batch))
+        self.pending_rows += batch.num_rows
+        self.rows += batch.num_rows
+        sizes = pa.concat_arrays(self.pending_sizes)
+        while (cut := group_cut(sizes, self.backup.batch_rows, ROW_GROUP_BYTES)) is not None:
+            buffered = pa.Table.from_batches(self.pending, self.schema)
+            self._write(buffered.slice(0, cut))
+            rest = buffered.slice(cut).combine_chunks()
+            self.pending, self.pending_rows = rest.to_batches(), rest.num_rows
+            sizes = sizes.slice(cut)
+        self.pending_sizes = [sizes]
+
+    def finish(self) -> list[Part]:
+        if self.writer is None:  # an empty table still gets its (empty) file, where its files go
+            self._open(None if self.granularity == "none" or self.time_index is None else EMPTY_PERIOD)
+        self._close_part()
+        return self.parts
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def _open(self, period: int | str | None) -> None:
+        if self.writer is not None:
+            self._close_part()
+            if period is None or self.period is None or period <= self.period:
+                raise ExportError(f"table {self.source}: rows did not arrive in "
+                                  f"{self.granularity} order", "report this; the snapshot was not written")
+        name = period if isinstance(period, str) or period is None else period_name(period, self.granularity)
+        rel = f"{DATA_DIR}/{self.source}.parquet" if name is None else f"{DATA_DIR}/{self.source}/{name}.parquet"
+        path = self.data_dir.parent / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = pq.ParquetWriter(path, self.schema, **writer_options(self.backup, self.schema))
+        self.period, self.rows = (period if isinstance(period, int) else None), 0
+        self.parts.append(Part(rel, 0, name))
+
+    def _close_part(self) -> None:
+        assert self.writer is not None
+        if self.pending_rows:
+            self._write(pa.Table.from_batches(self.pending, self.schema))
+        self.pending, self.pending_sizes, self.pending_rows = [], [], 0
+        self.parts[-1] = Part(self.parts[-1].file, self.rows, self.parts[-1].period)
+        self.close()
+
+    def _write(self, rows: pa.Table) -> None:
+        # One contiguous chunk per row group: pyarrow's bytes depend on chunking.
+        assert self.writer is not None
+        self.writer.write_table(rows.combine_chunks(), row_group_size=self.backup.batch_rows)
+
+
+# Text and binary bytes a row group may hold, besides its rows' fixed-width values. Keeps a
+# row group (written, then read back a group at a time by restore) within memory and within
+# Arrow's 2 GiB limit for one string array, whatever the values' sizes: 131,072 rows of
+# 20 KB documents would be 2.6 GB. Tables of short values never reach it: their row groups
+# are exactly batch_rows rows, as before.
+ROW_GROUP_BYTES = 64 << 20
+
+
+def value_bytes(batch: pa.RecordBatch) -> pa.Array:
+    """Per row: the bytes of its text and binary values (int64; 0 for NULL)."""
+    total = pa.nulls(batch.num_rows, pa.int64()).fill_null(0)
+    for column in batch.columns:
+        if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
+            total = pc.add(total, pc.fill_null(pc.binary_length(column), 0).cast(pa.int64()))
+    return total
+
+
+def group_cut(sizes: pa.Array, batch_rows: int, limit: int) -> int | None:
+    """Rows of the next row group given the value_bytes of the rows waiting to be written,
+    or None while it is not yet known: batch_rows rows, or fewer when their values would
+    pass `limit` (at least one row). It depends only on those rows, never on how they were
+    batched, so the same rows always give the same row groups."""
+    if len(sizes) == 0:
+        return None
+    if (pc.sum(sizes).as_py() or 0) > limit:  # the common case skips the running sum
+        over = pc.index(pc.greater(pc.cumulative_sum(sizes), limit), True).as_py()
+        if 0 <= over < batch_rows:
+            return max(over, 1)
+    return batch_rows if len(sizes) >= batch_rows else None
+
+
+def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Codec]) -> Exception:
+    """Map pyarrow's CSV conversion error to the column and the kind of value."""
+    text = str(exc)
+    if text.startswith("straddling object straddles two block boundaries"):
+        return _RowTooLong()
+    match = re.search(r"column #(\d+)", text)
+    if not match:
+        return ExportError(f"table {table.qualified}: cannot convert a value: {text.splitlines()[0]}")
+    index = int(match.group(1))
+    column, codec = table.columns[index], codecs[index]
+    value = re.search(r"(?:invalid value|The string) '([^']*)'", text)
+    if value and codec.plain and pa.types.is_temporal(codec.csv_type):
+        return _ReadAgain(column.name, "epoch")  # infinity, BC, years past 9999
+    if value and (
+        (pa.types.is_decimal(codec.csv_type) and value.group(1) in _NUMERIC_SPECIALS)
+        or value.group(1) == OUT_OF_RANGE
+    ):
+        return _ReadAgain(column.name, "text")
+    kind = "text that is not valid UTF-8" if "UTF8" in text else f"a {column.pg_type} value"
+    return ExportError(
+        f"table {table.qualified}, column {column.name}: cannot store {kind} exactly "
+        f"({text.splitlines()[0]})",
+        "report this with the column type; the snapshot was not written",
+    )
+
+
+def _csv_batches(
+    stream: pa.NativeFile, codecs: list[Codec], block_bytes: int = BLOCK_BYTES
+) -> Iterator[pa.RecordBatch]:
+    """The parsed batches of a COPY csv stream; none for an empty table (pyarrow refuses to
+    open a stream without a first row)."""
+    try:
+        reader = _csv_reader(stream, codecs, block_bytes)
+    except pa.ArrowInvalid as exc:
+        if str(exc).startswith("Empty CSV file"):
+            return
+        raise
+    yield from reader
+
+
+def _csv_reader(
+    stream: pa.NativeFile, codecs: list[Codec], block_bytes: int = BLOCK_BYTES
+) -> pa_csv.CSVStreamingReader:
+    names = [f"c{i}" for i in range(len(codecs))]
+    return pa_csv.open_csv(
+        stream,
+        read_options=pa_csv.ReadOptions(
+            column_names=names, block_size=block_bytes,
+            # Blocks grown for rows of many MB: parse one at a time, not one per core ahead.
+            use_threads=block_bytes <= BLOCK_BYTES,
+        ),
+        parse_options=pa_csv.ParseOptions(
+            newlines_in_values=any(pa.types.is_string(k.csv_type) for k in codecs)
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={n: k.csv_type for n, k in zip(names, codecs)},
+            # COPY csv writes NULL as an unquoted empty field and '' as "": keep them apart.
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
+
+
+def writer_options(backup: Backup, schema: pa.Schema) -> dict[str, Any]:
+    """Parquet writer settings: fixed (the bytes must not depend on anything else) and
+    chosen per column type, as measured (docs/BENCHMARKS.md):
+
+    - integers, dates, timestamps and decimals of up to 18 digits (stored as integers):
+      DELTA_BINARY_PACKED. Sorted times and prices that move by small steps become small
+      deltas (a dictionary of 5-minute timestamps costs ~300x more), and every Parquet
+      reader supports it.
+    - text: dictionary (symbols, categories), falling back to plain for unique values.
+    - floats, booleans, wide decimals: plain.
+    Statistics stay on: the manifest takes its null counts from them.
+    """
+    delta, dictionary = {}, []
+    for f in schema:
+        t = f.type
+        if pa.types.is_integer(t) or pa.types.is_temporal(t) or (pa.types.is_decimal(t) and t.precision <= 18):
+            delta[f.name] = "DELTA_BINARY_PACKED"
+        elif pa.types.is_string(t) or pa.types.is_large_string(t):
+            dictionary.append(f.name)
+    return {
+        "compression": None if backup.compression == "none" else backup.compression,
+        "compression_level": backup.compression_level,
+        "store_decimal_as_integer": True,
+        "write_statistics": True,
+        "use_dictionary": dictionary,
+        "column_encoding": delta or None,
+    }
+
+
+def _estimated_rows(conn: psycopg.Connection, table: TableSchema) -> int | None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+                    (table.identifier().as_string(conn),))
+        row = cur.fetchone()
+    return int(row[0]) if row and row[0] and row[0] > 0 else None
+
+
+def schema_document(result: ExportResult) -> dict[str, Any]:
+    """Contents of seeds/schema.json: deterministic for the same database content."""
+    return {
+        "snapshot_format": SNAPSHOT_FORMAT,
+        "server": {
+            "postgres_version": result.server_version,
+            "postgres_version_num": result.server_version_num,
+            "timescaledb_version": result.timescaledb_version,
+        },
+        "tables": {
+            t.source: {
+                "partition": t.partition,
+                "parts": [p.to_dict() for p in t.parts],
+                "rows": t.rows,
+                "content_checksum": t.checksum.digest,
+                "checksum_algorithm": CHECKSUM_ALGORITHM,
+                "text_columns": t.text_columns,
+                "schema": t.table.to_dict(),
+            }
+            for t in result.tables
+        },
+    }
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _publish(staging: Path, seeds_dir: Path) -> None:
+    """Swap the finished export into place; a crash before this leaves the old one intact."""
+    target = seeds_dir / DATA_DIR
+    old = seeds_dir / f".old-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    (staging / DATA_DIR).rename(target)
+    os.replace(staging / SCHEMA_FILE, seeds_dir / SCHEMA_FILE)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_stale_staging(seeds_dir: Path) -> None:
+    """Leftovers of a killed export are never mistaken for a snapshot: remove them
+    (but not those of an export that is still running)."""
+    for stale in [*seeds_dir.glob(".export-*"), *seeds_dir.glob(".old-*")]:
+        pid = stale.name.rsplit("-", 1)[-1]
+        if stale.is_dir() and not (pid.isdigit() and pid_alive(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)

@@ -1,0 +1,166 @@
+"""Inventory: every snapshot version, what it holds, and whether the remote can still serve it.
+
+Versions and their manifests come from git (seeds/v* tags). Remote presence is checked
+with one S3 HEAD request per object a version needs (its data files, schema.json and the
+seeds/data directory listing), at DVC 3's content address
+`<prefix>/files/md5/<first 2 hex>/<rest>`. Objects shared between versions are asked
+about once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from seedctl.config import Params
+from seedctl.errors import RemoteError
+from seedctl.store.remote import RemoteSettings, load_settings
+from seedctl.store.versions import Version, list_versions, other_snapshot_tags
+
+RemoteState = Literal["complete", "missing", "unknown", "not configured"]
+
+
+@dataclass
+class VersionSummary:
+    """One line of `seedctl list`."""
+
+    tag: str
+    commit: str
+    version: str
+    created_at: str
+    rows: dict[str, int]
+    total_bytes: int
+    remote: RemoteState = "not configured"
+    missing: list[str] = field(default_factory=list)  # descriptions of missing objects
+
+    @property
+    def remote_text(self) -> str:
+        if self.remote == "missing":
+            n = len(self.missing)
+            return f"{n} object{'s' if n != 1 else ''} missing"
+        return self.remote
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tag": self.tag, "commit": self.commit, "version": self.version,
+                "created_at": self.created_at, "rows": self.rows, "total_bytes": self.total_bytes,
+                "remote": self.remote, "missing": self.missing}
+
+
+@dataclass
+class Inventory:
+    versions: list[VersionSummary]
+    remote_url: str | None  # None: MINIO_* not configured
+    remote_problem: str | None = None  # why presence is unknown, if it is
+    other_tags: list[str] = field(default_factory=list)  # tags outside seeds/v* on snapshot commits
+
+
+def object_key(prefix: str, md5: str) -> str:
+    """DVC 3's key for a content address (a directory listing's md5 ends in `.dir`)."""
+    rel = f"files/md5/{md5[:2]}/{md5[2:]}"
+    return f"{prefix}/{rel}" if prefix else rel
+
+
+def summarize(project_root: Path, version: Version) -> tuple[VersionSummary, dict[str, str]]:
+    """A version's summary (remote state not yet known) and the remote objects it needs."""
+    manifest = version.manifest(project_root)
+    tables = manifest["tables"]
+    summary = VersionSummary(
+        tag=version.tag, commit=version.commit, version=manifest["version"],
+        created_at=manifest["created_at"], rows={n: int(t["rows"]) for n, t in tables.items()},
+        total_bytes=sum(int(t["size_bytes"]) for t in tables.values()),
+    )
+    return summary, version.objects(project_root)
+
+
+def build_inventory(project_root: Path, params: Params, *, check_remote: bool = True) -> Inventory:
+    """Every version, newest first, with its remote state (when MINIO_* are configured), and
+    the other tags that point at snapshot commits (named apart: they are not versions)."""
+    inventory = _build_inventory(project_root, params, check_remote=check_remote)
+    inventory.other_tags = other_snapshot_tags(project_root)
+    return inventory
+
+
+def _build_inventory(project_root: Path, params: Params, *, check_remote: bool) -> Inventory:
+    listed = [summarize(project_root, v) for v in list_versions(project_root)]
+    summaries = [s for s, _ in listed]
+    if not check_remote:
+        return Inventory(summaries, None)
+    try:
+        settings = load_settings(project_root, params)
+    except RemoteError as exc:
+        if " is not set " in exc.message:  # MINIO_* absent: nothing to check, not a failure
+            return Inventory(summaries, None)
+        for s in summaries:
+            s.remote = "unknown"
+        return Inventory(summaries, "(misconfigured)", exc.line())
+    needed = sorted({md5 for _, objects in listed for md5 in objects})
+    try:
+        present = objects_present(settings, needed)
+    except RemoteError as exc:
+        for s in summaries:
+            s.remote = "unknown"
+        return Inventory(summaries, settings.url, exc.line())
+    for summary, objects in listed:
+        summary.missing = sorted(desc for md5, desc in objects.items() if not present[md5])
+        summary.remote = "missing" if summary.missing else "complete"
+    return Inventory(summaries, settings.url)
+
+
+def s3_client(settings: RemoteSettings, timeout_s: float = 5) -> Any:
+    """A botocore S3 client for the remote (path-style addressing, as MinIO wants)."""
+    import botocore.session
+    from botocore.config import Config
+
+    return botocore.session.Session().create_client(
+        "s3", region_name=settings.region, endpoint_url=settings.endpoint_url,
+        aws_access_key_id=settings.access_key, aws_secret_access_key=settings.secret_key,
+        config=Config(connect_timeout=timeout_s, read_timeout=timeout_s, signature_version="s3v4",
+                      retries={"total_max_attempts": 2, "mode": "standard"},
+                      s3={"addressing_style": "path"}),
+    )
+
+
+@contextmanager
+def s3_errors(settings: RemoteSettings, action: str) -> Iterator[None]:
+    """botocore failures as one-line RemoteErrors (never with the keys in them)."""
+    from botocore import exceptions as bx
+
+    where = f"S3 endpoint {settings.endpoint_url}, bucket '{settings.bucket}'"
+    try:
+        yield
+    except bx.ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        raise RemoteError(f"{where} answered HTTP {status} to {action}",
+                          "check MINIO_ACCESS_KEY / MINIO_SECRET_KEY and the bucket") from None
+    except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
+            bx.ConnectionClosedError):
+        raise RemoteError(f"{where} unreachable",
+                          "check MINIO_ENDPOINT and that the server is running") from None
+    except bx.BotoCoreError as exc:
+        raise RemoteError(f"{where}: {settings.redact(' '.join(str(exc).split()))}",
+                          "check MINIO_ENDPOINT and MINIO_REGION") from None
+
+
+def objects_present(settings: RemoteSettings, md5s: list[str]) -> dict[str, bool]:
+    """md5 -> whether the remote holds that object (one HEAD request each).
+
+    A refused request (403, ...) or an unreachable endpoint is a RemoteError: presence is
+    then unknown, which is not the same as missing.
+    """
+    from botocore import exceptions as bx
+
+    client = s3_client(settings)
+    present = {}
+    with s3_errors(settings, "a HEAD request"):
+        for md5 in md5s:
+            try:
+                client.head_object(Bucket=settings.bucket, Key=object_key(settings.prefix, md5))
+                present[md5] = True
+            except bx.ClientError as exc:
+                if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+                    raise
+                present[md5] = False
+    return present

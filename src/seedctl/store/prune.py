@@ -1,0 +1,475 @@
+"""Retention: keep the newest `backup.retention_count` snapshot versions (plus pinned ones),
+remove the older version tags and the remote objects that nothing we keep still needs.
+
+Why not `dvc gc --cloud`: its `-n` counts commits, not snapshots (treeverse/dvc#10234), and it
+deletes every object of the remote that the listed revisions do not use, which on a
+remote shared with other projects deletes *their* data. Here it is the other way round:
+
+    delete = objects of the pruned versions
+             - objects of the kept versions, the pinned versions, the work tree (its
+               seeds/manifest.json and dvc.lock) and the tip of every other git ref
+               (branches, remote-tracking branches, tags that are not seeds/v*)
+
+Only keys computed from our own manifests and dvc.lock files, under our own prefix, are
+ever deleted; the bucket is never listed, so other projects' objects under other prefixes
+(and anything under ours that our manifests do not name) are never touched. A prefix
+shared with another DVC project is not safe with any retention: its commits may name the
+same content, and it cannot be seen from here -- give each project its own prefix. Whatever we cannot read for a protected revision
+stops the prune (fail closed); whatever we cannot read for a pruned version is simply not
+deleted (fail safe). Nothing changes without --yes.
+
+Remote layout (DVC 3): `<prefix>/files/md5/<first 2 hex>/<other 30 hex>`, directory
+listings with a `.dir` suffix on the same key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from seedctl.errors import ConfigError, RemoteError, SeedctlError
+from seedctl.parts import snapshot_parts
+from seedctl.store.versions import (
+    TAG_PREFIX,
+    Version,
+    dvc_lock_at,
+    git,
+    holds_snapshot,
+    list_versions,
+    newest_first,
+    other_snapshot_tags,
+    snapshot_objects,
+)
+
+if TYPE_CHECKING:
+    from seedctl.config import Params
+    from seedctl.store.remote import RemoteSettings
+
+# A DVC md5 content address: anything else never becomes a key we delete.
+_MD5 = re.compile(r"[0-9a-f]{32}(?:\.dir)?")
+DELETE_BATCH = 1000  # S3 DeleteObjects limit
+JOURNAL = Path(".dvc") / "tmp" / "seedctl-prune.json"
+
+
+# --- which versions go --------------------------------------------------------------------
+
+def resolve_pins(versions: Sequence[Version], pins: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """tag -> where it was pinned, for (name, origin) pairs; an unknown name is a ConfigError.
+
+    A typo in a pin must not silently unprotect the version the operator meant.
+    """
+    resolved: dict[str, str] = {}
+    for name, origin in pins:
+        match = [v.tag for v in versions
+                 if name in (v.tag, v.tag.removeprefix(TAG_PREFIX), v.tag.removeprefix("seeds/"))]
+        if not match:
+            raise ConfigError(f"pinned version {name!r} ({origin}) is not a snapshot version tag",
+                              "use a tag such as seeds/v2026.01.04 (see `git tag --list 'seeds/v*'`)")
+        resolved.setdefault(match[0], origin)
+    return resolved
+
+
+def choose(versions: Sequence[Version], keep: int, pinned: Iterable[str]) -> tuple[list[Version], list[Version], list[Version]]:
+    """(kept, pinned, pruned): the newest `keep`, the pinned among the rest, everything else."""
+    if keep < 1:
+        raise ConfigError(f"--keep must be at least 1 (got {keep})",
+                          "retention never removes every snapshot version")
+    ordered = newest_first(versions)
+    pins = set(pinned)
+    kept = ordered[:keep]
+    older = ordered[keep:]
+    return kept, [v for v in older if v.tag in pins], [v for v in older if v.tag not in pins]
+
+
+def object_key(prefix: str, md5: str) -> str:
+    """The remote key DVC 3 stores an md5 content address under."""
+    if not _MD5.fullmatch(md5):
+        raise SeedctlError(f"{md5!r} is not a DVC md5 content address", "check the manifest and dvc.lock")
+    path = f"files/md5/{md5[:2]}/{md5[2:]}"
+    return f"{prefix}/{path}" if prefix else path
+
+
+# --- which objects a revision needs ----------------------------------------------------------
+
+class Listings:
+    """DVC directory listings (`<md5>.dir`), from the local cache, else from the remote."""
+
+    def __init__(self, root: Path, settings: RemoteSettings, client: Any) -> None:
+        self.root, self.settings, self.client = root, settings, client
+        self._seen: dict[str, list[str] | None] = {}
+
+    def files(self, md5: str) -> list[str] | None:
+        """md5s of the files a listing names; None when neither cache nor remote has it."""
+        if md5 not in self._seen:
+            self._seen[md5] = self._read(md5)
+        return self._seen[md5]
+
+    def _read(self, md5: str) -> list[str] | None:
+        local = self.root / ".dvc" / "cache" / object_key("", md5)
+        try:
+            raw = local.read_bytes()
+        except OSError:
+            raw = get_object(self.client, self.settings, object_key(self.settings.prefix, md5))
+        if raw is None:
+            return None
+        try:
+            entries = json.loads(raw)
+            return [str(e["md5"]) for e in entries]
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+def needed_objects(manifest: dict[str, Any], lock: dict[str, Any], listings: Listings, *,
+                   label: str, protected: bool) -> dict[str, str]:
+    """md5 -> description of every remote object a snapshot (manifest + dvc.lock) needs.
+
+    The manifest's own md5s, plus each directory listing and the files it names. For a
+    protected revision an unreadable listing is only acceptable when the manifest names
+    every data file's md5; otherwise we cannot prove what it needs, and stop.
+    """
+    objects = snapshot_objects(manifest, lock)
+    if protected:  # every cached output dvc.lock names: protecting too much is harmless
+        for stage in lock.get("stages", {}).values():
+            for out in stage.get("outs", []):
+                if out.get("md5"):
+                    objects.setdefault(out["md5"], out.get("path", "?"))
+    for md5 in [m for m in objects if m.endswith(".dir")]:
+        files = listings.files(md5)
+        if files is None:
+            if protected and any("md5" not in p for p in snapshot_parts(manifest)):
+                raise SeedctlError(
+                    f"cannot tell which objects {label} needs: directory listing {md5} is neither "
+                    "in the DVC cache nor on the remote, and its manifest has no md5 per file",
+                    "nothing was deleted; `dvc pull` that revision or pin fewer versions")
+            continue
+        for f in files:
+            objects.setdefault(f, f"file in {objects[md5].split(' ')[0]}")
+    return {m: d for m, d in objects.items() if _MD5.fullmatch(m)}
+
+
+def other_refs(root: Path) -> list[tuple[str, str]]:
+    """(ref, commit) for HEAD and every ref that is not a snapshot version tag."""
+    out = git(root, "for-each-ref", "--format=%(refname)\t%(*objectname)\t%(objectname)")
+    refs = []
+    for line in out.splitlines():
+        ref, peeled, direct = line.split("\t")
+        if not ref.startswith(f"refs/tags/{TAG_PREFIX}"):
+            refs.append((ref, peeled or direct))
+    head = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root,
+                          capture_output=True, text=True, check=False).stdout.strip()
+    if head:
+        refs.append(("HEAD", head))
+    return refs
+
+
+# --- the plan --------------------------------------------------------------------------------
+
+@dataclass
+class Doomed:
+    md5: str
+    what: str
+    key: str
+    size: int | None  # None: not on the remote (already gone)
+
+
+@dataclass
+class Plan:
+    kept: list[Version]
+    pinned: dict[str, str]  # tag -> where it was pinned (params.yaml / --pin)
+    pinned_versions: list[Version]
+    pruned: list[Version]
+    objects: list[Doomed] = field(default_factory=list)
+    still_needed: int = 0  # objects of pruned versions that something protected still needs
+    resumed: int = 0  # objects carried over from an interrupted `prune --yes`
+    hand_tags: list[str] = field(default_factory=list)  # other tags on snapshot commits (protected)
+
+    @property
+    def present(self) -> list[Doomed]:
+        return [o for o in self.objects if o.size is not None]
+
+    @property
+    def bytes(self) -> int:
+        return sum(o.size or 0 for o in self.objects)
+
+
+def make_plan(root: Path, params: Params, settings: RemoteSettings, client: Any, *,
+              keep: int, pins: Sequence[str]) -> Plan:
+    versions = list_versions(root)
+    pinned = resolve_pins(versions, [*((p, "params.yaml backup.pinned") for p in params.backup.pinned),
+                                     *((p, "--pin") for p in pins)])
+    kept, pinned_versions, pruned = choose(versions, keep, pinned)
+    plan = Plan(kept, pinned, pinned_versions, pruned)
+    plan.hand_tags = other_snapshot_tags(root)
+    listings = Listings(root, settings, client)
+
+    protected: set[str] = set()
+    for v in [*kept, *pinned_versions]:
+        protected |= needed_objects(v.manifest(root), dvc_lock_at(root, v.commit), listings,
+                                    label=v.tag, protected=True).keys()
+    for ref, commit in other_refs(root):
+        if holds_snapshot(root, commit):
+            protected |= needed_objects(json.loads(git(root, "show", f"{commit}:seeds/manifest.json")),
+                                        dvc_lock_at(root, commit), listings, label=ref, protected=True).keys()
+    protected |= _work_tree_objects(root, listings)
+
+    doomed: dict[str, str] = {}
+    for v in pruned:
+        doomed.update(needed_objects(v.manifest(root), dvc_lock_at(root, v.commit), listings,
+                                     label=v.tag, protected=False))
+    pending = read_journal(root)
+    plan.resumed = len(set(pending) - set(doomed) - protected)
+    doomed = {**pending, **doomed}
+    plan.still_needed = len(doomed.keys() & protected)
+    for md5 in sorted(doomed.keys() - protected):
+        key = object_key(settings.prefix, md5)
+        plan.objects.append(Doomed(md5, doomed[md5], key, head_size(client, settings, key)))
+    return plan
+
+
+def _work_tree_objects(root: Path, listings: Listings) -> set[str]:
+    manifest_path, lock_path = root / "seeds" / "manifest.json", root / "dvc.lock"
+    if not manifest_path.is_file():
+        return set()
+    import yaml
+
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) if lock_path.is_file() else {}
+    return set(needed_objects(manifest, lock or {}, listings, label="the work tree", protected=True))
+
+
+# --- the remote ------------------------------------------------------------------------------
+
+def s3_client(settings: RemoteSettings) -> Any:
+    import botocore.session
+    from botocore.config import Config
+
+    return botocore.session.Session().create_client(
+        "s3", region_name=settings.region, endpoint_url=settings.endpoint_url,
+        aws_access_key_id=settings.access_key, aws_secret_access_key=settings.secret_key,
+        config=Config(connect_timeout=10, read_timeout=60, signature_version="s3v4",
+                      retries={"total_max_attempts": 3, "mode": "standard"},
+                      s3={"addressing_style": "path"}),
+    )
+
+
+def _remote_failure(settings: RemoteSettings, exc: Exception, doing: str) -> RemoteError:
+    from botocore import exceptions as bx
+
+    from seedctl.store.remote import _client_error
+
+    if isinstance(exc, bx.ClientError):
+        base = _client_error(settings, exc)
+        return RemoteError(f"{doing}: {base.message}", base.hint)
+    return RemoteError(f"{doing}: {settings.redact(' '.join(str(exc).split()))}",
+                       "check MINIO_ENDPOINT and that the server is running")
+
+
+def head_size(client: Any, settings: RemoteSettings, key: str) -> int | None:
+    from botocore import exceptions as bx
+
+    try:
+        return int(client.head_object(Bucket=settings.bucket, Key=key)["ContentLength"])
+    except bx.ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return None
+        raise _remote_failure(settings, exc, f"HEAD s3://{settings.bucket}/{key}") from None
+    except bx.BotoCoreError as exc:
+        raise _remote_failure(settings, exc, f"HEAD s3://{settings.bucket}/{key}") from None
+
+
+def get_object(client: Any, settings: RemoteSettings, key: str) -> bytes | None:
+    from botocore import exceptions as bx
+
+    try:
+        return client.get_object(Bucket=settings.bucket, Key=key)["Body"].read()
+    except bx.ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return None
+        raise _remote_failure(settings, exc, f"GET s3://{settings.bucket}/{key}") from None
+    except bx.BotoCoreError as exc:
+        raise _remote_failure(settings, exc, f"GET s3://{settings.bucket}/{key}") from None
+
+
+def delete_keys(client: Any, settings: RemoteSettings, keys: Sequence[str]) -> None:
+    from botocore import exceptions as bx
+
+    for start in range(0, len(keys), DELETE_BATCH):
+        batch = keys[start:start + DELETE_BATCH]
+        try:
+            answer = client.delete_objects(Bucket=settings.bucket, Delete={
+                "Objects": [{"Key": k} for k in batch], "Quiet": True})
+        except (bx.ClientError, bx.BotoCoreError) as exc:
+            raise _remote_failure(settings, exc, f"deleting objects from s3://{settings.bucket}") from None
+        errors = answer.get("Errors") or []
+        if errors:
+            first = errors[0]
+            raise RemoteError(
+                f"deleting s3://{settings.bucket}/{first.get('Key')} failed: {first.get('Code')} "
+                f"({len(errors)} object(s) not deleted)",
+                "the version tags are already gone; rerun `seedctl prune --yes` to finish")
+
+
+# --- the journal of an interrupted prune -------------------------------------------------------
+
+def read_journal(root: Path) -> dict[str, str]:
+    path = root / JOURNAL
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        raise SeedctlError(f"{path} is unreadable", "delete it if no prune was interrupted") from None
+    return {m: str(d) for m, d in data.get("objects", {}).items() if _MD5.fullmatch(m)}
+
+
+def write_journal(root: Path, objects: dict[str, str]) -> None:
+    path = root / JOURNAL
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"objects": objects}, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+
+
+# --- doing it --------------------------------------------------------------------------------
+
+@dataclass
+class PruneResult:
+    plan: Plan
+    done: bool
+    local_cache_bytes: int = 0
+
+
+def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: bool,
+              local_cache: bool) -> PruneResult:
+    from seedctl.config import load_params
+    from seedctl.store.remote import check, load_settings
+
+    if keep is not None and keep < 1:
+        raise ConfigError(f"--keep must be at least 1 (got {keep})",
+                          "retention never removes every snapshot version")
+    params = load_params(params_path)
+    root = params_path.resolve().parent
+    keep = params.backup.retention_count if keep is None else keep
+    settings = load_settings(root, params)
+    check(settings)
+    client = s3_client(settings)
+    if not yes:
+        return PruneResult(make_plan(root, params, settings, client, keep=keep, pins=pins), done=False)
+
+    from seedctl.snapshot.pipeline import snapshot_lock
+
+    # The snapshot lock: a snapshot running meanwhile could push (or find already present,
+    # and so not upload) an object we are about to delete, then tag it.
+    with snapshot_lock(root):
+        plan = make_plan(root, params, settings, client, keep=keep, pins=pins)
+        # Order: journal, tags, objects. Deleting the tags first means an interruption can
+        # never leave a version tag naming data the remote no longer has (objects first
+        # would: killed half-way, the old tags would still promise restores that fail).
+        # The worst an interruption leaves is unreferenced objects; the journal names them
+        # and the next `prune --yes` deletes them, after checking them again against
+        # everything it protects then. Kept and pinned versions are safe in every order:
+        # their objects are never in the plan.
+        write_journal(root, {o.md5: o.what for o in plan.objects})
+        if plan.pruned:
+            git(root, "tag", "-d", *[v.tag for v in plan.pruned])
+        delete_keys(client, settings, [o.key for o in plan.present])
+        freed_local = drop_from_local_cache(root, [o.md5 for o in plan.objects]) if local_cache else 0
+        (root / JOURNAL).unlink(missing_ok=True)
+    return PruneResult(plan, done=True, local_cache_bytes=freed_local)
+
+
+def drop_from_local_cache(root: Path, md5s: Iterable[str]) -> int:
+    freed = 0
+    for md5 in md5s:
+        path = root / ".dvc" / "cache" / object_key("", md5)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        freed += size
+    return freed
+
+
+# --- the command -----------------------------------------------------------------------------
+
+def megabytes(n: int) -> str:
+    return f"{n / 1_000_000:,.2f} MB ({n:,} bytes)"
+
+
+def summary(result: PruneResult) -> str:
+    plan = result.plan
+    tags = ", ".join(v.tag for v in reversed(newest_first(plan.pruned)))
+    versions = f"{len(plan.pruned)} version{'s' if len(plan.pruned) != 1 else ''}" + (f" ({tags})" if tags else "")
+    count = len(plan.present)
+    if result.done:
+        line = f"pruned {versions}, deleted {count} object{'s' if count != 1 else ''}, freed {megabytes(plan.bytes)}"
+        if result.local_cache_bytes:
+            line += f"; {megabytes(result.local_cache_bytes)} freed in .dvc/cache"
+        return line
+    return (f"dry run: would prune {versions}, delete {count} object{'s' if count != 1 else ''}, "
+            f"free {megabytes(plan.bytes)}; nothing changed -- run with --yes to do it")
+
+
+def print_plan(plan: Plan) -> None:
+    from rich.table import Table
+
+    from seedctl.cli.common import human_bytes, out
+
+    table = Table("version", "commit", "tagged", "status")
+    status = {v.tag: "kept" for v in plan.kept} | {v.tag: f"pinned ({plan.pinned[v.tag]})" for v in plan.pinned_versions} \
+        | {v.tag: "pruned" for v in plan.pruned}
+    for v in newest_first([*plan.kept, *plan.pinned_versions, *plan.pruned]):
+        table.add_row(v.tag, v.commit[:10], f"{v.tagged_at:%Y-%m-%d %H:%M:%S}", status[v.tag])
+    out.print(table)
+    if plan.objects:
+        objects = Table("object", "what", "size")
+        for o in plan.objects:
+            objects.add_row(o.key, o.what, human_bytes(o.size) if o.size is not None else "not on the remote")
+        out.print(objects)
+    if plan.still_needed:
+        out.print(f"{plan.still_needed} object(s) of pruned versions are still needed by kept, pinned "
+                  "or checked-out snapshots and stay")
+    if plan.resumed:
+        out.print(f"{plan.resumed} object(s) left by an interrupted prune are included")
+    if plan.hand_tags:
+        out.print(f"versions are the {TAG_PREFIX}* tags; also on snapshot commits, never pruned and their data "
+                  f"kept: {', '.join(plan.hand_tags)}", soft_wrap=True)
+
+
+def prune(
+    params: Annotated[Path, typer.Option("--params", envvar="SEEDCTL_PARAMS", help="The seed configuration.")] = Path("params.yaml"),
+    keep: Annotated[int | None, typer.Option(
+        "--keep", help="Versions to keep (default: params.yaml backup.retention_count).")] = None,
+    pin: Annotated[list[str] | None, typer.Option(
+        "--pin", help="Also keep this version (repeatable), as params.yaml backup.pinned does.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do it: delete the version tags and remote objects.")] = False,
+    local_cache: Annotated[bool, typer.Option(
+        "--local-cache", help="With --yes, also drop those objects from .dvc/cache.")] = False,
+) -> None:
+    """Retention: keep the newest snapshot versions (and pinned ones), remove the older ones.
+
+    Removes the older seeds/v* tags and the remote objects that no kept or pinned version,
+    the work tree or any branch still needs. Only objects named by this project's own
+    manifests, under its own prefix (storage.prefix), are ever deleted: other projects in
+    the same bucket are untouched. Dry run by default; --yes deletes, and remote deletion
+    cannot be undone.
+    """
+    from seedctl.cli.common import out, run
+
+    def go() -> None:
+        result = run_prune(params, keep=keep, pins=pin or [], yes=yes, local_cache=local_cache)
+        print_plan(result.plan)
+        out.print(summary(result), soft_wrap=True)
+        if result.done and result.plan.pruned and git(params.resolve().parent, "remote").split():
+            out.print("the tags may still exist on git remotes: `git push <remote> --delete "
+                      + " ".join(v.tag for v in result.plan.pruned) + "`", soft_wrap=True)
+
+    run(go)
