@@ -34,7 +34,8 @@ from seedctl.pg.catalog import TableSchema, read_table_schema
 from seedctl.pg.checksum import CHECKSUM_ALGORITHM, checksum_columns, recorded_checksum, table_checksum
 from seedctl.config import load_params
 from seedctl.pg.ddl import add_keys_and_indexes, create_table
-from seedctl.snapshot.manifest import load_manifest, sha256_file
+from seedctl.hashing import sha256_file
+from seedctl.snapshot.manifest import load_manifest
 from seedctl.parts import table_parts
 from seedctl.pg.pgtypes import codec_for, select_expr, to_copy_csv
 

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import re
+from collections.abc import Callable, Iterable
+
+_SECRETS: set[str] = set()
+
+
+def register_secret(secret: str | None) -> None:
+    """A password in play (pg/db.py registers the one it connects with): never printed."""
+    if secret:
+        _SECRETS.add(secret)
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """text with every known password replaced by ***: PGPASSWORD, the password in
+    DATABASE_URL (URI or key=value form) and every registered one."""
+    found = {os.environ.get("PGPASSWORD", ""), *_SECRETS, *extra}
+    url = os.environ.get("DATABASE_URL", "")
+    found.update(re.findall(r"://[^:/@\s]*:([^@\s]+)@", url))
+    found.update(m.strip("'") for m in re.findall(r"password\s*=\s*('[^']*'|\S+)", url))
+    for secret in sorted((s for s in found if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 class SeedctlError(Exception):
@@ -68,7 +90,6 @@ def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
     """
     import sys
 
-    from seedctl.pg.db import redact
     from seedctl.signals import Terminated, sigterm_as_interrupt
 
     try:
@@ -121,3 +142,25 @@ class QueryError(SeedctlError):
     """`seedctl query`: the SQL does not parse, names something the snapshot lacks, or fails."""
 
     exit_code = 12
+
+
+class RestoreRefused(SeedctlError):
+    """The restore would overwrite data or cannot be verified: nothing was changed."""
+
+    exit_code = 8
+
+
+class LockHeld(SeedctlError):
+    """Another snapshot (or prune) holds the repository's lock: nothing was started."""
+
+    exit_code = 9
+
+
+class HookFailed(SeedctlError):
+    """The restore COMMITTED, but the operator's post-restore hook failed or timed out."""
+
+    exit_code = 10
+
+
+class DevServerError(SeedctlError):
+    """Development tooling (seedctl_dev): a throwaway server would not start, or binaries are missing."""

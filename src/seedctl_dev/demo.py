@@ -26,6 +26,7 @@ from seedctl.pg.checksum import Checksum, recorded_checksum
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
 from seedctl.snapshot.manifest import load_manifest
+from seedctl.store.versions import git
 
 
 def scratch_copy(repo: Path, dest: Path, *, skip: tuple[str, ...] = ("tests/", "seeds/")) -> None:
@@ -51,10 +52,6 @@ def _seedctl(workspace: Path, env: dict[str, str], *args: str) -> float:
         raise SystemExit(f"demo: `seedctl {' '.join(args)}` failed (exit {result.returncode})")
     return time.perf_counter() - started
 
-
-def _git(cwd: Path, *args: str) -> str:
-    git = ["git", "-c", "user.name=seedctl demo", "-c", "user.email=demo@seedctl.invalid"]
-    return subprocess.run([*git, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 def _fingerprints(url: str, manifest: dict[str, Any]) -> dict[str, Checksum]:
@@ -93,14 +90,14 @@ def run_demo(repo: Path, work_dir: Path) -> None:
         took_snapshot = _seedctl(office, env, "snapshot")
         print("\ndemo: 2. snapshot again, database unchanged")
         took_repeat = _seedctl(office, env, "snapshot")
-        unchanged = not _git(office, "status", "--porcelain")
+        unchanged = not git(office, "status", "--porcelain")
         manifest = load_manifest(office / "seeds")
         before = _fingerprints(url, manifest)
 
         print("\ndemo: 3. the database is lost; a new server clones the repo and restores from the remote")
         pg.drop_database("trading")
         restored_url = pg.create_database("trading_restored")
-        _git(work_dir, "clone", "-q", str(office), str(new_server))
+        git(work_dir, "clone", "-q", str(office), str(new_server))
         took_restore = _seedctl(new_server, {**env, "DATABASE_URL": restored_url}, "restore")
         _seedctl(new_server, {**env, "DATABASE_URL": restored_url}, "verify", "--db")
         after = _fingerprints(restored_url, manifest)

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
+from seedctl.errors import DevServerError
 from seedctl.tools import pid_alive
 
 __all__ = [
@@ -75,9 +76,6 @@ _REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
 # sun_path is 108 bytes on Linux; keep a margin for ".s.PGSQL.NNNNN" and the lock file suffix.
 _MAX_SOCKET_DIR_LEN = 80
 
-
-class DevServerError(RuntimeError):
-    """An expected failure (missing binaries, server would not start, ...)."""
 
 
 # --------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import psycopg
 from psycopg import sql
 
-from seedctl.errors import SeedctlError
+from seedctl.errors import RestoreRefused
 
 DEFAULT_SEED = 20260115
 
@@ -614,11 +614,6 @@ def create_sample_schema(conn: psycopg.Connection) -> None:
             cur.execute(stmt)
 
 
-class NotEmpty(SeedctlError):
-    """The sample tables hold rows and the operator did not say to replace them."""
-
-    exit_code = 8  # as restore's refusal of a non-empty target
-
 
 def tables_with_rows(conn: psycopg.Connection) -> list[str]:
     """The sample tables (named like production ones) that exist and hold at least one row."""
@@ -641,7 +636,7 @@ def load_sample_data(
     """Create the schema, empty the tables, load synthetic rows and commit; rows per table.
 
     With target (host:port/dbname, for the message), tables that hold rows are refused
-    (NotEmpty) and nothing is changed: the caller did not confirm replacing them.
+    (RestoreRefused) and nothing is changed: the caller did not confirm replacing them.
     """
     _check_scale(scale)
     bars = generate_ohlcv(seed, scale)
@@ -651,7 +646,7 @@ def load_sample_data(
         if target is not None:
             occupied = tables_with_rows(conn)
             if occupied:
-                raise NotEmpty(
+                raise RestoreRefused(
                     f"sample-data would empty {', '.join(occupied)} in {target}, which hold rows",
                     "pass --yes to replace their contents, or point DATABASE_URL at a scratch database",
                 )
@@ -725,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
             info = conn.info
             target = None if args.yes else f"{info.host}:{info.port}/{info.dbname}"
             counts = load_sample_data(conn, seed=args.seed, scale=args.scale, target=target)
-    except NotEmpty as exc:
+    except RestoreRefused as exc:
         print(f"seedctl_dev.sample: {exc.line()}", file=sys.stderr)
         return 8
     except psycopg.Error as exc:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from seedctl_dev import devserver
-from seedctl_dev.devserver import DevServerError, TempPostgres, resolve_binaries
+from seedctl.errors import DevServerError
+from seedctl_dev.devserver import TempPostgres, resolve_binaries
 
 
 def test_unknown_flavor_is_rejected() -> None:

@@ -75,8 +75,8 @@ def restore(
     are loaded in one transaction and checked (rows and content) before COMMIT.
     """
     from seedctl.restore.acquire import raise_if_degraded
-    from seedctl.restore.hooks import HookFailed
-    from seedctl.restore.load import MODES, RestoreRefused, restore_snapshot
+    from seedctl.errors import HookFailed, RestoreRefused
+    from seedctl.restore.load import MODES, restore_snapshot
 
     def go() -> None:
         if mode not in MODES:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from seedctl import errors
 from seedctl.errors import DatabaseError
 
 CONNECT_TIMEOUT_S = 10
@@ -28,20 +29,13 @@ def conninfo() -> str:
     return os.environ.get("DATABASE_URL", "")
 
 
-def secrets() -> list[str]:
-    """Passwords in play, so that no message or log line can carry them."""
-    found = [os.environ.get("PGPASSWORD", "")]
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """errors.redact, also knowing the password of the connection string as libpq parses it."""
     try:
-        found.append(str(conninfo_to_dict(conninfo()).get("password") or ""))
+        errors.register_secret(str(conninfo_to_dict(conninfo()).get("password") or ""))
     except psycopg.Error:
         pass
-    return [s for s in found if s]
-
-
-def redact(text: str, extra: Iterable[str] = ()) -> str:
-    for secret in [*secrets(), *extra]:
-        text = text.replace(secret, "***")
-    return text
+    return errors.redact(text, extra)
 
 
 def describe_target() -> str:

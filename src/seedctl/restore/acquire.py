@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from seedctl.pg.catalog import TableSchema
 from seedctl.config import Params, Source
-from seedctl.errors import IntegrityError, RestoredDegraded, SeedctlError
+from seedctl.errors import IntegrityError, RestoredDegraded
 from seedctl.restore.fallback import FallbackFile, find_fallback
 from seedctl.store.fetch import (
     Fetched,
@@ -53,9 +53,6 @@ class TableData:
             return int(self.entry["rows"])
         return self.fallback.rows if self.fallback else 0
 
-
-class NoUsableSource(SeedctlError):
-    exit_code = 6
 
 
 def raise_if_degraded(results: Iterable[Any]) -> None:
@@ -123,7 +120,7 @@ def acquire(
         name, why, tried, failure = failures[0]
         more = f" (and {len(failures) - 1} more required table(s))" if len(failures) > 1 else ""
         fix = failure.advice if failure else "run `seedctl pull`"
-        raise NoUsableSource(
+        raise IntegrityError(
             f"required table {name} has no usable data{more}: {why}; no usable fallback ({'; '.join(tried)})",
             f"{fix}, or add a fallback file; the database was not touched",
         )

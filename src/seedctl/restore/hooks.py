@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from seedctl.errors import SeedctlError
 
 HOOK_TIMEOUT_S = 1800
 
@@ -23,9 +22,6 @@ class HookResult:
     exit_code: int  # -1: timed out
     seconds: float
 
-
-class HookFailed(SeedctlError):
-    exit_code = 10
 
 
 def run_post_restore_hook(

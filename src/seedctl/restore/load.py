@@ -56,7 +56,7 @@ from seedctl.pg.ddl import (
     show_name,
     widened_columns,
 )
-from seedctl.errors import DatabaseError, SeedctlError
+from seedctl.errors import DatabaseError, RestoreRefused
 from seedctl.snapshot.export import SNAPSHOT_FORMAT
 from seedctl.restore.hooks import HookResult, run_post_restore_hook
 from seedctl.snapshot.manifest import load_manifest
@@ -69,11 +69,6 @@ MODES: tuple[str, ...] = ("safe", "replace", "append", "missing")
 Action = Literal["create", "load", "replace", "append", "keep", "create-empty"]
 _LOCK_TIMEOUT = "60s"
 
-
-class RestoreRefused(SeedctlError):
-    """The restore would overwrite data or cannot be verified: nothing was changed."""
-
-    exit_code = 8
 
 
 @dataclass

@@ -14,14 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from seedctl.errors import SeedctlError
+from seedctl.store.versions import git
 from seedctl.tools import dvc, env_with_venv
 
-
-def _git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    if result.returncode:
-        raise SeedctlError(f"git {' '.join(args)} failed: {result.stderr.strip().splitlines()[-1:] or '?'}")
-    return result.stdout.strip()
 
 
 @contextmanager
@@ -37,7 +32,7 @@ def checkout_revision(project_root: Path, rev: str) -> Iterator[Path]:
     commit = found.stdout.strip()
     holder = Path(tempfile.mkdtemp(prefix="seedctl-rev-"))
     tree = holder / "tree"
-    _git(project_root, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+    git(project_root, "worktree", "add", "--detach", "--quiet", str(tree), commit)
     try:
         local = project_root / ".dvc" / "config.local"
         if local.exists():

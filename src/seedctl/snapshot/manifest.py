@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from seedctl import __version__
 from seedctl.config import Params
 from seedctl.errors import IntegrityError, SeedctlError
+from seedctl.hashing import hash_file, sha256_file
 from seedctl.layout import SCHEMA_FILE, load_schema_document
 from seedctl.parts import inconsistencies, parts_digest, table_parts
 from seedctl.pg.pgtypes import pg_text_scalar
@@ -32,7 +33,6 @@ from seedctl.pg.pgtypes import pg_text_scalar
 MANIFEST_FILE = "manifest.json"
 CHECKSUMS_FILE = "checksums.sha256"
 LATEST_FILE = "LATEST_VERSION"
-_HASH_CHUNK = 1 << 20
 
 
 def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None) -> dict[str, Any]:
@@ -220,24 +220,10 @@ def month_counts(values: pa.Array) -> dict[str, int]:
     return {k: n for k, n in zip(keys, counts.field("counts").to_pylist()) if k is not None}
 
 
-def sha256_file(path: Path) -> str:
-    return _hash_file(path, hashlib.sha256())[0]
-
-
 def sha256_md5(path: Path) -> dict[str, str]:
-    """{"sha256", "md5"} of a file from one read; md5 is DVC's content address (which remote
-    object holds the file), not security."""
-    sha256, md5 = _hash_file(path, hashlib.sha256(), hashlib.md5())  # noqa: S324
+    """{"sha256", "md5"} of a file from one read."""
+    _, md5, sha256 = hash_file(path)
     return {"sha256": sha256, "md5": md5}
-
-
-def _hash_file(path: Path, *digests: Any) -> list[str]:
-    """Hex digests of one file, each digest fed from the same single read."""
-    with path.open("rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            for digest in digests:
-                digest.update(chunk)
-    return [str(d.hexdigest()) for d in digests]
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from seedctl.config import load_params
-from seedctl.errors import AlreadyReported, SeedctlError
+from seedctl.errors import AlreadyReported, LockHeld, SeedctlError
 from seedctl.progress import interactive
 from seedctl.tools import DvcWhenTold, dvc, env_with_venv
 from seedctl.store.versions import git, next_tag
@@ -203,7 +203,7 @@ def snapshot_lock(root: Path, wait_s: float = 0) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     handle.seek(0)
                     holder = handle.read().strip() or "another process"
-                    raise SnapshotRunning(
+                    raise LockHeld(
                         f"another snapshot is running in {root} ({holder})",
                         "wait for it to finish (or pass --wait SECONDS); nothing was done",
                     ) from None
@@ -219,6 +219,3 @@ def snapshot_lock(root: Path, wait_s: float = 0) -> Iterator[None]:
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
 
-
-class SnapshotRunning(SeedctlError):
-    exit_code = 9

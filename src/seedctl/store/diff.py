@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from seedctl.config import Params
 from seedctl.errors import IntegrityError
 from seedctl.store.fetch import dvc_cache
-from seedctl.snapshot.manifest import sha256_file
+from seedctl.hashing import sha256_file
 from seedctl.parts import table_parts
 from seedctl.store.versions import Version
 

@@ -15,25 +15,23 @@ DVC's content address, so `dvc status`, `dvc pull` and `dvc push` agree afterwar
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from seedctl.errors import RemoteError, SeedctlError
+from seedctl.hashing import hash_file, hash_stream, sha256_file
 from seedctl.layout import SCHEMA_FILE
 from seedctl.parts import table_parts
 
 Cause = Literal["missing", "corrupt", "credentials", "unreachable", "unconfigured", "local-only"]
 FoundIn = Literal["local", "cache", "remote"]
-_BLOCK = 1 << 20
 _THREADS = 8
 
 # What each cause means for the operator, and the command that fixes it.
@@ -83,30 +81,8 @@ class Fetched:
     quarantined: list[Path] = field(default_factory=list)
 
 
-def _hashes(path: Path, copy_to: Path | None = None) -> tuple[int, str, str]:
-    """(size, md5, sha256) of a file, written to copy_to meanwhile when given."""
-    with path.open("rb") as src, (copy_to.open("wb") if copy_to else nullcontext()) as dst:
-        return _hash_stream(src, dst)
-
-
-def _hash_stream(src: Any, dst: Any = None) -> tuple[int, str, str]:
-    """(size, md5, sha256) of what src yields, written to dst meanwhile when given: one read
-    gives DVC's content address and the manifest's hash."""
-    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
-    size = 0
-    for block in iter(lambda: src.read(_BLOCK), b""):
-        md5.update(block)
-        sha.update(block)
-        size += len(block)
-        if dst is not None:
-            dst.write(block)
-    return size, md5.hexdigest(), sha.hexdigest()
-
-
 def matches(path: Path, want: Wanted) -> bool:
     """The file exists with the manifest's size and sha256."""
-    from seedctl.snapshot.manifest import sha256_file
-
     return (path.is_file() and (want.size is None or path.stat().st_size == want.size)
             and sha256_file(path) == want.sha256)
 
@@ -229,7 +205,7 @@ def _set_aside(target: Path, want: Wanted, cache: Path, quarantine: Quarantine) 
         if target.exists() or target.is_symlink():
             quarantine.move(target, f"workspace/{want.rel}")
         return
-    size, md5, _ = _hashes(target)
+    size, md5, _ = hash_file(target)
     cached = _cache_path(cache, md5)
     if cached.is_file() and cached.stat().st_size == size:
         target.unlink()
@@ -246,7 +222,7 @@ def _from_cache(cache: Path, want: Wanted, target: Path, quarantine: Quarantine)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        size, md5, sha = _hashes(cached, copy_to=tmp)
+        size, md5, sha = hash_file(cached, copy_to=tmp)
         if md5 == want.md5 and sha == want.sha256 and size == (want.size if want.size is not None else size):
             tmp.replace(target)
             return True
@@ -274,7 +250,7 @@ def _good_listing(path: Path, md5: str, quarantine: Quarantine) -> bool:
     """A cached directory listing is present and its bytes are its name; a damaged one is set aside."""
     if not path.is_file():
         return False
-    if _hashes(path)[1] == md5.removesuffix(".dir"):
+    if hash_file(path)[1] == md5.removesuffix(".dir"):
         return True
     quarantine.move(path, f"cache/{md5}")
     return False
@@ -298,7 +274,7 @@ class RemoteReader:
         try:
             body = self.client.get_object(Bucket=self.settings.bucket, Key=key)["Body"]
             with dest.open("wb") as fh:
-                return _hash_stream(body, fh)
+                return hash_stream(body, fh)
         except bx.ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             code = str(exc.response.get("Error", {}).get("Code", ""))
