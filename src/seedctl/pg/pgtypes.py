@@ -41,8 +41,8 @@ DATE_POS_INF = 2**31 - 1
 TS_NEG_INF = -(2**63)
 TS_POS_INF = 2**63 - 1
 # date32 values that pyarrow's own formatting renders like PostgreSQL (0001-01-01..9999-12-31).
-_DAYS_MIN, _DAYS_MAX = -719162, 2932896
-_US_PER_DAY = 86_400_000_000
+DAYS_MIN, DAYS_MAX = -719162, 2932896  # the ordinary range, in days since 1970-01-01
+US_PER_DAY = 86_400_000_000
 # Emitted by the export query for a value the compact encoding cannot hold.
 OUT_OF_RANGE = "out-of-range"
 
@@ -161,13 +161,13 @@ def to_pg_text(array: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array:
         array = array.combine_chunks()
     encoding = (field.metadata or {}).get(b"encoding", b"native").decode()
     if encoding == "epoch_days":
-        return _render_special(array.cast(pa.int32()), pa.date32(), _DAYS_MIN, _DAYS_MAX, _date_text)
+        return _render_special(array.cast(pa.int32()), pa.date32(), DAYS_MIN, DAYS_MAX, _date_text)
     if encoding == "epoch_us":
         # timestamptz carries its zone (+00) so the reading session's TimeZone cannot matter.
         zone = "+00" if array.type.tz else ""
         return _render_special(
             array.cast(pa.int64()), pa.timestamp("us"),
-            _DAYS_MIN * _US_PER_DAY, (_DAYS_MAX + 1) * _US_PER_DAY - 1,
+            DAYS_MIN * US_PER_DAY, (DAYS_MAX + 1) * US_PER_DAY - 1,
             lambda us: _timestamp_text(us, zone), zone,
         )
     if pa.types.is_string(array.type):
@@ -198,8 +198,8 @@ def _ordinary_years(array: pa.Array, encoding: str) -> bool:
     ints = array.cast(pa.int32() if encoding == "epoch_days" else pa.int64())
     bounds = pc.min_max(ints)
     lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
-    unit = 1 if encoding == "epoch_days" else _US_PER_DAY
-    return lo is None or (lo >= _DAYS_MIN * unit and hi < (_DAYS_MAX + 1) * unit)
+    unit = 1 if encoding == "epoch_days" else US_PER_DAY
+    return lo is None or (lo >= DAYS_MIN * unit and hi < (DAYS_MAX + 1) * unit)
 
 
 def _render_special(
@@ -253,7 +253,7 @@ def _timestamp_text(us: int, zone: str = "") -> str:
         return "infinity"
     if us == TS_NEG_INF:
         return "-infinity"
-    days, rest = divmod(us, _US_PER_DAY)
+    days, rest = divmod(us, US_PER_DAY)
     secs, micro = divmod(rest, 1_000_000)
     text, era = _ymd_text(*_civil_from_days(days))
     hh, mm, ss = secs // 3600, secs // 60 % 60, secs % 60

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seedctl.errors import IntegrityError, QueryError, RemoteError, SeedctlError
+from seedctl.pg.pgtypes import US_PER_DAY
 from seedctl.store.fetch import ADVICE, Quarantine, quarantine_root
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 SEEDS = "seeds"
 MANIFEST_PATH = f"{SEEDS}/manifest.json"
-_US_PER_DAY = 86_400_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Bound = str | date | datetime | None
@@ -327,7 +327,7 @@ def time_range(since: Bound, until: Bound) -> _Range:
     hi = None
     if until is not None:
         moment, date_only = _bound(until, "until")
-        hi = _micros(moment) + (_US_PER_DAY if date_only else 1)
+        hi = _micros(moment) + (US_PER_DAY if date_only else 1)
     if lo is not None and hi is not None and hi <= lo:
         raise SeedctlError(f"since {since} is after until {until}", "swap them")
     return _Range(lo, hi)
@@ -368,7 +368,7 @@ def _period_span(period: str) -> tuple[int, int] | None:
     except ValueError:
         return None
     # In microseconds, not datetimes: the end of 9999-12 is past datetime.max.
-    return _micros(start), _micros(start) + days * _US_PER_DAY
+    return _micros(start), _micros(start) + days * US_PER_DAY
 
 
 def _part_needed(period: str | None, window: _Range) -> bool:
@@ -393,7 +393,7 @@ def _mask(column: Any, field: pa.Field, window: _Range, table: str) -> Any:
     if pa.types.is_timestamp(field.type):
         values, unit = column.cast(pa.int64()), 1
     elif pa.types.is_date(field.type):
-        values, unit = column.cast(pa.int32()), _US_PER_DAY
+        values, unit = column.cast(pa.int32()), US_PER_DAY
     else:
         raise SeedctlError(f"the time column {field.name} of {table} is stored as text "
                            f"({field.metadata.get(b'pg_type', b'?').decode() if field.metadata else '?'})",

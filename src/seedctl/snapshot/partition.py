@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seedctl.config import Partition
+from seedctl.pg.pgtypes import DAYS_MAX, DAYS_MIN, US_PER_DAY
 
 # Period numbers: dated periods are year * 12 + month - 1 (month) or the year (year),
 # always between these two, so the numbers sort like the rows do.
@@ -35,11 +36,9 @@ UNDATED = 10**6 + 1
 _NAMES = {EARLY: "early", LATE: "late", UNDATED: "undated"}
 
 # The ordinary range 0001-01-01 .. 9999-12-31 in each epoch encoding.
-_DAYS_MIN, _DAYS_MAX = -719162, 2932896
-_US_PER_DAY = 86_400_000_000
 _RANGES = {
-    "epoch_days": (_DAYS_MIN, _DAYS_MAX, pa.date32()),
-    "epoch_us": (_DAYS_MIN * _US_PER_DAY, (_DAYS_MAX + 1) * _US_PER_DAY - 1, pa.timestamp("us")),
+    "epoch_days": (DAYS_MIN, DAYS_MAX, pa.date32()),
+    "epoch_us": (DAYS_MIN * US_PER_DAY, (DAYS_MAX + 1) * US_PER_DAY - 1, pa.timestamp("us")),
 }
 
 
