@@ -1,4 +1,4 @@
-"""Where a snapshot's files live under seeds/, and reading the export's schema.json.
+"""Where a snapshot's files live under seeds/, the snapshot format, and reading the export's schema.json.
 
 Its own module, free of database and progress-bar imports, so that the manifest and
 validate stages (which never connect to PostgreSQL) do not pay for psycopg at start-up.
@@ -12,6 +12,9 @@ from typing import Any
 
 from seedctl.errors import SeedctlError
 
+# bump when the layout or encodings change incompatibly (2: parts per table; 3: sequences, types;
+# 4: generated columns left out of the data, foreign keys, partitions, functions, collations)
+SNAPSHOT_FORMAT = 4
 DATA_DIR = "data"
 SCHEMA_FILE = "schema.json"
 

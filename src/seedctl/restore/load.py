@@ -57,7 +57,7 @@ from seedctl.pg.ddl import (
     widened_columns,
 )
 from seedctl.errors import DatabaseError, RestoreRefused
-from seedctl.snapshot.export import SNAPSHOT_FORMAT
+from seedctl.layout import SNAPSHOT_FORMAT
 from seedctl.restore.hooks import HookResult, run_post_restore_hook
 from seedctl.snapshot.manifest import load_manifest
 from seedctl.pg.pgtypes import to_copy_csv

@@ -42,14 +42,12 @@ from seedctl.pg.checksum import CHECKSUM_ALGORITHM, Checksum, checksum_columns, 
 from seedctl.config import Backup, Params, Partition, Source
 from seedctl.pg.copyout import BLOCK_BYTES, copy_out
 from seedctl.errors import ConfigError, DatabaseError, ExportError
-from seedctl.layout import DATA_DIR, SCHEMA_FILE
+from seedctl.layout import DATA_DIR, SCHEMA_FILE, SNAPSHOT_FORMAT
 from seedctl.snapshot.partition import period_name, period_numbers, runs
 from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr, to_storage
 from seedctl.progress import row_progress
 from seedctl.tools import pid_alive
 
-SNAPSHOT_FORMAT = 4  # bump when the layout or encodings change incompatibly (2: parts per table; 3: sequences,
-# types; 4: generated columns left out of the data, foreign keys, partitions, functions, collations)
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
 # The one file of a partitioned table without rows: data/<source>/empty.parquet, so a
 # partitioned table's files are always under its directory.
