@@ -35,7 +35,7 @@ from seedctl.pg.checksum import CHECKSUM_ALGORITHM, checksum_columns, recorded_c
 from seedctl.config import load_params
 from seedctl.pg.ddl import add_keys_and_indexes, create_table
 from seedctl.hashing import sha256_file
-from seedctl.snapshot.manifest import load_manifest
+from seedctl.layout import load_manifest
 from seedctl.parts import table_parts
 from seedctl.pg.pgtypes import codec_for, select_expr, to_copy_csv
 

@@ -10,13 +10,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from seedctl.errors import SeedctlError
+from seedctl.errors import IntegrityError, SeedctlError
+from seedctl.hashing import sha256_file
+from seedctl.parts import inconsistencies, table_parts
 
 # bump when the layout or encodings change incompatibly (2: parts per table; 3: sequences, types;
 # 4: generated columns left out of the data, foreign keys, partitions, functions, collations)
 SNAPSHOT_FORMAT = 4
 DATA_DIR = "data"
 SCHEMA_FILE = "schema.json"
+MANIFEST_FILE = "manifest.json"
+CHECKSUMS_FILE = "checksums.sha256"
+LATEST_FILE = "LATEST_VERSION"
 
 
 def load_schema_document(seeds_dir: Path) -> dict[str, Any]:
@@ -25,3 +30,44 @@ def load_schema_document(seeds_dir: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SeedctlError(f"{path} is missing", "run the export stage first (dvc repro)") from None
+
+
+def load_manifest(seeds_dir: Path) -> dict[str, Any]:
+    path = seeds_dir / MANIFEST_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SeedctlError(
+            f"{path} is missing", "this checkout holds no snapshot yet: run `make snapshot`"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise IntegrityError(f"{path} is not valid JSON (line {exc.lineno})",
+                             "restore it with `git checkout -- seeds/manifest.json`") from None
+
+
+def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
+    """Problems (one line each) with the data files versus the manifest; empty if all match."""
+    import pyarrow.parquet as pq  # not at import: the CLI's start-up must not pay for pyarrow
+
+    problems = []
+    expected = [(p["file"], p["sha256"], p["size_bytes"])
+                for t in manifest["tables"].values() for p in table_parts(t)]
+    expected.append((SCHEMA_FILE, manifest["schema_sha256"], None))
+    for rel, sha, size in expected:
+        path = seeds_dir / rel
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+        elif size is not None and path.stat().st_size != size:
+            problems.append(f"{path}: {path.stat().st_size} bytes, manifest says {size}")
+        elif sha256_file(path) != sha:
+            problems.append(f"{path}: sha256 does not match the manifest")
+    for name, entry in manifest["tables"].items():
+        for part in table_parts(entry):
+            path = seeds_dir / part["file"]
+            if any(str(path) in p for p in problems):
+                continue
+            rows = pq.ParquetFile(path).metadata.num_rows
+            if rows != part["rows"]:
+                problems.append(f"{MANIFEST_FILE}: says {part['rows']} rows for {part['file']} of {name}, "
+                                f"the file holds {rows}")
+    return problems + inconsistencies(manifest)

@@ -25,7 +25,7 @@ from seedctl_dev import sample
 from seedctl.pg.checksum import Checksum, recorded_checksum
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
-from seedctl.snapshot.manifest import load_manifest
+from seedctl.layout import load_manifest
 from seedctl.store.versions import git
 
 

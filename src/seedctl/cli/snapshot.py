@@ -60,7 +60,7 @@ def snapshot(
 def _print_accepted(seeds: Path) -> None:
     """Say which lost months this snapshot accepted (recorded in its manifest)."""
     from seedctl.snapshot.history import ACCEPTED_KEY
-    from seedctl.snapshot.manifest import load_manifest
+    from seedctl.layout import load_manifest
 
     record = load_manifest(seeds).get(ACCEPTED_KEY)
     if record:
@@ -129,7 +129,7 @@ def validate(
 
 def status(params: ParamsOpt = Path("params.yaml")) -> None:
     """Which snapshot this checkout holds, and whether its data files are present and intact."""
-    from seedctl.snapshot.manifest import LATEST_FILE, load_manifest, verify_files
+    from seedctl.layout import LATEST_FILE, load_manifest, verify_files
     from seedctl.restore.verify import verify_records
 
     def go() -> None:
@@ -178,7 +178,7 @@ def sample_data(
 
 
 def print_summary(seeds: Path) -> None:
-    from seedctl.snapshot.manifest import load_manifest
+    from seedctl.layout import load_manifest
 
     data = load_manifest(seeds)
     total = sum(t["size_bytes"] for t in data["tables"].values())

@@ -76,7 +76,7 @@ def show(
         dir_okay=False, show_default=False)] = None,
 ) -> None:
     """Show a snapshot's manifest as a table: the checked-out one, or any version from git."""
-    from seedctl.snapshot.manifest import load_manifest
+    from seedctl.layout import load_manifest
 
     def go() -> None:
         if version is None:

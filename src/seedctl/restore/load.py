@@ -59,7 +59,7 @@ from seedctl.pg.ddl import (
 from seedctl.errors import DatabaseError, RestoreRefused
 from seedctl.layout import SNAPSHOT_FORMAT
 from seedctl.restore.hooks import HookResult, run_post_restore_hook
-from seedctl.snapshot.manifest import load_manifest
+from seedctl.layout import load_manifest
 from seedctl.pg.pgtypes import to_copy_csv
 from seedctl.progress import row_progress
 from seedctl.restore.revision import checkout_revision

@@ -21,7 +21,7 @@ from seedctl.pg.checksum import recorded_checksum
 from seedctl.pg.ddl import as_snapshot_types, widened_columns
 from seedctl.errors import IntegrityError
 from seedctl.layout import DATA_DIR, SCHEMA_FILE
-from seedctl.snapshot.manifest import CHECKSUMS_FILE, load_manifest, verify_files
+from seedctl.layout import CHECKSUMS_FILE, load_manifest, verify_files
 from seedctl.parts import snapshot_parts
 
 

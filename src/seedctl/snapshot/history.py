@@ -77,7 +77,7 @@ def accepted_months(manifest: dict[str, Any], name: str) -> dict[str, dict[str, 
 def previous_manifest(seeds_dir: Path, rev: str = "HEAD") -> dict[str, Any] | None:
     """The manifest committed at `rev` (the previous snapshot), or None outside git/at first."""
     from seedctl.errors import SeedctlError
-    from seedctl.snapshot.manifest import MANIFEST_FILE
+    from seedctl.layout import MANIFEST_FILE
     from seedctl.store.versions import git
 
     try:

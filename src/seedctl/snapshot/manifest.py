@@ -25,14 +25,11 @@ import pyarrow.parquet as pq
 from seedctl import __version__
 from seedctl.config import Params
 from seedctl.errors import IntegrityError, SeedctlError
-from seedctl.hashing import hash_file, sha256_file
-from seedctl.layout import SCHEMA_FILE, load_schema_document
-from seedctl.parts import inconsistencies, parts_digest, table_parts
+from seedctl.hashing import hash_file
+from seedctl.layout import CHECKSUMS_FILE, MANIFEST_FILE, SCHEMA_FILE, load_schema_document
+from seedctl.parts import parts_digest, table_parts
 from seedctl.pg.pgtypes import pg_text_scalar
 
-MANIFEST_FILE = "manifest.json"
-CHECKSUMS_FILE = "checksums.sha256"
-LATEST_FILE = "LATEST_VERSION"
 
 
 def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None) -> dict[str, Any]:
@@ -231,42 +228,3 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(path)
-
-
-def load_manifest(seeds_dir: Path) -> dict[str, Any]:
-    path = seeds_dir / MANIFEST_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SeedctlError(
-            f"{path} is missing", "this checkout holds no snapshot yet: run `make snapshot`"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise IntegrityError(f"{path} is not valid JSON (line {exc.lineno})",
-                             "restore it with `git checkout -- seeds/manifest.json`") from None
-
-
-def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
-    """Problems (one line each) with the data files versus the manifest; empty if all match."""
-    problems = []
-    expected = [(p["file"], p["sha256"], p["size_bytes"])
-                for t in manifest["tables"].values() for p in table_parts(t)]
-    expected.append((SCHEMA_FILE, manifest["schema_sha256"], None))
-    for rel, sha, size in expected:
-        path = seeds_dir / rel
-        if not path.is_file():
-            problems.append(f"{path}: missing")
-        elif size is not None and path.stat().st_size != size:
-            problems.append(f"{path}: {path.stat().st_size} bytes, manifest says {size}")
-        elif sha256_file(path) != sha:
-            problems.append(f"{path}: sha256 does not match the manifest")
-    for name, entry in manifest["tables"].items():
-        for part in table_parts(entry):
-            path = seeds_dir / part["file"]
-            if any(str(path) in p for p in problems):
-                continue
-            rows = pq.ParquetFile(path).metadata.num_rows
-            if rows != part["rows"]:
-                problems.append(f"{MANIFEST_FILE}: says {part['rows']} rows for {part['file']} of {name}, "
-                                f"the file holds {rows}")
-    return problems + inconsistencies(manifest)

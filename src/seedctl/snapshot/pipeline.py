@@ -94,7 +94,7 @@ def run_snapshot(
     root = params_path.resolve().parent
     with repro or start_repro(root, allow_shrink=allow_shrink) as repro, snapshot_lock(root, wait_s):
         from seedctl.snapshot.export import preflight
-        from seedctl.snapshot.manifest import load_manifest
+        from seedctl.layout import load_manifest
 
         if commit:
             _refuse_staged_changes(root)
@@ -135,7 +135,7 @@ def run_tag(params_path: Path, *, git_push: bool = False, wait_s: float = 0) -> 
         _refuse_staged_changes(root)
         version = require_validated(root / "seeds")
         require_in_remote(root, load_params(params_path))
-        from seedctl.snapshot.manifest import load_manifest
+        from seedctl.layout import load_manifest
 
         outcome = SnapshotOutcome(version)
         outcome.tag, outcome.committed = _commit_and_tag(root, load_manifest(root / "seeds"))

@@ -443,7 +443,7 @@ class Connection:
 
 def require_validated(seeds_dir: Path) -> str:
     """The checked-out snapshot's version if it passed validation; else ValidationFailed."""
-    from seedctl.snapshot.manifest import LATEST_FILE, load_manifest, verify_files
+    from seedctl.layout import LATEST_FILE, load_manifest, verify_files
     from seedctl.snapshot.validate import REPORT_FILE
     from seedctl.restore.verify import verify_records
 
@@ -799,7 +799,7 @@ def pull(project_root: Path, params: Params) -> Fetched:
     date"). RemoteError naming the first file that could not be had, and why.
     """
     from seedctl.store.fetch import Quarantine, fetch, lock_listings, open_remote, quarantine_root, wanted_files
-    from seedctl.snapshot.manifest import load_manifest
+    from seedctl.layout import load_manifest
 
     seeds = project_root / "seeds"
     reader = open_remote(project_root, params)  # configured and answering, as `dvc pull` needs too
