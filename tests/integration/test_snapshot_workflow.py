@@ -97,7 +97,7 @@ def test_stage_deps_follow_the_library_code(sample_project: Project, s3_env: dic
     assert quiet.returncode == 0 and "changed" not in quiet.stdout, quiet.stdout
 
     # pgtypes.py was missing from the hand-kept lists; any module of the library counts.
-    module = sample_project.root / "src" / "seedctl" / "pgtypes.py"
+    module = sample_project.root / "src" / "seedctl" / "pg" / "pgtypes.py"
     module.write_text(module.read_text() + "\n# a change to the library\n")
     status = sample_project.run("dvc", "status", "manifest", "validate")
     assert status.returncode == 0

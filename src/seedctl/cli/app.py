@@ -55,6 +55,3 @@ app.command("sample-data")(cli_snapshot.sample_data)
 def main() -> None:
     app()
 
-
-if __name__ == "__main__":
-    main()
