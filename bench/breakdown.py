@@ -27,7 +27,7 @@ from psycopg import sql
 
 from seedctl.pg import copyout
 from seedctl.pg import db
-from seedctl.snapshot import export
+from seedctl.snapshot import export, writer
 from seedctl.restore import load as restore_mod
 from seedctl.restore.acquire import acquire
 from seedctl.pg.catalog import TableSchema, read_table_schema
@@ -143,7 +143,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
         data_dir = Path(tmp) / "data"
 
         def write() -> int:
-            files = export._PartFiles(data_dir, "t", source, schema, arrow_schema, codecs, backup)  # noqa: SLF001
+            files = writer.PartFiles(data_dir, "t", source, schema, arrow_schema, codecs, backup)
             try:
                 for batch in batches:
                     files.add(batch)
@@ -159,7 +159,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
                     "binary_bytes": binary_bytes, "parquet_bytes": parquet_bytes, "plan": plan,
                     "work_mem": work_mem}
         table_in_memory = pa.Table.from_batches(batches).rename_columns(arrow_schema.names).cast(arrow_schema)
-        chosen = export.writer_options(backup, arrow_schema)
+        chosen = writer.writer_options(backup, arrow_schema)
         for label, opts in (("Parquet write, compression none", {"compression": None, "compression_level": None}),
                             ("Parquet write, zstd level 1", {"compression": "zstd", "compression_level": 1}),
                             ("Parquet write, dictionary for every column (the earlier setting)",

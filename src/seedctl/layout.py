@@ -1,4 +1,5 @@
-"""Where a snapshot's files live under seeds/, the snapshot format, and reading the export's schema.json.
+"""Where a snapshot's files live under seeds/, the snapshot format, reading the export's schema.json,
+and the one atomic JSON writer (schema.json, manifest.json, the validation report).
 
 Its own module, free of database and progress-bar imports, so that the manifest and
 validate stages (which never connect to PostgreSQL) do not pay for psycopg at start-up.
@@ -7,6 +8,7 @@ validate stages (which never connect to PostgreSQL) do not pay for psycopg at st
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +73,13 @@ def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
                 problems.append(f"{MANIFEST_FILE}: says {part['rows']} rows for {part['file']} of {name}, "
                                 f"the file holds {rows}")
     return problems + inconsistencies(manifest)
+
+
+def write_json(path: Path, document: dict[str, Any], *, sort_keys: bool) -> None:
+    """Write document as indented JSON, atomically: a reader (or a crash) never sees half a
+    file. sort_keys decides the bytes, which are checksummed: schema.json sorts its keys, the
+    manifest keeps insertion order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(document, indent=2, sort_keys=sort_keys) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

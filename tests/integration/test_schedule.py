@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from seedctl.cli.schedule import LOCKED_EXIT, cron_job
+from seedctl.snapshot.schedule import LOCKED_EXIT, cron_job
 from tests.integration.conftest import BIN
 
 if TYPE_CHECKING:

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from seedctl.snapshot import export
+from seedctl.snapshot import writer
 from seedctl.pg.catalog import Column, TableSchema
 from seedctl.config import Backup, Source
-from seedctl.snapshot.export import _PartFiles, group_cut, value_bytes
+from seedctl.snapshot.writer import PartFiles, group_cut, value_bytes
 from seedctl.pg.pgtypes import arrow_field, codec_for
 
 COLUMNS = [Column("id", "integer", "int4", -1, True), Column("doc", "text", "text", -1, False),
@@ -44,7 +44,7 @@ def test_group_cut(sizes: list[int], expected: int | None) -> None:
 def _write(path: Path, table: pa.Table, chunk_rows: list[int]) -> list[int]:
     codecs = [codec_for(c) for c in COLUMNS]
     schema = pa.schema([arrow_field(c, k) for c, k in zip(COLUMNS, codecs)])
-    files = _PartFiles(path, "docs", Source(table="public.docs"), TABLE, schema, codecs, Backup(batch_rows=1024))
+    files = PartFiles(path, "docs", Source(table="public.docs"), TABLE, schema, codecs, Backup(batch_rows=1024))
     offset = 0
     for n in chunk_rows:
         files.add(table.slice(offset, n).combine_chunks().to_batches()[0])
@@ -57,7 +57,7 @@ def _write(path: Path, table: pa.Table, chunk_rows: list[int]) -> list[int]:
 def test_large_values_make_smaller_row_groups_whatever_the_batching(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(export, "ROW_GROUP_BYTES", 50_000)
+    monkeypatch.setattr(writer, "ROW_GROUP_BYTES", 50_000)
     rng = random.Random(7)
     n = 3000
     docs = ["x" * rng.choice([0, 10, 100, 5000, 60_000]) for _ in range(n)]

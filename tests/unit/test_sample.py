@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from seedctl_dev import sample
+from seedctl_dev.sample import macro, ohlcv, trades
 
 BOGOTA = ZoneInfo("America/Bogota")
 
@@ -114,7 +115,7 @@ def test_generation_is_deterministic(small_bars: list[sample.OhlcvBar]) -> None:
 
 
 def test_ohlcv_copy_text_is_exact(small_bars: list[sample.OhlcvBar]) -> None:
-    for b, line in zip(small_bars, sample._ohlcv_lines(small_bars)):
+    for b, line in zip(small_bars, ohlcv.ohlcv_lines(small_bars)):
         fields = line.rstrip("\n").split("\t")
         assert datetime.fromisoformat(fields[0]) == b.time
         assert fields[1] == "USD/COP"
@@ -125,7 +126,7 @@ def test_ohlcv_copy_text_is_exact(small_bars: list[sample.OhlcvBar]) -> None:
 
 @pytest.mark.parametrize("ticks", [1, 9_999, 10_000, 32_982_389, 50_000_000, 999_999_999_999, 123_456_789_012])
 def test_ticks_text(ticks: int) -> None:
-    assert sample._ticks_text(ticks) == f"{ticks // 10_000}.{ticks % 10_000:04d}"
+    assert trades._ticks_text(ticks) == f"{ticks // 10_000}.{ticks % 10_000:04d}"
 
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf")])
@@ -144,7 +145,7 @@ def test_macro_dates_and_series_starts() -> None:
     dates = [d for d, _ in rows]
     assert dates == sorted(set(dates))
     names = sample.MACRO_COLUMNS[1:]
-    for k, series in enumerate(sample._MACRO_SERIES):
+    for k, series in enumerate(macro._MACRO_SERIES):
         assert series.name == names[k]
         before = [v for d, vals in rows if d < series.start for v in [vals[k]]]
         after = [v for d, vals in rows if d >= series.start for v in [vals[k]]]

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seedctl.cli.app import app
-from seedctl.cli.schedule import CronJob, cron_job, escape_percent, merge_crontab
+from seedctl.snapshot.schedule import CronJob, cron_job, escape_percent, merge_crontab
 
 PARAMS = """\
 sources:

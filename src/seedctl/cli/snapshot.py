@@ -12,7 +12,7 @@ import typer
 
 from seedctl.cli.common import ParamsOpt, human_bytes, out, run, seeds_dir, tables_table
 from seedctl.config import load_params
-from seedctl.errors import IntegrityError
+from seedctl.errors import ConfigError, IntegrityError
 
 
 def snapshot(
@@ -164,9 +164,16 @@ def sample_data(
     names the database) unless told --yes.
     """
     from seedctl.pg import db
-    from seedctl_dev import sample
 
     def go() -> None:
+        try:
+            from seedctl_dev import sample
+        except ModuleNotFoundError as exc:
+            if exc.name != "seedctl_dev":  # the dev tooling is there but broken: show that
+                raise
+            # seedctl_dev is not in the wheel: an installed seedctl has no sample data.
+            raise ConfigError("sample-data is development tooling",
+                              "run it from a checkout after `make setup`") from None
         target = db.describe_target()
         with db.connect() as conn:
             counts = sample.load_sample_data(conn, seed=seed, scale=scale, target=None if yes else target)

@@ -28,6 +28,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from seedctl.pg import db
+from seedctl.pg.binaries import find_embedded_bindir
 from seedctl.errors import DatabaseError
 
 BLOCK_BYTES = 4 << 20  # what pyarrow asks for at a time
@@ -60,8 +61,6 @@ def find_psql() -> str | None:
     found = shutil.which("psql")
     if found:
         return found
-    from seedctl_dev.devserver import find_embedded_bindir
-
     bin_dir = find_embedded_bindir()
     candidate = bin_dir / "psql" if bin_dir else None
     return str(candidate) if candidate and os.access(candidate, os.X_OK) else None

@@ -2,13 +2,11 @@
 
 All tables are read inside ONE `REPEATABLE READ READ ONLY` transaction (the consistency
 pg_dump gives), each streamed with `COPY (SELECT ... ORDER BY <primary key>) TO STDOUT`
-(csv) through pyarrow's streaming CSV reader, in bounded batches, into Parquet row groups
-of exactly `backup.batch_rows` rows (fewer where large values reach ROW_GROUP_BYTES). Each
-row group is written from one contiguous chunk with fixed writer settings, so the same
-rows always give the same bytes. A row longer than the reader's block (values of several
-MB) makes the table be read again with a block sized from its longest row.
+(csv) through pyarrow's streaming CSV reader, in bounded batches, into deterministic
+Parquet files (writer.py). A row longer than the reader's block (values of several MB)
+makes the table be read again with a block sized from its longest row.
 
-Output (replaced atomically only when every table succeeded):
+Output (staged, and swapped into place only when every table succeeded: publish.py):
     seeds/data/<source>.parquet           a source with `partition: none`
     seeds/data/<source>/<period>.parquet  one file per month or year (partition.py)
     seeds/data/<source>/empty.parquet     a partitioned source without rows
@@ -18,8 +16,6 @@ Output (replaced atomically only when every table succeeded):
 from __future__ import annotations
 
 import errno
-import json
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -31,39 +27,22 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from psycopg import sql
 
 from seedctl.pg import db
 from seedctl.pg.catalog import TableSchema, read_table_schema
 from seedctl.pg.checksum import CHECKSUM_ALGORITHM, Checksum, checksum_columns, table_checksum
-from seedctl.config import Backup, Params, Partition, Source
+from seedctl.config import Params, Partition, Source
 from seedctl.pg.copyout import BLOCK_BYTES, copy_out
 from seedctl.errors import ConfigError, DatabaseError, ExportError
-from seedctl.layout import DATA_DIR, SCHEMA_FILE, SNAPSHOT_FORMAT
-from seedctl.snapshot.partition import period_name, period_numbers, runs
-from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr, to_storage
+from seedctl.layout import DATA_DIR, SNAPSHOT_FORMAT
+from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr
 from seedctl.progress import row_progress
-from seedctl.tools import pid_alive
+from seedctl.snapshot.publish import publish, staging_dir
+from seedctl.snapshot.writer import Part, PartFiles
 
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
-# The one file of a partitioned table without rows: data/<source>/empty.parquet, so a
-# partitioned table's files are always under its directory.
-EMPTY_PERIOD = "empty"
-
-
-@dataclass(frozen=True)
-class Part:
-    """One data file of a table: all its rows, or one period's (see partition.py)."""
-
-    file: str  # relative to the seeds directory
-    rows: int
-    period: str | None = None  # 2024-03, 2024, early, late, undated; None: unpartitioned
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "rows": self.rows, "period": self.period}
 
 
 @dataclass
@@ -90,24 +69,18 @@ class ExportResult:
 
 def run_export(params: Params, seeds_dir: Path) -> ExportResult:
     """Snapshot every source in params into seeds_dir (data/ and schema.json)."""
-    seeds_dir.mkdir(parents=True, exist_ok=True)
-    staging = seeds_dir / f".export-{os.getpid()}"
-    _remove_stale_staging(seeds_dir)
-    staging.mkdir()
-    try:
-        with db.connect() as conn:
-            result = _export_all(conn, params, staging / DATA_DIR)
-        _write_json(staging / SCHEMA_FILE, schema_document(result))
-        _publish(staging, seeds_dir)
-    except OSError as exc:
-        space = exc.errno == errno.ENOSPC
-        raise ExportError(
-            f"cannot write the snapshot under {seeds_dir}: {exc.strerror or exc}",
-            "free disk space there and run the snapshot again; the previous snapshot is intact"
-            if space else "check the directory's permissions; the previous snapshot is intact",
-        ) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with staging_dir(seeds_dir) as staging:
+        try:
+            with db.connect() as conn:
+                result = _export_all(conn, params, staging / DATA_DIR)
+            publish(staging, seeds_dir, schema_document(result))
+        except OSError as exc:
+            space = exc.errno == errno.ENOSPC
+            raise ExportError(
+                f"cannot write the snapshot under {seeds_dir}: {exc.strerror or exc}",
+                "free disk space there and run the snapshot again; the previous snapshot is intact"
+                if space else "check the directory's permissions; the previous snapshot is intact",
+            ) from None
     return result
 
 
@@ -304,7 +277,7 @@ def _write_table(
         table=table.identifier(),
         order=sql.SQL(", ").join(sql.Identifier(c) for c in table.order_by()),
     )
-    files = _PartFiles(data_dir, source, params.sources[source], table, schema, codecs, params.backup)
+    files = PartFiles(data_dir, source, params.sources[source], table, schema, codecs, params.backup)
     try:
         with row_progress(f"export {source}", _estimated_rows(conn, table)) as bar, \
                 copy_out(conn, query, snapshot_id) as stream:
@@ -316,125 +289,6 @@ def _write_table(
         raise _conversion_error(exc, table, codecs) from None
     finally:
         files.close()
-
-
-class _PartFiles:
-    """Writes a table's rows, parsed from COPY in key order, into one file per period of
-    the time column (or one file).
-
-    Every row group holds exactly `batch_rows` rows (the last of a file fewer), or fewer
-    where their text and binary values reach ROW_GROUP_BYTES (see group_cut), and is
-    written from one contiguous chunk: a file's bytes depend only on its rows.
-    """
-
-    def __init__(self, data_dir: Path, name: str, source: Source, table: TableSchema, schema: pa.Schema,
-                 codecs: list[Codec], backup: Backup) -> None:
-        self.data_dir, self.source, self.granularity = data_dir, name, source.partition
-        self.schema, self.codecs, self.backup = schema, codecs, backup
-        self.time_index = next((i for i, c in enumerate(table.columns) if c.name == source.time_column), None)
-        self.parts: list[Part] = []
-        self.period: int | None = None
-        self.writer: pq.ParquetWriter | None = None
-        self.pending: list[pa.RecordBatch] = []
-        self.pending_sizes: list[pa.Array] = []  # value_bytes of the pending rows
-        self.pending_rows = self.rows = 0
-
-    def add(self, parsed: pa.RecordBatch) -> None:
-        """One batch as parsed from COPY (csv types)."""
-        stored = pa.RecordBatch.from_arrays(
-            [to_storage(parsed.column(i), k) for i, k in enumerate(self.codecs)], schema=self.schema)
-        if self.granularity == "none" or self.time_index is None:
-            self._add(None, stored)
-            return
-        time_codec = self.codecs[self.time_index]
-        periods = period_numbers(parsed.column(self.time_index), time_codec.encoding, self.granularity)
-        for period, offset, length in runs(periods):
-            self._add(period, stored.slice(offset, length))
-
-    def _add(self, period: int | None, batch: pa.RecordBatch) -> None:
-        if self.writer is None or period != self.period:
-            self._open(period)
-        self.pending.append(batch)
-        self.pending_sizes.append(value_bytes(batch))
-        self.pending_rows += batch.num_rows
-        self.rows += batch.num_rows
-        sizes = pa.concat_arrays(self.pending_sizes)
-        while (cut := group_cut(sizes, self.backup.batch_rows, ROW_GROUP_BYTES)) is not None:
-            buffered = pa.Table.from_batches(self.pending, self.schema)
-            self._write(buffered.slice(0, cut))
-            rest = buffered.slice(cut).combine_chunks()
-            self.pending, self.pending_rows = rest.to_batches(), rest.num_rows
-            sizes = sizes.slice(cut)
-        self.pending_sizes = [sizes]
-
-    def finish(self) -> list[Part]:
-        if self.writer is None:  # an empty table still gets its (empty) file, where its files go
-            self._open(None if self.granularity == "none" or self.time_index is None else EMPTY_PERIOD)
-        self._close_part()
-        return self.parts
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-
-    def _open(self, period: int | str | None) -> None:
-        if self.writer is not None:
-            self._close_part()
-            if period is None or self.period is None or period <= self.period:
-                raise ExportError(f"table {self.source}: rows did not arrive in "
-                                  f"{self.granularity} order", "report this; the snapshot was not written")
-        name = period if isinstance(period, str) or period is None else period_name(period, self.granularity)
-        rel = f"{DATA_DIR}/{self.source}.parquet" if name is None else f"{DATA_DIR}/{self.source}/{name}.parquet"
-        path = self.data_dir.parent / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.writer = pq.ParquetWriter(path, self.schema, **writer_options(self.backup, self.schema))
-        self.period, self.rows = (period if isinstance(period, int) else None), 0
-        self.parts.append(Part(rel, 0, name))
-
-    def _close_part(self) -> None:
-        assert self.writer is not None
-        if self.pending_rows:
-            self._write(pa.Table.from_batches(self.pending, self.schema))
-        self.pending, self.pending_sizes, self.pending_rows = [], [], 0
-        self.parts[-1] = Part(self.parts[-1].file, self.rows, self.parts[-1].period)
-        self.close()
-
-    def _write(self, rows: pa.Table) -> None:
-        # One contiguous chunk per row group: pyarrow's bytes depend on chunking.
-        assert self.writer is not None
-        self.writer.write_table(rows.combine_chunks(), row_group_size=self.backup.batch_rows)
-
-
-# Text and binary bytes a row group may hold, besides its rows' fixed-width values. Keeps a
-# row group (written, then read back a group at a time by restore) within memory and within
-# Arrow's 2 GiB limit for one string array, whatever the values' sizes: 131,072 rows of
-# 20 KB documents would be 2.6 GB. Tables of short values never reach it: their row groups
-# are exactly batch_rows rows, as before.
-ROW_GROUP_BYTES = 64 << 20
-
-
-def value_bytes(batch: pa.RecordBatch) -> pa.Array:
-    """Per row: the bytes of its text and binary values (int64; 0 for NULL)."""
-    total = pa.nulls(batch.num_rows, pa.int64()).fill_null(0)
-    for column in batch.columns:
-        if pa.types.is_string(column.type) or pa.types.is_binary(column.type):
-            total = pc.add(total, pc.fill_null(pc.binary_length(column), 0).cast(pa.int64()))
-    return total
-
-
-def group_cut(sizes: pa.Array, batch_rows: int, limit: int) -> int | None:
-    """Rows of the next row group given the value_bytes of the rows waiting to be written,
-    or None while it is not yet known: batch_rows rows, or fewer when their values would
-    pass `limit` (at least one row). It depends only on those rows, never on how they were
-    batched, so the same rows always give the same row groups."""
-    if len(sizes) == 0:
-        return None
-    if (pc.sum(sizes).as_py() or 0) > limit:  # the common case skips the running sum
-        over = pc.index(pc.greater(pc.cumulative_sum(sizes), limit), True).as_py()
-        if 0 <= over < batch_rows:
-            return max(over, 1)
-    return batch_rows if len(sizes) >= batch_rows else None
 
 
 def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Codec]) -> Exception:
@@ -503,35 +357,6 @@ def _csv_reader(
     )
 
 
-def writer_options(backup: Backup, schema: pa.Schema) -> dict[str, Any]:
-    """Parquet writer settings: fixed (the bytes must not depend on anything else) and
-    chosen per column type, as measured (docs/BENCHMARKS.md):
-
-    - integers, dates, timestamps and decimals of up to 18 digits (stored as integers):
-      DELTA_BINARY_PACKED. Sorted times and prices that move by small steps become small
-      deltas (a dictionary of 5-minute timestamps costs ~300x more), and every Parquet
-      reader supports it.
-    - text: dictionary (symbols, categories), falling back to plain for unique values.
-    - floats, booleans, wide decimals: plain.
-    Statistics stay on: the manifest takes its null counts from them.
-    """
-    delta, dictionary = {}, []
-    for f in schema:
-        t = f.type
-        if pa.types.is_integer(t) or pa.types.is_temporal(t) or (pa.types.is_decimal(t) and t.precision <= 18):
-            delta[f.name] = "DELTA_BINARY_PACKED"
-        elif pa.types.is_string(t) or pa.types.is_large_string(t):
-            dictionary.append(f.name)
-    return {
-        "compression": None if backup.compression == "none" else backup.compression,
-        "compression_level": backup.compression_level,
-        "store_decimal_as_integer": True,
-        "write_statistics": True,
-        "use_dictionary": dictionary,
-        "column_encoding": delta or None,
-    }
-
-
 def _estimated_rows(conn: psycopg.Connection, table: TableSchema) -> int | None:
     with conn.cursor() as cur:
         cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
@@ -562,27 +387,3 @@ def schema_document(result: ExportResult) -> dict[str, Any]:
             for t in result.tables
         },
     }
-
-
-def _write_json(path: Path, document: dict[str, Any]) -> None:
-    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _publish(staging: Path, seeds_dir: Path) -> None:
-    """Swap the finished export into place; a crash before this leaves the old one intact."""
-    target = seeds_dir / DATA_DIR
-    old = seeds_dir / f".old-{os.getpid()}"
-    if target.exists():
-        target.rename(old)
-    (staging / DATA_DIR).rename(target)
-    os.replace(staging / SCHEMA_FILE, seeds_dir / SCHEMA_FILE)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _remove_stale_staging(seeds_dir: Path) -> None:
-    """Leftovers of a killed export are never mistaken for a snapshot: remove them
-    (but not those of an export that is still running)."""
-    for stale in [*seeds_dir.glob(".export-*"), *seeds_dir.glob(".old-*")]:
-        pid = stale.name.rsplit("-", 1)[-1]
-        if stale.is_dir() and not (pid.isdigit() and pid_alive(int(pid))):
-            shutil.rmtree(stale, ignore_errors=True)

@@ -26,7 +26,7 @@ from seedctl import __version__
 from seedctl.config import Params
 from seedctl.errors import IntegrityError, SeedctlError
 from seedctl.hashing import hash_file
-from seedctl.layout import CHECKSUMS_FILE, MANIFEST_FILE, SCHEMA_FILE, load_schema_document
+from seedctl.layout import CHECKSUMS_FILE, MANIFEST_FILE, SCHEMA_FILE, load_schema_document, write_json
 from seedctl.parts import parts_digest, table_parts
 from seedctl.pg.pgtypes import pg_text_scalar
 
@@ -42,7 +42,7 @@ def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None
     if accepted:
         manifest[ACCEPTED_KEY] = accepted
     manifest = _unchanged_or(seeds_dir, manifest, previous)
-    write_json(seeds_dir / MANIFEST_FILE, manifest)
+    write_json(seeds_dir / MANIFEST_FILE, manifest, sort_keys=False)
     lines = [f"{p['sha256']}  {p['file']}" for t in manifest["tables"].values() for p in table_parts(t)]
     lines.append(f"{manifest['schema_sha256']}  {SCHEMA_FILE}")
     (seeds_dir / CHECKSUMS_FILE).write_text("\n".join(sorted(lines, key=lambda s: s[66:])) + "\n")
@@ -223,8 +223,3 @@ def sha256_md5(path: Path) -> dict[str, str]:
     return {"sha256": sha256, "md5": md5}
 
 
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)

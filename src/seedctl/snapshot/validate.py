@@ -21,8 +21,7 @@ import pyarrow.parquet as pq
 from seedctl.config import Params, Source, Validation
 from seedctl.errors import ValidationFailed
 from seedctl.snapshot.history import ACCEPT_COMMAND, accepted_months, incomparable, shrunk_months
-from seedctl.snapshot.manifest import write_json
-from seedctl.layout import LATEST_FILE, load_manifest, verify_files
+from seedctl.layout import LATEST_FILE, load_manifest, verify_files, write_json
 from seedctl.parts import table_parts
 
 REPORT_FILE = "reports/validation.json"
@@ -72,7 +71,7 @@ def run_validate(
         "tables": {r.source: {**r.metrics, "passed": not r.failures} for r in reports},
         "problems": failures,
     }
-    write_json(seeds_dir / REPORT_FILE, document)
+    write_json(seeds_dir / REPORT_FILE, document, sort_keys=False)
     if failures:
         # A lost-history failure is fixed by the source, or, when intended, by accepting it:
         # the hint names that command whichever problem comes first.
