@@ -1,4 +1,10 @@
-"""Small process helpers: the external programs seedctl drives (dvc), and process liveness."""
+"""Everything that drives DVC, and the only module that imports it (change DVC's version here).
+
+DVC is asked through its Python API wherever it has one: its Repo, the cache's object
+paths (`oid_to_path`), its configuration, `push` and `status --cloud`, its file system.
+Only `dvc repro` runs as a process (its stages print to the operator): started early by
+DvcWhenTold so that DVC's imports overlap seedctl's own checks.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,17 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from seedctl.errors import RemoteError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from seedctl.store.settings import RemoteSettings
 
 
 def dvc() -> str:
@@ -24,22 +38,6 @@ def env_with_venv() -> dict[str, str]:
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "DVC_NO_ANALYTICS": "1",
     }
-
-
-def pid_alive(pid: int) -> bool:
-    """The process exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours still "exists"; it is not serving anything.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 class DvcWhenTold:
@@ -64,7 +62,7 @@ class DvcWhenTold:
         try:
             # -P: neither cwd nor a script directory on sys.path: project files shadow no module.
             self._proc = subprocess.Popen(
-                [sys.executable, "-P", "-m", "seedctl.tools", "--dvc-when-told", str(read), *self.args],
+                [sys.executable, "-P", "-m", "seedctl.store.dvc", "--dvc-when-told", str(read), *self.args],
                 cwd=cwd, env=self.env, pass_fds=(read,), text=True, **popen)
             self._go, write = write, -1
         except OSError:
@@ -133,12 +131,113 @@ def _dvc_when_told(fd: int, args: list[str]) -> int:
     return main(args)
 
 
-# The slow imports of `dvc repro` / `dvc pull` / `dvc push` on their way (python -X importtime).
+# The slow imports of `dvc repro` on their way (python -X importtime).
 _DVC_BASE = ("dvc.cli", "dvc.cli.parser", "dvc.repo", "dvc.repo.index", "dvc.repo.plots", "dvc.scm",
              "dvc.lock", "dvc.config", "dvc.dvcfile", "networkx", "ruamel.yaml")
-_DVC_REMOTE = (*_DVC_BASE, "dvc.repo.fetch", "dvc_data.index.fetch", "rich.console", "s3fs", "dvc_s3")
-_DVC_WARM = {"": _DVC_BASE, "repro": (*_DVC_BASE, "dvc.repo.reproduce", "dvc.stage", "dvc.output"),
-             "pull": _DVC_REMOTE, "push": _DVC_REMOTE}
+_DVC_WARM = {"": _DVC_BASE, "repro": (*_DVC_BASE, "dvc.repo.reproduce", "dvc.stage", "dvc.output")}
+
+
+# --- the Python API --------------------------------------------------------------------------
+
+@contextmanager
+def open_repo(project_root: Path) -> Iterator[Any]:
+    """DVC's Repo of the project, closed afterwards."""
+    from dvc.repo import Repo
+
+    with Repo(str(project_root)) as repo:
+        yield repo
+
+
+def object_cache(project_root: Path) -> Callable[[str], Path]:
+    """md5 (or md5.dir) -> where the project's DVC cache keeps that object (the cache's own
+    `oid_to_path`: cache.dir and the cache layout are DVC's to say)."""
+    with open_repo(project_root) as repo:
+        odb = repo.cache.local
+    return lambda md5: Path(odb.oid_to_path(md5))
+
+
+def filesystem(project_root: Path, rev: str | None) -> Any:
+    """DVC's file system of the project at a git revision (work tree, cache, then remote)."""
+    from dvc.api import DVCFileSystem
+
+    return DVCFileSystem(str(project_root), rev=rev)
+
+
+def preload() -> None:
+    """Import what configure_remote and push need (from a thread, while other work runs)."""
+    import importlib
+
+    for module in ("dvc.config", "dvc.repo"):
+        importlib.import_module(module)
+
+
+def configure_remote(dvc_dir: Path, name: str, tracked_url: str, local_remote: Mapping[str, str],
+                     managed: Sequence[str], redact: Callable[[str], str]) -> Mapping[str, Any]:
+    """The remote `name` as default, its URL in .dvc/config and local_remote in .dvc/config.local.
+
+    DVC's own config writer (what `dvc remote add/modify [--local]` use), so the files are
+    exactly what those commands would leave; unchanged files are not rewritten. Local
+    options in `managed` are dropped when local_remote no longer has them. Returns DVC's
+    configuration as `dvc` itself will see it (all levels merged).
+    """
+    from dvc.config import Config
+    from dvc.config import ConfigError as DvcConfigError
+
+    edited = False
+    try:
+        config = Config(dvc_dir=str(dvc_dir), validate=False)
+        repo = config.load_one("repo")
+        if (repo.get("core", {}).get("remote") != name
+                or repo.get("remote", {}).get(name, {}).get("url") != tracked_url):
+            edited = True
+            with config.edit("repo") as conf:
+                conf.setdefault("core", {})["remote"] = name
+                conf.setdefault("remote", {}).setdefault(name, {})["url"] = tracked_url
+        local = config.load_one("local")
+        current = local.get("remote", {}).get(name, {})
+        wanted = {k: v for k, v in current.items() if k not in managed} | dict(local_remote)
+        core_remote = local.get("core", {}).get("remote")
+        if current != wanted or core_remote not in (None, name):
+            edited = True
+            with config.edit("local") as conf:
+                conf.setdefault("remote", {})[name] = wanted
+                if core_remote not in (None, name):
+                    conf["core"]["remote"] = name
+        if edited:  # edit() reloads with validation, which fills in every default: as written, please
+            config.load(validate=False)
+    except DvcConfigError as exc:
+        raise RemoteError(f"DVC configuration in {dvc_dir}: {redact(str(exc))}",
+                          "fix .dvc/config or .dvc/config.local") from None
+    except OSError as exc:
+        raise RemoteError(f"cannot write the DVC configuration in {dvc_dir} ({exc.strerror})") from None
+    return config
+
+
+def push(project_root: Path, settings: RemoteSettings) -> int:
+    """`dvc push` to the remote: how many files went up."""
+    with _remote_errors(settings, "push"), open_repo(project_root) as repo:
+        return int(repo.push(remote=settings.name))
+
+
+def not_in_remote(project_root: Path, settings: RemoteSettings) -> dict[str, Any]:
+    """`dvc status --cloud`: path -> state of every cached output the remote lacks ({}: none)."""
+    with _remote_errors(settings, "status --cloud"), open_repo(project_root) as repo:
+        return dict(repo.status(cloud=True, remote=settings.name))
+
+
+@contextmanager
+def _remote_errors(settings: RemoteSettings, command: str) -> Iterator[None]:
+    """DVC's failures as one RemoteError naming the remote (the keys redacted)."""
+    from dvc.exceptions import DvcException
+
+    try:
+        yield
+    except DvcException as exc:
+        cause = exc.__cause__ or exc.__context__
+        detail = settings.redact(" ".join(f"{exc} {cause or ''}".split()))[:300]
+        raise RemoteError(f"dvc {command} failed with remote {settings.name} ({settings.url} at "
+                          f"{settings.endpoint_url}): {detail}",
+                          "check MINIO_ENDPOINT and the bucket, then `seedctl remote`") from None
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--dvc-when-told"]:
