@@ -12,8 +12,8 @@ import os
 import shutil
 import subprocess
 import sys
-from contextlib import contextmanager
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,6 +138,17 @@ _DVC_WARM = {"": _DVC_BASE, "repro": (*_DVC_BASE, "dvc.repo.reproduce", "dvc.sta
 
 
 # --- the Python API --------------------------------------------------------------------------
+
+# Where DVC 3 keeps objects under a remote's URL (its object database's root), and the
+# path of one there: what the remote's `oid_to_path` says, known without starting DVC
+# (tests/unit/test_store_layout.py holds it to DVC's own answer).
+OBJECTS = "files/md5"
+
+
+def object_path(md5: str) -> str:
+    """An md5 (or md5.dir) content address's path under the remote's URL."""
+    return f"{OBJECTS}/{md5[:2]}/{md5[2:]}"
+
 
 @contextmanager
 def open_repo(project_root: Path) -> Iterator[Any]:

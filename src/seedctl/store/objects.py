@@ -109,9 +109,9 @@ def pushed_objects(project_root: Path, settings: RemoteSettings,
                 file_md5 = str(entry["md5"])
                 if not s3.MD5.fullmatch(file_md5) or file_md5.endswith(".dir"):
                     return None
-                cached = cache(file_md5)
+                copy = cache(file_md5)
                 objects[s3.object_key(settings.prefix, file_md5)] = RemoteObject(
-                    f"{path}/{entry['relpath']}", cached.stat().st_size, cached)
+                    f"{path}/{entry['relpath']}", copy.stat().st_size, copy)
         except (OSError, ValueError, TypeError, KeyError):
             return None
     return objects

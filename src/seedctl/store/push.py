@@ -82,9 +82,9 @@ class Connection:
 
 def require_validated(seeds_dir: Path) -> str:
     """The checked-out snapshot's version if it passed validation; else ValidationFailed."""
+    from seedctl.restore.verify import verify_records
     from seedctl.snapshot.manifest import LATEST_FILE, load_manifest, verify_files
     from seedctl.snapshot.validate import REPORT_FILE
-    from seedctl.restore.verify import verify_records
 
     manifest = load_manifest(seeds_dir)
     version = str(manifest.get("version") or "")
@@ -204,8 +204,15 @@ def pull(project_root: Path, params: Params) -> Fetched:
     .dvc/tmp/quarantine/ and fetched again (where `dvc pull` would say "Everything is up to
     date"). RemoteError naming the first file that could not be had, and why.
     """
-    from seedctl.store.fetch import Quarantine, fetch, lock_listings, open_remote, quarantine_root, wanted_files
     from seedctl.snapshot.manifest import load_manifest
+    from seedctl.store.fetch import (
+        Quarantine,
+        fetch,
+        lock_listings,
+        open_remote,
+        quarantine_root,
+        wanted_files,
+    )
 
     seeds = project_root / "seeds"
     reader = open_remote(project_root, params)  # configured and answering, as `dvc pull` needs too

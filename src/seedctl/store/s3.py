@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from seedctl.errors import RemoteError, SeedctlError
+from seedctl.store.dvc import OBJECTS, object_path
 
 if TYPE_CHECKING:
     from seedctl.store.settings import RemoteSettings
@@ -37,16 +38,15 @@ class CredentialsRefused(RemoteError):
 
 
 def object_key(prefix: str, md5: str) -> str:
-    """The remote key DVC 3 stores a content address under: <prefix>/files/md5/<2 hex>/<rest>."""
+    """The remote key DVC stores a content address under (dvc.object_path, below the prefix)."""
     if not MD5.fullmatch(md5):
         raise SeedctlError(f"{md5!r} is not a DVC md5 content address", "check the manifest and dvc.lock")
-    key = f"files/md5/{md5[:2]}/{md5[2:]}"
-    return f"{prefix}/{key}" if prefix else key
+    return f"{prefix}/{object_path(md5)}" if prefix else object_path(md5)
 
 
 def objects_prefix(prefix: str) -> str:
     """The key prefix under which object_key puts every object."""
-    return f"{prefix}/files/md5/" if prefix else "files/md5/"
+    return f"{prefix}/{OBJECTS}/" if prefix else f"{OBJECTS}/"
 
 
 def client(settings: RemoteSettings, *, timeout_s: float = 5, attempts: int = 2) -> Any:

@@ -43,6 +43,8 @@ _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(?P<port>\d{1,5}))?")
 _REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _REGION = re.compile(r"[a-z0-9-]{1,40}")
+# A .env line python-dotenv could not read whose value starts with a quote: the quote is unbalanced.
+_QUOTED = re.compile(r"\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(?P<quote>['\"])")
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,9 @@ def read_env_file(path: Path) -> dict[str, str]:
                           f"fix or remove it; see {ENV_EXAMPLE}") from None
     for binding in parse_stream(io.StringIO(text)):
         if binding.error or (binding.key is not None and binding.value is None):
-            raise RemoteError(f"{path} line {binding.original.line}: expected KEY=VALUE",
-                              f"see {ENV_EXAMPLE} for the format")
+            quoted = _QUOTED.match(binding.original.string)
+            what = f"unbalanced {quoted['quote']} quote" if quoted else "expected KEY=VALUE"
+            raise RemoteError(f"{path} line {binding.original.line}: {what}", f"see {ENV_EXAMPLE} for the format")
     values = dotenv_values(stream=io.StringIO(text), interpolate=False)
     return {key: value for key, value in values.items() if value is not None}
 
