@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seedctl.errors import RemoteError
+from seedctl.errors import ConfigError, RemoteError, SeedctlError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -153,9 +153,15 @@ def object_path(md5: str) -> str:
 @contextmanager
 def open_repo(project_root: Path) -> Iterator[Any]:
     """DVC's Repo of the project, closed afterwards."""
+    from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
 
-    with Repo(str(project_root)) as repo:
+    try:
+        repo = Repo(str(project_root))
+    except NotDvcRepoError:
+        raise ConfigError(f"{project_root} is not a DVC project (no .dvc directory)",
+                          "run from the project root (where params.yaml and dvc.yaml are)") from None
+    with repo:
         yield repo
 
 
@@ -239,11 +245,11 @@ def not_in_remote(project_root: Path, settings: RemoteSettings) -> dict[str, Any
 @contextmanager
 def _remote_errors(settings: RemoteSettings, command: str) -> Iterator[None]:
     """DVC's failures as one RemoteError naming the remote (the keys redacted)."""
-    from dvc.exceptions import DvcException
-
     try:
         yield
-    except DvcException as exc:
+    except SeedctlError:
+        raise
+    except Exception as exc:  # DVC, s3fs and aiobotocore raise many kinds; the operator needs one line
         cause = exc.__cause__ or exc.__context__
         detail = settings.redact(" ".join(f"{exc} {cause or ''}".split()))[:300]
         raise RemoteError(f"dvc {command} failed with remote {settings.name} ({settings.url} at "
