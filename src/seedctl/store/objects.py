@@ -1,7 +1,7 @@
 """Which objects a plain `dvc push` uploads, and whether the remote already holds them.
 
 The snapshot's push asks this first: when the remote holds every object, with the local
-cache's size (and, where S3 says it, md5), DVC is not started at all. Every answer here is
+cache's size (and, where S3 says it, md5), `dvc push` is not run at all. Every answer here is
 "certain, or None": any doubt sends the push to DVC.
 """
 

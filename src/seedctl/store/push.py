@@ -1,7 +1,7 @@
 """Push and pull of the checked-out snapshot.
 
-push: nothing to do when the remote already holds every object (objects.py: DVC is not
-even started); else `dvc push`, then the repair upload of what `dvc push` left out although
+push: nothing to do when the remote already holds every object (objects.py: `dvc push`
+is not run); else `dvc push` (DVC's Python API), then the repair upload of what `dvc push` left out although
 the remote lacked it. pull: the snapshot's files from the cache, else the remote, every one
 verified (fetch.py).
 """
@@ -133,8 +133,8 @@ def push(project_root: Path, params: Params, *, connection: Connection | None = 
     """Upload the checked-out, validated snapshot's data with `dvc push`.
 
     When the remote already holds every object `dvc push` would upload, each with the size
-    of the local cache's copy (one bucket listing, or a HEAD request per object), DVC is
-    not started at all. Any doubt (an unexpected DVC file or setting, a listing missing from
+    of the local cache's copy (one bucket listing, or a HEAD request per object), `dvc push`
+    is not run at all. Any doubt (an unexpected DVC file or setting, a listing missing from
     the cache, a remote error other than "not found") runs `dvc push`. After a push, the
     objects that were missing or of another size must be in the remote with the right size:
     `dvc push` takes a directory's files for present whenever its listing (.dir) is, so
