@@ -249,7 +249,7 @@ def _remote_errors(settings: RemoteSettings, command: str) -> Iterator[None]:
         yield
     except SeedctlError:
         raise
-    except Exception as exc:  # DVC, s3fs and aiobotocore raise many kinds; the operator needs one line
+    except Exception as exc:  # noqa: BLE001 - DVC, s3fs and aiobotocore raise many kinds; one line
         cause = exc.__cause__ or exc.__context__
         detail = settings.redact(" ".join(f"{exc} {cause or ''}".split()))[:300]
         raise RemoteError(f"dvc {command} failed with remote {settings.name} ({settings.url} at "

@@ -183,7 +183,7 @@ def _upload(client: Any, settings: RemoteSettings, objects: Mapping[str, RemoteO
         named = "".join(key.split("/")[-2:]).removesuffix(".dir")  # <prefix>/files/md5/ab/cdef.. -> abcdef..
         try:
             with obj.cache.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):  # noqa: B023 - fh is this iteration's
+                for block in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(block)
                 if digest.hexdigest() != named or obj.size > 5 * 2**30:
                     raise RemoteError(
