@@ -78,13 +78,13 @@ status: setup ## seedctl status
 
 .PHONY: remote push pull
 remote: setup ## configure the DVC remote from MINIO_* (env or .env; keys only in .dvc/config.local) and check it
-	$(PY) -m seedctl.store.remote setup
+	$(VENV)/bin/seedctl remote
 
 push: remote ## upload the checked-out snapshot's data (only a validated snapshot) with dvc push
-	$(PY) -m seedctl.store.remote push
+	$(VENV)/bin/seedctl push
 
-pull: remote ## download the checked-out snapshot's data with dvc pull
-	$(PY) -m seedctl.store.remote pull
+pull: remote ## download the checked-out snapshot's data, each file verified (damaged copies moved aside)
+	$(VENV)/bin/seedctl pull
 
 BENCH_ARGS ?=
 bench: setup pg-check ## benchmark vs pg_dump/pg_restore at 91k and 1M rows (< 5 min); writes docs/BENCHMARKS.md

@@ -313,7 +313,7 @@ class Bench:
             out.append((label, self.run("anatomy", args, cwd=workspace, env=env)))
         clone = self.work / "anatomy-clone"
         _git(self.work, "clone", "-q", str(workspace), str(clone))
-        self.run("anatomy-remote", [str(BIN / "python"), "-m", "seedctl.store.remote", "setup"], cwd=clone, env=env)
+        self.run("anatomy-remote", [SEEDCTL, "remote"], cwd=clone, env=env)
         out.append(("`dvc pull` of the snapshot in a fresh clone (remote already configured)",
                     self.run("anatomy", [dvc, "pull"], cwd=clone, env=env)))
         return out

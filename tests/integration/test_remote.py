@@ -1,5 +1,5 @@
 """The DVC remote against a real S3 API server (moto_server on loopback, authentication on),
-driven through `python -m seedctl.store.remote` and the real `dvc` and `git` binaries.
+driven through `seedctl remote|push|pull` and the real `dvc` and `git` binaries.
 
 Every test scans what was printed for the keys: they may live in .dvc/config.local only.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,8 @@ import pytest
 
 from seedctl.config import load_params
 from seedctl.errors import RemoteError
-from seedctl.store.remote import load_settings, read_env_file
+from seedctl_dev.testing import SEEDCTL
+from seedctl.store.settings import load_settings, read_env_file
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
@@ -37,7 +37,7 @@ def clean_env(project: Project) -> None:
 def remote_cmd(project: Project, *args: str, env: dict[str, str] | None = None,
                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "seedctl.store.remote", *args], cwd=cwd or project.root,
+        [SEEDCTL, *(args or ("remote",))], cwd=cwd or project.root,
         env={**project.env, **(env or {})}, capture_output=True, text=True, timeout=300,
         stdin=subprocess.DEVNULL, check=False,
     )
@@ -125,7 +125,7 @@ def test_round_trip_credentials_only_in_config_local(sample_project: Project, s3
     # seedctl's pull with one file gone: only that file comes back (from the DVC cache).
     target = sorted((clone / "seeds" / "data").glob("*.parquet"))[0]
     target.unlink()
-    one = subprocess.run([sys.executable, "-m", "seedctl.store.remote", "pull"], cwd=clone,
+    one = subprocess.run([SEEDCTL, "pull"], cwd=clone,
                          env={**project.env, **s3_env}, capture_output=True, text=True, check=False)
     assert one.returncode == 0, one.stderr
     assert "1 from the DVC cache, 0 from remote" in one.stdout

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from seedctl.store.remote import RemoteSettings, pushed_objects
+from seedctl.store.objects import pushed_objects
+from seedctl.store.settings import RemoteSettings
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
@@ -208,7 +209,7 @@ def test_pushed_objects_is_unsure_rather_than_wrong(dvc_project: Path, change: s
 # --- DVC started early, run when told ---------------------------------------------------------
 
 def _dvc_both_ways(tmp_path: Path, args: list[str]) -> tuple[subprocess.CompletedProcess[str], ...]:
-    from seedctl.tools import DvcWhenTold
+    from seedctl.store.dvc import DvcWhenTold
 
     results = []
     for warm in (True, False):
@@ -229,7 +230,7 @@ def test_warm_dvc_is_plain_dvc(tmp_path: Path, args: list[str]) -> None:
 
 
 def test_warm_dvc_never_told_does_nothing(tmp_path: Path) -> None:
-    from seedctl.tools import DvcWhenTold
+    from seedctl.store.dvc import DvcWhenTold
 
     with DvcWhenTold(["init", "--no-scm"], dvc_command=[sys.executable, "-m", "dvc"], warm=True, cwd=tmp_path,
                      env=dict(os.environ)) as dvc:

@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 import yaml
 
-from seedctl.store.remote import read_env_file
+from seedctl.store.settings import read_env_file
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from seedctl.store.fetch import Quarantine, Wanted, fetch
-from seedctl.store.remote import RemoteSettings, _problem
+from seedctl.store.objects import problem as _problem
+from seedctl.store.settings import RemoteSettings
 
 GOOD, OTHER, BAD = b"good parquet bytes", b"another snapshot's bytes", b"damaged!"
 

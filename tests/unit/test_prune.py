@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from seedctl.errors import ConfigError, SeedctlError
+from seedctl.cli.prune import summary
 from seedctl.store.prune import (JOURNAL, Doomed, Plan, PruneResult, choose, needed_objects, newest_first,
-                           object_key, read_journal, resolve_pins, summary, write_journal)
+                                 read_journal, resolve_pins, write_journal)
+from seedctl.store.s3 import object_key
 from seedctl.store.versions import Version
 
 SAME_SECOND = datetime(2026, 1, 4, 2, 0, 0, tzinfo=timezone.utc)

@@ -7,12 +7,12 @@ from typing import Annotated
 import typer
 
 from seedctl import __version__
+from seedctl.cli import prune as cli_prune
 from seedctl.cli import query as cli_query
 from seedctl.cli import restore as cli_restore
+from seedctl.cli import schedule
 from seedctl.cli import snapshot as cli_snapshot
 from seedctl.cli import versions as cli_versions
-from seedctl.store import prune
-from seedctl.cli import schedule
 from seedctl.cli.common import state
 
 app = typer.Typer(
@@ -44,7 +44,7 @@ def _main(
 
 for command in (cli_snapshot.snapshot, cli_snapshot.tag, cli_snapshot.export, cli_snapshot.manifest, cli_snapshot.validate,
                 cli_restore.restore, cli_restore.verify, cli_versions.show, cli_snapshot.status,
-                cli_restore.remote, cli_restore.push, cli_restore.pull, prune.prune, cli_versions.diff,
+                cli_restore.remote, cli_restore.push, cli_restore.pull, cli_prune.prune, cli_versions.diff,
                 schedule.cron):
     app.command()(command)
 app.command("list")(cli_versions.list_)

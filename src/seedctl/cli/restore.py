@@ -18,22 +18,23 @@ def remote(params: ParamsOpt = Path("params.yaml")) -> None:
 
     Endpoint and keys go to .dvc/config.local only (never into git).
     """
-    from seedctl.store.remote import setup_remote
+    from seedctl.store.settings import setup_remote
 
     def go() -> None:
-        settings = setup_remote(project_root(params), load_params(params))
-        out.print(f"remote {settings.name}: {settings.url} at {settings.endpoint_url} (bucket reachable)")
+        s = setup_remote(project_root(params), load_params(params))
+        out.print(f"remote {s.name}: {s.url} at {s.endpoint_url} (bucket '{s.bucket}' reachable); "
+                  "endpoint and keys in .dvc/config.local", soft_wrap=True)
 
     run(go)
 
 
 def push(params: ParamsOpt = Path("params.yaml")) -> None:
     """Upload the checked-out snapshot's data to the remote (only a validated snapshot)."""
-    from seedctl.store.remote import push as push_snapshot
+    from seedctl.store.push import push as push_snapshot
 
     def go() -> None:
         result = push_snapshot(project_root(params), load_params(params))
-        out.print(str(result))
+        out.print(str(result), soft_wrap=True)
 
     run(go)
 
@@ -44,8 +45,8 @@ def pull(params: ParamsOpt = Path("params.yaml")) -> None:
     Files or cached objects whose bytes do not match are moved to .dvc/tmp/quarantine/
     and fetched again (what `dvc pull` cannot do: it trusts a damaged cached object).
     """
-    from seedctl.store.remote import pull as pull_snapshot
-    from seedctl.store.remote import pulled_summary
+    from seedctl.store.push import pull as pull_snapshot
+    from seedctl.store.push import pulled_summary
 
     def go() -> None:
         loaded = load_params(params)

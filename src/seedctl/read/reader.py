@@ -290,7 +290,7 @@ class Snapshot:
     def _configure_remote(self) -> None:
         """The DVC remote from MINIO_* / .env, as `make remote` sets it up for `dvc pull`."""
         from seedctl.config import load_params
-        from seedctl.store.remote import setup_remote
+        from seedctl.store.settings import setup_remote
 
         setup_remote(self.root, load_params(self.root / "params.yaml"))
         self._remote_ready = True
@@ -298,9 +298,9 @@ class Snapshot:
 
     def _filesystem(self) -> Any:
         if self._fs is None:
-            from dvc.api import DVCFileSystem
+            from seedctl.store.dvc import filesystem
 
-            self._fs = DVCFileSystem(str(self.root), rev=self.commit)
+            self._fs = filesystem(self.root, self.commit)
         return self._fs
 
     def _close(self) -> None:

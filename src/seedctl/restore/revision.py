@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from seedctl.errors import SeedctlError
+from seedctl.store.dvc import dvc, env_with_venv
 from seedctl.store.versions import git
-from seedctl.tools import dvc, env_with_venv
 
 
 

@@ -23,6 +23,7 @@ from seedctl.errors import IntegrityError
 from seedctl.layout import DATA_DIR, SCHEMA_FILE
 from seedctl.layout import CHECKSUMS_FILE, load_manifest, verify_files
 from seedctl.parts import snapshot_parts
+from seedctl.store.dvc import object_cache
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _dir_listing(project_root: Path, md5: str) -> dict[str, str] | None:
     """relpath -> md5 of a DVC directory object in the local cache, or None if absent."""
     if not md5.endswith(".dir") or len(md5) != 36:
         return None
-    path = project_root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    path = object_cache(project_root)(md5)
     try:
         return {e["relpath"]: e["md5"] for e in json.loads(path.read_text())}
     except (OSError, ValueError, KeyError, TypeError):

@@ -26,7 +26,7 @@ from typing import Any
 from seedctl.config import load_params
 from seedctl.errors import AlreadyReported, LockHeld, SeedctlError
 from seedctl.progress import interactive
-from seedctl.tools import DvcWhenTold, dvc, env_with_venv
+from seedctl.store.dvc import DvcWhenTold, dvc, env_with_venv
 from seedctl.store.versions import git, next_tag
 
 # DVC's own lines around a failed stage: the stage already said what went wrong.
@@ -102,7 +102,7 @@ def run_snapshot(
         preflight(params)
         connection = None
         if push:
-            from seedctl.store.remote import Connection
+            from seedctl.store.push import Connection
 
             # The remote's settings and bucket check, while `dvc repro` runs (its errors are
             # raised only when the push starts, after a successful pipeline, as before).
@@ -111,7 +111,7 @@ def run_snapshot(
         manifest = load_manifest(root / "seeds")
         outcome = SnapshotOutcome(manifest["version"])
         if push:
-            from seedctl.store.remote import push as push_snapshot
+            from seedctl.store.push import push as push_snapshot
 
             outcome.pushed = str(push_snapshot(root, params, connection=connection))
         if commit:
@@ -128,7 +128,7 @@ def run_tag(params_path: Path, *, git_push: bool = False, wait_s: float = 0) -> 
     The last step of `seedctl snapshot`, on its own for schedulers that run the pipeline,
     the push and the tag as separate tasks.
     """
-    from seedctl.store.remote import require_in_remote, require_validated
+    from seedctl.store.push import require_in_remote, require_validated
 
     root = params_path.resolve().parent
     with snapshot_lock(root, wait_s):

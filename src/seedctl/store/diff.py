@@ -16,7 +16,6 @@ that is tens of MB; a table of tens of millions of rows needs GBs.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,10 +27,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from seedctl.config import Params
-from seedctl.errors import IntegrityError
-from seedctl.store.fetch import dvc_cache
-from seedctl.hashing import sha256_file
+from seedctl.errors import IntegrityError, RemoteError
 from seedctl.parts import table_parts
+from seedctl.store.dvc import object_cache
+from seedctl.store.fetch import Wanted, matches
 from seedctl.store.versions import Version
 
 _ROW_A, _ROW_B = "__seedctl_row_a", "__seedctl_row_b"
@@ -102,7 +101,7 @@ def version_files(project_root: Path, params: Params, version: Version,
     would put it), checked against the manifest's md5 and sha256 first.
     """
     manifest = version.manifest(project_root)
-    cache = dvc_cache(project_root)
+    cache = object_cache(project_root)
     files: dict[str, list[tuple[dict[str, Any], Path]]] = {}
     for name, entry in manifest["tables"].items():
         files[name] = []
@@ -112,38 +111,32 @@ def version_files(project_root: Path, params: Params, version: Version,
             if "md5" not in part:
                 raise IntegrityError(f"{version.tag}: the manifest records no md5 for {part['file']}",
                                      "made by an older seedctl: check it out and run `seedctl verify`")
-            files[name].append((part, cache / part["md5"][:2] / part["md5"][2:]))
-    missing = [(path, part) for parts in files.values() for part, path in parts if not _matches(path, part)]
+            files[name].append((part, cache(part["md5"])))
+    missing = [(path, part) for parts in files.values() for part, path in parts
+               if not matches(path, Wanted(part["file"], part["sha256"], part["size_bytes"]))]
     if missing:
         _download(project_root, params, version.tag, missing)
     return manifest, files
 
 
-def _matches(path: Path, entry: dict[str, Any]) -> bool:
-    return path.is_file() and path.stat().st_size == entry["size_bytes"] and sha256_file(path) == entry["sha256"]
-
-
 def _download(project_root: Path, params: Params, tag: str, wanted: list[tuple[Path, dict[str, Any]]]) -> None:
-    from seedctl.store.inventory import object_key, s3_client, s3_errors
-    from seedctl.store.remote import load_settings
+    from seedctl.store import s3
+    from seedctl.store.fetch import Failure, RemoteReader
+    from seedctl.store.settings import load_settings
 
     settings = load_settings(project_root, params)  # RemoteError (exit 7) when MINIO_* are missing
-    client = s3_client(settings, timeout_s=30)
+    reader = RemoteReader(settings, s3.client(settings, timeout_s=30))
     for path, entry in wanted:
-        key = object_key(settings.prefix, entry["md5"])
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        md5, sha = hashlib.md5(), hashlib.sha256()  # noqa: S324 - DVC's content address
         try:
-            with s3_errors(settings, f"GET {key} ({tag}: {entry['file']})"), tmp.open("wb") as fh:
-                body = client.get_object(Bucket=settings.bucket, Key=key)["Body"]
-                for chunk in iter(lambda: body.read(1 << 20), b""):
-                    md5.update(chunk)
-                    sha.update(chunk)
-                    fh.write(chunk)
-            if md5.hexdigest() != entry["md5"] or sha.hexdigest() != entry["sha256"]:
+            got = reader.download(entry["md5"], tmp)
+            if isinstance(got, Failure):
+                raise RemoteError(f"{tag}: {entry['file']}: {got.detail}", got.advice)
+            if got[1:] != (entry["md5"], entry["sha256"]):
                 raise IntegrityError(f"{tag}: {entry['file']} from the remote does not match the manifest",
-                                     f"the object {key} is damaged; it cannot be used")
+                                     f"the object {s3.object_key(settings.prefix, entry['md5'])} is damaged; "
+                                     "it cannot be used")
             tmp.chmod(0o444)  # as DVC keeps its cache files
             tmp.replace(path)
         finally:

@@ -29,10 +29,14 @@ from seedctl.errors import RemoteError, SeedctlError
 from seedctl.hashing import hash_file, hash_stream, sha256_file
 from seedctl.layout import SCHEMA_FILE
 from seedctl.parts import table_parts
+from seedctl.store import s3
+from seedctl.store.dvc import object_cache
 
 Cause = Literal["missing", "corrupt", "credentials", "unreachable", "unconfigured", "local-only"]
 FoundIn = Literal["local", "cache", "remote"]
 _THREADS = 8
+# md5 -> the path of that object in the DVC cache (dvc.object_cache).
+Cache = Callable[[str], Path]
 
 # What each cause means for the operator, and the command that fixes it.
 ADVICE: dict[str, str] = {
@@ -130,18 +134,6 @@ def quarantine_root(project_root: Path) -> Path:
     return project_root / ".dvc" / "tmp" / "quarantine"
 
 
-def dvc_cache(project_root: Path) -> Path:
-    """The project's DVC object directory (`.dvc/cache/files/md5` unless cache.dir says otherwise)."""
-    from dvc.repo import Repo
-
-    with Repo(str(project_root)) as repo:
-        return Path(repo.cache.local.path)
-
-
-def _cache_path(cache: Path, md5: str) -> Path:
-    return cache / md5[:2] / md5[2:]
-
-
 def fetch(
     project_root: Path,
     seeds_dir: Path,
@@ -165,8 +157,8 @@ def fetch(
     result.found = {w.rel: "local" for w in wanted if w not in todo}
     if not todo and not (listings and complete_listings):
         return result
-    cache = dvc_cache(project_root)
-    absent_listings = [m for m in listings if not _good_listing(_cache_path(cache, m), m, quarantine)]
+    cache = object_cache(project_root)
+    absent_listings = [m for m in listings if not _good_listing(cache(m), m, quarantine)]
     if not todo and not absent_listings:
         return result
     need_remote: list[Wanted] = []
@@ -192,7 +184,7 @@ def fetch(
     return result
 
 
-def _set_aside(target: Path, want: Wanted, cache: Path, quarantine: Quarantine) -> None:
+def _set_aside(target: Path, want: Wanted, cache: Cache, quarantine: Quarantine) -> None:
     """Clear the way for the good file: a copy of some cached object (another snapshot's
     version of it) is simply replaced; bytes known nowhere else are quarantined."""
     for parent in target.parents:  # a file where a directory must go: the table's partitioning changed
@@ -206,17 +198,17 @@ def _set_aside(target: Path, want: Wanted, cache: Path, quarantine: Quarantine) 
             quarantine.move(target, f"workspace/{want.rel}")
         return
     size, md5, _ = hash_file(target)
-    cached = _cache_path(cache, md5)
+    cached = cache(md5)
     if cached.is_file() and cached.stat().st_size == size:
         target.unlink()
         return
     quarantine.move(target, f"workspace/{want.rel}")
 
 
-def _from_cache(cache: Path, want: Wanted, target: Path, quarantine: Quarantine) -> bool:
+def _from_cache(cache: Cache, want: Wanted, target: Path, quarantine: Quarantine) -> bool:
     """Copy the cached object to target if its bytes are right; damaged ones are quarantined."""
     assert want.md5 is not None
-    cached = _cache_path(cache, want.md5)
+    cached = cache(want.md5)
     if not cached.is_file():
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -266,32 +258,29 @@ class RemoteReader:
         """Write the object to dest; (size, md5, sha256) of what came, or why nothing did."""
         from botocore import exceptions as bx
 
-        from seedctl.store.inventory import object_key
-        from seedctl.store.remote import _client_error
-
-        key = object_key(self.settings.prefix, md5)
+        if not s3.MD5.fullmatch(md5):  # a damaged manifest or dvc.lock: no object can have that name
+            return Failure("missing", f"{md5!r} is not a DVC content address: the remote has no such object")
+        key = s3.object_key(self.settings.prefix, md5)
         where = f"s3://{self.settings.bucket}/{key}"
         try:
             body = self.client.get_object(Bucket=self.settings.bucket, Key=key)["Body"]
             with dest.open("wb") as fh:
                 return hash_stream(body, fh)
-        except bx.ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if status == 404 or code in ("NoSuchKey", "404"):
+        except (bx.ClientError, bx.BotoCoreError) as exc:
+            if s3.missing(exc):
                 return Failure("missing", f"object {where} is missing from the remote")
-            error = _client_error(self.settings, exc)
-            return Failure(getattr(error, "cause", "unreachable"), f"GET {where}: {error.message}", error.hint)
-        except (bx.BotoCoreError, OSError) as exc:
+            error = s3.remote_error(self.settings, exc, f"GET {where}")
+            return Failure(cause_of(error), error.message, error.hint)
+        except OSError as exc:
             detail = self.settings.redact(" ".join(str(exc).split()))[:200]
             return Failure("unreachable", f"GET {where} failed: {type(exc).__name__}: {detail}")
 
 
 def open_remote(project_root: Path, params: Any) -> RemoteReader:
     """The remote, configured and checked (RemoteError with a `cause` when it cannot be used)."""
-    from seedctl.store.remote import _setup
+    from seedctl.store.settings import connect
 
-    settings, client, _ = _setup(project_root, params)
+    settings, client, _ = connect(project_root, params)
     return RemoteReader(settings, client)
 
 
@@ -303,7 +292,7 @@ def cause_of(error: SeedctlError) -> Cause:
 
 
 def _from_remote(
-    remote: Callable[[], RemoteReader], cache: Path, seeds_dir: Path, need: list[Wanted],
+    remote: Callable[[], RemoteReader], cache: Cache, seeds_dir: Path, need: list[Wanted],
     listings: list[str], quarantine: Quarantine, result: Fetched,
 ) -> None:
     try:
@@ -327,7 +316,7 @@ def _from_remote(
         return failure
 
     def fetch_one(md5: str, want: Wanted | None) -> Failure | None:
-        final = _cache_path(cache, md5)
+        final = cache(md5)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.{id(want)}.tmp")
         try:
@@ -338,7 +327,7 @@ def _from_remote(
             size, got_md5, got_sha = got
             if got_md5 != md5.removesuffix(".dir") or (want and (got_sha != want.sha256 or
                                                                  size != (want.size or size))):
-                key = f"s3://{reader.settings.bucket}/{_key(reader, md5)}"
+                key = f"s3://{reader.settings.bucket}/{s3.object_key(reader.settings.prefix, md5)}"
                 # Kept for inspection: the remote's bad bytes, not trusted and not cached.
                 quarantine.move(tmp, f"remote/{md5}")
                 return Failure("corrupt", f"{label}: object {key} in the remote is corrupt "
@@ -362,8 +351,3 @@ def _from_remote(
         else:
             result.failures[want.rel] = failure
 
-
-def _key(reader: RemoteReader, md5: str) -> str:
-    from seedctl.store.inventory import object_key
-
-    return object_key(reader.settings.prefix, md5)

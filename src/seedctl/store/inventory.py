@@ -2,22 +2,20 @@
 
 Versions and their manifests come from git (seeds/v* tags). Remote presence is checked
 with one S3 HEAD request per object a version needs (its data files, schema.json and the
-seeds/data directory listing), at DVC 3's content address
-`<prefix>/files/md5/<first 2 hex>/<rest>`. Objects shared between versions are asked
-about once.
+seeds/data directory listing), at DVC's content address (s3.object_key). Objects shared
+between versions are asked about once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from seedctl.config import Params
 from seedctl.errors import RemoteError
-from seedctl.store.remote import RemoteSettings, load_settings
+from seedctl.store import s3
+from seedctl.store.settings import RemoteSettings, load_settings
 from seedctl.store.versions import Version, list_versions, other_snapshot_tags
 
 RemoteState = Literal["complete", "missing", "unknown", "not configured"]
@@ -55,12 +53,6 @@ class Inventory:
     remote_url: str | None  # None: MINIO_* not configured
     remote_problem: str | None = None  # why presence is unknown, if it is
     other_tags: list[str] = field(default_factory=list)  # tags outside seeds/v* on snapshot commits
-
-
-def object_key(prefix: str, md5: str) -> str:
-    """DVC 3's key for a content address (a directory listing's md5 ends in `.dir`)."""
-    rel = f"files/md5/{md5[:2]}/{md5[2:]}"
-    return f"{prefix}/{rel}" if prefix else rel
 
 
 def summarize(project_root: Path, version: Version) -> tuple[VersionSummary, dict[str, str]]:
@@ -109,58 +101,13 @@ def _build_inventory(project_root: Path, params: Params, *, check_remote: bool) 
     return Inventory(summaries, settings.url)
 
 
-def s3_client(settings: RemoteSettings, timeout_s: float = 5) -> Any:
-    """A botocore S3 client for the remote (path-style addressing, as MinIO wants)."""
-    import botocore.session
-    from botocore.config import Config
-
-    return botocore.session.Session().create_client(
-        "s3", region_name=settings.region, endpoint_url=settings.endpoint_url,
-        aws_access_key_id=settings.access_key, aws_secret_access_key=settings.secret_key,
-        config=Config(connect_timeout=timeout_s, read_timeout=timeout_s, signature_version="s3v4",
-                      retries={"total_max_attempts": 2, "mode": "standard"},
-                      s3={"addressing_style": "path"}),
-    )
-
-
-@contextmanager
-def s3_errors(settings: RemoteSettings, action: str) -> Iterator[None]:
-    """botocore failures as one-line RemoteErrors (never with the keys in them)."""
-    from botocore import exceptions as bx
-
-    where = f"S3 endpoint {settings.endpoint_url}, bucket '{settings.bucket}'"
-    try:
-        yield
-    except bx.ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        raise RemoteError(f"{where} answered HTTP {status} to {action}",
-                          "check MINIO_ACCESS_KEY / MINIO_SECRET_KEY and the bucket") from None
-    except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
-            bx.ConnectionClosedError):
-        raise RemoteError(f"{where} unreachable",
-                          "check MINIO_ENDPOINT and that the server is running") from None
-    except bx.BotoCoreError as exc:
-        raise RemoteError(f"{where}: {settings.redact(' '.join(str(exc).split()))}",
-                          "check MINIO_ENDPOINT and MINIO_REGION") from None
-
-
 def objects_present(settings: RemoteSettings, md5s: list[str]) -> dict[str, bool]:
     """md5 -> whether the remote holds that object (one HEAD request each).
 
     A refused request (403, ...) or an unreachable endpoint is a RemoteError: presence is
     then unknown, which is not the same as missing.
     """
-    from botocore import exceptions as bx
-
-    client = s3_client(settings)
-    present = {}
-    with s3_errors(settings, "a HEAD request"):
-        for md5 in md5s:
-            try:
-                client.head_object(Bucket=settings.bucket, Key=object_key(settings.prefix, md5))
-                present[md5] = True
-            except bx.ClientError as exc:
-                if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
-                    raise
-                present[md5] = False
-    return present
+    client = s3.client(settings)
+    # A malformed md5 (a damaged manifest) names no object: missing.
+    return {md5: bool(s3.MD5.fullmatch(md5)) and s3.head(client, settings, s3.object_key(settings.prefix, md5))
+            is not None for md5 in md5s}

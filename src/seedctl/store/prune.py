@@ -18,24 +18,23 @@ same content, and it cannot be seen from here -- give each project its own prefi
 stops the prune (fail closed); whatever we cannot read for a pruned version is simply not
 deleted (fail safe). Nothing changes without --yes.
 
-Remote layout (DVC 3): `<prefix>/files/md5/<first 2 hex>/<other 30 hex>`, directory
-listings with a `.dir` suffix on the same key.
+Keys are DVC's content addresses (s3.object_key); directory listings (`<md5>.dir`) are
+read from the DVC cache, else from the remote. The `seedctl prune` command is cli/prune.py.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from seedctl.errors import ConfigError, RemoteError, SeedctlError
 from seedctl.parts import snapshot_parts
+from seedctl.store import s3
+from seedctl.store.dvc import object_cache
 from seedctl.store.versions import (
     TAG_PREFIX,
     Version,
@@ -50,10 +49,8 @@ from seedctl.store.versions import (
 
 if TYPE_CHECKING:
     from seedctl.config import Params
-    from seedctl.store.remote import RemoteSettings
+    from seedctl.store.settings import RemoteSettings
 
-# A DVC md5 content address: anything else never becomes a key we delete.
-_MD5 = re.compile(r"[0-9a-f]{32}(?:\.dir)?")
 DELETE_BATCH = 1000  # S3 DeleteObjects limit
 JOURNAL = Path(".dvc") / "tmp" / "seedctl-prune.json"
 
@@ -88,21 +85,14 @@ def choose(versions: Sequence[Version], keep: int, pinned: Iterable[str]) -> tup
     return kept, [v for v in older if v.tag in pins], [v for v in older if v.tag not in pins]
 
 
-def object_key(prefix: str, md5: str) -> str:
-    """The remote key DVC 3 stores an md5 content address under."""
-    if not _MD5.fullmatch(md5):
-        raise SeedctlError(f"{md5!r} is not a DVC md5 content address", "check the manifest and dvc.lock")
-    path = f"files/md5/{md5[:2]}/{md5[2:]}"
-    return f"{prefix}/{path}" if prefix else path
-
-
 # --- which objects a revision needs ----------------------------------------------------------
 
 class Listings:
     """DVC directory listings (`<md5>.dir`), from the local cache, else from the remote."""
 
     def __init__(self, root: Path, settings: RemoteSettings, client: Any) -> None:
-        self.root, self.settings, self.client = root, settings, client
+        self.settings, self.client = settings, client
+        self._cache = object_cache(root)
         self._seen: dict[str, list[str] | None] = {}
 
     def files(self, md5: str) -> list[str] | None:
@@ -112,11 +102,10 @@ class Listings:
         return self._seen[md5]
 
     def _read(self, md5: str) -> list[str] | None:
-        local = self.root / ".dvc" / "cache" / object_key("", md5)
         try:
-            raw = local.read_bytes()
+            raw = self._cache(md5).read_bytes()
         except OSError:
-            raw = get_object(self.client, self.settings, object_key(self.settings.prefix, md5))
+            raw = get_object(self.client, self.settings, s3.object_key(self.settings.prefix, md5))
         if raw is None:
             return None
         try:
@@ -151,7 +140,7 @@ def needed_objects(manifest: dict[str, Any], lock: dict[str, Any], listings: Lis
             continue
         for f in files:
             objects.setdefault(f, f"file in {objects[md5].split(' ')[0]}")
-    return {m: d for m, d in objects.items() if _MD5.fullmatch(m)}
+    return {m: d for m, d in objects.items() if s3.MD5.fullmatch(m)}
 
 
 def other_refs(root: Path) -> list[tuple[str, str]]:
@@ -228,7 +217,7 @@ def make_plan(root: Path, params: Params, settings: RemoteSettings, client: Any,
     doomed = {**pending, **doomed}
     plan.still_needed = len(doomed.keys() & protected)
     for md5 in sorted(doomed.keys() - protected):
-        key = object_key(settings.prefix, md5)
+        key = s3.object_key(settings.prefix, md5)
         plan.objects.append(Doomed(md5, doomed[md5], key, head_size(client, settings, key)))
     return plan
 
@@ -246,67 +235,29 @@ def _work_tree_objects(root: Path, listings: Listings) -> set[str]:
 
 # --- the remote ------------------------------------------------------------------------------
 
-def s3_client(settings: RemoteSettings) -> Any:
-    import botocore.session
-    from botocore.config import Config
-
-    return botocore.session.Session().create_client(
-        "s3", region_name=settings.region, endpoint_url=settings.endpoint_url,
-        aws_access_key_id=settings.access_key, aws_secret_access_key=settings.secret_key,
-        config=Config(connect_timeout=10, read_timeout=60, signature_version="s3v4",
-                      retries={"total_max_attempts": 3, "mode": "standard"},
-                      s3={"addressing_style": "path"}),
-    )
-
-
-def _remote_failure(settings: RemoteSettings, exc: Exception, doing: str) -> RemoteError:
-    from botocore import exceptions as bx
-
-    from seedctl.store.remote import _client_error
-
-    if isinstance(exc, bx.ClientError):
-        base = _client_error(settings, exc)
-        return RemoteError(f"{doing}: {base.message}", base.hint)
-    return RemoteError(f"{doing}: {settings.redact(' '.join(str(exc).split()))}",
-                       "check MINIO_ENDPOINT and that the server is running")
-
-
 def head_size(client: Any, settings: RemoteSettings, key: str) -> int | None:
-    from botocore import exceptions as bx
-
-    try:
-        return int(client.head_object(Bucket=settings.bucket, Key=key)["ContentLength"])
-    except bx.ClientError as exc:
-        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-            return None
-        raise _remote_failure(settings, exc, f"HEAD s3://{settings.bucket}/{key}") from None
-    except bx.BotoCoreError as exc:
-        raise _remote_failure(settings, exc, f"HEAD s3://{settings.bucket}/{key}") from None
+    found = s3.head(client, settings, key)
+    return None if found is None else found[0]
 
 
 def get_object(client: Any, settings: RemoteSettings, key: str) -> bytes | None:
-    from botocore import exceptions as bx
+    from botocore.exceptions import ClientError
 
-    try:
-        return client.get_object(Bucket=settings.bucket, Key=key)["Body"].read()
-    except bx.ClientError as exc:
-        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-            return None
-        raise _remote_failure(settings, exc, f"GET s3://{settings.bucket}/{key}") from None
-    except bx.BotoCoreError as exc:
-        raise _remote_failure(settings, exc, f"GET s3://{settings.bucket}/{key}") from None
+    with s3.errors(settings, f"GET s3://{settings.bucket}/{key}"):
+        try:
+            return bytes(client.get_object(Bucket=settings.bucket, Key=key)["Body"].read())
+        except ClientError as exc:
+            if s3.missing(exc):
+                return None
+            raise
 
 
 def delete_keys(client: Any, settings: RemoteSettings, keys: Sequence[str]) -> None:
-    from botocore import exceptions as bx
-
     for start in range(0, len(keys), DELETE_BATCH):
         batch = keys[start:start + DELETE_BATCH]
-        try:
+        with s3.errors(settings, f"deleting objects from s3://{settings.bucket}"):
             answer = client.delete_objects(Bucket=settings.bucket, Delete={
                 "Objects": [{"Key": k} for k in batch], "Quiet": True})
-        except (bx.ClientError, bx.BotoCoreError) as exc:
-            raise _remote_failure(settings, exc, f"deleting objects from s3://{settings.bucket}") from None
         errors = answer.get("Errors") or []
         if errors:
             first = errors[0]
@@ -326,7 +277,7 @@ def read_journal(root: Path) -> dict[str, str]:
         return {}
     except (OSError, ValueError):
         raise SeedctlError(f"{path} is unreadable", "delete it if no prune was interrupted") from None
-    return {m: str(d) for m, d in data.get("objects", {}).items() if _MD5.fullmatch(m)}
+    return {m: str(d) for m, d in data.get("objects", {}).items() if s3.MD5.fullmatch(m)}
 
 
 def write_journal(root: Path, objects: dict[str, str]) -> None:
@@ -349,7 +300,7 @@ class PruneResult:
 def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: bool,
               local_cache: bool) -> PruneResult:
     from seedctl.config import load_params
-    from seedctl.store.remote import check, load_settings
+    from seedctl.store.settings import load_settings
 
     if keep is not None and keep < 1:
         raise ConfigError(f"--keep must be at least 1 (got {keep})",
@@ -358,8 +309,8 @@ def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: 
     root = params_path.resolve().parent
     keep = params.backup.retention_count if keep is None else keep
     settings = load_settings(root, params)
-    check(settings)
-    client = s3_client(settings)
+    s3.check(settings)
+    client = s3.client(settings, timeout_s=60, attempts=3)
     if not yes:
         return PruneResult(make_plan(root, params, settings, client, keep=keep, pins=pins), done=False)
 
@@ -386,9 +337,10 @@ def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: 
 
 
 def drop_from_local_cache(root: Path, md5s: Iterable[str]) -> int:
+    cache = object_cache(root)
     freed = 0
     for md5 in md5s:
-        path = root / ".dvc" / "cache" / object_key("", md5)
+        path = cache(md5)
         try:
             size = path.stat().st_size
             path.unlink()
@@ -396,80 +348,3 @@ def drop_from_local_cache(root: Path, md5s: Iterable[str]) -> int:
             continue
         freed += size
     return freed
-
-
-# --- the command -----------------------------------------------------------------------------
-
-def megabytes(n: int) -> str:
-    return f"{n / 1_000_000:,.2f} MB ({n:,} bytes)"
-
-
-def summary(result: PruneResult) -> str:
-    plan = result.plan
-    tags = ", ".join(v.tag for v in reversed(newest_first(plan.pruned)))
-    versions = f"{len(plan.pruned)} version{'s' if len(plan.pruned) != 1 else ''}" + (f" ({tags})" if tags else "")
-    count = len(plan.present)
-    if result.done:
-        line = f"pruned {versions}, deleted {count} object{'s' if count != 1 else ''}, freed {megabytes(plan.bytes)}"
-        if result.local_cache_bytes:
-            line += f"; {megabytes(result.local_cache_bytes)} freed in .dvc/cache"
-        return line
-    return (f"dry run: would prune {versions}, delete {count} object{'s' if count != 1 else ''}, "
-            f"free {megabytes(plan.bytes)}; nothing changed -- run with --yes to do it")
-
-
-def print_plan(plan: Plan) -> None:
-    from rich.table import Table
-
-    from seedctl.cli.common import human_bytes, out
-
-    table = Table("version", "commit", "tagged", "status")
-    status = {v.tag: "kept" for v in plan.kept} | {v.tag: f"pinned ({plan.pinned[v.tag]})" for v in plan.pinned_versions} \
-        | {v.tag: "pruned" for v in plan.pruned}
-    for v in newest_first([*plan.kept, *plan.pinned_versions, *plan.pruned]):
-        table.add_row(v.tag, v.commit[:10], f"{v.tagged_at:%Y-%m-%d %H:%M:%S}", status[v.tag])
-    out.print(table)
-    if plan.objects:
-        objects = Table("object", "what", "size")
-        for o in plan.objects:
-            objects.add_row(o.key, o.what, human_bytes(o.size) if o.size is not None else "not on the remote")
-        out.print(objects)
-    if plan.still_needed:
-        out.print(f"{plan.still_needed} object(s) of pruned versions are still needed by kept, pinned "
-                  "or checked-out snapshots and stay")
-    if plan.resumed:
-        out.print(f"{plan.resumed} object(s) left by an interrupted prune are included")
-    if plan.hand_tags:
-        out.print(f"versions are the {TAG_PREFIX}* tags; also on snapshot commits, never pruned and their data "
-                  f"kept: {', '.join(plan.hand_tags)}", soft_wrap=True)
-
-
-def prune(
-    params: Annotated[Path, typer.Option("--params", envvar="SEEDCTL_PARAMS", help="The seed configuration.")] = Path("params.yaml"),
-    keep: Annotated[int | None, typer.Option(
-        "--keep", help="Versions to keep (default: params.yaml backup.retention_count).")] = None,
-    pin: Annotated[list[str] | None, typer.Option(
-        "--pin", help="Also keep this version (repeatable), as params.yaml backup.pinned does.")] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Do it: delete the version tags and remote objects.")] = False,
-    local_cache: Annotated[bool, typer.Option(
-        "--local-cache", help="With --yes, also drop those objects from .dvc/cache.")] = False,
-) -> None:
-    """Retention: keep the newest snapshot versions (and pinned ones), remove the older ones.
-
-    Removes the older seeds/v* tags and the remote objects that no kept or pinned version,
-    the work tree or any branch still needs. Only objects named by this project's own
-    manifests, under its own prefix (storage.prefix), are ever deleted: other projects in
-    the same bucket are untouched. Dry run by default; --yes deletes, and remote deletion
-    cannot be undone.
-    """
-    from seedctl.cli.common import out, run
-
-    def go() -> None:
-        result = run_prune(params, keep=keep, pins=pin or [], yes=yes, local_cache=local_cache)
-        print_plan(result.plan)
-        out.print(summary(result), soft_wrap=True)
-        if result.done and result.plan.pruned and git(params.resolve().parent, "remote").split():
-            out.print("the tags may still exist on git remotes: `git push <remote> --delete "
-                      + " ".join(v.tag for v in result.plan.pruned) + "`", soft_wrap=True)
-
-    run(go)

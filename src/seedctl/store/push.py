@@ -1,0 +1,244 @@
+"""Push and pull of the checked-out snapshot.
+
+push: nothing to do when the remote already holds every object (objects.py: `dvc push`
+is not run); else `dvc push` (DVC's Python API), then the repair upload of what `dvc push` left out although
+the remote lacked it. pull: the snapshot's files from the cache, else the remote, every one
+verified (fetch.py).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seedctl.config import Params
+from seedctl.errors import IntegrityError, RemoteError, ValidationFailed
+from seedctl.store import dvc, s3
+from seedctl.store.objects import RemoteObject, absent, pushed_objects
+from seedctl.store.settings import RemoteSettings, configure, connect, load_settings
+
+if TYPE_CHECKING:
+    from seedctl.store.fetch import Fetched
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What `push` did: the snapshot version and how many files went up."""
+
+    version: str
+    url: str
+    endpoint_url: str
+    files_pushed: int
+    # Objects seen in the remote with the cache's sizes, when that alone showed nothing to push.
+    checked: int | None = None
+    # Objects `dvc push` left out although the remote lacked them, uploaded by seedctl.
+    repaired: int = 0
+
+    def __str__(self) -> str:
+        if self.repaired:
+            return (f"snapshot {self.version}: {self.files_pushed} file(s) pushed to {self.url}; "
+                    f"{self.repaired} object(s) that `dvc push` took for present were missing or damaged "
+                    f"there: uploaded from the cache")
+        if self.files_pushed == 0 and self.checked:
+            return (f"snapshot {self.version}: remote {self.url} already up to date "
+                    f"(all {self.checked} objects present)")
+        if self.files_pushed == 0:
+            return f"snapshot {self.version}: remote {self.url} already up to date"
+        count = f"{self.files_pushed} file{'s' if self.files_pushed != 1 else ''}"
+        return f"snapshot {self.version}: {count} pushed to {self.url} at {self.endpoint_url}"
+
+
+class Connection:
+    """load_settings + check in a background thread, so that they overlap other work (the
+    snapshot starts one while `dvc repro` runs). It only reads the environment and .env and
+    sends a HEAD request: nothing DVC reads is written. result() raises what they raised."""
+
+    def __init__(self, project_root: Path, params: Params) -> None:
+        self._outcome: tuple[RemoteSettings, Any] | BaseException | None = None
+        self._thread = threading.Thread(target=self._connect, args=(project_root, params),
+                                        name="seedctl-remote", daemon=True)
+        self._thread.start()
+
+    def _connect(self, project_root: Path, params: Params) -> None:
+        try:
+            settings = load_settings(project_root, params)
+            self._outcome = (settings, s3.checked_client(settings))
+            dvc.preload()  # what configure() and the push need, imported meanwhile
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller of result()
+            if self._outcome is None:
+                self._outcome = exc
+
+    def result(self) -> tuple[RemoteSettings, Any]:
+        self._thread.join()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        assert self._outcome is not None
+        return self._outcome
+
+
+def require_validated(seeds_dir: Path) -> str:
+    """The checked-out snapshot's version if it passed validation; else ValidationFailed."""
+    from seedctl.restore.verify import verify_records
+    from seedctl.layout import LATEST_FILE, load_manifest, verify_files
+    from seedctl.snapshot.validate import REPORT_FILE
+
+    manifest = load_manifest(seeds_dir)
+    version = str(manifest.get("version") or "")
+    latest_path = seeds_dir / LATEST_FILE
+    latest = latest_path.read_text(encoding="utf-8").strip() if latest_path.is_file() else ""
+    refuse = "only a validated snapshot may be pushed: run `make snapshot` (or `seedctl validate`)"
+    if latest != version:
+        raise ValidationFailed(
+            f"snapshot {version or '?'} has not passed validation "
+            f"({latest_path} says {latest or 'nothing'})", refuse)
+    report_path = seeds_dir / REPORT_FILE
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise ValidationFailed(f"{report_path} is missing or unreadable", refuse) from None
+    if report.get("passed") is not True or report.get("version") not in (None, version):
+        raise ValidationFailed(f"{report_path} does not record a pass for snapshot {version}", refuse)
+    problems = verify_files(seeds_dir, manifest) + verify_records(seeds_dir.parent, manifest)
+    if problems:
+        raise IntegrityError(f"not pushing snapshot {version}: {problems[0]}",
+                             "the files differ from the validated manifest: run `make snapshot`")
+    return version
+
+
+def require_in_remote(project_root: Path, params: Params) -> None:
+    """RemoteError unless every file of the checked-out snapshot is in the remote."""
+    settings, client, config = connect(project_root, params)
+    objects = pushed_objects(project_root, settings, config)
+    if objects is not None:
+        bad = absent(client, settings, objects)
+        if bad == {}:
+            return
+        if bad is not None:  # a definite answer from the remote itself
+            key, why = next(iter(bad.items()))
+            raise RemoteError(f"{len(bad)} object(s) of this snapshot are not in {settings.url} "
+                              f"(e.g. {objects[key].label}: {why})",
+                              "run `seedctl push` first: a tag must never name data the remote lacks")
+    missing = dvc.not_in_remote(project_root, settings)
+    if missing:
+        first = next(iter(missing))
+        raise RemoteError(f"{len(missing)} file(s) of this snapshot are not in {settings.url} (e.g. {first})",
+                          "run `seedctl push` first: a tag must never name data the remote lacks")
+
+
+def push(project_root: Path, params: Params, *, connection: Connection | None = None) -> PushResult:
+    """Upload the checked-out, validated snapshot's data with `dvc push`.
+
+    When the remote already holds every object `dvc push` would upload, each with the size
+    of the local cache's copy (one bucket listing, or a HEAD request per object), `dvc push`
+    is not run at all. Any doubt (an unexpected DVC file or setting, a listing missing from
+    the cache, a remote error other than "not found") runs `dvc push`. After a push, the
+    objects that were missing or of another size must be in the remote with the right size:
+    `dvc push` takes a directory's files for present whenever its listing (.dir) is, so
+    those it left out are uploaded from the cache here, each checked against its md5.
+    """
+    version = require_validated(project_root / "seeds")
+    if connection is None:
+        settings, client, config = connect(project_root, params)
+    else:
+        settings, client = connection.result()
+        config = configure(project_root, settings)
+    objects = pushed_objects(project_root, settings, config)
+    bad = absent(client, settings, objects) if objects is not None else None
+    if objects and bad == {}:
+        return PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url,
+                          files_pushed=0, checked=len(objects))
+    count = dvc.push(project_root, settings)
+    repaired = 0
+    if objects and bad:
+        # The repair upload. `dvc push` takes every file of a directory for present in the
+        # remote once the directory's listing (.dir) is there, so a file deleted or damaged
+        # in the remote is never uploaded again: "Everything is up to date"
+        # (treeverse/dvc#11011; no option to skip that shortcut, treeverse/dvc#7532).
+        still = absent(client, settings, {k: objects[k] for k in bad})
+        if still:
+            _upload(client, settings, {k: objects[k] for k in still})
+            repaired = len(still)
+            still = absent(client, settings, {k: objects[k] for k in still})
+        if still:
+            key, why = next(iter(still.items()))
+            raise RemoteError(f"after `dvc push`, {len(still)} object(s) are still not right in {settings.url} "
+                              f"(e.g. {objects[key].label}: {why})",
+                              "check the bucket (permissions, quota), then `seedctl push` again")
+    return PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url,
+                      files_pushed=count, repaired=repaired)
+
+
+def _upload(client: Any, settings: RemoteSettings, objects: Mapping[str, RemoteObject]) -> None:
+    """Put each object from the local cache, after checking the file's md5 is its name; the
+    server checks the bytes it got (Content-MD5). Server-side encryption as DVC's."""
+    import base64
+    import hashlib
+
+    for key, obj in objects.items():
+        digest = hashlib.md5(usedforsecurity=False)
+        named = "".join(key.split("/")[-2:]).removesuffix(".dir")  # <prefix>/files/md5/ab/cdef.. -> abcdef..
+        try:
+            with obj.cache.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+                if digest.hexdigest() != named or obj.size > 5 * 2**30:
+                    raise RemoteError(
+                        f"{obj.label} is missing from {settings.url} and its copy in the DVC cache ({obj.cache}) "
+                        "does not match its md5 (or is over 5 GiB, too large for one upload)",
+                        "delete that cache file and run `seedctl snapshot` again")
+                fh.seek(0)
+                with s3.errors(settings, f"uploading {obj.label} to {settings.url}"):
+                    client.put_object(Bucket=settings.bucket, Key=key, Body=fh, ContentLength=obj.size,
+                                      ContentMD5=base64.b64encode(digest.digest()).decode(), **s3.encryption(settings))
+        except OSError as exc:
+            raise RemoteError(f"cannot read {obj.cache} ({exc.strerror})", "run `seedctl snapshot` again") from None
+
+
+def pull(project_root: Path, params: Params) -> Fetched:
+    """Make the checked-out snapshot's files in seeds/ match its manifest: from the DVC cache,
+    else the remote; any file or cached object whose bytes do not match is moved to
+    .dvc/tmp/quarantine/ and fetched again (where `dvc pull` would say "Everything is up to
+    date"). RemoteError naming the first file that could not be had, and why.
+    """
+    from seedctl.layout import load_manifest
+    from seedctl.store.fetch import (
+        Quarantine,
+        fetch,
+        lock_listings,
+        open_remote,
+        quarantine_root,
+        wanted_files,
+    )
+
+    seeds = project_root / "seeds"
+    reader = open_remote(project_root, params)  # configured and answering, as `dvc pull` needs too
+    fetched = fetch(project_root, seeds, wanted_files(load_manifest(seeds)), remote=lambda: reader,
+                    quarantine=Quarantine(quarantine_root(project_root)), listings=lock_listings(project_root), complete_listings=True)
+    if fetched.failures:
+        rel, failure = next(iter(fetched.failures.items()))
+        more = f" ({len(fetched.failures)} files in all)" if len(fetched.failures) > 1 else ""
+        raise RemoteError(f"seeds/{rel} could not be fetched{more}: {failure.detail}", failure.advice)
+    return fetched
+
+
+def pulled_summary(fetched: Fetched, remote: str) -> str:
+    """One line: where the files came from, and what was moved aside."""
+    counts = {where: sum(1 for v in fetched.found.values() if v == where) for where in ("local", "cache", "remote")}
+    line = (f"snapshot data in seeds/: {counts['local']} file(s) already right, {counts['cache']} from the "
+            f"DVC cache, {counts['remote']} from remote {remote}")
+    if fetched.quarantined:
+        line += (f"; {len(fetched.quarantined)} damaged file(s) moved aside to "
+                 f"{_folder(fetched.quarantined[0])}")
+    return line
+
+
+def _folder(path: Path) -> Path:
+    """The quarantine run folder (.dvc/tmp/quarantine/<time>) a moved file is in."""
+    for parent in path.parents:
+        if parent.parent.name == "quarantine":
+            return parent
+    return path.parent
