@@ -15,7 +15,7 @@ from pathlib import Path
 from seedctl.restore.acquire import raise_if_degraded
 from seedctl.errors import run_guarded
 from seedctl.restore.load import MODES, restore_snapshot
-from seedctl.restore.revision import snapshot_revision
+from seedctl.store.versions import snapshot_revision
 
 
 def main() -> int:

@@ -24,6 +24,7 @@ SCHEMA_FILE = "schema.json"
 MANIFEST_FILE = "manifest.json"
 CHECKSUMS_FILE = "checksums.sha256"
 LATEST_FILE = "LATEST_VERSION"
+REPORT_FILE = "reports/validation.json"  # the validate stage's metrics: a pass or the failures
 
 
 def load_schema_document(seeds_dir: Path) -> dict[str, Any]:

@@ -130,7 +130,7 @@ def validate(
 def status(params: ParamsOpt = Path("params.yaml")) -> None:
     """Which snapshot this checkout holds, and whether its data files are present and intact."""
     from seedctl.layout import LATEST_FILE, load_manifest, verify_files
-    from seedctl.restore.verify import verify_records
+    from seedctl.store.records import verify_records
 
     def go() -> None:
         seeds = seeds_dir(params)

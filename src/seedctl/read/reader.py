@@ -107,7 +107,7 @@ def open_snapshot(rev: str | None = None, *, project: str | Path = ".") -> Snaps
 
 def _resolve(root: Path, rev: str) -> str:
     """The commit of rev, or of the snapshot version rev names (tag seeds/v<rev>)."""
-    from seedctl.restore.revision import snapshot_revision
+    from seedctl.store.versions import snapshot_revision
 
     name = snapshot_revision(root, rev) or "HEAD"
     found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"], cwd=root,

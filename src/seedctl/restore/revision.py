@@ -47,14 +47,3 @@ def checkout_revision(project_root: Path, rev: str) -> Iterator[Path]:
         shutil.rmtree(holder, ignore_errors=True)
 
 
-def snapshot_revision(project_root: Path, version: str) -> str | None:
-    """The plan's --version: `latest` is the checkout itself; X is tag seeds/vX, else a revision."""
-    if version == "latest":
-        return None
-    for candidate in (f"seeds/v{version}", f"seeds/{version}", version):
-        found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"],
-                               cwd=project_root, capture_output=True, check=False)
-        if found.returncode == 0:
-            return candidate
-    raise SeedctlError(f"no snapshot version {version!r} (no tag seeds/v{version} or revision {version})",
-                       "list versions with `git tag -l 'seeds/*'`")

@@ -21,10 +21,9 @@ import pyarrow.parquet as pq
 from seedctl.config import Params, Source, Validation
 from seedctl.errors import ValidationFailed
 from seedctl.snapshot.history import ACCEPT_COMMAND, accepted_months, incomparable, shrunk_months
-from seedctl.layout import LATEST_FILE, load_manifest, verify_files, write_json
+from seedctl.layout import LATEST_FILE, REPORT_FILE, load_manifest, verify_files, write_json
 from seedctl.parts import table_parts
 
-REPORT_FILE = "reports/validation.json"
 
 
 @dataclass

@@ -314,7 +314,7 @@ def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: 
     if not yes:
         return PruneResult(make_plan(root, params, settings, client, keep=keep, pins=pins), done=False)
 
-    from seedctl.snapshot.pipeline import snapshot_lock
+    from seedctl.store.lock import snapshot_lock
 
     # The snapshot lock: a snapshot running meanwhile could push (or find already present,
     # and so not upload) an object we are about to delete, then tag it.

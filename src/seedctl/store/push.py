@@ -82,9 +82,8 @@ class Connection:
 
 def require_validated(seeds_dir: Path) -> str:
     """The checked-out snapshot's version if it passed validation; else ValidationFailed."""
-    from seedctl.restore.verify import verify_records
-    from seedctl.layout import LATEST_FILE, load_manifest, verify_files
-    from seedctl.snapshot.validate import REPORT_FILE
+    from seedctl.store.records import verify_records
+    from seedctl.layout import LATEST_FILE, REPORT_FILE, load_manifest, verify_files
 
     manifest = load_manifest(seeds_dir)
     version = str(manifest.get("version") or "")
