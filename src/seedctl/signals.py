@@ -1,4 +1,4 @@
-"""SIGTERM handled like Ctrl-C: what Airflow sends on a task timeout, and systemd/cron
+"""Processes and signals. SIGTERM handled like Ctrl-C: what Airflow sends on a task timeout, and systemd/cron
 wrappers on shutdown, must end a run as cleanly as an interrupt does.
 
 The handler forwards SIGTERM to every process seedctl started (dvc, its stage, psql): they
@@ -102,3 +102,19 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
         if previous_int is signal.default_int_handler:
             signal.signal(signal.SIGINT, previous_int)
+
+
+def pid_alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours still "exists"; it is not serving anything.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True

@@ -52,7 +52,7 @@ from urllib.parse import quote
 from seedctl.errors import DevServerError
 from seedctl.layout import write_json
 from seedctl.pg.binaries import SERVER_BINARIES, find_embedded_bindir, find_system_bindir, has_server_binaries
-from seedctl.tools import pid_alive
+from seedctl.signals import pid_alive
 
 __all__ = [
     "DevServerError",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from seedctl.layout import DATA_DIR, SCHEMA_FILE, write_json
-from seedctl.tools import pid_alive
+from seedctl.signals import pid_alive
 
 
 @contextmanager
