@@ -8,6 +8,12 @@ with COPY (referenced tables first), keys and indexes built, row count and conte
 checksum compared with the snapshot, sequences raised past the restored ids, foreign keys
 of the created tables added -> COMMIT. Any failure, a kill or a lost connection rolls
 everything back: the target is exactly as it was.
+
+A time range (partial.py) is loaded through a staging table: the snapshot's rows in the
+range (from the verified files), checksummed there; then the target's rows in the range
+deleted (replace) and the staged rows inserted; then the target's rows in the range must
+have the staged rows' count and checksum. The manifest's checksum covers the whole table
+only, so the range's expected checksum is computed from the files' rows themselves.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from psycopg import sql
 from seedctl.errors import DatabaseError, RestoreRefused
 from seedctl.pg import db
 from seedctl.pg.catalog import TableSchema
-from seedctl.pg.checksum import recorded_checksum
+from seedctl.pg.checksum import Checksum, recorded_checksum
 from seedctl.pg.ddl import (
     add_foreign_key,
     add_keys_and_indexes,
@@ -47,7 +53,9 @@ from seedctl.pg.ddl import (
 from seedctl.pg.pgtypes import to_copy_csv
 from seedctl.progress import row_progress
 from seedctl.restore.acquire import TableData
+from seedctl.restore.partial import in_range, time_column
 from seedctl.restore.plan import Mode, TableResult, load_order, plan
+from seedctl.timerange import TimeRange, time_mask
 
 _LOCK_TIMEOUT = "60s"
 
@@ -100,13 +108,14 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
         by_table[id(table)].notes.append(f"created function {function['signature']}")
 
 
-def load_tables(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_rows: int = 131072) -> list[TableResult]:
+def load_tables(tables: list[TableData], mode: Mode, *, named: bool = False, dry_run: bool = False,
+                batch_rows: int = 131072) -> list[TableResult]:
     """Plan and (unless dry_run) execute the restore in one transaction."""
     with db.connect() as conn:
         if dry_run:
             conn.read_only = True
             with conn.transaction():
-                planned = plan(conn, tables, mode)
+                planned = plan(conn, tables, mode, named=named)
                 _prepare(conn, planned, dry_run=True)
                 return planned
         try:
@@ -115,7 +124,7 @@ def load_tables(tables: list[TableData], mode: Mode, *, dry_run: bool = False, b
                     cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
                 timescale = db.extension_version(conn, "timescaledb") is not None
                 _lock_existing(conn, tables)
-                results = plan(conn, tables, mode)
+                results = plan(conn, tables, mode, named=named)
                 _prepare(conn, results, dry_run=False)
                 _truncate(conn, results)
                 for result in load_order(conn, results):
@@ -144,8 +153,9 @@ def _lock_existing(conn: psycopg.Connection, tables: list[TableData]) -> None:
 
 
 def _truncate(conn: psycopg.Connection, results: list[TableResult]) -> None:
-    """Empty the tables to replace in one TRUNCATE: foreign keys between them allow it."""
-    emptied = [r.data.table.identifier() for r in results if r.action == "replace"]
+    """Empty the tables to replace in one TRUNCATE: foreign keys between them allow it.
+    A time range replaces only its rows (_load_range)."""
+    emptied = [r.data.table.identifier() for r in results if r.action == "replace" and not r.data.ranged]
     if emptied:
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(emptied)))
 
@@ -165,7 +175,9 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
             result.notes.append("was a hypertable; TimescaleDB is not installed here, restored as a plain table")
     if fired := _insert_triggers(conn, table):  # as pg_restore without --disable-triggers: they fire
         result.notes.append(f"trigger(s) {', '.join(fired)} fired for every restored row")
-    if result.action == "append":
+    if data.ranged:
+        _load_range(conn, result, batch_rows)
+    elif result.action == "append":
         _append(conn, result, batch_rows)
     else:
         fresh = result.action in ("create", "create-empty", "replace")  # created/truncated just now
@@ -213,23 +225,26 @@ def _copy_into(
             for chunk in fb.chunks():
                 copy.write(chunk)
         return fb.rows
+    if not data.parquet:  # a time range no file of the table overlaps
+        return 0
     names = pq.ParquetFile(data.parquet[0]).schema_arrow.names
     query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv{})").format(
         target, sql.SQL(", ").join(sql.Identifier(c) for c in names), sql.SQL(", FREEZE" if freeze else "")
     )
     sent = 0
     with row_progress(f"restore {data.source}", data.rows) as bar, conn.cursor() as cur, cur.copy(query) as copy:
-        for chunk, rows in _rendered(data.parquet, batch_rows):
+        for chunk, rows in _rendered(data.parquet, batch_rows, data.window, time_column(data.entry), data.source):
             copy.write(chunk)
             sent += rows
             bar.advance(rows)
     return sent
 
 
-def _rendered(files: list[Path], batch_rows: int) -> Iterator[tuple[memoryview, int]]:
-    """The rows of `files` as COPY csv chunks, rendered by a thread one batch ahead, so the
-    client renders the next batch while the server parses this one (pyarrow releases the
-    GIL); at most two rendered batches are held at once."""
+def _rendered(files: list[Path], batch_rows: int, window: TimeRange, column: str | None,
+              source: str) -> Iterator[tuple[memoryview, int]]:
+    """The rows of `files` (those of them in the time window) as COPY csv chunks, rendered by
+    a thread one batch ahead, so the client renders the next batch while the server parses
+    this one (pyarrow releases the GIL); at most two rendered batches are held at once."""
     ahead: queue.Queue[tuple[memoryview, int] | BaseException | None] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
@@ -251,6 +266,9 @@ def _rendered(files: list[Path], batch_rows: int) -> Iterator[tuple[memoryview, 
                 batches = (b for g in range(parquet.num_row_groups)
                            for b in parquet.iter_batches(batch_size=batch_rows, row_groups=[g]))
                 for batch in batches:
+                    if column is not None and not window.unbounded:
+                        batch = batch.filter(time_mask(batch.column(column), batch.schema.field(column), window,
+                                                       source))
                     columns = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
                     buf = io.BytesIO()
                     pa_csv.write_csv(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), buf,
@@ -276,37 +294,86 @@ def _rendered(files: list[Path], batch_rows: int) -> Iterator[tuple[memoryview, 
 def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composable) -> None:
     """Row count, and for snapshot data the content checksum, or roll back."""
     data = result.data
-    try:
-        with conn.transaction():  # a savepoint: the refusal below rolls everything back anyway
-            got = recorded_checksum(conn, as_snapshot_types(target, data.table, result.widened), data.entry)
-    except (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch):
-        raise RestoreRefused(
-            f"table {data.source}: cannot compare the loaded rows with the snapshot: the target's "
-            "column types differ from the snapshot's",
-            "rolled back; nothing was changed. Restore into a new database") from None
+    got = _checksum(conn, result, target)
     if got.rows != result.loaded_rows:
         raise RestoreRefused(
             f"table {data.source}: {got.rows} rows after loading, expected {result.loaded_rows}",
             "rolled back; nothing was changed",
         )
     if data.origin in ("local", "cache", "remote"):
-        if got.digest != data.entry["content_checksum"] and (fired := _insert_triggers(conn, data.table)):
-            name = show_name(data.table.schema, data.table.name)
-            disable = " ".join(f"ALTER TABLE {name} DISABLE TRIGGER {show_name(t)};" for t in fired)
-            raise RestoreRefused(
-                f"table {data.source}: content checksum after loading differs from the snapshot's: trigger(s) "
-                f"{', '.join(fired)} on {name} changed the rows as they were loaded",
-                f"rolled back; nothing was changed. Restore with them disabled ({disable} restore, then ENABLE "
-                "TRIGGER) or restore into a new database")
         if got.digest != data.entry["content_checksum"]:
-            raise RestoreRefused(
-                f"table {data.source}: content checksum after loading differs from the snapshot's",
-                "rolled back; nothing was changed. The target table changed the rows as they were loaded "
-                "(a trigger, a rule or a column definition): restore into a new database",
-            )
+            _changed(conn, data)
         result.verified = "rows + checksum"
     else:
         result.verified = "rows" if data.origin == "fallback" else "empty"
+
+
+def _checksum(conn: psycopg.Connection, result: TableResult, relation: sql.Composable) -> Checksum:
+    """The content checksum of `relation` as the snapshot computes it, or roll back."""
+    data = result.data
+    try:
+        with conn.transaction():  # a savepoint: the refusal below rolls everything back anyway
+            return recorded_checksum(conn, as_snapshot_types(relation, data.table, result.widened), data.entry)
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch):
+        raise RestoreRefused(
+            f"table {data.source}: cannot compare the loaded rows with the snapshot: the target's "
+            "column types differ from the snapshot's",
+            "rolled back; nothing was changed. Restore into a new database") from None
+
+
+def _changed(conn: psycopg.Connection, data: TableData) -> None:
+    """The loaded rows' checksum differs from the snapshot's: refuse, naming the triggers that
+    fire on INSERT if there are any (the likely cause)."""
+    if fired := _insert_triggers(conn, data.table):
+        name = show_name(data.table.schema, data.table.name)
+        disable = " ".join(f"ALTER TABLE {name} DISABLE TRIGGER {show_name(t)};" for t in fired)
+        raise RestoreRefused(
+            f"table {data.source}: content checksum after loading differs from the snapshot's: trigger(s) "
+            f"{', '.join(fired)} on {name} changed the rows as they were loaded",
+            f"rolled back; nothing was changed. Restore with them disabled ({disable} restore, then ENABLE "
+            "TRIGGER) or restore into a new database")
+    raise RestoreRefused(
+        f"table {data.source}: content checksum after loading differs from the snapshot's",
+        "rolled back; nothing was changed. The target table changed the rows as they were loaded "
+        "(a trigger, a rule or a column definition): restore into a new database",
+    )
+
+
+def _load_range(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> None:
+    """The snapshot's rows in the time range, in place of the target's (replace) or added to
+    them; then the target's rows in the range must be exactly the staged ones."""
+    data, table = result.data, result.data.table
+    schema_column = table.column(time_column(data.entry) or "")
+    assert schema_column is not None, "partial.select lets only tables with a time column through"
+    staging = sql.Identifier(f"seedctl_stage_{data.source}")
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, table.identifier()))
+    result.loaded_rows = _copy_into(conn, staging, data, batch_rows)
+    expected = _checksum(conn, result, staging)  # the range's rows, straight from the verified files
+    where = in_range(schema_column.name, schema_column.pg_type, data.window)
+    if result.action == "replace":
+        deleted = conn.execute(sql.SQL("DELETE FROM {} WHERE {}").format(table.identifier(), where)).rowcount
+        result.notes.append(f"{deleted:,} rows of the range deleted first")
+    cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
+    try:
+        with conn.transaction():  # a savepoint, to report a key conflict precisely
+            # OVERRIDING SYSTEM VALUE: the snapshot's ids go into GENERATED ALWAYS columns as is
+            conn.execute(sql.SQL("INSERT INTO {t} ({c}) OVERRIDING SYSTEM VALUE SELECT {c} FROM {s}").format(
+                t=table.identifier(), c=cols, s=staging))
+    except psycopg.errors.UniqueViolation as exc:
+        raise RestoreRefused(
+            f"table {data.source}: rows of the range are already in the target: {db.first_line(exc)}",
+            "rolled back; nothing was changed. Use --mode replace to overwrite the range's rows") from None
+    if result.action in ("create", "create-empty"):
+        add_keys_and_indexes(conn, table)
+    in_target = sql.SQL("(SELECT * FROM {} WHERE {}) AS seedctl_range").format(table.identifier(), where)
+    got = _checksum(conn, result, in_target)
+    if got.rows != expected.rows:
+        raise RestoreRefused(
+            f"table {data.source}: {got.rows} rows in the range after loading, expected {expected.rows}",
+            "rolled back; nothing was changed. The target holds other rows in the range (use --mode replace)")
+    if got.digest != expected.digest:
+        _changed(conn, data)
+    result.verified = "range rows + checksum"
 
 
 def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> None:

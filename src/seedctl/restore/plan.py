@@ -7,6 +7,10 @@ Modes (never overwrite a non-empty table unless asked):
   replace  empty the tables (TRUNCATE, in the same transaction) and load
   append   insert only rows whose primary key is missing; keep the rest
   missing  load tables that are absent or empty, leave the others (idempotent seeding)
+
+With a time range (--since/--until) the same rules decide, but replace deletes only the
+target's rows in the range (DELETE, not TRUNCATE) and append inserts the range's rows, a key
+already present being a refusal (load.py).
 """
 
 from __future__ import annotations
@@ -39,9 +43,10 @@ class TableResult:
     widened: list[Column] = field(default_factory=list)  # snapshot columns the existing target widens
 
 
-def plan(conn: psycopg.Connection, tables: list[TableData], mode: Mode) -> list[TableResult]:
+def plan(conn: psycopg.Connection, tables: list[TableData], mode: Mode, *, named: bool = False) -> list[TableResult]:
     """Each table's action under `mode`; RestoreRefused if `safe` meets a non-empty table,
-    or if an existing table to load has columns the snapshot's rows do not fit."""
+    if an existing table to load has columns the snapshot's rows do not fit, or (named: the
+    tables were chosen with --table) if a table would be created without a table it references."""
     results = []
     for data in tables:
         existing = _existing_rows(conn, data)
@@ -60,6 +65,8 @@ def plan(conn: psycopg.Connection, tables: list[TableData], mode: Mode) -> list[
         results.append(TableResult(data, action, existing))
     _check_existing_columns(conn, results)
     _check_truncatable(conn, results)
+    if named:
+        _check_referenced(conn, results)
     if mode == "safe":
         busy = [r for r in results if r.existing_rows]
         if busy:
@@ -103,7 +110,7 @@ def _check_truncatable(conn: psycopg.Connection, results: list[TableResult]) -> 
     """TRUNCATE refuses a table another table references unless both are emptied together:
     refuse before any write if a table to replace is referenced from one this restore
     does not empty."""
-    emptied = {r.data.table.qualified for r in results if r.action == "replace"}
+    emptied = {r.data.table.qualified for r in results if r.action == "replace" and not r.data.ranged}
     if not emptied:
         return
     for child, parent, name in conn.execute(_TARGET_FOREIGN_KEYS).fetchall():
@@ -112,6 +119,22 @@ def _check_truncatable(conn: psycopg.Connection, results: list[TableResult]) -> 
                 f"--mode replace cannot empty table {parent}: foreign key {name} of table {child} references it "
                 f"and {child} is not replaced by this restore",
                 f"nothing was changed; add {child} to sources (and snapshot again), or restore into a new database")
+
+
+def _check_referenced(conn: psycopg.Connection, results: list[TableResult]) -> None:
+    """A table created here gets its recorded foreign keys: the tables they reference must be
+    restored with it or be on the target already, or it would be restored half-tied."""
+    restored = {r.data.table.qualified for r in results}
+    for result in results:
+        if result.action not in ("create", "create-empty"):
+            continue
+        for fk in result.data.table.foreign_keys:
+            parent = f"{fk['ref_schema']}.{fk['ref_table']}"
+            if parent not in restored and table_oid(conn, sql.Identifier(fk["ref_schema"], fk["ref_table"])) is None:
+                raise RestoreRefused(
+                    f"table {result.data.source}: foreign key {fk['name']} references table {parent}, which is "
+                    "neither restored here nor on the target",
+                    f"nothing was changed; add --table {parent} to restore it too")
 
 
 def load_order(conn: psycopg.Connection, results: list[TableResult]) -> list[TableResult]:

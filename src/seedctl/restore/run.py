@@ -17,8 +17,10 @@ from seedctl.layout import SNAPSHOT_FORMAT, load_manifest
 from seedctl.restore.acquire import acquire
 from seedctl.restore.hooks import HookResult, run_post_restore_hook
 from seedctl.restore.load import load_tables
+from seedctl.restore.partial import select
 from seedctl.restore.plan import Mode, TableResult
 from seedctl.restore.revision import checkout_revision
+from seedctl.timerange import Bound, time_range
 
 
 @dataclass
@@ -35,18 +37,24 @@ def restore_snapshot(
     dry_run: bool = False,
     rev: str | None = None,
     pull: bool = True,
+    tables: list[str] | None = None,
+    since: Bound = None,
+    until: Bound = None,
 ) -> RestoreReport:
     """Restore the snapshot of the checkout (or of git revision `rev`) into the database,
-    then run this checkout's post-restore hook, if any.
+    then run this checkout's post-restore hook, if any. `tables` (sources or table names)
+    restores only those; `since`/`until` (inclusive) only the rows of that time range.
 
     pull=False never contacts the remote: local files, then fallback files. Fallback files
     and the hook are always this checkout's, also for an older `rev`.
     """
+    window = time_range(since, until)
     with nullcontext(project_root) if rev is None else checkout_revision(project_root, rev) as root:
         params = load_params(root / "params.yaml")
         manifest = _readable_manifest(root / "seeds")
-        tables = acquire(manifest, params, root / "seeds", root, project_root, pull=pull, dry_run=dry_run)
-        report = RestoreReport(manifest, load_tables(tables, mode, dry_run=dry_run,
+        selection = select(manifest, tables or [], window)
+        data = acquire(manifest, params, root / "seeds", root, project_root, selection, pull=pull, dry_run=dry_run)
+        report = RestoreReport(manifest, load_tables(data, mode, named=selection.named, dry_run=dry_run,
                                                      batch_rows=params.backup.batch_rows))
     hook = load_params(project_root / "params.yaml").backup.post_restore_hook
     if hook and not dry_run:
