@@ -14,7 +14,8 @@ from pathlib import Path
 
 from seedctl.restore.acquire import raise_if_degraded
 from seedctl.errors import run_guarded
-from seedctl.restore.load import MODES, restore_snapshot
+from seedctl.restore.plan import MODES
+from seedctl.restore.run import restore_snapshot
 from seedctl.store.versions import snapshot_revision
 
 

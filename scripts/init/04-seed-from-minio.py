@@ -17,7 +17,7 @@ from pathlib import Path
 from seedctl.restore.acquire import raise_if_degraded
 from seedctl.pg.db import wait_for_database
 from seedctl.errors import run_guarded
-from seedctl.restore.load import restore_snapshot
+from seedctl.restore.run import restore_snapshot
 
 
 def main() -> int:

@@ -41,7 +41,8 @@ def test_runbook_has_blocks_for_every_section() -> None:
     sections = {s for s, _ in runbook_blocks()}
     assert {"1. A new server from zero", "2. Restoring a historical snapshot",
             "3. Validation failed on a Sunday night", "4. Rotating credentials", "5. Retention",
-            "6. Scheduling", "7. Recovering from a corrupt or missing remote object"} <= sections
+            "6. Scheduling", "7. Recovering from a corrupt or missing remote object",
+            "8. Restoring part of a snapshot"} <= sections
 
 
 @pytest.mark.slow
@@ -67,6 +68,9 @@ def test_every_runbook_command_works(
         if "--allow-shrink" in block:  # a broker corrected 2021-03 of the database restored in 1.
             run_sql(target, "DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01' "
                     "AND extract(minute FROM time)::int % 15 = 0")
+        elif section.startswith("8."):  # a bad load damaged March 2021 of the database
+            run_sql(target, "UPDATE usdcop_m5_ohlcv SET close = close + 1 "
+                    "WHERE time >= '2021-03-01' AND time < '2021-04-01'")
         elif section.startswith("3."):  # a Sunday run that fails validation
             params = (clone / "params.yaml").read_text()
             (clone / "params.yaml").write_text(params.replace("min_rows: 100\n", "min_rows: 100000000\n", 1))

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from seedctl.errors import SeedctlError
-from seedctl.read.reader import _mask, _part_needed, time_range
+from seedctl.timerange import part_needed as _part_needed, time_mask as _mask, time_range
 
 TS = pa.timestamp("us", tz="UTC")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -55,34 +56,71 @@ def pull(params: ParamsOpt = Path("params.yaml")) -> None:
     run(go)
 
 
+class RestoreMode(str, Enum):
+    SAFE = "safe"
+    REPLACE = "replace"
+    APPEND = "append"
+    MISSING = "missing"
+
+
+def _mode(value: str | RestoreMode) -> RestoreMode:
+    """--mode parsed here rather than by Click's choice, so that an unknown mode fails as every
+    seedctl error does: one line, exit 8."""
+    try:
+        return RestoreMode(value)
+    except ValueError:
+        run(lambda: _unknown_mode(value))  # one line on stderr, then typer.Exit
+        raise
+
+
+def _unknown_mode(value: str | RestoreMode) -> None:
+    from seedctl.errors import RestoreRefused
+
+    raise RestoreRefused(f"unknown mode {value!r}", f"use one of: {', '.join(m.value for m in RestoreMode)}")
+
+
 def restore(
     params: ParamsOpt = Path("params.yaml"),
     mode: Annotated[
-        str,
+        RestoreMode,
         typer.Option(
-            "--mode", envvar="SEEDCTL_RESTORE_MODE",
+            "--mode", envvar="SEEDCTL_RESTORE_MODE", parser=_mode, metavar="[safe|replace|append|missing]",
             help="safe: refuse non-empty tables | replace: overwrite | append: add rows whose key "
             "is missing | missing: only absent or empty tables.",
         ),
-    ] = "safe",
+    ] = RestoreMode.SAFE,
     rev: Annotated[
         str | None, typer.Option("--rev", help="Restore the snapshot of this git tag/commit; work tree untouched.")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    tables: Annotated[list[str] | None, typer.Option(
+        "--table", metavar="NAME", help="Restore only this table (a source or its table name); repeatable. "
+        "Other tables are neither fetched nor touched.")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="DATE", help="Restore only rows whose time column is at or after DATE (ISO date or "
+        "timestamp); only the files of the range are fetched.")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", metavar="DATE", help="Restore only rows whose time column is at or before DATE (a date takes "
+        "in its whole day).")] = None,
 ) -> None:
     """Restore the checked-out snapshot into the database, all or nothing.
 
     Data files are verified against the manifest before the database is touched; tables
     are loaded in one transaction and checked (rows and content) before COMMIT.
+
+    With --since/--until only the rows of that range are restored (tables with a time
+    column only), under the same modes: safe and missing load only absent or empty tables;
+    replace deletes the target's rows in the range and loads the snapshot's; append adds
+    the range's rows and refuses (nothing changed) if one is already there. The range's
+    rows and content checksum in the target must equal the snapshot's rows of the range.
     """
     from seedctl.restore.acquire import raise_if_degraded
-    from seedctl.errors import HookFailed, RestoreRefused
-    from seedctl.restore.load import MODES, restore_snapshot
+    from seedctl.errors import HookFailed
+    from seedctl.restore.run import restore_snapshot
 
     def go() -> None:
-        if mode not in MODES:
-            raise RestoreRefused(f"unknown mode {mode!r}", f"use one of: {', '.join(MODES)}")
-        report = restore_snapshot(project_root(params), mode=mode, dry_run=dry_run, rev=rev)  # type: ignore[arg-type]
+        report = restore_snapshot(project_root(params), mode=mode.value, dry_run=dry_run, rev=rev, tables=tables,
+                                  since=since, until=until)
         manifest, results = report.manifest, report.tables
         title = "restore plan (dry run, nothing changed)" if dry_run else "restored"
         table = Table("table", "source", "action", "rows", "time", "verified", title=f"{title}: snapshot {manifest['version']}")

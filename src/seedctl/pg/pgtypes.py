@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from seedctl.timerange import DAYS_MAX, DAYS_MIN, US_PER_DAY
+
 if TYPE_CHECKING:  # psycopg and the catalog only for export's SQL: the manifest and validate stages skip them
     from psycopg import sql
 
@@ -41,8 +43,6 @@ DATE_POS_INF = 2**31 - 1
 TS_NEG_INF = -(2**63)
 TS_POS_INF = 2**63 - 1
 # date32 values that pyarrow's own formatting renders like PostgreSQL (0001-01-01..9999-12-31).
-DAYS_MIN, DAYS_MAX = -719162, 2932896  # the ordinary range, in days since 1970-01-01
-US_PER_DAY = 86_400_000_000
 # Emitted by the export query for a value the compact encoding cannot hold.
 OUT_OF_RANGE = "out-of-range"
 

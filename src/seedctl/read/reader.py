@@ -30,27 +30,22 @@ int64 extremes, as PostgreSQL stores them.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seedctl.errors import IntegrityError, QueryError, RemoteError, SeedctlError
-from seedctl.pg.pgtypes import US_PER_DAY
 from seedctl.store.fetch import ADVICE, Quarantine, quarantine_root
+from seedctl.timerange import Bound, TimeRange, part_needed, time_mask, time_range
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 SEEDS = "seeds"
 MANIFEST_PATH = f"{SEEDS}/manifest.json"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-Bound = str | date | datetime | None
 
 
 @dataclass(frozen=True)
@@ -66,22 +61,6 @@ class TableInfo:
     partition: str
     files: int
     size_bytes: int
-
-
-@dataclass(frozen=True)
-class _Range:
-    """[lo, hi) in microseconds since 1970-01-01 (UTC or wall clock); None is unbounded."""
-
-    lo: int | None
-    hi: int | None
-
-    @property
-    def unbounded(self) -> bool:
-        return self.lo is None and self.hi is None
-
-    def overlaps(self, start: int, end: int) -> bool:
-        """Does [start, end) meet this range?"""
-        return (self.lo is None or end > self.lo) and (self.hi is None or start < self.hi)
 
 
 def open_snapshot(rev: str | None = None, *, project: str | Path = ".") -> Snapshot:
@@ -189,7 +168,7 @@ class Snapshot:
         if not parts:
             result = result.slice(0, 0)
         elif not window.unbounded:
-            result = result.filter(_mask(result.column(time_column), result.schema.field(time_column), window,
+            result = result.filter(time_mask(result.column(time_column), result.schema.field(time_column), window,
                                          table))
         return result.select(wanted) if wanted is not None else result
 
@@ -219,9 +198,9 @@ class Snapshot:
         finally:
             con.close()
 
-    def parts_for(self, table: str, window: _Range) -> list[dict[str, Any]]:
+    def parts_for(self, table: str, window: TimeRange) -> list[dict[str, Any]]:
         """The manifest's files of `table` that can hold rows in the window, in row order."""
-        return [p for p in self._all_parts(table) if _part_needed(p.get("period"), window)]
+        return [p for p in self._all_parts(table) if part_needed(p.get("period"), window)]
 
     def file_bytes(self, table: str, part: dict[str, Any]) -> bytes:
         """One data file's bytes, verified against the manifest's sha256."""
@@ -317,94 +296,6 @@ class Snapshot:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-
-# --- time ranges ---------------------------------------------------------------------------
-
-def time_range(since: Bound, until: Bound) -> _Range:
-    """[since, until] as microsecond bounds; a date-only until covers its whole day."""
-    lo = None if since is None else _micros(_bound(since, "since")[0])
-    hi = None
-    if until is not None:
-        moment, date_only = _bound(until, "until")
-        hi = _micros(moment) + (US_PER_DAY if date_only else 1)
-    if lo is not None and hi is not None and hi <= lo:
-        raise SeedctlError(f"since {since} is after until {until}", "swap them")
-    return _Range(lo, hi)
-
-
-def _bound(value: str | date | datetime, name: str) -> tuple[datetime, bool]:
-    """(the moment, whether only a date was given)."""
-    if isinstance(value, datetime):
-        return value, False
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day), True
-    text = str(value).strip()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise SeedctlError(f"{name} {value!r} is not an ISO date or timestamp",
-                           "e.g. 2024-01-01 or 2024-01-01T09:30:00+00:00") from None
-    return moment, len(text) <= 10
-
-
-def _micros(moment: datetime) -> int:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    delta = aware - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _period_span(period: str) -> tuple[int, int] | None:
-    """[start, end) of a dated period (2024-03 or 2024) in microseconds; None otherwise."""
-    try:
-        if len(period) == 7:
-            start = datetime.strptime(period, "%Y-%m")
-            days = calendar.monthrange(start.year, start.month)[1]
-        elif len(period) == 4:
-            start = datetime(int(period), 1, 1)
-            days = 366 if calendar.isleap(start.year) else 365
-        else:
-            return None
-    except ValueError:
-        return None
-    # In microseconds, not datetimes: the end of 9999-12 is past datetime.max.
-    return _micros(start), _micros(start) + days * US_PER_DAY
-
-
-def _part_needed(period: str | None, window: _Range) -> bool:
-    """Can a file of this period (see partition.py) hold rows inside the window?"""
-    if period is None or window.unbounded:  # one file for the table, or every file wanted
-        return True
-    if period == "early":  # BC and -infinity
-        return window.lo is None
-    if period == "late":  # past 9999 and infinity
-        return window.hi is None
-    if period == "undated":  # NULL times are never inside a range
-        return False
-    span = _period_span(period)
-    return True if span is None else window.overlaps(*span)
-
-
-def _mask(column: Any, field: pa.Field, window: _Range, table: str) -> Any:
-    """Which rows' time lies in the window: on the stored integers, so infinities compare."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_timestamp(field.type):
-        values, unit = column.cast(pa.int64()), 1
-    elif pa.types.is_date(field.type):
-        values, unit = column.cast(pa.int32()), US_PER_DAY
-    else:
-        raise SeedctlError(f"the time column {field.name} of {table} is stored as text "
-                           f"({field.metadata.get(b'pg_type', b'?').decode() if field.metadata else '?'})",
-                           "read it without since/until and filter its PostgreSQL text yourself")
-    keep = None
-    if window.lo is not None:  # value * unit >= lo
-        keep = pc.greater_equal(values, pa.scalar(-(-window.lo // unit), values.type))
-    if window.hi is not None:  # value * unit < hi
-        below = pc.less(values, pa.scalar(-(-window.hi // unit), values.type))
-        keep = below if keep is None else pc.and_(keep, below)
-    return keep
 
 
 def _first_line(exc: Exception) -> str:

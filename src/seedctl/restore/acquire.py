@@ -19,6 +19,7 @@ from seedctl.pg.catalog import TableSchema
 from seedctl.config import Params, Source
 from seedctl.errors import IntegrityError, RestoredDegraded
 from seedctl.restore.fallback import FallbackFile, find_fallback
+from seedctl.restore.partial import Selection
 from seedctl.store.fetch import (
     Fetched,
     Quarantine,
@@ -30,7 +31,8 @@ from seedctl.store.fetch import (
     wanted_files,
 )
 from seedctl.layout import SCHEMA_FILE
-from seedctl.parts import inconsistencies, table_parts
+from seedctl.parts import inconsistencies
+from seedctl.timerange import TimeRange
 
 Origin = Literal["local", "cache", "remote", "fallback", "empty"]
 
@@ -43,15 +45,22 @@ class TableData:
     table: TableSchema
     entry: dict[str, Any]  # the manifest's entry for this table
     origin: Origin
-    parquet: list[Path] = field(default_factory=list)  # the table's data files, in row order
+    parts: list[dict[str, Any]] = field(default_factory=list)  # the manifest's parts to load, in row order
+    parquet: list[Path] = field(default_factory=list)  # their data files
     fallback: FallbackFile | None = None
     notes: list[str] = field(default_factory=list)
+    window: TimeRange = TimeRange(None, None)  # only the rows of this time range (partial.py)
 
     @property
     def rows(self) -> int:
+        """Rows in the files to load (a time range loads those of them inside it)."""
         if self.origin in ("local", "cache", "remote"):
-            return int(self.entry["rows"])
+            return sum(int(p["rows"]) for p in self.parts)
         return self.fallback.rows if self.fallback else 0
+
+    @property
+    def ranged(self) -> bool:
+        return not self.window.unbounded
 
 
 
@@ -73,23 +82,29 @@ def acquire(
     seeds_dir: Path,
     project_root: Path,
     fallback_root: Path,
+    selection: Selection,
     *,
     pull: bool = True,
     dry_run: bool = False,
 ) -> list[TableData]:
-    """Decide, per table, which verified data a restore will load.
+    """Decide, per selected table, which verified data a restore will load: only the files
+    the selection's time range needs (partial.py).
 
     Files that are absent or differ from the manifest come from the DVC cache, else the
     remote (bad bytes are quarantined, see fetch.py). A table whose files cannot be had
     falls back on its own: its fallback files, else empty when not required.
     pull=False uses only what is on this machine (workspace, cache, then fallback files).
+    A time range is restored from the snapshot's own files only: a fallback file holds the
+    whole table, and its rows cannot be checked against the range's.
     """
     entries = manifest["tables"]
     edited = inconsistencies(manifest)
     if edited:
         raise IntegrityError(edited[0], "restore the manifest with `git checkout -- seeds/manifest.json`; "
                              "the database was not touched")
-    wanted = wanted_files(manifest)
+    chosen = {name: selection.parts(entries[name]) for name in selection.sources}
+    rels = {p["file"] for parts in chosen.values() for p in parts}
+    wanted = [w for w in wanted_files(manifest) if w.table is None or w.rel in rels]
     if dry_run:
         fetched = Fetched(found={w.rel: "local" for w in wanted if matches(seeds_dir / w.rel, w)})
     else:
@@ -97,19 +112,25 @@ def acquire(
                         remote=(lambda: open_remote(project_root, params)) if pull else None,
                         listings=lock_listings(project_root))
     plans, failures = [], []
-    for name, entry in entries.items():
+    for name, parts in chosen.items():
+        entry = entries[name]
         table = TableSchema.from_dict(entry["schema"])
-        files = [p["file"] for p in table_parts(entry)]
+        files = [p["file"] for p in parts]
         if all(f in fetched.found for f in files):
             origins = {fetched.found[f] for f in files}
             origin: Origin = "remote" if "remote" in origins else "cache" if "cache" in origins else "local"
-            plans.append(TableData(name, table, entry, origin, parquet=[seeds_dir / f for f in files]))
+            plans.append(TableData(name, table, entry, origin, parts, [seeds_dir / f for f in files],
+                                   window=selection.window))
             continue
         if dry_run and pull:  # say what would happen, fetch nothing
-            plans.append(TableData(name, table, entry, "remote", notes=["not present locally: would be pulled"]))
+            plans.append(TableData(name, table, entry, "remote", parts, notes=["not present locally: would be pulled"],
+                                   window=selection.window))
             continue
         failure = next((fetched.failures[f] for f in files if f in fetched.failures), None)
         why = failure.detail if failure else "data file missing or not matching the manifest"
+        if not selection.window.unbounded:  # a fallback file holds the whole table, unverifiable per range
+            failures.append((name, why, [], failure))
+            continue
         source = params.sources.get(name) or Source(table=table.qualified)
         plan, tried = _fall_back(name, source, table, entry, fallback_root, why)
         if plan is None:
@@ -118,8 +139,12 @@ def acquire(
             plans.append(plan)
     if failures:
         name, why, tried, failure = failures[0]
-        more = f" (and {len(failures) - 1} more required table(s))" if len(failures) > 1 else ""
         fix = failure.advice if failure else "run `seedctl pull`"
+        if not selection.window.unbounded:
+            raise IntegrityError(f"table {name}: the files of the time range are not usable: {why}",
+                                 f"{fix}; a range is restored from the snapshot's files only; the database was "
+                                 "not touched")
+        more = f" (and {len(failures) - 1} more required table(s))" if len(failures) > 1 else ""
         raise IntegrityError(
             f"required table {name} has no usable data{more}: {why}; no usable fallback ({'; '.join(tried)})",
             f"{fix}, or add a fallback file; the database was not touched",

@@ -1,20 +1,19 @@
-"""Restore: rebuild the tables of a snapshot in the target database, all or nothing.
+"""Loading a restore's tables in one transaction, all or nothing.
 
-Order of work: data acquired and verified against the manifest (acquire.py) -> one
-transaction: target tables locked and inspected, the mode decides each table's action,
-existing tables' columns, present types and available extensions checked (a refusal
-here comes before any write), missing extensions, types, functions and sequences
-created, the tables to replace emptied in one TRUNCATE, missing tables created bare,
-rows loaded with COPY (referenced tables first), keys and indexes built, row count and
-content checksum compared with the snapshot, sequences raised past the restored ids,
-foreign keys of the created tables added -> COMMIT. Any failure, a kill or
-a lost connection rolls everything back: the target is exactly as it was.
+Order of work: one transaction: target tables locked and inspected, the plan (plan.py)
+decides each table's action (a refusal here comes before any write), present types and
+available extensions checked, missing extensions, types, functions and sequences created,
+the tables to replace emptied in one TRUNCATE, missing tables created bare, rows loaded
+with COPY (referenced tables first), keys and indexes built, row count and content
+checksum compared with the snapshot, sequences raised past the restored ids, foreign keys
+of the created tables added -> COMMIT. Any failure, a kill or a lost connection rolls
+everything back: the target is exactly as it was.
 
-Modes (never overwrite a non-empty table unless asked):
-  safe     default; refuse if any target table has rows
-  replace  empty the tables (TRUNCATE, in the same transaction) and load
-  append   insert only rows whose primary key is missing; keep the rest
-  missing  load tables that are absent or empty, leave the others (idempotent seeding)
+A time range (partial.py) is loaded through a staging table: the snapshot's rows in the
+range (from the verified files), checksummed there; then the target's rows in the range
+deleted (replace) and the staged rows inserted; then the target's rows in the range must
+have the staged rows' count and checksum. The manifest's checksum covers the whole table
+only, so the range's expected checksum is computed from the files' rows themselves.
 """
 
 from __future__ import annotations
@@ -24,9 +23,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 import psycopg
 import pyarrow as pa
@@ -34,19 +31,17 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg import sql
 
+from seedctl.errors import DatabaseError, RestoreRefused
 from seedctl.pg import db
-from seedctl.restore.acquire import TableData, acquire
-from seedctl.pg.catalog import Column, TableSchema, read_columns, table_oid
-from seedctl.pg.checksum import recorded_checksum
-from seedctl.config import load_params
+from seedctl.pg.catalog import TableSchema
+from seedctl.pg.checksum import Checksum, recorded_checksum
 from seedctl.pg.ddl import (
     add_foreign_key,
     add_keys_and_indexes,
     as_snapshot_types,
     bump_sequences,
-    column_problems,
-    create_extension_sql,
     create_extension,
+    create_extension_sql,
     create_function,
     create_sequences,
     create_table,
@@ -54,133 +49,15 @@ from seedctl.pg.ddl import (
     make_hypertable,
     prerequisites,
     show_name,
-    widened_columns,
 )
-from seedctl.errors import DatabaseError, RestoreRefused
-from seedctl.layout import SNAPSHOT_FORMAT
-from seedctl.restore.hooks import HookResult, run_post_restore_hook
-from seedctl.layout import load_manifest
 from seedctl.pg.pgtypes import to_copy_csv
 from seedctl.progress import row_progress
-from seedctl.restore.revision import checkout_revision
+from seedctl.restore.acquire import TableData
+from seedctl.restore.partial import in_range, time_column
+from seedctl.restore.plan import Mode, TableResult, load_order, plan
+from seedctl.timerange import TimeRange, time_mask
 
-Mode = Literal["safe", "replace", "append", "missing"]
-MODES: tuple[str, ...] = ("safe", "replace", "append", "missing")
-Action = Literal["create", "load", "replace", "append", "keep", "create-empty"]
 _LOCK_TIMEOUT = "60s"
-
-
-
-@dataclass
-class TableResult:
-    data: TableData
-    action: Action
-    existing_rows: int | None  # None: the table does not exist yet
-    loaded_rows: int = 0
-    seconds: float = 0.0
-    verified: str = ""
-    notes: list[str] = field(default_factory=list)
-    widened: list[Column] = field(default_factory=list)  # snapshot columns the existing target widens
-
-
-def plan(conn: psycopg.Connection, tables: list[TableData], mode: Mode) -> list[TableResult]:
-    """Each table's action under `mode`; RestoreRefused if `safe` meets a non-empty table,
-    or if an existing table to load has columns the snapshot's rows do not fit."""
-    results = []
-    for data in tables:
-        existing = _existing_rows(conn, data)
-        if existing is None:
-            action: Action = "create" if data.origin != "empty" else "create-empty"
-        elif existing == 0:
-            action = "load"
-        elif mode == "replace":
-            action = "replace"
-        elif mode == "append":
-            action = "append"
-        elif mode == "missing":
-            action = "keep"
-        else:
-            action = "keep"
-        results.append(TableResult(data, action, existing))
-    _check_existing_columns(conn, results)
-    _check_truncatable(conn, results)
-    if mode == "safe":
-        busy = [r for r in results if r.existing_rows]
-        if busy:
-            listed = ", ".join(f"{r.data.table.qualified} has {r.existing_rows:,} rows" for r in busy)
-            raise RestoreRefused(
-                f"target is not empty: {listed}",
-                "use --mode replace (overwrite), append (add missing rows) or missing (only empty tables)",
-            )
-    return results
-
-
-def _check_existing_columns(conn: psycopg.Connection, results: list[TableResult]) -> None:
-    """The one rule for existing target tables (ddl.column_problems), before any write."""
-    problems = []
-    for result in results:
-        if result.existing_rows is None or result.action == "keep":
-            continue
-        table = result.data.table
-        oid = table_oid(conn, table.identifier())
-        target = read_columns(conn, oid) if oid is not None else []
-        problems += column_problems(table, target)
-        result.widened = widened_columns(table, target)
-    if problems:
-        what, fix = problems[0]
-        more = f" (and {len(problems) - 1} more column problem(s))" if len(problems) > 1 else ""
-        raise RestoreRefused(f"{what}{more}", f"nothing was changed; {fix}")
-
-
-# Foreign keys between existing tables on the target: (referencing, referenced, name).
-_TARGET_FOREIGN_KEYS = """
-SELECT cn.nspname || '.' || c.relname, pn.nspname || '.' || p.relname, k.conname
-FROM pg_constraint k
-JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
-JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
-WHERE k.contype = 'f' AND k.conrelid <> k.confrelid AND k.conparentid = 0  -- not the per-partition clones
-ORDER BY 1, 2, 3
-"""
-
-
-def _check_truncatable(conn: psycopg.Connection, results: list[TableResult]) -> None:
-    """TRUNCATE refuses a table another table references unless both are emptied together:
-    refuse before any write if a table to replace is referenced from one this restore
-    does not empty."""
-    emptied = {r.data.table.qualified for r in results if r.action == "replace"}
-    if not emptied:
-        return
-    for child, parent, name in conn.execute(_TARGET_FOREIGN_KEYS).fetchall():
-        if parent in emptied and child not in emptied:
-            raise RestoreRefused(
-                f"--mode replace cannot empty table {parent}: foreign key {name} of table {child} references it "
-                f"and {child} is not replaced by this restore",
-                f"nothing was changed; add {child} to sources (and snapshot again), or restore into a new database")
-
-
-def _load_order(conn: psycopg.Connection, results: list[TableResult]) -> list[TableResult]:
-    """Referenced tables before the tables referencing them (foreign keys on the target's
-    existing tables are checked as each COPY ends); otherwise the snapshot's order. Tables
-    created here get their foreign keys only after every table is loaded."""
-    by_name = {r.data.table.qualified: r for r in results}
-    parents: dict[str, list[str]] = {name: [] for name in by_name}
-    for child, parent, _ in conn.execute(_TARGET_FOREIGN_KEYS).fetchall():
-        if child in by_name and parent in by_name:
-            parents[child].append(parent)
-    ordered: list[TableResult] = []
-    seen: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in seen:  # done, or on the current path: a cycle keeps the snapshot's order
-            return
-        seen.add(name)
-        for parent in parents[name]:
-            visit(parent)
-        ordered.append(by_name[name])
-
-    for name in by_name:
-        visit(name)
-    return ordered
 
 
 def _add_foreign_keys(conn: psycopg.Connection, results: list[TableResult]) -> None:
@@ -231,13 +108,14 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
         by_table[id(table)].notes.append(f"created function {function['signature']}")
 
 
-def run(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_rows: int = 131072) -> list[TableResult]:
+def load_tables(tables: list[TableData], mode: Mode, *, named: bool = False, dry_run: bool = False,
+                batch_rows: int = 131072) -> list[TableResult]:
     """Plan and (unless dry_run) execute the restore in one transaction."""
     with db.connect() as conn:
         if dry_run:
             conn.read_only = True
             with conn.transaction():
-                planned = plan(conn, tables, mode)
+                planned = plan(conn, tables, mode, named=named)
                 _prepare(conn, planned, dry_run=True)
                 return planned
         try:
@@ -246,10 +124,10 @@ def run(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_row
                     cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
                 timescale = db.extension_version(conn, "timescaledb") is not None
                 _lock_existing(conn, tables)
-                results = plan(conn, tables, mode)
+                results = plan(conn, tables, mode, named=named)
                 _prepare(conn, results, dry_run=False)
                 _truncate(conn, results)
-                for result in _load_order(conn, results):
+                for result in load_order(conn, results):
                     _apply(conn, result, timescale, batch_rows)
                 _add_foreign_keys(conn, results)
         except psycopg.errors.LockNotAvailable:
@@ -265,15 +143,6 @@ def run(tables: list[TableData], mode: Mode, *, dry_run: bool = False, batch_row
     return results
 
 
-def _existing_rows(conn: psycopg.Connection, data: TableData) -> int | None:
-    with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s)", (data.table.identifier().as_string(conn),))
-        if cur.fetchone()[0] is None:  # type: ignore[index]
-            return None
-        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(data.table.identifier()))
-        return int(cur.fetchone()[0])  # type: ignore[index]
-
-
 def _lock_existing(conn: psycopg.Connection, tables: list[TableData]) -> None:
     """No one writes to the targets while we count, load and verify."""
     with conn.cursor() as cur:
@@ -284,8 +153,9 @@ def _lock_existing(conn: psycopg.Connection, tables: list[TableData]) -> None:
 
 
 def _truncate(conn: psycopg.Connection, results: list[TableResult]) -> None:
-    """Empty the tables to replace in one TRUNCATE: foreign keys between them allow it."""
-    emptied = [r.data.table.identifier() for r in results if r.action == "replace"]
+    """Empty the tables to replace in one TRUNCATE: foreign keys between them allow it.
+    A time range replaces only its rows (_load_range)."""
+    emptied = [r.data.table.identifier() for r in results if r.action == "replace" and not r.data.ranged]
     if emptied:
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(emptied)))
 
@@ -305,7 +175,9 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
             result.notes.append("was a hypertable; TimescaleDB is not installed here, restored as a plain table")
     if fired := _insert_triggers(conn, table):  # as pg_restore without --disable-triggers: they fire
         result.notes.append(f"trigger(s) {', '.join(fired)} fired for every restored row")
-    if result.action == "append":
+    if data.ranged:
+        _load_range(conn, result, batch_rows)
+    elif result.action == "append":
         _append(conn, result, batch_rows)
     else:
         fresh = result.action in ("create", "create-empty", "replace")  # created/truncated just now
@@ -353,23 +225,26 @@ def _copy_into(
             for chunk in fb.chunks():
                 copy.write(chunk)
         return fb.rows
+    if not data.parquet:  # a time range no file of the table overlaps
+        return 0
     names = pq.ParquetFile(data.parquet[0]).schema_arrow.names
     query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv{})").format(
         target, sql.SQL(", ").join(sql.Identifier(c) for c in names), sql.SQL(", FREEZE" if freeze else "")
     )
     sent = 0
     with row_progress(f"restore {data.source}", data.rows) as bar, conn.cursor() as cur, cur.copy(query) as copy:
-        for chunk, rows in _rendered(data.parquet, batch_rows):
+        for chunk, rows in _rendered(data.parquet, batch_rows, data.window, time_column(data.entry), data.source):
             copy.write(chunk)
             sent += rows
             bar.advance(rows)
     return sent
 
 
-def _rendered(files: list[Path], batch_rows: int) -> Iterator[tuple[memoryview, int]]:
-    """The rows of `files` as COPY csv chunks, rendered by a thread one batch ahead, so the
-    client renders the next batch while the server parses this one (pyarrow releases the
-    GIL); at most two rendered batches are held at once."""
+def _rendered(files: list[Path], batch_rows: int, window: TimeRange, column: str | None,
+              source: str) -> Iterator[tuple[memoryview, int]]:
+    """The rows of `files` (those of them in the time window) as COPY csv chunks, rendered by
+    a thread one batch ahead, so the client renders the next batch while the server parses
+    this one (pyarrow releases the GIL); at most two rendered batches are held at once."""
     ahead: queue.Queue[tuple[memoryview, int] | BaseException | None] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
@@ -391,6 +266,9 @@ def _rendered(files: list[Path], batch_rows: int) -> Iterator[tuple[memoryview, 
                 batches = (b for g in range(parquet.num_row_groups)
                            for b in parquet.iter_batches(batch_size=batch_rows, row_groups=[g]))
                 for batch in batches:
+                    if column is not None and not window.unbounded:
+                        batch = batch.filter(time_mask(batch.column(column), batch.schema.field(column), window,
+                                                       source))
                     columns = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
                     buf = io.BytesIO()
                     pa_csv.write_csv(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), buf,
@@ -416,37 +294,86 @@ def _rendered(files: list[Path], batch_rows: int) -> Iterator[tuple[memoryview, 
 def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composable) -> None:
     """Row count, and for snapshot data the content checksum, or roll back."""
     data = result.data
-    try:
-        with conn.transaction():  # a savepoint: the refusal below rolls everything back anyway
-            got = recorded_checksum(conn, as_snapshot_types(target, data.table, result.widened), data.entry)
-    except (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch):
-        raise RestoreRefused(
-            f"table {data.source}: cannot compare the loaded rows with the snapshot: the target's "
-            "column types differ from the snapshot's",
-            "rolled back; nothing was changed. Restore into a new database") from None
+    got = _checksum(conn, result, target)
     if got.rows != result.loaded_rows:
         raise RestoreRefused(
             f"table {data.source}: {got.rows} rows after loading, expected {result.loaded_rows}",
             "rolled back; nothing was changed",
         )
     if data.origin in ("local", "cache", "remote"):
-        if got.digest != data.entry["content_checksum"] and (fired := _insert_triggers(conn, data.table)):
-            name = show_name(data.table.schema, data.table.name)
-            disable = " ".join(f"ALTER TABLE {name} DISABLE TRIGGER {show_name(t)};" for t in fired)
-            raise RestoreRefused(
-                f"table {data.source}: content checksum after loading differs from the snapshot's: trigger(s) "
-                f"{', '.join(fired)} on {name} changed the rows as they were loaded",
-                f"rolled back; nothing was changed. Restore with them disabled ({disable} restore, then ENABLE "
-                "TRIGGER) or restore into a new database")
         if got.digest != data.entry["content_checksum"]:
-            raise RestoreRefused(
-                f"table {data.source}: content checksum after loading differs from the snapshot's",
-                "rolled back; nothing was changed. The target table changed the rows as they were loaded "
-                "(a trigger, a rule or a column definition): restore into a new database",
-            )
+            _changed(conn, data)
         result.verified = "rows + checksum"
     else:
         result.verified = "rows" if data.origin == "fallback" else "empty"
+
+
+def _checksum(conn: psycopg.Connection, result: TableResult, relation: sql.Composable) -> Checksum:
+    """The content checksum of `relation` as the snapshot computes it, or roll back."""
+    data = result.data
+    try:
+        with conn.transaction():  # a savepoint: the refusal below rolls everything back anyway
+            return recorded_checksum(conn, as_snapshot_types(relation, data.table, result.widened), data.entry)
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch):
+        raise RestoreRefused(
+            f"table {data.source}: cannot compare the loaded rows with the snapshot: the target's "
+            "column types differ from the snapshot's",
+            "rolled back; nothing was changed. Restore into a new database") from None
+
+
+def _changed(conn: psycopg.Connection, data: TableData) -> None:
+    """The loaded rows' checksum differs from the snapshot's: refuse, naming the triggers that
+    fire on INSERT if there are any (the likely cause)."""
+    if fired := _insert_triggers(conn, data.table):
+        name = show_name(data.table.schema, data.table.name)
+        disable = " ".join(f"ALTER TABLE {name} DISABLE TRIGGER {show_name(t)};" for t in fired)
+        raise RestoreRefused(
+            f"table {data.source}: content checksum after loading differs from the snapshot's: trigger(s) "
+            f"{', '.join(fired)} on {name} changed the rows as they were loaded",
+            f"rolled back; nothing was changed. Restore with them disabled ({disable} restore, then ENABLE "
+            "TRIGGER) or restore into a new database")
+    raise RestoreRefused(
+        f"table {data.source}: content checksum after loading differs from the snapshot's",
+        "rolled back; nothing was changed. The target table changed the rows as they were loaded "
+        "(a trigger, a rule or a column definition): restore into a new database",
+    )
+
+
+def _load_range(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> None:
+    """The snapshot's rows in the time range, in place of the target's (replace) or added to
+    them; then the target's rows in the range must be exactly the staged ones."""
+    data, table = result.data, result.data.table
+    schema_column = table.column(time_column(data.entry) or "")
+    assert schema_column is not None, "partial.select lets only tables with a time column through"
+    staging = sql.Identifier(f"seedctl_stage_{data.source}")
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, table.identifier()))
+    result.loaded_rows = _copy_into(conn, staging, data, batch_rows)
+    expected = _checksum(conn, result, staging)  # the range's rows, straight from the verified files
+    where = in_range(schema_column.name, schema_column.pg_type, data.window)
+    if result.action == "replace":
+        deleted = conn.execute(sql.SQL("DELETE FROM {} WHERE {}").format(table.identifier(), where)).rowcount
+        result.notes.append(f"{deleted:,} rows of the range deleted first")
+    cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
+    try:
+        with conn.transaction():  # a savepoint, to report a key conflict precisely
+            # OVERRIDING SYSTEM VALUE: the snapshot's ids go into GENERATED ALWAYS columns as is
+            conn.execute(sql.SQL("INSERT INTO {t} ({c}) OVERRIDING SYSTEM VALUE SELECT {c} FROM {s}").format(
+                t=table.identifier(), c=cols, s=staging))
+    except psycopg.errors.UniqueViolation as exc:
+        raise RestoreRefused(
+            f"table {data.source}: rows of the range are already in the target: {db.first_line(exc)}",
+            "rolled back; nothing was changed. Use --mode replace to overwrite the range's rows") from None
+    if result.action in ("create", "create-empty"):
+        add_keys_and_indexes(conn, table)
+    in_target = sql.SQL("(SELECT * FROM {} WHERE {}) AS seedctl_range").format(table.identifier(), where)
+    got = _checksum(conn, result, in_target)
+    if got.rows != expected.rows:
+        raise RestoreRefused(
+            f"table {data.source}: {got.rows} rows in the range after loading, expected {expected.rows}",
+            "rolled back; nothing was changed. The target holds other rows in the range (use --mode replace)")
+    if got.digest != expected.digest:
+        _changed(conn, data)
+    result.verified = "range rows + checksum"
 
 
 def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> None:
@@ -484,51 +411,3 @@ def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> N
                              f"(on {key.as_string(conn)})", "rolled back")
     result.notes.append(f"{inserted:,} new rows inserted, {result.loaded_rows - inserted:,} already present")
     result.loaded_rows = inserted
-
-
-@dataclass
-class RestoreReport:
-    manifest: dict[str, Any]
-    tables: list[TableResult]
-    hook: HookResult | None = None
-
-
-def restore_snapshot(
-    project_root: Path,
-    *,
-    mode: Mode = "safe",
-    dry_run: bool = False,
-    rev: str | None = None,
-    pull: bool = True,
-) -> RestoreReport:
-    """Restore the snapshot of the checkout (or of git revision `rev`) into the database,
-    then run this checkout's post-restore hook, if any.
-
-    pull=False never contacts the remote: local files, then fallback files.
-    """
-    if rev is None:
-        report = _restore_from(project_root, project_root, mode, dry_run, pull)
-    else:
-        with checkout_revision(project_root, rev) as tree:
-            report = _restore_from(tree, project_root, mode, dry_run, pull)
-    hook = load_params(project_root / "params.yaml").backup.post_restore_hook
-    if hook and not dry_run:
-        report.hook = run_post_restore_hook(
-            hook, cwd=project_root, version=report.manifest["version"],
-            loaded=[r.data.table.qualified for r in report.tables if r.action != "keep" and r.data.origin != "empty"],
-            empty=[r.data.table.qualified for r in report.tables if r.data.origin == "empty"],
-        )
-    return report
-
-
-def _restore_from(root: Path, fallback_root: Path, mode: Mode, dry_run: bool, pull: bool) -> RestoreReport:
-    params = load_params(root / "params.yaml")
-    manifest = load_manifest(root / "seeds")
-    made_with = manifest.get("compatibility", {}).get("schema_version")
-    if not isinstance(made_with, int) or made_with > SNAPSHOT_FORMAT:
-        raise RestoreRefused(
-            f"snapshot {manifest.get('version')} has format {made_with}; this seedctl reads up to {SNAPSHOT_FORMAT}",
-            "upgrade seedctl to restore it",
-        )
-    tables = acquire(manifest, params, root / "seeds", root, fallback_root, pull=pull, dry_run=dry_run)
-    return RestoreReport(manifest, run(tables, mode, dry_run=dry_run, batch_rows=params.backup.batch_rows))

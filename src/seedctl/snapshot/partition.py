@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seedctl.config import Partition
-from seedctl.pg.pgtypes import DAYS_MAX, DAYS_MIN, US_PER_DAY
+from seedctl.timerange import DAYS_MAX, DAYS_MIN, US_PER_DAY
 
 # Period numbers: dated periods are year * 12 + month - 1 (month) or the year (year),
 # always between these two, so the numbers sort like the rows do.

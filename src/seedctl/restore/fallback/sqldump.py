@@ -1,320 +1,15 @@
-"""The fallback chain: local backup files used when the DVC remote cannot serve a table.
-
-Each `sources.<name>.fallback` entry names a file (or a glob: the newest match by mtime,
-ties broken by name) relative to the project root, of one of two kinds:
-
-* ``*.csv.gz`` -- gzip'd CSV with a header row, as ``COPY ... TO ... (FORMAT csv, HEADER)``
-  writes it (NULL is an unquoted empty field, the empty string is ``""``);
-* ``*.sql.gz`` -- gzip'd plain-SQL data dump of that one table, as ``pg_dump --data-only
-  --table=T`` writes it: the default COPY form, or ``--inserts`` / ``--column-inserts``.
-
-Security: nothing in a fallback file is ever executed. seedctl parses the file itself and
-feeds the data rows to ``COPY <target> (<cols>) FROM STDIN``. pg_dump's header lines
-(comments, blank lines, ``SET ...;``, ``SELECT pg_catalog.set_config(...)``,
-``SELECT pg_catalog.setval(...)``, ``\\restrict`` / ``\\unrestrict``) are ignored; any other
-statement, any COPY other than ``COPY <table> [(cols)] FROM stdin;``, and any INSERT value
-that is not a literal makes the whole file unusable.
-
-Every candidate is validated completely (gzip stream intact, columns, field counts,
-row count >= min_rows) before anything touches a database; a rejected candidate is one
-line in ``FallbackChoice.tried``, never an exception. Files are streamed: memory is
-bounded by the longest row, not the file size.
-"""
+"""The SQL-dump reader: a gzip'd ``pg_dump --data-only --table=T`` of one table (COPY form, or
+``--inserts`` / ``--column-inserts``), parsed and never executed; the rows come out in COPY text."""
 
 from __future__ import annotations
 
-import csv
-import glob
-import gzip
 import re
-import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from seedctl.pg.catalog import TableSchema
-from seedctl.config import Source
-from seedctl.errors import IntegrityError
-
-__all__ = ["FallbackChoice", "FallbackFile", "FallbackUnusable", "find_fallback"]
-
-# Bytes handed to COPY per chunk.
-CHUNK_BYTES = 1 << 20
-
-Kind = Literal["csv.gz", "sql.gz"]
-
-
-class FallbackUnusable(Exception):
-    """A candidate file cannot be used; the message is the reason (one line)."""
-
-
-@dataclass
-class FallbackFile:
-    path: Path
-    kind: Kind
-    columns: list[str]  # column names in the file's order
-    rows: int
-    copy_format: Literal["csv", "text"]  # FORMAT for COPY when feeding chunks()
-    table: TableSchema | None = field(default=None, repr=False, compare=False)
-    display: str = field(default="", repr=False, compare=False)
-
-    def chunks(self) -> Iterator[bytes]:
-        """The data rows (no header) in `copy_format`, re-read from the file.
-
-        The file is parsed again exactly as it was validated; if it changed in between
-        (different row count, now invalid) this raises IntegrityError, so the caller's
-        load transaction rolls back.
-        """
-        where = self.display or str(self.path)
-        if self.table is None:
-            raise IntegrityError(f"{where}: fallback file was not validated", "use find_fallback()")
-        try:
-            if self.kind == "csv.gz":
-                scan = _CsvScan(self.path, where, self.table)
-            else:
-                scan = _SqlScan(self.path, where, self.table)
-            yield from _batched(scan.rows())
-        except FallbackUnusable as exc:
-            raise IntegrityError(
-                f"{exc}", "the backup file changed after it was checked; run the restore again"
-            ) from None
-        except (OSError, EOFError, zlib.error) as exc:
-            raise IntegrityError(
-                f"{where}: cannot read ({_gzip_reason(exc)})", "check the backup file"
-            ) from None
-        if scan.columns != self.columns or scan.count != self.rows:
-            raise IntegrityError(
-                f"{where}: changed after it was checked ({scan.count} rows, expected {self.rows})",
-                "run the restore again",
-            )
-
-
-@dataclass
-class FallbackChoice:
-    file: FallbackFile | None
-    tried: list[str]  # one line per entry tried and why it was rejected
-
-
-def find_fallback(
-    source_name: str, source: Source, table: TableSchema, project_root: Path
-) -> FallbackChoice:
-    """The first usable entry of `source.fallback`, every earlier entry's rejection reason."""
-    project_root = Path(project_root)
-    tried: list[str] = []
-    for entry in source.fallback:
-        if ".." in Path(entry).parts:
-            tried.append(f"{entry}: refused, path leaves its directory ('..')")
-            continue
-        path, problem = _resolve(entry, project_root)
-        if path is None:
-            tried.append(f"{entry}: {problem}")
-            continue
-        where = _display(path, project_root)
-        try:
-            file = _validate(path, where, source, table)
-        except FallbackUnusable as exc:
-            tried.append(str(exc))
-            continue
-        return FallbackChoice(file=file, tried=tried)
-    if not source.fallback:
-        tried.append(f"sources.{source_name}.fallback: no fallback entries configured")
-    return FallbackChoice(file=None, tried=tried)
-
-
-# --- locating candidates ------------------------------------------------------------------
-
-_GLOB_CHARS = re.compile(r"[*?\[]")
-
-
-def _resolve(entry: str, root: Path) -> tuple[Path | None, str]:
-    given = Path(entry)
-    if _GLOB_CHARS.search(entry):
-        pattern = entry if given.is_absolute() else str(Path(glob.escape(str(root))) / entry)
-        best: tuple[float, str, Path] | None = None
-        for match in glob.glob(pattern):
-            p = Path(match)
-            try:
-                if not p.is_file():
-                    continue
-                key = (p.stat().st_mtime, p.name, p)
-            except OSError:
-                continue
-            if best is None or key[:2] > best[:2]:
-                best = key
-        if best is None:
-            return None, "no match for pattern"
-        return best[2], ""
-    path = given if given.is_absolute() else root / given
-    if not path.exists():
-        return None, "file not found"
-    if not path.is_file():
-        return None, "not a regular file"
-    return path, ""
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def _gzip_reason(exc: BaseException) -> str:
-    if isinstance(exc, EOFError):
-        return "gzip stream truncated: the file ends before the end-of-stream marker"
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, (gzip.BadGzipFile, zlib.error)):
-        return f"not a valid gzip stream: {text}"
-    return text
-
-
-def _validate(path: Path, where: str, source: Source, table: TableSchema) -> FallbackFile:
-    name = path.name
-    kind: Kind
-    if name.endswith(".csv.gz"):
-        kind = "csv.gz"
-        scan: _CsvScan | _SqlScan = _CsvScan(path, where, table)
-    elif name.endswith(".sql.gz"):
-        kind = "sql.gz"
-        scan = _SqlScan(path, where, table)
-    else:
-        raise FallbackUnusable(f"{where}: unsupported file type (expected *.csv.gz or *.sql.gz)")
-    try:
-        for _ in scan.rows():
-            pass
-    except (OSError, EOFError, zlib.error) as exc:
-        raise FallbackUnusable(f"{where}: {_gzip_reason(exc)}") from None
-    if scan.columns is None:
-        raise FallbackUnusable(f"{where}: no data for {table.qualified} in the file")
-    if scan.count < source.min_rows:
-        raise FallbackUnusable(
-            f"{where}: {scan.count} rows, fewer than min_rows {source.min_rows}"
-        )
-    return FallbackFile(
-        path=path, kind=kind, columns=list(scan.columns), rows=scan.count,
-        copy_format="csv" if kind == "csv.gz" else "text", table=table, display=where,
-    )
-
-
-def _check_columns(where: str, columns: list[str], table: TableSchema) -> None:
-    """File columns must be table columns, once each, covering every NOT NULL column."""
-    # Columns are named by position: a rejected file's text is never repeated.
-    seen: set[str] = set()
-    dupes = [str(i) for i, c in enumerate(columns, 1) if c in seen or seen.add(c)]  # type: ignore[func-returns-value]
-    if dupes:
-        raise FallbackUnusable(f"{where}: column(s) {', '.join(dupes)} of the header repeat an earlier column")
-    known = {c.name for c in table.columns}
-    unknown = [str(i) for i, c in enumerate(columns, 1) if c not in known]
-    if unknown:
-        raise FallbackUnusable(
-            f"{where}: column(s) {', '.join(unknown)} of the header are not columns of {table.qualified}"
-        )
-    missing = [c.name for c in table.columns if c.not_null and c.name not in seen]
-    if missing:
-        raise FallbackUnusable(
-            f"{where}: missing NOT NULL column(s) {', '.join(missing)} of {table.qualified}"
-        )
-
-
-def _batched(rows: Iterable[bytes]) -> Iterator[bytes]:
-    buf: list[bytes] = []
-    size = 0
-    for row in rows:
-        buf.append(row)
-        size += len(row)
-        if size >= CHUNK_BYTES:
-            yield b"".join(buf)
-            buf, size = [], 0
-    if buf:
-        yield b"".join(buf)
-
-
-def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    with gzip.open(path, "rb") as f:
-        yield from enumerate(f, start=1)
-
-
-# --- csv.gz -------------------------------------------------------------------------------
-
-
-class _CsvScan:
-    """One pass over a csv.gz: header -> columns; data records (raw bytes) -> rows()."""
-
-    def __init__(self, path: Path, where: str, table: TableSchema) -> None:
-        self.path, self.where, self.table = path, where, table
-        self.columns: list[str] | None = None
-        self.count = 0
-
-    def _records(self) -> Iterator[tuple[int, bytes]]:
-        """Raw CSV records (with their line terminator), split on newlines outside quotes.
-
-        A newline is inside a quoted field exactly when the record so far holds an odd
-        number of quote characters (an escaped quote is a pair) -- the same rule
-        PostgreSQL's CSV line reader applies.
-        """
-        parts: list[bytes] = []
-        quotes = 0
-        start = 0
-        for lineno, line in _numbered_lines(self.path):
-            if not parts:
-                start = lineno
-            parts.append(line)
-            quotes += line.count(b'"')
-            if quotes % 2 == 0 and line.endswith(b"\n"):
-                yield start, b"".join(parts)
-                parts, quotes = [], 0
-        if parts:
-            record = b"".join(parts)
-            if quotes % 2:
-                raise FallbackUnusable(
-                    f"{self.where} line {start}: quoted field not closed at end of file"
-                )
-            yield start, record  # last record without a final newline
-
-    def rows(self) -> Iterator[bytes]:
-        ncols = 0
-        for lineno, record in self._records():
-            try:
-                text = record.decode("utf-8")
-            except UnicodeDecodeError:
-                raise FallbackUnusable(f"{self.where} line {lineno}: not valid UTF-8") from None
-            if self.columns is None:
-                header = self._fields(lineno, text.removeprefix("\ufeff"))
-                if any(not h for h in header):
-                    raise FallbackUnusable(f"{self.where} line {lineno}: empty column name in header")
-                _check_columns(self.where, header, self.table)
-                self.columns, ncols = header, len(header)
-                continue
-            body = text.rstrip("\r\n")
-            if body == "\\.":
-                raise FallbackUnusable(
-                    f"{self.where} line {lineno}: unquoted \\. data line (end-of-data marker)"
-                )
-            if body == "":
-                n = 1
-            elif '"' not in body and "\r" not in body:  # unquoted: count the commas
-                n = body.count(",") + 1
-            else:
-                n = len(self._fields(lineno, text))
-            if n != ncols:
-                raise FallbackUnusable(
-                    f"{self.where} line {lineno}: {n} fields, expected {ncols}"
-                )
-            self.count += 1
-            if not record.endswith(b"\n"):
-                record += b"\n"
-            yield record
-        if self.columns is None:
-            raise FallbackUnusable(f"{self.where}: empty file, no header row")
-
-    def _fields(self, lineno: int, text: str) -> list[str]:
-        try:
-            fields = next(csv.reader([text], strict=True), [])
-        except csv.Error as exc:
-            raise FallbackUnusable(f"{self.where} line {lineno}: malformed CSV ({exc})") from None
-        return fields
-
+from seedctl.restore.fallback.scan import FallbackUnusable, check_columns, numbered_lines
 
 # --- sql.gz: tokenizer --------------------------------------------------------------------
 
@@ -442,7 +137,7 @@ def _copy_text(value: str | None) -> str:
 # --- sql.gz: the scanner ------------------------------------------------------------------
 
 
-class _SqlScan:
+class SqlScan:
     """One pass over a sql.gz: statements parsed, never executed; rows() in COPY text."""
 
     def __init__(self, path: Path, where: str, table: TableSchema) -> None:
@@ -463,7 +158,7 @@ class _SqlScan:
         )
 
     def rows(self) -> Iterator[bytes]:
-        lines = _numbered_lines(self.path)
+        lines = numbered_lines(self.path)
         buf = ""
         start = 0
         toks: list[_Tok] = []
@@ -609,7 +304,7 @@ class _SqlScan:
         if cols is None:  # no list: every column in table order (pg_dump's own order)
             cols = [c.name for c in self.table.columns]
         if self.columns is None:
-            _check_columns(f"{self.where} line {st.line}", cols, self.table)
+            check_columns(f"{self.where} line {st.line}", cols, self.table)
             self.columns = cols
         elif cols != self.columns:
             raise self._fail(

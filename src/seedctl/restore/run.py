@@ -1,0 +1,78 @@
+"""`seedctl restore` from start to end, each step once and in this order: resolve the
+revision -> load the snapshot's description (params, manifest, format) -> acquire the files
+(acquire.py: workspace, cache, remote, fallback) -> load them in one transaction, verified
+before COMMIT (load.py) -> the post-restore hook (hooks.py).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seedctl.config import load_params
+from seedctl.errors import RestoreRefused
+from seedctl.layout import SNAPSHOT_FORMAT, load_manifest
+from seedctl.restore.acquire import acquire
+from seedctl.restore.hooks import HookResult, run_post_restore_hook
+from seedctl.restore.load import load_tables
+from seedctl.restore.partial import select
+from seedctl.restore.plan import Mode, TableResult
+from seedctl.restore.revision import checkout_revision
+from seedctl.timerange import Bound, time_range
+
+
+@dataclass
+class RestoreReport:
+    manifest: dict[str, Any]
+    tables: list[TableResult]
+    hook: HookResult | None = None
+
+
+def restore_snapshot(
+    project_root: Path,
+    *,
+    mode: Mode = "safe",
+    dry_run: bool = False,
+    rev: str | None = None,
+    pull: bool = True,
+    tables: list[str] | None = None,
+    since: Bound = None,
+    until: Bound = None,
+) -> RestoreReport:
+    """Restore the snapshot of the checkout (or of git revision `rev`) into the database,
+    then run this checkout's post-restore hook, if any. `tables` (sources or table names)
+    restores only those; `since`/`until` (inclusive) only the rows of that time range.
+
+    pull=False never contacts the remote: local files, then fallback files. Fallback files
+    and the hook are always this checkout's, also for an older `rev`.
+    """
+    window = time_range(since, until)
+    with nullcontext(project_root) if rev is None else checkout_revision(project_root, rev) as root:
+        params = load_params(root / "params.yaml")
+        manifest = _readable_manifest(root / "seeds")
+        selection = select(manifest, tables or [], window)
+        data = acquire(manifest, params, root / "seeds", root, project_root, selection, pull=pull, dry_run=dry_run)
+        report = RestoreReport(manifest, load_tables(data, mode, named=selection.named, dry_run=dry_run,
+                                                     batch_rows=params.backup.batch_rows))
+    hook = load_params(project_root / "params.yaml").backup.post_restore_hook
+    if hook and not dry_run:
+        report.hook = run_post_restore_hook(
+            hook, cwd=project_root, version=report.manifest["version"],
+            loaded=[r.data.table.qualified for r in report.tables if r.action != "keep" and r.data.origin != "empty"],
+            empty=[r.data.table.qualified for r in report.tables if r.data.origin == "empty"],
+        )
+    return report
+
+
+def _readable_manifest(seeds_dir: Path) -> dict[str, Any]:
+    """The snapshot's manifest, refused if a newer seedctl wrote it."""
+    manifest = load_manifest(seeds_dir)
+    made_with = manifest.get("compatibility", {}).get("schema_version")
+    if not isinstance(made_with, int) or made_with > SNAPSHOT_FORMAT:
+        raise RestoreRefused(
+            f"snapshot {manifest.get('version')} has format {made_with}; this seedctl reads up to {SNAPSHOT_FORMAT}",
+            "upgrade seedctl to restore it",
+        )
+    return manifest
