@@ -28,7 +28,8 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
 
 
 class SeedctlError(Exception):
-    """Base class: an operator-facing failure with a one-line message and an exit code."""
+    """Base class: an operator-facing failure with a one-line message and an exit code. Never
+    raised itself: each failure raises the class that gives it its exit code."""
 
     exit_code = 1
 
@@ -44,8 +45,17 @@ class SeedctlError(Exception):
         return text
 
 
+class Failed(SeedctlError):
+    """Any other failure (exit 1): a program seedctl drives (git, crontab, dvc repro) failed."""
+
+
+class NotFound(SeedctlError):
+    """What the operator named does not exist (exit 1): a snapshot version, a git revision, a
+    snapshot in this checkout."""
+
+
 class ConfigError(SeedctlError):
-    """params.yaml is missing, malformed, or names something that does not exist."""
+    """params.yaml or a command-line value is missing, malformed, or names something that does not exist."""
 
     exit_code = 2
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from seedctl.errors import IntegrityError, SeedctlError
+from seedctl.errors import IntegrityError, NotFound
 from seedctl.hashing import sha256_file
 from seedctl.parts import inconsistencies, table_parts
 
@@ -32,7 +32,7 @@ def load_schema_document(seeds_dir: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SeedctlError(f"{path} is missing", "run the export stage first (dvc repro)") from None
+        raise NotFound(f"{path} is missing", "run the export stage first (dvc repro)") from None
 
 
 def load_manifest(seeds_dir: Path) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def load_manifest(seeds_dir: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SeedctlError(
+        raise NotFound(
             f"{path} is missing", "this checkout holds no snapshot yet: run `make snapshot`"
         ) from None
     except json.JSONDecodeError as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from seedctl.errors import SeedctlError
+from seedctl.errors import ConfigError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -52,7 +52,7 @@ def time_range(since: Bound, until: Bound) -> TimeRange:
         moment, date_only = _bound(until, "until")
         hi = _micros(moment) + (US_PER_DAY if date_only else 1)
     if lo is not None and hi is not None and hi <= lo:
-        raise SeedctlError(f"since {since} is after until {until}", "swap them")
+        raise ConfigError(f"since {since} is after until {until}", "swap them")
     return TimeRange(lo, hi)
 
 
@@ -66,7 +66,7 @@ def _bound(value: str | date | datetime, name: str) -> tuple[datetime, bool]:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise SeedctlError(f"{name} {value!r} is not an ISO date or timestamp",
+        raise ConfigError(f"{name} {value!r} is not an ISO date or timestamp",
                            "e.g. 2024-01-01 or 2024-01-01T09:30:00+00:00") from None
     return moment, len(text) <= 10
 
@@ -118,7 +118,7 @@ def time_mask(column: Any, field: pa.Field, window: TimeRange, table: str) -> An
     elif pa.types.is_date(field.type):
         values, unit = column.cast(pa.int32()), US_PER_DAY
     else:
-        raise SeedctlError(f"the time column {field.name} of {table} is stored as text "
+        raise ConfigError(f"the time column {field.name} of {table} is stored as text "
                            f"({field.metadata.get(b'pg_type', b'?').decode() if field.metadata else '?'})",
                            "read it without since/until and filter its PostgreSQL text yourself")
     keep = None

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request as urlrequest
+
+from seedctl.errors import DevServerError
 from pathlib import Path
 
 
@@ -53,14 +55,14 @@ class S3Server:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited {self.proc.returncode}; see {self.log_dir}")
+                raise DevServerError(f"moto_server exited {self.proc.returncode}; see {self.log_dir}")
             try:
                 with urlrequest.urlopen(f"{self.url}/moto-api/", timeout=1):
                     break
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"moto_server did not answer on {self.url}") from None
+                    raise DevServerError(f"moto_server did not answer on {self.url}") from None
                 time.sleep(0.1)
         self._enable_auth()
 

@@ -58,3 +58,12 @@ def test_imports_point_inward_and_down(path: Path) -> None:
         if not ok:
             wrong.append(f"line {line}: {here} imports {name} ({there})")
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_every_failure_raises_the_class_of_its_exit_code(path: Path) -> None:
+    """SeedctlError is only a base: a bare raise of it would hide which exit code it means."""
+    bare = [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+            and isinstance(node.exc.func, ast.Name) and node.exc.func.id == "SeedctlError"]
+    assert not bare, f"raise SeedctlError(...) at lines {bare}: raise the class of its exit code (errors.py)"

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seedctl.errors import IntegrityError, QueryError, RemoteError, SeedctlError
+from seedctl.errors import ConfigError, IntegrityError, NotFound, QueryError, RemoteError, SeedctlError
 from seedctl.store.fetch import ADVICE, Quarantine, quarantine_root
 from seedctl.timerange import Bound, TimeRange, part_needed, time_mask, time_range
 
@@ -68,18 +68,18 @@ def open_snapshot(rev: str | None = None, *, project: str | Path = ".") -> Snaps
     the checkout. `project` is the seedctl project (where params.yaml is)."""
     root = Path(project).resolve()
     if not (root / "params.yaml").is_file():
-        raise SeedctlError(f"{root} is not a seedctl project (no params.yaml)",
+        raise ConfigError(f"{root} is not a seedctl project (no params.yaml)",
                            "pass project= the directory that holds params.yaml and dvc.yaml")
     if rev is None:
         path = root / MANIFEST_PATH
         if not path.is_file():
-            raise SeedctlError(f"{path} is missing", "this checkout holds no snapshot: pass rev= a snapshot tag")
+            raise NotFound(f"{path} is missing", "this checkout holds no snapshot: pass rev= a snapshot tag")
         return Snapshot(root, None, None, _parse_manifest(path.read_text(encoding="utf-8"), str(path)))
     commit = _resolve(root, rev)
     shown = subprocess.run(["git", "show", f"{commit}:{MANIFEST_PATH}"], cwd=root, capture_output=True,
                            text=True, check=False, stdin=subprocess.DEVNULL)
     if shown.returncode:
-        raise SeedctlError(f"revision {rev} holds no snapshot (no {MANIFEST_PATH})",
+        raise NotFound(f"revision {rev} holds no snapshot (no {MANIFEST_PATH})",
                            "list snapshot tags with `git tag -l 'seeds/*'`")
     return Snapshot(root, rev, commit, _parse_manifest(shown.stdout, f"{rev}:{MANIFEST_PATH}"))
 
@@ -150,7 +150,7 @@ class Snapshot:
         time_column = (entry.get("date_range") or {}).get("column")
         window = time_range(since, until)
         if not window.unbounded and not time_column:
-            raise SeedctlError(f"table {table} has no time column: since/until cannot apply",
+            raise QueryError(f"table {table} has no time column: since/until cannot apply",
                                f"read it without since/until, or set sources.{table}.time_column in params.yaml")
         parts = self.parts_for(table, window)
         wanted = None if columns is None else list(dict.fromkeys(columns))
@@ -221,7 +221,7 @@ class Snapshot:
             return dict(self.manifest["tables"][table])
         except KeyError:
             names = ", ".join(self.manifest["tables"]) or "none"
-            raise SeedctlError(f"snapshot {self.version} has no table {table!r}", f"its tables: {names}") from None
+            raise QueryError(f"snapshot {self.version} has no table {table!r}", f"its tables: {names}") from None
 
     def _all_parts(self, table: str) -> list[dict[str, Any]]:
         from seedctl.parts import table_parts
@@ -306,4 +306,4 @@ def _first_line(exc: Exception) -> str:
 def _check_columns(table: str, present: list[str], wanted: list[str] | None) -> None:
     missing = [c for c in wanted or [] if c not in present]
     if missing:
-        raise SeedctlError(f"table {table} has no column {missing[0]!r}", f"its columns: {', '.join(present)}")
+        raise QueryError(f"table {table} has no column {missing[0]!r}", f"its columns: {', '.join(present)}")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from seedctl.errors import SeedctlError
+from seedctl.errors import NotFound
 from seedctl.store.dvc import dvc, env_with_venv
 from seedctl.store.versions import git
 
@@ -27,7 +27,7 @@ def checkout_revision(project_root: Path, rev: str) -> Iterator[Path]:
         cwd=project_root, capture_output=True, text=True, check=False,
     )
     if found.returncode:
-        raise SeedctlError(f"no git revision {rev!r} in {project_root}",
+        raise NotFound(f"no git revision {rev!r} in {project_root}",
                            "list snapshot tags with `git tag -l 'seeds/*'`, or give a commit")
     commit = found.stdout.strip()
     holder = Path(tempfile.mkdtemp(prefix="seedctl-rev-"))

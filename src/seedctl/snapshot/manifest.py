@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from seedctl import __version__
 from seedctl.config import Params
-from seedctl.errors import IntegrityError, SeedctlError
+from seedctl.errors import IntegrityError
 from seedctl.hashing import hash_file
 from seedctl.layout import CHECKSUMS_FILE, MANIFEST_FILE, SCHEMA_FILE, load_schema_document, write_json
 from seedctl.parts import parts_digest, table_parts
@@ -117,7 +117,7 @@ def describe_table(
 ) -> dict[str, Any]:
     """Facts about one table's data files, read from the files (not from the export's memory)."""
     if "parts" not in info:
-        raise SeedctlError(f"{seeds_dir / SCHEMA_FILE} was written by an older seedctl",
+        raise IntegrityError(f"{seeds_dir / SCHEMA_FILE} was written by an older seedctl",
                            "run the export stage again (dvc repro)")
     parts = [_describe_part(seeds_dir, part) for part in info["parts"]]
     files = [pq.ParquetFile(seeds_dir / part["file"]) for part in parts]
@@ -169,7 +169,7 @@ def _null_counts(files: list[pq.ParquetFile]) -> dict[str, int]:
                 chunk = group.column(c)
                 stats = chunk.statistics
                 if stats is None or not stats.has_null_count:
-                    raise SeedctlError(f"parquet file lacks null counts for {chunk.path_in_schema}")
+                    raise IntegrityError(f"parquet file lacks null counts for {chunk.path_in_schema}")
                 counts[chunk.path_in_schema] += stats.null_count
     return counts
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from seedctl.config import load_params
-from seedctl.errors import AlreadyReported, SeedctlError
+from seedctl.errors import AlreadyReported, Failed
 from seedctl.store.lock import snapshot_lock
 from seedctl.progress import interactive
 from seedctl.store.dvc import DvcWhenTold, dvc, env_with_venv
@@ -52,7 +52,7 @@ def _finish_repro(repro: DvcWhenTold) -> None:
     result = repro.run()
     if result.stderr is None:
         if result.returncode:
-            raise SeedctlError("snapshot failed (see above)", "nothing was published")
+            raise Failed("snapshot failed (see above)", "nothing was published")
         return
     if result.returncode == 0:
         return
@@ -62,7 +62,7 @@ def _finish_repro(repro: DvcWhenTold) -> None:
     exited = re.search(r"exited with (\d+)", result.stderr)
     if exited and "seedctl: error:" in result.stderr:
         raise AlreadyReported(int(exited.group(1)))
-    raise SeedctlError(f"snapshot failed: dvc repro exited {result.returncode}", "see the lines above")
+    raise Failed(f"snapshot failed: dvc repro exited {result.returncode}", "see the lines above")
 
 
 @dataclass
@@ -148,7 +148,7 @@ SNAPSHOT_FILES = ("dvc.lock", "seeds/.gitignore", "seeds/manifest.json", "seeds/
 def _refuse_staged_changes(root: Path) -> None:
     staged = git(root, "diff", "--cached", "--name-only").split()
     if staged:
-        raise SeedctlError(
+        raise Failed(
             f"other changes are staged in git ({', '.join(staged[:3])}{'...' if len(staged) > 3 else ''})",
             "commit or unstage them first (a snapshot commit holds only the snapshot), or use --no-git",
         )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seedctl.config import load_params
-from seedctl.errors import SeedctlError
+from seedctl.errors import Failed
 
 MARKER_PREFIX = "# seedctl snapshot "
 # flock's exit status when the lock is held (EX_TEMPFAIL): told apart from seedctl's own codes.
@@ -110,7 +110,7 @@ def read_crontab() -> str:
         return result.stdout
     if "no crontab" in result.stderr:
         return ""
-    raise SeedctlError(f"crontab -l failed: {result.stderr.strip() or result.returncode}")
+    raise Failed(f"crontab -l failed: {result.stderr.strip() or result.returncode}")
 
 
 def install(job: CronJob) -> None:
@@ -119,13 +119,13 @@ def install(job: CronJob) -> None:
     job.log_dir.mkdir(parents=True, exist_ok=True)
     result = subprocess.run([_crontab(), "-"], input=text, capture_output=True, text=True, check=False)
     if result.returncode:
-        raise SeedctlError(f"crontab - failed: {result.stderr.strip() or result.returncode}",
+        raise Failed(f"crontab - failed: {result.stderr.strip() or result.returncode}",
                            "check that cron allows this user (/etc/cron.allow)")
 
 
 def _crontab() -> str:
     found = shutil.which("crontab")
     if not found:
-        raise SeedctlError("crontab not found: cron is not installed",
+        raise Failed("crontab not found: cron is not installed",
                            "install it (apt-get install cron), or print the line with --dry-run and add it yourself")
     return found

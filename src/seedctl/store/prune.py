@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seedctl.errors import ConfigError, RemoteError, SeedctlError
+from seedctl.errors import ConfigError, IntegrityError, RemoteError
 from seedctl.parts import snapshot_parts
 from seedctl.store import s3
 from seedctl.store.dvc import object_cache
@@ -133,7 +133,7 @@ def needed_objects(manifest: dict[str, Any], lock: dict[str, Any], listings: Lis
         files = listings.files(md5)
         if files is None:
             if protected and any("md5" not in p for p in snapshot_parts(manifest)):
-                raise SeedctlError(
+                raise IntegrityError(
                     f"cannot tell which objects {label} needs: directory listing {md5} is neither "
                     "in the DVC cache nor on the remote, and its manifest has no md5 per file",
                     "nothing was deleted; `dvc pull` that revision or pin fewer versions")
@@ -276,7 +276,7 @@ def read_journal(root: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError):
-        raise SeedctlError(f"{path} is unreadable", "delete it if no prune was interrupted") from None
+        raise IntegrityError(f"{path} is unreadable", "delete it if no prune was interrupted") from None
     return {m: str(d) for m, d in data.get("objects", {}).items() if s3.MD5.fullmatch(m)}
 
 

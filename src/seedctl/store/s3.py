@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from seedctl.errors import RemoteError, SeedctlError
+from seedctl.errors import IntegrityError, RemoteError
 from seedctl.store.dvc import OBJECTS, object_path
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class CredentialsRefused(RemoteError):
 def object_key(prefix: str, md5: str) -> str:
     """The remote key DVC stores a content address under (dvc.object_path, below the prefix)."""
     if not MD5.fullmatch(md5):
-        raise SeedctlError(f"{md5!r} is not a DVC md5 content address", "check the manifest and dvc.lock")
+        raise IntegrityError(f"{md5!r} is not a DVC md5 content address", "check the manifest and dvc.lock")
     return f"{prefix}/{object_path(md5)}" if prefix else object_path(md5)
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from seedctl.errors import SeedctlError
+from seedctl.errors import Failed, NotFound
 from seedctl.parts import snapshot_parts
 
 TAG_PREFIX = "seeds/v"
@@ -37,7 +37,7 @@ def git(project_root: Path, *args: str) -> str:
     result = subprocess.run(["git", *args], cwd=project_root, capture_output=True, text=True, check=False)
     if result.returncode:
         detail = (result.stderr.strip().splitlines() or ["?"])[-1]
-        raise SeedctlError(f"git {' '.join(args[:2])} failed: {detail}")
+        raise Failed(f"git {' '.join(args[:2])} failed: {detail}")
     return result.stdout
 
 
@@ -93,13 +93,13 @@ def resolve(project_root: Path, name: str) -> Version:
     """A version by tag (`seeds/v2026.01.04`), by its date part (`2026.01.04`), or `latest`."""
     versions = list_versions(project_root)
     if not versions:
-        raise SeedctlError("no snapshot versions yet (no seeds/v* tags)", "take one with `seedctl snapshot`")
+        raise NotFound("no snapshot versions yet (no seeds/v* tags)", "take one with `seedctl snapshot`")
     if name == "latest":
         return versions[0]
     for v in versions:
         if name in (v.tag, v.tag.removeprefix(TAG_PREFIX), v.tag.removeprefix("seeds/")):
             return v
-    raise SeedctlError(f"no snapshot version {name!r}", "see `seedctl list`")
+    raise NotFound(f"no snapshot version {name!r}", "see `seedctl list`")
 
 
 def next_tag(project_root: Path, day: date) -> str:
@@ -143,5 +143,5 @@ def snapshot_revision(project_root: Path, version: str) -> str | None:
                                cwd=project_root, capture_output=True, check=False)
         if found.returncode == 0:
             return candidate
-    raise SeedctlError(f"no snapshot version {version!r} (no tag seeds/v{version} or revision {version})",
+    raise NotFound(f"no snapshot version {version!r} (no tag seeds/v{version} or revision {version})",
                        "list versions with `git tag -l 'seeds/*'`")
