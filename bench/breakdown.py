@@ -25,19 +25,18 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from seedctl.pg import copyout
-from seedctl.pg import db
-from seedctl.snapshot import export, writer
-from seedctl.restore import load as restore_mod
-from seedctl.restore.acquire import acquire
-from seedctl.pg.catalog import TableSchema, read_table_schema
-from seedctl.pg.checksum import CHECKSUM_ALGORITHM, checksum_columns, recorded_checksum, table_checksum
 from seedctl.config import load_params
-from seedctl.pg.ddl import add_keys_and_indexes, create_table
 from seedctl.hashing import sha256_file
 from seedctl.layout import load_manifest
 from seedctl.parts import table_parts
+from seedctl.pg import copyout, db
+from seedctl.pg.catalog import TableSchema, read_table_schema
+from seedctl.pg.checksum import CHECKSUM_ALGORITHM, checksum_columns, recorded_checksum, table_checksum
+from seedctl.pg.ddl import add_keys_and_indexes, create_table
 from seedctl.pg.pgtypes import codec_for, select_expr, to_copy_csv
+from seedctl.restore import load as restore_mod
+from seedctl.restore.acquire import acquire
+from seedctl.snapshot import export, writer
 
 
 @contextmanager
@@ -75,8 +74,14 @@ def _top(profile: cProfile.Profile, limit: int = 12) -> list[dict[str, Any]]:
     stats = pstats.Stats(profile)
     rows = []
     for (filename, line, func), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        rows.append({"function": f"{Path(filename).name}:{line}({func})", "calls": calls,
-                     "tottime": round(tottime, 3), "cumtime": round(cumtime, 3)})
+        rows.append(
+            {
+                "function": f"{Path(filename).name}:{line}({func})",
+                "calls": calls,
+                "tottime": round(tottime, 3),
+                "cumtime": round(cumtime, 3),
+            }
+        )
     rows.sort(key=lambda r: r["tottime"], reverse=True)
     return rows[:limit]
 
@@ -102,42 +107,67 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
             order = sql.SQL(", ").join(sql.Identifier(c) for c in schema.order_by())
             ident = schema.identifier()
             query = sql.SQL("COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT (FORMAT csv)").format(cols, ident, order)
+
             def through_psql(q: sql.Composed) -> bytes:
                 with copyout.copy_out(conn, q, snapshot_id) as stream:
                     return b"".join(iter(lambda: stream.read(copyout.BLOCK_BYTES), b""))
 
-            data = _timed(phases, "COPY (SELECT <columns> ORDER BY pk) TO STDOUT csv, read through psql "
-                                  "(the export's reader): server + transfer", lambda: through_psql(query))
+            data = _timed(
+                phases,
+                "COPY (SELECT <columns> ORDER BY pk) TO STDOUT csv, read through psql "
+                "(the export's reader): server + transfer",
+                lambda: through_psql(query),
+            )
             csv_bytes = len(data)
-            _timed(extra, "same COPY read through psycopg (one Python call per row; the reader without psql)",
-                   lambda: _drain(cur, query, keep=False))
+            _timed(
+                extra,
+                "same COPY read through psycopg (one Python call per row; the reader without psql)",
+                lambda: _drain(cur, query, keep=False),
+            )
             unordered = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT csv)").format(cols, ident)
             _timed(extra, "same COPY without ORDER BY", lambda: through_psql(unordered))
             epoch = sql.SQL(", ").join(select_expr(c, codec_for(c, "epoch")) for c in schema.columns)
             exact = sql.SQL("COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT (FORMAT csv)").format(epoch, ident, order)
-            _timed(extra, "same COPY with the exact epoch expressions for timestamps (the fallback for "
-                          "infinities and other eras)", lambda: through_psql(exact))
+            _timed(
+                extra,
+                "same COPY with the exact epoch expressions for timestamps (the fallback for "
+                "infinities and other eras)",
+                lambda: through_psql(exact),
+            )
             binary = sql.SQL("COPY (SELECT * FROM {} ORDER BY {}) TO STDOUT (FORMAT binary)").format(ident, order)
-            _, binary_bytes = _timed(extra, "COPY binary of plain columns (transfer only, no parsing)",
-                                     lambda: _drain(cur, binary, keep=False))
+            _, binary_bytes = _timed(
+                extra,
+                "COPY binary of plain columns (transfer only, no parsing)",
+                lambda: _drain(cur, binary, keep=False),
+            )
             names, types = checksum_columns(schema.columns)
-            _timed(phases, "content checksum query (typed-hash-v2; runs on a second connection, alongside)",
-                   lambda: table_checksum(conn, ident, names, algorithm=CHECKSUM_ALGORITHM, types=types))
-            _timed(extra, "content checksum, row-text-v1 (snapshots before typed-hash-v2)",
-                   lambda: table_checksum(conn, ident, names))
-            _timed(extra, "count(*) alone (scan cost without hashing)",
-                   lambda: cur.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone())
+            _timed(
+                phases,
+                "content checksum query (typed-hash-v2; runs on a second connection, alongside)",
+                lambda: table_checksum(conn, ident, names, algorithm=CHECKSUM_ALGORITHM, types=types),
+            )
+            _timed(
+                extra,
+                "content checksum, row-text-v1 (snapshots before typed-hash-v2)",
+                lambda: table_checksum(conn, ident, names),
+            )
+            _timed(
+                extra,
+                "count(*) alone (scan cost without hashing)",
+                lambda: cur.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone(),
+            )
             inner = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(cols, ident, order)
             plan = [r[0] for r in cur.execute(sql.SQL("EXPLAIN ") + inner).fetchall()]
             work_mem = cur.execute("SHOW work_mem").fetchone()[0]  # type: ignore[index]
+
     def parse() -> list[pa.RecordBatch]:
         # open_csv already parses the first block: it belongs inside the timing.
-        reader = export._csv_reader(io.BytesIO(data), codecs)  # noqa: SLF001 - the export's own options
+        reader = export._csv_reader(io.BytesIO(data), codecs)
         return list(reader)
 
     batches = _timed(phases, "CSV parsing (pyarrow streaming reader, export's options)", parse)
     rows = sum(b.num_rows for b in batches)
-    del data
+    data = b""  # frees the buffer (rebound, not deleted: the closures above name it)
     arrow_schema = pa.schema([export.arrow_field(c, k) for c, k in zip(schema.columns, codecs)])
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
@@ -151,24 +181,41 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
             finally:
                 files.close()
 
-        _timed(phases, f"codec conversion + row grouping + Parquet write ({backup.compression}, "
-                       f"partition: {source.partition})", write)
+        _timed(
+            phases,
+            f"codec conversion + row grouping + Parquet write ({backup.compression}, partition: {source.partition})",
+            write,
+        )
         parquet_bytes = sum(f.stat().st_size for f in data_dir.rglob("*.parquet"))
         if not thorough:
-            return {"rows": rows, "phases": phases, "alternatives": extra, "csv_bytes": csv_bytes,
-                    "binary_bytes": binary_bytes, "parquet_bytes": parquet_bytes, "plan": plan,
-                    "work_mem": work_mem}
+            return {
+                "rows": rows,
+                "phases": phases,
+                "alternatives": extra,
+                "csv_bytes": csv_bytes,
+                "binary_bytes": binary_bytes,
+                "parquet_bytes": parquet_bytes,
+                "plan": plan,
+                "work_mem": work_mem,
+            }
         table_in_memory = pa.Table.from_batches(batches).rename_columns(arrow_schema.names).cast(arrow_schema)
         chosen = writer.writer_options(backup, arrow_schema)
-        for label, opts in (("Parquet write, compression none", {"compression": None, "compression_level": None}),
-                            ("Parquet write, zstd level 1", {"compression": "zstd", "compression_level": 1}),
-                            ("Parquet write, dictionary for every column (the earlier setting)",
-                             {"use_dictionary": True, "column_encoding": None})):
+        for label, opts in (
+            ("Parquet write, compression none", {"compression": None, "compression_level": None}),
+            ("Parquet write, zstd level 1", {"compression": "zstd", "compression_level": 1}),
+            (
+                "Parquet write, dictionary for every column (the earlier setting)",
+                {"use_dictionary": True, "column_encoding": None},
+            ),
+        ):
+
             def alt(o: dict[str, Any] = opts) -> None:
-                pq.write_table(table_in_memory, Path(tmp) / "alt.parquet",
-                               row_group_size=backup.batch_rows, **{**chosen, **o})
+                pq.write_table(
+                    table_in_memory, Path(tmp) / "alt.parquet", row_group_size=backup.batch_rows, **{**chosen, **o}
+                )
+
             _timed(extra, label, alt)
-        del table_in_memory, batches
+        table_in_memory = batches = None  # frees them (rebound, not deleted: closures name them)
 
     with _database(url):
         profile = cProfile.Profile()
@@ -177,9 +224,18 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
         export.run_export(params, project / "seeds")
         profile.disable()
         total = time.perf_counter() - started
-    return {"rows": rows, "phases": phases, "alternatives": extra,
-            "csv_bytes": csv_bytes, "binary_bytes": binary_bytes, "parquet_bytes": parquet_bytes,
-            "plan": plan, "work_mem": work_mem, "run_export_seconds": total, "profile_top": _top(profile)}
+    return {
+        "rows": rows,
+        "phases": phases,
+        "alternatives": extra,
+        "csv_bytes": csv_bytes,
+        "binary_bytes": binary_bytes,
+        "parquet_bytes": parquet_bytes,
+        "plan": plan,
+        "work_mem": work_mem,
+        "run_export_seconds": total,
+        "profile_top": _top(profile),
+    }
 
 
 def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool) -> dict[str, Any]:
@@ -188,7 +244,7 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
     thorough: also a cProfile of the real acquire + restore.run.
     """
     manifest = load_manifest(project / "seeds")
-    (name, entry), = manifest["tables"].items()
+    ((name, entry),) = manifest["tables"].items()
     table = TableSchema.from_dict(entry["schema"])
     paths = [project / "seeds" / p["file"] for p in table_parts(entry)]
     phases: list[tuple[str, float]] = []
@@ -206,14 +262,15 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
         for batch in batches:
             texts = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
             buf = io.BytesIO()
-            pa_csv.write_csv(pa.RecordBatch.from_arrays(texts, names=names), buf,
-                             pa_csv.WriteOptions(include_header=False))
+            pa_csv.write_csv(
+                pa.RecordBatch.from_arrays(texts, names=names), buf, pa_csv.WriteOptions(include_header=False)
+            )
             out.append(buf.getvalue())
         return out
 
     rendered = _timed(phases, "render for COPY csv (to_copy_csv, write_csv)", render)
     rendered_bytes = sum(len(c) for c in rendered)
-    del batches
+    batches = None  # frees them (rebound, not deleted: the closures above name them)
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in names)
 
     def load(dbname: str, freeze: bool, record: list[tuple[str, float]], suffix: str = "") -> None:
@@ -231,18 +288,26 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
 
                 _timed(record, f"COPY FROM STDIN csv{suffix}", copy_in)
                 _timed(record, f"ADD PRIMARY KEY (index build){suffix}", lambda: add_keys_and_indexes(conn, table))
-                _timed(record, f"content checksum query (verification){suffix}",
-                       lambda: recorded_checksum(conn, table.identifier(), entry))
+                _timed(
+                    record,
+                    f"content checksum query (verification){suffix}",
+                    lambda: recorded_checksum(conn, table.identifier(), entry),
+                )
                 _timed(record, f"COMMIT{suffix}", conn.commit)
         finally:
             pg.drop_database(dbname)
 
     load("bd_restore", False, phases)
     load("bd_restore_freeze", True, extra, " (COPY ... FREEZE variant)")
-    del rendered
+    rendered = None  # frees it (rebound, not deleted: the closures above name it)
     if not thorough:
-        return {"table": name, "rows": entry["rows"], "phases": phases, "alternatives": extra,
-                "rendered_bytes": rendered_bytes}
+        return {
+            "table": name,
+            "rows": entry["rows"],
+            "phases": phases,
+            "alternatives": extra,
+            "rendered_bytes": rendered_bytes,
+        }
 
     params = load_params(project / "params.yaml")
     url = pg.create_database("bd_restore_profile")
@@ -257,5 +322,12 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
             total = time.perf_counter() - started
     finally:
         pg.drop_database("bd_restore_profile")
-    return {"table": name, "rows": entry["rows"], "phases": phases, "alternatives": extra,
-            "rendered_bytes": rendered_bytes, "restore_run_seconds": total, "profile_top": _top(profile)}
+    return {
+        "table": name,
+        "rows": entry["rows"],
+        "phases": phases,
+        "alternatives": extra,
+        "rendered_bytes": rendered_bytes,
+        "restore_run_seconds": total,
+        "profile_top": _top(profile),
+    }

@@ -47,20 +47,30 @@ def rss_method() -> str:
     return "a minimal Python launcher (os.wait4); its own ~10 MB is the floor of every value"
 
 
-def run_measured(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-                 log: Path | None = None) -> Sample:
+def run_measured(
+    args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, log: Path | None = None
+) -> Sample:
     """Run args to completion; wall time and the child's own peak RSS. Raise if it fails."""
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+    out = open(log, "ab") if log else subprocess.DEVNULL
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         if _GNU_TIME:
             wrapped = [_GNU_TIME, "-f", "%M", "-o", rss_file.name, *args]
         else:
-            wrapped = [sys.executable, "-I", "-S", "-c", _LAUNCHER, rss_file.name, shutil.which(args[0]) or args[0],
-                       *args[1:]]
+            wrapped = [
+                sys.executable,
+                "-I",
+                "-S",
+                "-c",
+                _LAUNCHER,
+                rss_file.name,
+                shutil.which(args[0]) or args[0],
+                *args[1:],
+            ]
         try:
             started = time.perf_counter()
-            returncode = subprocess.run(wrapped, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                        stderr=out, check=False).returncode
+            returncode = subprocess.run(
+                wrapped, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, check=False
+            ).returncode
             seconds = time.perf_counter() - started
         finally:
             if log:

@@ -30,13 +30,17 @@ def create_ohlcv(conn: psycopg.Connection, name: str, rows: int) -> None:
     bases = sql.Literal(list(BASES))
     n = len(SYMBOLS)
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
-    conn.execute(sql.SQL(
-        "CREATE TABLE {} (time timestamptz NOT NULL, symbol text NOT NULL, "
-        "open numeric(12,4) NOT NULL, high numeric(12,4) NOT NULL, low numeric(12,4) NOT NULL, "
-        "close numeric(12,4) NOT NULL, volume bigint NOT NULL)").format(ident))
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE {} (time timestamptz NOT NULL, symbol text NOT NULL, "
+            "open numeric(12,4) NOT NULL, high numeric(12,4) NOT NULL, low numeric(12,4) NOT NULL, "
+            "close numeric(12,4) NOT NULL, volume bigint NOT NULL)"
+        ).format(ident)
+    )
     with conn.transaction():
         conn.execute("SELECT setseed(0.20260115)")
-        conn.execute(sql.SQL("""
+        conn.execute(
+            sql.SQL("""
             INSERT INTO {t}
             SELECT ts, sym, o, greatest(o, c) + round((mid * random() * 0.0008)::numeric, 4),
                    least(o, c) - round((mid * random() * 0.0008)::numeric, 4), c, vol
@@ -53,7 +57,14 @@ def create_ohlcv(conn: psycopg.Connection, name: str, rows: int) -> None:
                     FROM generate_series(0, {last}) AS g
                 ) bars
             ) priced
-        """).format(t=ident, start=sql.Literal(START), n=sql.Literal(n), syms=symbols, bases=bases,
-                    last=sql.Literal(rows - 1)))
+        """).format(
+                t=ident,
+                start=sql.Literal(START),
+                n=sql.Literal(n),
+                syms=symbols,
+                bases=bases,
+                last=sql.Literal(rows - 1),
+            )
+        )
     conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (time, symbol)").format(ident))
     conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(ident))

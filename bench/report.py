@@ -63,8 +63,10 @@ def render(r: dict[str, Any]) -> str:
     w(f"| CPU | {m['nproc']} cores available, {m['cpu']} |")
     w(f"| RAM | {m['ram_bytes'] / 2**30:.1f} GiB |")
     w(f"| OS | {m['os']}, Linux {m['kernel']} |")
-    w(f"| load average (1 min) | {m['loadavg_start'][0]:.2f} at start, {m['loadavg_end'][0]:.2f} at end "
-      "(other work on the machine adds noise) |")
+    w(
+        f"| load average (1 min) | {m['loadavg_start'][0]:.2f} at start, {m['loadavg_end'][0]:.2f} at end "
+        "(other work on the machine adds noise) |"
+    )
     for key in ("postgresql", "pg_dump", "pg_restore", "python", "pyarrow", "psycopg", "dvc", "seedctl"):
         w(f"| {key} | {v[key]} |")
     w("")
@@ -97,38 +99,59 @@ def _targets(size: dict[str, Any]) -> list[tuple[str, float, float, str]]:
 
 
 def _summary(r: dict[str, Any]) -> str:
-    lines = ["## Targets at a glance", "",
-             "Medians of the same run. Ratios are seedctl / PostgreSQL's tool (lower is better for seedctl).", "",
-             "| size | target | measured | met? |", "|---|---|---|---|"]
+    lines = [
+        "## Targets at a glance",
+        "",
+        "Medians of the same run. Ratios are seedctl / PostgreSQL's tool (lower is better for seedctl).",
+        "",
+        "| size | target | measured | met? |",
+        "|---|---|---|---|",
+    ]
     for size in r["sizes"]:
         for what, value, limit, note in _targets(size):
             shown = f"{value:.0f} MB" if "RSS" in what else f"{value:.2f}x"
             lines.append(f"| {_rows(size['rows'])} rows | {what} {note} | {shown} | {_verdict(value, limit)} |")
     growth = _growth(r)
     if growth:
-        lines.append(f"| {growth['from']} → {growth['to']} rows | peak RSS not growing with row count "
-                     f"(largest <= {RSS_FLAT}x smallest) | export {growth['export']:.2f}x, restore {growth['restore']:.2f}x "
-                     f"| {_verdict(max(growth['export'], growth['restore']), RSS_FLAT)} |")
+        lines.append(
+            f"| {growth['from']} → {growth['to']} rows | peak RSS not growing with row count "
+            f"(largest <= {RSS_FLAT}x smallest) | export {growth['export']:.2f}x, restore {growth['restore']:.2f}x "
+            f"| {_verdict(max(growth['export'], growth['restore']), RSS_FLAT)} |"
+        )
     else:
-        lines.append("| 1M → 10M rows | peak RSS not growing with row count | needs two sizes of at least two "
-                     "row groups: `make bench-full` | — |")
+        lines.append(
+            "| 1M → 10M rows | peak RSS not growing with row count | needs two sizes of at least two "
+            "row groups: `make bench-full` | — |"
+        )
     p = r["plan"]
-    lines.append(f"| plan-sized | full snapshot (`seedctl snapshot`, incl. push) <= 6 s | {_s(p['full'].seconds)} "
-                 f"| {_verdict(p['full'].seconds, 6.0)} |")
-    lines.append(f"| plan-sized | unchanged snapshot, nothing to push <= 3 s | {_s(p['unchanged'].seconds)} "
-                 f"| {_verdict(p['unchanged'].seconds, 3.0)} |")
-    lines.append(f"| plan-sized | restore (data in the checkout) <= 6 s | {_s(p['restore_local'].seconds)} "
-                 f"| {_verdict(p['restore_local'].seconds, 6.0)} |")
-    lines.append(f"| plan-sized | restore on a fresh clone (dvc pull from S3 + load) <= 6 s "
-                 f"| {_s(p['restore_clone'].seconds)} | {_verdict(p['restore_clone'].seconds, 6.0)} |")
+    lines.append(
+        f"| plan-sized | full snapshot (`seedctl snapshot`, incl. push) <= 6 s | {_s(p['full'].seconds)} "
+        f"| {_verdict(p['full'].seconds, 6.0)} |"
+    )
+    lines.append(
+        f"| plan-sized | unchanged snapshot, nothing to push <= 3 s | {_s(p['unchanged'].seconds)} "
+        f"| {_verdict(p['unchanged'].seconds, 3.0)} |"
+    )
+    lines.append(
+        f"| plan-sized | restore (data in the checkout) <= 6 s | {_s(p['restore_local'].seconds)} "
+        f"| {_verdict(p['restore_local'].seconds, 6.0)} |"
+    )
+    lines.append(
+        f"| plan-sized | restore on a fresh clone (dvc pull from S3 + load) <= 6 s "
+        f"| {_s(p['restore_clone'].seconds)} | {_verdict(p['restore_clone'].seconds, 6.0)} |"
+    )
     unchanged_up = max(p["uploaded_unchanged"])
-    lines.append(f"| plan-sized | bytes uploaded by the unchanged snapshot's push = 0 | {unchanged_up:,} B "
-                 f"| {'yes' if unchanged_up == 0 else '**no**'} |")
+    lines.append(
+        f"| plan-sized | bytes uploaded by the unchanged snapshot's push = 0 | {unchanged_up:,} B "
+        f"| {'yes' if unchanged_up == 0 else '**no**'} |"
+    )
     weekly = [wk for wk in p["weeks"] if wk["week"] > 1]
     if weekly:
         worst = max(wk["uploaded"] for wk in weekly) / p["weeks"][0]["uploaded"]
-        lines.append(f"| plan-sized | weekly push <= 5% of the full snapshot | {100 * worst:.0f}% (largest week) "
-                     f"| {_verdict(worst, 0.05)} |")
+        lines.append(
+            f"| plan-sized | weekly push <= 5% of the full snapshot | {100 * worst:.0f}% (largest week) "
+            f"| {_verdict(worst, 0.05)} |"
+        )
     lines.append("")
     return "\n".join(lines)
 
@@ -148,31 +171,46 @@ def _size_section(size: dict[str, Any], r: dict[str, Any]) -> str:
         return note, _verdict(value, limit)
 
     ratio = exp.seconds / dump.seconds
-    lines.append(f"| export wall time | {_time_cell(exp)} | {_time_cell(dump)} | {ratio:.2f}x | "
-                 + " | ".join(verdict("export wall time / pg_dump -Fc", ratio)) + " |")
+    lines.append(
+        f"| export wall time | {_time_cell(exp)} | {_time_cell(dump)} | {ratio:.2f}x | "
+        + " | ".join(verdict("export wall time / pg_dump -Fc", ratio))
+        + " |"
+    )
     if "snapshot" in size:  # the whole `make snapshot` (incl. push, commit, tag) against a pg_dump -Fc
         snap, snap_dump = size["snapshot"], size["snapshot_pg_dump"]
         ratio = snap.seconds / snap_dump.seconds
-        lines.append(f"| `seedctl snapshot` wall time (export → manifest → validate, push, commit, tag) "
-                     f"| {_time_cell(snap)} | {_time_cell(snap_dump)} | {ratio:.2f}x | — | — |")
+        lines.append(
+            f"| `seedctl snapshot` wall time (export → manifest → validate, push, commit, tag) "
+            f"| {_time_cell(snap)} | {_time_cell(snap_dump)} | {ratio:.2f}x | — | — |"
+        )
     ratio = rst.seconds / prs.seconds
-    lines.append(f"| restore wall time (empty database, incl. primary key) | {_time_cell(rst)} | {_time_cell(prs)} "
-                 f"| {ratio:.2f}x | " + " | ".join(verdict("restore wall time / pg_restore -Fc", ratio)) + " |")
+    lines.append(
+        f"| restore wall time (empty database, incl. primary key) | {_time_cell(rst)} | {_time_cell(prs)} "
+        f"| {ratio:.2f}x | " + " | ".join(verdict("restore wall time / pg_restore -Fc", ratio)) + " |"
+    )
     ratio = exp.bytes / dump.bytes
-    lines.append(f"| output bytes | {exp.bytes:,} | {dump.bytes:,} | {ratio:.2f}x | "
-                 + " | ".join(verdict("snapshot bytes / pg_dump -Fc bytes", ratio)) + " |")
-    for label, a, b, key in (("export peak RSS (client process)", exp, dump, "export peak RSS"),
-                             ("restore peak RSS (client process)", rst, prs, "restore peak RSS")):
+    lines.append(
+        f"| output bytes | {exp.bytes:,} | {dump.bytes:,} | {ratio:.2f}x | "
+        + " | ".join(verdict("snapshot bytes / pg_dump -Fc bytes", ratio))
+        + " |"
+    )
+    for label, a, b, key in (
+        ("export peak RSS (client process)", exp, dump, "export peak RSS"),
+        ("restore peak RSS (client process)", rst, prs, "restore peak RSS"),
+    ):
         note, met = verdict(key, a.rss_max / 1e6)
         if note == "—":
             note, met = "<= 400 MB at 10M", f"({'under' if a.rss_max <= RSS_LIMIT else 'over'} 400 MB here)"
-        lines.append(f"| {label} | {_mb(a.rss)} (max {_mb(a.rss_max)}) | {_mb(b.rss)} | {a.rss / b.rss:.1f}x "
-                     f"| {note} | {met} |")
+        lines.append(
+            f"| {label} | {_mb(a.rss)} (max {_mb(a.rss_max)}) | {_mb(b.rss)} | {a.rss / b.rss:.1f}x | {note} | {met} |"
+        )
     lines.append("")
-    lines.append(f"Throughput: seedctl export {rows / exp.seconds / 1e3:,.0f}k rows/s, restore "
-                 f"{rows / rst.seconds / 1e3:,.0f}k rows/s; pg_dump {rows / dump.seconds / 1e3:,.0f}k rows/s, "
-                 f"pg_restore {rows / prs.seconds / 1e3:,.0f}k rows/s. Table generated in SQL in "
-                 f"{r['generated_seconds'][size['table']]:.1f} s.")
+    lines.append(
+        f"Throughput: seedctl export {rows / exp.seconds / 1e3:,.0f}k rows/s, restore "
+        f"{rows / rst.seconds / 1e3:,.0f}k rows/s; pg_dump {rows / dump.seconds / 1e3:,.0f}k rows/s, "
+        f"pg_restore {rows / prs.seconds / 1e3:,.0f}k rows/s. Table generated in SQL in "
+        f"{r['generated_seconds'][size['table']]:.1f} s."
+    )
     lines.append("")
     return "\n".join(lines)
 
@@ -184,31 +222,50 @@ def _growth(r: dict[str, Any]) -> dict[str, Any] | None:
     if len(steady) < 2:
         return None
     lo, hi = steady[0], steady[-1]
-    return {"from": _rows(lo["rows"]), "to": _rows(hi["rows"]),
-            "export": hi["export"].rss_max / lo["export"].rss_max,
-            "restore": hi["restore"].rss_max / lo["restore"].rss_max}
+    return {
+        "from": _rows(lo["rows"]),
+        "to": _rows(hi["rows"]),
+        "export": hi["export"].rss_max / lo["export"].rss_max,
+        "restore": hi["restore"].rss_max / lo["restore"].rss_max,
+    }
 
 
 def _rss_growth(r: dict[str, Any]) -> str:
-    lines = ["## Peak RSS against row count", "",
-             "Largest peak RSS over all runs of each client process (the server's own memory is not counted "
-             "for either tool).", "",
-             "| rows | seedctl export | pg_dump -Fc | seedctl restore | pg_restore -Fc |", "|---|---|---|---|---|"]
+    lines = [
+        "## Peak RSS against row count",
+        "",
+        "Largest peak RSS over all runs of each client process (the server's own memory is not counted "
+        "for either tool).",
+        "",
+        "| rows | seedctl export | pg_dump -Fc | seedctl restore | pg_restore -Fc |",
+        "|---|---|---|---|---|",
+    ]
     for s in r["sizes"]:
-        lines.append(f"| {_rows(s['rows'])} | {_mb(s['export'].rss_max)} | {_mb(s['pg_dump'].rss_max)} "
-                     f"| {_mb(s['restore'].rss_max)} | {_mb(s['pg_restore'].rss_max)} |")
+        lines.append(
+            f"| {_rows(s['rows'])} | {_mb(s['export'].rss_max)} | {_mb(s['pg_dump'].rss_max)} "
+            f"| {_mb(s['restore'].rss_max)} | {_mb(s['pg_restore'].rss_max)} |"
+        )
     st = r["cli_startup"]
-    lines += ["", f"For scale: `seedctl --help` (interpreter start and imports, no work) takes "
-              f"{_s(st.seconds)} and {_mb(st.rss)} RSS; it is part of every seedctl time above.", ""]
+    lines += [
+        "",
+        f"For scale: `seedctl --help` (interpreter start and imports, no work) takes "
+        f"{_s(st.seconds)} and {_mb(st.rss)} RSS; it is part of every seedctl time above.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def _plan_section(p: dict[str, Any]) -> str:
     counts = ", ".join(f"`{t}` {n:,}" for t, n in p["counts"].items())
-    lines = ["## Plan-sized end to end (the three plan tables)", "",
-             f"{counts} rows (`seedctl_dev.sample`, scale 1.0), S3 remote = `moto_server` on loopback. "
-             f"Median of {p['runs']} runs, each in a fresh copy of the repository and a fresh bucket.", "",
-             "| step | wall time | peak RSS | target | met? |", "|---|---|---|---|---|"]
+    lines = [
+        "## Plan-sized end to end (the three plan tables)",
+        "",
+        f"{counts} rows (`seedctl_dev.sample`, scale 1.0), S3 remote = `moto_server` on loopback. "
+        f"Median of {p['runs']} runs, each in a fresh copy of the repository and a fresh bucket.",
+        "",
+        "| step | wall time | peak RSS | target | met? |",
+        "|---|---|---|---|---|",
+    ]
 
     def row(label: str, s: Series, limit: float | None) -> None:
         target = f"<= {limit:.0f} s" if limit else "—"
@@ -223,26 +280,37 @@ def _plan_section(p: dict[str, Any]) -> str:
     row("`pg_restore -Fc` into an empty database (for comparison)", p["pg_restore"], None)
     lines.append("")
     tables = ", ".join(f"`{n}` {_bytes(t['bytes'])}" for n, t in p["tables"].items())
-    lines.append(f"Snapshot data: {_bytes(p['full'].bytes)} of Parquet ({tables}); `pg_dump -Fc` file: "
-                 f"{_bytes(p['pg_dump'].bytes)} ({p['full'].bytes / p['pg_dump'].bytes:.2f}x).")
+    lines.append(
+        f"Snapshot data: {_bytes(p['full'].bytes)} of Parquet ({tables}); `pg_dump -Fc` file: "
+        f"{_bytes(p['pg_dump'].bytes)} ({p['full'].bytes / p['pg_dump'].bytes:.2f}x)."
+    )
     lines.append("")
     st = p["cli_startup"]
-    lines += ["Anatomy of the unchanged snapshot (each piece run on its own afterwards, in the same workspace, "
-              "single run):", "",
-              "| piece | wall time | peak RSS |", "|---|---|---|",
-              f"| `seedctl --help` (seedctl's interpreter start and imports) | {_s(st.seconds)} | {_mb(st.rss)} |"]
+    lines += [
+        "Anatomy of the unchanged snapshot (each piece run on its own afterwards, in the same workspace, single run):",
+        "",
+        "| piece | wall time | peak RSS |",
+        "|---|---|---|",
+        f"| `seedctl --help` (seedctl's interpreter start and imports) | {_s(st.seconds)} | {_mb(st.rss)} |",
+    ]
     lines += [f"| {label} | {_s(smp.seconds)} | {_mb(smp.peak_rss_bytes)} |" for label, smp in p["anatomy"]]
-    lines += ["", "An unchanged snapshot is `seedctl` start + preflight, `dvc repro` (DVC start, the export "
-              "stage as its own `python` process, hashing the outputs), the push check (one listing of the "
-              "remote compared with the local cache; `dvc push` runs only when an object is missing, so the "
-              "`dvc push` line above is what it saves) and a few `git` calls. The fresh-clone restore adds "
-              f"`dvc pull` to the local restore: {_s(p['restore_clone'].seconds - p['restore_local'].seconds)} "
-              "here (median difference).", ""]
+    lines += [
+        "",
+        "An unchanged snapshot is `seedctl` start + preflight, `dvc repro` (DVC start, the export "
+        "stage as its own `python` process, hashing the outputs), the push check (one listing of the "
+        "remote compared with the local cache; `dvc push` runs only when an object is missing, so the "
+        "`dvc push` line above is what it saves) and a few `git` calls. The fresh-clone restore adds "
+        f"`dvc pull` to the local restore: {_s(p['restore_clone'].seconds - p['restore_local'].seconds)} "
+        "here (median difference).",
+        "",
+    ]
     up = ", ".join(f"{n:,}" for n in p["uploaded_full"])
-    lines.append(f"Bytes uploaded by the first `dvc push` (bucket size after minus before): {up} "
-                 "(data files, `schema.json` and DVC's directory listing). By the unchanged snapshot's push: "
-                 f"{', '.join(f'{n:,}' for n in p['uploaded_unchanged'])}; git unchanged after it: "
-                 f"{', '.join('yes' if g else 'NO' for g in p['unchanged_git'])}.")
+    lines.append(
+        f"Bytes uploaded by the first `dvc push` (bucket size after minus before): {up} "
+        "(data files, `schema.json` and DVC's directory listing). By the unchanged snapshot's push: "
+        f"{', '.join(f'{n:,}' for n in p['uploaded_unchanged'])}; git unchanged after it: "
+        f"{', '.join('yes' if g else 'NO' for g in p['unchanged_git'])}."
+    )
     lines.append("")
     return "\n".join(lines)
 
@@ -250,31 +318,42 @@ def _plan_section(p: dict[str, Any]) -> str:
 def _weeks_section(p: dict[str, Any]) -> str:
     weeks = p["weeks"]
     full = weeks[0]["uploaded"]
-    lines = ["## Four weekly snapshots: remote storage vs four pg_dump -Fc files", "",
-             "Week 1 is the full snapshot above; before weeks 2-4 one week of 5-minute bars is appended to "
-             "`usdcop_m5_ohlcv` (`seedctl_dev.sample.append_ohlcv_week`), then `seedctl snapshot` runs and pushes. "
-             "The remote keeps every snapshot (DVC content addressing: an unchanged file is stored once); "
-             "`pg_dump -Fc` makes a whole new file every week.", "",
-             "| week | bars added | ohlcv rows | uploaded by the push | % of the full snapshot | remote total "
-             "| pg_dump -Fc file | four dumps, cumulative |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Four weekly snapshots: remote storage vs four pg_dump -Fc files",
+        "",
+        "Week 1 is the full snapshot above; before weeks 2-4 one week of 5-minute bars is appended to "
+        "`usdcop_m5_ohlcv` (`seedctl_dev.sample.append_ohlcv_week`), then `seedctl snapshot` runs and pushes. "
+        "The remote keeps every snapshot (DVC content addressing: an unchanged file is stored once); "
+        "`pg_dump -Fc` makes a whole new file every week.",
+        "",
+        "| week | bars added | ohlcv rows | uploaded by the push | % of the full snapshot | remote total "
+        "| pg_dump -Fc file | four dumps, cumulative |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     dumps = 0
     for wk in weeks:
         dumps += wk["dump_bytes"]
         added = "—" if wk["rows_added"] is None else f"{wk['rows_added']:,}"
-        lines.append(f"| {wk['week']} | {added} | {wk['ohlcv_rows']:,} | {wk['uploaded']:,} B "
-                     f"| {100 * wk['uploaded'] / full:.1f}% | {_bytes(wk['remote_total'])} "
-                     f"| {_bytes(wk['dump_bytes'])} | {_bytes(dumps)} |")
+        lines.append(
+            f"| {wk['week']} | {added} | {wk['ohlcv_rows']:,} | {wk['uploaded']:,} B "
+            f"| {100 * wk['uploaded'] / full:.1f}% | {_bytes(wk['remote_total'])} "
+            f"| {_bytes(wk['dump_bytes'])} | {_bytes(dumps)} |"
+        )
     total = weeks[-1]["remote_total"]
     weekly = [wk for wk in weeks if wk["week"] > 1]
     worst = max(wk["uploaded"] for wk in weekly) / full
-    lines += ["", f"After four snapshots the remote holds **{_bytes(total)}**; four `pg_dump -Fc` files take "
-              f"**{_bytes(dumps)}** ({total / dumps:.2f}x).", "",
-              f"Target: each weekly push <= 5% of the full snapshot. Measured: up to {100 * worst:.0f}% — "
-              f"{_verdict(worst, 0.05)}. `usdcop_m5_ohlcv` is split into one file per month and "
-              "`macro_indicators_daily` into one per year (params.yaml `partition`): a new week rewrites the "
-              "newest month's file only, so a push uploads that file, `schema.json` and DVC's new listing of "
-              "`seeds/data`; every other file is already in the remote.", ""]
+    lines += [
+        "",
+        f"After four snapshots the remote holds **{_bytes(total)}**; four `pg_dump -Fc` files take "
+        f"**{_bytes(dumps)}** ({total / dumps:.2f}x).",
+        "",
+        f"Target: each weekly push <= 5% of the full snapshot. Measured: up to {100 * worst:.0f}% — "
+        f"{_verdict(worst, 0.05)}. `usdcop_m5_ohlcv` is split into one file per month and "
+        "`macro_indicators_daily` into one per year (params.yaml `partition`): a new week rewrites the "
+        "newest month's file only, so a push uploads that file, `schema.json` and DVC's new listing of "
+        "`seeds/data`; every other file is already in the remote.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -289,35 +368,50 @@ def _phase(part: dict[str, Any], prefix: str) -> float:
 def _breakdown_section(b: dict[str, Any], r: dict[str, Any]) -> str:
     e, rs = b["export"], b["restore"]
     size = next(s for s in r["sizes"] if s["rows"] == b["rows"])
-    lines = [f"## Where the time goes at {_rows(b['rows'])} rows", "",
-             "Each phase of seedctl's own code path (same query, CSV options, codecs, writer settings, "
-             "rendering, DDL, checksum query) timed on its own, in process, on data held in memory "
-             "(bench/breakdown.py). The streamed run does these one after the other. Single run, on the "
-             "same shared machine: read the shares, not the absolute seconds (the sum can differ from the "
-             "command's median by a third either way).", "",
-             f"### Export (`seedctl export` median {_s(size['export'].seconds)})", "",
-             "| phase | seconds | share |", "|---|---|---|"]
+    lines = [
+        f"## Where the time goes at {_rows(b['rows'])} rows",
+        "",
+        "Each phase of seedctl's own code path (same query, CSV options, codecs, writer settings, "
+        "rendering, DDL, checksum query) timed on its own, in process, on data held in memory "
+        "(bench/breakdown.py). The streamed run does these one after the other. Single run, on the "
+        "same shared machine: read the shares, not the absolute seconds (the sum can differ from the "
+        "command's median by a third either way).",
+        "",
+        f"### Export (`seedctl export` median {_s(size['export'].seconds)})",
+        "",
+        "| phase | seconds | share |",
+        "|---|---|---|",
+    ]
     total = sum(t for _, t in e["phases"])
     for label, t in e["phases"]:
         lines.append(f"| {label} | {t:.2f} | {100 * t / total:.0f}% |")
     lines.append(f"| sum | {total:.2f} | |")
     lines += ["", "Alternatives measured on the same data:", ""]
     lines += [f"- {label}: {t:.2f} s" for label, t in e["alternatives"]]
-    lines.append(f"- COPY output: csv {_mb(e['csv_bytes'])}, binary {_mb(e['binary_bytes'])}; Parquet "
-                 f"{_mb(e['parquet_bytes'])}")
+    lines.append(
+        f"- COPY output: csv {_mb(e['csv_bytes'])}, binary {_mb(e['binary_bytes'])}; Parquet {_mb(e['parquet_bytes'])}"
+    )
     copy = _phase(e, "COPY")
     unordered, psycopg_reader = _alt(e, "same COPY without ORDER BY"), _alt(e, "same COPY read through psycopg")
     top = e["plan"][0].split("  (")[0].strip() if e.get("plan") else "?"
-    lines += ["", "Reading it: "
-              f"ORDER BY costs {copy - unordered:.2f} s of the COPY (plan: `{top}`, work_mem {e['work_mem']}), "
-              "the price of files whose bytes depend only on their rows; reading the rows through psycopg "
-              f"instead of psql costs {psycopg_reader - copy:+.2f} s; the checksum scan "
-              f"({100 * _phase(e, 'content checksum') / total:.0f}% of the work) and the parsing run alongside "
-              "the COPY, on a second connection and in pyarrow's threads."]
+    lines += [
+        "",
+        "Reading it: "
+        f"ORDER BY costs {copy - unordered:.2f} s of the COPY (plan: `{top}`, work_mem {e['work_mem']}), "
+        "the price of files whose bytes depend only on their rows; reading the rows through psycopg "
+        f"instead of psql costs {psycopg_reader - copy:+.2f} s; the checksum scan "
+        f"({100 * _phase(e, 'content checksum') / total:.0f}% of the work) and the parsing run alongside "
+        "the COPY, on a second connection and in pyarrow's threads.",
+    ]
     if "run_export_seconds" in e:
         lines.append(f"In-process `run_export` under cProfile: {_s(e['run_export_seconds'])}.")
-    lines += ["", f"### Restore (`seedctl restore` median {_s(size['restore'].seconds)})", "",
-              "| phase | seconds | share |", "|---|---|---|"]
+    lines += [
+        "",
+        f"### Restore (`seedctl restore` median {_s(size['restore'].seconds)})",
+        "",
+        "| phase | seconds | share |",
+        "|---|---|---|",
+    ]
     total = sum(t for _, t in rs["phases"])
     for label, t in rs["phases"]:
         lines.append(f"| {label} | {t:.2f} | {100 * t / total:.0f}% |")
@@ -325,49 +419,61 @@ def _breakdown_section(b: dict[str, Any], r: dict[str, Any]) -> str:
     lines += ["", "Alternatives measured on the same data:", ""]
     lines += [f"- {label}: {t:.2f} s" for label, t in rs["alternatives"]]
     client = _phase(rs, "Parquet read") + _phase(rs, "render")
-    lines += ["", f"Reading it: client-side work (Parquet read + rendering text) is {client:.2f} s and runs "
-              f"one batch ahead in a thread, alongside the server's COPY FROM ({_phase(rs, 'COPY FROM'):.2f} s: "
-              f"parsing the rendered CSV, {_mb(rs['rendered_bytes'])}; the export's COPY output of the same rows "
-              f"is {_mb(e['csv_bytes'])}); the verification checksum is "
-              f"{100 * _phase(rs, 'content checksum') / total:.0f}%."]
+    lines += [
+        "",
+        f"Reading it: client-side work (Parquet read + rendering text) is {client:.2f} s and runs "
+        f"one batch ahead in a thread, alongside the server's COPY FROM ({_phase(rs, 'COPY FROM'):.2f} s: "
+        f"parsing the rendered CSV, {_mb(rs['rendered_bytes'])}; the export's COPY output of the same rows "
+        f"is {_mb(e['csv_bytes'])}); the verification checksum is "
+        f"{100 * _phase(rs, 'content checksum') / total:.0f}%.",
+    ]
     if "restore_run_seconds" in rs:
         lines.append(f"In-process acquire + `restore.run` under cProfile: {_s(rs['restore_run_seconds'])}.")
     if "profile_top" in e:
-        lines += ["", "Top functions by own time (cProfile):", "",
-                  "| run | function | calls | own s | cumulative s |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Top functions by own time (cProfile):",
+            "",
+            "| run | function | calls | own s | cumulative s |",
+            "|---|---|---|---|---|",
+        ]
         for name, part in (("export", e), ("restore", rs)):
             for row in part["profile_top"][:8]:
-                lines.append(f"| {name} | `{row['function']}` | {row['calls']:,} | {row['tottime']:.2f} "
-                             f"| {row['cumtime']:.2f} |")
+                lines.append(
+                    f"| {name} | `{row['function']}` | {row['calls']:,} | {row['tottime']:.2f} | {row['cumtime']:.2f} |"
+                )
     lines.append("")
     return "\n".join(lines)
 
 
 def _how_measured(r: dict[str, Any]) -> str:
-    return "\n".join([
-        "## How measured", "",
-        "- One throwaway PostgreSQL cluster (`seedctl_dev.devserver.TempPostgres`; durability off for the "
-        "throwaway cluster: `fsync`, `synchronous_commit`, `full_page_writes` off — the same for both tools) "
-        "and one `moto_server` S3 API server on loopback, both started and stopped by the script.",
-        "- OHLCV tables are generated in SQL (`bench/ohlcv.py`): 5-minute bars for four symbols, "
-        "`symbol text`, `numeric(12,4)` prices with per-bar noise, `bigint` volume, `PRIMARY KEY (time, symbol)`, "
-        "then `VACUUM (ANALYZE)`. The plan tables come from `seedctl_dev.sample` at scale 1.0.",
-        "- Every measured command is its own child process; wall time is taken around it, and its peak RSS "
-        f"is the `ru_maxrss` of exactly that process, reported by {r['rss_method']} (for `seedctl snapshot` "
-        "that is the largest of its `dvc` and stage processes, not a sum). seedctl times include the Python "
-        "interpreter start and imports.",
-        "- Export: `seedctl export` in a scratch project whose `params.yaml` lists only that table (the "
-        "repository's `backup` settings: compression, level, row-group size) vs "
-        "`pg_dump -Fc -t public.<table>` (default compression) from the server's own bin directory.",
-        "- Restore: each run into a new empty database. `seedctl restore` in that scratch project (sha256 "
-        "check of the file, CREATE TABLE, COPY, primary key, row count + content checksum, one transaction) "
-        "vs `pg_restore -Fc -d <db>` of the dump (table, data, primary key; single job). Row counts and the "
-        "primary key of both results are checked after the first run.",
-        "- The order of the two tools alternates from run to run, and a `CHECKPOINT` runs before every "
-        "measured command, outside the timing. Reported: median, with min–max.",
-        "- Plan-sized end to end: `seedctl snapshot` is what `make snapshot` runs (make itself adds "
-        "nothing measurable). Bytes uploaded = bucket size (sum of `list_objects_v2` sizes) after minus before.",
-        "- Noise: the machine was shared with other work during the run (see the load average above); "
-        "treat differences under ~15% as noise.",
-        "",
-    ])
+    return "\n".join(
+        [
+            "## How measured",
+            "",
+            "- One throwaway PostgreSQL cluster (`seedctl_dev.devserver.TempPostgres`; durability off for the "
+            "throwaway cluster: `fsync`, `synchronous_commit`, `full_page_writes` off — the same for both tools) "
+            "and one `moto_server` S3 API server on loopback, both started and stopped by the script.",
+            "- OHLCV tables are generated in SQL (`bench/ohlcv.py`): 5-minute bars for four symbols, "
+            "`symbol text`, `numeric(12,4)` prices with per-bar noise, `bigint` volume, `PRIMARY KEY (time, symbol)`, "
+            "then `VACUUM (ANALYZE)`. The plan tables come from `seedctl_dev.sample` at scale 1.0.",
+            "- Every measured command is its own child process; wall time is taken around it, and its peak RSS "
+            f"is the `ru_maxrss` of exactly that process, reported by {r['rss_method']} (for `seedctl snapshot` "
+            "that is the largest of its `dvc` and stage processes, not a sum). seedctl times include the Python "
+            "interpreter start and imports.",
+            "- Export: `seedctl export` in a scratch project whose `params.yaml` lists only that table (the "
+            "repository's `backup` settings: compression, level, row-group size) vs "
+            "`pg_dump -Fc -t public.<table>` (default compression) from the server's own bin directory.",
+            "- Restore: each run into a new empty database. `seedctl restore` in that scratch project (sha256 "
+            "check of the file, CREATE TABLE, COPY, primary key, row count + content checksum, one transaction) "
+            "vs `pg_restore -Fc -d <db>` of the dump (table, data, primary key; single job). Row counts and the "
+            "primary key of both results are checked after the first run.",
+            "- The order of the two tools alternates from run to run, and a `CHECKPOINT` runs before every "
+            "measured command, outside the timing. Reported: median, with min–max.",
+            "- Plan-sized end to end: `seedctl snapshot` is what `make snapshot` runs (make itself adds "
+            "nothing measurable). Bytes uploaded = bucket size (sum of `list_objects_v2` sizes) after minus before.",
+            "- Noise: the machine was shared with other work during the run (see the load average above); "
+            "treat differences under ~15% as noise.",
+            "",
+        ]
+    )

@@ -45,9 +45,8 @@ sys.path.insert(0, str(HERE))
 
 from measure import Sample, Series, rss_method, run_measured  # noqa: E402
 from ohlcv import create_ohlcv, table_name  # noqa: E402
-
-from seedctl_dev import sample  # noqa: E402
 from seedctl.config import SNAPSHOT_BACKUP_KEYS  # noqa: E402
+from seedctl_dev import sample  # noqa: E402
 from seedctl_dev.demo import scratch_copy  # noqa: E402
 from seedctl_dev.devs3 import S3Server  # noqa: E402
 from seedctl_dev.devserver import TempPostgres  # noqa: E402
@@ -84,8 +83,11 @@ class Bench:
         self.snapshot_rows = SNAPSHOT_ROWS
         repo_params = yaml.safe_load((REPO / "params.yaml").read_text())
         self.backup = {k: v for k, v in (repo_params.get("backup") or {}).items() if k in SNAPSHOT_BACKUP_KEYS}
-        clean = {k: v for k, v in os.environ.items()
-                 if not k.startswith(("PG", "MINIO_", "AWS_")) and k not in ("DATABASE_URL", "SEEDCTL_PARAMS")}
+        clean = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PG", "MINIO_", "AWS_")) and k not in ("DATABASE_URL", "SEEDCTL_PARAMS")
+        }
         clean["PATH"] = f"{BIN}{os.pathsep}{clean.get('PATH', '')}"
         clean["DVC_NO_ANALYTICS"] = "1"
         self.env = clean
@@ -113,8 +115,13 @@ class Bench:
     def remote_env(self, bucket: str) -> dict[str, str]:
         """MINIO_* for the bench's S3 server and one bucket (created here)."""
         self.s3.create_bucket(bucket)
-        return {"MINIO_ENDPOINT": self.s3.endpoint, "MINIO_ACCESS_KEY": self.s3.access_key,
-                "MINIO_SECRET_KEY": self.s3.secret_key, "MINIO_USE_SSL": "false", "MINIO_BUCKET": bucket}
+        return {
+            "MINIO_ENDPOINT": self.s3.endpoint,
+            "MINIO_ACCESS_KEY": self.s3.access_key,
+            "MINIO_SECRET_KEY": self.s3.secret_key,
+            "MINIO_USE_SSL": "false",
+            "MINIO_BUCKET": bucket,
+        }
 
     def bucket_bytes(self, bucket: str) -> int:
         pages = self.s3.client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
@@ -126,9 +133,18 @@ class Bench:
         proj = self.work / f"proj_{name}"
         proj.mkdir()
         # Configured as the plan's OHLCV table is: one file per month.
-        params = {"sources": {"ohlcv": {"table": f"public.{name}", "time_column": "time", "partition": "month",
-                                        "required": True, "min_rows": 0}},
-                  "backup": self.backup}
+        params = {
+            "sources": {
+                "ohlcv": {
+                    "table": f"public.{name}",
+                    "time_column": "time",
+                    "partition": "month",
+                    "required": True,
+                    "min_rows": 0,
+                }
+            },
+            "backup": self.backup,
+        }
         (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         return proj
 
@@ -141,18 +157,26 @@ class Bench:
         export, pg_dump = Series(), Series()
         paths = {
             "seedctl": (export, "export", lambda: self.run(f"export-{name}", [SEEDCTL, "export"], cwd=proj, env=env)),
-            "pg": (pg_dump, "pg_dump", lambda: self.run(
-                f"pg_dump-{name}", [self.pg_bin("pg_dump"), "-Fc", "-t", f"public.{name}", "-f", str(dump), "-d", url],
-                env=self.env)),
+            "pg": (
+                pg_dump,
+                "pg_dump",
+                lambda: self.run(
+                    f"pg_dump-{name}",
+                    [self.pg_bin("pg_dump"), "-Fc", "-t", f"public.{name}", "-f", str(dump), "-d", url],
+                    env=self.env,
+                ),
+            ),
         }
         for i in range(runs):
-            for kind in (("seedctl", "pg") if i % 2 == 0 else ("pg", "seedctl")):
+            for kind in ("seedctl", "pg") if i % 2 == 0 else ("pg", "seedctl"):
                 series, label, go = paths[kind]
                 self.checkpoint()
                 sample_ = go()
                 series.add(sample_)
-                log(f"{name} run {i + 1}/{runs}: {label} {sample_.seconds:.2f} s, "
-                    f"{sample_.peak_rss_bytes / 2**20:.0f} MiB")
+                log(
+                    f"{name} run {i + 1}/{runs}: {label} {sample_.seconds:.2f} s, "
+                    f"{sample_.peak_rss_bytes / 2**20:.0f} MiB"
+                )
         files = sorted((proj / "seeds" / "data").rglob("*.parquet"))
         export.bytes, pg_dump.bytes = sum(f.stat().st_size for f in files), dump.stat().st_size
         export.files = len(files)
@@ -160,32 +184,46 @@ class Bench:
 
         restore, pg_restore = Series(), Series()
         for i in range(runs):
-            for kind in (("seedctl", "pg") if i % 2 == 0 else ("pg", "seedctl")):
+            for kind in ("seedctl", "pg") if i % 2 == 0 else ("pg", "seedctl"):
                 dbname = f"r_{name}_{kind}_{i}"
                 target = self.pg.create_database(dbname)
                 self.checkpoint()
                 if kind == "seedctl":
-                    sample_ = self.run(f"restore-{name}", [SEEDCTL, "restore"], cwd=proj,
-                                       env={**self.env, "DATABASE_URL": target})
+                    sample_ = self.run(
+                        f"restore-{name}", [SEEDCTL, "restore"], cwd=proj, env={**self.env, "DATABASE_URL": target}
+                    )
                     restore.add(sample_)
                 else:
-                    sample_ = self.run(f"pg_restore-{name}", [self.pg_bin("pg_restore"), "-d", target, str(dump)],
-                                       env=self.env)
+                    sample_ = self.run(
+                        f"pg_restore-{name}", [self.pg_bin("pg_restore"), "-d", target, str(dump)], env=self.env
+                    )
                     pg_restore.add(sample_)
                 if i == 0:  # both really restored every row (and the key: a duplicate insert fails)
                     got = self.count(target, f"public.{name}")
                     if got != rows:
                         raise RuntimeError(f"{kind} restored {got} rows of {name}, expected {rows}")
                     with psycopg.connect(target) as conn:
-                        pk = conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'p' "
-                                          "AND conrelid = %s::regclass", (f"public.{name}",)).fetchone()[0]  # type: ignore[index]
+                        pk = conn.execute(
+                            "SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND conrelid = %s::regclass",
+                            (f"public.{name}",),
+                        ).fetchone()[0]  # type: ignore[index]
                     if pk != 1:
                         raise RuntimeError(f"{kind} restore of {name} has no primary key")
                 self.pg.drop_database(dbname)
-                log(f"{name} run {i + 1}/{runs}: {'seedctl restore' if kind == 'seedctl' else 'pg_restore'} "
-                    f"{sample_.seconds:.2f} s, {sample_.peak_rss_bytes / 2**20:.0f} MiB")
-        measured = {"rows": rows, "table": name, "runs": runs, "project": proj,
-                    "export": export, "pg_dump": pg_dump, "restore": restore, "pg_restore": pg_restore}
+                log(
+                    f"{name} run {i + 1}/{runs}: {'seedctl restore' if kind == 'seedctl' else 'pg_restore'} "
+                    f"{sample_.seconds:.2f} s, {sample_.peak_rss_bytes / 2**20:.0f} MiB"
+                )
+        measured = {
+            "rows": rows,
+            "table": name,
+            "runs": runs,
+            "project": proj,
+            "export": export,
+            "pg_dump": pg_dump,
+            "restore": restore,
+            "pg_restore": pg_restore,
+        }
         if rows == self.snapshot_rows:
             measured["snapshot"], measured["snapshot_pg_dump"] = self.bench_snapshot(url, name, runs)
         return measured
@@ -201,23 +239,35 @@ class Bench:
             workspace.mkdir()
             scratch_copy(REPO, workspace)
             params = yaml.safe_load((workspace / "params.yaml").read_text())
-            params["sources"] = {"ohlcv": {"table": f"public.{name}", "time_column": "time", "partition": "month",
-                                           "required": True, "min_rows": 0,
-                                           "ohlcv": {"open": "open", "high": "high", "low": "low", "close": "close"}}}
+            params["sources"] = {
+                "ohlcv": {
+                    "table": f"public.{name}",
+                    "time_column": "time",
+                    "partition": "month",
+                    "required": True,
+                    "min_rows": 0,
+                    "ohlcv": {"open": "open", "high": "high", "low": "low", "close": "close"},
+                }
+            }
             (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
             _git(workspace, "commit", "-q", "-am", "bench: one table")
             env = {**self.env, **self.remote_env(f"snap-{name.replace('_', '-')}-{i}"), "DATABASE_URL": url}
-            for kind in (("seedctl", "pg") if i % 2 == 0 else ("pg", "seedctl")):
+            for kind in ("seedctl", "pg") if i % 2 == 0 else ("pg", "seedctl"):
                 self.checkpoint()
                 if kind == "seedctl":
                     sample_ = self.run(f"snapshot-{name}", [SEEDCTL, "snapshot"], cwd=workspace, env=env)
                     snapshot.add(sample_)
                 else:
-                    sample_ = self.run(f"pg_dump-{name}", [self.pg_bin("pg_dump"), "-Fc", "-t", f"public.{name}",
-                                                           "-f", str(dump), "-d", url], env=self.env)
+                    sample_ = self.run(
+                        f"pg_dump-{name}",
+                        [self.pg_bin("pg_dump"), "-Fc", "-t", f"public.{name}", "-f", str(dump), "-d", url],
+                        env=self.env,
+                    )
                     pg_dump.add(sample_)
-                log(f"{name} run {i + 1}/{runs}: {'seedctl snapshot' if kind == 'seedctl' else 'pg_dump'} "
-                    f"{sample_.seconds:.2f} s")
+                log(
+                    f"{name} run {i + 1}/{runs}: {'seedctl snapshot' if kind == 'seedctl' else 'pg_dump'} "
+                    f"{sample_.seconds:.2f} s"
+                )
         return snapshot, pg_dump
 
     # -- plan-sized end to end ----------------------------------------------------------
@@ -251,8 +301,11 @@ class Bench:
                     full.add(self.run("snapshot-full", [SEEDCTL, "snapshot"], cwd=workspace, env=env))
                     uploaded_full.append(self.bucket_bytes(bucket) - before)
                 else:
-                    pg_dump.add(self.run("plan-pg_dump", [self.pg_bin("pg_dump"), "-Fc", "-f", str(dump), "-d", url],
-                                         env=self.env))
+                    pg_dump.add(
+                        self.run(
+                            "plan-pg_dump", [self.pg_bin("pg_dump"), "-Fc", "-f", str(dump), "-d", url], env=self.env
+                        )
+                    )
             if _git(workspace, "status", "--porcelain").strip():  # e.g. the remote in .dvc/config
                 _git(workspace, "add", "-A")
                 _git(workspace, "commit", "-q", "-m", "bench: workspace after the first snapshot")
@@ -261,49 +314,73 @@ class Bench:
             self.checkpoint()
             unchanged.add(self.run("snapshot-unchanged", [SEEDCTL, "snapshot"], cwd=workspace, env=env))
             uploaded_unchanged.append(self.bucket_bytes(bucket) - before)
-            unchanged_git.append(head == _git(workspace, "rev-parse", "HEAD")
-                                 and not _git(workspace, "status", "--porcelain").strip())
+            unchanged_git.append(
+                head == _git(workspace, "rev-parse", "HEAD") and not _git(workspace, "status", "--porcelain").strip()
+            )
             for kind in order:
                 target = self.pg.create_database(f"plan_restore_{kind}_{i}")
                 self.checkpoint()
                 if kind == "seedctl":
-                    restore_local.add(self.run("plan-restore-local", [SEEDCTL, "restore"], cwd=workspace,
-                                               env={**env, "DATABASE_URL": target}))
+                    restore_local.add(
+                        self.run(
+                            "plan-restore-local",
+                            [SEEDCTL, "restore"],
+                            cwd=workspace,
+                            env={**env, "DATABASE_URL": target},
+                        )
+                    )
                 else:
-                    pg_restore.add(self.run("plan-pg_restore", [self.pg_bin("pg_restore"), "-d", target, str(dump)],
-                                            env=self.env))
+                    pg_restore.add(
+                        self.run("plan-pg_restore", [self.pg_bin("pg_restore"), "-d", target, str(dump)], env=self.env)
+                    )
                 self.pg.drop_database(f"plan_restore_{kind}_{i}")
             clone = self.work / f"clone{i}"
             _git(self.work, "clone", "-q", str(workspace), str(clone))
             target = self.pg.create_database(f"plan_restore_clone_{i}")
             self.checkpoint()
-            restore_clone.add(self.run("plan-restore-clone", [SEEDCTL, "restore"], cwd=clone,
-                                       env={**env, "DATABASE_URL": target}))
+            restore_clone.add(
+                self.run("plan-restore-clone", [SEEDCTL, "restore"], cwd=clone, env={**env, "DATABASE_URL": target})
+            )
             self.pg.drop_database(f"plan_restore_clone_{i}")
-            log(f"plan run {i + 1}/{runs}: snapshot {full.samples[-1].seconds:.2f} s, unchanged "
+            log(
+                f"plan run {i + 1}/{runs}: snapshot {full.samples[-1].seconds:.2f} s, unchanged "
                 f"{unchanged.samples[-1].seconds:.2f} s, restore {restore_local.samples[-1].seconds:.2f} s, "
-                f"fresh-clone restore {restore_clone.samples[-1].seconds:.2f} s")
+                f"fresh-clone restore {restore_clone.samples[-1].seconds:.2f} s"
+            )
         assert workspace is not None and bucket is not None
         anatomy = self.unchanged_anatomy(workspace, {**self.env, **remote, "DATABASE_URL": url})
         manifest = json.loads((workspace / "seeds" / "manifest.json").read_text())
         full.bytes = sum(t["size_bytes"] for t in manifest["tables"].values())
         pg_dump.bytes = dump.stat().st_size
-        weeks = self.bench_weeks(url, workspace, bucket, {**self.env, **remote, "DATABASE_URL": url}, manifest,
-                                 uploaded_full[-1])
-        return {"counts": counts, "runs": runs, "full": full, "unchanged": unchanged,
-                "restore_local": restore_local, "restore_clone": restore_clone,
-                "pg_dump": pg_dump, "pg_restore": pg_restore,
-                "uploaded_full": uploaded_full, "uploaded_unchanged": uploaded_unchanged,
-                "unchanged_git": unchanged_git, "weeks": weeks, "anatomy": anatomy,
-                "tables": {n: {"rows": t["rows"], "bytes": t["size_bytes"]} for n, t in manifest["tables"].items()}}
+        weeks = self.bench_weeks(
+            url, workspace, bucket, {**self.env, **remote, "DATABASE_URL": url}, manifest, uploaded_full[-1]
+        )
+        return {
+            "counts": counts,
+            "runs": runs,
+            "full": full,
+            "unchanged": unchanged,
+            "restore_local": restore_local,
+            "restore_clone": restore_clone,
+            "pg_dump": pg_dump,
+            "pg_restore": pg_restore,
+            "uploaded_full": uploaded_full,
+            "uploaded_unchanged": uploaded_unchanged,
+            "unchanged_git": unchanged_git,
+            "weeks": weeks,
+            "anatomy": anatomy,
+            "tables": {n: {"rows": t["rows"], "bytes": t["size_bytes"]} for n, t in manifest["tables"].items()},
+        }
 
     def unchanged_anatomy(self, workspace: Path, env: dict[str, str]) -> list[tuple[str, Sample]]:
         """The pieces of an unchanged snapshot, each run on its own in the same workspace."""
         dvc = str(BIN / "dvc")
         pieces = [
             ("`dvc --version` (DVC's interpreter start and imports)", [dvc, "--version"]),
-            ("`python stages/export.py` (the export stage alone: reads all three tables)",
-             [str(BIN / "python"), "stages/export.py"]),
+            (
+                "`python stages/export.py` (the export stage alone: reads all three tables)",
+                [str(BIN / "python"), "stages/export.py"],
+            ),
             ("`dvc repro` (runs the always-changed export stage, checks the rest)", [dvc, "repro"]),
             ("`dvc push` with nothing to push", [dvc, "push"]),
         ]
@@ -314,30 +391,52 @@ class Bench:
         clone = self.work / "anatomy-clone"
         _git(self.work, "clone", "-q", str(workspace), str(clone))
         self.run("anatomy-remote", [SEEDCTL, "remote"], cwd=clone, env=env)
-        out.append(("`dvc pull` of the snapshot in a fresh clone (remote already configured)",
-                    self.run("anatomy", [dvc, "pull"], cwd=clone, env=env)))
+        out.append(
+            (
+                "`dvc pull` of the snapshot in a fresh clone (remote already configured)",
+                self.run("anatomy", [dvc, "pull"], cwd=clone, env=env),
+            )
+        )
         return out
 
-    def bench_weeks(self, url: str, workspace: Path, bucket: str, env: dict[str, str],
-                    manifest: dict[str, Any], uploaded_first: int) -> list[dict[str, Any]]:
+    def bench_weeks(
+        self, url: str, workspace: Path, bucket: str, env: dict[str, str], manifest: dict[str, Any], uploaded_first: int
+    ) -> list[dict[str, Any]]:
         """Week 1 is the full snapshot already in `bucket`; weeks 2-4 append a week of bars."""
         week_dump = self.work / "week.dump"
         self.run("week1-pg_dump", [self.pg_bin("pg_dump"), "-Fc", "-f", str(week_dump), "-d", url], env=self.env)
-        weeks = [{"week": 1, "rows_added": None, "ohlcv_rows": manifest["tables"]["usdcop_m5_ohlcv"]["rows"],
-                  "uploaded": uploaded_first, "snapshot_seconds": None,
-                  "remote_total": self.bucket_bytes(bucket), "dump_bytes": week_dump.stat().st_size}]
+        weeks = [
+            {
+                "week": 1,
+                "rows_added": None,
+                "ohlcv_rows": manifest["tables"]["usdcop_m5_ohlcv"]["rows"],
+                "uploaded": uploaded_first,
+                "snapshot_seconds": None,
+                "remote_total": self.bucket_bytes(bucket),
+                "dump_bytes": week_dump.stat().st_size,
+            }
+        ]
         for week in (2, 3, 4):
             with psycopg.connect(url) as conn:
                 added = sample.append_ohlcv_week(conn)
             before = self.bucket_bytes(bucket)
             took = self.run(f"week{week}-snapshot", [SEEDCTL, "snapshot"], cwd=workspace, env=env)
             after = self.bucket_bytes(bucket)
-            self.run(f"week{week}-pg_dump", [self.pg_bin("pg_dump"), "-Fc", "-f", str(week_dump), "-d", url],
-                     env=self.env)
+            self.run(
+                f"week{week}-pg_dump", [self.pg_bin("pg_dump"), "-Fc", "-f", str(week_dump), "-d", url], env=self.env
+            )
             rows = json.loads((workspace / "seeds" / "manifest.json").read_text())["tables"]["usdcop_m5_ohlcv"]["rows"]
-            weeks.append({"week": week, "rows_added": added, "ohlcv_rows": rows, "uploaded": after - before,
-                          "snapshot_seconds": took.seconds, "remote_total": after,
-                          "dump_bytes": week_dump.stat().st_size})
+            weeks.append(
+                {
+                    "week": week,
+                    "rows_added": added,
+                    "ohlcv_rows": rows,
+                    "uploaded": after - before,
+                    "snapshot_seconds": took.seconds,
+                    "remote_total": after,
+                    "dump_bytes": week_dump.stat().st_size,
+                }
+            )
             log(f"week {week}: +{added} bars, pushed {after - before:,} bytes in {took.seconds:.2f} s")
         return weeks
 
@@ -348,6 +447,7 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 # -- environment facts -----------------------------------------------------------------
+
 
 def machine() -> dict[str, Any]:
     cpu = "?"
@@ -365,8 +465,14 @@ def machine() -> dict[str, Any]:
                 mem = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return {"nproc": len(os.sched_getaffinity(0)), "cpu": cpu, "ram_bytes": mem,
-            "kernel": platform.release(), "os": _os_name(), "loadavg_start": os.getloadavg()}
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "ram_bytes": mem,
+        "kernel": platform.release(),
+        "os": _os_name(),
+        "loadavg_start": os.getloadavg(),
+    }
 
 
 def _os_name() -> str:
@@ -406,21 +512,30 @@ def versions(pg: TempPostgres) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=("short", "full"), default="short",
-                        help="short: 91k and 1M rows (under 5 minutes); full: adds 10M rows")
-    parser.add_argument("--runs", type=int, default=None,
-                        help="runs per measurement (default: short 5 at 91k, 3 at 1M; full 7/5/3)")
+    parser.add_argument(
+        "--mode",
+        choices=("short", "full"),
+        default="short",
+        help="short: 91k and 1M rows (under 5 minutes); full: adds 10M rows",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=None, help="runs per measurement (default: short 5 at 91k, 3 at 1M; full 7/5/3)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "BENCHMARKS.md")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-phase profile at 1M rows")
-    parser.add_argument("--sizes", type=lambda t: [int(x) for x in t.split(",")], default=None,
-                        help="override the row counts (comma-separated), e.g. for a quick check")
+    parser.add_argument(
+        "--sizes",
+        type=lambda t: [int(x) for x in t.split(",")],
+        default=None,
+        help="override the row counts (comma-separated), e.g. for a quick check",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, projects)")
     args = parser.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         parser.error("--runs must be >= 1")
     command = "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
 
-    from report import render  # noqa: PLC0415
+    from report import render
 
     t0 = time.perf_counter()
     started_at = datetime.now(UTC)
@@ -429,14 +544,20 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(args.mode, args.runs, work, breakdown=not args.no_breakdown)
     ok = False
     try:
-        results: dict[str, Any] = {"mode": args.mode, "command": command.strip(), "machine": machine(),
-                                   "rss_method": rss_method(),
-                                   "started_at": started_at.isoformat(timespec="seconds")}
+        results: dict[str, Any] = {
+            "mode": args.mode,
+            "command": command.strip(),
+            "machine": machine(),
+            "rss_method": rss_method(),
+            "started_at": started_at.isoformat(timespec="seconds"),
+        }
         bench.pg.start()
         bench.s3.start()
         results["versions"] = versions(bench.pg)
-        log(f"PostgreSQL {bench.pg.version} on port {bench.pg.port}; S3 API server on {bench.s3.endpoint}; "
-            f"scratch {work}")
+        log(
+            f"PostgreSQL {bench.pg.version} on port {bench.pg.port}; S3 API server on {bench.s3.endpoint}; "
+            f"scratch {work}"
+        )
         url = bench.pg.create_database("bench")
         sizes = args.sizes or SIZES[args.mode]
         if SNAPSHOT_ROWS not in sizes:
@@ -458,15 +579,17 @@ def main(argv: list[str] | None = None) -> int:
         # At 1M rows (or the largest size of a --sizes run).
         one_m = next((s for s in results["sizes"] if s["rows"] == 1_000_000), results["sizes"][-1])
         if bench.do_breakdown:
-            import breakdown  # noqa: PLC0415
+            import breakdown
 
             log(f"profiling export and restore phases at {one_m['rows']:,} rows")
-            results["breakdown"] = {"rows": one_m["rows"],
-                "export": breakdown.export_breakdown(url, one_m["table"], one_m["project"],
-                                                     thorough=args.mode == "full"),
-                "restore": breakdown.restore_breakdown(bench.pg, one_m["project"],
-                                                       bench.backup.get("batch_rows", 131072),
-                                                       thorough=args.mode == "full"),
+            results["breakdown"] = {
+                "rows": one_m["rows"],
+                "export": breakdown.export_breakdown(
+                    url, one_m["table"], one_m["project"], thorough=args.mode == "full"
+                ),
+                "restore": breakdown.restore_breakdown(
+                    bench.pg, one_m["project"], bench.backup.get("batch_rows", 131072), thorough=args.mode == "full"
+                ),
             }
         results["plan"] = bench.bench_plan()
         results["plan"]["cli_startup"] = startup

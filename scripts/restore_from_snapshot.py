@@ -12,8 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from seedctl.restore.acquire import raise_if_degraded
 from seedctl.errors import run_guarded
+from seedctl.restore.acquire import raise_if_degraded
 from seedctl.restore.plan import MODES
 from seedctl.restore.run import restore_snapshot
 from seedctl.store.versions import snapshot_revision
@@ -30,8 +30,7 @@ def main() -> int:
 
     def go() -> None:
         rev = snapshot_revision(args.path, args.version)
-        report = restore_snapshot(args.path, mode=args.mode, dry_run=args.dry_run, rev=rev,
-                                             pull=args.source == "minio")
+        report = restore_snapshot(args.path, mode=args.mode, dry_run=args.dry_run, rev=rev, pull=args.source == "minio")
         manifest, results = report.manifest, report.tables
         for r in results:
             print(f"{r.data.table.qualified}: {r.action} from {r.data.origin}, {r.loaded_rows} rows, {r.verified}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check seed files against their manifest (the plan's verify_seed_integrity.py).
 
-    python scripts/verify_seed_integrity.py [--path SEEDS_DIR] [--db]
+python scripts/verify_seed_integrity.py [--path SEEDS_DIR] [--db]
 """
 
 import argparse

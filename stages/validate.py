@@ -10,8 +10,4 @@ from seedctl.snapshot.validate import run_validate
 
 if __name__ == "__main__":
     seeds = Path("seeds")
-    sys.exit(
-        run_guarded(
-            lambda: run_validate(load_params("params.yaml"), seeds, previous=previous_manifest(seeds))
-        )
-    )
+    sys.exit(run_guarded(lambda: run_validate(load_params("params.yaml"), seeds, previous=previous_manifest(seeds))))

@@ -72,9 +72,7 @@ def schedule_from_params(project: Path) -> str:
     try:
         params = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
-        raise FileNotFoundError(
-            f"{params_path} not found: set SEEDCTL_PROJECT_DIR to the seedctl checkout"
-        ) from None
+        raise FileNotFoundError(f"{params_path} not found: set SEEDCTL_PROJECT_DIR to the seedctl checkout") from None
     schedule = (params.get("backup") or {}).get("schedule") or DEFAULT_SCHEDULE
     if len(str(schedule).split()) != 5:
         raise ValueError(f"{params_path}: backup.schedule {schedule!r} is not a 5-field cron expression")
@@ -105,8 +103,7 @@ SEEDCTL = seedctl_bin(PROJECT)
 def seedctl(*args: str) -> str:
     """The bash command: cd into the project and run seedctl there (it reads MINIO_* from
     .env itself; the worker's environment wins, as everywhere in seedctl)."""
-    return (f"cd {shlex.quote(str(PROJECT))} && "
-            f"{shlex.join([SEEDCTL, *args])}")
+    return f"cd {shlex.quote(str(PROJECT))} && {shlex.join([SEEDCTL, *args])}"
 
 
 with DAG(
@@ -147,7 +144,7 @@ with DAG(
         task_id="prune",
         # Exit 99 = skipped: lets a deployment (or a test) without `seedctl prune` opt out.
         bash_command='if [ -n "${SEEDCTL_DAG_SKIP_PRUNE:-}" ]; then echo "prune skipped '
-                     '(SEEDCTL_DAG_SKIP_PRUNE)"; exit 99; fi; ' + seedctl("prune", "--yes"),
+        '(SEEDCTL_DAG_SKIP_PRUNE)"; exit 99; fi; ' + seedctl("prune", "--yes"),
         execution_timeout=timedelta(hours=1),
     )
     snapshot >> push >> tag >> prune

@@ -14,9 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from seedctl.restore.acquire import raise_if_degraded
-from seedctl.pg.db import wait_for_database
 from seedctl.errors import run_guarded
+from seedctl.pg.db import wait_for_database
+from seedctl.restore.acquire import raise_if_degraded
 from seedctl.restore.run import restore_snapshot
 
 
@@ -33,7 +33,11 @@ def main() -> int:
         manifest, results = report.manifest, report.tables
         seeded = [r for r in results if r.action != "keep"]
         for r in results:
-            what = "already has data, left alone" if r.action == "keep" else f"seeded {r.loaded_rows} rows ({r.data.origin})"
+            what = (
+                "already has data, left alone"
+                if r.action == "keep"
+                else f"seeded {r.loaded_rows} rows ({r.data.origin})"
+            )
             print(f"{r.data.table.qualified}: {what}")
             for note in r.data.notes + r.notes:  # e.g. the types and extensions it created
                 print(f"  {note}")

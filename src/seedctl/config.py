@@ -144,8 +144,7 @@ class Params:
         changing them does not make a new snapshot.
         """
         backup = {k: self.raw.get("backup", {}).get(k) for k in SNAPSHOT_BACKUP_KEYS}
-        parts = {"sources": self.raw.get("sources"), "backup": backup,
-                 "validation": self.raw.get("validation")}
+        parts = {"sources": self.raw.get("sources"), "backup": backup, "validation": self.raw.get("validation")}
         return {
             name: hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
             for name, value in parts.items()
@@ -162,9 +161,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: file not found", "run from the project root or pass --params"
-        ) from None
+        raise ConfigError(f"{path}: file not found", "run from the project root or pass --params") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
@@ -252,7 +249,7 @@ def _check_source(src: Source, where: str, origin: str) -> Source:
     except ValueError:
         raise ConfigError(
             f"{origin}: {where}.table: bad identifier {src.table!r}",
-            'use schema.table or table, as in SQL: unquoted names fold to lower case; '
+            "use schema.table or table, as in SQL: unquoted names fold to lower case; "
             'double-quote others, e.g. public."Mixed Case"',
         ) from None
 
@@ -260,16 +257,19 @@ def _check_source(src: Source, where: str, origin: str) -> Source:
         try:
             return parse_column_name(text)
         except ValueError:
-            raise ConfigError(f"{origin}: {where}: bad column name {text!r}",
-                              'write it as in SQL: unquoted folds to lower case; double-quote '
-                              'others, e.g. \'"Close Price"\'') from None
+            raise ConfigError(
+                f"{origin}: {where}: bad column name {text!r}",
+                "write it as in SQL: unquoted folds to lower case; double-quote others, e.g. '\"Close Price\"'",
+            ) from None
 
     ratios: dict[str, float] = {}
     for key, ratio in src.column_max_null_ratio.items():
         name = column(key)
         if name in ratios:  # e.g. select and "select": one column, two limits
-            raise ConfigError(f"{origin}: {where}.column_max_null_ratio: {key!r} names column "
-                              f"{name!r} a second time", "keep one entry per column")
+            raise ConfigError(
+                f"{origin}: {where}.column_max_null_ratio: {key!r} names column {name!r} a second time",
+                "keep one entry per column",
+            )
         ratios[name] = ratio
     src = dataclasses.replace(
         src,
@@ -280,8 +280,10 @@ def _check_source(src: Source, where: str, origin: str) -> Source:
     if src.min_rows < 0:
         raise ConfigError(f"{origin}: {where}.min_rows must be >= 0")
     if src.partition != "none" and not src.time_column:
-        raise ConfigError(f"{origin}: {where}.partition: {src.partition!r} needs a time_column",
-                          "name the table's time column, or set partition: none")
+        raise ConfigError(
+            f"{origin}: {where}.partition: {src.partition!r} needs a time_column",
+            "name the table's time column, or set partition: none",
+        )
     ratios = list(src.column_max_null_ratio.values())
     if src.max_null_ratio is not None:
         ratios.append(src.max_null_ratio)
@@ -304,9 +306,7 @@ def _check_ranges(backup: Backup, validation: Validation, origin: str) -> None:
     if not 0.0 <= validation.max_null_ratio <= 1.0:
         raise ConfigError(f"{origin}: validation.max_null_ratio must be between 0 and 1")
     if len(backup.schedule.split()) != 5:
-        raise ConfigError(
-            f"{origin}: backup.schedule {backup.schedule!r} is not a 5-field cron expression"
-        )
+        raise ConfigError(f"{origin}: backup.schedule {backup.schedule!r} is not a 5-field cron expression")
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -318,9 +318,7 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode)
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node)
 
@@ -329,6 +327,7 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _m
 
 
 # --- strict dataclass construction -------------------------------------------------------
+
 
 def _build(cls: type, data: Any, where: str, origin: str) -> Any:
     if data is None:
@@ -346,9 +345,7 @@ def _build(cls: type, data: Any, where: str, origin: str) -> Any:
     missing = [
         name
         for name, f in fields.items()
-        if name not in data
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
+        if name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     ]
     if missing:
         raise ConfigError(f"{origin}: {where}: missing key '{missing[0]}'")
@@ -377,8 +374,7 @@ def _coerce(hint: Any, value: Any, where: str, origin: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{origin}: {where}: expected a mapping, got {_kind(value)}")
         return {
-            _coerce(args[0], k, where, origin): _coerce(args[1], v, f"{where}.{k}", origin)
-            for k, v in value.items()
+            _coerce(args[0], k, where, origin): _coerce(args[1], v, f"{where}.{k}", origin) for k, v in value.items()
         }
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where, origin)

@@ -118,8 +118,11 @@ def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
     except KeyboardInterrupt as exc:
         # SIGTERM (a scheduler's timeout) is reported and ended like Ctrl-C: 128 + signal.
         terminated = isinstance(exc, Terminated)
-        print(f"seedctl: {'terminated (SIGTERM)' if terminated else 'interrupted'}; "
-              "stopped: nothing was published and no database was changed", file=sys.stderr)
+        print(
+            f"seedctl: {'terminated (SIGTERM)' if terminated else 'interrupted'}; "
+            "stopped: nothing was published and no database was changed",
+            file=sys.stderr,
+        )
         return 143 if terminated else 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the operator
         if verbose:
@@ -128,8 +131,7 @@ def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
             traceback.print_exc()
         detail = " ".join(str(exc).split())[:300]
         print(
-            f"seedctl: internal error: {type(exc).__name__}: {redact(detail)} "
-            "-- rerun with --verbose and report it",
+            f"seedctl: internal error: {type(exc).__name__}: {redact(detail)} -- rerun with --verbose and report it",
             file=sys.stderr,
         )
         return 1

@@ -40,12 +40,11 @@ def load_manifest(seeds_dir: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise NotFound(
-            f"{path} is missing", "this checkout holds no snapshot yet: run `make snapshot`"
-        ) from None
+        raise NotFound(f"{path} is missing", "this checkout holds no snapshot yet: run `make snapshot`") from None
     except json.JSONDecodeError as exc:
-        raise IntegrityError(f"{path} is not valid JSON (line {exc.lineno})",
-                             "restore it with `git checkout -- seeds/manifest.json`") from None
+        raise IntegrityError(
+            f"{path} is not valid JSON (line {exc.lineno})", "restore it with `git checkout -- seeds/manifest.json`"
+        ) from None
 
 
 def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
@@ -53,8 +52,7 @@ def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
     import pyarrow.parquet as pq  # not at import: the CLI's start-up must not pay for pyarrow
 
     problems = []
-    expected = [(p["file"], p["sha256"], p["size_bytes"])
-                for t in manifest["tables"].values() for p in table_parts(t)]
+    expected = [(p["file"], p["sha256"], p["size_bytes"]) for t in manifest["tables"].values() for p in table_parts(t)]
     expected.append((SCHEMA_FILE, manifest["schema_sha256"], None))
     for rel, sha, size in expected:
         path = seeds_dir / rel
@@ -71,8 +69,9 @@ def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:
                 continue
             rows = pq.ParquetFile(path).metadata.num_rows
             if rows != part["rows"]:
-                problems.append(f"{MANIFEST_FILE}: says {part['rows']} rows for {part['file']} of {name}, "
-                                f"the file holds {rows}")
+                problems.append(
+                    f"{MANIFEST_FILE}: says {part['rows']} rows for {part['file']} of {name}, the file holds {rows}"
+                )
     return problems + inconsistencies(manifest)
 
 

@@ -66,8 +66,9 @@ def _bound(value: str | date | datetime, name: str) -> tuple[datetime, bool]:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"{name} {value!r} is not an ISO date or timestamp",
-                           "e.g. 2024-01-01 or 2024-01-01T09:30:00+00:00") from None
+        raise ConfigError(
+            f"{name} {value!r} is not an ISO date or timestamp", "e.g. 2024-01-01 or 2024-01-01T09:30:00+00:00"
+        ) from None
     return moment, len(text) <= 10
 
 
@@ -118,9 +119,11 @@ def time_mask(column: Any, field: pa.Field, window: TimeRange, table: str) -> An
     elif pa.types.is_date(field.type):
         values, unit = column.cast(pa.int32()), US_PER_DAY
     else:
-        raise ConfigError(f"the time column {field.name} of {table} is stored as text "
-                           f"({field.metadata.get(b'pg_type', b'?').decode() if field.metadata else '?'})",
-                           "read it without since/until and filter its PostgreSQL text yourself")
+        raise ConfigError(
+            f"the time column {field.name} of {table} is stored as text "
+            f"({field.metadata.get(b'pg_type', b'?').decode() if field.metadata else '?'})",
+            "read it without since/until and filter its PostgreSQL text yourself",
+        )
     keep = None
     if window.lo is not None:  # value * unit >= lo
         keep = pc.greater_equal(values, pa.scalar(-(-window.lo // unit), values.type))

@@ -21,12 +21,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from seedctl_dev import sample
+from seedctl.layout import load_manifest
 from seedctl.pg.checksum import Checksum, recorded_checksum
+from seedctl.store.versions import git
+from seedctl_dev import sample
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
-from seedctl.layout import load_manifest
-from seedctl.store.versions import git
 
 
 def scratch_copy(repo: Path, dest: Path, *, skip: tuple[str, ...] = ("tests/", "seeds/")) -> None:
@@ -46,12 +46,10 @@ def scratch_copy(repo: Path, dest: Path, *, skip: tuple[str, ...] = ("tests/", "
 
 def _seedctl(workspace: Path, env: dict[str, str], *args: str) -> float:
     started = time.perf_counter()
-    result = subprocess.run([str(Path(sys.executable).parent / "seedctl"), *args], cwd=workspace, env=env,
-                            check=False)
+    result = subprocess.run([str(Path(sys.executable).parent / "seedctl"), *args], cwd=workspace, env=env, check=False)
     if result.returncode:
         raise SystemExit(f"demo: `seedctl {' '.join(args)}` failed (exit {result.returncode})")
     return time.perf_counter() - started
-
 
 
 def _fingerprints(url: str, manifest: dict[str, Any]) -> dict[str, Checksum]:
@@ -71,17 +69,26 @@ def run_demo(repo: Path, work_dir: Path) -> None:
     office, new_server = work_dir / "workspace", work_dir / "new-server"
     office.mkdir(parents=True)
     with TempPostgres() as pg, S3Server(work_dir) as s3:
-        print(f"demo: PostgreSQL {pg.version} ({pg.flavor}) on {pg.host}:{pg.port}; "
-              f"S3 API server (moto_server) on {s3.endpoint}")
+        print(
+            f"demo: PostgreSQL {pg.version} ({pg.flavor}) on {pg.host}:{pg.port}; "
+            f"S3 API server (moto_server) on {s3.endpoint}"
+        )
         s3.create_bucket("seeds")
-        remote = {"MINIO_ENDPOINT": s3.endpoint, "MINIO_ACCESS_KEY": s3.access_key,
-                  "MINIO_SECRET_KEY": s3.secret_key, "MINIO_BUCKET": "seeds", "MINIO_USE_SSL": "false"}
+        remote = {
+            "MINIO_ENDPOINT": s3.endpoint,
+            "MINIO_ACCESS_KEY": s3.access_key,
+            "MINIO_SECRET_KEY": s3.secret_key,
+            "MINIO_BUCKET": "seeds",
+            "MINIO_USE_SSL": "false",
+        }
         url = pg.create_database("trading")
         started = time.perf_counter()
         with psycopg.connect(url) as conn:
             counts = sample.load_sample_data(conn)
-        print(f"demo: sample data loaded in {time.perf_counter() - started:.1f} s: "
-              + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
+        print(
+            f"demo: sample data loaded in {time.perf_counter() - started:.1f} s: "
+            + ", ".join(f"{t} {n:,}" for t, n in counts.items())
+        )
 
         scratch_copy(repo, office)
         env = {**os.environ, **remote, "DATABASE_URL": url, "DVC_NO_ANALYTICS": "1"}
@@ -108,17 +115,28 @@ def run_demo(repo: Path, work_dir: Path) -> None:
         raise SystemExit("demo: the restored database differs from the source")
 
 
-def _summary(manifest: dict[str, Any], before: dict[str, Checksum], after: dict[str, Checksum],
-             took_snapshot: float, took_repeat: float, unchanged: bool, took_restore: float) -> None:
+def _summary(
+    manifest: dict[str, Any],
+    before: dict[str, Checksum],
+    after: dict[str, Checksum],
+    took_snapshot: float,
+    took_repeat: float,
+    unchanged: bool,
+    took_restore: float,
+) -> None:
     total = sum(t["size_bytes"] for t in manifest["tables"].values())
     print(f"\ndemo summary: snapshot {manifest['version']}, {total / 1e6:.2f} MB of Parquet in the remote")
-    print(f"  snapshot + push {took_snapshot:5.1f} s | repeat {took_repeat:4.1f} s "
-          f"(git {'unchanged' if unchanged else 'CHANGED'}) | restore on a new server {took_restore:4.1f} s")
+    print(
+        f"  snapshot + push {took_snapshot:5.1f} s | repeat {took_repeat:4.1f} s "
+        f"(git {'unchanged' if unchanged else 'CHANGED'}) | restore on a new server {took_restore:4.1f} s"
+    )
     print(f"  {'table':<24}{'source rows':>12}{'restored rows':>15}  {'content checksum (source = restored)'}")
     for name in manifest["tables"]:
         a, b = before[name], after[name]
         same = "identical" if a == b else "DIFFERENT"
         print(f"  {name:<24}{a.rows:>12,}{b.rows:>15,}  {a.digest[:18]:<20}{b.digest[:18]:<20}{same}")
+
+
 def main(work_dir: Path | None = None) -> None:
     """`make demo`, in work_dir (default: .demo in the repository)."""
     from seedctl.signals import sigterm_as_interrupt

@@ -14,9 +14,9 @@ import subprocess
 import sys
 import time
 import urllib.request as urlrequest
+from pathlib import Path
 
 from seedctl.errors import DevServerError
-from pathlib import Path
 
 
 class S3Server:
@@ -48,8 +48,12 @@ class S3Server:
         log = (self.log_dir / "moto_server.log").open("ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
         self.proc = subprocess.Popen(
-            [str(binary), "-H", "127.0.0.1", "-p", str(self.port)], stdout=log, stderr=log,
-            stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            [str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -57,7 +61,7 @@ class S3Server:
             if self.proc.poll() is not None:
                 raise DevServerError(f"moto_server exited {self.proc.returncode}; see {self.log_dir}")
             try:
-                with urlrequest.urlopen(f"{self.url}/moto-api/", timeout=1):
+                with urlrequest.urlopen(f"{self.url}/moto-api/", timeout=1):  # noqa: S310 - http://127.0.0.1, ours
                     break
             except OSError:
                 if time.monotonic() > deadline:
@@ -69,14 +73,14 @@ class S3Server:
     def _enable_auth(self) -> None:
         iam = self.client("iam", "testing", "testing")
         iam.create_user(UserName="seedctl")
-        policy = {"Version": "2012-10-17",
-                  "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
         iam.put_user_policy(UserName="seedctl", PolicyName="all", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName="seedctl")["AccessKey"]
         self.access_key, self.secret_key = key["AccessKeyId"], key["SecretAccessKey"]
-        request = urlrequest.Request(f"{self.url}/moto-api/reset-auth", data=b"0", method="POST",
-                                      headers={"Content-Type": "text/plain"})
-        with urlrequest.urlopen(request, timeout=5):
+        request = urlrequest.Request(  # noqa: S310 - http://127.0.0.1, ours
+            f"{self.url}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
+        )
+        with urlrequest.urlopen(request, timeout=5):  # noqa: S310 - http://127.0.0.1, ours
             pass
 
     def __enter__(self) -> S3Server:
@@ -101,12 +105,14 @@ class S3Server:
                 continue
         self.proc = None
 
-    def client(self, service: str = "s3", access_key: str | None = None, secret_key: str | None = None):  # noqa: ANN201
+    def client(self, service: str = "s3", access_key: str | None = None, secret_key: str | None = None):
         import botocore.session
         from botocore.config import Config
 
         return botocore.session.Session().create_client(
-            service, region_name="us-east-1", endpoint_url=self.url,
+            service,
+            region_name="us-east-1",
+            endpoint_url=self.url,
             aws_access_key_id=access_key or self.access_key,
             aws_secret_access_key=secret_key or self.secret_key,
             config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
@@ -125,5 +131,3 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-

@@ -76,7 +76,6 @@ ENV_FILE = "connection.env"
 _MAX_SOCKET_DIR_LEN = 80
 
 
-
 # --------------------------------------------------------------------------------------
 # Binaries
 # --------------------------------------------------------------------------------------
@@ -93,17 +92,18 @@ class PgBinaries:
 def _probe_version(bin_dir: Path) -> tuple[str, int]:
     try:
         out = subprocess.run(
-            [str(bin_dir / "postgres"), "--version"], capture_output=True, text=True,
-            timeout=30, stdin=subprocess.DEVNULL,
+            [str(bin_dir / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise DevServerError(f"cannot run {bin_dir / 'postgres'}: {exc}") from exc
     m = re.search(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?", out.stdout)
     if out.returncode != 0 or not m:
         detail = (out.stderr or out.stdout).strip().splitlines()
-        raise DevServerError(
-            f"{bin_dir / 'postgres'} --version failed: {detail[-1] if detail else out.returncode}"
-        )
+        raise DevServerError(f"{bin_dir / 'postgres'} --version failed: {detail[-1] if detail else out.returncode}")
     version = m.group(1) + (f".{m.group(2)}" if m.group(2) else "")
     return version, int(m.group(1))
 
@@ -166,9 +166,22 @@ def _service_account() -> _Account | None:
         return _Account(name, pw.pw_uid, pw.pw_gid, tuple(os.getgrouplist(name, pw.pw_gid)))
     useradd = shutil.which("useradd") or "/usr/sbin/useradd"
     res = subprocess.run(
-        [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-         "--shell", "/usr/sbin/nologin", "--comment", "seedctl throwaway PostgreSQL", SERVICE_USER],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        [
+            useradd,
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            "--comment",
+            "seedctl throwaway PostgreSQL",
+            SERVICE_USER,
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     try:
         pw = pwd.getpwnam(SERVICE_USER)  # also covers a concurrent creation (useradd exit 9)
@@ -410,9 +423,7 @@ class TempPostgres:
     @classmethod
     def from_state(cls, base_dir: Path, state: dict) -> TempPostgres:
         pg = cls(base_dir, flavor=state.get("flavor", "auto"), stop_at_exit=False)
-        pg.binaries = PgBinaries(
-            Path(state["bin_dir"]), state["flavor"], state["version"], int(state["major_version"])
-        )
+        pg.binaries = PgBinaries(Path(state["bin_dir"]), state["flavor"], state["version"], int(state["major_version"]))
         pg.base_dir = Path(base_dir).absolute()
         pg.data_dir = Path(state["data_dir"])
         pg.socket_dir = Path(state["socket_dir"])
@@ -442,8 +453,16 @@ class TempPostgres:
         with tempfile.TemporaryFile("w+") as out:
             try:
                 res = subprocess.run(
-                    args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    env=env, cwd="/", timeout=timeout, start_new_session=daemon, text=True, **kwargs,
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd="/",
+                    timeout=timeout,
+                    start_new_session=daemon,
+                    text=True,
+                    **kwargs,
                 )
             except subprocess.TimeoutExpired as exc:
                 out.seek(0)
@@ -494,9 +513,19 @@ class TempPostgres:
                 fh.write(self.password + "\n")
             _give(pwfile, self._account)
             res = self._run(
-                [str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.user,
-                 f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
-                 "--encoding=UTF8", "--no-locale", "--no-sync"],
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.user,
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                ],
                 timeout=180,
             )
         finally:
@@ -523,9 +552,21 @@ class TempPostgres:
         for _attempt in range(5):
             self.port = _free_port()
             res = self._run(
-                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_path),
-                 "-w", "-t", str(int(self._startup_timeout)), "-o", f"-p {self.port}", "start"],
-                timeout=self._startup_timeout + 30, daemon=True,
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_path),
+                    "-w",
+                    "-t",
+                    str(int(self._startup_timeout)),
+                    "-o",
+                    f"-p {self.port}",
+                    "start",
+                ],
+                timeout=self._startup_timeout + 30,
+                daemon=True,
             )
             if res.returncode == 0:
                 self._started = True
@@ -565,8 +606,7 @@ class TempPostgres:
         for mode, wait in (("fast", 30), ("immediate", 15)):
             try:
                 self._run(
-                    [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", str(wait),
-                     "-m", mode, "stop"],
+                    [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", str(wait), "-m", mode, "stop"],
                     timeout=wait + 15,
                 )
             except DevServerError:

@@ -21,8 +21,20 @@ from seedctl_dev.demo import scratch_copy
 BIN = Path(sys.executable).parent
 SEEDCTL = str(BIN / "seedctl")
 # Settings a scratch project must not inherit from the shell running the tests.
-_SCRUBBED = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "SEEDCTL_PARAMS", "MINIO_ENDPOINT",
-             "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_BUCKET", "MINIO_USE_SSL", "MINIO_REGION")
+_SCRUBBED = (
+    "PGHOST",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGDATABASE",
+    "SEEDCTL_PARAMS",
+    "MINIO_ENDPOINT",
+    "MINIO_ACCESS_KEY",
+    "MINIO_SECRET_KEY",
+    "MINIO_BUCKET",
+    "MINIO_USE_SSL",
+    "MINIO_REGION",
+)
 
 
 @dataclass
@@ -33,19 +45,38 @@ class Project:
     env: dict[str, str]
     database_url: str
 
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command in the project (the `seedctl`, `dvc`, `git` of this environment)."""
-        return subprocess.run(list(args), cwd=self.root, env={**self.env, **(env or {})}, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        return subprocess.run(
+            list(args),
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
 
-    def seedctl(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def seedctl(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         return self.run(SEEDCTL, *args, env=env, timeout=timeout)
 
     def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """Start `seedctl args` in its own process group (so the whole job can be killed)."""
-        return subprocess.Popen([SEEDCTL, *args], cwd=self.root, env={**self.env, **(env or {})},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                text=True, start_new_session=True)
+        return subprocess.Popen(
+            [SEEDCTL, *args],
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
 
     def git(self, *args: str) -> str:
         result = self.run("git", *args)

@@ -42,10 +42,23 @@ def _main(
     state["verbose"] = verbose
 
 
-for command in (cli_snapshot.snapshot, cli_snapshot.tag, cli_snapshot.export, cli_snapshot.manifest, cli_snapshot.validate,
-                cli_restore.restore, cli_restore.verify, cli_versions.show, cli_snapshot.status,
-                cli_restore.remote, cli_restore.push, cli_restore.pull, cli_prune.prune, cli_versions.diff,
-                schedule.cron):
+for command in (
+    cli_snapshot.snapshot,
+    cli_snapshot.tag,
+    cli_snapshot.export,
+    cli_snapshot.manifest,
+    cli_snapshot.validate,
+    cli_restore.restore,
+    cli_restore.verify,
+    cli_versions.show,
+    cli_snapshot.status,
+    cli_restore.remote,
+    cli_restore.push,
+    cli_restore.pull,
+    cli_prune.prune,
+    cli_versions.diff,
+    schedule.cron,
+):
     app.command()(command)
 app.command("list")(cli_versions.list_)
 app.command()(cli_query.query)
@@ -54,4 +67,3 @@ app.command("sample-data")(cli_snapshot.sample_data)
 
 def main() -> None:
     app()
-

@@ -17,9 +17,7 @@ from seedctl.errors import run_guarded
 out = Console(width=None if sys.stdout.isatty() else 140)
 state = {"verbose": False}
 
-ParamsOpt = Annotated[
-    Path, typer.Option("--params", envvar="SEEDCTL_PARAMS", help="The seed configuration.")
-]
+ParamsOpt = Annotated[Path, typer.Option("--params", envvar="SEEDCTL_PARAMS", help="The seed configuration.")]
 
 
 def run(func: Callable[[], object]) -> None:
@@ -41,8 +39,15 @@ def tables_table(data: dict[str, Any]) -> Table:
     table = Table("source", "table", "rows", "from", "to", "size", "sha256")
     for name, entry in data["tables"].items():
         rng = entry.get("date_range") or {}
-        table.add_row(name, entry["table"], f"{entry['rows']:,}", rng.get("min") or "-",
-                      rng.get("max") or "-", human_bytes(entry["size_bytes"]), entry["sha256"][:12])
+        table.add_row(
+            name,
+            entry["table"],
+            f"{entry['rows']:,}",
+            rng.get("min") or "-",
+            rng.get("max") or "-",
+            human_bytes(entry["size_bytes"]),
+            entry["sha256"][:12],
+        )
     return table
 
 

@@ -27,14 +27,19 @@ def summary(result: PruneResult) -> str:
         if result.local_cache_bytes:
             line += f"; {megabytes(result.local_cache_bytes)} freed in .dvc/cache"
         return line
-    return (f"dry run: would prune {versions}, delete {count} object{'s' if count != 1 else ''}, "
-            f"free {megabytes(plan.bytes)}; nothing changed -- run with --yes to do it")
+    return (
+        f"dry run: would prune {versions}, delete {count} object{'s' if count != 1 else ''}, "
+        f"free {megabytes(plan.bytes)}; nothing changed -- run with --yes to do it"
+    )
 
 
 def print_plan(plan: Plan) -> None:
     table = Table("version", "commit", "tagged", "status")
-    status = {v.tag: "kept" for v in plan.kept} | {v.tag: f"pinned ({plan.pinned[v.tag]})" for v in plan.pinned_versions} \
+    status = (
+        {v.tag: "kept" for v in plan.kept}
+        | {v.tag: f"pinned ({plan.pinned[v.tag]})" for v in plan.pinned_versions}
         | {v.tag: "pruned" for v in plan.pruned}
+    )
     for v in newest_first([*plan.kept, *plan.pinned_versions, *plan.pruned]):
         table.add_row(v.tag, v.commit[:10], f"{v.tagged_at:%Y-%m-%d %H:%M:%S}", status[v.tag])
     out.print(table)
@@ -44,24 +49,35 @@ def print_plan(plan: Plan) -> None:
             objects.add_row(o.key, o.what, human_bytes(o.size) if o.size is not None else "not on the remote")
         out.print(objects)
     if plan.still_needed:
-        out.print(f"{plan.still_needed} object(s) of pruned versions are still needed by kept, pinned "
-                  "or checked-out snapshots and stay")
+        out.print(
+            f"{plan.still_needed} object(s) of pruned versions are still needed by kept, pinned "
+            "or checked-out snapshots and stay"
+        )
     if plan.resumed:
         out.print(f"{plan.resumed} object(s) left by an interrupted prune are included")
     if plan.hand_tags:
-        out.print(f"versions are the {TAG_PREFIX}* tags; also on snapshot commits, never pruned and their data "
-                  f"kept: {', '.join(plan.hand_tags)}", soft_wrap=True)
+        out.print(
+            f"versions are the {TAG_PREFIX}* tags; also on snapshot commits, never pruned and their data "
+            f"kept: {', '.join(plan.hand_tags)}",
+            soft_wrap=True,
+        )
 
 
 def prune(
-    params: Annotated[Path, typer.Option("--params", envvar="SEEDCTL_PARAMS", help="The seed configuration.")] = Path("params.yaml"),
-    keep: Annotated[int | None, typer.Option(
-        "--keep", help="Versions to keep (default: params.yaml backup.retention_count).")] = None,
-    pin: Annotated[list[str] | None, typer.Option(
-        "--pin", help="Also keep this version (repeatable), as params.yaml backup.pinned does.")] = None,
+    params: Annotated[Path, typer.Option("--params", envvar="SEEDCTL_PARAMS", help="The seed configuration.")] = Path(
+        "params.yaml"
+    ),
+    keep: Annotated[
+        int | None, typer.Option("--keep", help="Versions to keep (default: params.yaml backup.retention_count).")
+    ] = None,
+    pin: Annotated[
+        list[str] | None,
+        typer.Option("--pin", help="Also keep this version (repeatable), as params.yaml backup.pinned does."),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do it: delete the version tags and remote objects.")] = False,
-    local_cache: Annotated[bool, typer.Option(
-        "--local-cache", help="With --yes, also drop those objects from .dvc/cache.")] = False,
+    local_cache: Annotated[
+        bool, typer.Option("--local-cache", help="With --yes, also drop those objects from .dvc/cache.")
+    ] = False,
 ) -> None:
     """Retention: keep the newest snapshot versions (and pinned ones), remove the older ones.
 
@@ -71,12 +87,17 @@ def prune(
     the same bucket are untouched. Dry run by default; --yes deletes, and remote deletion
     cannot be undone.
     """
+
     def go() -> None:
         result = run_prune(params, keep=keep, pins=pin or [], yes=yes, local_cache=local_cache)
         print_plan(result.plan)
         out.print(summary(result), soft_wrap=True)
         if result.done and result.plan.pruned and git(params.resolve().parent, "remote").split():
-            out.print("the tags may still exist on git remotes: `git push <remote> --delete "
-                      + " ".join(v.tag for v in result.plan.pruned) + "`", soft_wrap=True)
+            out.print(
+                "the tags may still exist on git remotes: `git push <remote> --delete "
+                + " ".join(v.tag for v in result.plan.pruned)
+                + "`",
+                soft_wrap=True,
+            )
 
     run(go)

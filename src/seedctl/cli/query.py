@@ -21,12 +21,15 @@ TERMINAL_ROWS = 1000
 
 def query(
     statement: Annotated[str, typer.Argument(metavar="SQL", help="DuckDB SQL; each table is named after its source.")],
-    rev: Annotated[str | None, typer.Option(
-        "--rev", help="A snapshot tag, version (2026.01.18) or commit; default: the checkout.")] = None,
-    csv: Annotated[str | None, typer.Option(
-        "--csv", metavar="FILE", help="Write the result as CSV to FILE ('-' for stdout).")] = None,
-    parquet: Annotated[Path | None, typer.Option(
-        "--parquet", metavar="FILE", help="Write the result as Parquet to FILE.")] = None,
+    rev: Annotated[
+        str | None, typer.Option("--rev", help="A snapshot tag, version (2026.01.18) or commit; default: the checkout.")
+    ] = None,
+    csv: Annotated[
+        str | None, typer.Option("--csv", metavar="FILE", help="Write the result as CSV to FILE ('-' for stdout).")
+    ] = None,
+    parquet: Annotated[
+        Path | None, typer.Option("--parquet", metavar="FILE", help="Write the result as Parquet to FILE.")
+    ] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Run SQL (DuckDB) over a snapshot's tables, read from the DVC cache or remote.
@@ -70,8 +73,10 @@ def _write(result: pa.Table, sink: Path | object, kind: str) -> None:
             pacsv.write_csv(result, sink)
     except (pa.ArrowException, OSError) as exc:
         where = "stdout" if not isinstance(sink, Path) else str(sink)
-        raise QueryError(f"cannot write the result as {kind} to {where}: {' '.join(str(exc).split())[:200]}",
-                         "choose another file, or the other format") from None
+        raise QueryError(
+            f"cannot write the result as {kind} to {where}: {' '.join(str(exc).split())[:200]}",
+            "choose another file, or the other format",
+        ) from None
 
 
 def _print(result: pa.Table) -> None:
@@ -82,8 +87,10 @@ def _print(result: pa.Table) -> None:
         table.add_row(*row)
     out.print(table)
     more = result.num_rows - shown.num_rows
-    out.print(f"{result.num_rows:,} row{'s' if result.num_rows != 1 else ''}"
-              + (f" ({more:,} not shown: use --csv or --parquet)" if more else ""))
+    out.print(
+        f"{result.num_rows:,} row{'s' if result.num_rows != 1 else ''}"
+        + (f" ({more:,} not shown: use --csv or --parquet)" if more else "")
+    )
 
 
 def _texts(column: pa.ChunkedArray) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,8 +23,11 @@ def remote(params: ParamsOpt = Path("params.yaml")) -> None:
 
     def go() -> None:
         s = setup_remote(project_root(params), load_params(params))
-        out.print(f"remote {s.name}: {s.url} at {s.endpoint_url} (bucket '{s.bucket}' reachable); "
-                  "endpoint and keys in .dvc/config.local", soft_wrap=True)
+        out.print(
+            f"remote {s.name}: {s.url} at {s.endpoint_url} (bucket '{s.bucket}' reachable); "
+            "endpoint and keys in .dvc/config.local",
+            soft_wrap=True,
+        )
 
     run(go)
 
@@ -56,7 +59,7 @@ def pull(params: ParamsOpt = Path("params.yaml")) -> None:
     run(go)
 
 
-class RestoreMode(str, Enum):
+class RestoreMode(StrEnum):
     SAFE = "safe"
     REPLACE = "replace"
     APPEND = "append"
@@ -84,7 +87,10 @@ def restore(
     mode: Annotated[
         RestoreMode,
         typer.Option(
-            "--mode", envvar="SEEDCTL_RESTORE_MODE", parser=_mode, metavar="[safe|replace|append|missing]",
+            "--mode",
+            envvar="SEEDCTL_RESTORE_MODE",
+            parser=_mode,
+            metavar="[safe|replace|append|missing]",
             help="safe: refuse non-empty tables | replace: overwrite | append: add rows whose key "
             "is missing | missing: only absent or empty tables.",
         ),
@@ -93,15 +99,32 @@ def restore(
         str | None, typer.Option("--rev", help="Restore the snapshot of this git tag/commit; work tree untouched.")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
-    tables: Annotated[list[str] | None, typer.Option(
-        "--table", metavar="NAME", help="Restore only this table (a source or its table name); repeatable. "
-        "Other tables are neither fetched nor touched.")] = None,
-    since: Annotated[str | None, typer.Option(
-        "--since", metavar="DATE", help="Restore only rows whose time column is at or after DATE (ISO date or "
-        "timestamp); only the files of the range are fetched.")] = None,
-    until: Annotated[str | None, typer.Option(
-        "--until", metavar="DATE", help="Restore only rows whose time column is at or before DATE (a date takes "
-        "in its whole day).")] = None,
+    tables: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--table",
+            metavar="NAME",
+            help="Restore only this table (a source or its table name); repeatable. "
+            "Other tables are neither fetched nor touched.",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATE",
+            help="Restore only rows whose time column is at or after DATE (ISO date or "
+            "timestamp); only the files of the range are fetched.",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="DATE",
+            help="Restore only rows whose time column is at or before DATE (a date takes in its whole day).",
+        ),
+    ] = None,
 ) -> None:
     """Restore the checked-out snapshot into the database, all or nothing.
 
@@ -114,21 +137,34 @@ def restore(
     the range's rows and refuses (nothing changed) if one is already there. The range's
     rows and content checksum in the target must equal the snapshot's rows of the range.
     """
-    from seedctl.restore.acquire import raise_if_degraded
     from seedctl.errors import HookFailed
+    from seedctl.restore.acquire import raise_if_degraded
     from seedctl.restore.run import restore_snapshot
 
     def go() -> None:
-        report = restore_snapshot(project_root(params), mode=mode.value, dry_run=dry_run, rev=rev, tables=tables,
-                                  since=since, until=until)
+        report = restore_snapshot(
+            project_root(params), mode=mode.value, dry_run=dry_run, rev=rev, tables=tables, since=since, until=until
+        )
         manifest, results = report.manifest, report.tables
         title = "restore plan (dry run, nothing changed)" if dry_run else "restored"
-        table = Table("table", "source", "action", "rows", "time", "verified", title=f"{title}: snapshot {manifest['version']}")
+        table = Table(
+            "table", "source", "action", "rows", "time", "verified", title=f"{title}: snapshot {manifest['version']}"
+        )
         for r in results:
-            origin = r.data.origin if r.data.origin != "fallback" or not r.data.fallback else f"fallback {r.data.fallback.path.name}"
+            origin = (
+                r.data.origin
+                if r.data.origin != "fallback" or not r.data.fallback
+                else f"fallback {r.data.fallback.path.name}"
+            )
             rows = r.data.rows if dry_run else r.loaded_rows
-            table.add_row(r.data.table.qualified, origin, r.action, f"{rows:,}",
-                          "-" if dry_run else f"{r.seconds:.1f} s", r.verified or "-")
+            table.add_row(
+                r.data.table.qualified,
+                origin,
+                r.action,
+                f"{rows:,}",
+                "-" if dry_run else f"{r.seconds:.1f} s",
+                r.verified or "-",
+            )
         out.print(table)
         for r in results:
             for note in r.data.notes + r.notes:
@@ -139,8 +175,10 @@ def restore(
             status = "timed out" if h.exit_code == -1 else f"exited {h.exit_code}"
             out.print(f"post-restore hook `{h.command}` {status} after {h.seconds:.1f} s")
             if h.exit_code:
-                raise HookFailed(f"restore committed, but the post-restore hook {status}",
-                                 "the data is in place; run the hook's job by hand")
+                raise HookFailed(
+                    f"restore committed, but the post-restore hook {status}",
+                    "the data is in place; run the hook's job by hand",
+                )
         if not dry_run:
             raise_if_degraded(results)
 
@@ -163,13 +201,19 @@ def verify(
         table = Table("table", "snapshot rows", "database rows", "content", title="database vs snapshot")
         for r in results:
             content = "equal" if r.checksum_equal else ("differs" if r.checksum_equal is False else "-")
-            table.add_row(r.table, f"{r.snapshot_rows:,}",
-                          "absent" if r.database_rows is None else f"{r.database_rows:,}", content)
+            table.add_row(
+                r.table,
+                f"{r.snapshot_rows:,}",
+                "absent" if r.database_rows is None else f"{r.database_rows:,}",
+                content,
+            )
         out.print(table)
         differ = [r for r in results if not r.equal]
         if differ:
-            raise IntegrityError(f"{len(differ)} table(s) differ from snapshot {manifest['version']}: "
-                                 f"{', '.join(r.table for r in differ)}",
-                                 "restore with `make restore MODE=replace` if the snapshot is right")
+            raise IntegrityError(
+                f"{len(differ)} table(s) differ from snapshot {manifest['version']}: "
+                f"{', '.join(r.table for r in differ)}",
+                "restore with `make restore MODE=replace` if the snapshot is right",
+            )
 
     run(go)

@@ -14,8 +14,10 @@ from seedctl.snapshot.schedule import cron_job, install
 def cron(
     params: ParamsOpt = Path("params.yaml"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the crontab entry; install nothing.")] = False,
-    log_dir: Annotated[Path | None, typer.Option(
-        "--log-dir", help="Where each run writes snapshot-<time>-<pid>.log (default .dvc/tmp/logs).")] = None,
+    log_dir: Annotated[
+        Path | None,
+        typer.Option("--log-dir", help="Where each run writes snapshot-<time>-<pid>.log (default .dvc/tmp/logs)."),
+    ] = None,
 ) -> None:
     """Install the scheduled snapshot in your crontab, at backup.schedule of params.yaml.
 

@@ -17,14 +17,24 @@ from seedctl.errors import ConfigError, IntegrityError
 
 def snapshot(
     params: ParamsOpt = Path("params.yaml"),
-    no_push: Annotated[bool, typer.Option(
-        "--no-push", help="Stop after validation: no push, and so no commit or tag (a tag never names data the remote lacks).")] = False,
+    no_push: Annotated[
+        bool,
+        typer.Option(
+            "--no-push",
+            help="Stop after validation: no push, and so no commit or tag (a tag never names data the remote lacks).",
+        ),
+    ] = False,
     no_git: Annotated[bool, typer.Option("--no-git", help="Do everything but the git commit and tag.")] = False,
     git_push: Annotated[bool, typer.Option("--git-push", help="Push the commit and tag to git's origin.")] = False,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a running snapshot.")] = 0,
-    allow_shrink: Annotated[bool, typer.Option(
-        "--allow-shrink", help="Accept past months with fewer rows than the previous snapshot, for this "
-        "snapshot only (a source's history was corrected); the manifest records which, by whom, when.")] = False,
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Accept past months with fewer rows than the previous snapshot, for this "
+            "snapshot only (a source's history was corrected); the manifest records which, by whom, when.",
+        ),
+    ] = False,
 ) -> None:
     """Take a snapshot: pipeline (export -> manifest -> validate), push, commit and tag.
 
@@ -39,8 +49,9 @@ def snapshot(
     repro = start_repro(params.resolve().parent, allow_shrink=allow_shrink)
 
     def go() -> None:
-        outcome = run_snapshot(params, push=not no_push, commit=not no_git and not no_push,
-                               git_push=git_push, wait_s=wait, repro=repro)
+        outcome = run_snapshot(
+            params, push=not no_push, commit=not no_git and not no_push, git_push=git_push, wait_s=wait, repro=repro
+        )
         if allow_shrink:
             _print_accepted(seeds_dir(params))
         print_summary(seeds_dir(params))
@@ -49,9 +60,14 @@ def snapshot(
         if outcome.tag:
             out.print(f"committed and tagged {outcome.tag}")
         elif outcome.unchanged:
-            out.print(f"database unchanged: still snapshot {outcome.version}; "
-                      + ("committed the pipeline's record (dvc.lock) only: the pipeline changed, no new tag" if outcome.committed
-                         else "nothing committed"))
+            out.print(
+                f"database unchanged: still snapshot {outcome.version}; "
+                + (
+                    "committed the pipeline's record (dvc.lock) only: the pipeline changed, no new tag"
+                    if outcome.committed
+                    else "nothing committed"
+                )
+            )
 
     with repro:
         run(go)
@@ -59,14 +75,16 @@ def snapshot(
 
 def _print_accepted(seeds: Path) -> None:
     """Say which lost months this snapshot accepted (recorded in its manifest)."""
-    from seedctl.snapshot.history import ACCEPTED_KEY
     from seedctl.layout import load_manifest
+    from seedctl.snapshot.history import ACCEPTED_KEY
 
     record = load_manifest(seeds).get(ACCEPTED_KEY)
     if record:
         months = sum(len(m) for m in record["tables"].values())
-        out.print(f"accepted lost history: {months} month(s) of {', '.join(record['tables'])} "
-                  f"(by {record['by']} at {record['at']}, recorded in the manifest)")
+        out.print(
+            f"accepted lost history: {months} month(s) of {', '.join(record['tables'])} "
+            f"(by {record['by']} at {record['at']}, recorded in the manifest)"
+        )
 
 
 def tag(
@@ -85,8 +103,9 @@ def tag(
         if outcome.tag:
             out.print(f"committed and tagged {outcome.tag} (snapshot {outcome.version})")
         elif outcome.committed:
-            out.print(f"snapshot {outcome.version} unchanged: committed the pipeline's record (dvc.lock) "
-                      "only, no new tag")
+            out.print(
+                f"snapshot {outcome.version} unchanged: committed the pipeline's record (dvc.lock) only, no new tag"
+            )
         else:
             out.print(f"nothing changed: snapshot {outcome.version} is already committed")
 
@@ -110,8 +129,12 @@ def manifest(params: ParamsOpt = Path("params.yaml")) -> None:
 def validate(
     params: ParamsOpt = Path("params.yaml"),
     allow_shrink: Annotated[
-        bool, typer.Option("--allow-shrink", help="Check as if lost history were accepted (accepts nothing: "
-                           "`seedctl snapshot --allow-shrink` accepts it for one snapshot).")
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Check as if lost history were accepted (accepts nothing: "
+            "`seedctl snapshot --allow-shrink` accepts it for one snapshot).",
+        ),
     ] = False,
 ) -> None:
     """Check the snapshot: row counts, date ranges, null ratios, keys, OHLCV bars, history."""
@@ -120,8 +143,7 @@ def validate(
 
     def go() -> None:
         seeds = seeds_dir(params)
-        report = run_validate(load_params(params), seeds, previous=previous_manifest(seeds),
-                              allow_shrink=allow_shrink)
+        report = run_validate(load_params(params), seeds, previous=previous_manifest(seeds), allow_shrink=allow_shrink)
         out.print(f"validation passed: {report['version']} ({len(report['tables'])} tables)")
 
     run(go)
@@ -138,8 +160,9 @@ def status(params: ParamsOpt = Path("params.yaml")) -> None:
         latest = (seeds / LATEST_FILE).read_text().strip() if (seeds / LATEST_FILE).exists() else None
         out.print(f"checkout holds snapshot {data['version']} (created {data['created_at']})")
         if latest != data["version"]:
-            out.print(f"[yellow]LATEST_VERSION is {latest or 'missing'}: this snapshot has not passed "
-                      "validation[/yellow]")
+            out.print(
+                f"[yellow]LATEST_VERSION is {latest or 'missing'}: this snapshot has not passed validation[/yellow]"
+            )
         problems = verify_files(seeds, data) + verify_records(seeds.parent, data)
         for problem in problems:
             out.print(f"[red]{problem}[/red]")
@@ -172,8 +195,9 @@ def sample_data(
             if exc.name != "seedctl_dev":  # the dev tooling is there but broken: show that
                 raise
             # seedctl_dev is not in the wheel: an installed seedctl has no sample data.
-            raise ConfigError("sample-data is development tooling",
-                              "run it from a checkout after `make setup`") from None
+            raise ConfigError(
+                "sample-data is development tooling", "run it from a checkout after `make setup`"
+            ) from None
         target = db.describe_target()
         with db.connect() as conn:
             counts = sample.load_sample_data(conn, seed=seed, scale=scale, target=None if yes else target)
@@ -191,5 +215,3 @@ def print_summary(seeds: Path) -> None:
     total = sum(t["size_bytes"] for t in data["tables"].values())
     out.print(f"snapshot {data['version']}: {len(data['tables'])} tables, {human_bytes(total)}")
     out.print(tables_table(data))
-
-

@@ -29,19 +29,33 @@ def list_(
     def go() -> None:
         inv = build_inventory(project_root(params), load_params(params), check_remote=not no_remote)
         if as_json:
-            print(json.dumps({"remote": inv.remote_url, "remote_problem": inv.remote_problem,
-                              "versions": [v.to_dict() for v in inv.versions],
-                              "other_snapshot_tags": inv.other_tags}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "remote": inv.remote_url,
+                        "remote_problem": inv.remote_problem,
+                        "versions": [v.to_dict() for v in inv.versions],
+                        "other_snapshot_tags": inv.other_tags,
+                    },
+                    indent=2,
+                )
+            )
             return
         if inv.other_tags:
-            out.print(f"versions are the seeds/v* tags; also on snapshot commits (not listed as versions, "
-                      f"never pruned; `seedctl restore --rev <tag>`): {', '.join(inv.other_tags)}", soft_wrap=True)
+            out.print(
+                f"versions are the seeds/v* tags; also on snapshot commits (not listed as versions, "
+                f"never pruned; `seedctl restore --rev <tag>`): {', '.join(inv.other_tags)}",
+                soft_wrap=True,
+            )
         if not inv.versions:
             out.print("no snapshot versions yet (no seeds/v* tags): take one with `seedctl snapshot`")
             return
         if inv.remote_url is None:
-            out.print("remote: not configured (set MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY "
-                      "or .env to check it)" if not no_remote else "remote: not checked")
+            out.print(
+                "remote: not configured (set MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY or .env to check it)"
+                if not no_remote
+                else "remote: not checked"
+            )
         else:
             out.print(f"remote: {inv.remote_url}")
         if inv.remote_problem:
@@ -54,9 +68,13 @@ def list_(
         for v in inv.versions:
             remote = v.remote_text if inv.remote_url else "-"
             style = {"complete": "green", "missing": "red", "unknown": "yellow"}.get(v.remote, "")
-            table.add_row(v.tag, v.created_at.replace("T", " "),
-                          *[f"{v.rows[n]:,}" if n in v.rows else "-" for n in names],
-                          human_bytes(v.total_bytes), f"[{style}]{remote}[/{style}]" if style else remote)
+            table.add_row(
+                v.tag,
+                v.created_at.replace("T", " "),
+                *[f"{v.rows[n]:,}" if n in v.rows else "-" for n in names],
+                human_bytes(v.total_bytes),
+                f"[{style}]{remote}[/{style}]" if style else remote,
+            )
         out.print(table)
         for v in inv.versions:
             for desc in v.missing:
@@ -66,14 +84,25 @@ def list_(
 
 
 def show(
-    version: Annotated[str | None, typer.Argument(
-        help="A version: tag (seeds/v2026.01.18), its date part (2026.01.18) or `latest`. "
-        "Default: the checked-out snapshot.", show_default=False)] = None,
+    version: Annotated[
+        str | None,
+        typer.Argument(
+            help="A version: tag (seeds/v2026.01.18), its date part (2026.01.18) or `latest`. "
+            "Default: the checked-out snapshot.",
+            show_default=False,
+        ),
+    ] = None,
     params: ParamsOpt = Path("params.yaml"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
-    html: Annotated[Path | None, typer.Option(
-        "--html", help="Also write a self-contained HTML report (manifest + rows per month) to this file.",
-        dir_okay=False, show_default=False)] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write a self-contained HTML report (manifest + rows per month) to this file.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Show a snapshot's manifest as a table: the checked-out one, or any version from git."""
     from seedctl.layout import load_manifest
@@ -93,11 +122,14 @@ def show(
         if as_json:
             print(json.dumps(data, indent=2))
             return
-        out.print(f"snapshot [bold]{data['version']}[/bold] ({label})  created {data['created_at']}  "
-                  f"by {data['created_by']}")
+        out.print(
+            f"snapshot [bold]{data['version']}[/bold] ({label})  created {data['created_at']}  by {data['created_by']}"
+        )
         compat = data["compatibility"]
-        out.print(f"PostgreSQL {compat['postgres_version']}, TimescaleDB {compat['timescaledb_version'] or '-'}, "
-                  f"snapshot format {compat['schema_version']}")
+        out.print(
+            f"PostgreSQL {compat['postgres_version']}, TimescaleDB {compat['timescaledb_version'] or '-'}, "
+            f"snapshot format {compat['schema_version']}"
+        )
         out.print(tables_table(data))
         if html is not None:
             out.print(f"HTML report written to {html}")
@@ -133,9 +165,16 @@ def diff(
         table.add_column("date range A -> B")
         table.add_column("schema")
         for t in result.tables:
-            table.add_row(t.name, _count(t.rows_a), _count(t.rows_b), _count(t.added), _count(t.removed),
-                          _count(t.changed), _range_change(t.range_a, t.range_b),
-                          "; ".join(t.schema_changes) or "-")
+            table.add_row(
+                t.name,
+                _count(t.rows_a),
+                _count(t.rows_b),
+                _count(t.added),
+                _count(t.removed),
+                _count(t.changed),
+                _range_change(t.range_a, t.range_b),
+                "; ".join(t.schema_changes) or "-",
+            )
         out.print(table)
         for t in result.tables:
             if t.changed_columns:
@@ -156,6 +195,9 @@ def _range_change(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
     a, b = a or {}, b or {}
     if not (a.get("min") or b.get("min")):
         return "-"
-    changes = [f"{label} {a.get(end) or '-'} -> {b.get(end) or '-'}"
-               for end, label in (("min", "from"), ("max", "to")) if a.get(end) != b.get(end)]
+    changes = [
+        f"{label} {a.get(end) or '-'} -> {b.get(end) or '-'}"
+        for end, label in (("min", "from"), ("max", "to"))
+        if a.get(end) != b.get(end)
+    ]
     return "; ".join(changes) or "unchanged"

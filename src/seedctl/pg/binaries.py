@@ -35,7 +35,10 @@ def find_system_bindir() -> Path | None:
     if pg_config:
         try:
             out = subprocess.run(
-                [pg_config, "--bindir"], capture_output=True, text=True, timeout=20,
+                [pg_config, "--bindir"],
+                capture_output=True,
+                text=True,
+                timeout=20,
                 stdin=subprocess.DEVNULL,
             )
             if out.returncode == 0 and out.stdout.strip():

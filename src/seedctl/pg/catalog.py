@@ -154,9 +154,7 @@ class TableSchema(SchemaObject):
         )
 
 
-def read_table_schema(
-    conn: psycopg.Connection, source_name: str, source: Source, *, timescaledb: bool
-) -> TableSchema:
+def read_table_schema(conn: psycopg.Connection, source_name: str, source: Source, *, timescaledb: bool) -> TableSchema:
     """The catalog's description of a configured source; ConfigError if it does not exist."""
     schema, name = source.schema_name, source.table_name
     oid = table_oid(conn, sql.Identifier(schema, name))
@@ -181,8 +179,11 @@ def read_table_schema(
         primary_key = [r[0] for r in cur.fetchall()]
     with _qualified_names(conn), conn.cursor() as cur:
         # Defaults and generation expressions, as the checks and indexes: schema-qualified.
-        cur.execute("SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
-                    "ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = %s", (oid,))
+        cur.execute(
+            "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
+            "ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = %s",
+            (oid,),
+        )
         expressions = dict(cur.fetchall())
         every = [replace(c, default=expressions[c.name]) if c.name in expressions else c for c in every]
         columns = [c for c in every if not c.generated]
@@ -223,21 +224,38 @@ def read_table_schema(
             """,
             (oid,),
         )
-        foreign_keys = [{"name": r[0], "definition": r[1], "ref_schema": r[2], "ref_table": r[3]}
-                        for r in cur.fetchall()]
+        foreign_keys = [
+            {"name": r[0], "definition": r[1], "ref_schema": r[2], "ref_table": r[3]} for r in cur.fetchall()
+        ]
     hypertable = _hypertable(conn, schema, name) if timescaledb else None
     types, extensions = _user_types(conn, oid, f"sources.{source_name}: table {schema}.{name}")
     functions, providers = read_functions(conn, oid)
     if providers:
         versions = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
         known = {e["name"] for e in extensions}
-        extensions = sorted([*extensions, *({"name": e, "version": versions.get(e, "")}
-                                            for e in providers if e not in known)], key=lambda e: e["name"])
-    table = TableSchema(schema, name, columns, primary_key, indexes, constraints, hypertable,
-                        sequences=read_sequences(conn, oid), types=types, extensions=extensions,
-                        generated=[c for c in every if c.generated], layout=[c.name for c in every],
-                        comments=read_comments(conn, oid), functions=functions, foreign_keys=foreign_keys,
-                        partition_key=partition_key, partitions=partitions)
+        extensions = sorted(
+            [*extensions, *({"name": e, "version": versions.get(e, "")} for e in providers if e not in known)],
+            key=lambda e: e["name"],
+        )
+    table = TableSchema(
+        schema,
+        name,
+        columns,
+        primary_key,
+        indexes,
+        constraints,
+        hypertable,
+        sequences=read_sequences(conn, oid),
+        types=types,
+        extensions=extensions,
+        generated=[c for c in every if c.generated],
+        layout=[c.name for c in every],
+        comments=read_comments(conn, oid),
+        functions=functions,
+        foreign_keys=foreign_keys,
+        partition_key=partition_key,
+        partitions=partitions,
+    )
     _check_configured_columns(source_name, source, table)
     return table
 
@@ -281,8 +299,20 @@ def read_columns(conn: psycopg.Connection, oid: int) -> list[Column]:
         """,
         (oid,),
     ).fetchall()
-    return [Column(name=r[0], pg_type=r[1], base_type=r[2], typmod=r[3], not_null=r[4],
-                   identity=r[5] or "", default=r[6], generated=r[7] or "", collation=r[8] or "") for r in rows]
+    return [
+        Column(
+            name=r[0],
+            pg_type=r[1],
+            base_type=r[2],
+            typmod=r[3],
+            not_null=r[4],
+            identity=r[5] or "",
+            default=r[6],
+            generated=r[7] or "",
+            collation=r[8] or "",
+        )
+        for r in rows
+    ]
 
 
 # The functions a table's column defaults and generated columns (pg_attrdef), constraints
@@ -401,14 +431,27 @@ def read_sequences(conn: psycopg.Connection, oid: int) -> list[Sequence]:
     for r in conn.execute(_SEQUENCES, {"t": oid}).fetchall():
         last_value, is_called = None, False
         if conn.execute("SELECT has_sequence_privilege(%s, 'SELECT')", (r[0],)).fetchone()[0]:  # type: ignore[index]
-            last_value, is_called = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
-                sql.Identifier(r[1], r[2]))).fetchone()  # type: ignore[misc]
-        found.append(Sequence(
-            schema=r[1], name=r[2], data_type=r[3], start=r[4], increment=r[5], min_value=r[6],
-            max_value=r[7], cache=r[8], cycle=r[9], owned_by=[r[10], r[11], r[12]] if r[12] else [],
-            identity=r[13], default_columns=list(r[14]),
-            last_value=None if last_value is None else int(last_value), is_called=bool(is_called),
-        ))
+            last_value, is_called = conn.execute(
+                sql.SQL("SELECT last_value, is_called FROM {}").format(sql.Identifier(r[1], r[2]))
+            ).fetchone()  # type: ignore[misc]
+        found.append(
+            Sequence(
+                schema=r[1],
+                name=r[2],
+                data_type=r[3],
+                start=r[4],
+                increment=r[5],
+                min_value=r[6],
+                max_value=r[7],
+                cache=r[8],
+                cycle=r[9],
+                owned_by=[r[10], r[11], r[12]] if r[12] else [],
+                identity=r[13],
+                default_columns=list(r[14]),
+                last_value=None if last_value is None else int(last_value),
+                is_called=bool(is_called),
+            )
+        )
     return found
 
 
@@ -438,8 +481,10 @@ def _user_types(conn: psycopg.Connection, oid: int, what: str) -> tuple[list[Use
     for (type_oid,) in rows:
         _visit_type(conn, type_oid, types, extensions, what)
     versions = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
-    return ([t for t in types.values() if t is not None],
-            [{"name": e, "version": versions.get(e, "")} for e in sorted(extensions)])
+    return (
+        [t for t in types.values() if t is not None],
+        [{"name": e, "version": versions.get(e, "")} for e in sorted(extensions)],
+    )
 
 
 def _visit_type(
@@ -448,8 +493,9 @@ def _visit_type(
     """Depth first: a type is appended after every type it depends on."""
     if type_oid in types:
         return
-    (schema, name, kind, category, elem, base, base_text, not_null, default, relid, relkind, extension,
-     shown) = conn.execute(_TYPE, (type_oid,)).fetchone()  # type: ignore[misc]
+    (schema, name, kind, category, elem, base, base_text, not_null, default, relid, relkind, extension, shown) = (
+        conn.execute(_TYPE, (type_oid,)).fetchone()
+    )  # type: ignore[misc]
     if extension:
         extensions[extension] = extension
         return
@@ -460,27 +506,42 @@ def _visit_type(
         return
     types[type_oid] = None
     if kind == "e":
-        labels = [r[0] for r in conn.execute(
-            "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder", (type_oid,)).fetchall()]
+        labels = [
+            r[0]
+            for r in conn.execute(
+                "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder", (type_oid,)
+            ).fetchall()
+        ]
         found = UserType(schema, name, "enum", labels=labels)
     elif kind == "d":
         _visit_type(conn, base, types, extensions, what)
-        checks = [{"name": r[0], "definition": r[1]} for r in conn.execute(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contypid = %s AND contype = 'c' "
-            "ORDER BY conname", (type_oid,)).fetchall()]
-        found = UserType(schema, name, "domain", base_type=base_text, not_null=not_null, default=default,
-                         checks=checks)
+        checks = [
+            {"name": r[0], "definition": r[1]}
+            for r in conn.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contypid = %s AND contype = 'c' "
+                "ORDER BY conname",
+                (type_oid,),
+            ).fetchall()
+        ]
+        found = UserType(schema, name, "domain", base_type=base_text, not_null=not_null, default=default, checks=checks)
     elif kind == "c" and relkind == "c":
         attributes = []
         for att_name, att_type, att_oid in conn.execute(
             "SELECT attname, format_type(atttypid, atttypmod), atttypid FROM pg_attribute "
-            "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (relid,)).fetchall():
+            "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            (relid,),
+        ).fetchall():
             _visit_type(conn, att_oid, types, extensions, what)
             attributes.append({"name": att_name, "type": att_type})
         found = UserType(schema, name, "composite", attributes=attributes)
     else:
-        described = {"c": "the row type of a table", "r": "a range type", "m": "a multirange type",
-                     "b": "a base type not from an extension", "p": "a pseudo-type"}.get(kind, f"of kind {kind}")
+        described = {
+            "c": "the row type of a table",
+            "r": "a range type",
+            "m": "a multirange type",
+            "b": "a base type not from an extension",
+            "p": "a pseudo-type",
+        }.get(kind, f"of kind {kind}")
         raise ExportError(
             f"{what}: type {shown} is {described}; seedctl cannot recreate it on restore",
             "change the column to an enum, domain, composite or built-in type, or leave the table out of sources",

@@ -44,26 +44,33 @@ ALGORITHMS = (LEGACY_ALGORITHM, CHECKSUM_ALGORITHM)
 # v2: format_type() spelling -> hash of {c} with seed {s} (and {t}). All pg_catalog-qualified:
 # a function, type or collation of the same name earlier on the target's search_path must
 # not be able to fake a matching checksum.
-_TYPED_HASHES = [(re.compile(p), t) for p, t in (
-    (r"smallint", "pg_catalog.hashint2extended({c}, {s})"),
-    (r"integer", "pg_catalog.hashint4extended({c}, {s})"),
-    (r"bigint", "pg_catalog.hashint8extended({c}, {s})"),
-    (r"numeric\(\d+(,-?\d+)?\)",
-     "pg_catalog.hash_numeric_extended({c}, CASE WHEN pg_catalog.numeric_lt({c}, 0) THEN {t} ELSE {s} END)"),
-    (r"text|character varying(\(\d+\))?", 'pg_catalog.hashtextextended({c} COLLATE pg_catalog."C", {s})'),
-    (r"character\(\d+\)", 'pg_catalog.hashbpcharextended({c} COLLATE pg_catalog."C", {s})'),
-    (r"uuid", "pg_catalog.uuid_hash_extended({c}, {s})"),
-    (r"timestamp(\(\d\))? without time zone", "pg_catalog.timestamp_hash_extended({c}, {s})"),
-    # timestamptz's hash is timestamp_hash of the same microseconds: shift by zero to get them.
-    (r"timestamp(\(\d\))? with time zone",
-     "pg_catalog.timestamp_hash_extended(pg_catalog.timezone('0'::pg_catalog.interval, {c}), {s})"),
-    # No SQL-callable hash for these: the record hash calls the type's own one.
-    (r"boolean|date|bytea", "CASE WHEN {c} IS NOT NULL THEN pg_catalog.hash_record_extended(ROW({c}), {s}) END"),
-    # xml::text is the text as stored, which keeps an XML declaration that the type's output
-    # (what COPY, pg_dump and every reader see) leaves out: hash the output, as for any
-    # other type. The same digest as the cast for every value without a declaration.
-    (r"xml", 'pg_catalog.hashtextextended(pg_catalog.textin(pg_catalog.xml_out({c})) COLLATE pg_catalog."C", {s})'),
-)]
+_TYPED_HASHES = [
+    (re.compile(p), t)
+    for p, t in (
+        (r"smallint", "pg_catalog.hashint2extended({c}, {s})"),
+        (r"integer", "pg_catalog.hashint4extended({c}, {s})"),
+        (r"bigint", "pg_catalog.hashint8extended({c}, {s})"),
+        (
+            r"numeric\(\d+(,-?\d+)?\)",
+            "pg_catalog.hash_numeric_extended({c}, CASE WHEN pg_catalog.numeric_lt({c}, 0) THEN {t} ELSE {s} END)",
+        ),
+        (r"text|character varying(\(\d+\))?", 'pg_catalog.hashtextextended({c} COLLATE pg_catalog."C", {s})'),
+        (r"character\(\d+\)", 'pg_catalog.hashbpcharextended({c} COLLATE pg_catalog."C", {s})'),
+        (r"uuid", "pg_catalog.uuid_hash_extended({c}, {s})"),
+        (r"timestamp(\(\d\))? without time zone", "pg_catalog.timestamp_hash_extended({c}, {s})"),
+        # timestamptz's hash is timestamp_hash of the same microseconds: shift by zero to get them.
+        (
+            r"timestamp(\(\d\))? with time zone",
+            "pg_catalog.timestamp_hash_extended(pg_catalog.timezone('0'::pg_catalog.interval, {c}), {s})",
+        ),
+        # No SQL-callable hash for these: the record hash calls the type's own one.
+        (r"boolean|date|bytea", "CASE WHEN {c} IS NOT NULL THEN pg_catalog.hash_record_extended(ROW({c}), {s}) END"),
+        # xml::text is the text as stored, which keeps an XML declaration that the type's output
+        # (what COPY, pg_dump and every reader see) leaves out: hash the output, as for any
+        # other type. The same digest as the cast for every value without a declaration.
+        (r"xml", 'pg_catalog.hashtextextended(pg_catalog.textin(pg_catalog.xml_out({c})) COLLATE pg_catalog."C", {s})'),
+    )
+]
 _TEXT_HASH = 'pg_catalog.hashtextextended({c}::pg_catalog.text COLLATE pg_catalog."C", {s})'
 _MIX_KEY = 24_301  # row hash = hashint4extended(_MIX_KEY, seed => XOR of the column hashes)
 
@@ -111,9 +118,13 @@ def recorded_checksum(conn: psycopg.Connection, target: sql.Composable, entry: d
     `target` the way the snapshot did: its columns, its types, its algorithm (snapshots
     made before v2 record none: row-text-v1)."""
     columns = entry["schema"]["columns"]
-    return table_checksum(conn, target, [c["name"] for c in columns],
-                          algorithm=entry.get("checksum_algorithm", LEGACY_ALGORITHM),
-                          types=[c["pg_type"] for c in columns])
+    return table_checksum(
+        conn,
+        target,
+        [c["name"] for c in columns],
+        algorithm=entry.get("checksum_algorithm", LEGACY_ALGORITHM),
+        types=[c["pg_type"] for c in columns],
+    )
 
 
 def checksum_query(
@@ -136,12 +147,13 @@ def checksum_query(
         row_hash = sql.SQL("pg_catalog.hashint4extended({}, {})").format(sql.Literal(_MIX_KEY), hashes[0])
     else:
         raise ValueError(f"unknown checksum algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
-    return sql.SQL(
-        "SELECT pg_catalog.count(*), coalesce(pg_catalog.sum({}), 0)::pg_catalog.text FROM {}"
-    ).format(row_hash, table)
+    return sql.SQL("SELECT pg_catalog.count(*), coalesce(pg_catalog.sum({}), 0)::pg_catalog.text FROM {}").format(
+        row_hash, table
+    )
 
 
 def _column_hash(column: str, pg_type: str, n: int) -> sql.Composable:
     template = next((t for p, t in _TYPED_HASHES if p.fullmatch(pg_type)), _TEXT_HASH)
-    return sql.SQL(template).format(c=sql.Identifier(column), s=sql.Literal(_constant(n)),
-                                    t=sql.Literal(_constant(n + 1)))
+    return sql.SQL(template).format(
+        c=sql.Identifier(column), s=sql.Literal(_constant(n)), t=sql.Literal(_constant(n + 1))
+    )

@@ -27,15 +27,28 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
+from seedctl.errors import DatabaseError
 from seedctl.pg import db
 from seedctl.pg.binaries import find_embedded_bindir
-from seedctl.errors import DatabaseError
 
 BLOCK_BYTES = 4 << 20  # what pyarrow asks for at a time
 # Connection parameters psql of any supported version understands (a newer libpq in
 # psycopg reports more, which an older psql refuses).
-_PSQL_PARAMS = ("host", "hostaddr", "port", "dbname", "user", "sslmode", "sslrootcert", "sslcert",
-                "sslkey", "sslcrl", "krbsrvname", "gssencmode", "target_session_attrs")
+_PSQL_PARAMS = (
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslcrl",
+    "krbsrvname",
+    "gssencmode",
+    "target_session_attrs",
+)
 
 
 @contextmanager
@@ -80,7 +93,10 @@ def _psql_stream(psql: str, conn: psycopg.Connection, copy_sql: str, snapshot_id
     )
     proc = subprocess.Popen(
         [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", psycopg.conninfo.make_conninfo(**params), "-f", "-"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(script.encode())
@@ -134,10 +150,13 @@ def _psql_error(proc: subprocess.Popen[bytes]) -> DatabaseError:
     assert proc.stderr is not None
     lines = [ln for ln in proc.stderr.read().decode(errors="replace").splitlines() if ln.strip()]
     # "psql:<stdin>:9: ERROR:  relation ... does not exist" -> the server's message
-    line = next((ln.split("ERROR:", 1)[1].strip() for ln in lines if "ERROR:" in ln),
-                lines[0].split("error:", 1)[-1].strip() if lines else f"psql exited with {proc.returncode}")
-    return DatabaseError(f"export failed: {db.redact(line)}",
-                         "nothing was written; check the server and run the snapshot again")
+    line = next(
+        (ln.split("ERROR:", 1)[1].strip() for ln in lines if "ERROR:" in ln),
+        lines[0].split("error:", 1)[-1].strip() if lines else f"psql exited with {proc.returncode}",
+    )
+    return DatabaseError(
+        f"export failed: {db.redact(line)}", "nothing was written; check the server and run the snapshot again"
+    )
 
 
 @contextmanager

@@ -20,8 +20,13 @@ CONNECT_TIMEOUT_S = 10
 # depend on the server's settings; and, as pg_dump does, a row-level security policy makes
 # a query fail rather than silently return fewer rows (a partial snapshot, or a restore
 # that verifies a subset).
-SESSION_SETTINGS = (("TimeZone", "'UTC'"), ("DateStyle", "'ISO, YMD'"), ("IntervalStyle", "'postgres'"),
-                    ("extra_float_digits", "1"), ("row_security", "off"))
+SESSION_SETTINGS = (
+    ("TimeZone", "'UTC'"),
+    ("DateStyle", "'ISO, YMD'"),
+    ("IntervalStyle", "'postgres'"),
+    ("extra_float_digits", "1"),
+    ("row_security", "off"),
+)
 
 
 def conninfo() -> str:
@@ -118,6 +123,5 @@ def wait_for_database(timeout_s: float, interval_s: float = 2.0) -> None:
             # Waiting does not fix a wrong password or a wrong database name.
             permanent = any(m in exc.message for m in ("authentication failed", "does not exist", "not valid"))
             if permanent or time.monotonic() >= deadline:
-                raise DatabaseError(f"database not ready after {timeout_s:.0f} s: {exc.message}",
-                                    exc.hint) from None
+                raise DatabaseError(f"database not ready after {timeout_s:.0f} s: {exc.message}", exc.hint) from None
             time.sleep(interval_s)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from seedctl.pg.catalog import Column, Sequence, TableSchema, UserType, describe_type, read_sequences, table_oid
 from seedctl.errors import IntegrityError
+from seedctl.pg.catalog import Column, Sequence, TableSchema, UserType, describe_type, read_sequences, table_oid
 
 # format_type() output: words, digits, spaces, commas, parentheses, brackets, dots, quotes.
 _TYPE_SHAPE = re.compile(r'[A-Za-z0-9_ ,()\[\]."]+')
@@ -74,10 +74,12 @@ def prerequisites(conn: psycopg.Connection, tables: list[TableSchema]) -> Prereq
             if name in available:
                 found.extensions.append((name, table))
             else:
-                found.problems.append((
-                    f"table {table.qualified} needs extension {name}, which is not available on the target server",
-                    f"install its package on the server, then run as a superuser: {create_extension_sql(name)}",
-                ))
+                found.problems.append(
+                    (
+                        f"table {table.qualified} needs extension {name}, which is not available on the target server",
+                        f"install its package on the server, then run as a superuser: {create_extension_sql(name)}",
+                    )
+                )
         for utype in table.types:
             if utype.qualified in seen_types:
                 continue
@@ -86,10 +88,13 @@ def prerequisites(conn: psycopg.Connection, tables: list[TableSchema]) -> Prereq
             if present is None:
                 found.types.append((utype, table))
             elif (diff := type_difference(utype, present)) is not None:
-                found.problems.append((
-                    f"table {table.qualified}: type {utype.qualified} on the target differs from the snapshot's: {diff}",
-                    f"restore into a new database, or change {utype.qualified} on the target to match the snapshot",
-                ))
+                found.problems.append(
+                    (
+                        f"table {table.qualified}: type {utype.qualified} on the target differs from the "
+                        f"snapshot's: {diff}",
+                        f"restore into a new database, or change {utype.qualified} on the target to match the snapshot",
+                    )
+                )
         for function in table.functions:
             if function["signature"] in seen_functions:
                 continue
@@ -149,22 +154,41 @@ def create_type(conn: psycopg.Connection, utype: UserType, table: TableSchema) -
     name = utype.identifier()
     parts: list[sql.Composable]
     if utype.kind == "enum":
-        parts = [sql.SQL("CREATE TYPE {} AS ENUM ({})").format(
-            name, sql.SQL(", ").join(sql.Literal(label) for label in utype.labels))]
+        parts = [
+            sql.SQL("CREATE TYPE {} AS ENUM ({})").format(
+                name, sql.SQL(", ").join(sql.Literal(label) for label in utype.labels)
+            )
+        ]
     elif utype.kind == "domain":
-        parts = [sql.SQL("CREATE DOMAIN {} AS {}").format(
-            name, sql.SQL(_checked(_TYPE_SHAPE, utype.base_type, "type", table)))]
+        parts = [
+            sql.SQL("CREATE DOMAIN {} AS {}").format(
+                name, sql.SQL(_checked(_TYPE_SHAPE, utype.base_type, "type", table))
+            )
+        ]
         if utype.default is not None:
-            parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(_checked(_DEFAULT_SHAPE, utype.default, "default", table))))
+            parts.append(
+                sql.SQL("DEFAULT {}").format(sql.SQL(_checked(_DEFAULT_SHAPE, utype.default, "default", table)))
+            )
         if utype.not_null:
             parts.append(sql.SQL("NOT NULL"))
         for check in utype.checks:
-            parts.append(sql.SQL("CONSTRAINT {} {}").format(
-                sql.Identifier(check["name"]), sql.SQL(_checked(_CHECK_SHAPE, check["definition"], "check", table))))
+            parts.append(
+                sql.SQL("CONSTRAINT {} {}").format(
+                    sql.Identifier(check["name"]), sql.SQL(_checked(_CHECK_SHAPE, check["definition"], "check", table))
+                )
+            )
     elif utype.kind == "composite":
-        parts = [sql.SQL("CREATE TYPE {} AS ({})").format(name, sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(a["name"]), sql.SQL(_checked(_TYPE_SHAPE, a["type"], "type", table)))
-            for a in utype.attributes))]
+        parts = [
+            sql.SQL("CREATE TYPE {} AS ({})").format(
+                name,
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(
+                        sql.Identifier(a["name"]), sql.SQL(_checked(_TYPE_SHAPE, a["type"], "type", table))
+                    )
+                    for a in utype.attributes
+                ),
+            )
+        ]
     else:
         _checked(re.compile("enum|domain|composite"), utype.kind, "type kind", table)
         return
@@ -183,8 +207,10 @@ def _sequence_options(seq: Sequence, table: TableSchema) -> sql.Composable:
 
 def _integer(value: object, table: TableSchema) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise IntegrityError(f"snapshot schema of {table.qualified}: unexpected sequence value {str(value)[:40]!r}",
-                             "the manifest may have been edited; restore it from git")
+        raise IntegrityError(
+            f"snapshot schema of {table.qualified}: unexpected sequence value {str(value)[:40]!r}",
+            "the manifest may have been edited; restore it from git",
+        )
     return value
 
 
@@ -196,9 +222,13 @@ def create_sequences(conn: psycopg.Connection, table: TableSchema) -> None:
             if seq.identity:
                 continue
             cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(seq.schema)))
-            cur.execute(sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} AS {} {}").format(
-                seq.identifier(), sql.SQL(_checked(_SEQUENCE_TYPE_SHAPE, seq.data_type, "sequence type", table)),
-                _sequence_options(seq, table)))
+            cur.execute(
+                sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} AS {} {}").format(
+                    seq.identifier(),
+                    sql.SQL(_checked(_SEQUENCE_TYPE_SHAPE, seq.data_type, "sequence type", table)),
+                    _sequence_options(seq, table),
+                )
+            )
 
 
 def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
@@ -209,12 +239,17 @@ def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
     for col in table.all_columns():
         parts = [sql.Identifier(col.name), sql.SQL(_checked(_TYPE_SHAPE, col.pg_type, "type", table))]
         if col.collation:
-            parts.append(sql.SQL("COLLATE {}").format(sql.SQL(_checked(_COLLATION_SHAPE, col.collation, "collation", table))))
+            parts.append(
+                sql.SQL("COLLATE {}").format(sql.SQL(_checked(_COLLATION_SHAPE, col.collation, "collation", table)))
+            )
         drawn = next((s for s in table.sequences if col.name in s.default_columns), None)
         if col.generated:
             _checked(re.compile("s"), col.generated, "generated column kind", table)
-            parts.append(sql.SQL("GENERATED ALWAYS AS ({}) STORED").format(
-                sql.SQL(_checked(_DEFAULT_SHAPE, col.default or "", "generation expression", table))))
+            parts.append(
+                sql.SQL("GENERATED ALWAYS AS ({}) STORED").format(
+                    sql.SQL(_checked(_DEFAULT_SHAPE, col.default or "", "generation expression", table))
+                )
+            )
         elif col.identity:
             kind = "ALWAYS" if col.identity == "a" else "BY DEFAULT"
             parts.append(sql.SQL(f"GENERATED {kind} AS IDENTITY"))
@@ -222,10 +257,15 @@ def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
             if own is not None:
                 parts.append(sql.SQL("(SEQUENCE NAME {} {})").format(own.identifier(), _sequence_options(own, table)))
         elif drawn is not None:
-            parts.append(sql.SQL("DEFAULT pg_catalog.nextval({}::pg_catalog.regclass)").format(
-                sql.Literal(drawn.identifier().as_string(conn))))
+            parts.append(
+                sql.SQL("DEFAULT pg_catalog.nextval({}::pg_catalog.regclass)").format(
+                    sql.Literal(drawn.identifier().as_string(conn))
+                )
+            )
         elif col.default and "nextval(" in col.default:
-            notes.append(f"column {col.name}: default {col.default} not recreated (its sequence is not part of the snapshot)")
+            notes.append(
+                f"column {col.name}: default {col.default} not recreated (its sequence is not part of the snapshot)"
+            )
         elif col.default:
             parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(_checked(_DEFAULT_SHAPE, col.default, "default", table))))
         if col.not_null:
@@ -233,8 +273,11 @@ def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
         columns.append(sql.SQL(" ").join(parts))
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(table.schema)))
-        cur.execute(sql.SQL("CREATE TABLE {} ({}){}").format(
-            table.identifier(), sql.SQL(", ").join(columns), _partition_by(table.partition_key, table)))
+        cur.execute(
+            sql.SQL("CREATE TABLE {} ({}){}").format(
+                table.identifier(), sql.SQL(", ").join(columns), _partition_by(table.partition_key, table)
+            )
+        )
         # "parent" is the unquoted schema.name text: look it up, never split it on a dot.
         known = {table.qualified: table.identifier()}
         for part in table.partitions:  # listed parents first
@@ -242,20 +285,30 @@ def create_table(conn: psycopg.Connection, table: TableSchema) -> list[str]:
         for part in table.partitions:
             parent = known[part["parent"]]
             cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(part["schema"])))
-            cur.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} {}{}").format(
-                sql.Identifier(part["schema"], part["name"]), parent,
-                sql.SQL(_checked(_BOUND_SHAPE, part["bound"], "partition bound", table)),
-                _partition_by(part.get("key", ""), table)))
+            cur.execute(
+                sql.SQL("CREATE TABLE {} PARTITION OF {} {}{}").format(
+                    sql.Identifier(part["schema"], part["name"]),
+                    parent,
+                    sql.SQL(_checked(_BOUND_SHAPE, part["bound"], "partition bound", table)),
+                    _partition_by(part.get("key", ""), table),
+                )
+            )
         for name, text in table.comments.items():
             target = table.identifier() if not name else sql.Identifier(table.schema, table.name, name)
-            cur.execute(sql.SQL("COMMENT ON {} {} IS {}").format(
-                sql.SQL("COLUMN" if name else "TABLE"), target, sql.Literal(text)))
+            cur.execute(
+                sql.SQL("COMMENT ON {} {} IS {}").format(
+                    sql.SQL("COLUMN" if name else "TABLE"), target, sql.Literal(text)
+                )
+            )
         for seq in table.sequences:
             if seq.identity or len(seq.owned_by) != 3:
                 continue
             if seq.owned_by[:2] == [table.schema, table.name] and table.column(seq.owned_by[2]):
-                cur.execute(sql.SQL("ALTER SEQUENCE {} OWNED BY {}").format(
-                    seq.identifier(), sql.Identifier(table.schema, table.name, seq.owned_by[2])))
+                cur.execute(
+                    sql.SQL("ALTER SEQUENCE {} OWNED BY {}").format(
+                        seq.identifier(), sql.Identifier(table.schema, table.name, seq.owned_by[2])
+                    )
+                )
     return notes
 
 
@@ -269,7 +322,9 @@ def make_hypertable(conn: psycopg.Connection, table: TableSchema) -> None:
     """Turn the (still empty) table into a TimescaleDB hypertable as in the snapshot."""
     assert table.hypertable is not None
     interval = table.hypertable.chunk_interval
-    chunk = sql.SQL("{}::interval").format(sql.Literal(interval)) if not interval.isdigit() else sql.Literal(int(interval))
+    chunk = (
+        sql.SQL("{}::interval").format(sql.Literal(interval)) if not interval.isdigit() else sql.Literal(int(interval))
+    )
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL("SELECT create_hypertable({t}, {c}, chunk_time_interval => {i})").format(
@@ -306,12 +361,16 @@ def add_foreign_key(conn: psycopg.Connection, table: TableSchema, fk: dict[str, 
     """ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY, as recorded, if the referenced table
     exists on the target; otherwise a note (one line: what and how to add it later)."""
     statement = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-        table.identifier(), sql.Identifier(fk["name"]),
-        sql.SQL(_checked(_FOREIGN_KEY_SHAPE, fk["definition"], "foreign key", table)))
+        table.identifier(),
+        sql.Identifier(fk["name"]),
+        sql.SQL(_checked(_FOREIGN_KEY_SHAPE, fk["definition"], "foreign key", table)),
+    )
     if table_oid(conn, sql.Identifier(fk["ref_schema"], fk["ref_table"])) is None:
-        return (f"foreign key {fk['name']} not recreated: table {fk['ref_schema']}.{fk['ref_table']} is neither in "
-                f"the snapshot nor on the target; once it is, run: ALTER TABLE {show_name(table.schema, table.name)} "
-                f"ADD CONSTRAINT {show_name(fk['name'])} {fk['definition']};")
+        return (
+            f"foreign key {fk['name']} not recreated: table {fk['ref_schema']}.{fk['ref_table']} is neither in "
+            f"the snapshot nor on the target; once it is, run: ALTER TABLE {show_name(table.schema, table.name)} "
+            f"ADD CONSTRAINT {show_name(fk['name'])} {fk['definition']};"
+        )
     conn.execute(statement)
     return None
 
@@ -343,16 +402,22 @@ def bump_sequences(conn: psycopg.Connection, table: TableSchema) -> None:
             col = table.column(name)
             if col is None or col.base_type not in _INTEGER_TYPES:
                 continue
-            row = conn.execute(sql.SQL("SELECT {}({}) FROM {}").format(
-                sql.SQL("max" if seq.increment > 0 else "min"), sql.Identifier(name), table.identifier())).fetchone()
+            row = conn.execute(
+                sql.SQL("SELECT {}({}) FROM {}").format(
+                    sql.SQL("max" if seq.increment > 0 else "min"), sql.Identifier(name), table.identifier()
+                )
+            ).fetchone()
             if row and row[0] is not None:
                 candidates.append((int(row[0]), True))
         if not candidates:
             continue
         best = max(candidates, key=lambda state: _ahead(state, seq.increment))
         if _ahead(best, seq.increment) > _ahead((int(seq.last_value or 0), seq.is_called), seq.increment):
-            conn.execute(sql.SQL("SELECT pg_catalog.setval({}::pg_catalog.regclass, {}, {})").format(
-                sql.Literal(seq.identifier().as_string(conn)), sql.Literal(best[0]), sql.Literal(best[1])))
+            conn.execute(
+                sql.SQL("SELECT pg_catalog.setval({}::pg_catalog.regclass, {}, {})").format(
+                    sql.Literal(seq.identifier().as_string(conn)), sql.Literal(best[0]), sql.Literal(best[1])
+                )
+            )
 
 
 def _ahead(state: tuple[int, bool], increment: int) -> int:
@@ -413,54 +478,76 @@ def column_problems(table: TableSchema, target: list[Column]) -> list[tuple[str,
     for col in table.columns:
         have = there.get(col.name)
         if have is None:
-            problems.append((
-                f"table {table.qualified}: column {col.name} ({col.pg_type}) is missing in the target table",
-                f"add it (ALTER TABLE {name} ADD COLUMN {show_name(col.name)} {col.pg_type};) "
-                "or restore into a new database"))
+            problems.append(
+                (
+                    f"table {table.qualified}: column {col.name} ({col.pg_type}) is missing in the target table",
+                    f"add it (ALTER TABLE {name} ADD COLUMN {show_name(col.name)} {col.pg_type};) "
+                    "or restore into a new database",
+                )
+            )
         elif have.generated:
-            problems.append((
-                f"table {table.qualified}: column {col.name} is a generated column in the target table, "
-                "a stored column in the snapshot",
-                f"drop its expression (ALTER TABLE {name} ALTER COLUMN {show_name(col.name)} DROP EXPRESSION;) "
-                "or restore into a new database"))
+            problems.append(
+                (
+                    f"table {table.qualified}: column {col.name} is a generated column in the target table, "
+                    "a stored column in the snapshot",
+                    f"drop its expression (ALTER TABLE {name} ALTER COLUMN {show_name(col.name)} DROP EXPRESSION;) "
+                    "or restore into a new database",
+                )
+            )
         elif not widens(col.pg_type, have.pg_type):
-            problems.append((
-                f"table {table.qualified}: column {col.name} is {have.pg_type} in the target table, "
-                f"{col.pg_type} in the snapshot",
-                f"change it (ALTER TABLE {name} ALTER COLUMN {show_name(col.name)} "
-                f"TYPE {col.pg_type} USING {show_name(col.name)}::{col.pg_type};) or restore into a new database"))
+            problems.append(
+                (
+                    f"table {table.qualified}: column {col.name} is {have.pg_type} in the target table, "
+                    f"{col.pg_type} in the snapshot",
+                    f"change it (ALTER TABLE {name} ALTER COLUMN {show_name(col.name)} "
+                    f"TYPE {col.pg_type} USING {show_name(col.name)}::{col.pg_type};) or restore into a new database",
+                )
+            )
     for col in target:
-        if col.name not in {c.name for c in table.columns} and col.not_null and col.default is None and not col.identity:
-            problems.append((
-                f"table {table.qualified}: column {col.name} of the target table is NOT NULL without a default "
-                "and not in the snapshot",
-                f"give it a default or drop NOT NULL (ALTER TABLE {name} ALTER COLUMN "
-                f"{show_name(col.name)} DROP NOT NULL;) or restore into a new database"))
+        if (
+            col.name not in {c.name for c in table.columns}
+            and col.not_null
+            and col.default is None
+            and not col.identity
+        ):
+            problems.append(
+                (
+                    f"table {table.qualified}: column {col.name} of the target table is NOT NULL without a default "
+                    "and not in the snapshot",
+                    f"give it a default or drop NOT NULL (ALTER TABLE {name} ALTER COLUMN "
+                    f"{show_name(col.name)} DROP NOT NULL;) or restore into a new database",
+                )
+            )
     return problems
 
 
 # PostgreSQL's reserved key words (pg_get_keywords() catcode 'R'): a hint that names a
 # column `order` unquoted would be a syntax error.
-_RESERVED = frozenset("""
+_RESERVED = frozenset(
+    """
     all analyse analyze and any array as asc asymmetric both case cast check collate column constraint
     create current_catalog current_date current_role current_time current_timestamp current_user default
     deferrable desc distinct do else end except false fetch for foreign from grant group having in
     initially intersect into lateral leading limit localtime localtimestamp not null offset on only or
     order placing primary references returning select session_user some symmetric system_user table then
-    to trailing true union unique user using variadic when where window with""".split())
+    to trailing true union unique user using variadic when where window with""".split()
+)
 
 
 def show_name(*parts: str) -> str:
     """A (qualified) name as SQL text for a hint, quoted where needed, without a connection."""
-    return ".".join(p if re.fullmatch(r"[a-z_][a-z0-9_]*", p) and p not in _RESERVED
-                    else '"' + p.replace('"', '""') + '"' for p in parts)
+    return ".".join(
+        p if re.fullmatch(r"[a-z_][a-z0-9_]*", p) and p not in _RESERVED else '"' + p.replace('"', '""') + '"'
+        for p in parts
+    )
 
 
 def widened_columns(table: TableSchema, target: list[Column]) -> list[Column]:
     """The snapshot's columns whose target type is a (different) widening."""
     there = {c.name: c.pg_type for c in target}
-    return [c for c in table.columns
-            if c.name in there and there[c.name] != c.pg_type and widens(c.pg_type, there[c.name])]
+    return [
+        c for c in table.columns if c.name in there and there[c.name] != c.pg_type and widens(c.pg_type, there[c.name])
+    ]
 
 
 def as_snapshot_types(target: sql.Composable, table: TableSchema, widened: list[Column]) -> sql.Composable:
@@ -469,7 +556,14 @@ def as_snapshot_types(target: sql.Composable, table: TableSchema, widened: list[
     if not widened:
         return target
     cast = {c.name: c.pg_type for c in widened}
-    return sql.SQL("(SELECT {} FROM {}) AS seedctl_snapshot_types").format(sql.SQL(", ").join(
-        sql.SQL("{c}::{t} AS {c}").format(c=sql.Identifier(c.name), t=sql.SQL(_checked(_TYPE_SHAPE, cast[c.name], "type", table)))
-        if c.name in cast else sql.Identifier(c.name)
-        for c in table.columns), target)
+    return sql.SQL("(SELECT {} FROM {}) AS seedctl_snapshot_types").format(
+        sql.SQL(", ").join(
+            sql.SQL("{c}::{t} AS {c}").format(
+                c=sql.Identifier(c.name), t=sql.SQL(_checked(_TYPE_SHAPE, cast[c.name], "type", table))
+            )
+            if c.name in cast
+            else sql.Identifier(c.name)
+            for c in table.columns
+        ),
+        target,
+    )

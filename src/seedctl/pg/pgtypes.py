@@ -123,8 +123,7 @@ def select_expr(column: Column, codec: Codec) -> sql.Composable:
         return ident  # COPY's csv output is the type's own text output
     if codec.encoding == "epoch_days":
         return sql.SQL(
-            "CASE WHEN {c} = 'infinity' THEN {pos} WHEN {c} = '-infinity' THEN {neg} "
-            "ELSE {c} - DATE '1970-01-01' END"
+            "CASE WHEN {c} = 'infinity' THEN {pos} WHEN {c} = '-infinity' THEN {neg} ELSE {c} - DATE '1970-01-01' END"
         ).format(c=ident, pos=sql.Literal(DATE_POS_INF), neg=sql.Literal(DATE_NEG_INF))
     if codec.encoding == "epoch_us":
         # extract() is exact (numeric) from PostgreSQL 14 on. The last ~30 millennia that
@@ -155,6 +154,7 @@ def to_storage(array: pa.Array, codec: Codec) -> pa.Array:
 
 # --- back to PostgreSQL text -----------------------------------------------------------
 
+
 def to_pg_text(array: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array:
     """Render a stored column as PostgreSQL input text (nulls stay null)."""
     if isinstance(array, pa.ChunkedArray):
@@ -166,9 +166,12 @@ def to_pg_text(array: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array:
         # timestamptz carries its zone (+00) so the reading session's TimeZone cannot matter.
         zone = "+00" if array.type.tz else ""
         return _render_special(
-            array.cast(pa.int64()), pa.timestamp("us"),
-            DAYS_MIN * US_PER_DAY, (DAYS_MAX + 1) * US_PER_DAY - 1,
-            lambda us: _timestamp_text(us, zone), zone,
+            array.cast(pa.int64()),
+            pa.timestamp("us"),
+            DAYS_MIN * US_PER_DAY,
+            (DAYS_MAX + 1) * US_PER_DAY - 1,
+            lambda us: _timestamp_text(us, zone),
+            zone,
         )
     if pa.types.is_string(array.type):
         return array

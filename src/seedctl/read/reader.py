@@ -68,19 +68,28 @@ def open_snapshot(rev: str | None = None, *, project: str | Path = ".") -> Snaps
     the checkout. `project` is the seedctl project (where params.yaml is)."""
     root = Path(project).resolve()
     if not (root / "params.yaml").is_file():
-        raise ConfigError(f"{root} is not a seedctl project (no params.yaml)",
-                           "pass project= the directory that holds params.yaml and dvc.yaml")
+        raise ConfigError(
+            f"{root} is not a seedctl project (no params.yaml)",
+            "pass project= the directory that holds params.yaml and dvc.yaml",
+        )
     if rev is None:
         path = root / MANIFEST_PATH
         if not path.is_file():
             raise NotFound(f"{path} is missing", "this checkout holds no snapshot: pass rev= a snapshot tag")
         return Snapshot(root, None, None, _parse_manifest(path.read_text(encoding="utf-8"), str(path)))
     commit = _resolve(root, rev)
-    shown = subprocess.run(["git", "show", f"{commit}:{MANIFEST_PATH}"], cwd=root, capture_output=True,
-                           text=True, check=False, stdin=subprocess.DEVNULL)
+    shown = subprocess.run(
+        ["git", "show", f"{commit}:{MANIFEST_PATH}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     if shown.returncode:
-        raise NotFound(f"revision {rev} holds no snapshot (no {MANIFEST_PATH})",
-                           "list snapshot tags with `git tag -l 'seeds/*'`")
+        raise NotFound(
+            f"revision {rev} holds no snapshot (no {MANIFEST_PATH})", "list snapshot tags with `git tag -l 'seeds/*'`"
+        )
     return Snapshot(root, rev, commit, _parse_manifest(shown.stdout, f"{rev}:{MANIFEST_PATH}"))
 
 
@@ -89,8 +98,14 @@ def _resolve(root: Path, rev: str) -> str:
     from seedctl.store.versions import snapshot_revision
 
     name = snapshot_revision(root, rev) or "HEAD"
-    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"], cwd=root,
-                           capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     return found.stdout.strip()
 
 
@@ -100,8 +115,9 @@ def _parse_manifest(text: str, where: str) -> dict[str, Any]:
     try:
         manifest = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise IntegrityError(f"{where} is not valid JSON (line {exc.lineno})",
-                             "read another revision; this one's manifest is damaged") from None
+        raise IntegrityError(
+            f"{where} is not valid JSON (line {exc.lineno})", "read another revision; this one's manifest is damaged"
+        ) from None
     problems = inconsistencies(manifest)
     if problems:
         raise IntegrityError(f"{where}: {problems[0]}", "read another revision; this one's manifest was edited")
@@ -135,13 +151,19 @@ class Snapshot:
         for name, entry in self.manifest["tables"].items():
             rng = entry.get("date_range") or {}
             infos[name] = TableInfo(
-                name=name, table=entry["table"], rows=int(entry["rows"]), time_column=rng.get("column"),
-                min=rng.get("min"), max=rng.get("max"), partition=str(entry.get("partition") or "none"),
-                files=len(table_parts(entry)), size_bytes=int(entry["size_bytes"]))
+                name=name,
+                table=entry["table"],
+                rows=int(entry["rows"]),
+                time_column=rng.get("column"),
+                min=rng.get("min"),
+                max=rng.get("max"),
+                partition=str(entry.get("partition") or "none"),
+                files=len(table_parts(entry)),
+                size_bytes=int(entry["size_bytes"]),
+            )
         return infos
 
-    def read(self, table: str, columns: list[str] | None = None, since: Bound = None,
-             until: Bound = None) -> pa.Table:
+    def read(self, table: str, columns: list[str] | None = None, since: Bound = None, until: Bound = None) -> pa.Table:
         """The table's rows (optionally some columns, a time range) as a pyarrow.Table."""
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -150,8 +172,10 @@ class Snapshot:
         time_column = (entry.get("date_range") or {}).get("column")
         window = time_range(since, until)
         if not window.unbounded and not time_column:
-            raise QueryError(f"table {table} has no time column: since/until cannot apply",
-                               f"read it without since/until, or set sources.{table}.time_column in params.yaml")
+            raise QueryError(
+                f"table {table} has no time column: since/until cannot apply",
+                f"read it without since/until, or set sources.{table}.time_column in params.yaml",
+            )
         parts = self.parts_for(table, window)
         wanted = None if columns is None else list(dict.fromkeys(columns))
         read_cols = wanted if wanted is None or window.unbounded else list(dict.fromkeys([*wanted, time_column]))
@@ -168,8 +192,9 @@ class Snapshot:
         if not parts:
             result = result.slice(0, 0)
         elif not window.unbounded:
-            result = result.filter(time_mask(result.column(time_column), result.schema.field(time_column), window,
-                                         table))
+            result = result.filter(
+                time_mask(result.column(time_column), result.schema.field(time_column), window, table)
+            )
         return result.select(wanted) if wanted is not None else result
 
     def query(self, statement: str) -> pa.Table:
@@ -211,7 +236,8 @@ class Snapshot:
             where = f" at {self.rev}" if self.rev else ""
             raise IntegrityError(
                 f"{path} of table {table}{where}: sha256 does not match the manifest ({len(data)} bytes read)",
-                ADVICE["corrupt"])
+                ADVICE["corrupt"],
+            )
         return data
 
     # --- DVC -------------------------------------------------------------------------------
@@ -236,14 +262,17 @@ class Snapshot:
             with fs.open(path, mode="rb", cache=True) as fh:
                 return bytes(fh.read())
         except FileNotFoundError:
-            raise RemoteError(f"{path} of table {table} is neither in the DVC cache nor in the remote",
-                              ADVICE["missing"]) from None
+            raise RemoteError(
+                f"{path} of table {table} is neither in the DVC cache nor in the remote", ADVICE["missing"]
+            ) from None
         except Exception as exc:  # DVC and the S3 client raise many kinds; the operator needs one line
             if isinstance(exc, SeedctlError):
                 raise
             detail = " ".join(str(exc).split())[:200]
-            raise RemoteError(f"cannot read {path} of table {table} through DVC: {type(exc).__name__}: {detail}",
-                              "check MINIO_* (or .env) and that the remote answers (`make remote`)") from None
+            raise RemoteError(
+                f"cannot read {path} of table {table} through DVC: {type(exc).__name__}: {detail}",
+                "check MINIO_* (or .env) and that the remote answers (`make remote`)",
+            ) from None
 
     def _local(self, path: str, md5: str) -> bool:
         """Is the file in the local cache (or, for the checkout, in the work tree)?"""

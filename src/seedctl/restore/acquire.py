@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from seedctl.pg.catalog import TableSchema
 from seedctl.config import Params, Source
 from seedctl.errors import IntegrityError, RestoredDegraded
+from seedctl.layout import SCHEMA_FILE
+from seedctl.parts import inconsistencies
+from seedctl.pg.catalog import TableSchema
 from seedctl.restore.fallback import FallbackFile, find_fallback
 from seedctl.restore.partial import Selection
 from seedctl.store.fetch import (
@@ -30,8 +32,6 @@ from seedctl.store.fetch import (
     quarantine_root,
     wanted_files,
 )
-from seedctl.layout import SCHEMA_FILE
-from seedctl.parts import inconsistencies
 from seedctl.timerange import TimeRange
 
 Origin = Literal["local", "cache", "remote", "fallback", "empty"]
@@ -63,7 +63,6 @@ class TableData:
         return not self.window.unbounded
 
 
-
 def raise_if_degraded(results: Iterable[Any]) -> None:
     """After a committed restore: RestoredDegraded (exit 11) naming the optional tables it
     left empty (results: restore's TableResult, each with .data and .action)."""
@@ -73,7 +72,8 @@ def raise_if_degraded(results: Iterable[Any]) -> None:
             f"restore committed, but {len(empty)} optional table(s) were left EMPTY: {', '.join(empty)} "
             "(their snapshot data could not be had and they have no fallback file)",
             "the other tables are restored; backfill those tables (see the notes above), or fix "
-            "the cause named there and run the restore again")
+            "the cause named there and run the restore again",
+        )
 
 
 def acquire(
@@ -100,17 +100,23 @@ def acquire(
     entries = manifest["tables"]
     edited = inconsistencies(manifest)
     if edited:
-        raise IntegrityError(edited[0], "restore the manifest with `git checkout -- seeds/manifest.json`; "
-                             "the database was not touched")
+        raise IntegrityError(
+            edited[0], "restore the manifest with `git checkout -- seeds/manifest.json`; the database was not touched"
+        )
     chosen = {name: selection.parts(entries[name]) for name in selection.sources}
     rels = {p["file"] for parts in chosen.values() for p in parts}
     wanted = [w for w in wanted_files(manifest) if w.table is None or w.rel in rels]
     if dry_run:
         fetched = Fetched(found={w.rel: "local" for w in wanted if matches(seeds_dir / w.rel, w)})
     else:
-        fetched = fetch(project_root, seeds_dir, wanted, quarantine=Quarantine(quarantine_root(fallback_root)),
-                        remote=(lambda: open_remote(project_root, params)) if pull else None,
-                        listings=lock_listings(project_root))
+        fetched = fetch(
+            project_root,
+            seeds_dir,
+            wanted,
+            quarantine=Quarantine(quarantine_root(fallback_root)),
+            remote=(lambda: open_remote(project_root, params)) if pull else None,
+            listings=lock_listings(project_root),
+        )
     plans, failures = [], []
     for name, parts in chosen.items():
         entry = entries[name]
@@ -119,12 +125,22 @@ def acquire(
         if all(f in fetched.found for f in files):
             origins = {fetched.found[f] for f in files}
             origin: Origin = "remote" if "remote" in origins else "cache" if "cache" in origins else "local"
-            plans.append(TableData(name, table, entry, origin, parts, [seeds_dir / f for f in files],
-                                   window=selection.window))
+            plans.append(
+                TableData(name, table, entry, origin, parts, [seeds_dir / f for f in files], window=selection.window)
+            )
             continue
         if dry_run and pull:  # say what would happen, fetch nothing
-            plans.append(TableData(name, table, entry, "remote", parts, notes=["not present locally: would be pulled"],
-                                   window=selection.window))
+            plans.append(
+                TableData(
+                    name,
+                    table,
+                    entry,
+                    "remote",
+                    parts,
+                    notes=["not present locally: would be pulled"],
+                    window=selection.window,
+                )
+            )
             continue
         failure = next((fetched.failures[f] for f in files if f in fetched.failures), None)
         why = failure.detail if failure else "data file missing or not matching the manifest"
@@ -141,9 +157,10 @@ def acquire(
         name, why, tried, failure = failures[0]
         fix = failure.advice if failure else "run `seedctl pull`"
         if not selection.window.unbounded:
-            raise IntegrityError(f"table {name}: the files of the time range are not usable: {why}",
-                                 f"{fix}; a range is restored from the snapshot's files only; the database was "
-                                 "not touched")
+            raise IntegrityError(
+                f"table {name}: the files of the time range are not usable: {why}",
+                f"{fix}; a range is restored from the snapshot's files only; the database was not touched",
+            )
         more = f" (and {len(failures) - 1} more required table(s))" if len(failures) > 1 else ""
         raise IntegrityError(
             f"required table {name} has no usable data{more}: {why}; no usable fallback ({'; '.join(tried)})",
@@ -151,8 +168,10 @@ def acquire(
         )
     schema = fetched.failures.get(SCHEMA_FILE)
     if schema is not None and plans:
-        plans[0].notes.append(f"snapshot {SCHEMA_FILE} not restored to seeds/ ({schema.line()}); "
-                              "the restore uses the manifest's copy of the schema")
+        plans[0].notes.append(
+            f"snapshot {SCHEMA_FILE} not restored to seeds/ ({schema.line()}); "
+            "the restore uses the manifest's copy of the schema"
+        )
     for moved in fetched.quarantined:
         if plans:
             plans[0].notes.append(f"bytes that did not match their checksum were moved aside to {moved}")
@@ -165,13 +184,25 @@ def _fall_back(
     """The fallback plan (None for a required table without one) and what was tried."""
     choice = find_fallback(name, source, table, fallback_root)
     if choice.file is not None:
-        return TableData(name, table, entry, "fallback", fallback=choice.file,
-                         notes=[f"snapshot data unavailable ({why}); using fallback {choice.file.path}",
-                                *choice.tried]), choice.tried
+        return TableData(
+            name,
+            table,
+            entry,
+            "fallback",
+            fallback=choice.file,
+            notes=[f"snapshot data unavailable ({why}); using fallback {choice.file.path}", *choice.tried],
+        ), choice.tried
     if not source.required:
-        return TableData(name, table, entry, "empty",
-                         notes=[f"no usable data ({why}); left EMPTY - a backfill is needed: restore "
-                                f"{table.qualified} from its source, or add a fallback file for {name} "
-                                f"({', '.join(source.fallback) or 'params.yaml sources.' + name + '.fallback'})",
-                                *choice.tried]), choice.tried
+        return TableData(
+            name,
+            table,
+            entry,
+            "empty",
+            notes=[
+                f"no usable data ({why}); left EMPTY - a backfill is needed: restore "
+                f"{table.qualified} from its source, or add a fallback file for {name} "
+                f"({', '.join(source.fallback) or 'params.yaml sources.' + name + '.fallback'})",
+                *choice.tried,
+            ],
+        ), choice.tried
     return None, choice.tried

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
 HOOK_TIMEOUT_S = 1800
 
 
@@ -23,10 +22,7 @@ class HookResult:
     seconds: float
 
 
-
-def run_post_restore_hook(
-    command: str, *, cwd: Path, version: str, loaded: list[str], empty: list[str]
-) -> HookResult:
+def run_post_restore_hook(command: str, *, cwd: Path, version: str, loaded: list[str], empty: list[str]) -> HookResult:
     """Run the hook with the restore's facts in its environment; output passes through."""
     env = {
         **os.environ,
@@ -36,8 +32,15 @@ def run_post_restore_hook(
     }
     started = time.perf_counter()
     try:
-        code = subprocess.run(command, shell=True, cwd=cwd, env=env, check=False,  # noqa: S602 - operator's own command
-                              timeout=HOOK_TIMEOUT_S, stdin=subprocess.DEVNULL).returncode
+        code = subprocess.run(  # noqa: S602 - the operator's own command line, from params.yaml
+            command,
+            shell=True,
+            cwd=cwd,
+            env=env,
+            check=False,
+            timeout=HOOK_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        ).returncode
     except subprocess.TimeoutExpired:
         code = -1
     return HookResult(command, code, time.perf_counter() - started)

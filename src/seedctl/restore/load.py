@@ -75,7 +75,8 @@ def _add_foreign_keys(conn: psycopg.Connection, results: list[TableResult]) -> N
                     f"table {table.qualified}: foreign key {fk['name']} does not hold for the restored rows: "
                     f"{db.first_line(exc)}",
                     f"rolled back; nothing was changed. Load {fk['ref_schema']}.{fk['ref_table']}'s rows first "
-                    "(or add it to sources) and restore again") from None
+                    "(or add it to sources) and restore again",
+                ) from None
             if note:
                 result.notes.append(note)
 
@@ -98,7 +99,8 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
             raise RestoreRefused(
                 f"cannot create extension {name} that the snapshot's types need: {db.first_line(exc)}",
                 f"nothing was changed; run as a superuser in the target database: {create_extension_sql(name)} "
-                "then restore again") from None
+                "then restore again",
+            ) from None
         by_table[id(table)].notes.append(f"created extension {name}")
     for utype, table in needed.types:
         create_type(conn, utype, table)
@@ -108,8 +110,9 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
         by_table[id(table)].notes.append(f"created function {function['signature']}")
 
 
-def load_tables(tables: list[TableData], mode: Mode, *, named: bool = False, dry_run: bool = False,
-                batch_rows: int = 131072) -> list[TableResult]:
+def load_tables(
+    tables: list[TableData], mode: Mode, *, named: bool = False, dry_run: bool = False, batch_rows: int = 131072
+) -> list[TableResult]:
     """Plan and (unless dry_run) execute the restore in one transaction."""
     with db.connect() as conn:
         if dry_run:
@@ -181,9 +184,13 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
         _append(conn, result, batch_rows)
     else:
         fresh = result.action in ("create", "create-empty", "replace")  # created/truncated just now
-        result.loaded_rows = _copy_into(conn, table.identifier(), data, batch_rows,
-                                        freeze=fresh and not (table.hypertable and timescale)
-                                        and not _partitioned(conn, table))
+        result.loaded_rows = _copy_into(
+            conn,
+            table.identifier(),
+            data,
+            batch_rows,
+            freeze=fresh and not (table.hypertable and timescale) and not _partitioned(conn, table),
+        )
         if result.action in ("create", "create-empty"):
             add_keys_and_indexes(conn, table)
         _verify(conn, result, table.identifier())
@@ -193,16 +200,21 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
 
 def _insert_triggers(conn: psycopg.Connection, table: TableSchema) -> list[str]:
     """The enabled user triggers that fire on INSERT (hence on COPY) into the target table."""
-    return [r[0] for r in conn.execute(
-        "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal "
-        "AND tgenabled <> 'D' AND tgtype & 4 <> 0 ORDER BY tgname",  # 4: TRIGGER_TYPE_INSERT
-        (table.identifier().as_string(conn),)).fetchall()]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal "
+            "AND tgenabled <> 'D' AND tgtype & 4 <> 0 ORDER BY tgname",  # 4: TRIGGER_TYPE_INSERT
+            (table.identifier().as_string(conn),),
+        ).fetchall()
+    ]
 
 
 def _partitioned(conn: psycopg.Connection, table: TableSchema) -> bool:
     """Is the target a partitioned table (COPY FREEZE refuses those)?"""
-    row = conn.execute("SELECT relkind::text FROM pg_class WHERE oid = to_regclass(%s)",
-                       (table.identifier().as_string(conn),)).fetchone()
+    row = conn.execute(
+        "SELECT relkind::text FROM pg_class WHERE oid = to_regclass(%s)", (table.identifier().as_string(conn),)
+    ).fetchone()
     return bool(row) and row[0] == "p"  # type: ignore[index]
 
 
@@ -240,8 +252,9 @@ def _copy_into(
     return sent
 
 
-def _rendered(files: list[Path], batch_rows: int, window: TimeRange, column: str | None,
-              source: str) -> Iterator[tuple[memoryview, int]]:
+def _rendered(
+    files: list[Path], batch_rows: int, window: TimeRange, column: str | None, source: str
+) -> Iterator[tuple[memoryview, int]]:
     """The rows of `files` (those of them in the time window) as COPY csv chunks, rendered by
     a thread one batch ahead, so the client renders the next batch while the server parses
     this one (pyarrow releases the GIL); at most two rendered batches are held at once."""
@@ -263,16 +276,23 @@ def _rendered(files: list[Path], batch_rows: int, window: TimeRange, column: str
                 parquet = pq.ParquetFile(path)
                 # Row group by row group: a group of large values holds fewer rows (export's
                 # ROW_GROUP_BYTES), and a batch must not gather several such groups.
-                batches = (b for g in range(parquet.num_row_groups)
-                           for b in parquet.iter_batches(batch_size=batch_rows, row_groups=[g]))
+                batches = (
+                    b
+                    for g in range(parquet.num_row_groups)
+                    for b in parquet.iter_batches(batch_size=batch_rows, row_groups=[g])
+                )
                 for batch in batches:
                     if column is not None and not window.unbounded:
-                        batch = batch.filter(time_mask(batch.column(column), batch.schema.field(column), window,
-                                                       source))
+                        batch = batch.filter(
+                            time_mask(batch.column(column), batch.schema.field(column), window, source)
+                        )
                     columns = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
                     buf = io.BytesIO()
-                    pa_csv.write_csv(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), buf,
-                                     pa_csv.WriteOptions(include_header=False))
+                    pa_csv.write_csv(
+                        pa.RecordBatch.from_arrays(columns, names=batch.schema.names),
+                        buf,
+                        pa_csv.WriteOptions(include_header=False),
+                    )
                     if not offer((buf.getbuffer(), batch.num_rows)):
                         return
             offer(None)
@@ -318,7 +338,8 @@ def _checksum(conn: psycopg.Connection, result: TableResult, relation: sql.Compo
         raise RestoreRefused(
             f"table {data.source}: cannot compare the loaded rows with the snapshot: the target's "
             "column types differ from the snapshot's",
-            "rolled back; nothing was changed. Restore into a new database") from None
+            "rolled back; nothing was changed. Restore into a new database",
+        ) from None
 
 
 def _changed(conn: psycopg.Connection, data: TableData) -> None:
@@ -331,7 +352,8 @@ def _changed(conn: psycopg.Connection, data: TableData) -> None:
             f"table {data.source}: content checksum after loading differs from the snapshot's: trigger(s) "
             f"{', '.join(fired)} on {name} changed the rows as they were loaded",
             f"rolled back; nothing was changed. Restore with them disabled ({disable} restore, then ENABLE "
-            "TRIGGER) or restore into a new database")
+            "TRIGGER) or restore into a new database",
+        )
     raise RestoreRefused(
         f"table {data.source}: content checksum after loading differs from the snapshot's",
         "rolled back; nothing was changed. The target table changed the rows as they were loaded "
@@ -357,12 +379,16 @@ def _load_range(conn: psycopg.Connection, result: TableResult, batch_rows: int) 
     try:
         with conn.transaction():  # a savepoint, to report a key conflict precisely
             # OVERRIDING SYSTEM VALUE: the snapshot's ids go into GENERATED ALWAYS columns as is
-            conn.execute(sql.SQL("INSERT INTO {t} ({c}) OVERRIDING SYSTEM VALUE SELECT {c} FROM {s}").format(
-                t=table.identifier(), c=cols, s=staging))
+            conn.execute(
+                sql.SQL("INSERT INTO {t} ({c}) OVERRIDING SYSTEM VALUE SELECT {c} FROM {s}").format(
+                    t=table.identifier(), c=cols, s=staging
+                )
+            )
     except psycopg.errors.UniqueViolation as exc:
         raise RestoreRefused(
             f"table {data.source}: rows of the range are already in the target: {db.first_line(exc)}",
-            "rolled back; nothing was changed. Use --mode replace to overwrite the range's rows") from None
+            "rolled back; nothing was changed. Use --mode replace to overwrite the range's rows",
+        ) from None
     if result.action in ("create", "create-empty"):
         add_keys_and_indexes(conn, table)
     in_target = sql.SQL("(SELECT * FROM {} WHERE {}) AS seedctl_range").format(table.identifier(), where)
@@ -370,7 +396,8 @@ def _load_range(conn: psycopg.Connection, result: TableResult, batch_rows: int) 
     if got.rows != expected.rows:
         raise RestoreRefused(
             f"table {data.source}: {got.rows} rows in the range after loading, expected {expected.rows}",
-            "rolled back; nothing was changed. The target holds other rows in the range (use --mode replace)")
+            "rolled back; nothing was changed. The target holds other rows in the range (use --mode replace)",
+        )
     if got.digest != expected.digest:
         _changed(conn, data)
     result.verified = "range rows + checksum"
@@ -380,8 +407,9 @@ def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> N
     """Load into a staging copy, verify it, then insert the rows whose key is missing."""
     data, table = result.data, result.data.table
     if not table.primary_key:
-        raise RestoreRefused(f"table {data.source}: append needs a primary key and the snapshot has none",
-                             "use --mode replace")
+        raise RestoreRefused(
+            f"table {data.source}: append needs a primary key and the snapshot has none", "use --mode replace"
+        )
     staging = sql.Identifier(f"seedctl_stage_{data.source}")
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, table.identifier()))
@@ -398,16 +426,18 @@ def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> N
         )
         inserted = cur.rowcount
         cur.execute(
-            sql.SQL("SELECT count(*) FROM {s} s WHERE NOT EXISTS "
-                    "(SELECT 1 FROM {t} t WHERE ({tk}) = ({sk}))").format(
-                s=staging, t=table.identifier(),
+            sql.SQL("SELECT count(*) FROM {s} s WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE ({tk}) = ({sk}))").format(
+                s=staging,
+                t=table.identifier(),
                 tk=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in table.primary_key),
                 sk=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in table.primary_key),
             )
         )
         absent = cur.fetchone()[0]  # type: ignore[index]
     if absent:
-        raise RestoreRefused(f"table {data.source}: {absent} snapshot keys still missing after append "
-                             f"(on {key.as_string(conn)})", "rolled back")
+        raise RestoreRefused(
+            f"table {data.source}: {absent} snapshot keys still missing after append (on {key.as_string(conn)})",
+            "rolled back",
+        )
     result.notes.append(f"{inserted:,} new rows inserted, {result.loaded_rows - inserted:,} already present")
     result.loaded_rows = inserted

@@ -16,8 +16,7 @@ from psycopg import sql
 
 from seedctl.errors import ConfigError
 from seedctl.parts import table_parts
-from seedctl.timerange import US_PER_DAY
-from seedctl.timerange import TimeRange, part_needed
+from seedctl.timerange import US_PER_DAY, TimeRange, part_needed
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,8 @@ def select(manifest: dict[str, Any], names: list[str], window: TimeRange) -> Sel
             timed = [s for s in entries if time_column(entries[s])]
             raise ConfigError(
                 f"--since/--until: table(s) {', '.join(untimed)} have no time column",
-                f"name the tables to restore with --table (with a time column: {', '.join(timed) or 'none'})")
+                f"name the tables to restore with --table (with a time column: {', '.join(timed) or 'none'})",
+            )
     return Selection(sources, window, named=bool(names))
 
 
@@ -53,8 +53,7 @@ def _source(entries: dict[str, dict[str, Any]], name: str) -> str:
     by_table = [s for s, e in entries.items() if name in (e["table"], e["table"].split(".", 1)[-1])]
     if len(by_table) == 1:
         return by_table[0]
-    raise ConfigError(f"--table {name}: the snapshot has no such table",
-                      f"its tables: {', '.join(entries) or 'none'}")
+    raise ConfigError(f"--table {name}: the snapshot has no such table", f"its tables: {', '.join(entries) or 'none'}")
 
 
 def time_column(entry: dict[str, Any]) -> str | None:
@@ -82,6 +81,7 @@ def in_range(column: str, pg_type: str, window: TimeRange) -> sql.Composable:
         else:  # whole days as 24 hours (no time zone rule applies), then exact microseconds
             days, micros = divmod(units, US_PER_DAY)
             moment = sql.SQL("{} + {} * interval '24 hours' + {} * interval '1 microsecond'").format(
-                sql.SQL(epoch), sql.Literal(days), sql.Literal(micros))
+                sql.SQL(epoch), sql.Literal(days), sql.Literal(micros)
+            )
         conditions.append(sql.SQL("{} {} {}").format(sql.Identifier(column), sql.SQL(op), moment))
     return sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true")

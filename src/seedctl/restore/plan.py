@@ -118,7 +118,8 @@ def _check_truncatable(conn: psycopg.Connection, results: list[TableResult]) -> 
             raise RestoreRefused(
                 f"--mode replace cannot empty table {parent}: foreign key {name} of table {child} references it "
                 f"and {child} is not replaced by this restore",
-                f"nothing was changed; add {child} to sources (and snapshot again), or restore into a new database")
+                f"nothing was changed; add {child} to sources (and snapshot again), or restore into a new database",
+            )
 
 
 def _check_referenced(conn: psycopg.Connection, results: list[TableResult]) -> None:
@@ -134,7 +135,8 @@ def _check_referenced(conn: psycopg.Connection, results: list[TableResult]) -> N
                 raise RestoreRefused(
                     f"table {result.data.source}: foreign key {fk['name']} references table {parent}, which is "
                     "neither restored here nor on the target",
-                    f"nothing was changed; add --table {parent} to restore it too")
+                    f"nothing was changed; add --table {parent} to restore it too",
+                )
 
 
 def load_order(conn: psycopg.Connection, results: list[TableResult]) -> list[TableResult]:

@@ -18,17 +18,21 @@ from seedctl.store.dvc import dvc, env_with_venv
 from seedctl.store.versions import git
 
 
-
 @contextmanager
 def checkout_revision(project_root: Path, rev: str) -> Iterator[Path]:
     """Yield a temporary checkout of `rev` (tag, branch or commit); removed afterwards."""
     found = subprocess.run(
         ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-        cwd=project_root, capture_output=True, text=True, check=False,
+        cwd=project_root,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if found.returncode:
-        raise NotFound(f"no git revision {rev!r} in {project_root}",
-                           "list snapshot tags with `git tag -l 'seeds/*'`, or give a commit")
+        raise NotFound(
+            f"no git revision {rev!r} in {project_root}",
+            "list snapshot tags with `git tag -l 'seeds/*'`, or give a commit",
+        )
     commit = found.stdout.strip()
     holder = Path(tempfile.mkdtemp(prefix="seedctl-rev-"))
     tree = holder / "tree"
@@ -38,12 +42,17 @@ def checkout_revision(project_root: Path, rev: str) -> Iterator[Path]:
         if local.exists():
             shutil.copy2(local, tree / ".dvc" / "config.local")
         cache = project_root / ".dvc" / "cache"
-        subprocess.run([dvc(), "cache", "dir", "--local", str(cache)], cwd=tree, check=True,
-                       capture_output=True, text=True, env=env_with_venv())
+        subprocess.run(
+            [dvc(), "cache", "dir", "--local", str(cache)],
+            cwd=tree,
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env_with_venv(),
+        )
         yield tree
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=project_root,
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(tree)], cwd=project_root, capture_output=True, check=False
+        )
         shutil.rmtree(holder, ignore_errors=True)
-
-

@@ -54,12 +54,16 @@ def restore_snapshot(
         manifest = _readable_manifest(root / "seeds")
         selection = select(manifest, tables or [], window)
         data = acquire(manifest, params, root / "seeds", root, project_root, selection, pull=pull, dry_run=dry_run)
-        report = RestoreReport(manifest, load_tables(data, mode, named=selection.named, dry_run=dry_run,
-                                                     batch_rows=params.backup.batch_rows))
+        report = RestoreReport(
+            manifest,
+            load_tables(data, mode, named=selection.named, dry_run=dry_run, batch_rows=params.backup.batch_rows),
+        )
     hook = load_params(project_root / "params.yaml").backup.post_restore_hook
     if hook and not dry_run:
         report.hook = run_post_restore_hook(
-            hook, cwd=project_root, version=report.manifest["version"],
+            hook,
+            cwd=project_root,
+            version=report.manifest["version"],
             loaded=[r.data.table.qualified for r in report.tables if r.action != "keep" and r.data.origin != "empty"],
             empty=[r.data.table.qualified for r in report.tables if r.data.origin == "empty"],
         )

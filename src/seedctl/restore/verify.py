@@ -13,12 +13,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from seedctl.errors import IntegrityError
+from seedctl.layout import load_manifest, verify_files
 from seedctl.pg import db
 from seedctl.pg.catalog import TableSchema, read_columns, table_oid
 from seedctl.pg.checksum import recorded_checksum
 from seedctl.pg.ddl import as_snapshot_types, widened_columns
-from seedctl.errors import IntegrityError
-from seedctl.layout import load_manifest, verify_files
 from seedctl.store.records import verify_records
 
 
@@ -40,8 +40,10 @@ def verify_snapshot_files(seeds_dir: Path) -> dict[str, Any]:
     manifest = load_manifest(seeds_dir)
     problems = verify_files(seeds_dir, manifest) + verify_records(seeds_dir.parent, manifest)
     if problems:
-        raise IntegrityError(f"{len(problems)} file(s) do not match the manifest: {problems[0]}",
-                             "run `seedctl pull`: it fetches what is missing and moves damaged files aside")
+        raise IntegrityError(
+            f"{len(problems)} file(s) do not match the manifest: {problems[0]}",
+            "run `seedctl pull`: it fetches what is missing and moves damaged files aside",
+        )
     return manifest
 
 
@@ -65,8 +67,9 @@ def compare_database(manifest: dict[str, Any]) -> list[TableComparison]:
                 except (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch):
                     # the target's column types differ from the snapshot's: not the same content
                     count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table.identifier()))
-                    results.append(TableComparison(name, table.qualified, entry["rows"],
-                                                   int(count.fetchone()[0]), False))  # type: ignore[index]
+                    results.append(
+                        TableComparison(name, table.qualified, entry["rows"], int(count.fetchone()[0]), False)
+                    )  # type: ignore[index]
                     continue
                 same = got.digest == entry["content_checksum"] if got.rows == entry["rows"] else None
                 results.append(TableComparison(name, table.qualified, entry["rows"], got.rows, same))

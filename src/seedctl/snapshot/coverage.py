@@ -120,12 +120,16 @@ def _svg(name: str, points: list[tuple[str, int]]) -> str:
     for i, m in years[::step]:
         parts.append(f'<text x="{x(i):.1f}" y="{_HEIGHT - 8}" text-anchor="middle">{_esc(m[:4])}</text>')
     total = sum(r for _, r in points)
-    parts.append(f'<path class="series" data-table="{_esc(name)}" data-months="{n}" data-rows="{total}" '
-                 f'data-first="{_esc(points[0][0])}" data-last="{_esc(points[-1][0])}" d="{path}">'
-                 f"<title>{_esc(name)}: {total:,} rows in {n} months</title></path>")
+    parts.append(
+        f'<path class="series" data-table="{_esc(name)}" data-months="{n}" data-rows="{total}" '
+        f'data-first="{_esc(points[0][0])}" data-last="{_esc(points[-1][0])}" d="{path}">'
+        f"<title>{_esc(name)}: {total:,} rows in {n} months</title></path>"
+    )
     for i, m in gaps:
-        parts.append(f'<rect class="gap" data-month="{_esc(m)}" x="{x(i) - 1.5:.1f}" y="{_TOP + plot_h - 6}" '
-                     f'width="3" height="6"><title>{_esc(name)} {_esc(m)}: no rows</title></rect>')
+        parts.append(
+            f'<rect class="gap" data-month="{_esc(m)}" x="{x(i) - 1.5:.1f}" y="{_TOP + plot_h - 6}" '
+            f'width="3" height="6"><title>{_esc(name)} {_esc(m)}: no rows</title></rect>'
+        )
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -138,36 +142,47 @@ def render_html(manifest: dict[str, Any], *, title: str | None = None) -> str:
     for name, t in manifest["tables"].items():
         rng = t.get("date_range") or {}
         rows.append(
-            f"<tr data-table=\"{_esc(name)}\"><td>{_esc(name)}</td><td>{_esc(t['table'])}</td>"
-            f"<td class=\"num\">{int(t['rows']):,}</td><td>{_esc(rng.get('min') or '-')}</td>"
-            f"<td>{_esc(rng.get('max') or '-')}</td><td class=\"num\">{int(t['size_bytes']):,}</td>"
-            f"<td><code>{_esc(t['sha256'][:16])}</code></td></tr>")
+            f'<tr data-table="{_esc(name)}"><td>{_esc(name)}</td><td>{_esc(t["table"])}</td>'
+            f'<td class="num">{int(t["rows"]):,}</td><td>{_esc(rng.get("min") or "-")}</td>'
+            f'<td>{_esc(rng.get("max") or "-")}</td><td class="num">{int(t["size_bytes"]):,}</td>'
+            f"<td><code>{_esc(t['sha256'][:16])}</code></td></tr>"
+        )
     charts = []
     for name, points in coverage_series(manifest).items():
         gaps = [m for m, r in points if r == 0]
-        note = (f'<p class="gaps">{len(gaps)} month(s) without rows: {_esc(", ".join(gaps[:12]))}'
-                f'{" ..." if len(gaps) > 12 else ""}</p>') if gaps else '<p class="meta">no gaps</p>'
-        charts.append(f'<section class="table-coverage" data-table="{_esc(name)}"><h2>{_esc(name)}</h2>'
-                      f'<p class="meta">rows per month, {_esc(points[0][0])} to {_esc(points[-1][0])}</p>'
-                      f"{_svg(name, points)}{note}</section>")
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_esc(heading)}</title>",
-        f"<style>{_STYLE}</style></head>",
-        f'<body data-version="{_esc(manifest["version"])}">',
-        f"<h1>{_esc(heading)}</h1>",
-        f'<p class="meta">created {_esc(manifest["created_at"])} by {_esc(manifest.get("created_by", "?"))}; '
-        f'PostgreSQL {_esc(compat.get("postgres_version", "?"))}</p>',
-        '<table class="manifest"><thead><tr><th>source</th><th>table</th><th>rows</th><th>from</th>'
-        "<th>to</th><th>bytes</th><th>sha256</th></tr></thead><tbody>",
-        *rows,
-        "</tbody></table>",
-        *charts,
-        f"<script>{_SCRIPT}</script>",
-        "</body></html>",
-        "",
-    ])
+        note = (
+            (
+                f'<p class="gaps">{len(gaps)} month(s) without rows: {_esc(", ".join(gaps[:12]))}'
+                f"{' ...' if len(gaps) > 12 else ''}</p>"
+            )
+            if gaps
+            else '<p class="meta">no gaps</p>'
+        )
+        charts.append(
+            f'<section class="table-coverage" data-table="{_esc(name)}"><h2>{_esc(name)}</h2>'
+            f'<p class="meta">rows per month, {_esc(points[0][0])} to {_esc(points[-1][0])}</p>'
+            f"{_svg(name, points)}{note}</section>"
+        )
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{_esc(heading)}</title>",
+            f"<style>{_STYLE}</style></head>",
+            f'<body data-version="{_esc(manifest["version"])}">',
+            f"<h1>{_esc(heading)}</h1>",
+            f'<p class="meta">created {_esc(manifest["created_at"])} by {_esc(manifest.get("created_by", "?"))}; '
+            f"PostgreSQL {_esc(compat.get('postgres_version', '?'))}</p>",
+            '<table class="manifest"><thead><tr><th>source</th><th>table</th><th>rows</th><th>from</th>'
+            "<th>to</th><th>bytes</th><th>sha256</th></tr></thead><tbody>",
+            *rows,
+            "</tbody></table>",
+            *charts,
+            f"<script>{_SCRIPT}</script>",
+            "</body></html>",
+            "",
+        ]
+    )
 
 
 def write_html(path: Path, manifest: dict[str, Any], *, title: str | None = None) -> Path:

@@ -30,13 +30,13 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
 
+from seedctl.config import Params, Partition, Source
+from seedctl.errors import ConfigError, DatabaseError, ExportError
+from seedctl.layout import DATA_DIR, SNAPSHOT_FORMAT
 from seedctl.pg import db
 from seedctl.pg.catalog import TableSchema, read_table_schema
 from seedctl.pg.checksum import CHECKSUM_ALGORITHM, Checksum, checksum_columns, table_checksum
-from seedctl.config import Params, Partition, Source
 from seedctl.pg.copyout import BLOCK_BYTES, copy_out
-from seedctl.errors import ConfigError, DatabaseError, ExportError
-from seedctl.layout import DATA_DIR, SNAPSHOT_FORMAT
 from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr
 from seedctl.progress import row_progress
 from seedctl.snapshot.publish import publish, staging_dir
@@ -79,7 +79,8 @@ def run_export(params: Params, seeds_dir: Path) -> ExportResult:
             raise ExportError(
                 f"cannot write the snapshot under {seeds_dir}: {exc.strerror or exc}",
                 "free disk space there and run the snapshot again; the previous snapshot is intact"
-                if space else "check the directory's permissions; the previous snapshot is intact",
+                if space
+                else "check the directory's permissions; the previous snapshot is intact",
             ) from None
     return result
 
@@ -99,13 +100,17 @@ def check_partitioning(name: str, source: Source, table: TableSchema) -> None:
         return
     column = next((c for c in table.columns if c.name == source.time_column), None)
     if column is None or column.base_type not in ("date", "timestamp", "timestamptz"):
-        raise ConfigError(f"sources.{name}.partition: time_column {source.time_column!r} of "
-                          f"{table.qualified} is not a date or timestamp column",
-                          "set partition: none for this source")
+        raise ConfigError(
+            f"sources.{name}.partition: time_column {source.time_column!r} of "
+            f"{table.qualified} is not a date or timestamp column",
+            "set partition: none for this source",
+        )
     if table.order_by()[:1] != [column.name]:
-        raise ConfigError(f"sources.{name}.partition: the primary key of {table.qualified} does not "
-                          f"start with {column.name} (rows are exported in key order)",
-                          "set partition: none for this source")
+        raise ConfigError(
+            f"sources.{name}.partition: the primary key of {table.qualified} does not "
+            f"start with {column.name} (rows are exported in key order)",
+            "set partition: none for this source",
+        )
 
 
 def _export_all(conn: psycopg.Connection, params: Params, data_dir: Path) -> ExportResult:
@@ -147,13 +152,16 @@ def _export_in_one_transaction(
         for name, table in schemas.items():
             check_partitioning(name, params.sources[name], table)
         with _checksums_alongside(conn, snapshot_id, schemas) as checksums:
-            tables = [_export_table(conn, name, schemas[name], data_dir, params, snapshot_id)
-                      for name in params.sources]
+            tables = [
+                _export_table(conn, name, schemas[name], data_dir, params, snapshot_id) for name in params.sources
+            ]
             for table in tables:
                 table.checksum = checksums.result()[table.source]
                 if table.checksum.rows != table.rows:  # impossible in one snapshot; guard anyway
-                    raise ExportError(f"table {table.table.qualified}: wrote {table.rows} rows "
-                                      f"but the snapshot has {table.checksum.rows}")
+                    raise ExportError(
+                        f"table {table.table.qualified}: wrote {table.rows} rows "
+                        f"but the snapshot has {table.checksum.rows}"
+                    )
     return ExportResult(tables, version, version_num, timescale)
 
 
@@ -189,7 +197,11 @@ def _checksum(conn: psycopg.Connection, table: TableSchema) -> Checksum:
 
 
 def _export_table(
-    conn: psycopg.Connection, source: str, table: TableSchema, data_dir: Path, params: Params,
+    conn: psycopg.Connection,
+    source: str,
+    table: TableSchema,
+    data_dir: Path,
+    params: Params,
     snapshot_id: str | None,
 ) -> TableExport:
     """Export one table. Each column is first read the cheapest way; a column with values
@@ -208,8 +220,10 @@ def _export_table(
         except _RowTooLong:
             needed = _block_for_largest_row(conn, table, [codec_for(c, fallbacks.get(c.name)) for c in table.columns])
             if needed <= block_bytes:  # cannot happen if the bound holds; never loop
-                raise ExportError(f"table {table.qualified}: a row does not fit the CSV reader's "
-                                  f"{block_bytes:,}-byte block", "report this; the snapshot was not written") from None
+                raise ExportError(
+                    f"table {table.qualified}: a row does not fit the CSV reader's {block_bytes:,}-byte block",
+                    "report this; the snapshot was not written",
+                ) from None
             block_bytes = needed
         shutil.rmtree(data_dir / source, ignore_errors=True)
         (data_dir / f"{source}.parquet").unlink(missing_ok=True)
@@ -279,8 +293,10 @@ def _write_table(
     )
     files = PartFiles(data_dir, source, params.sources[source], table, schema, codecs, params.backup)
     try:
-        with row_progress(f"export {source}", _estimated_rows(conn, table)) as bar, \
-                copy_out(conn, query, snapshot_id) as stream:
+        with (
+            row_progress(f"export {source}", _estimated_rows(conn, table)) as bar,
+            copy_out(conn, query, snapshot_id) as stream,
+        ):
             for batch in _csv_batches(stream, codecs, block_bytes):
                 files.add(batch)
                 bar.advance(batch.num_rows)
@@ -305,14 +321,12 @@ def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Cod
     if value and codec.plain and pa.types.is_temporal(codec.csv_type):
         return _ReadAgain(column.name, "epoch")  # infinity, BC, years past 9999
     if value and (
-        (pa.types.is_decimal(codec.csv_type) and value.group(1) in _NUMERIC_SPECIALS)
-        or value.group(1) == OUT_OF_RANGE
+        (pa.types.is_decimal(codec.csv_type) and value.group(1) in _NUMERIC_SPECIALS) or value.group(1) == OUT_OF_RANGE
     ):
         return _ReadAgain(column.name, "text")
     kind = "text that is not valid UTF-8" if "UTF8" in text else f"a {column.pg_type} value"
     return ExportError(
-        f"table {table.qualified}, column {column.name}: cannot store {kind} exactly "
-        f"({text.splitlines()[0]})",
+        f"table {table.qualified}, column {column.name}: cannot store {kind} exactly ({text.splitlines()[0]})",
         "report this with the column type; the snapshot was not written",
     )
 
@@ -338,13 +352,12 @@ def _csv_reader(
     return pa_csv.open_csv(
         stream,
         read_options=pa_csv.ReadOptions(
-            column_names=names, block_size=block_bytes,
+            column_names=names,
+            block_size=block_bytes,
             # Blocks grown for rows of many MB: parse one at a time, not one per core ahead.
             use_threads=block_bytes <= BLOCK_BYTES,
         ),
-        parse_options=pa_csv.ParseOptions(
-            newlines_in_values=any(pa.types.is_string(k.csv_type) for k in codecs)
-        ),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=any(pa.types.is_string(k.csv_type) for k in codecs)),
         convert_options=pa_csv.ConvertOptions(
             column_types={n: k.csv_type for n, k in zip(names, codecs)},
             # COPY csv writes NULL as an unquoted empty field and '' as "": keep them apart.
@@ -359,8 +372,9 @@ def _csv_reader(
 
 def _estimated_rows(conn: psycopg.Connection, table: TableSchema) -> int | None:
     with conn.cursor() as cur:
-        cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
-                    (table.identifier().as_string(conn),))
+        cur.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", (table.identifier().as_string(conn),)
+        )
         row = cur.fetchone()
     return int(row[0]) if row and row[0] and row[0] > 0 else None
 

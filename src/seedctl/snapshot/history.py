@@ -37,8 +37,10 @@ def incomparable(entry: dict[str, Any], before: dict[str, Any]) -> str | None:
     now, then = measured_on(entry), measured_on(before)
     if not before.get("rows_per_month") or now == then:
         return None
-    return (f"skipped: the previous snapshot counted rows per month on {then!r}, this one "
-            f"{f'on {now!r}' if now else 'on no time column'}; the next snapshot compares again")
+    return (
+        f"skipped: the previous snapshot counted rows per month on {then!r}, this one "
+        f"{f'on {now!r}' if now else 'on no time column'}; the next snapshot compares again"
+    )
 
 
 def shrunk_months(entry: dict[str, Any], before: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -53,16 +55,19 @@ def shrunk_months(entry: dict[str, Any], before: dict[str, Any]) -> dict[str, di
     }
 
 
-def acceptance(tables: dict[str, Any], previous: dict[str, Any] | None,
-               now: datetime | None = None) -> dict[str, Any] | None:
+def acceptance(
+    tables: dict[str, Any], previous: dict[str, Any] | None, now: datetime | None = None
+) -> dict[str, Any] | None:
     """The manifest's record of an accepted shrink, when SEEDCTL_ALLOW_SHRINK asks for one
     and some month did shrink; else None."""
     by = os.environ.get(ALLOW_SHRINK_ENV, "").strip()
     if not by or not previous:
         return None
-    shrunk = {name: months for name, entry in tables.items()
-              if name in previous.get("tables", {})
-              and (months := shrunk_months(entry, previous["tables"][name]))}
+    shrunk = {
+        name: months
+        for name, entry in tables.items()
+        if name in previous.get("tables", {}) and (months := shrunk_months(entry, previous["tables"][name]))
+    }
     if not shrunk:
         return None
     at = (now or datetime.now(UTC)).replace(microsecond=0).isoformat().replace("+00:00", "Z")

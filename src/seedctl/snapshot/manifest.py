@@ -31,7 +31,6 @@ from seedctl.parts import parts_digest, table_parts
 from seedctl.pg.pgtypes import pg_text_scalar
 
 
-
 def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None) -> dict[str, Any]:
     """Write manifest.json, checksums.sha256 and reports/coverage.csv for the exported files."""
     manifest = build_manifest(params, seeds_dir, now=now)
@@ -112,13 +111,12 @@ def build_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = No
     }
 
 
-def describe_table(
-    seeds_dir: Path, info: dict[str, Any], time_column: str | None, batch_rows: int
-) -> dict[str, Any]:
+def describe_table(seeds_dir: Path, info: dict[str, Any], time_column: str | None, batch_rows: int) -> dict[str, Any]:
     """Facts about one table's data files, read from the files (not from the export's memory)."""
     if "parts" not in info:
-        raise IntegrityError(f"{seeds_dir / SCHEMA_FILE} was written by an older seedctl",
-                           "run the export stage again (dvc repro)")
+        raise IntegrityError(
+            f"{seeds_dir / SCHEMA_FILE} was written by an older seedctl", "run the export stage again (dvc repro)"
+        )
     parts = [_describe_part(seeds_dir, part) for part in info["parts"]]
     files = [pq.ParquetFile(seeds_dir / part["file"]) for part in parts]
     entry: dict[str, Any] = {
@@ -221,5 +219,3 @@ def sha256_md5(path: Path) -> dict[str, str]:
     """{"sha256", "md5"} of a file from one read."""
     _, md5, sha256 = hash_file(path)
     return {"sha256": sha256, "md5": md5}
-
-

@@ -14,15 +14,15 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from seedctl.config import load_params
 from seedctl.errors import AlreadyReported, Failed
-from seedctl.store.lock import snapshot_lock
 from seedctl.progress import interactive
 from seedctl.store.dvc import DvcWhenTold, dvc, env_with_venv
+from seedctl.store.lock import snapshot_lock
 from seedctl.store.versions import git, next_tag
 
 # DVC's own lines around a failed stage: the stage already said what went wrong.
@@ -44,8 +44,14 @@ def start_repro(root: Path, *, allow_shrink: bool = False) -> DvcWhenTold:
         from seedctl.snapshot.history import ALLOW_SHRINK_ENV
 
         env[ALLOW_SHRINK_ENV] = f"{getpass.getuser()}@{socket.gethostname()}"
-    return DvcWhenTold(["repro", "--force"] if allow_shrink else ["repro"], dvc_command=[command], warm=warm,
-                       cwd=root, env=env, stderr=None if interactive() else subprocess.PIPE)
+    return DvcWhenTold(
+        ["repro", "--force"] if allow_shrink else ["repro"],
+        dvc_command=[command],
+        warm=warm,
+        cwd=root,
+        env=env,
+        stderr=None if interactive() else subprocess.PIPE,
+    )
 
 
 def _finish_repro(repro: DvcWhenTold) -> None:
@@ -75,8 +81,14 @@ class SnapshotOutcome:
 
 
 def run_snapshot(
-    params_path: Path, *, push: bool = True, commit: bool = True, git_push: bool = False, wait_s: float = 0,
-    repro: DvcWhenTold | None = None, allow_shrink: bool = False,
+    params_path: Path,
+    *,
+    push: bool = True,
+    commit: bool = True,
+    git_push: bool = False,
+    wait_s: float = 0,
+    repro: DvcWhenTold | None = None,
+    allow_shrink: bool = False,
 ) -> SnapshotOutcome:
     """The whole job: pipeline, push, then a git commit of the snapshot's files and a tag.
 
@@ -89,8 +101,8 @@ def run_snapshot(
     """
     root = params_path.resolve().parent
     with repro or start_repro(root, allow_shrink=allow_shrink) as repro, snapshot_lock(root, wait_s):
-        from seedctl.snapshot.export import preflight
         from seedctl.layout import load_manifest
+        from seedctl.snapshot.export import preflight
 
         if commit:
             _refuse_staged_changes(root)
@@ -141,8 +153,14 @@ def run_tag(params_path: Path, *, git_push: bool = False, wait_s: float = 0) -> 
     return outcome
 
 
-SNAPSHOT_FILES = ("dvc.lock", "seeds/.gitignore", "seeds/manifest.json", "seeds/checksums.sha256",
-                  "seeds/LATEST_VERSION", "seeds/reports")
+SNAPSHOT_FILES = (
+    "dvc.lock",
+    "seeds/.gitignore",
+    "seeds/manifest.json",
+    "seeds/checksums.sha256",
+    "seeds/LATEST_VERSION",
+    "seeds/reports",
+)
 
 
 def _refuse_staged_changes(root: Path) -> None:
@@ -166,13 +184,22 @@ def _commit_and_tag(root: Path, manifest: dict[str, Any]) -> tuple[str | None, b
     staged = git(root, "diff", "--cached", "--name-only").split()
     if not staged:
         return None, False
-    identity = [] if git_config(root, "user.email") else [
-        "-c", "user.name=seedctl", "-c", f"user.email=seedctl@{socket.gethostname()}"]
+    identity = (
+        []
+        if git_config(root, "user.email")
+        else ["-c", "user.name=seedctl", "-c", f"user.email=seedctl@{socket.gethostname()}"]
+    )
     if "seeds/manifest.json" not in staged:
-        git(root, *identity, "commit", "--quiet", "-m",
-            f"seeds: pipeline record of snapshot {manifest['version']} (the pipeline changed, the data did not)")
+        git(
+            root,
+            *identity,
+            "commit",
+            "--quiet",
+            "-m",
+            f"seeds: pipeline record of snapshot {manifest['version']} (the pipeline changed, the data did not)",
+        )
         return None, True
-    tag = next_tag(root, datetime.now(timezone.utc).date())
+    tag = next_tag(root, datetime.now(UTC).date())
     git(root, *identity, "commit", "--quiet", "-m", f"seeds: snapshot {manifest['version']}")
     git(root, *identity, "tag", "-a", tag, "-m", f"seedctl snapshot {manifest['version']}")
     return tag, True
@@ -181,5 +208,3 @@ def _commit_and_tag(root: Path, manifest: dict[str, Any]) -> tuple[str | None, b
 def git_config(root: Path, key: str) -> str:
     found = subprocess.run(["git", "config", key], cwd=root, capture_output=True, text=True, check=False)
     return found.stdout.strip()
-
-

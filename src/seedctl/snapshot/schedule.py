@@ -119,13 +119,17 @@ def install(job: CronJob) -> None:
     job.log_dir.mkdir(parents=True, exist_ok=True)
     result = subprocess.run([_crontab(), "-"], input=text, capture_output=True, text=True, check=False)
     if result.returncode:
-        raise Failed(f"crontab - failed: {result.stderr.strip() or result.returncode}",
-                           "check that cron allows this user (/etc/cron.allow)")
+        raise Failed(
+            f"crontab - failed: {result.stderr.strip() or result.returncode}",
+            "check that cron allows this user (/etc/cron.allow)",
+        )
 
 
 def _crontab() -> str:
     found = shutil.which("crontab")
     if not found:
-        raise Failed("crontab not found: cron is not installed",
-                           "install it (apt-get install cron), or print the line with --dry-run and add it yourself")
+        raise Failed(
+            "crontab not found: cron is not installed",
+            "install it (apt-get install cron), or print the line with --dry-run and add it yourself",
+        )
     return found

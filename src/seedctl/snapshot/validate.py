@@ -20,10 +20,9 @@ import pyarrow.parquet as pq
 
 from seedctl.config import Params, Source, Validation
 from seedctl.errors import ValidationFailed
-from seedctl.snapshot.history import ACCEPT_COMMAND, accepted_months, incomparable, shrunk_months
 from seedctl.layout import LATEST_FILE, REPORT_FILE, load_manifest, verify_files, write_json
 from seedctl.parts import table_parts
-
+from seedctl.snapshot.history import ACCEPT_COMMAND, accepted_months, incomparable, shrunk_months
 
 
 @dataclass
@@ -58,8 +57,13 @@ def run_validate(
         elif not any(part["file"] in p for part in table_parts(entry) for p in file_problems):
             _check_table(report, source, entry, seeds_dir, rules, params.backup.batch_rows, today)
             if rules.check_history and previous and name in previous.get("tables", {}):
-                _check_history(report, entry, previous["tables"][name],
-                               allow_shrink or rules.allow_shrinking_history, accepted_months(manifest, name))
+                _check_history(
+                    report,
+                    entry,
+                    previous["tables"][name],
+                    allow_shrink or rules.allow_shrinking_history,
+                    accepted_months(manifest, name),
+                )
         reports.append(report)
     failures = [f"integrity: {p}" for p in file_problems]
     failures += [f for r in reports for f in r.failures]
@@ -97,15 +101,15 @@ def _check_table(
     report.metrics["rows"] = rows
     report.metrics["min_rows"] = source.min_rows
     if rules.check_row_counts and rows < source.min_rows:
-        report.fail("row_count", f"{rows} rows, min_rows is {source.min_rows} "
-                    "(was the table truncated? fix the source or lower min_rows)")
+        report.fail(
+            "row_count",
+            f"{rows} rows, min_rows is {source.min_rows} (was the table truncated? fix the source or lower min_rows)",
+        )
     if rules.check_date_ranges and source.time_column and rows:
         _check_date_range(report, entry["date_range"], rules, today)
     if rules.check_null_ratios and rows:
         _check_nulls(report, source, entry, rules)
-    needs_scan = (rules.check_primary_keys and entry["schema"]["primary_key"]) or (
-        rules.check_domains and source.ohlcv
-    )
+    needs_scan = (rules.check_primary_keys and entry["schema"]["primary_key"]) or (rules.check_domains and source.ohlcv)
     if needs_scan and rows:
         _scan_rows(report, source, entry, [seeds_dir / p["file"] for p in table_parts(entry)], rules, batch_rows)
 
@@ -117,12 +121,15 @@ def _check_date_range(report: TableReport, date_range: dict[str, Any] | None, ru
     report.metrics["date_min"], report.metrics["date_max"] = date_range["min"], date_range["max"]
     lo, hi = _parse_day(date_range["min"]), _parse_day(date_range["max"])
     if lo is None or lo < rules.min_date:
-        report.fail("date_range", f"earliest {date_range['column']} {date_range['min']} is before "
-                    f"validation.min_date {rules.min_date}")
+        report.fail(
+            "date_range",
+            f"earliest {date_range['column']} {date_range['min']} is before validation.min_date {rules.min_date}",
+        )
     ceiling = today + timedelta(days=rules.max_future_days)
     if hi is None or hi > ceiling:
-        report.fail("date_range", f"latest {date_range['column']} {date_range['max']} is in the future "
-                    f"(after {ceiling})")
+        report.fail(
+            "date_range", f"latest {date_range['column']} {date_range['max']} is in the future (after {ceiling})"
+        )
 
 
 def _parse_day(text: str) -> date | None:
@@ -143,13 +150,20 @@ def _check_nulls(report: TableReport, source: Source, entry: dict[str, Any], rul
         worst = max(worst, ratio)
         limit = source.null_ratio_limit(column, rules.max_null_ratio)
         if ratio > limit:
-            report.fail("null_ratio", f"column {column} is {ratio:.1%} NULL, limit {limit:.1%} "
-                        f"(raise sources.{report.source}.column_max_null_ratio.{column} if expected)")
+            report.fail(
+                "null_ratio",
+                f"column {column} is {ratio:.1%} NULL, limit {limit:.1%} "
+                f"(raise sources.{report.source}.column_max_null_ratio.{column} if expected)",
+            )
     report.metrics["null_ratio_max"] = round(worst, 6)
 
 
 def _scan_rows(
-    report: TableReport, source: Source, entry: dict[str, Any], paths: list[Path], rules: Validation,
+    report: TableReport,
+    source: Source,
+    entry: dict[str, Any],
+    paths: list[Path],
+    rules: Validation,
     batch_rows: int,
 ) -> None:
     """Primary-key uniqueness and OHLCV domain, streaming row groups (bounded memory)."""
@@ -175,8 +189,9 @@ def _scan_rows(
         if o:
             op, hi, lo, cl = (batch.column(c) for c in prices)
             ok = pc.and_(
-                pc.and_(pc.greater_equal(hi, pc.max_element_wise(op, cl)),
-                        pc.less_equal(lo, pc.min_element_wise(op, cl))),
+                pc.and_(
+                    pc.greater_equal(hi, pc.max_element_wise(op, cl)), pc.less_equal(lo, pc.min_element_wise(op, cl))
+                ),
                 pc.and_(pc.greater(lo, pa.scalar(0, lo.type)), pc.greater(op, pa.scalar(0, op.type))),
             )
             bad = pc.invert(pc.fill_null(ok, False))
@@ -192,8 +207,11 @@ def _scan_rows(
     if o:
         report.metrics["ohlcv_violations"] = violations
         if violations:
-            report.fail("ohlcv", f"{violations} bar(s) break high >= max(open, close), "
-                        f"low <= min(open, close), prices > 0; first: {first_bad}")
+            report.fail(
+                "ohlcv",
+                f"{violations} bar(s) break high >= max(open, close), "
+                f"low <= min(open, close), prices > 0; first: {first_bad}",
+            )
 
 
 def _all_equal(left: list[pa.Array], right: list[pa.Array]) -> pa.Array:
@@ -204,8 +222,9 @@ def _all_equal(left: list[pa.Array], right: list[pa.Array]) -> pa.Array:
     return result if result is not None else pa.array([], pa.bool_())
 
 
-def _check_history(report: TableReport, entry: dict[str, Any], before: dict[str, Any], allow: bool,
-                   accepted: dict[str, dict[str, int]]) -> None:
+def _check_history(
+    report: TableReport, entry: dict[str, Any], before: dict[str, Any], allow: bool, accepted: dict[str, dict[str, int]]
+) -> None:
     """No month that the previous snapshot had may lose rows (history only grows), unless
     allowed for good (params), or accepted for this snapshot (recorded in its manifest).
 
@@ -223,6 +242,9 @@ def _check_history(report: TableReport, entry: dict[str, Any], before: dict[str,
     unaccepted = {m: c for m, c in shrunk.items() if accepted.get(m) != c}
     if unaccepted and not allow:
         month, counts = next(iter(unaccepted.items()))
-        report.fail("history", f"{len(unaccepted)} past month(s) lost rows versus the previous snapshot, "
-                    f"first {month}: {counts['before']} -> {counts['after']} (if intended, accept it once: "
-                    f"{ACCEPT_COMMAND})")
+        report.fail(
+            "history",
+            f"{len(unaccepted)} past month(s) lost rows versus the previous snapshot, "
+            f"first {month}: {counts['before']} -> {counts['after']} (if intended, accept it once: "
+            f"{ACCEPT_COMMAND})",
+        )

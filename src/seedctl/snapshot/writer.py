@@ -49,8 +49,16 @@ class PartFiles:
     written from one contiguous chunk: a file's bytes depend only on its rows.
     """
 
-    def __init__(self, data_dir: Path, name: str, source: Source, table: TableSchema, schema: pa.Schema,
-                 codecs: list[Codec], backup: Backup) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        name: str,
+        source: Source,
+        table: TableSchema,
+        schema: pa.Schema,
+        codecs: list[Codec],
+        backup: Backup,
+    ) -> None:
         self.data_dir, self.source, self.granularity = data_dir, name, source.partition
         self.schema, self.codecs, self.backup = schema, codecs, backup
         self.time_index = next((i for i, c in enumerate(table.columns) if c.name == source.time_column), None)
@@ -64,7 +72,8 @@ class PartFiles:
     def add(self, parsed: pa.RecordBatch) -> None:
         """One batch as parsed from COPY (csv types)."""
         stored = pa.RecordBatch.from_arrays(
-            [to_storage(parsed.column(i), k) for i, k in enumerate(self.codecs)], schema=self.schema)
+            [to_storage(parsed.column(i), k) for i, k in enumerate(self.codecs)], schema=self.schema
+        )
         if self.granularity == "none" or self.time_index is None:
             self._add(None, stored)
             return
@@ -104,8 +113,10 @@ class PartFiles:
         if self.writer is not None:
             self._close_part()
             if period is None or self.period is None or period <= self.period:
-                raise ExportError(f"table {self.source}: rows did not arrive in "
-                                  f"{self.granularity} order", "report this; the snapshot was not written")
+                raise ExportError(
+                    f"table {self.source}: rows did not arrive in {self.granularity} order",
+                    "report this; the snapshot was not written",
+                )
         name = period if isinstance(period, str) or period is None else period_name(period, self.granularity)
         rel = f"{DATA_DIR}/{self.source}.parquet" if name is None else f"{DATA_DIR}/{self.source}/{name}.parquet"
         path = self.data_dir.parent / rel

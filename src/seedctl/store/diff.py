@@ -63,17 +63,32 @@ class TableDiff:
 
     @property
     def unchanged(self) -> bool:
-        return (self.rows_a == self.rows_b and not self.added and not self.removed and not self.changed
-                and not self.schema_changes and self.range_a == self.range_b)
+        return (
+            self.rows_a == self.rows_b
+            and not self.added
+            and not self.removed
+            and not self.changed
+            and not self.schema_changes
+            and self.range_a == self.range_b
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"table": self.name, "rows_a": self.rows_a, "rows_b": self.rows_b, "added": self.added,
-                "removed": self.removed, "changed": self.changed, "changed_columns": self.changed_columns,
-                "date_range_a": self.range_a, "date_range_b": self.range_b,
-                "columns_added": self.columns_added, "columns_removed": self.columns_removed,
-                "types_changed": {c: list(t) for c, t in self.types_changed.items()},
-                "primary_key_changed": list(self.primary_key) if self.primary_key else None,
-                "note": self.note}
+        return {
+            "table": self.name,
+            "rows_a": self.rows_a,
+            "rows_b": self.rows_b,
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed,
+            "changed_columns": self.changed_columns,
+            "date_range_a": self.range_a,
+            "date_range_b": self.range_b,
+            "columns_added": self.columns_added,
+            "columns_removed": self.columns_removed,
+            "types_changed": {c: list(t) for c, t in self.types_changed.items()},
+            "primary_key_changed": list(self.primary_key) if self.primary_key else None,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -85,15 +100,24 @@ class SnapshotDiff:
     tables: list[TableDiff]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"a": self.a, "b": self.b, "version_a": self.version_a, "version_b": self.version_b,
-                "tables": [t.to_dict() for t in self.tables]}
+        return {
+            "a": self.a,
+            "b": self.b,
+            "version_a": self.version_a,
+            "version_b": self.version_b,
+            "tables": [t.to_dict() for t in self.tables],
+        }
 
 
 # --- fetching a version's data ---------------------------------------------------------------
 
-def version_files(project_root: Path, params: Params, version: Version,
-                  skip: Callable[[str, dict[str, Any]], bool] = lambda name, part: False,
-                  ) -> tuple[dict[str, Any], dict[str, list[tuple[dict[str, Any], Path]]]]:
+
+def version_files(
+    project_root: Path,
+    params: Params,
+    version: Version,
+    skip: Callable[[str, dict[str, Any]], bool] = lambda name, part: False,
+) -> tuple[dict[str, Any], dict[str, list[tuple[dict[str, Any], Path]]]]:
     """A version's manifest (from git) and, per table, its parts with their verified data
     files in the DVC cache (parts for which skip(table, part) is true are left out).
 
@@ -109,11 +133,17 @@ def version_files(project_root: Path, params: Params, version: Version,
             if skip(name, part):
                 continue
             if "md5" not in part:
-                raise IntegrityError(f"{version.tag}: the manifest records no md5 for {part['file']}",
-                                     "made by an older seedctl: check it out and run `seedctl verify`")
+                raise IntegrityError(
+                    f"{version.tag}: the manifest records no md5 for {part['file']}",
+                    "made by an older seedctl: check it out and run `seedctl verify`",
+                )
             files[name].append((part, cache(part["md5"])))
-    missing = [(path, part) for parts in files.values() for part, path in parts
-               if not matches(path, Wanted(part["file"], part["sha256"], part["size_bytes"]))]
+    missing = [
+        (path, part)
+        for parts in files.values()
+        for part, path in parts
+        if not matches(path, Wanted(part["file"], part["sha256"], part["size_bytes"]))
+    ]
     if missing:
         _download(project_root, params, version.tag, missing)
     return manifest, files
@@ -134,9 +164,10 @@ def _download(project_root: Path, params: Params, tag: str, wanted: list[tuple[P
             if isinstance(got, Failure):
                 raise RemoteError(f"{tag}: {entry['file']}: {got.detail}", got.advice)
             if got[1:] != (entry["md5"], entry["sha256"]):
-                raise IntegrityError(f"{tag}: {entry['file']} from the remote does not match the manifest",
-                                     f"the object {s3.object_key(settings.prefix, entry['md5'])} is damaged; "
-                                     "it cannot be used")
+                raise IntegrityError(
+                    f"{tag}: {entry['file']} from the remote does not match the manifest",
+                    f"the object {s3.object_key(settings.prefix, entry['md5'])} is damaged; it cannot be used",
+                )
             tmp.chmod(0o444)  # as DVC keeps its cache files
             tmp.replace(path)
         finally:
@@ -144,6 +175,7 @@ def _download(project_root: Path, params: Params, tag: str, wanted: list[tuple[P
 
 
 # --- comparing -------------------------------------------------------------------------------
+
 
 def diff_versions(project_root: Path, params: Params, a: Version, b: Version) -> SnapshotDiff:
     """Compare version a (older, usually) with version b, table by table.
@@ -159,19 +191,31 @@ def diff_versions(project_root: Path, params: Params, a: Version, b: Version) ->
     man_a, files_a = version_files(project_root, params, a, skip=same)
     man_b, files_b = version_files(project_root, params, b, skip=same)
     names = list(man_a["tables"]) + [n for n in man_b["tables"] if n not in man_a["tables"]]
-    tables = [diff_table(n, man_a["tables"].get(n), man_b["tables"].get(n),
-                         [p for _, p in files_a.get(n, [])], [p for _, p in files_b.get(n, [])])
-              for n in names]
+    tables = [
+        diff_table(
+            n,
+            man_a["tables"].get(n),
+            man_b["tables"].get(n),
+            [p for _, p in files_a.get(n, [])],
+            [p for _, p in files_b.get(n, [])],
+        )
+        for n in names
+    ]
     return SnapshotDiff(a.tag, b.tag, man_a["version"], man_b["version"], tables)
 
 
-def diff_table(name: str, entry_a: dict[str, Any] | None, entry_b: dict[str, Any] | None,
-               files_a: list[Path], files_b: list[Path]) -> TableDiff:
+def diff_table(
+    name: str, entry_a: dict[str, Any] | None, entry_b: dict[str, Any] | None, files_a: list[Path], files_b: list[Path]
+) -> TableDiff:
     """Rows added, removed and changed (by primary key) between two versions of a table;
     files_a / files_b: the data files that are not identical in both."""
-    d = TableDiff(name, entry_a["rows"] if entry_a else None, entry_b["rows"] if entry_b else None,
-                  range_a=entry_a.get("date_range") if entry_a else None,
-                  range_b=entry_b.get("date_range") if entry_b else None)
+    d = TableDiff(
+        name,
+        entry_a["rows"] if entry_a else None,
+        entry_b["rows"] if entry_b else None,
+        range_a=entry_a.get("date_range") if entry_a else None,
+        range_b=entry_b.get("date_range") if entry_b else None,
+    )
     if entry_a is None or entry_b is None:
         d.note = "table only in B" if entry_a is None else "table only in A"
         d.added, d.removed, d.changed = (d.rows_b, 0, 0) if entry_a is None else (0, d.rows_a, 0)
@@ -206,7 +250,7 @@ def _identical_parts(man_a: dict[str, Any], man_b: dict[str, Any]) -> set[tuple[
         files_b = {(p["file"], p["sha256"]) for p in table_parts(man_b["tables"][name])}
         common = sorted(files_a & files_b)
         keep_one = files_a != files_b
-        out |= {(name, *c) for c in common[1 if keep_one else 0:]}
+        out |= {(name, *c) for c in common[1 if keep_one else 0 :]}
     return out
 
 
@@ -214,8 +258,9 @@ def _read_parts(files: list[Path]) -> pa.Table:
     return pa.concat_tables([pq.read_table(str(f)) for f in files])
 
 
-def compare_by_key(a: pa.Table, b: pa.Table, key: list[str],
-                   columns: list[str]) -> tuple[int, int, int, dict[str, int]]:
+def compare_by_key(
+    a: pa.Table, b: pa.Table, key: list[str], columns: list[str]
+) -> tuple[int, int, int, dict[str, int]]:
     """(added, removed, changed, rows changed per column) of b against a, joined on key."""
     keys_a = _key_table(a, key).append_column(_ROW_A, pa.array(range(a.num_rows), pa.int64()))
     keys_b = _key_table(b, key).append_column(_ROW_B, pa.array(range(b.num_rows), pa.int64()))
@@ -244,8 +289,12 @@ def _key_table(table: pa.Table, key: list[str]) -> pa.Table:
     arrays = []
     for name in key:
         column = table[name]
-        if not (pa.types.is_integer(column.type) or pa.types.is_string(column.type)
-                or pa.types.is_temporal(column.type) or pa.types.is_boolean(column.type)):
+        if not (
+            pa.types.is_integer(column.type)
+            or pa.types.is_string(column.type)
+            or pa.types.is_temporal(column.type)
+            or pa.types.is_boolean(column.type)
+        ):
             column = column.cast(pa.string())
         arrays.append(column)
     return pa.table(arrays, names=key)
@@ -262,4 +311,3 @@ def values_differ(a: pa.ChunkedArray, b: pa.ChunkedArray) -> pa.ChunkedArray:
         both_nan = pc.fill_null(pc.and_(pc.is_nan(a), pc.is_nan(b)), False)
         differs = pc.and_(differs, pc.invert(both_nan))
     return differs
-

@@ -50,8 +50,16 @@ class DvcWhenTold:
     keyword arguments (stdin, stdout, stderr) are passed to either; text mode.
     """
 
-    def __init__(self, args: Sequence[str], *, dvc_command: Sequence[str], warm: bool, cwd: Path,
-                 env: Mapping[str, str], **popen: Any) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        dvc_command: Sequence[str],
+        warm: bool,
+        cwd: Path,
+        env: Mapping[str, str],
+        **popen: Any,
+    ) -> None:
         self.args, self.plain = list(args), [*dvc_command, *args]
         self.cwd, self.env, self.popen = cwd, dict(env), popen
         self._proc: subprocess.Popen[str] | None = None
@@ -63,7 +71,12 @@ class DvcWhenTold:
             # -P: neither cwd nor a script directory on sys.path: project files shadow no module.
             self._proc = subprocess.Popen(
                 [sys.executable, "-P", "-m", "seedctl.store.dvc", "--dvc-when-told", str(read), *self.args],
-                cwd=cwd, env=self.env, pass_fds=(read,), text=True, **popen)
+                cwd=cwd,
+                env=self.env,
+                pass_fds=(read,),
+                text=True,
+                **popen,
+            )
             self._go, write = write, -1
         except OSError:
             self._proc = None
@@ -132,8 +145,19 @@ def _dvc_when_told(fd: int, args: list[str]) -> int:
 
 
 # The slow imports of `dvc repro` on their way (python -X importtime).
-_DVC_BASE = ("dvc.cli", "dvc.cli.parser", "dvc.repo", "dvc.repo.index", "dvc.repo.plots", "dvc.scm",
-             "dvc.lock", "dvc.config", "dvc.dvcfile", "networkx", "ruamel.yaml")
+_DVC_BASE = (
+    "dvc.cli",
+    "dvc.cli.parser",
+    "dvc.repo",
+    "dvc.repo.index",
+    "dvc.repo.plots",
+    "dvc.scm",
+    "dvc.lock",
+    "dvc.config",
+    "dvc.dvcfile",
+    "networkx",
+    "ruamel.yaml",
+)
 _DVC_WARM = {"": _DVC_BASE, "repro": (*_DVC_BASE, "dvc.repo.reproduce", "dvc.stage", "dvc.output")}
 
 
@@ -159,8 +183,10 @@ def open_repo(project_root: Path) -> Iterator[Any]:
     try:
         repo = Repo(str(project_root))
     except NotDvcRepoError:
-        raise ConfigError(f"{project_root} is not a DVC project (no .dvc directory)",
-                          "run from the project root (where params.yaml and dvc.yaml are)") from None
+        raise ConfigError(
+            f"{project_root} is not a DVC project (no .dvc directory)",
+            "run from the project root (where params.yaml and dvc.yaml are)",
+        ) from None
     with repo:
         yield repo
 
@@ -188,8 +214,14 @@ def preload() -> None:
         importlib.import_module(module)
 
 
-def configure_remote(dvc_dir: Path, name: str, tracked_url: str, local_remote: Mapping[str, str],
-                     managed: Sequence[str], redact: Callable[[str], str]) -> Mapping[str, Any]:
+def configure_remote(
+    dvc_dir: Path,
+    name: str,
+    tracked_url: str,
+    local_remote: Mapping[str, str],
+    managed: Sequence[str],
+    redact: Callable[[str], str],
+) -> Mapping[str, Any]:
     """The remote `name` as default, its URL in .dvc/config and local_remote in .dvc/config.local.
 
     DVC's own config writer (what `dvc remote add/modify [--local]` use), so the files are
@@ -204,8 +236,7 @@ def configure_remote(dvc_dir: Path, name: str, tracked_url: str, local_remote: M
     try:
         config = Config(dvc_dir=str(dvc_dir), validate=False)
         repo = config.load_one("repo")
-        if (repo.get("core", {}).get("remote") != name
-                or repo.get("remote", {}).get(name, {}).get("url") != tracked_url):
+        if repo.get("core", {}).get("remote") != name or repo.get("remote", {}).get(name, {}).get("url") != tracked_url:
             edited = True
             with config.edit("repo") as conf:
                 conf.setdefault("core", {})["remote"] = name
@@ -223,8 +254,9 @@ def configure_remote(dvc_dir: Path, name: str, tracked_url: str, local_remote: M
         if edited:  # edit() reloads with validation, which fills in every default: as written, please
             config.load(validate=False)
     except DvcConfigError as exc:
-        raise RemoteError(f"DVC configuration in {dvc_dir}: {redact(str(exc))}",
-                          "fix .dvc/config or .dvc/config.local") from None
+        raise RemoteError(
+            f"DVC configuration in {dvc_dir}: {redact(str(exc))}", "fix .dvc/config or .dvc/config.local"
+        ) from None
     except OSError as exc:
         raise RemoteError(f"cannot write the DVC configuration in {dvc_dir} ({exc.strerror})") from None
     return config
@@ -252,9 +284,10 @@ def _remote_errors(settings: RemoteSettings, command: str) -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - DVC, s3fs and aiobotocore raise many kinds; one line
         cause = exc.__cause__ or exc.__context__
         detail = settings.redact(" ".join(f"{exc} {cause or ''}".split()))[:300]
-        raise RemoteError(f"dvc {command} failed with remote {settings.name} ({settings.url} at "
-                          f"{settings.endpoint_url}): {detail}",
-                          "check MINIO_ENDPOINT and the bucket, then `seedctl remote`") from None
+        raise RemoteError(
+            f"dvc {command} failed with remote {settings.name} ({settings.url} at {settings.endpoint_url}): {detail}",
+            "check MINIO_ENDPOINT and the bucket, then `seedctl remote`",
+        ) from None
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--dvc-when-told"]:

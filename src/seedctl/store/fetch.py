@@ -41,9 +41,9 @@ Cache = Callable[[str], Path]
 # What each cause means for the operator, and the command that fixes it.
 ADVICE: dict[str, str] = {
     "missing": "repair the remote: run `seedctl push` in a checkout of this snapshot whose `seedctl verify` "
-               "passes (it uploads what the remote lacks), then run this again",
+    "passes (it uploads what the remote lacks), then run this again",
     "corrupt": "repair the remote: run `seedctl push` in a checkout of this snapshot whose `seedctl verify` "
-               "passes (it re-uploads damaged objects), then run this again",
+    "passes (it re-uploads damaged objects), then run this again",
     "credentials": "check MINIO_ACCESS_KEY and MINIO_SECRET_KEY",
     "unreachable": "check MINIO_ENDPOINT and that the server is running",
     "unconfigured": "set MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY (or .env)",
@@ -87,14 +87,18 @@ class Fetched:
 
 def matches(path: Path, want: Wanted) -> bool:
     """The file exists with the manifest's size and sha256."""
-    return (path.is_file() and (want.size is None or path.stat().st_size == want.size)
-            and sha256_file(path) == want.sha256)
+    return (
+        path.is_file() and (want.size is None or path.stat().st_size == want.size) and sha256_file(path) == want.sha256
+    )
 
 
 def wanted_files(manifest: dict[str, Any]) -> list[Wanted]:
     """Every file a snapshot's checkout holds under seeds/: data files, then schema.json."""
-    files = [Wanted(p["file"], p["sha256"], p.get("size_bytes"), p.get("md5"), name)
-             for name, entry in manifest["tables"].items() for p in table_parts(entry)]
+    files = [
+        Wanted(p["file"], p["sha256"], p.get("size_bytes"), p.get("md5"), name)
+        for name, entry in manifest["tables"].items()
+        for p in table_parts(entry)
+    ]
     return [*files, Wanted(SCHEMA_FILE, manifest["schema_sha256"], None, manifest.get("schema_md5"))]
 
 
@@ -106,8 +110,16 @@ def lock_listings(project_root: Path) -> tuple[str, ...]:
         lock = yaml.safe_load((project_root / "dvc.lock").read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return ()
-    return tuple(sorted({str(out.get("md5")) for stage in (lock.get("stages") or {}).values()
-                         for out in stage.get("outs") or [] if str(out.get("md5", "")).endswith(".dir")}))
+    return tuple(
+        sorted(
+            {
+                str(out.get("md5"))
+                for stage in (lock.get("stages") or {}).values()
+                for out in stage.get("outs") or []
+                if str(out.get("md5", "")).endswith(".dir")
+            }
+        )
+    )
 
 
 class Quarantine:
@@ -166,8 +178,11 @@ def fetch(
         target = seeds_dir / want.rel
         _set_aside(target, want, cache, quarantine)
         if want.md5 is None:
-            result.failures[want.rel] = Failure("missing", f"{want.rel}: the manifest records no md5 for it "
-                                                "(an old snapshot): cannot look it up in the cache or remote")
+            result.failures[want.rel] = Failure(
+                "missing",
+                f"{want.rel}: the manifest records no md5 for it "
+                "(an old snapshot): cannot look it up in the cache or remote",
+            )
         elif _from_cache(cache, want, target, quarantine):
             result.found[want.rel] = "cache"
         else:
@@ -292,8 +307,13 @@ def cause_of(error: SeedctlError) -> Cause:
 
 
 def _from_remote(
-    remote: Callable[[], RemoteReader], cache: Cache, seeds_dir: Path, need: list[Wanted],
-    listings: list[str], quarantine: Quarantine, result: Fetched,
+    remote: Callable[[], RemoteReader],
+    cache: Cache,
+    seeds_dir: Path,
+    need: list[Wanted],
+    listings: list[str],
+    quarantine: Quarantine,
+    result: Fetched,
 ) -> None:
     try:
         reader = remote()
@@ -325,13 +345,17 @@ def _from_remote(
             if isinstance(got, Failure):
                 return Failure(got.cause, f"{label}: {got.detail}", got.hint)
             size, got_md5, got_sha = got
-            if got_md5 != md5.removesuffix(".dir") or (want and (got_sha != want.sha256 or
-                                                                 size != (want.size or size))):
+            if got_md5 != md5.removesuffix(".dir") or (
+                want and (got_sha != want.sha256 or size != (want.size or size))
+            ):
                 key = f"s3://{reader.settings.bucket}/{s3.object_key(reader.settings.prefix, md5)}"
                 # Kept for inspection: the remote's bad bytes, not trusted and not cached.
                 quarantine.move(tmp, f"remote/{md5}")
-                return Failure("corrupt", f"{label}: object {key} in the remote is corrupt "
-                                          "(its bytes do not match its md5 / the manifest's sha256)")
+                return Failure(
+                    "corrupt",
+                    f"{label}: object {key} in the remote is corrupt "
+                    "(its bytes do not match its md5 / the manifest's sha256)",
+                )
             tmp.chmod(0o444)  # as DVC keeps its cache files
             tmp.replace(final)
         finally:
@@ -350,4 +374,3 @@ def _from_remote(
             result.found[want.rel] = "remote"
         else:
             result.failures[want.rel] = failure
-

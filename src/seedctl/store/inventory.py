@@ -42,9 +42,16 @@ class VersionSummary:
         return self.remote
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tag": self.tag, "commit": self.commit, "version": self.version,
-                "created_at": self.created_at, "rows": self.rows, "total_bytes": self.total_bytes,
-                "remote": self.remote, "missing": self.missing}
+        return {
+            "tag": self.tag,
+            "commit": self.commit,
+            "version": self.version,
+            "created_at": self.created_at,
+            "rows": self.rows,
+            "total_bytes": self.total_bytes,
+            "remote": self.remote,
+            "missing": self.missing,
+        }
 
 
 @dataclass
@@ -60,8 +67,11 @@ def summarize(project_root: Path, version: Version) -> tuple[VersionSummary, dic
     manifest = version.manifest(project_root)
     tables = manifest["tables"]
     summary = VersionSummary(
-        tag=version.tag, commit=version.commit, version=manifest["version"],
-        created_at=manifest["created_at"], rows={n: int(t["rows"]) for n, t in tables.items()},
+        tag=version.tag,
+        commit=version.commit,
+        version=manifest["version"],
+        created_at=manifest["created_at"],
+        rows={n: int(t["rows"]) for n, t in tables.items()},
         total_bytes=sum(int(t["size_bytes"]) for t in tables.values()),
     )
     return summary, version.objects(project_root)
@@ -109,5 +119,7 @@ def objects_present(settings: RemoteSettings, md5s: list[str]) -> dict[str, bool
     """
     client = s3.client(settings)
     # A malformed md5 (a damaged manifest) names no object: missing.
-    return {md5: bool(s3.MD5.fullmatch(md5)) and s3.head(client, settings, s3.object_key(settings.prefix, md5))
-            is not None for md5 in md5s}
+    return {
+        md5: bool(s3.MD5.fullmatch(md5)) and s3.head(client, settings, s3.object_key(settings.prefix, md5)) is not None
+        for md5 in md5s
+    }

@@ -35,14 +35,27 @@ class RemoteObject:
 # What the fast path understands; anything else in the DVC project means "ask DVC".
 _DVC_YAML_KEYS = {"stages", "plots", "metrics", "params"}
 _OUT_KINDS = ("outs", "metrics", "plots")
-_OUT_OPTIONS = {"cache", "persist", "desc", "type", "labels", "meta", "x", "y", "template", "title",
-                "x_label", "y_label", "header"}
-_REMOTE_OPTIONS = {"url", "endpointurl", "access_key_id", "secret_access_key", "region", "sse",
-                   "sse_kms_key_id"}
+_OUT_OPTIONS = {
+    "cache",
+    "persist",
+    "desc",
+    "type",
+    "labels",
+    "meta",
+    "x",
+    "y",
+    "template",
+    "title",
+    "x_label",
+    "y_label",
+    "header",
+}
+_REMOTE_OPTIONS = {"url", "endpointurl", "access_key_id", "secret_access_key", "region", "sse", "sse_kms_key_id"}
 
 
-def pushed_objects(project_root: Path, settings: RemoteSettings,
-                   config: Mapping[str, Any]) -> dict[str, RemoteObject] | None:
+def pushed_objects(
+    project_root: Path, settings: RemoteSettings, config: Mapping[str, Any]
+) -> dict[str, RemoteObject] | None:
     """Remote key -> object, for every object a plain `dvc push` in project_root uploads.
 
     Read from dvc.yaml, dvc.lock and the local cache, the way DVC 3 lays out an S3 remote
@@ -55,20 +68,25 @@ def pushed_objects(project_root: Path, settings: RemoteSettings,
     import yaml
 
     remote = (config.get("remote") or {}).get(settings.name) or {}
-    if ((config.get("core") or {}).get("remote") != settings.name
-            or not set(remote) <= _REMOTE_OPTIONS
-            or remote.get("url") != settings.url or remote.get("endpointurl") != settings.endpoint_url
-            or (config.get("cache") or {}).get("dir")):
+    if (
+        (config.get("core") or {}).get("remote") != settings.name
+        or not set(remote) <= _REMOTE_OPTIONS
+        or remote.get("url") != settings.url
+        or remote.get("endpointurl") != settings.endpoint_url
+        or (config.get("cache") or {}).get("dir")
+    ):
         return None
     files = _dvc_files(project_root)
-    if files is None or "dvc.yaml" not in files or not all(
-            f == "dvc.yaml" or _pushes_nothing(project_root / f) for f in files):
+    if (
+        files is None
+        or "dvc.yaml" not in files
+        or not all(f == "dvc.yaml" or _pushes_nothing(project_root / f) for f in files)
+    ):
         return None
     try:
         text = (project_root / "dvc.yaml").read_text(encoding="utf-8")
-        pipeline = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        lock = yaml.load((project_root / "dvc.lock").read_text(encoding="utf-8"),
-                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        pipeline = _safe_yaml(text)
+        lock = _safe_yaml((project_root / "dvc.lock").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     if "${" in text or not isinstance(pipeline, dict) or not set(pipeline) <= _DVC_YAML_KEYS:
@@ -101,7 +119,8 @@ def pushed_objects(project_root: Path, settings: RemoteSettings,
         listing = cache(md5)
         try:
             objects[s3.object_key(settings.prefix, md5)] = RemoteObject(
-                f"{path} (listing {md5})" if md5.endswith(".dir") else path, listing.stat().st_size, listing)
+                f"{path} (listing {md5})" if md5.endswith(".dir") else path, listing.stat().st_size, listing
+            )
             if not md5.endswith(".dir"):
                 continue
             entries = json.loads(listing.read_bytes())
@@ -111,7 +130,8 @@ def pushed_objects(project_root: Path, settings: RemoteSettings,
                     return None
                 copy = cache(file_md5)
                 objects[s3.object_key(settings.prefix, file_md5)] = RemoteObject(
-                    f"{path}/{entry['relpath']}", copy.stat().st_size, copy)
+                    f"{path}/{entry['relpath']}", copy.stat().st_size, copy
+                )
         except (OSError, ValueError, TypeError, KeyError):
             return None
     return objects
@@ -136,7 +156,11 @@ def _dvc_files(project_root: Path) -> list[str] | None:
     try:
         listed = subprocess.run(
             ["git", "ls-files", "-z", "-co", "--exclude-standard", "--", "dvc.yaml", "*/dvc.yaml", "*.dvc"],
-            cwd=project_root, capture_output=True, check=False, stdin=subprocess.DEVNULL)
+            cwd=project_root,
+            capture_output=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
     except OSError:
         return None
     if listed.returncode:
@@ -159,11 +183,11 @@ def _pushes_nothing(path: Path) -> bool:
     stages = pipeline["stages"]
     return isinstance(stages, dict) and all(
         isinstance(stage, dict) and not {"foreach", "matrix", "do", *_OUT_KINDS} & set(stage)
-        for stage in stages.values())
+        for stage in stages.values()
+    )
 
 
-def absent(client: Any, settings: RemoteSettings,
-            objects: Mapping[str, RemoteObject]) -> dict[str, str] | None:
+def absent(client: Any, settings: RemoteSettings, objects: Mapping[str, RemoteObject]) -> dict[str, str] | None:
     """key -> why, for each object the remote lacks or holds with another size; {} when it
     has them all. None when the remote did not give a clear answer for some object.
 
@@ -202,8 +226,7 @@ def _listed_sizes(client: Any, settings: RemoteSettings) -> dict[str, tuple[int,
     from botocore import exceptions as bx
 
     sizes: dict[str, tuple[int, str]] = {}
-    request: dict[str, Any] = {"Bucket": settings.bucket, "Prefix": s3.objects_prefix(settings.prefix),
-                               "MaxKeys": 1000}
+    request: dict[str, Any] = {"Bucket": settings.bucket, "Prefix": s3.objects_prefix(settings.prefix), "MaxKeys": 1000}
     try:
         for _ in range(_LIST_PAGES):
             page = client.list_objects_v2(**request)
@@ -216,8 +239,7 @@ def _listed_sizes(client: Any, settings: RemoteSettings) -> dict[str, tuple[int,
     return None
 
 
-def _head_sizes(client: Any, settings: RemoteSettings,
-                objects: Mapping[str, RemoteObject]) -> dict[str, str] | None:
+def _head_sizes(client: Any, settings: RemoteSettings, objects: Mapping[str, RemoteObject]) -> dict[str, str] | None:
     from concurrent.futures import ThreadPoolExecutor
 
     from seedctl.errors import RemoteError
@@ -236,3 +258,10 @@ def _head_sizes(client: Any, settings: RemoteSettings,
     if any(answer is False for answer in answers.values()):
         return None
     return {key: answer for key, answer in answers.items() if isinstance(answer, str)}
+
+
+def _safe_yaml(text: str) -> Any:
+    # CSafeLoader is SafeLoader in C (ten times faster on a large dvc.lock), when libyaml is there.
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader

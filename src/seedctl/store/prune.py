@@ -11,12 +11,12 @@ remote shared with other projects deletes *their* data. Here it is the other way
                (branches, remote-tracking branches, tags that are not seeds/v*)
 
 Only keys computed from our own manifests and dvc.lock files, under our own prefix, are
-ever deleted; the bucket is never listed, so other projects' objects under other prefixes
-(and anything under ours that our manifests do not name) are never touched. A prefix
-shared with another DVC project is not safe with any retention: its commits may name the
-same content, and it cannot be seen from here -- give each project its own prefix. Whatever we cannot read for a protected revision
-stops the prune (fail closed); whatever we cannot read for a pruned version is simply not
-deleted (fail safe). Nothing changes without --yes.
+ever deleted; the bucket is never listed, so other projects' objects under other prefixes (and
+anything under ours that our manifests do not name) are never touched. A prefix shared with
+another DVC project is not safe with any retention: its commits may name the same content, and
+it cannot be seen from here -- give each project its own prefix. Whatever we cannot read for a
+protected revision stops the prune (fail closed); whatever we cannot read for a pruned version
+is simply not deleted (fail safe). Nothing changes without --yes.
 
 Keys are DVC's content addresses (s3.object_key); directory listings (`<md5>.dir`) are
 read from the DVC cache, else from the remote. The `seedctl prune` command is cli/prune.py.
@@ -57,6 +57,7 @@ JOURNAL = Path(".dvc") / "tmp" / "seedctl-prune.json"
 
 # --- which versions go --------------------------------------------------------------------
 
+
 def resolve_pins(versions: Sequence[Version], pins: Iterable[tuple[str, str]]) -> dict[str, str]:
     """tag -> where it was pinned, for (name, origin) pairs; an unknown name is a ConfigError.
 
@@ -64,20 +65,24 @@ def resolve_pins(versions: Sequence[Version], pins: Iterable[tuple[str, str]]) -
     """
     resolved: dict[str, str] = {}
     for name, origin in pins:
-        match = [v.tag for v in versions
-                 if name in (v.tag, v.tag.removeprefix(TAG_PREFIX), v.tag.removeprefix("seeds/"))]
+        match = [
+            v.tag for v in versions if name in (v.tag, v.tag.removeprefix(TAG_PREFIX), v.tag.removeprefix("seeds/"))
+        ]
         if not match:
-            raise ConfigError(f"pinned version {name!r} ({origin}) is not a snapshot version tag",
-                              "use a tag such as seeds/v2026.01.04 (see `git tag --list 'seeds/v*'`)")
+            raise ConfigError(
+                f"pinned version {name!r} ({origin}) is not a snapshot version tag",
+                "use a tag such as seeds/v2026.01.04 (see `git tag --list 'seeds/v*'`)",
+            )
         resolved.setdefault(match[0], origin)
     return resolved
 
 
-def choose(versions: Sequence[Version], keep: int, pinned: Iterable[str]) -> tuple[list[Version], list[Version], list[Version]]:
+def choose(
+    versions: Sequence[Version], keep: int, pinned: Iterable[str]
+) -> tuple[list[Version], list[Version], list[Version]]:
     """(kept, pinned, pruned): the newest `keep`, the pinned among the rest, everything else."""
     if keep < 1:
-        raise ConfigError(f"--keep must be at least 1 (got {keep})",
-                          "retention never removes every snapshot version")
+        raise ConfigError(f"--keep must be at least 1 (got {keep})", "retention never removes every snapshot version")
     ordered = newest_first(versions)
     pins = set(pinned)
     kept = ordered[:keep]
@@ -86,6 +91,7 @@ def choose(versions: Sequence[Version], keep: int, pinned: Iterable[str]) -> tup
 
 
 # --- which objects a revision needs ----------------------------------------------------------
+
 
 class Listings:
     """DVC directory listings (`<md5>.dir`), from the local cache, else from the remote."""
@@ -115,8 +121,9 @@ class Listings:
             return None
 
 
-def needed_objects(manifest: dict[str, Any], lock: dict[str, Any], listings: Listings, *,
-                   label: str, protected: bool) -> dict[str, str]:
+def needed_objects(
+    manifest: dict[str, Any], lock: dict[str, Any], listings: Listings, *, label: str, protected: bool
+) -> dict[str, str]:
     """md5 -> description of every remote object a snapshot (manifest + dvc.lock) needs.
 
     The manifest's own md5s, plus each directory listing and the files it names. For a
@@ -136,7 +143,8 @@ def needed_objects(manifest: dict[str, Any], lock: dict[str, Any], listings: Lis
                 raise IntegrityError(
                     f"cannot tell which objects {label} needs: directory listing {md5} is neither "
                     "in the DVC cache nor on the remote, and its manifest has no md5 per file",
-                    "nothing was deleted; `dvc pull` that revision or pin fewer versions")
+                    "nothing was deleted; `dvc pull` that revision or pin fewer versions",
+                )
             continue
         for f in files:
             objects.setdefault(f, f"file in {objects[md5].split(' ')[0]}")
@@ -151,14 +159,16 @@ def other_refs(root: Path) -> list[tuple[str, str]]:
         ref, peeled, direct = line.split("\t")
         if not ref.startswith(f"refs/tags/{TAG_PREFIX}"):
             refs.append((ref, peeled or direct))
-    head = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root,
-                          capture_output=True, text=True, check=False).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True, text=True, check=False
+    ).stdout.strip()
     if head:
         refs.append(("HEAD", head))
     return refs
 
 
 # --- the plan --------------------------------------------------------------------------------
+
 
 @dataclass
 class Doomed:
@@ -188,11 +198,13 @@ class Plan:
         return sum(o.size or 0 for o in self.objects)
 
 
-def make_plan(root: Path, params: Params, settings: RemoteSettings, client: Any, *,
-              keep: int, pins: Sequence[str]) -> Plan:
+def make_plan(
+    root: Path, params: Params, settings: RemoteSettings, client: Any, *, keep: int, pins: Sequence[str]
+) -> Plan:
     versions = list_versions(root)
-    pinned = resolve_pins(versions, [*((p, "params.yaml backup.pinned") for p in params.backup.pinned),
-                                     *((p, "--pin") for p in pins)])
+    pinned = resolve_pins(
+        versions, [*((p, "params.yaml backup.pinned") for p in params.backup.pinned), *((p, "--pin") for p in pins)]
+    )
     kept, pinned_versions, pruned = choose(versions, keep, pinned)
     plan = Plan(kept, pinned, pinned_versions, pruned)
     plan.hand_tags = other_snapshot_tags(root)
@@ -200,18 +212,25 @@ def make_plan(root: Path, params: Params, settings: RemoteSettings, client: Any,
 
     protected: set[str] = set()
     for v in [*kept, *pinned_versions]:
-        protected |= needed_objects(v.manifest(root), dvc_lock_at(root, v.commit), listings,
-                                    label=v.tag, protected=True).keys()
+        protected |= needed_objects(
+            v.manifest(root), dvc_lock_at(root, v.commit), listings, label=v.tag, protected=True
+        ).keys()
     for ref, commit in other_refs(root):
         if holds_snapshot(root, commit):
-            protected |= needed_objects(json.loads(git(root, "show", f"{commit}:seeds/manifest.json")),
-                                        dvc_lock_at(root, commit), listings, label=ref, protected=True).keys()
+            protected |= needed_objects(
+                json.loads(git(root, "show", f"{commit}:seeds/manifest.json")),
+                dvc_lock_at(root, commit),
+                listings,
+                label=ref,
+                protected=True,
+            ).keys()
     protected |= _work_tree_objects(root, listings)
 
     doomed: dict[str, str] = {}
     for v in pruned:
-        doomed.update(needed_objects(v.manifest(root), dvc_lock_at(root, v.commit), listings,
-                                     label=v.tag, protected=False))
+        doomed.update(
+            needed_objects(v.manifest(root), dvc_lock_at(root, v.commit), listings, label=v.tag, protected=False)
+        )
     pending = read_journal(root)
     plan.resumed = len(set(pending) - set(doomed) - protected)
     doomed = {**pending, **doomed}
@@ -235,6 +254,7 @@ def _work_tree_objects(root: Path, listings: Listings) -> set[str]:
 
 # --- the remote ------------------------------------------------------------------------------
 
+
 def head_size(client: Any, settings: RemoteSettings, key: str) -> int | None:
     found = s3.head(client, settings, key)
     return None if found is None else found[0]
@@ -254,20 +274,23 @@ def get_object(client: Any, settings: RemoteSettings, key: str) -> bytes | None:
 
 def delete_keys(client: Any, settings: RemoteSettings, keys: Sequence[str]) -> None:
     for start in range(0, len(keys), DELETE_BATCH):
-        batch = keys[start:start + DELETE_BATCH]
+        batch = keys[start : start + DELETE_BATCH]
         with s3.errors(settings, f"deleting objects from s3://{settings.bucket}"):
-            answer = client.delete_objects(Bucket=settings.bucket, Delete={
-                "Objects": [{"Key": k} for k in batch], "Quiet": True})
+            answer = client.delete_objects(
+                Bucket=settings.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+            )
         errors = answer.get("Errors") or []
         if errors:
             first = errors[0]
             raise RemoteError(
                 f"deleting s3://{settings.bucket}/{first.get('Key')} failed: {first.get('Code')} "
                 f"({len(errors)} object(s) not deleted)",
-                "the version tags are already gone; rerun `seedctl prune --yes` to finish")
+                "the version tags are already gone; rerun `seedctl prune --yes` to finish",
+            )
 
 
 # --- the journal of an interrupted prune -------------------------------------------------------
+
 
 def read_journal(root: Path) -> dict[str, str]:
     path = root / JOURNAL
@@ -290,6 +313,7 @@ def write_journal(root: Path, objects: dict[str, str]) -> None:
 
 # --- doing it --------------------------------------------------------------------------------
 
+
 @dataclass
 class PruneResult:
     plan: Plan
@@ -297,14 +321,12 @@ class PruneResult:
     local_cache_bytes: int = 0
 
 
-def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: bool,
-              local_cache: bool) -> PruneResult:
+def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: bool, local_cache: bool) -> PruneResult:
     from seedctl.config import load_params
     from seedctl.store.settings import load_settings
 
     if keep is not None and keep < 1:
-        raise ConfigError(f"--keep must be at least 1 (got {keep})",
-                          "retention never removes every snapshot version")
+        raise ConfigError(f"--keep must be at least 1 (got {keep})", "retention never removes every snapshot version")
     params = load_params(params_path)
     root = params_path.resolve().parent
     keep = params.backup.retention_count if keep is None else keep

@@ -40,12 +40,13 @@ class PushResult:
 
     def __str__(self) -> str:
         if self.repaired:
-            return (f"snapshot {self.version}: {self.files_pushed} file(s) pushed to {self.url}; "
-                    f"{self.repaired} object(s) that `dvc push` took for present were missing or damaged "
-                    f"there: uploaded from the cache")
+            return (
+                f"snapshot {self.version}: {self.files_pushed} file(s) pushed to {self.url}; "
+                f"{self.repaired} object(s) that `dvc push` took for present were missing or damaged "
+                f"there: uploaded from the cache"
+            )
         if self.files_pushed == 0 and self.checked:
-            return (f"snapshot {self.version}: remote {self.url} already up to date "
-                    f"(all {self.checked} objects present)")
+            return f"snapshot {self.version}: remote {self.url} already up to date (all {self.checked} objects present)"
         if self.files_pushed == 0:
             return f"snapshot {self.version}: remote {self.url} already up to date"
         count = f"{self.files_pushed} file{'s' if self.files_pushed != 1 else ''}"
@@ -59,8 +60,9 @@ class Connection:
 
     def __init__(self, project_root: Path, params: Params) -> None:
         self._outcome: tuple[RemoteSettings, Any] | BaseException | None = None
-        self._thread = threading.Thread(target=self._connect, args=(project_root, params),
-                                        name="seedctl-remote", daemon=True)
+        self._thread = threading.Thread(
+            target=self._connect, args=(project_root, params), name="seedctl-remote", daemon=True
+        )
         self._thread.start()
 
     def _connect(self, project_root: Path, params: Params) -> None:
@@ -82,8 +84,8 @@ class Connection:
 
 def require_validated(seeds_dir: Path) -> str:
     """The checked-out snapshot's version if it passed validation; else ValidationFailed."""
-    from seedctl.store.records import verify_records
     from seedctl.layout import LATEST_FILE, REPORT_FILE, load_manifest, verify_files
+    from seedctl.store.records import verify_records
 
     manifest = load_manifest(seeds_dir)
     version = str(manifest.get("version") or "")
@@ -92,8 +94,8 @@ def require_validated(seeds_dir: Path) -> str:
     refuse = "only a validated snapshot may be pushed: run `make snapshot` (or `seedctl validate`)"
     if latest != version:
         raise ValidationFailed(
-            f"snapshot {version or '?'} has not passed validation "
-            f"({latest_path} says {latest or 'nothing'})", refuse)
+            f"snapshot {version or '?'} has not passed validation ({latest_path} says {latest or 'nothing'})", refuse
+        )
     report_path = seeds_dir / REPORT_FILE
     try:
         report = json.loads(report_path.read_text(encoding="utf-8"))
@@ -103,8 +105,10 @@ def require_validated(seeds_dir: Path) -> str:
         raise ValidationFailed(f"{report_path} does not record a pass for snapshot {version}", refuse)
     problems = verify_files(seeds_dir, manifest) + verify_records(seeds_dir.parent, manifest)
     if problems:
-        raise IntegrityError(f"not pushing snapshot {version}: {problems[0]}",
-                             "the files differ from the validated manifest: run `make snapshot`")
+        raise IntegrityError(
+            f"not pushing snapshot {version}: {problems[0]}",
+            "the files differ from the validated manifest: run `make snapshot`",
+        )
     return version
 
 
@@ -118,14 +122,17 @@ def require_in_remote(project_root: Path, params: Params) -> None:
             return
         if bad is not None:  # a definite answer from the remote itself
             key, why = next(iter(bad.items()))
-            raise RemoteError(f"{len(bad)} object(s) of this snapshot are not in {settings.url} "
-                              f"(e.g. {objects[key].label}: {why})",
-                              "run `seedctl push` first: a tag must never name data the remote lacks")
+            raise RemoteError(
+                f"{len(bad)} object(s) of this snapshot are not in {settings.url} (e.g. {objects[key].label}: {why})",
+                "run `seedctl push` first: a tag must never name data the remote lacks",
+            )
     missing = dvc.not_in_remote(project_root, settings)
     if missing:
         first = next(iter(missing))
-        raise RemoteError(f"{len(missing)} file(s) of this snapshot are not in {settings.url} (e.g. {first})",
-                          "run `seedctl push` first: a tag must never name data the remote lacks")
+        raise RemoteError(
+            f"{len(missing)} file(s) of this snapshot are not in {settings.url} (e.g. {first})",
+            "run `seedctl push` first: a tag must never name data the remote lacks",
+        )
 
 
 def push(project_root: Path, params: Params, *, connection: Connection | None = None) -> PushResult:
@@ -148,8 +155,9 @@ def push(project_root: Path, params: Params, *, connection: Connection | None = 
     objects = pushed_objects(project_root, settings, config)
     bad = absent(client, settings, objects) if objects is not None else None
     if objects and bad == {}:
-        return PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url,
-                          files_pushed=0, checked=len(objects))
+        return PushResult(
+            version=version, url=settings.url, endpoint_url=settings.endpoint_url, files_pushed=0, checked=len(objects)
+        )
     count = dvc.push(project_root, settings)
     repaired = 0
     if objects and bad:
@@ -164,11 +172,14 @@ def push(project_root: Path, params: Params, *, connection: Connection | None = 
             still = absent(client, settings, {k: objects[k] for k in still})
         if still:
             key, why = next(iter(still.items()))
-            raise RemoteError(f"after `dvc push`, {len(still)} object(s) are still not right in {settings.url} "
-                              f"(e.g. {objects[key].label}: {why})",
-                              "check the bucket (permissions, quota), then `seedctl push` again")
-    return PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url,
-                      files_pushed=count, repaired=repaired)
+            raise RemoteError(
+                f"after `dvc push`, {len(still)} object(s) are still not right in {settings.url} "
+                f"(e.g. {objects[key].label}: {why})",
+                "check the bucket (permissions, quota), then `seedctl push` again",
+            )
+    return PushResult(
+        version=version, url=settings.url, endpoint_url=settings.endpoint_url, files_pushed=count, repaired=repaired
+    )
 
 
 def _upload(client: Any, settings: RemoteSettings, objects: Mapping[str, RemoteObject]) -> None:
@@ -188,11 +199,18 @@ def _upload(client: Any, settings: RemoteSettings, objects: Mapping[str, RemoteO
                     raise RemoteError(
                         f"{obj.label} is missing from {settings.url} and its copy in the DVC cache ({obj.cache}) "
                         "does not match its md5 (or is over 5 GiB, too large for one upload)",
-                        "delete that cache file and run `seedctl snapshot` again")
+                        "delete that cache file and run `seedctl snapshot` again",
+                    )
                 fh.seek(0)
                 with s3.errors(settings, f"uploading {obj.label} to {settings.url}"):
-                    client.put_object(Bucket=settings.bucket, Key=key, Body=fh, ContentLength=obj.size,
-                                      ContentMD5=base64.b64encode(digest.digest()).decode(), **s3.encryption(settings))
+                    client.put_object(
+                        Bucket=settings.bucket,
+                        Key=key,
+                        Body=fh,
+                        ContentLength=obj.size,
+                        ContentMD5=base64.b64encode(digest.digest()).decode(),
+                        **s3.encryption(settings),
+                    )
         except OSError as exc:
             raise RemoteError(f"cannot read {obj.cache} ({exc.strerror})", "run `seedctl snapshot` again") from None
 
@@ -215,8 +233,15 @@ def pull(project_root: Path, params: Params) -> Fetched:
 
     seeds = project_root / "seeds"
     reader = open_remote(project_root, params)  # configured and answering, as `dvc pull` needs too
-    fetched = fetch(project_root, seeds, wanted_files(load_manifest(seeds)), remote=lambda: reader,
-                    quarantine=Quarantine(quarantine_root(project_root)), listings=lock_listings(project_root), complete_listings=True)
+    fetched = fetch(
+        project_root,
+        seeds,
+        wanted_files(load_manifest(seeds)),
+        remote=lambda: reader,
+        quarantine=Quarantine(quarantine_root(project_root)),
+        listings=lock_listings(project_root),
+        complete_listings=True,
+    )
     if fetched.failures:
         rel, failure = next(iter(fetched.failures.items()))
         more = f" ({len(fetched.failures)} files in all)" if len(fetched.failures) > 1 else ""
@@ -227,11 +252,12 @@ def pull(project_root: Path, params: Params) -> Fetched:
 def pulled_summary(fetched: Fetched, remote: str) -> str:
     """One line: where the files came from, and what was moved aside."""
     counts = {where: sum(1 for v in fetched.found.values() if v == where) for where in ("local", "cache", "remote")}
-    line = (f"snapshot data in seeds/: {counts['local']} file(s) already right, {counts['cache']} from the "
-            f"DVC cache, {counts['remote']} from remote {remote}")
+    line = (
+        f"snapshot data in seeds/: {counts['local']} file(s) already right, {counts['cache']} from the "
+        f"DVC cache, {counts['remote']} from remote {remote}"
+    )
     if fetched.quarantined:
-        line += (f"; {len(fetched.quarantined)} damaged file(s) moved aside to "
-                 f"{_folder(fetched.quarantined[0])}")
+        line += f"; {len(fetched.quarantined)} damaged file(s) moved aside to {_folder(fetched.quarantined[0])}"
     return line
 
 

@@ -44,8 +44,10 @@ def verify_records(project_root: Path, manifest: dict[str, Any]) -> list[str]:
     listing = _dir_listing(project_root, outs.get(f"seeds/{DATA_DIR}", ""))
     want = {p["file"].removeprefix(f"{DATA_DIR}/"): p.get("md5") for p in parts}
     if listing is None:
-        problems.append(f"{lock_path}: names a seeds/{DATA_DIR} listing that is not in the DVC cache "
-                        "(run `seedctl pull`, or restore dvc.lock with git)")
+        problems.append(
+            f"{lock_path}: names a seeds/{DATA_DIR} listing that is not in the DVC cache "
+            "(run `seedctl pull`, or restore dvc.lock with git)"
+        )
     elif all("md5" in p for p in parts) and listing != want:
         problems.append(f"{lock_path}: seeds/{DATA_DIR} does not list the manifest's files")
     return problems

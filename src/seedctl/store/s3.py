@@ -56,11 +56,19 @@ def client(settings: RemoteSettings, *, timeout_s: float = 5, attempts: int = 2)
     from botocore.config import Config
 
     return botocore.session.Session().create_client(
-        "s3", region_name=settings.region, endpoint_url=settings.endpoint_url,
-        aws_access_key_id=settings.access_key, aws_secret_access_key=settings.secret_key,
-        config=Config(connect_timeout=min(timeout_s, 10), read_timeout=timeout_s, signature_version="s3v4",
-                      retries={"total_max_attempts": attempts, "mode": "standard"},
-                      s3={"addressing_style": "path"}, max_pool_connections=POOL),
+        "s3",
+        region_name=settings.region,
+        endpoint_url=settings.endpoint_url,
+        aws_access_key_id=settings.access_key,
+        aws_secret_access_key=settings.secret_key,
+        config=Config(
+            connect_timeout=min(timeout_s, 10),
+            read_timeout=timeout_s,
+            signature_version="s3v4",
+            retries={"total_max_attempts": attempts, "mode": "standard"},
+            s3={"addressing_style": "path"},
+            max_pool_connections=POOL,
+        ),
     )
 
 
@@ -125,19 +133,21 @@ def remote_error(settings: RemoteSettings, exc: BaseException, doing: str | None
 
     where = f"S3 endpoint {settings.endpoint_url}"
     error: RemoteError
-    if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
-                        bx.ConnectionClosedError)):
+    if isinstance(
+        exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError, bx.ConnectionClosedError)
+    ):
         kind = "timed out" if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)) else "unreachable"
-        error = RemoteUnreachable(f"{where} {kind}",
-                                  "check MINIO_ENDPOINT (host:port) and that the server is running")
+        error = RemoteUnreachable(f"{where} {kind}", "check MINIO_ENDPOINT (host:port) and that the server is running")
     elif isinstance(exc, bx.SSLError):
-        error = RemoteUnreachable(f"{where}: TLS handshake failed",
-                                  "MINIO_USE_SSL (or https:// in MINIO_ENDPOINT) must match the server")
+        error = RemoteUnreachable(
+            f"{where}: TLS handshake failed", "MINIO_USE_SSL (or https:// in MINIO_ENDPOINT) must match the server"
+        )
     elif isinstance(exc, bx.ClientError):
         error = _client_error(settings, exc)
     else:
-        error = RemoteError(f"{where}: {settings.redact(' '.join(str(exc).split()))}",
-                            "check MINIO_ENDPOINT and MINIO_REGION")
+        error = RemoteError(
+            f"{where}: {settings.redact(' '.join(str(exc).split()))}", "check MINIO_ENDPOINT and MINIO_REGION"
+        )
     if doing:
         error = type(error)(f"{doing}: {error.message}", error.hint)
     return error
@@ -148,17 +158,27 @@ def _client_error(settings: RemoteSettings, exc: BaseException) -> RemoteError:
     code = str(response.get("Error", {}).get("Code", ""))
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     where = f"S3 endpoint {settings.endpoint_url}"
-    if status in (401, 403) or code in ("403", "AccessDenied", "InvalidAccessKeyId",
-                                         "SignatureDoesNotMatch", "Forbidden"):
+    if status in (401, 403) or code in (
+        "403",
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "Forbidden",
+    ):
         return CredentialsRefused(
             f"{where} refused the credentials for bucket '{settings.bucket}' (HTTP {status or code})",
-            "check MINIO_ACCESS_KEY and MINIO_SECRET_KEY (and that this key may use the bucket)")
+            "check MINIO_ACCESS_KEY and MINIO_SECRET_KEY (and that this key may use the bucket)",
+        )
     if code == "NoSuchBucket" or (status == 404 and code in ("", "404", "NotFound")):
         return RemoteError(
             f"bucket '{settings.bucket}' does not exist at {settings.endpoint_url}",
-            f"create it (e.g. `mc mb <alias>/{settings.bucket}`) or set MINIO_BUCKET")
+            f"create it (e.g. `mc mb <alias>/{settings.bucket}`) or set MINIO_BUCKET",
+        )
     if status == 301 or code in ("PermanentRedirect", "AuthorizationHeaderMalformed"):
-        return RemoteError(f"{where}: bucket '{settings.bucket}' is in another region",
-                           "set MINIO_REGION to the server's region")
-    return RemoteError(f"{where} answered HTTP {status} {code} for bucket '{settings.bucket}'",
-                       "check MINIO_ENDPOINT points at an S3/MinIO API server")
+        return RemoteError(
+            f"{where}: bucket '{settings.bucket}' is in another region", "set MINIO_REGION to the server's region"
+        )
+    return RemoteError(
+        f"{where} answered HTTP {status} {code} for bucket '{settings.bucket}'",
+        "check MINIO_ENDPOINT points at an S3/MinIO API server",
+    )

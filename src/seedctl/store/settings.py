@@ -40,7 +40,9 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 # S3 bucket naming rules (the subset MinIO and AWS agree on).
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(?P<port>\d{1,5}))?")
+_HOST_PORT = re.compile(
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(?P<port>\d{1,5}))?"
+)
 _REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _REGION = re.compile(r"[a-z0-9-]{1,40}")
 # A .env line python-dotenv could not read whose value starts with a quote: the quote is unbalanced.
@@ -66,9 +68,11 @@ class RemoteSettings:
     tracked_url: str = ""
 
     def __repr__(self) -> str:
-        return (f"RemoteSettings(name={self.name!r}, url={self.url!r}, "
-                f"endpoint_url={self.endpoint_url!r}, access_key='***', secret_key='***', "
-                f"bucket={self.bucket!r}, prefix={self.prefix!r}, region={self.region!r})")
+        return (
+            f"RemoteSettings(name={self.name!r}, url={self.url!r}, "
+            f"endpoint_url={self.endpoint_url!r}, access_key='***', secret_key='***', "
+            f"bucket={self.bucket!r}, prefix={self.prefix!r}, region={self.region!r})"
+        )
 
     def redact(self, text: str) -> str:
         """text with the keys replaced by ***."""
@@ -76,7 +80,6 @@ class RemoteSettings:
             if secret:
                 text = text.replace(secret, "***")
         return text
-
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -94,8 +97,9 @@ def read_env_file(path: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
-        raise RemoteError(f"{path}: cannot read ({type(exc).__name__})",
-                          f"fix or remove it; see {ENV_EXAMPLE}") from None
+        raise RemoteError(
+            f"{path}: cannot read ({type(exc).__name__})", f"fix or remove it; see {ENV_EXAMPLE}"
+        ) from None
     for binding in parse_stream(io.StringIO(text)):
         if binding.error or (binding.key is not None and binding.value is None):
             quoted = _QUOTED.match(binding.original.string)
@@ -105,8 +109,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def load_settings(project_root: Path, params: Params,
-                  environ: Mapping[str, str] | None = None) -> RemoteSettings:
+def load_settings(project_root: Path, params: Params, environ: Mapping[str, str] | None = None) -> RemoteSettings:
     """The remote's settings from the environment, else project_root/.env; checked, not used.
 
     Raises RemoteError naming the missing or malformed variable.
@@ -121,8 +124,9 @@ def load_settings(project_root: Path, params: Params,
         return value.strip()
 
     def missing(name: str, what: str) -> RemoteError:
-        return RemoteError(f"{name} is not set ({what})",
-                           f"set it in the environment or in {ENV_FILE} (copy {ENV_EXAMPLE})")
+        return RemoteError(
+            f"{name} is not set ({what})", f"set it in the environment or in {ENV_FILE} (copy {ENV_EXAMPLE})"
+        )
 
     endpoint = get("MINIO_ENDPOINT")
     if not endpoint:
@@ -137,8 +141,9 @@ def load_settings(project_root: Path, params: Params,
         raise missing("MINIO_SECRET_KEY", "the remote's secret key")
     for name, value in (("MINIO_ACCESS_KEY", access_key), ("MINIO_SECRET_KEY", secret_key)):
         if any(ch.isspace() or not ch.isprintable() for ch in value):
-            raise RemoteError(f"{name} contains whitespace or control characters",
-                              f"check the value in the environment or {ENV_FILE}")
+            raise RemoteError(
+                f"{name} contains whitespace or control characters", f"check the value in the environment or {ENV_FILE}"
+            )
     bucket = get("MINIO_BUCKET") or params.storage.bucket
     _check_bucket(bucket, "MINIO_BUCKET" if get("MINIO_BUCKET") else "params.yaml storage.bucket")
     region = get("MINIO_REGION") or DEFAULT_REGION
@@ -152,14 +157,25 @@ def load_settings(project_root: Path, params: Params,
         raise RemoteError("MINIO_SSE_KMS_KEY_ID is set but MINIO_SSE is not aws:kms", "set MINIO_SSE=aws:kms")
     name = params.storage.remote
     if not _REMOTE_NAME.fullmatch(name):
-        raise RemoteError(f"params.yaml storage.remote {name!r} is not a usable DVC remote name",
-                          "use letters, digits, - and _")
+        raise RemoteError(
+            f"params.yaml storage.remote {name!r} is not a usable DVC remote name", "use letters, digits, - and _"
+        )
     prefix = params.storage.prefix.strip("/")
     url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
     tracked = f"s3://{params.storage.bucket}/{prefix}" if prefix else f"s3://{params.storage.bucket}"
-    return RemoteSettings(name=name, url=url, endpoint_url=endpoint_url, access_key=access_key,
-                          secret_key=secret_key, bucket=bucket, prefix=prefix, region=region,
-                          sse=sse, sse_kms_key_id=kms_key, tracked_url=tracked)
+    return RemoteSettings(
+        name=name,
+        url=url,
+        endpoint_url=endpoint_url,
+        access_key=access_key,
+        secret_key=secret_key,
+        bucket=bucket,
+        prefix=prefix,
+        region=region,
+        sse=sse,
+        sse_kms_key_id=kms_key,
+        tracked_url=tracked,
+    )
 
 
 def _parse_bool(name: str, value: str) -> bool:
@@ -179,16 +195,25 @@ def _endpoint_url(endpoint: str, use_ssl: bool) -> str:
     if "://" in endpoint:
         parts = urlsplit(endpoint)
         if "@" in parts.netloc:  # never echo what may be credentials
-            raise RemoteError("MINIO_ENDPOINT must not contain credentials (user:password@)",
-                              "put them in MINIO_ACCESS_KEY and MINIO_SECRET_KEY")
-        if (parts.scheme not in ("http", "https") or not _HOST_PORT.fullmatch(parts.netloc)
-                or parts.path not in ("", "/") or parts.query or parts.fragment):
+            raise RemoteError(
+                "MINIO_ENDPOINT must not contain credentials (user:password@)",
+                "put them in MINIO_ACCESS_KEY and MINIO_SECRET_KEY",
+            )
+        if (
+            parts.scheme not in ("http", "https")
+            or not _HOST_PORT.fullmatch(parts.netloc)
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
             raise bad
         return f"{parts.scheme}://{parts.netloc}"
     match = _HOST_PORT.fullmatch(endpoint)
     if "@" in endpoint:
-        raise RemoteError("MINIO_ENDPOINT must not contain credentials (user:password@)",
-                          "put them in MINIO_ACCESS_KEY and MINIO_SECRET_KEY")
+        raise RemoteError(
+            "MINIO_ENDPOINT must not contain credentials (user:password@)",
+            "put them in MINIO_ACCESS_KEY and MINIO_SECRET_KEY",
+        )
     if not match or (match["port"] and not 0 < int(match["port"]) < 65536):
         raise bad
     return f"{'https' if use_ssl else 'http'}://{endpoint}"
@@ -196,11 +221,14 @@ def _endpoint_url(endpoint: str, use_ssl: bool) -> str:
 
 def _check_bucket(bucket: str, origin: str) -> None:
     if not _BUCKET.fullmatch(bucket) or ".." in bucket:
-        raise RemoteError(f"{origin}: {bucket!r} is not a valid bucket name",
-                          "3-63 characters: lower-case letters, digits, '.' and '-'")
+        raise RemoteError(
+            f"{origin}: {bucket!r} is not a valid bucket name",
+            "3-63 characters: lower-case letters, digits, '.' and '-'",
+        )
 
 
 # --- `seedctl remote` ------------------------------------------------------------------------
+
 
 def configure(project_root: Path, settings: RemoteSettings) -> Mapping[str, Any]:
     """Write the DVC remote: name and URL to .dvc/config, endpoint and keys to .dvc/config.local
@@ -209,8 +237,7 @@ def configure(project_root: Path, settings: RemoteSettings) -> Mapping[str, Any]
 
     dvc_dir = project_root / ".dvc"
     if not dvc_dir.is_dir():
-        raise RemoteError(f"{project_root} is not a DVC project (no .dvc directory)",
-                          "run from the project root")
+        raise RemoteError(f"{project_root} is not a DVC project (no .dvc directory)", "run from the project root")
     tracked_url = settings.tracked_url or settings.url
     local_remote = {
         "endpointurl": settings.endpoint_url,
@@ -224,22 +251,28 @@ def configure(project_root: Path, settings: RemoteSettings) -> Mapping[str, Any]
         local_remote["sse_kms_key_id"] = settings.sse_kms_key_id
     if settings.url != tracked_url:
         local_remote["url"] = settings.url
-    config = dvc.configure_remote(dvc_dir, settings.name, tracked_url, local_remote,
-                                  managed=("url", "sse", "sse_kms_key_id"), redact=settings.redact)
+    config = dvc.configure_remote(
+        dvc_dir,
+        settings.name,
+        tracked_url,
+        local_remote,
+        managed=("url", "sse", "sse_kms_key_id"),
+        redact=settings.redact,
+    )
     local_file = dvc_dir / "config.local"
     if local_file.exists():
         local_file.chmod(0o600)  # it holds the secret key
     return config
 
 
-def setup_remote(project_root: Path, params: Params,
-                 environ: Mapping[str, str] | None = None) -> RemoteSettings:
+def setup_remote(project_root: Path, params: Params, environ: Mapping[str, str] | None = None) -> RemoteSettings:
     """load_settings + check + configure: afterwards a plain `dvc push` / `dvc pull` works."""
     return connect(project_root, params, environ)[0]
 
 
-def connect(project_root: Path, params: Params,
-            environ: Mapping[str, str] | None = None) -> tuple[RemoteSettings, Any, Mapping[str, Any]]:
+def connect(
+    project_root: Path, params: Params, environ: Mapping[str, str] | None = None
+) -> tuple[RemoteSettings, Any, Mapping[str, Any]]:
     """setup_remote, also returning the checked S3 client and DVC's merged configuration."""
     from seedctl.store.s3 import checked_client
 

@@ -57,8 +57,13 @@ _TAG = re.compile(r"seeds/v(\d{4})\.(\d{2})\.(\d{2})(?:-(\d+))?")
 
 def list_versions(project_root: Path) -> list[Version]:
     """Every snapshot version, newest first."""
-    out = git(project_root, "for-each-ref", "--sort=-creatordate", "--format=%(refname:strip=2)\t%(*objectname)"
-              "\t%(objectname)\t%(creatordate:iso-strict)", f"refs/tags/{TAG_PREFIX}*")
+    out = git(
+        project_root,
+        "for-each-ref",
+        "--sort=-creatordate",
+        "--format=%(refname:strip=2)\t%(*objectname)\t%(objectname)\t%(creatordate:iso-strict)",
+        f"refs/tags/{TAG_PREFIX}*",
+    )
     versions = []
     for line in out.splitlines():
         tag, peeled, direct, when = line.split("\t")
@@ -68,8 +73,9 @@ def list_versions(project_root: Path) -> list[Version]:
 
 def holds_snapshot(project_root: Path, commit: str) -> bool:
     """The commit has a seeds/manifest.json: a snapshot can be restored from it."""
-    probe = subprocess.run(["git", "cat-file", "-e", f"{commit}:seeds/manifest.json"], cwd=project_root,
-                           capture_output=True, check=False)
+    probe = subprocess.run(
+        ["git", "cat-file", "-e", f"{commit}:seeds/manifest.json"], cwd=project_root, capture_output=True, check=False
+    )
     return probe.returncode == 0
 
 
@@ -79,8 +85,7 @@ def other_snapshot_tags(project_root: Path) -> list[str]:
     They are not versions: `list` names them apart, `prune` never deletes them and keeps
     the data they need; `restore --rev <tag>` restores them like any revision.
     """
-    out = git(project_root, "for-each-ref", "--format=%(refname:strip=2)\t%(*objectname)\t%(objectname)",
-              "refs/tags")
+    out = git(project_root, "for-each-ref", "--format=%(refname:strip=2)\t%(*objectname)\t%(objectname)", "refs/tags")
     tags = []
     for line in out.splitlines():
         tag, peeled, direct = line.split("\t")
@@ -139,9 +144,15 @@ def snapshot_revision(project_root: Path, version: str) -> str | None:
     if version == "latest":
         return None
     for candidate in (f"seeds/v{version}", f"seeds/{version}", version):
-        found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"],
-                               cwd=project_root, capture_output=True, check=False)
+        found = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"],
+            cwd=project_root,
+            capture_output=True,
+            check=False,
+        )
         if found.returncode == 0:
             return candidate
-    raise NotFound(f"no snapshot version {version!r} (no tag seeds/v{version} or revision {version})",
-                       "list versions with `git tag -l 'seeds/*'`")
+    raise NotFound(
+        f"no snapshot version {version!r} (no tag seeds/v{version} or revision {version})",
+        "list versions with `git tag -l 'seeds/*'`",
+    )

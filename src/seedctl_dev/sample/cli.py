@@ -45,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         return 8
     except psycopg.Error as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"seedctl_dev.sample: database error: {msg} -- check --database-url / DATABASE_URL / PG* variables", file=sys.stderr)
+        print(
+            f"seedctl_dev.sample: database error: {msg} -- check --database-url / DATABASE_URL / PG* variables",
+            file=sys.stderr,
+        )
         return 1
     except Exception as exc:  # noqa: BLE001 - one line, no traceback
         print(f"seedctl_dev.sample: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 BARS_PER_DAY = 60  # 08:00-12:55 America/Bogota (UTC-5, no DST) = 13:00-17:55 UTC
 SESSION_START_UTC_HOUR = 13
@@ -84,7 +84,7 @@ def previous_trading_days(before: date, count: int) -> list[date]:
 
 def session_times(day: date) -> list[datetime]:
     """The 60 bar open times (UTC) of one trading session."""
-    base = datetime(day.year, day.month, day.day, SESSION_START_UTC_HOUR, tzinfo=timezone.utc)
+    base = datetime(day.year, day.month, day.day, SESSION_START_UTC_HOUR, tzinfo=UTC)
     return [base + timedelta(minutes=5 * i) for i in range(BARS_PER_DAY)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from datetime import timezone
+from datetime import UTC
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import psycopg
@@ -146,7 +146,7 @@ def append_ohlcv_week(conn: psycopg.Connection, *, seed: int = DEFAULT_SEED) -> 
             if row is None:
                 raise ValueError(f"{OHLCV_TABLE} is empty: run load_sample_data first")
             last_time, last_close = row
-            last_day = last_time.astimezone(timezone.utc).date()
+            last_day = last_time.astimezone(UTC).date()
             days = next_trading_days(last_day, 5)
             rng = random.Random(seed * 1_000_003 + days[0].toordinal())
             close_ticks = int((Decimal(last_close) * TICKS).to_integral_value(rounding=ROUND_HALF_EVEN))

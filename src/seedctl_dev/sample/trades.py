@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from seedctl_dev.sample.days import check_scale
@@ -18,8 +18,15 @@ TRADES_COUNT = 636
 OPEN_TRADES = 3
 
 TRADES_COLUMNS = (
-    "opened_at", "closed_at", "side", "entry_price", "exit_price",
-    "quantity", "pnl", "strategy", "meta",
+    "opened_at",
+    "closed_at",
+    "side",
+    "entry_price",
+    "exit_price",
+    "quantity",
+    "pnl",
+    "strategy",
+    "meta",
 )
 
 
@@ -44,7 +51,7 @@ def generate_trades(bars: Sequence[OhlcvBar], seed: int = DEFAULT_SEED, scale: f
     """
     check_scale(scale)
     count = max(1, round(TRADES_COUNT * scale))
-    start = datetime(TRADES_FROM.year, TRADES_FROM.month, TRADES_FROM.day, tzinfo=timezone.utc)
+    start = datetime(TRADES_FROM.year, TRADES_FROM.month, TRADES_FROM.day, tzinfo=UTC)
     pool = [b for b in bars if b.time >= start] or list(bars)
     if not pool:
         return []
@@ -84,10 +91,19 @@ def generate_trades(bars: Sequence[OhlcvBar], seed: int = DEFAULT_SEED, scale: f
                 meta["exit_reason"] = "take_profit" if rng.random() < 0.7 else "signal_flip"
             else:
                 meta["exit_reason"] = _EXIT_REASONS[1 + int(rng.random() * 3)]
-        rows.append([
-            entry.time.isoformat(), closed_at, side, _ticks_text(entry.close), exit_price,
-            f"{quantity}.00", pnl, strategy, json.dumps(meta, sort_keys=True),
-        ])
+        rows.append(
+            [
+                entry.time.isoformat(),
+                closed_at,
+                side,
+                _ticks_text(entry.close),
+                exit_price,
+                f"{quantity}.00",
+                pnl,
+                strategy,
+                json.dumps(meta, sort_keys=True),
+            ]
+        )
     return rows
 
 

@@ -40,9 +40,7 @@ class CsvScan:
         if parts:
             record = b"".join(parts)
             if quotes % 2:
-                raise FallbackUnusable(
-                    f"{self.where} line {start}: quoted field not closed at end of file"
-                )
+                raise FallbackUnusable(f"{self.where} line {start}: quoted field not closed at end of file")
             yield start, record  # last record without a final newline
 
     def rows(self) -> Iterator[bytes]:
@@ -61,9 +59,7 @@ class CsvScan:
                 continue
             body = text.rstrip("\r\n")
             if body == "\\.":
-                raise FallbackUnusable(
-                    f"{self.where} line {lineno}: unquoted \\. data line (end-of-data marker)"
-                )
+                raise FallbackUnusable(f"{self.where} line {lineno}: unquoted \\. data line (end-of-data marker)")
             if body == "":
                 n = 1
             elif '"' not in body and "\r" not in body:  # unquoted: count the commas
@@ -71,9 +67,7 @@ class CsvScan:
             else:
                 n = len(self._fields(lineno, text))
             if n != ncols:
-                raise FallbackUnusable(
-                    f"{self.where} line {lineno}: {n} fields, expected {ncols}"
-                )
+                raise FallbackUnusable(f"{self.where} line {lineno}: {n} fields, expected {ncols}")
             self.count += 1
             if not record.endswith(b"\n"):
                 record += b"\n"
@@ -87,4 +81,3 @@ class CsvScan:
         except csv.Error as exc:
             raise FallbackUnusable(f"{self.where} line {lineno}: malformed CSV ({exc})") from None
         return fields
-

@@ -56,9 +56,7 @@ class FallbackFile:
                 f"{exc}", "the backup file changed after it was checked; run the restore again"
             ) from None
         except (OSError, EOFError, zlib.error) as exc:
-            raise IntegrityError(
-                f"{where}: cannot read ({_gzip_reason(exc)})", "check the backup file"
-            ) from None
+            raise IntegrityError(f"{where}: cannot read ({_gzip_reason(exc)})", "check the backup file") from None
         if scan.columns != self.columns or scan.count != self.rows:
             raise IntegrityError(
                 f"{where}: changed after it was checked ({scan.count} rows, expected {self.rows})",
@@ -72,9 +70,7 @@ class FallbackChoice:
     tried: list[str]  # one line per entry tried and why it was rejected
 
 
-def find_fallback(
-    source_name: str, source: Source, table: TableSchema, project_root: Path
-) -> FallbackChoice:
+def find_fallback(source_name: str, source: Source, table: TableSchema, project_root: Path) -> FallbackChoice:
     """The first usable entry of `source.fallback`, every earlier entry's rejection reason."""
     project_root = Path(project_root)
     tried: list[str] = []
@@ -162,12 +158,15 @@ def _validate(path: Path, where: str, source: Source, table: TableSchema) -> Fal
     if scan.columns is None:
         raise FallbackUnusable(f"{where}: no data for {table.qualified} in the file")
     if scan.count < source.min_rows:
-        raise FallbackUnusable(
-            f"{where}: {scan.count} rows, fewer than min_rows {source.min_rows}"
-        )
+        raise FallbackUnusable(f"{where}: {scan.count} rows, fewer than min_rows {source.min_rows}")
     return FallbackFile(
-        path=path, kind=kind, columns=list(scan.columns), rows=scan.count,
-        copy_format="csv" if kind == "csv.gz" else "text", table=table, display=where,
+        path=path,
+        kind=kind,
+        columns=list(scan.columns),
+        rows=scan.count,
+        copy_format="csv" if kind == "csv.gz" else "text",
+        table=table,
+        display=where,
     )
 
 
@@ -182,4 +181,3 @@ def _batched(rows: Iterable[bytes]) -> Iterator[bytes]:
             buf, size = [], 0
     if buf:
         yield b"".join(buf)
-

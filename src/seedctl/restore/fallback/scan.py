@@ -28,12 +28,9 @@ def check_columns(where: str, columns: list[str], table: TableSchema) -> None:
         )
     missing = [c.name for c in table.columns if c.not_null and c.name not in seen]
     if missing:
-        raise FallbackUnusable(
-            f"{where}: missing NOT NULL column(s) {', '.join(missing)} of {table.qualified}"
-        )
+        raise FallbackUnusable(f"{where}: missing NOT NULL column(s) {', '.join(missing)} of {table.qualified}")
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     with gzip.open(path, "rb") as f:
         yield from enumerate(f, start=1)
-

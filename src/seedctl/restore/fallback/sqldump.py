@@ -29,16 +29,38 @@ _TOKEN_SCS_ON = re.compile(
 )
 # standard_conforming_strings = off: '...' strings take backslash escapes too.
 _TOKEN_SCS_OFF = re.compile(
-    _TOKEN_SCS_ON.pattern.replace(
-        r"(?P<str>'[^']*(?:''[^']*)*')", r"(?P<str>'[^'\\]*(?:(?:\\.|'')[^'\\]*)*')"
-    ),
+    _TOKEN_SCS_ON.pattern.replace(r"(?P<str>'[^']*(?:''[^']*)*')", r"(?P<str>'[^'\\]*(?:(?:\\.|'')[^'\\]*)*')"),
     re.VERBOSE | re.DOTALL,
 )
 _OPENERS = ("'", '"', "e'", "E'")
 # Statement keywords a message may name (anything else in a rejected file is not repeated).
-_KEYWORDS = frozenset({"alter", "analyze", "begin", "call", "comment", "commit", "copy", "create", "delete",
-                       "do", "drop", "grant", "insert", "lock", "reindex", "revoke", "rollback", "select",
-                       "set", "truncate", "update", "vacuum", "with"})
+_KEYWORDS = frozenset(
+    {
+        "alter",
+        "analyze",
+        "begin",
+        "call",
+        "comment",
+        "commit",
+        "copy",
+        "create",
+        "delete",
+        "do",
+        "drop",
+        "grant",
+        "insert",
+        "lock",
+        "reindex",
+        "revoke",
+        "rollback",
+        "select",
+        "set",
+        "truncate",
+        "update",
+        "vacuum",
+        "with",
+    }
+)
 _WS = re.compile(r"\s*")
 
 
@@ -97,9 +119,7 @@ def _tokenize(text: str, pos: int, pattern: re.Pattern[str]) -> tuple[list[_Tok]
 
 # --- sql.gz: literals ---------------------------------------------------------------------
 
-_E_ESCAPE = re.compile(
-    r"\\(x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)|''", re.DOTALL
-)
+_E_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)|''", re.DOTALL)
 _SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -243,9 +263,7 @@ class SqlScan:
                 if value not in ("on", "off"):
                     raise self._fail(st.line, f"unsupported setting ({st.snippet()})")
                 self._scs = value == "on"
-            elif name == "client_encoding" and value.replace("-", "").replace("_", "") not in (
-                "utf8", "unicode"
-            ):
+            elif name == "client_encoding" and value.replace("-", "").replace("_", "") not in ("utf8", "unicode"):
                 raise self._fail(st.line, "client_encoding other than UTF8 not supported")
 
     _SELECT_OK = re.compile(r"SELECT pg_catalog \. (set_config|setval) \($", re.IGNORECASE)
@@ -257,8 +275,7 @@ class SqlScan:
         ok = ok and toks[-2].text == ")" and toks[-1].text == ";"
         # arguments: literals and commas only
         for t in toks[5:-2]:
-            if not (t.kind in ("str", "estr", "num") or t.text in (",", "-")
-                    or t.word() in ("true", "false")):
+            if not (t.kind in ("str", "estr", "num") or t.text in (",", "-") or t.word() in ("true", "false")):
                 ok = False
         if not ok:
             raise self._foreign(st)
@@ -307,9 +324,7 @@ class SqlScan:
             check_columns(f"{self.where} line {st.line}", cols, self.table)
             self.columns = cols
         elif cols != self.columns:
-            raise self._fail(
-                st.line, f"column list differs from the first COPY/INSERT ({st.snippet()})"
-            )
+            raise self._fail(st.line, f"column list differs from the first COPY/INSERT ({st.snippet()})")
 
     def _copy(self, st: _Statement) -> None:
         toks = st.tokens
@@ -328,10 +343,7 @@ class SqlScan:
     def _copy_data(self, lines: Iterator[tuple[int, bytes]], st: _Statement) -> Iterator[bytes]:
         assert self.columns is not None
         ncols = len(self.columns)
-        not_null = {
-            i for i, c in enumerate(self.columns)
-            if (col := self.table.column(c)) is not None and col.not_null
-        }
+        not_null = {i for i, c in enumerate(self.columns) if (col := self.table.column(c)) is not None and col.not_null}
         for lineno, raw in lines:
             body = raw.rstrip(b"\n").rstrip(b"\r") if raw.endswith(b"\n") else raw
             if body == b"\\.":
