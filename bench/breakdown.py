@@ -73,7 +73,7 @@ def _drain(cur: psycopg.Cursor, query: sql.Composable, keep: bool) -> tuple[list
 def _top(profile: cProfile.Profile, limit: int = 12) -> list[dict[str, Any]]:
     stats = pstats.Stats(profile)
     rows = []
-    for (filename, line, func), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+    for (filename, line, func), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():
         rows.append(
             {
                 "function": f"{Path(filename).name}:{line}({func})",
@@ -100,7 +100,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction(), conn.cursor() as cur:
-            snapshot_id = cur.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
+            snapshot_id = cur.execute("SELECT pg_export_snapshot()").fetchone()[0]
             schema = read_table_schema(conn, "t", source, timescaledb=False)
             codecs = [codec_for(c) for c in schema.columns]
             cols = sql.SQL(", ").join(select_expr(c, k) for c, k in zip(schema.columns, codecs))
@@ -158,7 +158,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
             )
             inner = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(cols, ident, order)
             plan = [r[0] for r in cur.execute(sql.SQL("EXPLAIN ") + inner).fetchall()]
-            work_mem = cur.execute("SHOW work_mem").fetchone()[0]  # type: ignore[index]
+            work_mem = cur.execute("SHOW work_mem").fetchone()[0]
 
     def parse() -> list[pa.RecordBatch]:
         # open_csv already parses the first block: it belongs inside the timing.

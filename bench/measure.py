@@ -74,7 +74,7 @@ def run_measured(
             seconds = time.perf_counter() - started
         finally:
             if log:
-                out.close()  # type: ignore[union-attr]
+                out.close()
         text = rss_file.read().strip().splitlines()
     if returncode:
         detail = ""

@@ -43,13 +43,13 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from measure import Sample, Series, rss_method, run_measured  # noqa: E402
-from ohlcv import create_ohlcv, table_name  # noqa: E402
-from seedctl.config import SNAPSHOT_BACKUP_KEYS  # noqa: E402
-from seedctl_dev import sample  # noqa: E402
-from seedctl_dev.demo import scratch_copy  # noqa: E402
-from seedctl_dev.devs3 import S3Server  # noqa: E402
-from seedctl_dev.devserver import TempPostgres  # noqa: E402
+from measure import Sample, Series, rss_method, run_measured
+from ohlcv import create_ohlcv, table_name
+from seedctl.config import SNAPSHOT_BACKUP_KEYS
+from seedctl_dev import sample
+from seedctl_dev.demo import scratch_copy
+from seedctl_dev.devs3 import S3Server
+from seedctl_dev.devserver import TempPostgres
 
 SIZES = {"short": [91_157, 1_000_000], "full": [91_157, 1_000_000, 10_000_000]}
 # The size at which the whole `seedctl snapshot` (what `make snapshot` runs) is also timed
@@ -107,7 +107,7 @@ class Bench:
 
     def count(self, url: str, table: str) -> int:
         with psycopg.connect(url) as conn:
-            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
     def runs(self, rows: int) -> int:
         return self.runs_override or default_runs(self.mode, rows)
@@ -206,7 +206,7 @@ class Bench:
                         pk = conn.execute(
                             "SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND conrelid = %s::regclass",
                             (f"public.{name}",),
-                        ).fetchone()[0]  # type: ignore[index]
+                        ).fetchone()[0]
                     if pk != 1:
                         raise RuntimeError(f"{kind} restore of {name} has no primary key")
                 self.pg.drop_database(dbname)
@@ -495,7 +495,7 @@ def versions(pg: TempPostgres) -> dict[str, str]:
             return "?"
 
     with psycopg.connect(pg.url("postgres")) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+        server = conn.execute("SHOW server_version").fetchone()[0]
     commit = out(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"])
     dirty = out(["git", "-C", str(REPO), "status", "--porcelain", "--", "src", "stages", "dvc.yaml", "params.yaml"])
     return {

@@ -284,10 +284,10 @@ def _check_source(src: Source, where: str, origin: str) -> Source:
             f"{origin}: {where}.partition: {src.partition!r} needs a time_column",
             "name the table's time column, or set partition: none",
         )
-    ratios = list(src.column_max_null_ratio.values())
+    limits = list(src.column_max_null_ratio.values())
     if src.max_null_ratio is not None:
-        ratios.append(src.max_null_ratio)
-    if any(not 0.0 <= r <= 1.0 for r in ratios):
+        limits.append(src.max_null_ratio)
+    if any(not 0.0 <= r <= 1.0 for r in limits):
         raise ConfigError(f"{origin}: {where}: null ratios must be between 0 and 1")
     for entry in src.fallback:
         if ".." in Path(entry).parts:
@@ -376,7 +376,7 @@ def _coerce(hint: Any, value: Any, where: str, origin: str) -> Any:
         return {
             _coerce(args[0], k, where, origin): _coerce(args[1], v, f"{where}.{k}", origin) for k, v in value.items()
         }
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, where, origin)
     if hint is bool:
         if not isinstance(value, bool):
@@ -409,6 +409,5 @@ def _coerce(hint: Any, value: Any, where: str, origin: str) -> Any:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {dict: "a mapping", list: "a list", str: f"the string {value!r}"}.get(
-        type(value), f"{type(value).__name__} {value!r}"
-    )
+    kinds: dict[type, str] = {dict: "a mapping", list: "a list", str: f"the string {value!r}"}
+    return kinds.get(type(value), f"{type(value).__name__} {value!r}")

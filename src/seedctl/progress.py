@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 
 class RowCounter(Protocol):
@@ -25,7 +25,7 @@ class _Silent:
 class _Bar:
     """Rows done, and rows/s over the whole run so far (rich's speed column is for bytes)."""
 
-    def __init__(self, progress: Progress, task: int) -> None:
+    def __init__(self, progress: Progress, task: TaskID) -> None:
         self._progress, self._task = progress, task
         self._started = time.monotonic()
         self._rows = 0
@@ -33,7 +33,7 @@ class _Bar:
     def advance(self, rows: int) -> None:
         self._rows += rows
         elapsed = max(time.monotonic() - self._started, 1e-3)
-        self._progress.update(self._task, advance=rows, rate=f"{self._rows / elapsed:,.0f} rows/s")  # type: ignore[arg-type]
+        self._progress.update(self._task, advance=rows, rate=f"{self._rows / elapsed:,.0f} rows/s")
 
 
 def interactive() -> bool:

@@ -113,12 +113,12 @@ def resolve_binaries(flavor: str = "auto", bin_dir: Path | str | None = None) ->
     if flavor not in FLAVORS:
         raise DevServerError(f"unknown flavor {flavor!r}; use one of {', '.join(FLAVORS)}")
     if bin_dir is not None:
-        bd = Path(bin_dir)
-        if not has_server_binaries(bd):
-            raise DevServerError(f"{bd} has no {'/'.join(SERVER_BINARIES)}")
-        version, major = _probe_version(bd)
-        kind = "embedded" if bd == find_embedded_bindir() else "system"
-        return PgBinaries(bd, kind, version, major)  # type: ignore[arg-type]
+        given = Path(bin_dir)
+        if not has_server_binaries(given):
+            raise DevServerError(f"{given} has no {'/'.join(SERVER_BINARIES)}")
+        version, major = _probe_version(given)
+        kind: Literal["system", "embedded"] = "embedded" if given == find_embedded_bindir() else "system"
+        return PgBinaries(given, kind, version, major)
 
     tried: list[str] = []
     if flavor in ("auto", "system"):
@@ -298,7 +298,7 @@ class TempPostgres:
 
     @property
     def version(self) -> str:
-        self.bin_dir  # noqa: B018
+        self.bin_dir  # noqa: B018 - the property resolves the binaries on first use
         assert self.binaries is not None
         return self.binaries.version
 
@@ -306,7 +306,7 @@ class TempPostgres:
     def major_version(self) -> int:
         if self.data_dir is not None and (self.data_dir / "PG_VERSION").exists():
             return int((self.data_dir / "PG_VERSION").read_text().strip().split(".")[0])
-        self.bin_dir  # noqa: B018
+        self.bin_dir  # noqa: B018 - the property resolves the binaries on first use
         assert self.binaries is not None
         return self.binaries.major_version
 

@@ -134,7 +134,7 @@ def make_project(repo: Path, root: Path, database_url: str) -> Project:
 
 def run_sql(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)  # type: ignore[arg-type]
+        cur = conn.execute(query.encode(), args or None)
         return cur.fetchall() if cur.description else []
 
 

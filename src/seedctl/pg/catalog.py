@@ -20,6 +20,7 @@ from psycopg import sql
 
 from seedctl.config import Source
 from seedctl.errors import ConfigError, ExportError
+from seedctl.pg import db
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def read_table_schema(conn: psycopg.Connection, source_name: str, source: Source
             "ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = %s",
             (oid,),
         )
-        expressions = dict(cur.fetchall())
+        expressions: dict[str, str] = dict(cur.fetchall())
         every = [replace(c, default=expressions[c.name]) if c.name in expressions else c for c in every]
         columns = [c for c in every if not c.generated]
         # Indexes that back a constraint are recreated by the constraint itself.
@@ -231,7 +232,7 @@ def read_table_schema(conn: psycopg.Connection, source_name: str, source: Source
     types, extensions = _user_types(conn, oid, f"sources.{source_name}: table {schema}.{name}")
     functions, providers = read_functions(conn, oid)
     if providers:
-        versions = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
+        versions: dict[str, str] = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
         known = {e["name"] for e in extensions}
         extensions = sorted(
             [*extensions, *({"name": e, "version": versions.get(e, "")} for e in providers if e not in known)],
@@ -264,7 +265,7 @@ def read_table_schema(conn: psycopg.Connection, source_name: str, source: Source
 def _qualified_names(conn: psycopg.Connection) -> Iterator[None]:
     """Definitions read meanwhile name every object with its schema (as pg_dump reads
     them), so they mean the same on a target whatever its search_path."""
-    old = conn.execute("SELECT current_setting('search_path')").fetchone()[0]  # type: ignore[index]
+    old = db.one(conn.execute("SELECT current_setting('search_path')"))[0]
     conn.execute("SELECT set_config('search_path', '', false)")
     try:
         yield
@@ -350,7 +351,7 @@ def read_functions(conn: psycopg.Connection, oid: int) -> tuple[list[dict[str, s
 
 def _partitions(conn: psycopg.Connection, oid: int) -> tuple[str, list[dict[str, str]]]:
     """The partition key of a partitioned table and its partitions (parents first), or ("", [])."""
-    key = conn.execute("SELECT pg_get_partkeydef(%s)", (oid,)).fetchone()[0]  # type: ignore[index]
+    key = db.one(conn.execute("SELECT pg_get_partkeydef(%s)", (oid,)))[0]
     if not key:
         return "", []
     rows = conn.execute(
@@ -430,10 +431,10 @@ def read_sequences(conn: psycopg.Connection, oid: int) -> list[Sequence]:
     found = []
     for r in conn.execute(_SEQUENCES, {"t": oid}).fetchall():
         last_value, is_called = None, False
-        if conn.execute("SELECT has_sequence_privilege(%s, 'SELECT')", (r[0],)).fetchone()[0]:  # type: ignore[index]
-            last_value, is_called = conn.execute(
-                sql.SQL("SELECT last_value, is_called FROM {}").format(sql.Identifier(r[1], r[2]))
-            ).fetchone()  # type: ignore[misc]
+        if db.one(conn.execute("SELECT has_sequence_privilege(%s, 'SELECT')", (r[0],)))[0]:
+            last_value, is_called = db.one(
+                conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(sql.Identifier(r[1], r[2])))
+            )
         found.append(
             Sequence(
                 schema=r[1],
@@ -480,7 +481,7 @@ def _user_types(conn: psycopg.Connection, oid: int, what: str) -> tuple[list[Use
     extensions: dict[str, str] = {}
     for (type_oid,) in rows:
         _visit_type(conn, type_oid, types, extensions, what)
-    versions = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
+    versions: dict[str, str] = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
     return (
         [t for t in types.values() if t is not None],
         [{"name": e, "version": versions.get(e, "")} for e in sorted(extensions)],
@@ -493,9 +494,9 @@ def _visit_type(
     """Depth first: a type is appended after every type it depends on."""
     if type_oid in types:
         return
-    (schema, name, kind, category, elem, base, base_text, not_null, default, relid, relkind, extension, shown) = (
-        conn.execute(_TYPE, (type_oid,)).fetchone()
-    )  # type: ignore[misc]
+    row = conn.execute(_TYPE, (type_oid,)).fetchone()
+    assert row is not None  # pg_type has every oid a column or type names
+    (schema, name, kind, category, elem, base, base_text, not_null, default, relid, relkind, extension, shown) = row
     if extension:
         extensions[extension] = extension
         return

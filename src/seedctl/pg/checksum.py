@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from seedctl.pg import db
+
 if TYPE_CHECKING:
     from seedctl.pg.catalog import Column
 
@@ -109,7 +111,7 @@ def table_checksum(
     """
     with conn.cursor() as cur:
         cur.execute(checksum_query(table, columns, algorithm=algorithm, types=types))
-        count, digest = cur.fetchone()  # type: ignore[misc]
+        count, digest = db.one(cur)
     return Checksum(int(count), str(digest))
 
 

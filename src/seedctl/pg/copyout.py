@@ -13,7 +13,6 @@ the password goes through its environment, never its command line.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 import psycopg
 import pyarrow as pa
@@ -124,7 +124,7 @@ def _psql_stream(psql: str, conn: psycopg.Connection, copy_sql: str, snapshot_id
 class _EndSeen:
     """A binary file that remembers whether a read reached its end."""
 
-    def __init__(self, raw: io.BufferedReader) -> None:
+    def __init__(self, raw: BinaryIO) -> None:
         self.raw, self.ended = raw, False
 
     def read(self, size: int = -1) -> bytes:

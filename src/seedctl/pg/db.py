@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -58,7 +59,7 @@ def describe_target() -> str:
 def connect(*, autocommit: bool = False) -> psycopg.Connection:
     """Open a connection or raise DatabaseError with a one-line, password-free reason."""
     info = conninfo()
-    kwargs: dict[str, object] = {"application_name": "seedctl", "autocommit": autocommit}
+    kwargs: dict[str, Any] = {"application_name": "seedctl", "autocommit": autocommit}
     try:
         params = conninfo_to_dict(info)
     except psycopg.Error:
@@ -93,11 +94,18 @@ def first_line(exc: BaseException) -> str:
     return redact(line)
 
 
+def one(cursor: Any) -> tuple[Any, ...]:
+    """The row of a query that always returns exactly one (a SELECT of expressions, count(*))."""
+    row = cursor.fetchone()
+    assert row is not None, "a one-row query returned no row"
+    return tuple(row)
+
+
 def server_version(conn: psycopg.Connection) -> tuple[str, int]:
     """(human version, server_version_num) of the connected server."""
     with conn.cursor() as cur:
         cur.execute("SELECT current_setting('server_version'), current_setting('server_version_num')::int")
-        human, num = cur.fetchone()  # type: ignore[misc]
+        human, num = one(cur)
     return str(human).split()[0], int(num)
 
 

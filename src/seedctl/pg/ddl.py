@@ -99,8 +99,8 @@ def prerequisites(conn: psycopg.Connection, tables: list[TableSchema]) -> Prereq
             if function["signature"] in seen_functions:
                 continue
             seen_functions.add(function["signature"])
-            present = conn.execute("SELECT to_regprocedure(%s)", (function["signature"],)).fetchone()
-            if not present or present[0] is None:
+            defined = conn.execute("SELECT to_regprocedure(%s)", (function["signature"],)).fetchone()
+            if not defined or defined[0] is None:
                 found.functions.append((function, table))
     return found
 
@@ -351,7 +351,7 @@ def add_keys_and_indexes(conn: psycopg.Connection, table: TableSchema) -> None:
                 )
             )
         for index in table.indexes:
-            cur.execute(sql.SQL(_checked(_INDEX_SHAPE, index, "index", table)))  # type: ignore[arg-type]
+            cur.execute(sql.SQL(_checked(_INDEX_SHAPE, index, "index", table)))
 
 
 _FOREIGN_KEY_SHAPE = re.compile(r"FOREIGN KEY [^;]+")
@@ -455,7 +455,7 @@ def widens(snapshot_type: str, target_type: str) -> bool:
             return False
         if there.group(1) is None:
             return True
-        return bool(snap) and snap.group(1) is not None and int(there.group(1)) >= int(snap.group(1))
+        return snap is not None and snap.group(1) is not None and int(there.group(1)) >= int(snap.group(1))
     if (snap := _NUMERIC.fullmatch(snapshot_type)) and (there := _NUMERIC.fullmatch(target_type)):
         if there.group(1) is None:
             return True

@@ -178,7 +178,7 @@ class Snapshot:
             )
         parts = self.parts_for(table, window)
         wanted = None if columns is None else list(dict.fromkeys(columns))
-        read_cols = wanted if wanted is None or window.unbounded else list(dict.fromkeys([*wanted, time_column]))
+        read_cols = wanted if wanted is None or window.unbounded else list(dict.fromkeys([*wanted, str(time_column)]))
         if not parts:  # no file overlaps the range: the smallest one gives the empty result its schema
             chosen = [min(self._all_parts(table), key=lambda p: int(p["size_bytes"]))]
         else:

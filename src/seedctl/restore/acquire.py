@@ -117,7 +117,8 @@ def acquire(
             remote=(lambda: open_remote(project_root, params)) if pull else None,
             listings=lock_listings(project_root),
         )
-    plans, failures = [], []
+    plans: list[TableData] = []
+    failures: list[tuple[str, str, list[Any], Any]] = []  # (table, why, tried, fetch failure)
     for name, parts in chosen.items():
         entry = entries[name]
         table = TableSchema.from_dict(entry["schema"])

@@ -151,7 +151,7 @@ def _lock_existing(conn: psycopg.Connection, tables: list[TableData]) -> None:
     with conn.cursor() as cur:
         for data in tables:
             cur.execute("SELECT to_regclass(%s)", (data.table.identifier().as_string(conn),))
-            if cur.fetchone()[0] is not None:  # type: ignore[index]
+            if db.one(cur)[0] is not None:
                 cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(data.table.identifier()))
 
 
@@ -215,7 +215,7 @@ def _partitioned(conn: psycopg.Connection, table: TableSchema) -> bool:
     row = conn.execute(
         "SELECT relkind::text FROM pg_class WHERE oid = to_regclass(%s)", (table.identifier().as_string(conn),)
     ).fetchone()
-    return bool(row) and row[0] == "p"  # type: ignore[index]
+    return row is not None and row[0] == "p"
 
 
 def _copy_into(
@@ -234,8 +234,8 @@ def _copy_into(
             target, sql.SQL(", ").join(sql.Identifier(c) for c in fb.columns), sql.SQL(fb.copy_format)
         )
         with conn.cursor() as cur, cur.copy(query) as copy:
-            for chunk in fb.chunks():
-                copy.write(chunk)
+            for block in fb.chunks():
+                copy.write(block)
         return fb.rows
     if not data.parquet:  # a time range no file of the table overlaps
         return 0
@@ -433,7 +433,7 @@ def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> N
                 sk=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in table.primary_key),
             )
         )
-        absent = cur.fetchone()[0]  # type: ignore[index]
+        absent = db.one(cur)[0]
     if absent:
         raise RestoreRefused(
             f"table {data.source}: {absent} snapshot keys still missing after append (on {key.as_string(conn)})",

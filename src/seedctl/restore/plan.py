@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from seedctl.errors import RestoreRefused
+from seedctl.pg import db
 from seedctl.pg.catalog import Column, read_columns, table_oid
 from seedctl.pg.ddl import column_problems, widened_columns
 from seedctl.restore.acquire import TableData
@@ -167,7 +168,7 @@ def load_order(conn: psycopg.Connection, results: list[TableResult]) -> list[Tab
 def _existing_rows(conn: psycopg.Connection, data: TableData) -> int | None:
     with conn.cursor() as cur:
         cur.execute("SELECT to_regclass(%s)", (data.table.identifier().as_string(conn),))
-        if cur.fetchone()[0] is None:  # type: ignore[index]
+        if db.one(cur)[0] is None:
             return None
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(data.table.identifier()))
-        return int(cur.fetchone()[0])  # type: ignore[index]
+        return int(db.one(cur)[0])

@@ -66,10 +66,9 @@ def compare_database(manifest: dict[str, Any]) -> list[TableComparison]:
                         got = recorded_checksum(conn, as_snapshot_types(table.identifier(), table, widened), entry)
                 except (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch):
                     # the target's column types differ from the snapshot's: not the same content
-                    count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table.identifier()))
-                    results.append(
-                        TableComparison(name, table.qualified, entry["rows"], int(count.fetchone()[0]), False)
-                    )  # type: ignore[index]
+                    count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table.identifier())).fetchone()
+                    assert count is not None  # count(*) returns one row
+                    results.append(TableComparison(name, table.qualified, entry["rows"], int(count[0]), False))
                     continue
                 same = got.digest == entry["content_checksum"] if got.rows == entry["rows"] else None
                 results.append(TableComparison(name, table.qualified, entry["rows"], got.rows, same))

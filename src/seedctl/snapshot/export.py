@@ -140,7 +140,7 @@ def _export_in_one_transaction(
         snapshot_id = None
         if alongside:
             try:  # first, and not in a savepoint: PostgreSQL exports no snapshot from those
-                snapshot_id = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
+                snapshot_id = db.one(conn.execute("SELECT pg_export_snapshot()"))[0]
             except psycopg.Error:
                 raise _NoSnapshotExport from None
         version, version_num = db.server_version(conn)
@@ -155,12 +155,12 @@ def _export_in_one_transaction(
             tables = [
                 _export_table(conn, name, schemas[name], data_dir, params, snapshot_id) for name in params.sources
             ]
-            for table in tables:
-                table.checksum = checksums.result()[table.source]
-                if table.checksum.rows != table.rows:  # impossible in one snapshot; guard anyway
+            for exported in tables:
+                exported.checksum = checksums.result()[exported.source]
+                if exported.checksum.rows != exported.rows:  # impossible in one snapshot; guard anyway
                     raise ExportError(
-                        f"table {table.table.qualified}: wrote {table.rows} rows "
-                        f"but the snapshot has {table.checksum.rows}"
+                        f"table {exported.table.qualified}: wrote {exported.rows} rows "
+                        f"but the snapshot has {exported.checksum.rows}"
                     )
     return ExportResult(tables, version, version_num, timescale)
 

@@ -112,7 +112,7 @@ class PartFiles:
     def _open(self, period: int | str | None) -> None:
         if self.writer is not None:
             self._close_part()
-            if period is None or self.period is None or period <= self.period:
+            if not isinstance(period, int) or self.period is None or period <= self.period:
                 raise ExportError(
                     f"table {self.source}: rows did not arrive in {self.granularity} order",
                     "report this; the snapshot was not written",

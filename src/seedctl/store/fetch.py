@@ -367,10 +367,10 @@ def _from_remote(
     jobs = [(w.md5, w) for w in need if w.md5] + [(m, None) for m in listings]
     with ThreadPoolExecutor(max_workers=max(1, min(_THREADS, len(jobs)))) as pool:
         outcomes = list(pool.map(lambda job: get(*job), jobs))
-    for (_, want), failure in zip(jobs, outcomes, strict=True):
-        if want is None:
+    for (_, job_want), job_failure in zip(jobs, outcomes, strict=True):
+        if job_want is None:
             continue
-        if failure is None:
-            result.found[want.rel] = "remote"
+        if job_failure is None:
+            result.found[job_want.rel] = "remote"
         else:
-            result.failures[want.rel] = failure
+            result.failures[job_want.rel] = job_failure

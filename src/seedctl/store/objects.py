@@ -198,7 +198,10 @@ def absent(client: Any, settings: RemoteSettings, objects: Mapping[str, RemoteOb
         return {}
     listed = _listed_sizes(client, settings)
     if listed is not None:
-        answers = {key: problem(settings, key, *listed.get(key, (None, "")), obj.size) for key, obj in objects.items()}
+        answers = {}
+        for key, obj in objects.items():
+            size, etag = listed.get(key, (None, ""))
+            answers[key] = problem(settings, key, size, etag, obj.size)
         return {key: why for key, why in answers.items() if why}
     return _head_sizes(client, settings, objects)
 
@@ -220,12 +223,12 @@ def _size_problem(remote: int | None, cached: int) -> str:
     return "not in the remote" if remote is None else f"{remote} bytes in the remote, {cached} in the cache"
 
 
-def _listed_sizes(client: Any, settings: RemoteSettings) -> dict[str, tuple[int, str]] | None:
+def _listed_sizes(client: Any, settings: RemoteSettings) -> dict[str, tuple[int | None, str]] | None:
     """Key -> (size, ETag) of every object under <prefix>/files/md5/; None when that takes
     more than _LIST_PAGES requests or the listing fails."""
     from botocore import exceptions as bx
 
-    sizes: dict[str, tuple[int, str]] = {}
+    sizes: dict[str, tuple[int | None, str]] = {}
     request: dict[str, Any] = {"Bucket": settings.bucket, "Prefix": s3.objects_prefix(settings.prefix), "MaxKeys": 1000}
     try:
         for _ in range(_LIST_PAGES):

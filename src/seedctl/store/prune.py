@@ -108,6 +108,7 @@ class Listings:
         return self._seen[md5]
 
     def _read(self, md5: str) -> list[str] | None:
+        raw: bytes | None
         try:
             raw = self._cache(md5).read_bytes()
         except OSError:

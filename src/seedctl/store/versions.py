@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -41,7 +42,7 @@ def git(project_root: Path, *args: str) -> str:
     return result.stdout
 
 
-def newest_first(versions: list[Version]) -> list[Version]:
+def newest_first(versions: Iterable[Version]) -> list[Version]:
     """By tag time; ties within a second broken by the tag's day and its -N suffix."""
 
     def key(v: Version) -> tuple[Any, ...]:

@@ -46,6 +46,7 @@ class FallbackFile:
         if self.table is None:
             raise IntegrityError(f"{where}: fallback file was not validated", "use find_fallback()")
         try:
+            scan: CsvScan | SqlScan
             if self.kind == "csv.gz":
                 scan = CsvScan(self.path, where, self.table)
             else:

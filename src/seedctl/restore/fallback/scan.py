@@ -17,7 +17,11 @@ def check_columns(where: str, columns: list[str], table: TableSchema) -> None:
     """File columns must be table columns, once each, covering every NOT NULL column."""
     # Columns are named by position: a rejected file's text is never repeated.
     seen: set[str] = set()
-    dupes = [str(i) for i, c in enumerate(columns, 1) if c in seen or seen.add(c)]  # type: ignore[func-returns-value]
+    dupes = []
+    for i, c in enumerate(columns, 1):
+        if c in seen:
+            dupes.append(str(i))
+        seen.add(c)
     if dupes:
         raise FallbackUnusable(f"{where}: column(s) {', '.join(dupes)} of the header repeat an earlier column")
     known = {c.name for c in table.columns}

@@ -96,7 +96,9 @@ def _tokenize(text: str, pos: int, pattern: re.Pattern[str]) -> tuple[list[_Tok]
     while pos < n:
         m = pattern.match(text, pos)
         if m is None:
-            pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+            space = _WS.match(text, pos)
+            assert space is not None  # the pattern is a `*`: it matches anywhere, if only nothing
+            pos = space.end()
             if pos >= n:
                 break
             if text.startswith(_OPENERS, pos):
