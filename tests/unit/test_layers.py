@@ -31,8 +31,11 @@ def imports(path: Path) -> list[tuple[int, str]]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] if node.module not in ("seedctl", "seedctl_dev") else [
-                f"{node.module}.{a.name}" for a in node.names]
+            names = (
+                [node.module]
+                if node.module not in ("seedctl", "seedctl_dev")
+                else [f"{node.module}.{a.name}" for a in node.names]
+            )
             found += [(node.lineno, n) for n in names]
         elif isinstance(node, ast.Import):
             found += [(node.lineno, a.name) for a in node.names]
@@ -63,7 +66,12 @@ def test_imports_point_inward_and_down(path: Path) -> None:
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
 def test_every_failure_raises_the_class_of_its_exit_code(path: Path) -> None:
     """SeedctlError is only a base: a bare raise of it would hide which exit code it means."""
-    bare = [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
-            and isinstance(node.exc.func, ast.Name) and node.exc.func.id == "SeedctlError"]
+    bare = [
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Raise)
+        and isinstance(node.exc, ast.Call)
+        and isinstance(node.exc.func, ast.Name)
+        and node.exc.func.id == "SeedctlError"
+    ]
     assert not bare, f"raise SeedctlError(...) at lines {bare}: raise the class of its exit code (errors.py)"
