@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from seedctl.errors import NotFound
-from seedctl.store.dvc import dvc, env_with_venv
+from seedctl.store.dvc import share_cache
 from seedctl.store.versions import git
 
 
@@ -41,15 +41,7 @@ def checkout_revision(project_root: Path, rev: str) -> Iterator[Path]:
         local = project_root / ".dvc" / "config.local"
         if local.exists():
             shutil.copy2(local, tree / ".dvc" / "config.local")
-        cache = project_root / ".dvc" / "cache"
-        subprocess.run(
-            [dvc(), "cache", "dir", "--local", str(cache)],
-            cwd=tree,
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env_with_venv(),
-        )
+        share_cache(project_root, tree)
         yield tree
     finally:
         subprocess.run(

@@ -199,6 +199,17 @@ def object_cache(project_root: Path) -> Callable[[str], Path]:
     return lambda md5: Path(odb.oid_to_path(md5))
 
 
+def share_cache(project_root: Path, other_tree: Path) -> None:
+    """Point the DVC project at other_tree (a git worktree of this one) to this project's
+    cache, wherever cache.dir puts it: what `dvc cache dir --local <dir>` does there."""
+    from dvc.config import Config
+
+    with open_repo(project_root) as repo:
+        cache_dir = repo.cache.local.path
+    with Config(dvc_dir=str(other_tree / ".dvc"), validate=False).edit("local") as conf:
+        conf.setdefault("cache", {})["dir"] = cache_dir
+
+
 def filesystem(project_root: Path, rev: str | None) -> Any:
     """DVC's file system of the project at a git revision (work tree, cache, then remote)."""
     from dvc.api import DVCFileSystem
