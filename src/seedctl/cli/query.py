@@ -30,12 +30,21 @@ def query(
     parquet: Annotated[
         Path | None, typer.Option("--parquet", metavar="FILE", help="Write the result as Parquet to FILE.")
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="DATE", help="Tables with a time column hold only rows from DATE (inclusive)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="DATE", help="... up to DATE (inclusive: a date takes in that whole day)."),
+    ] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Run SQL (DuckDB) over a snapshot's tables, read from the DVC cache or remote.
 
     Every data file is checked against the snapshot's manifest before a row is used; only the
-    tables the SQL names are read. Prints a table (first 1,000 rows), or writes --csv / --parquet.
+    tables the SQL names are read, and with --since/--until only the monthly or yearly files
+    that overlap the range. Prints a table (first 1,000 rows), or writes --csv / --parquet.
     """
 
     def go() -> None:
@@ -44,7 +53,7 @@ def query(
         if csv is not None and parquet is not None:
             raise QueryError("--csv and --parquet both given", "choose one output")
         with open_snapshot(rev=rev, project=project_root(params)) as snap:
-            result = snap.query(statement)
+            result = snap.query(statement, since=since, until=until)
         if parquet is not None:
             _write(result, parquet, "parquet")
             out.print(f"{result.num_rows:,} rows written to {parquet}")

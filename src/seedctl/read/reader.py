@@ -197,10 +197,12 @@ class Snapshot:
             )
         return result.select(wanted) if wanted is not None else result
 
-    def query(self, statement: str) -> pa.Table:
+    def query(self, statement: str, since: Bound = None, until: Bound = None) -> pa.Table:
         """Run SQL with DuckDB over the snapshot's tables (each source a view over its verified
         rows, read as by read()); the result as a pyarrow.Table. Only the tables the
-        statement names are read. Raises QueryError with DuckDB's one-line reason."""
+        statement names are read; with since/until, a table with a time column holds only the
+        rows of that range, read from only the files that overlap it (tables without one are
+        read whole). Raises QueryError with DuckDB's one-line reason."""
         import duckdb
         import pyarrow as pa
 
@@ -215,7 +217,9 @@ class Snapshot:
             for name in sorted(named):
                 source = tables.get(name.lower())
                 if source is not None:
-                    con.register(source, self.read(source))
+                    timed = bool((self._entry(source).get("date_range") or {}).get("column"))
+                    rows = self.read(source, since=since, until=until) if timed else self.read(source)
+                    con.register(source, rows)
             relation = con.sql(statement)
             return relation.to_arrow_table() if relation is not None else pa.table({})
         except duckdb.Error as exc:
