@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from seedctl_dev.testing import BIN
-from tests.integration.test_remote_restore import contents, fresh_clone, new_database, pushed_project
-from tests.unit.test_compose import seeder
+from tests.helpers import fresh_clone, new_database, pushed_project, sample_contents, seeder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 
 class LateProxy:
@@ -114,4 +113,4 @@ def test_compose_seeder_waits_for_the_database_then_seeds_from_the_remote(
 
     assert process.returncode == 0, stderr
     assert "seeded 4 table(s)" in stdout
-    assert contents(target) == contents(sample_project.database_url)
+    assert sample_contents(target) == sample_contents(sample_project.database_url)

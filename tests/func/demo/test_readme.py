@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from seedctl_dev.testing import BIN, run_sql
+from tests.helpers import REPO
 
 if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
-REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 
 

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from seedctl_dev.testing import run_sql
+from tests.helpers import REPO
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
-RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "OPERATIONS.md"
+RUNBOOK = REPO / "docs" / "OPERATIONS.md"
 
 
 def runbook_blocks() -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from psycopg.conninfo import conninfo_to_dict
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 
 def test_sample_data_refuses_non_empty_tables_without_yes(project: Project) -> None:

@@ -20,7 +20,7 @@ from seedctl_dev import sample
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
 from seedctl.parts import snapshot_parts
-from tests.integration.conftest import SMALL_SCALE, Project, make_project, small_params
+from tests.helpers import SMALL_SCALE, Project, make_project, small_params
 
 TABLES = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id"}
 PREFIX = "seedctl"

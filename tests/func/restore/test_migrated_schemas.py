@@ -20,7 +20,7 @@ from seedctl_dev.testing import run_sql
 
 if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 
 def snapshot(project: Project, s3_env: dict[str, str], schema: str, data: str, tables: list[str]) -> None:

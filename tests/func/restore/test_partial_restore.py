@@ -12,15 +12,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from seedctl_dev.testing import run_sql
-from tests.integration.test_reader import cached_files
-from tests.integration.test_remote_restore import contents, fresh_clone, new_database, pushed_project
+from tests.helpers import cached_files, fresh_clone, new_database, pushed_project, sample_contents
 
 if TYPE_CHECKING:
     import subprocess
 
     from seedctl_dev.devs3 import S3Server
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 MARCH = ("--since", "2024-03-01", "--until", "2024-03-31")  # both inclusive: all of March
 IN_MARCH = "time >= '2024-03-01' AND time < '2024-04-01'"
@@ -76,7 +75,7 @@ def one_line(result: subprocess.CompletedProcess[str], code: int, *needles: str)
 def test_named_tables_only(two_tags: Project, s3_env: dict[str, str], pg_server: TempPostgres,
                            tmp_path: Path) -> None:
     target = restored_at_v1(two_tags, pg_server, s3_env)
-    before = contents(target)
+    before = sample_contents(target)
     clone = fresh_clone(two_tags, tmp_path / "named")
     env = {**s3_env, "DATABASE_URL": target}
 
@@ -87,8 +86,8 @@ def test_named_tables_only(two_tags: Project, s3_env: dict[str, str], pg_server:
     manifest = json.loads((clone.seeds / "manifest.json").read_text())
     trades = manifest["tables"]["trades_history"]["parts"][0]["md5"]
     assert cached_files(clone) == {trades, manifest["schema_md5"]}
-    after = contents(target)
-    assert after["trades_history"] == contents(two_tags.database_url)["trades_history"] != before["trades_history"]
+    after = sample_contents(target)
+    assert after["trades_history"] == sample_contents(two_tags.database_url)["trades_history"] != before["trades_history"]
     assert {t: r for t, r in after.items() if t != "trades_history"} == \
         {t: r for t, r in before.items() if t != "trades_history"}
     assert "usdcop_m5_ohlcv" not in result.stdout
@@ -100,7 +99,7 @@ def test_named_tables_only(two_tags: Project, s3_env: dict[str, str], pg_server:
     empty = new_database(pg_server)
     alone = clone.seedctl("restore", "--table", "fills", env={**s3_env, "DATABASE_URL": empty})
     one_line(alone, 8, "public.strategies", "--table public.strategies")
-    assert contents(empty) == {} and not run_sql(empty, "SELECT 1 FROM pg_tables WHERE tablename = 'fills'")
+    assert sample_contents(empty) == {} and not run_sql(empty, "SELECT 1 FROM pg_tables WHERE tablename = 'fills'")
     both = clone.seedctl("restore", "--table", "fills", "--table", "strategies", env={**s3_env, "DATABASE_URL": empty})
     assert both.returncode == 0, both.stderr
     assert run_sql(empty, "SELECT count(*) FROM fills JOIN strategies ON name = strategy") == [(2,)]
@@ -131,10 +130,10 @@ def test_a_time_range_replaces_or_appends_only_its_rows(
     assert appended.returncode == 0, appended.stderr
     assert rows(target, IN_MARCH) == rows(two_tags.database_url, IN_MARCH)
     run_sql(target, f"DELETE FROM usdcop_m5_ohlcv WHERE {IN_MARCH} AND extract(minute FROM time)::int = 5")
-    before = contents(target)
+    before = sample_contents(target)
     conflict = clone.seedctl("restore", "--table", "usdcop_m5_ohlcv", *MARCH, "--mode", "append", env=env)
     one_line(conflict, 8, "usdcop_m5_ohlcv", "already in the target", "--mode replace")
-    assert contents(target) == before
+    assert sample_contents(target) == before
 
     # Verification compares the range in the target with the snapshot's rows of the range.
     run_sql(target, "CREATE FUNCTION nudge() RETURNS trigger LANGUAGE plpgsql AS "
@@ -142,7 +141,7 @@ def test_a_time_range_replaces_or_appends_only_its_rows(
                     "CREATE TRIGGER nudge BEFORE INSERT ON usdcop_m5_ohlcv FOR EACH ROW EXECUTE FUNCTION nudge()")
     nudged = clone.seedctl("restore", "--table", "usdcop_m5_ohlcv", *MARCH, "--mode", "replace", env=env)
     one_line(nudged, 8, "usdcop_m5_ohlcv", "checksum", "nudge")
-    assert contents(target) == before
+    assert sample_contents(target) == before
     run_sql(target, "DROP TRIGGER nudge ON usdcop_m5_ohlcv")
 
     # safe refuses a table with rows; a range over a table without a time column is refused.
@@ -150,7 +149,7 @@ def test_a_time_range_replaces_or_appends_only_its_rows(
     one_line(safe, 8, "usdcop_m5_ohlcv", "--mode")
     untimed = clone.seedctl("restore", *MARCH, "--mode", "replace", env=env)
     one_line(untimed, 2, "fidelity", "--table")
-    assert contents(target) == before
+    assert sample_contents(target) == before
 
     # A damaged object of the range: refused before the database is touched.
     other = fresh_clone(two_tags, tmp_path / "damaged")
@@ -160,4 +159,4 @@ def test_a_time_range_replaces_or_appends_only_its_rows(
                                   Body=good[:-1] + b"X")
     damaged = other.seedctl("restore", "--table", "usdcop_m5_ohlcv", *MARCH, "--mode", "replace", env=env)
     one_line(damaged, 6, "usdcop_m5_ohlcv", "not touched")
-    assert contents(target) == before
+    assert sample_contents(target) == before

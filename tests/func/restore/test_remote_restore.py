@@ -16,46 +16,11 @@ import psycopg
 
 from seedctl_dev.devserver import TempPostgres
 from seedctl_dev.testing import table_to_csv_gz
+from tests.helpers import fresh_clone, new_database, pushed_project, sample_contents
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
-    from tests.integration.conftest import Project
-
-TABLES = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id",
-          "fidelity": "id"}
-FIDELITY_TABLE = (Path(__file__).parent / "fidelity.sql").read_text(encoding="utf-8")
-
-
-def contents(url: str) -> dict[str, list[str]]:
-    with psycopg.connect(url) as conn:
-        conn.execute("SET TimeZone = 'UTC'")
-        present = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        return {t: [r[0] for r in conn.execute(f"SELECT r::text FROM {t} r ORDER BY {k}")]
-                for t, k in TABLES.items() if t in present}
-
-
-def pushed_project(project: Project, s3_env: dict[str, str]) -> None:
-    """Sample data + fidelity table, snapshot pushed to the S3 server, committed."""
-    project.sql(FIDELITY_TABLE)
-    params = project.params()
-    params["sources"]["fidelity"] = {"table": "public.fidelity", "min_rows": 1, "max_null_ratio": 1.0}
-    project.write_params(params)
-    result = project.seedctl("snapshot", env=s3_env)
-    assert result.returncode == 0, result.stderr
-    assert "pushed" in result.stdout
-    project.commit_all("snapshot")
-
-
-def fresh_clone(project: Project, dest: Path) -> Project:
-    """What a new server has: a git clone, no DVC cache, no data files."""
-    clone = project.clone(dest)
-    assert not (dest / ".dvc" / "cache").exists() and not (dest / "seeds" / "data").exists()
-    return clone
-
-
-def new_database(pg_server: TempPostgres) -> str:
-    return pg_server.create_database(f"n_{uuid.uuid4().hex[:10]}")
-
+    from tests.helpers import Project
 
 def test_new_server_gets_the_snapshot_back_exactly(
     sample_project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
@@ -67,7 +32,7 @@ def test_new_server_gets_the_snapshot_back_exactly(
     result = clone.seedctl("restore", env={**s3_env, "DATABASE_URL": target})
 
     assert result.returncode == 0, result.stderr
-    assert contents(target) == contents(sample_project.database_url)
+    assert sample_contents(target) == sample_contents(sample_project.database_url)
     assert result.stdout.count("remote") >= 4
     verify = clone.seedctl("verify", "--db", env={"DATABASE_URL": target})
     assert verify.returncode == 0, verify.stdout + verify.stderr
@@ -90,14 +55,14 @@ def test_corrupt_remote_object_is_refused_then_fallback_used(
 
     assert refused.returncode == 6, refused.stderr
     assert "usdcop_m5_ohlcv" in refused.stderr and "not touched" in refused.stderr
-    assert contents(target) == {}
+    assert sample_contents(target) == {}
 
     table_to_csv_gz(sample_project.database_url, "usdcop_m5_ohlcv", clone.root / "backups" / "usdcop_m5_ohlcv_2026.csv.gz")
     rescued = clone.seedctl("restore", env=env)
 
     assert rescued.returncode == 0, rescued.stderr
     assert "fallback usdcop_m5_ohlcv_2026.csv.gz" in rescued.stdout
-    assert contents(target) == contents(sample_project.database_url)
+    assert sample_contents(target) == sample_contents(sample_project.database_url)
 
 
 def test_unreachable_remote_falls_back_or_refuses(
@@ -114,7 +79,7 @@ def test_unreachable_remote_falls_back_or_refuses(
     refused = clone.seedctl("restore", env=env)
     assert refused.returncode == 6
     assert closed in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
-    assert contents(target) == {}
+    assert sample_contents(target) == {}
 
     for table in ("usdcop_m5_ohlcv", "macro_indicators_daily"):
         table_to_csv_gz(sample_project.database_url, table, clone.root / "backups" / f"{table}_2026.csv.gz")
@@ -125,8 +90,8 @@ def test_unreachable_remote_falls_back_or_refuses(
 
     assert partial.returncode == 11, partial.stderr  # committed, optional tables left empty
     assert "fidelity, trades_history" in partial.stderr
-    source = contents(sample_project.database_url)
-    restored = contents(target)
+    source = sample_contents(sample_project.database_url)
+    restored = sample_contents(target)
     assert restored["usdcop_m5_ohlcv"] == source["usdcop_m5_ohlcv"]
     assert restored["macro_indicators_daily"] == source["macro_indicators_daily"]
     assert restored["trades_history"] == [] and restored["fidelity"] == []
@@ -206,7 +171,7 @@ def test_checkout_of_an_old_tag_restores_that_state(
 ) -> None:
     pushed_project(sample_project, s3_env)
     sample_project.git("tag", "seeds/v1")
-    first = contents(sample_project.database_url)
+    first = sample_contents(sample_project.database_url)
     sample_project.sql("INSERT INTO trades_history (opened_at, side, entry_price, quantity) "
                        "VALUES ('2026-01-15 17:00+00', 'short', 3700, 1000)")
     sample_project.sql("UPDATE fidelity SET t = 'second snapshot' WHERE id = 6")
@@ -214,7 +179,7 @@ def test_checkout_of_an_old_tag_restores_that_state(
     assert second_run.returncode == 0, second_run.stderr
     sample_project.commit_all("snapshot 2")
     sample_project.git("tag", "seeds/v2")
-    second = contents(sample_project.database_url)
+    second = sample_contents(sample_project.database_url)
     assert first != second
 
     clone = fresh_clone(sample_project, tmp_path / "new-server")
@@ -222,13 +187,13 @@ def test_checkout_of_an_old_tag_restores_that_state(
     old = new_database(pg_server)
     result = clone.seedctl("restore", env={**s3_env, "DATABASE_URL": old})
     assert result.returncode == 0, result.stderr
-    assert contents(old) == first
+    assert sample_contents(old) == first
 
     clone.git("checkout", "-q", "main")
     by_rev = new_database(pg_server)
     result = clone.seedctl("restore", "--rev", "seeds/v2", env={**s3_env, "DATABASE_URL": by_rev})
     assert result.returncode == 0, result.stderr
-    assert contents(by_rev) == second
+    assert sample_contents(by_rev) == second
 
 
 def test_new_server_seeder_is_idempotent(
@@ -244,12 +209,12 @@ def test_new_server_seeder_is_idempotent(
     first = clone.run(*seeder, env=env)
     assert first.returncode == 0, first.stderr
     assert "seeded 4 table(s)" in first.stdout
-    assert contents(target) == contents(sample_project.database_url)
+    assert sample_contents(target) == sample_contents(sample_project.database_url)
 
     second = clone.run(*seeder, env=env)
     assert second.returncode == 0, second.stderr
     assert "nothing to do" in second.stdout
-    assert contents(target) == contents(sample_project.database_url)
+    assert sample_contents(target) == sample_contents(sample_project.database_url)
 
     local = clone.run(str(Path(sys.executable)), "scripts/restore_from_snapshot.py", "--source", "local",
                       "--version", "latest", "--dry-run", env=env)

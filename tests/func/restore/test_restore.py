@@ -8,15 +8,16 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
 
+from tests.helpers import new_database
+
 if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 TABLES = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id"}
 
@@ -33,10 +34,6 @@ def state(url: str) -> dict[str, object]:
         present = [r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
     return {t: rows(url, t, TABLES.get(t, "1")) for t in present}
-
-
-def new_database(pg_server: TempPostgres) -> str:
-    return pg_server.create_database(f"r_{uuid.uuid4().hex[:10]}")
 
 
 def snapshot(project: Project) -> None:

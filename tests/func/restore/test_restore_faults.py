@@ -21,16 +21,16 @@ restore's session is seen waiting there (pg_stat_activity), the test kills it:
 from __future__ import annotations
 
 import subprocess
-import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from seedctl_dev.devserver import TempPostgres
 from seedctl_dev.testing import run_sql
 
-from .conftest import (
+from tests.helpers import (
+    GATE_KEY,
+    GATES,
+    UNGATE,
     Project,
     contents,
     kill_group,
@@ -39,68 +39,6 @@ from .conftest import (
     wait_for_session,
     wait_until_gone,
 )
-
-GATE_KEY = 5151
-
-GATES = {
-    "load": (
-        """CREATE FUNCTION faults_gate_row() RETURNS trigger LANGUAGE plpgsql AS
-               $$ BEGIN PERFORM pg_advisory_xact_lock_shared({key}); RETURN NEW; END $$;
-           CREATE TRIGGER faults_gate BEFORE INSERT ON macro_indicators_daily
-               FOR EACH ROW EXECUTE FUNCTION faults_gate_row();""",
-        "COPY%macro_indicators_daily%",
-    ),
-    "primary-key": (
-        """CREATE FUNCTION faults_gate_ddl() RETURNS event_trigger LANGUAGE plpgsql AS
-               $$ BEGIN PERFORM pg_advisory_xact_lock_shared({key}); END $$;
-           CREATE EVENT TRIGGER faults_gate ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
-               EXECUTE FUNCTION faults_gate_ddl();""",
-        "ALTER TABLE%ADD PRIMARY KEY%",
-    ),
-    "index": (
-        """CREATE FUNCTION faults_gate_ddl() RETURNS event_trigger LANGUAGE plpgsql AS
-               $$ BEGIN PERFORM pg_advisory_xact_lock_shared({key}); END $$;
-           CREATE EVENT TRIGGER faults_gate ON ddl_command_start WHEN TAG IN ('CREATE INDEX')
-               EXECUTE FUNCTION faults_gate_ddl();""",
-        "CREATE INDEX%",
-    ),
-    "verification": (
-        """CREATE FUNCTION faults_gate_ddl() RETURNS event_trigger LANGUAGE plpgsql AS
-               $$ BEGIN PERFORM pg_advisory_xact_lock_shared({key}); END $$;
-           CREATE EVENT TRIGGER faults_gate ON ddl_command_end WHEN TAG IN ('CREATE INDEX')
-               EXECUTE FUNCTION faults_gate_ddl();""",
-        "CREATE INDEX%",
-    ),
-}
-
-UNGATE = """
-    DROP TRIGGER IF EXISTS faults_gate ON macro_indicators_daily;
-    DROP EVENT TRIGGER IF EXISTS faults_gate;
-    DROP FUNCTION IF EXISTS faults_gate_ddl();
-    DROP FUNCTION IF EXISTS faults_gate_row();
-"""
-
-
-@pytest.fixture
-def diverged_target(project: Project, pg_server: TempPostgres) -> Iterator[str]:
-    """A copy of the snapshot's source database, then made different from the snapshot."""
-    name = f"f_{uuid.uuid4().hex[:12]}"
-    source = project.database_url.rsplit("/", 1)[1]
-    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
-    url = pg_server.url(name)
-    run_sql(url, """
-        DROP TABLE usdcop_m5_ohlcv;
-        DELETE FROM macro_indicators_daily WHERE fecha > (SELECT min(fecha) + 30 FROM macro_indicators_daily);
-        UPDATE trades_history SET strategy = 'edited on the target' WHERE id = (SELECT min(id) FROM trades_history);
-        CREATE TABLE keepme (id int PRIMARY KEY, note text);
-        INSERT INTO keepme VALUES (1, 'not in any snapshot');
-    """)
-    try:
-        yield url
-    finally:
-        pg_server.drop_database(name)
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("point", "kill"), [
@@ -111,7 +49,7 @@ def diverged_target(project: Project, pg_server: TempPostgres) -> Iterator[str]:
     ("index", "connection"),
 ])
 def test_restore_killed_at_any_point_leaves_the_target_unchanged(
-    project: Project, diverged_target: str, point: str, kill: str
+    snapshotted: Project, diverged_target: str, point: str, kill: str
 ) -> None:
     """kill=client: SIGKILL to `seedctl restore` (and anything it started).
     kill=connection: the server ends the restore's session (pg_terminate_backend), the client
@@ -120,7 +58,7 @@ def test_restore_killed_at_any_point_leaves_the_target_unchanged(
     before = state(url)
     assert "public.usdcop_m5_ohlcv" not in before["contents"]
 
-    kill_restore_at(project, url, point, kill)
+    kill_restore_at(snapshotted, url, point, kill)
 
     after = state(url)
     # Identity sequences are compared in test_killed_restore_leaves_identity_sequences_alone.
@@ -128,9 +66,9 @@ def test_restore_killed_at_any_point_leaves_the_target_unchanged(
     assert after == before
 
     # The next run, gate gone, restores the snapshot exactly and keeps the unrelated table.
-    again = project.seedctl("restore", "--mode", "replace", env={"DATABASE_URL": url})
+    again = snapshotted.seedctl("restore", "--mode", "replace", env={"DATABASE_URL": url})
     assert again.returncode == 0, again.stderr
-    restored, source = contents(url), contents(project.database_url)
+    restored, source = contents(url), contents(snapshotted.database_url)
     assert restored.pop("public.keepme") == ["(1,\"not in any snapshot\")"]
     assert restored == source
 
@@ -163,7 +101,7 @@ def kill_restore_at(project: Project, url: str, point: str, kill: str) -> None:
     run_sql(url, UNGATE.format(db=f'"{dbname}"'))
 
 
-def test_killed_restore_leaves_identity_sequences_alone(project: Project, diverged_target: str) -> None:
+def test_killed_restore_leaves_identity_sequences_alone(snapshotted: Project, diverged_target: str) -> None:
     """The target's trades_history has ids beyond the snapshot's. A restore killed later in the
     transaction (building usdcop_m5_ohlcv's index; trades_history comes before it) must leave
     the identity sequence where it was, or the next INSERT collides with an existing row."""
@@ -175,7 +113,7 @@ def test_killed_restore_leaves_identity_sequences_alone(project: Project, diverg
     """)
     before = state(url)
 
-    kill_restore_at(project, url, "index", "client")
+    kill_restore_at(snapshotted, url, "index", "client")
 
     assert state(url)["sequences"] == before["sequences"]
     new_id = run_sql(url, "INSERT INTO trades_history (opened_at, side, entry_price, quantity) "

@@ -20,10 +20,11 @@ import psycopg
 import pytest
 
 from seedctl_dev.testing import run_sql
+from tests.helpers import new_database
 
 if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 # What the application's migrations create (and a plain SQL init script would, on a
 # schema-first server).
@@ -78,10 +79,6 @@ def schema_project(project: Project, s3_env: dict[str, str], extra_sql: str = ""
     result = project.seedctl("snapshot", env=s3_env)
     assert result.returncode == 0, result.stderr
     project.commit_all("snapshot")
-
-
-def new_database(pg_server: TempPostgres) -> str:
-    return pg_server.create_database(f"n_{uuid.uuid4().hex[:10]}")
 
 
 def rows(url: str, table: str) -> list[str]:

@@ -12,9 +12,20 @@ import time
 from seedctl.signals import descendants
 from seedctl_dev.testing import run_sql
 
-from .conftest import Project, kill_group, state, wait_for_session, wait_until_gone
-from .test_export_faults import add_trade, drop_reader, gate_ohlcv_export, wait_for_files
-from .test_restore_faults import GATE_KEY, GATES, UNGATE, diverged_target  # noqa: F401 - a fixture
+from tests.helpers import (
+    GATE_KEY,
+    GATES,
+    UNGATE,
+    Project,
+    add_trade,
+    drop_reader,
+    gate_ohlcv_export,
+    kill_group,
+    state,
+    wait_for_files,
+    wait_for_session,
+    wait_until_gone,
+)
 
 TERMINATED = "seedctl: terminated (SIGTERM); stopped: nothing was published and no database was changed"
 
@@ -49,35 +60,35 @@ def _zombie(pid: int) -> bool:
         return False
 
 
-def test_sigterm_mid_snapshot(project: Project) -> None:
-    before = project.files()
-    add_trade(project)
-    reader_url = gate_ohlcv_export(project)
-    head = project.git("rev-parse", "HEAD")
+def test_sigterm_mid_snapshot(snapshotted: Project) -> None:
+    before = snapshotted.files()
+    add_trade(snapshotted)
+    reader_url = gate_ohlcv_export(snapshotted)
+    head = snapshotted.git("rev-parse", "HEAD")
     try:
-        proc = project.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        proc = snapshotted.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
         wait_for_session(reader_url, "COPY%usdcop_m5_ohlcv%", proc=proc)
-        wait_for_files(".export-*/data/usdcop_m5_ohlcv/*.parquet", project.seeds, count=2)
+        wait_for_files(".export-*/data/usdcop_m5_ohlcv/*.parquet", snapshotted.seeds, count=2)
         assert proc.poll() is None, "the export finished before SIGTERM"
         result, children = terminate(proc)
 
         assert result.returncode == 143, result.stderr
         assert result.stderr.strip().splitlines() == [TERMINATED]
         assert_all_gone(children)
-        wait_until_gone(project.database_url)
+        wait_until_gone(snapshotted.database_url)
         # Nothing of the run was taken for a snapshot, nor committed.
-        after = project.files()
+        after = snapshotted.files()
         for rel in ("dvc.lock", "seeds/manifest.json", "seeds/checksums.sha256", "seeds/LATEST_VERSION"):
             assert after[rel] == before[rel], rel
-        assert project.git("rev-parse", "HEAD") == head
-        assert project.git("status", "--porcelain", "--untracked-files=no") == ""
-        again = project.seedctl("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        assert snapshotted.git("rev-parse", "HEAD") == head
+        assert snapshotted.git("status", "--porcelain", "--untracked-files=no") == ""
+        again = snapshotted.seedctl("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
         assert again.returncode == 0, again.stderr
     finally:
-        drop_reader(project.database_url)
+        drop_reader(snapshotted.database_url)
 
 
-def test_sigterm_mid_restore_load_rolls_back(project: Project, diverged_target: str) -> None:  # noqa: F811
+def test_sigterm_mid_restore_load_rolls_back(snapshotted: Project, diverged_target: str) -> None:
     url = diverged_target
     dbname = url.rsplit("/", 1)[1]
     gate_sql, query = GATES["load"]
@@ -87,7 +98,7 @@ def test_sigterm_mid_restore_load_rolls_back(project: Project, diverged_target: 
 
     with psycopg.connect(url, autocommit=True) as gate:
         gate.execute("SELECT pg_advisory_lock(%s)", (GATE_KEY,))
-        proc = project.spawn("restore", "--mode", "replace", env={"DATABASE_URL": url})
+        proc = snapshotted.spawn("restore", "--mode", "replace", env={"DATABASE_URL": url})
         try:
             wait_for_session(url, query, waiting_on="advisory", proc=proc)
             # The load is under way inside the restore's transaction: SIGTERM to seedctl alone.

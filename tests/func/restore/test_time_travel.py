@@ -13,7 +13,7 @@ import pytest
 
 if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 # Snapshot B changes one month of the partitioned OHLCV table (the other months' files are
 # shared by both snapshots) and one row of trades_history.

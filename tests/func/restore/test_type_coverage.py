@@ -20,7 +20,7 @@ from seedctl.pg.checksum import CHECKSUM_ALGORITHM, table_checksum
 from seedctl_dev.devserver import TempPostgres
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 COVERAGE_SQL = (Path(__file__).parent / "type_coverage.sql").read_text(encoding="utf-8")
 FAMILIES = re.findall(r"^CREATE TABLE (tc_\w+)", COVERAGE_SQL, flags=re.M)

@@ -13,9 +13,7 @@ import pyarrow.parquet as pq
 from seedctl.config import parse_params
 from seedctl.snapshot.export import run_export
 from seedctl.pg.pgtypes import to_pg_text
-
-# Every edge case of type fidelity, in one table (also used by the cross-version test).
-FIDELITY_TABLE = (Path(__file__).parent / "fidelity.sql").read_text(encoding="utf-8")
+from tests.helpers import FIDELITY_SQL
 
 PARAMS = {"sources": {"fidelity": {"table": "public.fidelity", "min_rows": 1}}}
 
@@ -32,7 +30,7 @@ def _render_csv(table: pa.Table) -> bytes:
 
 def test_every_value_round_trips_exactly(env_db: str, tmp_path: Path) -> None:
     with psycopg.connect(env_db, autocommit=True) as conn:
-        conn.execute(FIDELITY_TABLE)
+        conn.execute(FIDELITY_SQL)
 
     result = run_export(parse_params(PARAMS), tmp_path / "seeds")
 

@@ -3,7 +3,7 @@
 -- ones included. A few edges those files do not spell out are seedctl's own: CR and CRLF
 -- inside strings and names, -0.0 numeric, 1000-digit numerics built with repeat(), the
 -- "\N" and "NULL" strings, every byte value, NULL in every column, empty arrays/ranges.
--- Used by tests/integration/test_type_coverage.py.
+-- Used by tests/func/restore/test_type_coverage.py.
 
 -- int2.sql, int4.sql, int8.sql
 CREATE TABLE tc_integers (id int PRIMARY KEY, i2 smallint, i4 integer, i8 bigint);

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.integration.conftest import BIN, REPO
+from seedctl_dev.testing import BIN
+from tests.helpers import REPO
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 pytestmark = pytest.mark.slow
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from seedctl.snapshot.schedule import LOCKED_EXIT, cron_job
-from tests.integration.conftest import BIN
+from seedctl_dev.testing import BIN
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 SNAPSHOT_LOCK = Path(".dvc/tmp/seedctl-snapshot.lock")
 

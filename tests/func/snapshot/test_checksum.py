@@ -1,13 +1,12 @@
 """Content checksums on a real server: row-text-v1 unchanged, typed-hash-v2 exact and stable.
 
-Every check runs against tests/integration/fidelity.sql (NaN, infinities, BC dates, -0,
+Every check runs against tests/func/fidelity.sql (NaN, infinities, BC dates, -0,
 jsonb, arrays, intervals, bytea) through seedctl's own connection settings (db.connect).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,8 +15,8 @@ from psycopg import sql
 from seedctl.pg import db
 from seedctl.pg.checksum import CHECKSUM_ALGORITHM, LEGACY_ALGORITHM, Checksum, table_checksum
 from seedctl_dev.devserver import TempPostgres
+from tests.helpers import FIDELITY_SQL
 
-FIDELITY_SQL = (Path(__file__).parent / "fidelity.sql").read_text(encoding="utf-8")
 # Digests of fidelity.sql. v1: computed with the checksum module as it was before v2 (the
 # same on PostgreSQL 15 and 18). v2: the format pin: a change here invalidates every
 # snapshot already taken with typed-hash-v2.

@@ -4,7 +4,6 @@ values of tens of MB, and names that need quoting in every position."""
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,14 +14,11 @@ import pytest
 from seedctl.pg import copyout
 from seedctl.config import parse_params
 from seedctl.snapshot.export import run_export
+from tests.helpers import new_database
 
 if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
-
-
-def new_database(pg_server: TempPostgres) -> str:
-    return pg_server.create_database(f"e_{uuid.uuid4().hex[:10]}")
+    from tests.helpers import Project
 
 
 def snapshot(project: Project, sources: dict[str, Any], *, env: dict[str, str] | None = None) -> None:

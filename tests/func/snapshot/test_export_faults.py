@@ -15,18 +15,23 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import yaml
 
 from seedctl_dev import sample
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
-from seedctl_dev.testing import run_sql
 
-from .conftest import Project, kill_group, one_error_line, wait_for_session
-
-GATE_KEY = 4242
-READER = "faults_reader"
-READER_PW = "reader-pw-4242"
+from tests.helpers import (
+    READER,
+    READER_PW,
+    Project,
+    add_trade,
+    drop_reader,
+    gate_ohlcv_export,
+    kill_group,
+    one_error_line,
+    wait_for_files,
+    wait_for_session,
+)
 
 
 def new_database_like(project: Project) -> str:
@@ -40,48 +45,6 @@ def drop_database(project: Project, url: str) -> None:
     project.sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
-def add_trade(project: Project) -> None:
-    """A database change, so that the next snapshot differs from the committed one."""
-    project.sql("INSERT INTO trades_history (opened_at, side, entry_price, quantity, strategy) "
-                "SELECT max(opened_at) + interval '1 minute', 'long', 4000, 1, 'fault-test' FROM trades_history")
-
-
-def gate_ohlcv_export(project: Project) -> str:
-    """Make the export of usdcop_m5_ohlcv last long enough to be killed half-way.
-
-    (An earlier version stopped the COPY at a known row with a row-level security policy;
-    seedctl now exports with row_security = off, as pg_dump does, so a policy makes the
-    export fail instead of hiding rows.) The table gets ~1.2M extra bars under other symbols
-    and the snapshot writes small row groups, so the staging Parquet file appears and grows
-    for seconds before the export ends; the test kills it while it is half-written.
-    Returns the URL of a read-only role, which is all a snapshot needs.
-    """
-    project.sql(f"""
-        INSERT INTO usdcop_m5_ohlcv (time, symbol, open, high, low, close, volume)
-            SELECT b.time, 'SYN' || lpad(k::text, 3, '0'), b.open, b.high, b.low, b.close, b.volume
-            FROM usdcop_m5_ohlcv b, generate_series(1, 13) k WHERE b.symbol = 'USD/COP';
-        DROP ROLE IF EXISTS {READER};
-        CREATE ROLE {READER} LOGIN PASSWORD '{READER_PW}' NOSUPERUSER;
-        GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER};
-    """)
-    params = yaml.safe_load((project.root / "params.yaml").read_text())
-    params.setdefault("backup", {})["batch_rows"] = 1024
-    (project.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    project.git("commit", "-q", "-am", "small row groups, so the export can be caught half-way")
-    base = project.database_url.split("@", 1)[1]
-    return f"postgresql://{READER}:{READER_PW}@{base}"
-
-
-def wait_for_files(pattern: str, root: Path, count: int, timeout: float = 60) -> None:
-    """Until `count` files match pattern (the export is that far)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len(list(root.glob(pattern))) >= count:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"fewer than {count} {pattern} under {root}")
-
-
 def wait_for_file(pattern: str, root: Path, timeout: float = 30) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -90,10 +53,6 @@ def wait_for_file(pattern: str, root: Path, timeout: float = 30) -> Path:
             return found[0]
         time.sleep(0.02)
     raise AssertionError(f"no {pattern} under {root}")
-
-
-def drop_reader(url: str) -> None:
-    run_sql(url, f"DROP OWNED BY {READER}; DROP ROLE IF EXISTS {READER}")
 
 
 def export_children(proc: subprocess.Popen[str]) -> list[int]:
@@ -115,7 +74,7 @@ def export_children(proc: subprocess.Popen[str]) -> list[int]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("victim", ["job", "export-stage"])
-def test_sigkill_during_export_keeps_the_previous_snapshot(project: Project, victim: str) -> None:
+def test_sigkill_during_export_keeps_the_previous_snapshot(snapshotted: Project, victim: str) -> None:
     """SIGKILL while the export has a half-written Parquet file: nothing of it is ever taken
     for a snapshot, and the next run completes.
 
@@ -123,14 +82,14 @@ def test_sigkill_during_export_keeps_the_previous_snapshot(project: Project, vic
     victim=export-stage kills only the export process (the OOM killer's choice) under a
     living `dvc repro`.
     """
-    before = project.files()
-    add_trade(project)
-    reader_url = gate_ohlcv_export(project)
+    before = snapshotted.files()
+    add_trade(snapshotted)
+    reader_url = gate_ohlcv_export(snapshotted)
     try:
-        proc = project.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        proc = snapshotted.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
         wait_for_session(reader_url, "COPY%usdcop_m5_ohlcv%", proc=proc)
         # Some monthly files of the table are written, the rest not yet (one half-written).
-        wait_for_files(".export-*/data/usdcop_m5_ohlcv/*.parquet", project.seeds, count=3)
+        wait_for_files(".export-*/data/usdcop_m5_ohlcv/*.parquet", snapshotted.seeds, count=3)
         assert proc.poll() is None, "the export finished before it could be killed"
         if victim == "job":
             kill_group(proc)
@@ -145,50 +104,50 @@ def test_sigkill_during_export_keeps_the_previous_snapshot(project: Project, vic
         # Nothing of the killed run is taken for a snapshot: what says which snapshot this is
         # has not moved, and no data file differs from it (DVC may have removed the outputs
         # before running the stage: see test_failed_export_leaves_the_checked_out_files).
-        after = project.files()
+        after = snapshotted.files()
         for rel in ("dvc.lock", "seeds/manifest.json", "seeds/checksums.sha256", "seeds/LATEST_VERSION"):
             assert after[rel] == before[rel], rel
         for rel, data in after.items():
             assert data is None or data == before[rel], f"{rel} differs from the committed snapshot"
-        assert project.git("status", "--porcelain", "--untracked-files=no") == ""
+        assert snapshotted.git("status", "--porcelain", "--untracked-files=no") == ""
         if victim == "job":  # the committed snapshot is still whole: a restore gets it back exactly
-            target = new_database_like(project)
+            target = new_database_like(snapshotted)
             try:
-                restored = project.seedctl("restore", env={"DATABASE_URL": target})
+                restored = snapshotted.seedctl("restore", env={"DATABASE_URL": target})
                 assert restored.returncode == 0, restored.stderr
-                assert project.files() == before
+                assert snapshotted.files() == before
             finally:
-                drop_database(project, target)
+                drop_database(snapshotted, target)
 
         # The next run completes, on the same reader role, and leaves no debris behind.
-        again = project.seedctl("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        again = snapshotted.seedctl("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
         assert again.returncode == 0, again.stderr
-        assert not list(project.seeds.glob(".export-*")) and not list(project.seeds.glob(".old-*"))
-        assert project.seedctl("verify").returncode == 0
-        manifest = json.loads((project.seeds / "manifest.json").read_text())
-        assert manifest["tables"]["trades_history"]["rows"] == project.sql("SELECT count(*) FROM trades_history")[0][0]
+        assert not list(snapshotted.seeds.glob(".export-*")) and not list(snapshotted.seeds.glob(".old-*"))
+        assert snapshotted.seedctl("verify").returncode == 0
+        manifest = json.loads((snapshotted.seeds / "manifest.json").read_text())
+        assert manifest["tables"]["trades_history"]["rows"] == snapshotted.sql("SELECT count(*) FROM trades_history")[0][0]
         assert manifest["version"] != json.loads(before["seeds/manifest.json"] or b"{}")["version"]
     finally:
-        drop_reader(project.database_url)
+        drop_reader(snapshotted.database_url)
 
 
-def test_failed_export_leaves_the_checked_out_files(project: Project) -> None:
+def test_failed_export_leaves_the_checked_out_files(snapshotted: Project) -> None:
     """An export that fails half-way (here: permission denied on the second table) leaves the
     checked-out snapshot's data files in place, as export.py's staging + publish intends."""
-    before = project.files()
-    project.sql(f"""
+    before = snapshotted.files()
+    snapshotted.sql(f"""
         DROP ROLE IF EXISTS {READER};
         CREATE ROLE {READER} LOGIN PASSWORD '{READER_PW}' NOSUPERUSER;
         GRANT SELECT ON usdcop_m5_ohlcv, trades_history TO {READER};
     """)
-    reader_url = f"postgresql://{READER}:{READER_PW}@{project.database_url.split('@', 1)[1]}"
+    reader_url = f"postgresql://{READER}:{READER_PW}@{snapshotted.database_url.split('@', 1)[1]}"
     try:
-        failed = project.seedctl("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        failed = snapshotted.seedctl("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
         one_error_line(failed, "macro_indicators_daily")
-        assert project.files() == before
-        assert project.seedctl("status").returncode == 0
+        assert snapshotted.files() == before
+        assert snapshotted.seedctl("status").returncode == 0
     finally:
-        drop_reader(project.database_url)
+        drop_reader(snapshotted.database_url)
 
 
 def restart(server: TempPostgres) -> None:
@@ -213,23 +172,23 @@ def own_server(tmp_path: Path) -> Iterator[TempPostgres]:
 
 @pytest.mark.slow
 def test_database_restart_during_export_pushes_nothing(
-    project: Project, own_server: TempPostgres, s3_env: dict[str, str], s3_server: S3Server
+    snapshotted: Project, own_server: TempPostgres, s3_env: dict[str, str], s3_server: S3Server
 ) -> None:
     """The server restarts (pg_ctl restart -m fast) while the export waits in the middle of the
     tables: one clear error, nothing pushed, nothing committed; the next run pushes."""
     url = own_server.create_database("trading")
     with psycopg.connect(url) as conn:
         sample.load_sample_data(conn, scale=0.02)
-    project.database_url = url
-    project.env["DATABASE_URL"] = url
-    add_trade(project)
-    before = project.files()
-    head = project.git("rev-parse", "HEAD")
+    snapshotted.database_url = url
+    snapshotted.env["DATABASE_URL"] = url
+    add_trade(snapshotted)
+    before = snapshotted.files()
+    head = snapshotted.git("rev-parse", "HEAD")
 
     blocker = psycopg.connect(url)
     try:
         blocker.execute("LOCK TABLE macro_indicators_daily IN ACCESS EXCLUSIVE MODE")
-        proc = project.spawn("snapshot", env=s3_env)
+        proc = snapshotted.spawn("snapshot", env=s3_env)
         wait_for_session(url, "%macro_indicators_daily%", waiting_on="relation", proc=proc)
         restart(own_server)
     finally:
@@ -239,27 +198,27 @@ def test_database_restart_during_export_pushes_nothing(
 
     one_error_line(result, "export failed")
     assert s3_server.keys(s3_env["MINIO_BUCKET"]) == []
-    assert project.git("rev-parse", "HEAD") == head and "seeds/v" not in project.git("tag")
-    after = project.files()
+    assert snapshotted.git("rev-parse", "HEAD") == head and "seeds/v" not in snapshotted.git("tag")
+    after = snapshotted.files()
     for rel in ("dvc.lock", "seeds/manifest.json", "seeds/checksums.sha256", "seeds/LATEST_VERSION"):
         assert after[rel] == before[rel], rel
 
-    again = project.seedctl("snapshot", env=s3_env)
+    again = snapshotted.seedctl("snapshot", env=s3_env)
     assert again.returncode == 0, again.stderr
     assert "pushed" in again.stdout and s3_server.keys(s3_env["MINIO_BUCKET"])
-    assert project.git("rev-parse", "HEAD") != head
+    assert snapshotted.git("rev-parse", "HEAD") != head
 
 
 @pytest.fixture
-def small_disk(project: Project) -> Iterator[Path]:
+def small_disk(snapshotted: Project) -> Iterator[Path]:
     """The project's seeds/ on a tmpfs with 192 KiB to spare beyond the current snapshot.
 
     Needs root and mount(2) (this sandbox allows both); skipped elsewhere rather than faked.
     """
-    seeds = project.seeds
+    seeds = snapshotted.seeds
     used = sum(p.stat().st_size for p in seeds.rglob("*") if p.is_file())
     size_kib = (used // 1024) + 64 + 192  # + room for directory entries and inodes
-    saved = project.root / "seeds.saved"
+    saved = snapshotted.root / "seeds.saved"
     shutil.copytree(seeds, saved, symlinks=True)
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(seeds)],
                              capture_output=True, text=True, check=False)
@@ -271,7 +230,7 @@ def small_disk(project: Project) -> Iterator[Path]:
         shutil.rmtree(saved)
         yield seeds
     finally:
-        kept = project.root / "seeds.kept"
+        kept = snapshotted.root / "seeds.kept"
         shutil.copytree(seeds, kept, symlinks=True)
         subprocess.run(["umount", str(seeds)], check=True)
         shutil.rmtree(seeds, ignore_errors=True)
@@ -289,7 +248,7 @@ def grow_database(project: Project) -> None:
 
 
 @pytest.mark.slow
-def test_disk_full_while_writing_a_snapshot(project: Project, small_disk: Path) -> None:
+def test_disk_full_while_writing_a_snapshot(snapshotted: Project, small_disk: Path) -> None:
     """ENOSPC while the export writes: the snapshot fails (non-zero, the cause on stderr), the
     previous snapshot is intact, no debris is left; once there is room the next run completes.
 
@@ -297,14 +256,14 @@ def test_disk_full_while_writing_a_snapshot(project: Project, small_disk: Path) 
     snapshot, and the database grows ~30x so the new files cannot fit. Real ENOSPC from the
     kernel, not a simulated exception. (How the error is worded: see the next test.)
     """
-    grow_database(project)
-    before = project.files()
+    grow_database(snapshotted)
+    before = snapshotted.files()
 
-    failed = project.seedctl("snapshot", "--no-push")
+    failed = snapshotted.seedctl("snapshot", "--no-push")
 
     assert failed.returncode != 0 and "Traceback" not in failed.stderr, failed.stderr
     assert "No space left on device" in failed.stderr, failed.stderr
-    after = project.files()
+    after = snapshotted.files()
     for rel in ("dvc.lock", "seeds/manifest.json", "seeds/checksums.sha256", "seeds/LATEST_VERSION"):
         assert after[rel] == before[rel], rel
     for rel, data in after.items():
@@ -312,40 +271,40 @@ def test_disk_full_while_writing_a_snapshot(project: Project, small_disk: Path) 
     assert not list(small_disk.glob(".export-*")), "the staging directory was not cleaned up"
 
     remount(small_disk, "64m")
-    again = project.seedctl("snapshot", "--no-push")
+    again = snapshotted.seedctl("snapshot", "--no-push")
     assert again.returncode == 0, again.stderr
-    assert project.seedctl("verify").returncode == 0
+    assert snapshotted.seedctl("verify").returncode == 0
 
 
-def test_disk_full_is_one_clear_line(project: Project, small_disk: Path) -> None:
+def test_disk_full_is_one_clear_line(snapshotted: Project, small_disk: Path) -> None:
     """Disk full is an operator problem, not an internal error: one `seedctl: error:` line naming
     where it could not write and what to do, exit 4 (export)."""
-    grow_database(project)
+    grow_database(snapshotted)
 
-    failed = project.seedctl("export")
+    failed = snapshotted.seedctl("export")
 
     line = one_error_line(failed, "No space left on device")
     assert str(small_disk) in line or "seeds" in line, line
     assert "internal error" not in failed.stderr and failed.returncode == 4, failed.stderr
 
 
-def test_row_level_security_never_gives_a_silent_subset(project: Project) -> None:
+def test_row_level_security_never_gives_a_silent_subset(snapshotted: Project) -> None:
     """A snapshot is all rows or an error: like pg_dump, a policy that would hide rows from the
     exporting role makes the export fail naming the table, never a smaller file."""
-    project.sql(f"""
+    snapshotted.sql(f"""
         DROP ROLE IF EXISTS {READER};
         CREATE ROLE {READER} LOGIN PASSWORD '{READER_PW}' NOSUPERUSER;
         GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER};
         ALTER TABLE trades_history ENABLE ROW LEVEL SECURITY;
         CREATE POLICY only_long ON trades_history FOR SELECT USING (side = 'long');
     """)
-    reader_url = f"postgresql://{READER}:{READER_PW}@{project.database_url.split('@', 1)[1]}"
+    reader_url = f"postgresql://{READER}:{READER_PW}@{snapshotted.database_url.split('@', 1)[1]}"
     try:
-        result = project.seedctl("export", env={"DATABASE_URL": reader_url})
-        all_rows = project.sql("SELECT count(*) FROM trades_history")[0][0]
+        result = snapshotted.seedctl("export", env={"DATABASE_URL": reader_url})
+        all_rows = snapshotted.sql("SELECT count(*) FROM trades_history")[0][0]
         if result.returncode == 0:
-            exported = json.loads((project.seeds / "schema.json").read_text())["tables"]["trades_history"]["rows"]
+            exported = json.loads((snapshotted.seeds / "schema.json").read_text())["tables"]["trades_history"]["rows"]
             assert exported == all_rows, f"exported {exported} of {all_rows} rows without a word"
         one_error_line(result, "trades_history")
     finally:
-        drop_reader(project.database_url)
+        drop_reader(snapshotted.database_url)

@@ -19,7 +19,7 @@ from seedctl.snapshot.export import run_export
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 
 def objects(s3_server: S3Server, bucket: str) -> dict[str, int]:

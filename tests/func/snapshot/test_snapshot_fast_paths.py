@@ -20,7 +20,7 @@ from seedctl.store.settings import RemoteSettings
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 UP_TO_DATE = "already up to date (all "  # seedctl's own evidence line: DVC was not started
 

@@ -10,7 +10,7 @@ import psycopg
 
 if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 
 def _manifest(project: Project) -> dict:

@@ -11,7 +11,7 @@ from seedctl_dev.testing import run_sql
 
 if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
-    from tests.integration.conftest import Project
+    from tests.helpers import Project
 
 
 def _manifest(project: Project) -> dict:

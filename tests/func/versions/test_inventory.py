@@ -24,7 +24,7 @@ import pytest
 from seedctl_dev import sample
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
-from tests.integration.conftest import SMALL_SCALE, Project, make_project, small_params
+from tests.helpers import SMALL_SCALE, Project, make_project, small_params
 
 OHLCV, MACRO, TRADES = "usdcop_m5_ohlcv", "macro_indicators_daily", "trades_history"
 CHANGED_BARS = 7
