@@ -2,78 +2,28 @@
 check-jsonschema), configured only from .env as .env.example describes, and wired as the
 plan says: the seeder runs once the database is healthy and the bucket exists.
 
-No container engine runs here; tests/integration/test_compose_seeder.py runs the seeder's
+No container engine runs here; tests/func/demo/test_compose_seeder.py runs the seeder's
 command with this file's environment against the test servers."""
 
 from __future__ import annotations
 
 import copy
 import json
-import re
 import shlex
-from collections.abc import Mapping
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 
 from seedctl.store.settings import read_env_file
+from tests.helpers import COMPOSE, REPO, SEEDER, compose_file, interpolate, seeder, variables
 
-REPO = Path(__file__).resolve().parents[2]
-COMPOSE = REPO / "docker-compose.yml"
-SEEDER = "data-seeder"
-# ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, and $$ (a literal $).
-_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
-
-
-def compose_file() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
 
 
 def compose_schema() -> dict[str, Any]:
     schema = resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
     return json.loads(schema.read_text(encoding="utf-8"))
-
-
-def interpolate(value: Any, env: Mapping[str, str]) -> Any:
-    """Compose's variable interpolation, applied to every string of the file."""
-    if isinstance(value, dict):
-        return {k: interpolate(v, env) for k, v in value.items()}
-    if isinstance(value, list):
-        return [interpolate(v, env) for v in value]
-    if not isinstance(value, str):
-        return value
-
-    def one(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name, op, arg = match["name"], match["op"], match["arg"]
-        current = env.get(name)
-        unset = current is None or (op is not None and op.startswith(":") and current == "")
-        if op and op.endswith("?") and unset:
-            raise KeyError(f"{name}: {arg}")
-        if op and op.endswith("-") and unset:
-            return arg
-        return current or ""
-
-    return _VARIABLE.sub(one, value)
-
-
-def variables() -> set[str]:
-    return {m["name"] for m in _VARIABLE.finditer(COMPOSE.read_text(encoding="utf-8")) if m["name"]}
-
-
-def seeder(env: Mapping[str, str]) -> tuple[dict[str, str], list[str], str]:
-    """The data-seeder's environment, the seeder's own command (the last step of its shell
-    command) and working directory, as Compose would start it with these .env values."""
-    service = interpolate(compose_file(), env)["services"][SEEDER]
-    script = service["command"][-1]
-    last = script.split("&&")[-1].split()
-    assert last[0] == "exec"
-    return {k: str(v) for k, v in service["environment"].items()}, last[1:], service["working_dir"]
 
 
 def test_the_file_is_valid_compose() -> None:

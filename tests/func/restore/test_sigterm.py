@@ -1,0 +1,116 @@
+"""SIGTERM (what Airflow sends on a task timeout) to `seedctl` itself, mid-run: one line,
+nothing published, the database unchanged, every child process (dvc, its stage, psql)
+stopped. Only seedctl is signalled, not its process group: the children are seedctl's to stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+from seedctl.signals import descendants
+from seedctl_dev.testing import run_sql
+
+from tests.helpers import (
+    GATE_KEY,
+    GATES,
+    UNGATE,
+    Project,
+    add_trade,
+    drop_reader,
+    gate_ohlcv_export,
+    kill_group,
+    state,
+    wait_for_files,
+    wait_for_session,
+    wait_until_gone,
+)
+
+TERMINATED = "seedctl: terminated (SIGTERM); stopped: nothing was published and no database was changed"
+
+
+def terminate(proc: subprocess.Popen[str]) -> tuple[subprocess.CompletedProcess[str], list[int]]:
+    """SIGTERM to proc alone; its exit, and the processes it had started then."""
+    children = descendants(proc.pid)
+    assert children, "seedctl had started no process yet"
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            kill_group(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), children
+
+
+def assert_all_gone(pids: list[int], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if os.path.exists(f"/proc/{p}") and not _zombie(p)]
+        time.sleep(0.05)
+    assert not alive, f"still running after seedctl ended: {alive}"
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def test_sigterm_mid_snapshot(snapshotted: Project) -> None:
+    before = snapshotted.files()
+    add_trade(snapshotted)
+    reader_url = gate_ohlcv_export(snapshotted)
+    head = snapshotted.git("rev-parse", "HEAD")
+    try:
+        proc = snapshotted.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        wait_for_session(reader_url, "COPY%usdcop_m5_ohlcv%", proc=proc)
+        wait_for_files(".export-*/data/usdcop_m5_ohlcv/*.parquet", snapshotted.seeds, count=2)
+        assert proc.poll() is None, "the export finished before SIGTERM"
+        result, children = terminate(proc)
+
+        assert result.returncode == 143, result.stderr
+        assert result.stderr.strip().splitlines() == [TERMINATED]
+        assert_all_gone(children)
+        wait_until_gone(snapshotted.database_url)
+        # Nothing of the run was taken for a snapshot, nor committed.
+        after = snapshotted.files()
+        for rel in ("dvc.lock", "seeds/manifest.json", "seeds/checksums.sha256", "seeds/LATEST_VERSION"):
+            assert after[rel] == before[rel], rel
+        assert snapshotted.git("rev-parse", "HEAD") == head
+        assert snapshotted.git("status", "--porcelain", "--untracked-files=no") == ""
+        again = snapshotted.seedctl("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        assert again.returncode == 0, again.stderr
+    finally:
+        drop_reader(snapshotted.database_url)
+
+
+def test_sigterm_mid_restore_load_rolls_back(snapshotted: Project, diverged_target: str) -> None:
+    url = diverged_target
+    dbname = url.rsplit("/", 1)[1]
+    gate_sql, query = GATES["load"]
+    run_sql(url, gate_sql.format(key=GATE_KEY, db=f'"{dbname}"'))
+    before = state(url)
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as gate:
+        gate.execute("SELECT pg_advisory_lock(%s)", (GATE_KEY,))
+        proc = snapshotted.spawn("restore", "--mode", "replace", env={"DATABASE_URL": url})
+        try:
+            wait_for_session(url, query, waiting_on="advisory", proc=proc)
+            # The load is under way inside the restore's transaction: SIGTERM to seedctl alone.
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                kill_group(proc)
+            gate.execute("SELECT pg_advisory_unlock(%s)", (GATE_KEY,))
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines() == [TERMINATED]
+    wait_until_gone(url)
+    after = state(url)
+    assert after == before  # rolled back: contents, indexes, constraints, sequences
+    run_sql(url, UNGATE)

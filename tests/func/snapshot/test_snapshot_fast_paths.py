@@ -1,0 +1,261 @@
+"""`seedctl snapshot` of an unchanged database skips `dvc push` only with evidence: the remote
+holds every object `dvc push` would upload, with the cache's size. Real moto_server, dvc, git."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+
+from seedctl.store.objects import pushed_objects
+from seedctl.store.settings import RemoteSettings
+
+if TYPE_CHECKING:
+    from seedctl_dev.devs3 import S3Server
+    from tests.helpers import Project
+
+UP_TO_DATE = "already up to date (all "  # seedctl's own evidence line: DVC was not started
+
+
+def snapshot_keys(project: Project) -> dict[str, Any]:
+    """Remote keys of the checked-out snapshot: the data directory's listing, its files, schema.json."""
+    def key(md5: str) -> str:
+        return f"seedctl/files/md5/{md5[:2]}/{md5[2:]}"
+
+    outs = {o["path"]: o["md5"] for o in yaml.safe_load((project.root / "dvc.lock").read_text())
+            ["stages"]["export"]["outs"]}
+    listing = outs["seeds/data"]
+    entries = json.loads((project.root / ".dvc" / "cache" / "files" / "md5" / listing[:2] / listing[2:]).read_text())
+    return {"dir": key(listing), "files": {e["relpath"]: key(e["md5"]) for e in entries},
+            "schema": key(outs["seeds/schema.json"])}
+
+
+def first_snapshot(project: Project, s3_env: dict[str, str]) -> None:
+    result = project.seedctl("snapshot", env=s3_env)
+    assert result.returncode == 0, result.stderr
+    assert "pushed to" in result.stdout and "committed and tagged" in result.stdout
+
+
+def test_unchanged_snapshot_skips_push_only_while_the_remote_has_everything(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
+    project, bucket = sample_project, s3_env["MINIO_BUCKET"]
+    first_snapshot(project, s3_env)
+    keys = s3_server.keys(bucket)
+    head = project.git("rev-parse", "HEAD")
+
+    unchanged = project.seedctl("snapshot", env=s3_env)
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert UP_TO_DATE in unchanged.stdout and "Everything is up to date" not in unchanged.stdout
+    assert "database unchanged" in unchanged.stdout
+    assert s3_server.keys(bucket) == keys and project.git("rev-parse", "HEAD") == head
+
+    # An object disappears from the bucket: the next snapshot puts it back. `dvc push` does so
+    # for schema.json and the directory listing, but takes the directory's files for present
+    # while its listing is there: seedctl uploads that one from the cache.
+    client, objects = s3_server.client(), snapshot_keys(project)
+    for lost, says in ((objects["schema"], "1 file pushed"), (objects["dir"], "1 file pushed"),
+                       (sorted(objects["files"].values())[0], "uploaded from the cache")):
+        client.delete_object(Bucket=bucket, Key=lost)
+        again = project.seedctl("snapshot", env=s3_env)
+        assert again.returncode == 0, again.stderr
+        assert says in again.stdout and UP_TO_DATE not in again.stdout, again.stdout
+        assert s3_server.keys(bucket) == keys
+        assert project.git("rev-parse", "HEAD") == head
+
+
+def test_another_bucket_gets_everything(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
+    project = sample_project
+    first_snapshot(project, s3_env)
+    old = s3_server.keys(s3_env["MINIO_BUCKET"])
+    other = f"seedctl-{uuid.uuid4().hex[:12]}"
+    s3_server.create_bucket(other)
+
+    moved = project.seedctl("snapshot", env={**s3_env, "MINIO_BUCKET": other})
+    assert moved.returncode == 0, moved.stderr
+    assert UP_TO_DATE not in moved.stdout and f"pushed to s3://{other}/seedctl" in moved.stdout
+    assert s3_server.keys(other) == old
+    back = project.seedctl("snapshot", env=s3_env)
+    assert back.returncode == 0 and UP_TO_DATE in back.stdout, back.stdout + back.stderr
+
+
+def test_damaged_remote_object_stops_the_tag_until_a_push_replaces_it(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
+    """DVC only asks whether an object exists; a truncated one is not taken as pushed."""
+    project, bucket = sample_project, s3_env["MINIO_BUCKET"]
+    first_snapshot(project, s3_env)
+    relpath, victim = next((r, k) for r, k in snapshot_keys(project)["files"].items()
+                           if r.startswith("macro_indicators_daily"))  # a new trade leaves it alone
+    good = s3_server.client().get_object(Bucket=bucket, Key=victim)["Body"].read()
+    s3_server.client().put_object(Bucket=bucket, Key=victim, Body=b"truncated")
+    project.sql("INSERT INTO trades_history (opened_at, side, entry_price, quantity, strategy) "
+                "SELECT max(opened_at) + interval '1 minute', 'long', 4000, 1, 'fast-path' FROM trades_history")
+    tags = project.git("tag", "--list", "seeds/v*")
+
+    refused = project.seedctl("tag", env=s3_env)  # the checked-out, committed snapshot needs it too
+    assert refused.returncode == 7, refused.stdout + refused.stderr
+    assert f"seeds/data/{relpath}: 9 bytes in the remote" in refused.stderr and "seedctl push" in refused.stderr
+
+    result = project.seedctl("snapshot", env=s3_env)
+    assert result.returncode == 0, result.stderr
+    assert "1 object(s) that `dvc push` took for present" in result.stdout, result.stdout
+    assert "committed and tagged" in result.stdout
+    assert s3_server.client().get_object(Bucket=bucket, Key=victim)["Body"].read() == good
+    assert len(project.git("tag", "--list", "seeds/v*").split()) == len(tags.split()) + 1
+
+
+# --- which objects `dvc push` would upload: no services ---------------------------------------
+
+SETTINGS = RemoteSettings(name="minio", url="s3://seeds/seedctl", endpoint_url="http://127.0.0.1:9",
+                          access_key="a", secret_key="s", bucket="seeds", prefix="seedctl")
+CONFIG: dict[str, Any] = {"core": {"remote": "minio"},
+                          "remote": {"minio": {"url": "s3://seeds/seedctl", "endpointurl": "http://127.0.0.1:9",
+                                               "access_key_id": "a", "secret_access_key": "s"}}}
+DVC_YAML = """stages:
+  export:
+    cmd: python export.py
+    outs:
+      - data:
+          persist: true
+      - schema.json
+      - report.json:
+          cache: false
+"""
+FILE_MD5, DATA_MD5, SCHEMA_MD5 = "a" * 32, "b" * 32, "c" * 32
+
+
+def _cache(root: Path, md5: str, content: bytes) -> None:
+    path = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+@pytest.fixture
+def dvc_project(tmp_path: Path) -> Path:
+    root = tmp_path / "p"
+    (root / ".dvc").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "dvc.yaml").write_text(DVC_YAML)
+    lock = {"schema": "2.0", "stages": {"export": {"cmd": "python export.py", "outs": [
+        {"path": "data", "hash": "md5", "md5": f"{DATA_MD5}.dir", "size": 3, "nfiles": 1},
+        {"path": "schema.json", "hash": "md5", "md5": SCHEMA_MD5, "size": 2},
+        {"path": "report.json", "hash": "md5", "md5": "d" * 32, "size": 2}]}}}
+    (root / "dvc.lock").write_text(json.dumps(lock))
+    _cache(root, f"{DATA_MD5}.dir", json.dumps([{"md5": FILE_MD5, "relpath": "t.parquet"}]).encode())
+    _cache(root, FILE_MD5, b"abc")
+    _cache(root, SCHEMA_MD5, b"{}")
+    return root
+
+
+def test_pushed_objects_are_the_cached_outputs_and_their_files(dvc_project: Path) -> None:
+    objects = pushed_objects(dvc_project, SETTINGS, CONFIG)
+    assert objects is not None
+    assert {k: v.size for k, v in objects.items()} == {
+        f"seedctl/files/md5/bb/{DATA_MD5[2:]}.dir": len(json.dumps([{"md5": FILE_MD5, "relpath": "t.parquet"}])),
+        f"seedctl/files/md5/aa/{FILE_MD5[2:]}": 3,
+        f"seedctl/files/md5/cc/{SCHEMA_MD5[2:]}": 2,
+    }
+    assert objects[f"seedctl/files/md5/aa/{FILE_MD5[2:]}"].label == "data/t.parquet"
+
+
+@pytest.mark.parametrize("change", [
+    "another remote", "unknown remote option", "other url", "cache dir", "another dvc file",
+    "templating", "per-output remote", "stage not locked", "listing not cached", "file not cached",
+    "legacy hash",
+])
+def test_pushed_objects_is_unsure_rather_than_wrong(dvc_project: Path, change: str) -> None:
+    root, config = dvc_project, json.loads(json.dumps(CONFIG))
+    remote = config["remote"]["minio"]
+    cache = root / ".dvc" / "cache" / "files" / "md5"
+    if change == "another remote":
+        config["core"]["remote"] = "backup"
+    elif change == "unknown remote option":
+        remote["version_aware"] = "true"
+    elif change == "other url":
+        remote["url"] = "s3://seeds/elsewhere"
+    elif change == "cache dir":
+        config["cache"] = {"dir": "/elsewhere"}
+    elif change == "another dvc file":
+        (root / "more").mkdir()
+        (root / "more" / "raw.dvc").write_text("outs:\n- md5: " + "e" * 32 + "\n  path: raw\n")
+    elif change == "templating":
+        (root / "dvc.yaml").write_text(DVC_YAML.replace("python export.py", "python ${script}"))
+    elif change == "per-output remote":
+        (root / "dvc.yaml").write_text(DVC_YAML.replace("persist: true", "remote: other"))
+    elif change == "stage not locked":
+        (root / "dvc.yaml").write_text(DVC_YAML + "  more:\n    cmd: echo\n    outs:\n      - more.txt\n")
+    elif change == "listing not cached":
+        (cache / "bb" / f"{DATA_MD5[2:]}.dir").unlink()
+    elif change == "file not cached":
+        (cache / "aa" / FILE_MD5[2:]).unlink()
+    elif change == "legacy hash":
+        lock = json.loads((root / "dvc.lock").read_text())
+        del lock["stages"]["export"]["outs"][1]["hash"]
+        (root / "dvc.lock").write_text(json.dumps(lock))
+    assert pushed_objects(root, SETTINGS, config) is None
+
+
+# --- DVC started early, run when told ---------------------------------------------------------
+
+def _dvc_both_ways(tmp_path: Path, args: list[str]) -> tuple[subprocess.CompletedProcess[str], ...]:
+    from seedctl.store.dvc import DvcWhenTold
+
+    results = []
+    for warm in (True, False):
+        cwd = tmp_path / f"warm-{warm}"
+        cwd.mkdir()
+        with DvcWhenTold(args, dvc_command=[sys.executable, "-m", "dvc"], warm=warm, cwd=cwd,
+                         env={**os.environ, "DVC_NO_ANALYTICS": "1"}, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL) as dvc:
+            results.append(dvc.run())
+    return tuple(results)
+
+
+@pytest.mark.parametrize("args", [["--version"], ["init", "--no-scm"], ["status"], ["no-such-command"]])
+def test_warm_dvc_is_plain_dvc(tmp_path: Path, args: list[str]) -> None:
+    warm, plain = _dvc_both_ways(tmp_path, args)
+    assert (warm.returncode, warm.stdout, warm.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    assert (tmp_path / "warm-True" / ".dvc").exists() == (tmp_path / "warm-False" / ".dvc").exists()
+
+
+def test_warm_dvc_never_told_does_nothing(tmp_path: Path) -> None:
+    from seedctl.store.dvc import DvcWhenTold
+
+    with DvcWhenTold(["init", "--no-scm"], dvc_command=[sys.executable, "-m", "dvc"], warm=True, cwd=tmp_path,
+                     env=dict(os.environ)) as dvc:
+        proc = dvc._proc
+        assert proc is not None and proc.poll() is None
+        time.sleep(3)  # long enough for its imports: it waits, it does not run
+        assert proc.poll() is None and not (tmp_path / ".dvc").exists()
+    assert proc.returncode is not None and not (tmp_path / ".dvc").exists()
+
+
+def test_snapshot_refused_before_dvc_leaves_no_dvc_behind(sample_project: Project) -> None:
+    params = sample_project.params()
+    params["sources"]["trades_history"]["table"] = "public.no_such_table"
+    sample_project.write_params(params)
+    proc = sample_project.spawn("snapshot", "--no-push")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1 and "no_such_table" in err
+    assert not (sample_project.root / "dvc.lock").exists()
+    leftover = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _in_group(p, proc.pid)]
+    assert leftover == []
+
+
+def _in_group(proc_dir: Path, pgid: int) -> bool:
+    try:
+        return os.getpgid(int(proc_dir.name)) == pgid
+    except (OSError, ProcessLookupError):
+        return False
