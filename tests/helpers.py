@@ -30,8 +30,13 @@ SMALL_SCALE = 0.02
 # The tables of the sample data and the order that makes their contents comparable.
 ORDER = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id"}
 # Files that say which snapshot a checkout holds (git-tracked or DVC outputs).
-SNAPSHOT_FILES = ("dvc.lock", "seeds/manifest.json", "seeds/checksums.sha256", "seeds/LATEST_VERSION",
-                  "seeds/schema.json")
+SNAPSHOT_FILES = (
+    "dvc.lock",
+    "seeds/manifest.json",
+    "seeds/checksums.sha256",
+    "seeds/LATEST_VERSION",
+    "seeds/schema.json",
+)
 # A table of hard values (NaN, infinities, BC dates, -0, Unicode, ...): CREATE TABLE fidelity + rows.
 FIDELITY_SQL = (Path(__file__).parent / "func" / "fidelity.sql").read_text(encoding="utf-8")
 COMPOSE = REPO / "docker-compose.yml"
@@ -50,8 +55,10 @@ class Project(testing.Project):
         """The bytes of every file that identifies the checked-out snapshot (None: absent),
         the data files under seeds/data included."""
         data = sorted(p for p in (self.root / "seeds" / "data").rglob("*") if p.is_file())
-        return {rel: (self.root / rel).read_bytes() if (self.root / rel).is_file() else None
-                for rel in [*SNAPSHOT_FILES, *(str(p.relative_to(self.root)) for p in data)]}
+        return {
+            rel: (self.root / rel).read_bytes() if (self.root / rel).is_file() else None
+            for rel in [*SNAPSHOT_FILES, *(str(p.relative_to(self.root)) for p in data)]
+        }
 
 
 def make_project(root: Path, database_url: str) -> Project:
@@ -113,9 +120,13 @@ def contents(url: str) -> dict[str, list[str]]:
     """Every user table's full contents, as text, in a fixed order."""
     with psycopg.connect(url) as conn:
         conn.execute("SET TimeZone = 'UTC'")
-        tables = [r[0] for r in conn.execute(
-            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
-            "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+            )
+        ]
         out = {}
         for qualified in tables:
             name = qualified.rsplit(".", 1)[1]
@@ -129,8 +140,11 @@ def sample_contents(url: str) -> dict[str, list[str]]:
     with psycopg.connect(url) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         present = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        return {t: [r[0] for r in conn.execute(f"SELECT r::text FROM {t} r ORDER BY {k}")]
-                for t, k in {**ORDER, "fidelity": "id"}.items() if t in present}
+        return {
+            t: [r[0] for r in conn.execute(f"SELECT r::text FROM {t} r ORDER BY {k}")]
+            for t, k in {**ORDER, "fidelity": "id"}.items()
+            if t in present
+        }
 
 
 def state(url: str) -> dict[str, Any]:
@@ -139,13 +153,16 @@ def state(url: str) -> dict[str, Any]:
         catalog = {
             "indexes": conn.execute(
                 "SELECT schemaname, indexname, indexdef FROM pg_indexes "
-                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2").fetchall(),
+                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
+            ).fetchall(),
             "constraints": conn.execute(
                 "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
                 "WHERE connamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) "
-                "ORDER BY 1, 2").fetchall(),
+                "ORDER BY 1, 2"
+            ).fetchall(),
             "sequences": conn.execute(
-                "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2").fetchall(),
+                "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2"
+            ).fetchall(),
             "columns": conn.execute(
                 "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
                 "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, ordinal_position"
@@ -159,15 +176,23 @@ def wait_until_gone(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     with psycopg.connect(url, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            if not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'seedctl' "
-                                "AND datname = current_database()").fetchone()[0]:  # type: ignore[index]
+            if not conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'seedctl' "
+                "AND datname = current_database()"
+            ).fetchone()[0]:  # type: ignore[index]
                 return
             time.sleep(0.05)
     raise AssertionError("a seedctl session is still open on the database")
 
 
-def wait_for_session(url: str, query_like: str, *, waiting_on: str | None = None, timeout: float = 60,
-                     proc: subprocess.Popen[str] | None = None) -> str:
+def wait_for_session(
+    url: str,
+    query_like: str,
+    *,
+    waiting_on: str | None = None,
+    timeout: float = 60,
+    proc: subprocess.Popen[str] | None = None,
+) -> str:
     """Poll pg_stat_activity until a seedctl session runs a query LIKE query_like (and, if
     given, waits on a lock of that kind: 'advisory', 'relation', ...); its query text."""
     deadline = time.monotonic() + timeout
@@ -176,13 +201,15 @@ def wait_for_session(url: str, query_like: str, *, waiting_on: str | None = None
             row = conn.execute(
                 "SELECT query FROM pg_stat_activity WHERE application_name = 'seedctl' AND query LIKE %s "
                 "AND (%s::text IS NULL OR (wait_event_type = 'Lock' AND wait_event = %s))",
-                (query_like, waiting_on, waiting_on)).fetchone()
+                (query_like, waiting_on, waiting_on),
+            ).fetchone()
             if row:
                 return str(row[0])
             if proc is not None and proc.poll() is not None:
                 out, err = proc.communicate()
-                raise AssertionError(f"the process ended (exit {proc.returncode}) before reaching "
-                                     f"{query_like!r}:\n{out}\n{err}")
+                raise AssertionError(
+                    f"the process ended (exit {proc.returncode}) before reaching {query_like!r}:\n{out}\n{err}"
+                )
             time.sleep(0.02)
     raise AssertionError(f"no seedctl session reached {query_like!r} (waiting on {waiting_on})")
 
@@ -259,8 +286,10 @@ READER_PW = "reader-pw-4242"
 
 def add_trade(project: Project) -> None:
     """A database change, so that the next snapshot differs from the committed one."""
-    project.sql("INSERT INTO trades_history (opened_at, side, entry_price, quantity, strategy) "
-                "SELECT max(opened_at) + interval '1 minute', 'long', 4000, 1, 'fault-test' FROM trades_history")
+    project.sql(
+        "INSERT INTO trades_history (opened_at, side, entry_price, quantity, strategy) "
+        "SELECT max(opened_at) + interval '1 minute', 'long', 4000, 1, 'fault-test' FROM trades_history"
+    )
 
 
 def gate_ohlcv_export(project: Project) -> str:

@@ -20,7 +20,6 @@ from seedctl.store.settings import read_env_file
 from tests.helpers import COMPOSE, REPO, SEEDER, compose_file, interpolate, seeder, variables
 
 
-
 def compose_schema() -> dict[str, Any]:
     schema = resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
     return json.loads(schema.read_text(encoding="utf-8"))
@@ -48,7 +47,10 @@ def test_every_setting_comes_from_env_as_env_example_documents() -> None:
     jsonschema.validate(resolved, compose_schema())
     db = resolved["services"]["timescaledb"]["environment"]
     assert (db["POSTGRES_USER"], db["POSTGRES_PASSWORD"], db["POSTGRES_DB"]) == (
-        example["PGUSER"], example["PGPASSWORD"], example["PGDATABASE"])
+        example["PGUSER"],
+        example["PGPASSWORD"],
+        example["PGDATABASE"],
+    )
     assert resolved["services"]["minio"]["environment"]["MINIO_ROOT_USER"] == example["MINIO_ACCESS_KEY"]
     assert "change-me" not in COMPOSE.read_text(encoding="utf-8")  # no secret written in the file
 
@@ -66,7 +68,8 @@ def test_the_seeder_runs_once_the_database_is_healthy_and_the_bucket_exists() ->
     assert "healthcheck" in services["timescaledb"] and "healthcheck" in services["minio"]
     assert services[SEEDER]["depends_on"] == {
         "timescaledb": {"condition": "service_healthy"},
-        "minio-init": {"condition": "service_completed_successfully"}}
+        "minio-init": {"condition": "service_completed_successfully"},
+    }
     assert services["minio-init"]["depends_on"] == {"minio": {"condition": "service_healthy"}}
     assert services["minio-init"]["image"].startswith("minio/mc:")
     init = interpolate(services["minio-init"], {**read_env_file(REPO / ".env.example"), "MINIO_BUCKET": "seeds"})

@@ -225,8 +225,21 @@ def test_source_body_not_a_mapping() -> None:
 
 @pytest.mark.parametrize(
     "table",
-    ['x"; DROP TABLE y; --', "a.b.c", "has space", '"unclosed', 'public.""', "public.", ".t", "1abc",
-     "a" * 64, '"' + "é" * 32 + '"', "t;", '"a"b', 'public."t" '],
+    [
+        'x"; DROP TABLE y; --',
+        "a.b.c",
+        "has space",
+        '"unclosed',
+        'public.""',
+        "public.",
+        ".t",
+        "1abc",
+        "a" * 64,
+        '"' + "é" * 32 + '"',
+        "t;",
+        '"a"b',
+        'public."t" ',
+    ],
 )
 def test_hostile_table_names(table: str) -> None:
     err = str(config_error(minimal(table=table)))
@@ -270,11 +283,13 @@ def test_table_names_read_as_postgresql_reads_them(table: str, schema: str, name
 
 
 def test_column_names_read_as_postgresql_reads_them() -> None:
-    source = parse_params(minimal(
-        time_column='"Trade Time"',
-        column_max_null_ratio={"Exit_Price": 0.5, '"select"': 0.2},
-        ohlcv={"open": '"Open"', "high": "HIGH", "low": "low", "close": '"close price"'},
-    )).sources["s"]
+    source = parse_params(
+        minimal(
+            time_column='"Trade Time"',
+            column_max_null_ratio={"Exit_Price": 0.5, '"select"': 0.2},
+            ohlcv={"open": '"Open"', "high": "HIGH", "low": "low", "close": '"close price"'},
+        )
+    ).sources["s"]
     assert source.time_column == "Trade Time"
     assert source.column_max_null_ratio == {"exit_price": 0.5, "select": 0.2}
     assert (source.ohlcv.open, source.ohlcv.high, source.ohlcv.close) == ("Open", "high", "close price")
@@ -315,9 +330,7 @@ def test_non_string_source_name() -> None:
     assert "bad source name" in str(config_error({"sources": {42: {"table": "t"}}}))
 
 
-@pytest.mark.parametrize(
-    "entry", ["../../etc/passwd", "backups/../../x.csv.gz", "backups/..", "..", "a/../b.csv.gz"]
-)
+@pytest.mark.parametrize("entry", ["../../etc/passwd", "backups/../../x.csv.gz", "backups/..", "..", "a/../b.csv.gz"])
 def test_fallback_path_traversal(entry: str) -> None:
     err = str(config_error(minimal(fallback=["backups/ok.csv.gz", entry])))
     assert "sources.s.fallback" in err and repr(entry) in err

@@ -5,36 +5,57 @@ from __future__ import annotations
 
 import pytest
 
+from seedctl.errors import IntegrityError
 from seedctl.pg.catalog import Column, Sequence, TableSchema, UserType
 from seedctl.pg.ddl import column_problems, create_type, show_name, type_difference, widened_columns, widens
-from seedctl.errors import IntegrityError
 
 
-@pytest.mark.parametrize(("snapshot", "target"), [
-    ("integer", "integer"),
-    ("smallint", "integer"), ("smallint", "bigint"), ("integer", "bigint"),
-    ("character varying(10)", "character varying(10)"), ("character varying(10)", "character varying(12)"),
-    ("character varying(10)", "character varying"), ("character varying(10)", "text"),
-    ("character varying", "text"), ("text", "character varying"),
-    ("numeric(12,4)", "numeric(14,4)"), ("numeric(12,4)", "numeric"), ("numeric(12)", "numeric(13,0)"),
-    ("timestamp(3) without time zone", "timestamp without time zone"),
-    ("timestamp(0) with time zone", "timestamp(3) with time zone"),
-])
+@pytest.mark.parametrize(
+    ("snapshot", "target"),
+    [
+        ("integer", "integer"),
+        ("smallint", "integer"),
+        ("smallint", "bigint"),
+        ("integer", "bigint"),
+        ("character varying(10)", "character varying(10)"),
+        ("character varying(10)", "character varying(12)"),
+        ("character varying(10)", "character varying"),
+        ("character varying(10)", "text"),
+        ("character varying", "text"),
+        ("text", "character varying"),
+        ("numeric(12,4)", "numeric(14,4)"),
+        ("numeric(12,4)", "numeric"),
+        ("numeric(12)", "numeric(13,0)"),
+        ("timestamp(3) without time zone", "timestamp without time zone"),
+        ("timestamp(0) with time zone", "timestamp(3) with time zone"),
+    ],
+)
 def test_lossless_widenings_are_accepted(snapshot: str, target: str) -> None:
     assert widens(snapshot, target)
 
 
-@pytest.mark.parametrize(("snapshot", "target"), [
-    ("integer", "smallint"), ("bigint", "integer"), ("integer", "numeric"), ("integer", "text"),
-    ("real", "double precision"), ("double precision", "real"),
-    ("character varying(10)", "character varying(9)"), ("text", "character varying(100)"),
-    ("character varying", "character varying(100)"), ("character(3)", "text"),
-    ("numeric(12,4)", "numeric(11,4)"), ("numeric(12,4)", "numeric(14,5)"), ("numeric", "numeric(30,10)"),
-    ("numeric(12,4)", "text"),
-    ("timestamp(6) without time zone", "timestamp(3) without time zone"),
-    ("timestamp without time zone", "timestamp with time zone"),
-    ("mood", "text"),
-])
+@pytest.mark.parametrize(
+    ("snapshot", "target"),
+    [
+        ("integer", "smallint"),
+        ("bigint", "integer"),
+        ("integer", "numeric"),
+        ("integer", "text"),
+        ("real", "double precision"),
+        ("double precision", "real"),
+        ("character varying(10)", "character varying(9)"),
+        ("text", "character varying(100)"),
+        ("character varying", "character varying(100)"),
+        ("character(3)", "text"),
+        ("numeric(12,4)", "numeric(11,4)"),
+        ("numeric(12,4)", "numeric(14,5)"),
+        ("numeric", "numeric(30,10)"),
+        ("numeric(12,4)", "text"),
+        ("timestamp(6) without time zone", "timestamp(3) without time zone"),
+        ("timestamp without time zone", "timestamp with time zone"),
+        ("mood", "text"),
+    ],
+)
 def test_everything_else_is_refused(snapshot: str, target: str) -> None:
     assert not widens(snapshot, target)
 
@@ -48,17 +69,24 @@ TABLE = TableSchema("public", "Trades", [col("id", "integer"), col("price", "num
 
 def test_column_problems_name_table_column_both_types_and_the_alter_table() -> None:
     problems = column_problems(TABLE, [col("id", "bigint"), col("price", "real")])
-    assert problems == [(
-        "table public.Trades: column price is real in the target table, numeric(12,4) in the snapshot",
-        'change it (ALTER TABLE public."Trades" ALTER COLUMN price TYPE numeric(12,4) USING price::numeric(12,4);) '
-        "or restore into a new database",
-    )]
+    assert problems == [
+        (
+            "table public.Trades: column price is real in the target table, numeric(12,4) in the snapshot",
+            'change it (ALTER TABLE public."Trades" ALTER COLUMN price TYPE numeric(12,4) USING price::numeric(12,4);) '
+            "or restore into a new database",
+        )
+    ]
     assert all("--mode" not in fix for _, fix in problems)
 
 
 def test_extra_target_columns_are_fine_unless_they_cannot_be_left_to_their_default() -> None:
-    target = [col("id", "integer"), col("price", "numeric(12,4)"), col("note", "text"),
-              col("n", "integer", not_null=True, default="0"), col("must", "text", not_null=True)]
+    target = [
+        col("id", "integer"),
+        col("price", "numeric(12,4)"),
+        col("note", "text"),
+        col("n", "integer", not_null=True, default="0"),
+        col("must", "text", not_null=True),
+    ]
     [(what, fix)] = column_problems(TABLE, target)
     assert "column must of the target table is NOT NULL without a default" in what
     assert 'ALTER TABLE public."Trades" ALTER COLUMN must DROP NOT NULL;' in fix
@@ -83,31 +111,47 @@ def enum(*labels: str) -> UserType:
 def test_enum_must_keep_the_snapshot_labels_in_order() -> None:
     assert type_difference(enum("sad", "ok", "happy"), enum("sad", "ok", "happy")) is None
     assert type_difference(enum("sad", "ok", "happy"), enum("meh", "sad", "ok", "happy", "elated")) is None
-    assert type_difference(enum("sad", "ok", "happy"), enum("sad", "happy", "ok")) == \
-        "enum labels ['sad', 'happy', 'ok'] there, ['sad', 'ok', 'happy'] in the snapshot"
+    assert (
+        type_difference(enum("sad", "ok", "happy"), enum("sad", "happy", "ok"))
+        == "enum labels ['sad', 'happy', 'ok'] there, ['sad', 'ok', 'happy'] in the snapshot"
+    )
     assert type_difference(enum("sad", "ok"), enum("sad")) is not None
 
 
 def test_domain_and_composite_differences_are_named() -> None:
     domain = UserType("public", "price", "domain", base_type="numeric(12,4)")
     assert type_difference(domain, UserType("public", "price", "domain", base_type="numeric(12,4)")) is None
-    assert type_difference(domain, UserType("public", "price", "domain", base_type="numeric")) == \
-        "domain over numeric there, over numeric(12,4) in the snapshot"
+    assert (
+        type_difference(domain, UserType("public", "price", "domain", base_type="numeric"))
+        == "domain over numeric there, over numeric(12,4) in the snapshot"
+    )
     pair = UserType("public", "pair", "composite", attributes=[{"name": "x", "type": "integer"}])
-    assert type_difference(pair, UserType("public", "pair", "composite",
-                                          attributes=[{"name": "x", "type": "bigint"}])) == \
-        "attributes (x bigint) there, (x integer) in the snapshot"
+    assert (
+        type_difference(pair, UserType("public", "pair", "composite", attributes=[{"name": "x", "type": "bigint"}]))
+        == "attributes (x bigint) there, (x integer) in the snapshot"
+    )
     assert type_difference(pair, enum("x")) == "it is an enum there, composite in the snapshot"
 
 
-@pytest.mark.parametrize("utype", [
-    UserType("public", "price", "domain", base_type="numeric; DROP TABLE x"),
-    UserType("public", "price", "domain", base_type="numeric", checks=[{"name": "c", "definition": "CHECK (VALUE > 0); DROP TABLE x"}]),
-    UserType("public", "price", "domain", base_type="numeric", checks=[{"name": "c", "definition": "DROP TABLE x"}]),
-    UserType("public", "price", "domain", base_type="numeric", default="0; DROP TABLE x"),
-    UserType("public", "pair", "composite", attributes=[{"name": "x", "type": "int); DROP TABLE x; --"}]),
-    UserType("public", "pair", "index"),
-])
+@pytest.mark.parametrize(
+    "utype",
+    [
+        UserType("public", "price", "domain", base_type="numeric; DROP TABLE x"),
+        UserType(
+            "public",
+            "price",
+            "domain",
+            base_type="numeric",
+            checks=[{"name": "c", "definition": "CHECK (VALUE > 0); DROP TABLE x"}],
+        ),
+        UserType(
+            "public", "price", "domain", base_type="numeric", checks=[{"name": "c", "definition": "DROP TABLE x"}]
+        ),
+        UserType("public", "price", "domain", base_type="numeric", default="0; DROP TABLE x"),
+        UserType("public", "pair", "composite", attributes=[{"name": "x", "type": "int); DROP TABLE x; --"}]),
+        UserType("public", "pair", "index"),
+    ],
+)
 def test_edited_schema_json_cannot_smuggle_sql_into_a_type(utype: UserType) -> None:
     with pytest.raises(IntegrityError, match="may have been edited"):
         create_type(None, utype, TABLE)  # type: ignore[arg-type] - refused before any use of the connection

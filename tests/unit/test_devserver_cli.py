@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seedctl_dev import devserver
 from seedctl.errors import DevServerError
+from seedctl_dev import devserver
 from seedctl_dev.devserver import TempPostgres, resolve_binaries
 
 

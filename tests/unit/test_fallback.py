@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from seedctl.pg.catalog import Column, TableSchema
 from seedctl.config import Source
 from seedctl.errors import IntegrityError
+from seedctl.pg.catalog import Column, TableSchema
 from seedctl.restore.fallback import FallbackFile, find_fallback
 
 TABLE = TableSchema(
@@ -97,8 +97,8 @@ def only_reason(choice) -> str:
 # --- csv.gz ---------------------------------------------------------------------------------
 
 CSV_BODY = (
-    'id,ts,note,px\n'
-    '1,2020-01-02 13:00:00+00,,1.5000\n'
+    "id,ts,note,px\n"
+    "1,2020-01-02 13:00:00+00,,1.5000\n"
     '2,2020-01-02 13:05:00+00,"",\n'
     '3,2020-01-02 13:10:00+00,"line one\nline ""two"", ü €",-2.0000\n'
 )
@@ -180,9 +180,7 @@ def test_csv_end_of_data_marker_line_refused(tmp_path: Path) -> None:
 
 def test_csv_header_only_and_min_rows(tmp_path: Path) -> None:
     write_gz(tmp_path / "p.csv.gz", "id,ts\n1,a\n2,b\n")
-    assert only_reason(choose(tmp_path, "p.csv.gz", min_rows=3)) == (
-        "p.csv.gz: 2 rows, fewer than min_rows 3"
-    )
+    assert only_reason(choose(tmp_path, "p.csv.gz", min_rows=3)) == ("p.csv.gz: 2 rows, fewer than min_rows 3")
     f = choose(tmp_path, "p.csv.gz", min_rows=2).file
     assert f is not None and f.rows == 2
 
@@ -251,8 +249,15 @@ def test_no_match_missing_file_and_order_of_tries(tmp_path: Path) -> None:
     (tmp_path / "adir.csv.gz").mkdir()
     (tmp_path / "notes.txt").write_text("x")
     choice = choose(
-        tmp_path, "backups/*.csv.gz", "missing.csv.gz", "adir.csv.gz", "../up.csv.gz",
-        "notes.txt", "bad.csv.gz", "good.csv.gz", "never.csv.gz",
+        tmp_path,
+        "backups/*.csv.gz",
+        "missing.csv.gz",
+        "adir.csv.gz",
+        "../up.csv.gz",
+        "notes.txt",
+        "bad.csv.gz",
+        "good.csv.gz",
+        "never.csv.gz",
     )
     assert choice.file is not None and choice.file.path == tmp_path / "good.csv.gz"
     assert choice.tried == [
@@ -274,9 +279,7 @@ def test_unsupported_file_type(tmp_path: Path) -> None:
 
 def test_nothing_configured(tmp_path: Path) -> None:
     choice = choose(tmp_path)
-    assert choice.file is None and choice.tried == [
-        "sources.prices.fallback: no fallback entries configured"
-    ]
+    assert choice.file is None and choice.tried == ["sources.prices.fallback: no fallback entries configured"]
 
 
 # --- sql.gz: COPY form ----------------------------------------------------------------------
@@ -331,11 +334,9 @@ def test_sql_copy_problems(tmp_path: Path) -> None:
         "COPY public.prices (id) FROM stdin;\n1\n\\.\n": "missing NOT NULL column(s) ts",
         'COPY public.prices (id, ts, "Note") FROM stdin;\n\\.\n': "column(s) 3 of the header are not columns of public.prices",
         "COPY public.prices (id, ts) FROM stdin; SELECT 1;\n\\.\n": "text after COPY",
-        "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\nCOPY public.prices (ts, id) FROM stdin;\n\\.\n":
-            "line 4: column list differs",
+        "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\nCOPY public.prices (ts, id) FROM stdin;\n\\.\n": "line 4: column list differs",
         "SET client_encoding = 'LATIN1';\n": "client_encoding other than UTF8 not supported",
-        "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\nINSERT INTO public.prices (id, ts) VALUES (1, 'a')\n":
-            "not terminated by ';'",
+        "COPY public.prices (id, ts) FROM stdin;\n1\tx\n\\.\nINSERT INTO public.prices (id, ts) VALUES (1, 'a')\n": "not terminated by ';'",
     }
     for i, (body, expected) in enumerate(cases.items()):
         write_gz(tmp_path / f"c{i}.sql.gz", body)
@@ -345,9 +346,7 @@ def test_sql_copy_problems(tmp_path: Path) -> None:
 
 def test_sql_without_data_for_the_table(tmp_path: Path) -> None:
     write_gz(tmp_path / "p.sql.gz", PG_DUMP_HEAD + PG_DUMP_TAIL)
-    assert only_reason(choose(tmp_path, "p.sql.gz")) == (
-        "p.sql.gz: no data for public.prices in the file"
-    )
+    assert only_reason(choose(tmp_path, "p.sql.gz")) == ("p.sql.gz: no data for public.prices in the file")
 
 
 def test_sql_truncated_gzip(tmp_path: Path) -> None:
@@ -384,7 +383,8 @@ def test_sql_insert_form(tmp_path: Path) -> None:
 
 def test_sql_column_inserts_form(tmp_path: Path) -> None:
     body = INSERT_DUMP.replace(
-        "INSERT INTO public.prices VALUES", "INSERT INTO public.prices (id, ts, note, px) OVERRIDING SYSTEM VALUE VALUES"
+        "INSERT INTO public.prices VALUES",
+        "INSERT INTO public.prices (id, ts, note, px) OVERRIDING SYSTEM VALUE VALUES",
     )
     write_gz(tmp_path / "p.sql.gz", body)
     f = choose(tmp_path, "p.sql.gz").file
@@ -403,18 +403,12 @@ def test_sql_insert_subset_multirow_casts_and_literals(tmp_path: Path) -> None:
     f = choose(tmp_path, "p.sql.gz").file
     assert f is not None and f.columns == ["ts", "id", "note"] and f.rows == 4
     assert data(f).decode() == (
-        "2020-01-01\t4\ttab\\there\\nnl \\\\ q' AAé\n"
-        '2020-01-02\t-5\t{"a": 1}\n'
-        "x\t.5e-3\ttrue\n"
-        "y\t6\tfalse\n"
+        '2020-01-01\t4\ttab\\there\\nnl \\\\ q\' AAé\n2020-01-02\t-5\t{"a": 1}\nx\t.5e-3\ttrue\ny\t6\tfalse\n'
     )
 
 
 def test_sql_standard_conforming_strings_off(tmp_path: Path) -> None:
-    body = (
-        "SET standard_conforming_strings = off;\n"
-        "INSERT INTO prices (id, ts) VALUES (1, 'a\\'b;\\\\c');\n"
-    )
+    body = "SET standard_conforming_strings = off;\nINSERT INTO prices (id, ts) VALUES (1, 'a\\'b;\\\\c');\n"
     write_gz(tmp_path / "p.sql.gz", body)
     f = choose(tmp_path, "p.sql.gz").file
     assert f is not None and data(f) == b"1\ta'b;\\\\c\n"
@@ -429,9 +423,7 @@ def test_semicolon_and_sql_inside_string_literal_is_data(tmp_path: Path) -> None
     write_gz(tmp_path / "p.sql.gz", body)
     f = choose(tmp_path, "p.sql.gz").file
     assert f is not None and f.rows == 3
-    assert data(f) == (
-        b"1\tx\ta; DROP TABLE prices; --\n2\ty\tmulti\\nline;\\n\n3\tz\tit's; fine\n"
-    )
+    assert data(f) == (b"1\tx\ta; DROP TABLE prices; --\n2\ty\tmulti\\nline;\\n\n3\tz\tit's; fine\n")
 
 
 # --- hostile files --------------------------------------------------------------------------

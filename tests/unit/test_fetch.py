@@ -96,19 +96,23 @@ def test_matching_file_is_left_alone(project: Path) -> None:
     assert target.stat().st_mtime_ns == before
 
 
-SETTINGS = RemoteSettings(name="minio", url="s3://b/p", endpoint_url="http://h:9000", access_key="a",
-                          secret_key="s", bucket="b", prefix="p")
+SETTINGS = RemoteSettings(
+    name="minio", url="s3://b/p", endpoint_url="http://h:9000", access_key="a", secret_key="s", bucket="b", prefix="p"
+)
 KEY = f"p/files/md5/{md5(GOOD)[:2]}/{md5(GOOD)[2:]}"
 
 
-@pytest.mark.parametrize(("size", "etag", "sse", "problem"), [
-    (len(GOOD), f'"{md5(GOOD)}"', "", None),
-    (len(GOOD), f'"{md5(BAD)}"', "", "corrupt"),
-    (len(GOOD), f'"{md5(BAD)}-2"', "", None),  # multipart: the ETag is not an md5
-    (len(GOOD), f'"{md5(BAD)}"', "aws:kms", None),  # encrypted: the ETag is not an md5
-    (len(GOOD) - 1, f'"{md5(GOOD)}"', "", "bytes in the remote"),
-    (None, "", "", "not in the remote"),
-])
+@pytest.mark.parametrize(
+    ("size", "etag", "sse", "problem"),
+    [
+        (len(GOOD), f'"{md5(GOOD)}"', "", None),
+        (len(GOOD), f'"{md5(BAD)}"', "", "corrupt"),
+        (len(GOOD), f'"{md5(BAD)}-2"', "", None),  # multipart: the ETag is not an md5
+        (len(GOOD), f'"{md5(BAD)}"', "aws:kms", None),  # encrypted: the ETag is not an md5
+        (len(GOOD) - 1, f'"{md5(GOOD)}"', "", "bytes in the remote"),
+        (None, "", "", "not in the remote"),
+    ],
+)
 def test_remote_object_problem(size: int | None, etag: str, sse: str, problem: str | None) -> None:
     settings = RemoteSettings(**{**SETTINGS.__dict__, "sse": sse})
     found = _problem(settings, KEY, size, etag, len(GOOD))

@@ -28,9 +28,11 @@ def check(now: dict[str, Any], *, accepted: dict[str, dict[str, int]] | None = N
 
 def test_a_lost_month_fails_and_names_the_accept_command() -> None:
     report = check(entry("time", {"2020-01": 1320, "2020-02": 0, "2020-03": 1320}))
-    assert report.failures == ["table prices: history: 1 past month(s) lost rows versus the previous snapshot, "
-                               "first 2020-02: 1320 -> 0 (if intended, accept it once: "
-                               "seedctl snapshot --allow-shrink)"]
+    assert report.failures == [
+        "table prices: history: 1 past month(s) lost rows versus the previous snapshot, "
+        "first 2020-02: 1320 -> 0 (if intended, accept it once: "
+        "seedctl snapshot --allow-shrink)"
+    ]
 
 
 def test_a_removed_time_column_skips_the_check_with_a_note() -> None:

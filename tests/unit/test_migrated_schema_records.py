@@ -16,14 +16,40 @@ def col(name: str, generated: str = "", default: str | None = None) -> Column:
 
 def table() -> TableSchema:
     return TableSchema(
-        "public", "gen", [col("id"), col("price"), col("note")], ["id"],
-        generated=[col("total", "s", "(price * 2)")], layout=["id", "price", "total", "note"],
-        comments={"": "t", "price": "p"}, functions=[{"schema": "public", "name": "f", "signature": "public.f(text)",
-                                                      "definition": "CREATE OR REPLACE FUNCTION public.f(t text) ..."}],
-        foreign_keys=[{"name": "fk", "definition": "FOREIGN KEY (id) REFERENCES public.other(id)",
-                       "ref_schema": "public", "ref_table": "other"}],
-        partition_key="RANGE (id)", partitions=[{"schema": "public", "name": "gen_1", "parent": "public.gen",
-                                                 "bound": "FOR VALUES FROM (0) TO (10)", "key": ""}])
+        "public",
+        "gen",
+        [col("id"), col("price"), col("note")],
+        ["id"],
+        generated=[col("total", "s", "(price * 2)")],
+        layout=["id", "price", "total", "note"],
+        comments={"": "t", "price": "p"},
+        functions=[
+            {
+                "schema": "public",
+                "name": "f",
+                "signature": "public.f(text)",
+                "definition": "CREATE OR REPLACE FUNCTION public.f(t text) ...",
+            }
+        ],
+        foreign_keys=[
+            {
+                "name": "fk",
+                "definition": "FOREIGN KEY (id) REFERENCES public.other(id)",
+                "ref_schema": "public",
+                "ref_table": "other",
+            }
+        ],
+        partition_key="RANGE (id)",
+        partitions=[
+            {
+                "schema": "public",
+                "name": "gen_1",
+                "parent": "public.gen",
+                "bound": "FOR VALUES FROM (0) TO (10)",
+                "key": "",
+            }
+        ],
+    )
 
 
 def test_generated_columns_are_not_data_but_keep_their_place() -> None:
@@ -54,13 +80,16 @@ def test_a_snapshot_column_that_is_generated_on_the_target_is_refused() -> None:
     assert column_problems(t, [col("id"), col("price"), col("note"), col("total", "s", "(price * 2)")]) == []
 
 
-@pytest.mark.parametrize(("shape", "good", "bad"), [
-    (_COLLATION_SHAPE, 'pg_catalog."C"', 'pg_catalog."C"; DROP TABLE x'),
-    (_COLLATION_SHAPE, 'pg_catalog."und-x-icu"', "C"),
-    (_FOREIGN_KEY_SHAPE, "FOREIGN KEY (a) REFERENCES public.b(id) ON DELETE CASCADE", "CHECK (true)"),
-    (_PARTITION_KEY_SHAPE, "RANGE (at)", "RANGE (at); DROP TABLE x"),
-    (_BOUND_SHAPE, "FOR VALUES FROM ('2024-01-01') TO (MAXVALUE)", "FOR VALUES IN (1); DROP TABLE x"),
-    (_BOUND_SHAPE, "DEFAULT", "DEFAULT x"),
-])
+@pytest.mark.parametrize(
+    ("shape", "good", "bad"),
+    [
+        (_COLLATION_SHAPE, 'pg_catalog."C"', 'pg_catalog."C"; DROP TABLE x'),
+        (_COLLATION_SHAPE, 'pg_catalog."und-x-icu"', "C"),
+        (_FOREIGN_KEY_SHAPE, "FOREIGN KEY (a) REFERENCES public.b(id) ON DELETE CASCADE", "CHECK (true)"),
+        (_PARTITION_KEY_SHAPE, "RANGE (at)", "RANGE (at); DROP TABLE x"),
+        (_BOUND_SHAPE, "FOR VALUES FROM ('2024-01-01') TO (MAXVALUE)", "FOR VALUES IN (1); DROP TABLE x"),
+        (_BOUND_SHAPE, "DEFAULT", "DEFAULT x"),
+    ],
+)
 def test_catalog_texts_are_checked_for_shape(shape, good: str, bad: str) -> None:  # type: ignore[no-untyped-def]
     assert shape.fullmatch(good) and not shape.fullmatch(bad)

@@ -21,12 +21,32 @@ def _by_formatting(values: pa.Array) -> dict[str, int]:
 @pytest.mark.parametrize(
     "values",
     [
-        pa.array([date(2020, 1, 31), date(2020, 2, 1), None, date(1969, 12, 31), date(1, 1, 1),
-                  date(9999, 12, 31), date(2020, 1, 1)], pa.date32()),
-        pa.array([datetime(2024, 2, 29, 23, 59, 59, 999999), datetime(2024, 3, 1), None,
-                  datetime(1969, 12, 31, 23, 59), datetime(1970, 1, 1)], pa.timestamp("us")),
-        pa.array([datetime(2024, 1, 31, 23, 30, tzinfo=UTC), datetime(2024, 2, 1, 0, 0, tzinfo=UTC), None],
-                 pa.timestamp("us", tz="UTC")),
+        pa.array(
+            [
+                date(2020, 1, 31),
+                date(2020, 2, 1),
+                None,
+                date(1969, 12, 31),
+                date(1, 1, 1),
+                date(9999, 12, 31),
+                date(2020, 1, 1),
+            ],
+            pa.date32(),
+        ),
+        pa.array(
+            [
+                datetime(2024, 2, 29, 23, 59, 59, 999999),
+                datetime(2024, 3, 1),
+                None,
+                datetime(1969, 12, 31, 23, 59),
+                datetime(1970, 1, 1),
+            ],
+            pa.timestamp("us"),
+        ),
+        pa.array(
+            [datetime(2024, 1, 31, 23, 30, tzinfo=UTC), datetime(2024, 2, 1, 0, 0, tzinfo=UTC), None],
+            pa.timestamp("us", tz="UTC"),
+        ),
         pa.array([], pa.timestamp("us", tz="UTC")),
         pa.array([None, None], pa.date32()),
     ],
@@ -37,8 +57,10 @@ def test_month_counts_match_formatting_every_value(values: pa.Array) -> None:
 
 
 def test_month_counts_counts_rows_per_month() -> None:
-    values = pa.array([datetime(2024, 1, d, tzinfo=UTC) for d in (1, 2, 31)] + [datetime(2024, 2, 1, tzinfo=UTC)],
-                      pa.timestamp("us", tz="UTC"))
+    values = pa.array(
+        [datetime(2024, 1, d, tzinfo=UTC) for d in (1, 2, 31)] + [datetime(2024, 2, 1, tzinfo=UTC)],
+        pa.timestamp("us", tz="UTC"),
+    )
     assert month_counts(values) == {"2024-01": 3, "2024-02": 1}
 
 
@@ -47,8 +69,8 @@ def test_time_profile_leaves_infinities_and_far_eras_out_of_the_months(tmp_path:
     whole; the date range still spans every value."""
     import pyarrow.parquet as pq
 
-    from seedctl.snapshot.manifest import _time_profile
     from seedctl.pg.pgtypes import TS_NEG_INF, TS_POS_INF, pg_text_scalar
+    from seedctl.snapshot.manifest import _time_profile
 
     jan, feb = 1_704_067_200_000_000, 1_706_745_600_000_000  # 2024-01-01, 2024-02-01 (us)
     bc = -62_198_755_200_000_000  # 0001-01-01 minus one year: a BC timestamp
@@ -59,4 +81,7 @@ def test_time_profile_leaves_infinities_and_far_eras_out_of_the_months(tmp_path:
     date_range, months = _time_profile([pq.ParquetFile(path)], "time", batch_rows=3)
     assert months == {"2024-01": 3, "2024-02": 2}
     assert date_range is not None
-    assert (date_range["min"], date_range["max"]) == (pg_text_scalar(TS_NEG_INF, field), pg_text_scalar(TS_POS_INF, field))
+    assert (date_range["min"], date_range["max"]) == (
+        pg_text_scalar(TS_NEG_INF, field),
+        pg_text_scalar(TS_POS_INF, field),
+    )

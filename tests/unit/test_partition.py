@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from seedctl.snapshot.partition import EARLY, LATE, UNDATED, period_name, period_numbers, runs
 from seedctl.parts import snapshot_parts, table_parts
+from seedctl.snapshot.partition import EARLY, LATE, UNDATED, period_name, period_numbers, runs
 
 DAY_US = 86_400_000_000
 
@@ -18,7 +18,16 @@ def names(values: pa.Array, encoding: str, granularity: str) -> list[str]:
 def test_dates_by_month_including_sentinels_eras_and_nulls() -> None:
     days = pa.array([-(2**31), -719163, -719162, 0, 31, 2932896, 2932897, 2**31 - 1, None], pa.int32())
     assert names(days, "epoch_days", "month") == [
-        "early", "early", "0001-01", "1970-01", "1970-02", "9999-12", "late", "late", "undated"]
+        "early",
+        "early",
+        "0001-01",
+        "1970-01",
+        "1970-02",
+        "9999-12",
+        "late",
+        "late",
+        "undated",
+    ]
 
 
 def test_timestamps_by_year_and_by_month() -> None:
@@ -28,8 +37,17 @@ def test_timestamps_by_year_and_by_month() -> None:
 
 
 def test_text_timestamps_past_year_294246() -> None:
-    text = pa.array(["0044-03-15 12:00:00+00 BC", "-infinity", "2020-01-02 13:00:00+00",
-                     "9999-12-31 23:59:59+00", "294276-12-31 23:59:59.999999+00", "infinity", None])
+    text = pa.array(
+        [
+            "0044-03-15 12:00:00+00 BC",
+            "-infinity",
+            "2020-01-02 13:00:00+00",
+            "9999-12-31 23:59:59+00",
+            "294276-12-31 23:59:59.999999+00",
+            "infinity",
+            None,
+        ]
+    )
     assert names(text, "text", "month") == ["early", "early", "2020-01", "9999-12", "late", "late", "undated"]
     assert names(text, "text", "year") == ["early", "early", "2020", "9999", "late", "late", "undated"]
 
@@ -54,8 +72,16 @@ def test_period_names(period: int, granularity: str, name: str) -> None:
 
 def test_table_parts_reads_both_manifest_formats() -> None:
     old = {"file": "data/t.parquet", "rows": 3, "size_bytes": 10, "sha256": "s", "md5": "m", "schema": {}}
-    new = {"rows": 3, "parts": [{"file": "data/u/2024.parquet", "rows": 1, "md5": "a"},
-                                {"file": "data/u/2025.parquet", "rows": 2, "md5": "b"}]}
+    new = {
+        "rows": 3,
+        "parts": [
+            {"file": "data/u/2024.parquet", "rows": 1, "md5": "a"},
+            {"file": "data/u/2025.parquet", "rows": 2, "md5": "b"},
+        ],
+    }
     assert table_parts(old) == [{"file": "data/t.parquet", "rows": 3, "size_bytes": 10, "sha256": "s", "md5": "m"}]
     assert [p["file"] for p in snapshot_parts({"tables": {"t": old, "u": new}})] == [
-        "data/t.parquet", "data/u/2024.parquet", "data/u/2025.parquet"]
+        "data/t.parquet",
+        "data/u/2024.parquet",
+        "data/u/2025.parquet",
+    ]

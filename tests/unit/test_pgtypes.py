@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 import struct
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
@@ -38,7 +38,9 @@ DATE_FIELD = pa.field("d", pa.date32(), metadata={"pg_type": "date", "encoding":
 TSTZ_FIELD = pa.field(
     "t", pa.timestamp("us", tz="UTC"), metadata={"pg_type": "timestamp with time zone", "encoding": "epoch_us"}
 )
-TS_FIELD = pa.field("t", pa.timestamp("us"), metadata={"pg_type": "timestamp without time zone", "encoding": "epoch_us"})
+TS_FIELD = pa.field(
+    "t", pa.timestamp("us"), metadata={"pg_type": "timestamp without time zone", "encoding": "epoch_us"}
+)
 
 
 def days_from_civil(year: int, month: int, day: int) -> int:
@@ -131,9 +133,11 @@ def test_numeric_that_decimal128_cannot_hold_is_text(typmod: int) -> None:
 def test_date_and_timestamp_codecs() -> None:
     """Read as plain ISO text by default; as the exact epoch after a fallback. Stored the same."""
     tz_type = pa.timestamp("us", tz="UTC")
-    for base, encoding, stored, epoch in [("date", "epoch_days", pa.date32(), pa.int32()),
-                                          ("timestamptz", "epoch_us", tz_type, pa.int64()),
-                                          ("timestamp", "epoch_us", pa.timestamp("us"), pa.int64())]:
+    for base, encoding, stored, epoch in [
+        ("date", "epoch_days", pa.date32(), pa.int32()),
+        ("timestamptz", "epoch_us", tz_type, pa.int64()),
+        ("timestamp", "epoch_us", pa.timestamp("us"), pa.int64()),
+    ]:
         plain, exact = codec_for(col(base)), codec_for(col(base), "epoch")
         assert (plain.encoding, plain.arrow_type, plain.csv_type, plain.plain) == (encoding, stored, stored, True)
         assert (exact.encoding, exact.arrow_type, exact.csv_type, exact.plain) == (encoding, stored, epoch, False)
@@ -192,8 +196,14 @@ def test_date_infinities() -> None:
 
 
 def test_bc_dates() -> None:
-    days = [-719893, days_from_civil(0, 1, 1), days_from_civil(0, 12, 31), days_from_civil(-43, 3, 15),
-            days_from_civil(0, 2, 29), days_from_civil(-4712, 1, 1)]
+    days = [
+        -719893,
+        days_from_civil(0, 1, 1),
+        days_from_civil(0, 12, 31),
+        days_from_civil(-43, 3, 15),
+        days_from_civil(0, 2, 29),
+        days_from_civil(-4712, 1, 1),
+    ]
     assert pg_texts(days, DATE_FIELD) == [
         "0002-01-01 BC",  # -719893: 365 days before 1 BC's 1 January
         "0001-01-01 BC",
@@ -220,7 +230,15 @@ def test_dates_after_9999() -> None:
 def test_dates_mixed_array_keeps_order_and_nulls() -> None:
     days = [None, 0, -719893, DATE_POS_INF, None, 2932896, 2932897, DATE_NEG_INF, 1]
     assert pg_texts(days, DATE_FIELD) == [
-        None, "1970-01-01", "0002-01-01 BC", "infinity", None, "9999-12-31", "10000-01-01", "-infinity", "1970-01-02",
+        None,
+        "1970-01-01",
+        "0002-01-01 BC",
+        "infinity",
+        None,
+        "9999-12-31",
+        "10000-01-01",
+        "-infinity",
+        "1970-01-02",
     ]
 
 
@@ -246,7 +264,7 @@ def bc_us(year: int, month: int, day: int, hh: int = 0, mm: int = 0, ss: int = 0
 
 
 def test_timestamptz_renders_with_zone() -> None:
-    us = us_of(datetime(2020, 1, 2, 13, 0, 0, 123456, tzinfo=timezone.utc))
+    us = us_of(datetime(2020, 1, 2, 13, 0, 0, 123456, tzinfo=UTC))
     assert pg_texts([us, 0, -1, None], TSTZ_FIELD) == [
         "2020-01-02 13:00:00.123456+00",
         "1970-01-01 00:00:00.000000+00",
@@ -367,9 +385,26 @@ PG_SPECIALS = {"nan", "infinity", "+infinity", "-infinity", "inf", "+inf", "-inf
 
 def test_float8_round_trip_is_bit_exact() -> None:
     rng = random.Random(7)
-    values = [0.0, -0.0, 0.1 + 0.2, 1 / 3, 5e-324, -5e-324, 2.2250738585072014e-308, 2.225073858507201e-308,
-              1.7976931348623157e308, -1.7976931348623157e308, 1e-7, 1e16, 123456789012345678.0,
-              math.inf, -math.inf, math.nan, math.pi, 2.0**53 + 2]
+    values = [
+        0.0,
+        -0.0,
+        0.1 + 0.2,
+        1 / 3,
+        5e-324,
+        -5e-324,
+        2.2250738585072014e-308,
+        2.225073858507201e-308,
+        1.7976931348623157e308,
+        -1.7976931348623157e308,
+        1e-7,
+        1e16,
+        123456789012345678.0,
+        math.inf,
+        -math.inf,
+        math.nan,
+        math.pi,
+        2.0**53 + 2,
+    ]
     values += [struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(3000)]
     texts = to_pg_text(pa.array(values + [None], pa.float64()), pa.field("f", pa.float64())).to_pylist()
     assert texts[-1] is None
@@ -386,8 +421,19 @@ def test_float8_round_trip_is_bit_exact() -> None:
 
 def test_float4_round_trip_is_bit_exact() -> None:
     rng = random.Random(8)
-    raw = [0.0, -0.0, 0.1, 1 / 3, 1.4e-45, 1.17549435e-38, 3.4028234663852886e38, 16777217.0, math.inf, -math.inf,
-           math.nan]
+    raw = [
+        0.0,
+        -0.0,
+        0.1,
+        1 / 3,
+        1.4e-45,
+        1.17549435e-38,
+        3.4028234663852886e38,
+        16777217.0,
+        math.inf,
+        -math.inf,
+        math.nan,
+    ]
     raw += [struct.unpack("<f", rng.getrandbits(32).to_bytes(4, "little"))[0] for _ in range(3000)]
     values = [struct.unpack("<f", bits32(x))[0] for x in raw]  # exactly representable in float32
     texts = to_pg_text(pa.array(values, pa.float32()), pa.field("f", pa.float32())).to_pylist()
@@ -432,7 +478,10 @@ def test_native_bool_and_int() -> None:
     assert to_pg_text(pa.array([True, False, None]), pa.field("b", pa.bool_())).to_pylist() == ["true", "false", None]
     ints = [-(2**63), 2**63 - 1, 0, None]
     assert to_pg_text(pa.array(ints, pa.int64()), pa.field("i", pa.int64())).to_pylist() == [
-        "-9223372036854775808", "9223372036854775807", "0", None,
+        "-9223372036854775808",
+        "9223372036854775807",
+        "0",
+        None,
     ]
 
 

@@ -10,8 +10,9 @@ from seedctl.snapshot.history import previous_manifest
 
 
 def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args], cwd=cwd, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args], cwd=cwd, check=True, capture_output=True
+    )
 
 
 def test_reads_the_committed_manifest_not_the_working_copy(tmp_path: Path) -> None:

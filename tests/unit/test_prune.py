@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from seedctl.errors import ConfigError, SeedctlError
 from seedctl.cli.prune import summary
-from seedctl.store.prune import (JOURNAL, Doomed, Plan, PruneResult, choose, needed_objects, newest_first,
-                                 read_journal, resolve_pins, write_journal)
+from seedctl.errors import ConfigError, SeedctlError
+from seedctl.store.prune import (
+    JOURNAL,
+    Doomed,
+    Plan,
+    PruneResult,
+    choose,
+    needed_objects,
+    newest_first,
+    read_journal,
+    resolve_pins,
+    write_journal,
+)
 from seedctl.store.s3 import object_key
 from seedctl.store.versions import Version
 
-SAME_SECOND = datetime(2026, 1, 4, 2, 0, 0, tzinfo=timezone.utc)
+SAME_SECOND = datetime(2026, 1, 4, 2, 0, 0, tzinfo=UTC)
 
 
 def version(tag: str, when: datetime = SAME_SECOND) -> Version:
@@ -26,10 +36,15 @@ def tags(versions: list[Version]) -> list[str]:
 
 
 def test_same_second_tags_order_by_their_sequence_number() -> None:
-    vs = [version(t) for t in ("seeds/v2026.01.04-10", "seeds/v2026.01.04", "seeds/v2026.01.04-9",
-                               "seeds/v2026.01.04-2")]
-    assert tags(newest_first(vs)) == ["seeds/v2026.01.04-10", "seeds/v2026.01.04-9",
-                                      "seeds/v2026.01.04-2", "seeds/v2026.01.04"]
+    vs = [
+        version(t) for t in ("seeds/v2026.01.04-10", "seeds/v2026.01.04", "seeds/v2026.01.04-9", "seeds/v2026.01.04-2")
+    ]
+    assert tags(newest_first(vs)) == [
+        "seeds/v2026.01.04-10",
+        "seeds/v2026.01.04-9",
+        "seeds/v2026.01.04-2",
+        "seeds/v2026.01.04",
+    ]
 
 
 def test_tag_time_wins_over_the_name() -> None:
@@ -54,7 +69,9 @@ def test_keep_below_one_is_refused() -> None:
 def test_pins_resolve_by_tag_or_date_and_typos_are_refused() -> None:
     vs = [version("seeds/v2026.01.04"), version("seeds/v2026.01.04-2")]
     assert resolve_pins(vs, [("2026.01.04-2", "--pin"), ("seeds/v2026.01.04", "params")]) == {
-        "seeds/v2026.01.04-2": "--pin", "seeds/v2026.01.04": "params"}
+        "seeds/v2026.01.04-2": "--pin",
+        "seeds/v2026.01.04": "params",
+    }
     with pytest.raises(ConfigError, match="'seeds/v2026.01.05' .*params.yaml"):
         resolve_pins(vs, [("seeds/v2026.01.05", "params.yaml backup.pinned")])
 
@@ -102,10 +119,14 @@ def test_journal_round_trip_ignores_anything_but_md5s(tmp_path: Path) -> None:
 
 
 def test_summary_lines() -> None:
-    old, older = version("seeds/v2026.01.02", SAME_SECOND.replace(day=2)), version("seeds/v2026.01.01", SAME_SECOND.replace(day=1))
+    old, older = (
+        version("seeds/v2026.01.02", SAME_SECOND.replace(day=2)),
+        version("seeds/v2026.01.01", SAME_SECOND.replace(day=1)),
+    )
     plan = Plan([], {}, [], [old, older], [Doomed(A, "t", "k", 1_500_000), Doomed(B, "u", "k2", None)])
     assert summary(PruneResult(plan, done=True)) == (
-        "pruned 2 versions (seeds/v2026.01.01, seeds/v2026.01.02), deleted 1 object, "
-        "freed 1.50 MB (1,500,000 bytes)")
+        "pruned 2 versions (seeds/v2026.01.01, seeds/v2026.01.02), deleted 1 object, freed 1.50 MB (1,500,000 bytes)"
+    )
     assert summary(PruneResult(plan, done=False)).startswith(
-        "dry run: would prune 2 versions (seeds/v2026.01.01, seeds/v2026.01.02), delete 1 object, free 1.50 MB")
+        "dry run: would prune 2 versions (seeds/v2026.01.01, seeds/v2026.01.02), delete 1 object, free 1.50 MB"
+    )

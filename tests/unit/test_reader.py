@@ -11,7 +11,9 @@ import pyarrow as pa
 import pytest
 
 from seedctl.errors import SeedctlError
-from seedctl.timerange import part_needed as _part_needed, time_mask as _mask, time_range
+from seedctl.timerange import part_needed as _part_needed
+from seedctl.timerange import time_mask as _mask
+from seedctl.timerange import time_range
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -22,8 +24,12 @@ def kept(values: list[object], typ: pa.DataType, since: object, until: object) -
 
 
 def test_both_ends_inclusive_and_a_date_only_until_takes_the_whole_day() -> None:
-    values = [datetime(2024, 6, 30, 23, 55, tzinfo=UTC), datetime(2024, 7, 1, tzinfo=UTC),
-              datetime(2024, 1, 1, tzinfo=UTC), datetime(2023, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]
+    values = [
+        datetime(2024, 6, 30, 23, 55, tzinfo=UTC),
+        datetime(2024, 7, 1, tzinfo=UTC),
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2023, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
     assert kept(values, TS, "2024-01-01", "2024-06-30") == [values[0], values[2]]
     assert kept(values, TS, "2024-01-01", "2024-07-01T00:00:00Z") == values[:3]
     assert kept(values, TS, date(2024, 1, 1), date(2024, 6, 30)) == [values[0], values[2]]
@@ -42,16 +48,23 @@ def test_dates_infinities_and_nulls() -> None:
     assert kept(days, pa.date32(), None, "2024-01-01") == [date(2024, 1, 1)]
     infinities = pa.chunked_array([pa.array([-(2**63), 0, 2**63 - 1], pa.int64()).cast(TS)])
     window = time_range("1970-01-01", None)
-    assert infinities.filter(_mask(infinities, pa.field("t", TS), window, "t")).cast(pa.int64()).to_pylist() \
-        == [0, 2**63 - 1]
+    assert infinities.filter(_mask(infinities, pa.field("t", TS), window, "t")).cast(pa.int64()).to_pylist() == [
+        0,
+        2**63 - 1,
+    ]
 
 
 def test_which_partition_files_a_range_needs() -> None:
     window = time_range("2024-02-15", "2024-03-31")
-    needed = [p for p in ("2024-01", "2024-02", "2024-03", "2024-04", "2023", "2024", "2025",
-                          "early", "late", "undated", None) if _part_needed(p, window)]
+    needed = [
+        p
+        for p in ("2024-01", "2024-02", "2024-03", "2024-04", "2023", "2024", "2025", "early", "late", "undated", None)
+        if _part_needed(p, window)
+    ]
     assert needed == ["2024-02", "2024-03", "2024", None]
-    assert _part_needed("early", time_range(None, "2024-01-01")) and not _part_needed("late", time_range(None, "2024-01-01"))
+    assert _part_needed("early", time_range(None, "2024-01-01")) and not _part_needed(
+        "late", time_range(None, "2024-01-01")
+    )
     assert _part_needed("late", time_range("2024-01-01", None))
     assert all(_part_needed(p, time_range(None, None)) for p in ("early", "late", "undated", "2024-01"))
     assert _part_needed("9999", time_range("9999-12-31", None))
@@ -68,8 +81,10 @@ def test_bad_bounds_are_one_line_errors() -> None:
 
 
 def test_import_seedctl_is_light_and_open_snapshot_is_exported() -> None:
-    code = ("import sys, seedctl; heavy = [m for m in ('seedctl.read.reader', 'pyarrow', 'dvc', 'duckdb') "
-            "if m in sys.modules]; assert not heavy, heavy; "
-            "from seedctl import open_snapshot; assert open_snapshot.__module__ == 'seedctl.read.reader'")
+    code = (
+        "import sys, seedctl; heavy = [m for m in ('seedctl.read.reader', 'pyarrow', 'dvc', 'duckdb') "
+        "if m in sys.modules]; assert not heavy, heavy; "
+        "from seedctl import open_snapshot; assert open_snapshot.__module__ == 'seedctl.read.reader'"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr

@@ -15,8 +15,14 @@ def manifest(**tables: dict[str, int]) -> dict[str, Any]:
         "created_by": "seedctl test",
         "compatibility": {"postgres_version": "15.18"},
         "tables": {
-            name: {"table": f"public.{name}", "rows": sum(per_month.values()), "size_bytes": 1234,
-                   "sha256": "0" * 64, "date_range": None, "rows_per_month": per_month}
+            name: {
+                "table": f"public.{name}",
+                "rows": sum(per_month.values()),
+                "size_bytes": 1234,
+                "sha256": "0" * 64,
+                "date_range": None,
+                "rows_per_month": per_month,
+            }
             for name, per_month in tables.items()
         },
     }
@@ -30,11 +36,7 @@ def test_month_span_crosses_years() -> None:
 def test_coverage_is_long_format_sorted_with_gaps_as_zero() -> None:
     m = manifest(prices={"2020-03": 5, "2020-01": 7}, macro={"2019-12": 1}, trades={})
     assert coverage_csv(m) == (
-        "month,table,rows\n"
-        "2019-12,macro,1\n"
-        "2020-01,prices,7\n"
-        "2020-02,prices,0\n"
-        "2020-03,prices,5\n"
+        "month,table,rows\n2019-12,macro,1\n2020-01,prices,7\n2020-02,prices,0\n2020-03,prices,5\n"
     )
     assert list(coverage_series(m)) == ["macro", "prices"]  # a table without a time profile has no series
 
@@ -51,8 +53,7 @@ def test_write_coverage_leaves_an_unchanged_file_alone(tmp_path: Path) -> None:
 
 
 def test_html_has_one_series_per_table_gaps_marked_and_nothing_external() -> None:
-    page = render_html(manifest(prices={"2020-01": 7, "2020-04": 2}, macro={"1999-01": 3},
-                                odd={"2020-01": 1}))
+    page = render_html(manifest(prices={"2020-01": 7, "2020-04": 2}, macro={"1999-01": 3}, odd={"2020-01": 1}))
     for name, rows, months in (("prices", 9, 4), ("macro", 3, 1), ("odd", 1, 1)):
         assert f'<path class="series" data-table="{name}" data-months="{months}" data-rows="{rows}"' in page
     assert page.count('class="gap"') == 2

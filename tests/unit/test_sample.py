@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -48,7 +48,11 @@ def test_trading_calendar_skips_weekends_and_holidays() -> None:
     assert all(d.weekday() < 5 for d in days)
     assert 240 <= len(days) <= 262
     assert sample.next_trading_days(date(2026, 1, 15), 5) == [
-        date(2026, 1, 16), date(2026, 1, 19), date(2026, 1, 20), date(2026, 1, 21), date(2026, 1, 22),
+        date(2026, 1, 16),
+        date(2026, 1, 19),
+        date(2026, 1, 20),
+        date(2026, 1, 21),
+        date(2026, 1, 22),
     ]
     assert sample.previous_trading_days(date(2020, 1, 2), 2) == [date(2019, 12, 30), date(2019, 12, 31)]
 
@@ -60,7 +64,7 @@ def test_session_is_bogota_0800_to_1255() -> None:
     assert local[0].strftime("%H:%M") == "08:00"
     assert local[-1].strftime("%H:%M") == "12:55"
     assert all(b - a == timedelta(minutes=5) for a, b in zip(times, times[1:]))
-    assert all(t.tzinfo == timezone.utc for t in times)
+    assert all(t.tzinfo == UTC for t in times)
 
 
 def test_evenly_spaced_keeps_endpoints() -> None:
@@ -75,8 +79,8 @@ def test_evenly_spaced_keeps_endpoints() -> None:
 
 def test_full_ohlcv_size_and_range(full_bars: list[sample.OhlcvBar]) -> None:
     assert 85_000 <= len(full_bars) <= 95_000
-    assert full_bars[0].time == datetime(2020, 1, 2, 13, 0, tzinfo=timezone.utc)
-    assert full_bars[-1].time == datetime(2026, 1, 15, 17, 55, tzinfo=timezone.utc)
+    assert full_bars[0].time == datetime(2020, 1, 2, 13, 0, tzinfo=UTC)
+    assert full_bars[-1].time == datetime(2026, 1, 15, 17, 55, tzinfo=UTC)
     times = [b.time for b in full_bars]
     assert times == sorted(set(times))
 
@@ -102,7 +106,7 @@ def test_small_scale_keeps_date_range(small_bars: list[sample.OhlcvBar]) -> None
 def test_scale_above_one_extends_backwards() -> None:
     days = sample.ohlcv_days(1.5)
     full = sample.ohlcv_days(1.0)
-    assert days[-len(full):] == full
+    assert days[-len(full) :] == full
     assert days[0] < sample.OHLCV_START
     assert len(days) == round(len(full) * 1.5)
 
@@ -178,7 +182,7 @@ def test_trades_follow_the_bars(full_bars: list[sample.OhlcvBar]) -> None:
     for r in rows:
         t = dict(zip(cols, r))
         opened = datetime.fromisoformat(t["opened_at"])
-        assert opened >= datetime(2024, 1, 2, tzinfo=timezone.utc)
+        assert opened >= datetime(2024, 1, 2, tzinfo=UTC)
         assert previous_open is None or opened > previous_open
         previous_open = opened
         assert t["side"] in ("long", "short")

@@ -40,8 +40,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def job(project: Path, schedule: str = "15 3 * * 1-5") -> CronJob:
-    return CronJob(project=project, schedule=schedule, seedctl=project / ".venv/bin/seedctl",
-                   log_dir=project / "logs")
+    return CronJob(project=project, schedule=schedule, seedctl=project / ".venv/bin/seedctl", log_dir=project / "logs")
 
 
 def test_schedule_comes_from_params(project: Path) -> None:

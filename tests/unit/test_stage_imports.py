@@ -14,7 +14,9 @@ HEAVY = ("psycopg", "rich", "seedctl.snapshot.export", "seedctl.pg.catalog", "dv
 @pytest.mark.parametrize("stage", ["manifest", "validate"])
 def test_stage_imports_nothing_it_does_not_use(stage: str) -> None:
     # What stages/<stage>.py imports, in a fresh interpreter (this one has imported everything).
-    code = ("import sys, seedctl.config, seedctl.errors, seedctl.snapshot.history, seedctl.snapshot." + stage + "; "
-            f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
+    code = (
+        "import sys, seedctl.config, seedctl.errors, seedctl.snapshot.history, seedctl.snapshot." + stage + "; "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == ""

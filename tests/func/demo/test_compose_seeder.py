@@ -85,8 +85,14 @@ def test_compose_seeder_waits_for_the_database_then_seeds_from_the_remote(
     clone = fresh_clone(sample_project, tmp_path / "server")
     target = new_database(pg_server)
     dbname = urlsplit(target).path.lstrip("/")
-    dotenv = {**s3_env, "PGUSER": pg_server.user, "PGPASSWORD": pg_server.password, "PGDATABASE": dbname,
-              "PGHOST": "localhost", "PGPORT": "5432"}
+    dotenv = {
+        **s3_env,
+        "PGUSER": pg_server.user,
+        "PGPASSWORD": pg_server.password,
+        "PGDATABASE": dbname,
+        "PGHOST": "localhost",
+        "PGPORT": "5432",
+    }
     env, command, workdir = seeder(dotenv)
 
     for proxy in _proxied(target):
@@ -99,8 +105,15 @@ def test_compose_seeder_waits_for_the_database_then_seeds_from_the_remote(
         argv = [sys.executable if arg.startswith("/opt/seedctl/") else mounted.get(arg, arg) for arg in command]
         base = {"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "HOME": str(tmp_path)}
 
-        process = subprocess.Popen(argv, cwd=mounted[workdir], env={**base, **env}, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            argv,
+            cwd=mounted[workdir],
+            env={**base, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             time.sleep(4)  # the seeder is up and finds the port closed (it retries every 2 s)
             assert process.poll() is None, process.communicate()

@@ -77,7 +77,8 @@ def test_every_readme_command_works(
     assert "restore plan (dry run, nothing changed)" in restored.stdout
     assert run_sql(target, "SELECT strategy FROM trades_history WHERE id = 1") == [("readme",)]
     assert run_sql(target, "SELECT count(*) FROM usdcop_m5_ohlcv") == project.sql(
-        "SELECT count(*) FROM usdcop_m5_ohlcv")
+        "SELECT count(*) FROM usdcop_m5_ohlcv"
+    )
 
     run("python - <<'EOF'\n" + python_block + "EOF\n")
     queried = run(query_block)

@@ -40,10 +40,16 @@ def runbook_blocks() -> list[tuple[str, str]]:
 
 def test_runbook_has_blocks_for_every_section() -> None:
     sections = {s for s, _ in runbook_blocks()}
-    assert {"1. A new server from zero", "2. Restoring a historical snapshot",
-            "3. Validation failed on a Sunday night", "4. Rotating credentials", "5. Retention",
-            "6. Scheduling", "7. Recovering from a corrupt or missing remote object",
-            "8. Restoring part of a snapshot"} <= sections
+    assert {
+        "1. A new server from zero",
+        "2. Restoring a historical snapshot",
+        "3. Validation failed on a Sunday night",
+        "4. Rotating credentials",
+        "5. Retention",
+        "6. Scheduling",
+        "7. Recovering from a corrupt or missing remote object",
+        "8. Restoring part of a snapshot",
+    } <= sections
 
 
 @pytest.mark.slow
@@ -58,8 +64,13 @@ def test_every_runbook_command_works(
     target = pg_server.create_database(f"ops_{uuid.uuid4().hex[:8]}")
     server_dir = tmp_path / "new-server"
     server_dir.mkdir()
-    env = {**sample_project.env, **s3_env, "SEEDS_REPO": str(sample_project.root), "DATABASE_URL": target,
-           "SEEDCTL_PARAMS": "params.yaml"}
+    env = {
+        **sample_project.env,
+        **s3_env,
+        "SEEDS_REPO": str(sample_project.root),
+        "DATABASE_URL": target,
+        "SEEDCTL_PARAMS": "params.yaml",
+    }
     env.pop("VIRTUAL_ENV", None)
     clone = server_dir / "seedctl"
 
@@ -67,34 +78,60 @@ def test_every_runbook_command_works(
 
     def before(section: str, block: str) -> None:
         if "--allow-shrink" in block:  # a broker corrected 2021-03 of the database restored in 1.
-            run_sql(target, "DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01' "
-                    "AND extract(minute FROM time)::int % 15 = 0")
+            run_sql(
+                target,
+                "DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01' "
+                "AND extract(minute FROM time)::int % 15 = 0",
+            )
         elif section.startswith("8."):  # a bad load damaged March 2021 of the database
-            run_sql(target, "UPDATE usdcop_m5_ohlcv SET close = close + 1 "
-                    "WHERE time >= '2021-03-01' AND time < '2021-04-01'")
+            run_sql(
+                target,
+                "UPDATE usdcop_m5_ohlcv SET close = close + 1 WHERE time >= '2021-03-01' AND time < '2021-04-01'",
+            )
         elif section.startswith("3."):  # a Sunday run that fails validation
             params = (clone / "params.yaml").read_text()
             (clone / "params.yaml").write_text(params.replace("min_rows: 100\n", "min_rows: 100000000\n", 1))
-            failed = subprocess.run([str(clone / ".venv" / "bin" / "seedctl"), "snapshot", "--no-push"],
-                                    cwd=clone, env={**env, "DATABASE_URL": sample_project.database_url},
-                                    capture_output=True, text=True, check=False)
+            failed = subprocess.run(
+                [str(clone / ".venv" / "bin" / "seedctl"), "snapshot", "--no-push"],
+                cwd=clone,
+                env={**env, "DATABASE_URL": sample_project.database_url},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             assert failed.returncode == 5, failed.stderr
             (clone / "params.yaml").write_text(params)
         if section.startswith("7.") and not damaged:  # a damaged file and its cached copy here, a damaged object there
             damaged["local"] = damage_local(clone, "seeds/data/trades_history.parquet")
-            damaged["remote"] = damage_remote(s3_server, s3_env["MINIO_BUCKET"],
-                                              sorted((clone / "seeds" / "data" / "macro_indicators_daily").iterdir())[0])
+            damaged["remote"] = damage_remote(
+                s3_server,
+                s3_env["MINIO_BUCKET"],
+                sorted((clone / "seeds" / "data" / "macro_indicators_daily").iterdir())[0],
+            )
 
     for section, block in runbook_blocks():
         before(section, block)
         cwd = server_dir if section.startswith("1.") and "git clone" in block else clone
-        result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=cwd, env=env,
-                                capture_output=True, text=True, timeout=600, check=False)
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert result.returncode == 0, f"{section}:\n{block}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
     assert (clone / "seeds" / "LATEST_VERSION").read_text().strip()
-    verify = subprocess.run([str(clone / ".venv" / "bin" / "seedctl"), "verify", "--db"], cwd=clone, env=env,
-                            capture_output=True, text=True, check=False)
+    verify = subprocess.run(
+        [str(clone / ".venv" / "bin" / "seedctl"), "verify", "--db"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     path, good = damaged["local"]  # type: ignore[misc]
     assert path.read_bytes() == good and len(list((clone / ".dvc" / "tmp" / "quarantine").rglob("*.parquet"))) == 1

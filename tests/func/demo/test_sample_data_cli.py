@@ -21,8 +21,9 @@ def test_sample_data_refuses_non_empty_tables_without_yes(project: Project) -> N
     info = conninfo_to_dict(project.database_url)
     assert refused.returncode == 8
     [line] = refused.stderr.splitlines()
-    assert line.startswith("seedctl: error: sample-data would empty usdcop_m5_ohlcv, macro_indicators_daily, "
-                           "trades_history in ")
+    assert line.startswith(
+        "seedctl: error: sample-data would empty usdcop_m5_ohlcv, macro_indicators_daily, trades_history in "
+    )
     assert f"{info['host']}:{info['port']}/{info['dbname']}" in line and "--yes" in line
     assert info["password"] not in refused.stderr + refused.stdout
     assert project.sql("SELECT count(*) FROM trades_history")[0][0] == loaded - 1  # untouched
@@ -37,8 +38,10 @@ def test_sample_data_refuses_non_empty_tables_without_yes(project: Project) -> N
 
 
 def test_sample_data_refusal_leaves_no_new_tables_behind(project: Project) -> None:
-    project.sql("CREATE TABLE usdcop_m5_ohlcv (time timestamptz, symbol text, open numeric, high numeric, "
-                "low numeric, close numeric, volume bigint)")
+    project.sql(
+        "CREATE TABLE usdcop_m5_ohlcv (time timestamptz, symbol text, open numeric, high numeric, "
+        "low numeric, close numeric, volume bigint)"
+    )
     project.sql("INSERT INTO usdcop_m5_ohlcv VALUES (now(), 'X', 1, 1, 1, 1, 1)")
     refused = project.seedctl("sample-data", "--scale", "0.01")
     assert refused.returncode == 8 and "would empty usdcop_m5_ohlcv in" in refused.stderr

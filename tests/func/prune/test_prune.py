@@ -16,10 +16,10 @@ import psycopg
 import pytest
 import yaml
 
+from seedctl.parts import snapshot_parts
 from seedctl_dev import sample
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
-from seedctl.parts import snapshot_parts
 from tests.helpers import SMALL_SCALE, Project, make_project, small_params
 
 TABLES = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id"}
@@ -55,8 +55,7 @@ class Six:
 def contents(url: str) -> dict[str, list[str]]:
     with psycopg.connect(url) as conn:
         conn.execute("SET TimeZone = 'UTC'")
-        return {t: [r[0] for r in conn.execute(f"SELECT r::text FROM {t} r ORDER BY {k}")]
-                for t, k in TABLES.items()}
+        return {t: [r[0] for r in conn.execute(f"SELECT r::text FROM {t} r ORDER BY {k}")] for t, k in TABLES.items()}
 
 
 def objects_of(project: Project, rev: str) -> set[str]:
@@ -101,8 +100,13 @@ def six(pg_server: TempPostgres, s3_server: S3Server, tmp_path_factory: pytest.T
     project.commit_all("small params")
     bucket = f"prune-{uuid.uuid4().hex[:12]}"
     s3_server.create_bucket(bucket)
-    env = {"MINIO_ENDPOINT": s3_server.endpoint, "MINIO_ACCESS_KEY": s3_server.access_key,
-           "MINIO_SECRET_KEY": s3_server.secret_key, "MINIO_BUCKET": bucket, "MINIO_USE_SSL": "false"}
+    env = {
+        "MINIO_ENDPOINT": s3_server.endpoint,
+        "MINIO_ACCESS_KEY": s3_server.access_key,
+        "MINIO_SECRET_KEY": s3_server.secret_key,
+        "MINIO_BUCKET": bucket,
+        "MINIO_USE_SSL": "false",
+    }
     tags, dumps = [], {}
     for change in CHANGES:
         if change:
@@ -147,8 +151,10 @@ def test_dry_run_lists_the_two_oldest_and_changes_nothing(six: Six, s3_server: S
 
 
 def test_refusals_are_one_line(six: Six) -> None:
-    for args, code, words in ((("--keep", "0"), 2, "--keep must be at least 1"),
-                              (("--pin", "seeds/v1999.01.01", "--yes"), 2, "seeds/v1999.01.01")):
+    for args, code, words in (
+        (("--keep", "0"), 2, "--keep must be at least 1"),
+        (("--pin", "seeds/v1999.01.01", "--yes"), 2, "seeds/v1999.01.01"),
+    ):
         result = six.project.seedctl("prune", *args, env=six.env)
         assert result.returncode == code, result.stdout + result.stderr
         assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -15,15 +15,14 @@ import pytest
 
 from seedctl.config import load_params
 from seedctl.errors import RemoteError
-from seedctl_dev.testing import SEEDCTL
 from seedctl.store.settings import load_settings, read_env_file
+from seedctl_dev.testing import SEEDCTL
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
     from tests.helpers import Project
 
-MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_BUCKET",
-              "MINIO_USE_SSL", "MINIO_REGION")
+MINIO_VARS = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_BUCKET", "MINIO_USE_SSL", "MINIO_REGION")
 WRONG_SECRET = "Wr0ng-s3cret-MARKER-4f1c9e"
 
 
@@ -34,12 +33,18 @@ def clean_env(project: Project) -> None:
             del project.env[var]
 
 
-def remote_cmd(project: Project, *args: str, env: dict[str, str] | None = None,
-               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def remote_cmd(
+    project: Project, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [SEEDCTL, *(args or ("remote",))], cwd=cwd or project.root,
-        env={**project.env, **(env or {})}, capture_output=True, text=True, timeout=300,
-        stdin=subprocess.DEVNULL, check=False,
+        [SEEDCTL, *(args or ("remote",))],
+        cwd=cwd or project.root,
+        env={**project.env, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
 
 
@@ -60,8 +65,9 @@ def data_files(root: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in files}
 
 
-def test_round_trip_credentials_only_in_config_local(sample_project: Project, s3_env: dict[str, str],
-                                                     s3_server: S3Server, tmp_path: Path) -> None:
+def test_round_trip_credentials_only_in_config_local(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server, tmp_path: Path
+) -> None:
     project = sample_project
     clean_env(project)
     secrets = (s3_env["MINIO_SECRET_KEY"], s3_env["MINIO_ACCESS_KEY"])
@@ -75,7 +81,7 @@ def test_round_trip_credentials_only_in_config_local(sample_project: Project, s3
 
     config = (project.root / ".dvc" / "config").read_text()
     local = (project.root / ".dvc" / "config.local").read_text()
-    assert '[\'remote "minio"\']' in config and "url = s3://seeds/seedctl" in config
+    assert "['remote \"minio\"']" in config and "url = s3://seeds/seedctl" in config
     assert "remote = minio" in config
     assert_no_secrets(config, *secrets)
     assert "endpointurl" not in config
@@ -116,8 +122,7 @@ def test_round_trip_credentials_only_in_config_local(sample_project: Project, s3
     assert not (clone / "seeds" / "data").exists()
     cloned = remote_cmd(project, env=s3_env, cwd=clone)
     assert cloned.returncode == 0, cloned.stderr
-    pulled = subprocess.run(["dvc", "pull"], cwd=clone, env=project.env, capture_output=True, text=True,
-                            check=False)
+    pulled = subprocess.run(["dvc", "pull"], cwd=clone, env=project.env, capture_output=True, text=True, check=False)
     assert pulled.returncode == 0, pulled.stderr
     assert_no_secrets(pulled.stdout + pulled.stderr, *secrets)
     assert data_files(clone) == data_files(project.root)
@@ -125,8 +130,9 @@ def test_round_trip_credentials_only_in_config_local(sample_project: Project, s3
     # seedctl's pull with one file gone: only that file comes back (from the DVC cache).
     target = sorted((clone / "seeds" / "data").glob("*.parquet"))[0]
     target.unlink()
-    one = subprocess.run([SEEDCTL, "pull"], cwd=clone,
-                         env={**project.env, **s3_env}, capture_output=True, text=True, check=False)
+    one = subprocess.run(
+        [SEEDCTL, "pull"], cwd=clone, env={**project.env, **s3_env}, capture_output=True, text=True, check=False
+    )
     assert one.returncode == 0, one.stderr
     assert "1 from the DVC cache, 0 from remote" in one.stdout
     assert target.read_bytes() == data_files(project.root)[target.name]
@@ -175,10 +181,12 @@ def test_env_file_and_environment_override(project: Project, s3_env: dict[str, s
     assert url(MINIO_ENDPOINT="minio:9000", MINIO_USE_SSL="0") == "http://minio:9000"
     assert url(MINIO_ENDPOINT="https://s3.example.com/", MINIO_USE_SSL="false") == "https://s3.example.com"
     assert url(MINIO_ENDPOINT="http://minio:9000", MINIO_USE_SSL="yes") == "http://minio:9000"
-    for bad, var in (({"MINIO_USE_SSL": "maybe"}, "MINIO_USE_SSL"),
-                     ({"MINIO_ENDPOINT": "ftp://minio:9000"}, "MINIO_ENDPOINT"),
-                     ({"MINIO_ENDPOINT": "minio:9000/path"}, "MINIO_ENDPOINT"),
-                     ({"MINIO_BUCKET": "Bad_Bucket"}, "MINIO_BUCKET")):
+    for bad, var in (
+        ({"MINIO_USE_SSL": "maybe"}, "MINIO_USE_SSL"),
+        ({"MINIO_ENDPOINT": "ftp://minio:9000"}, "MINIO_ENDPOINT"),
+        ({"MINIO_ENDPOINT": "minio:9000/path"}, "MINIO_ENDPOINT"),
+        ({"MINIO_BUCKET": "Bad_Bucket"}, "MINIO_BUCKET"),
+    ):
         with pytest.raises(RemoteError, match=var):
             load_settings(project.root, params, environ=bad)
     with pytest.raises(RemoteError, match="must not contain credentials") as caught:
@@ -188,11 +196,8 @@ def test_env_file_and_environment_override(project: Project, s3_env: dict[str, s
 
 def test_env_file_format(tmp_path: Path) -> None:
     env = tmp_path / ".env"
-    env.write_text(
-        "A=1\nexport B = two words # comment\nC='single # kept'\nD=\"dq \\\" q\"\nE=x#y\nF=\n# G=no\n"
-    )
-    assert read_env_file(env) == {"A": "1", "B": "two words", "C": "single # kept", "D": 'dq " q',
-                                  "E": "x#y", "F": ""}
+    env.write_text('A=1\nexport B = two words # comment\nC=\'single # kept\'\nD="dq \\" q"\nE=x#y\nF=\n# G=no\n')
+    assert read_env_file(env) == {"A": "1", "B": "two words", "C": "single # kept", "D": 'dq " q', "E": "x#y", "F": ""}
     env.write_text(f"MINIO_SECRET_KEY {WRONG_SECRET}\n")
     with pytest.raises(RemoteError, match="line 1") as caught:
         read_env_file(env)
@@ -211,8 +216,7 @@ def test_env_file_format(tmp_path: Path) -> None:
         ("no-bucket", ["does not exist", "MINIO_BUCKET", "mc mb"]),
     ],
 )
-def test_errors_are_one_clear_line(project: Project, s3_env: dict[str, str], case: str,
-                                   expected: list[str]) -> None:
+def test_errors_are_one_clear_line(project: Project, s3_env: dict[str, str], case: str, expected: list[str]) -> None:
     clean_env(project)
     env = dict(s3_env)
     closed = None
@@ -237,8 +241,13 @@ def test_errors_are_one_clear_line(project: Project, s3_env: dict[str, str], cas
     assert len(lines) == 1 and lines[0].startswith("seedctl: error: "), result.stderr
     for text in expected:
         assert text in lines[0], lines[0]
-    assert_no_secrets(result.stdout + result.stderr, WRONG_SECRET, s3_env["MINIO_SECRET_KEY"],
-                      s3_env["MINIO_ACCESS_KEY"], env["MINIO_ACCESS_KEY"])
+    assert_no_secrets(
+        result.stdout + result.stderr,
+        WRONG_SECRET,
+        s3_env["MINIO_SECRET_KEY"],
+        s3_env["MINIO_ACCESS_KEY"],
+        env["MINIO_ACCESS_KEY"],
+    )
     # A failed set-up leaves the DVC configuration alone.
     assert not (project.root / ".dvc" / "config.local").exists()
 
@@ -270,8 +279,9 @@ def test_push_refuses_a_snapshot_that_did_not_pass_validation(
     assert s3_server.keys(s3_env["MINIO_BUCKET"]) == []
 
 
-def test_server_down_is_one_line_naming_the_endpoint(project: Project, s3_env: dict[str, str],
-                                                     s3_server: S3Server) -> None:
+def test_server_down_is_one_line_naming_the_endpoint(
+    project: Project, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
     clean_env(project)
     assert remote_cmd(project, env=s3_env).returncode == 0
     s3_server.stop()

@@ -19,7 +19,6 @@ import pytest
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
 from seedctl_dev.testing import table_to_csv_gz
-
 from tests.helpers import Project, add_trade, contents, new_database, state
 
 # --- a byte-level TCP proxy that can pull the plug ------------------------------------------
@@ -103,9 +102,11 @@ def faulty_s3(upstream: str, mode: str) -> ThreadingHTTPServer:
                     time.sleep(3600)
                     return
                 status = int(mode)
-                payload = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>"
-                           + (b"SlowDown" if status == 503 else b"InternalError")
-                           + b"</Code><Message>injected by the test</Message></Error>")
+                payload = (
+                    b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>"
+                    + (b"SlowDown" if status == 503 else b"InternalError")
+                    + b"</Code><Message>injected by the test</Message></Error>"
+                )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(payload)))
@@ -129,7 +130,7 @@ def faulty_s3(upstream: str, mode: str) -> ThreadingHTTPServer:
                 self.wfile.write(data)
             conn.close()
 
-        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward  # noqa: N815
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
@@ -154,8 +155,13 @@ def own_s3(tmp_path: Path) -> Iterator[S3Server]:
 
 
 def env_for(server: S3Server, bucket: str, endpoint: str | None = None) -> dict[str, str]:
-    return {"MINIO_ENDPOINT": endpoint or server.endpoint, "MINIO_ACCESS_KEY": server.access_key,
-            "MINIO_SECRET_KEY": server.secret_key, "MINIO_BUCKET": bucket, "MINIO_USE_SSL": "false"}
+    return {
+        "MINIO_ENDPOINT": endpoint or server.endpoint,
+        "MINIO_ACCESS_KEY": server.access_key,
+        "MINIO_SECRET_KEY": server.secret_key,
+        "MINIO_BUCKET": bucket,
+        "MINIO_USE_SSL": "false",
+    }
 
 
 # --- tests -----------------------------------------------------------------------------------

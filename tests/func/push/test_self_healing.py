@@ -24,7 +24,6 @@ import pytest
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
 from seedctl_dev.testing import table_to_csv_gz
-
 from tests.helpers import Project, contents, new_database, one_error_line
 
 DEGRADED = 11
@@ -143,6 +142,7 @@ def test_restore_without_pull_heals_schema_json_from_the_remote(
 
 # --- one table's trouble stays that table's ---------------------------------------------------
 
+
 def closed_port() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -156,7 +156,11 @@ def write_required_fallbacks(source_url: str, clone: Project) -> None:
 
 @pytest.mark.parametrize("cause", ["missing", "corrupt", "credentials", "unreachable"])
 def test_each_cause_degrades_only_the_tables_it_hits(
-    pushed: Project, s3_env: dict[str, str], s3_server: S3Server, pg_server: TempPostgres, tmp_path: Path,
+    pushed: Project,
+    s3_env: dict[str, str],
+    s3_server: S3Server,
+    pg_server: TempPostgres,
+    tmp_path: Path,
     cause: str,
 ) -> None:
     """missing/corrupt: only trades_history's object is bad; the required tables come from the
@@ -166,16 +170,23 @@ def test_each_cause_degrades_only_the_tables_it_hits(
     clone = pushed.clone(tmp_path / "new-server", target)
     env = {**s3_env, "DATABASE_URL": target}
     trades = pushed.seeds / "data" / "trades_history.parquet"
-    expected_words = {"missing": "missing from the remote", "corrupt": "corrupt",
-                      "credentials": "refused the credentials", "unreachable": "unreachable"}[cause]
+    expected_words = {
+        "missing": "missing from the remote",
+        "corrupt": "corrupt",
+        "credentials": "refused the credentials",
+        "unreachable": "unreachable",
+    }[cause]
     if cause == "missing":
         s3_server.client().delete_object(Bucket=s3_env["MINIO_BUCKET"], Key=object_key(trades))
     elif cause == "corrupt":
         s3_server.client().put_object(Bucket=s3_env["MINIO_BUCKET"], Key=object_key(trades), Body=b"not parquet")
     else:
         write_required_fallbacks(pushed.database_url, clone)
-        env |= {"MINIO_SECRET_KEY": "wrong-secret-key-0123456789"} if cause == "credentials" \
+        env |= (
+            {"MINIO_SECRET_KEY": "wrong-secret-key-0123456789"}
+            if cause == "credentials"
             else {"MINIO_ENDPOINT": closed_port()}
+        )
 
     result = clone.seedctl("restore", env=env)
 
@@ -244,11 +255,13 @@ def test_rejected_fallback_file_content_never_printed(
     params = clone.params()
     params["sources"]["trades_history"]["fallback"] = ["backups/trades*.sql.gz"]
     clone.write_params(params)
-    for name, text in {"trades_a.sql.gz": f"DROP TABLE {marker};\n",
-                       "trades_b.sql.gz": f"\\! echo {marker}\n",
-                       "trades_c.sql.gz": f"SET client_encoding = '{marker}';\n",
-                       "trades_d.sql.gz": f"INSERT INTO public.trades_history (id) VALUES ({marker});\n",
-                       "trades_e.sql.gz": f"COPY {marker} FROM stdin;\n\\.\n"}.items():
+    for name, text in {
+        "trades_a.sql.gz": f"DROP TABLE {marker};\n",
+        "trades_b.sql.gz": f"\\! echo {marker}\n",
+        "trades_c.sql.gz": f"SET client_encoding = '{marker}';\n",
+        "trades_d.sql.gz": f"INSERT INTO public.trades_history (id) VALUES ({marker});\n",
+        "trades_e.sql.gz": f"COPY {marker} FROM stdin;\n\\.\n",
+    }.items():
         with gzip.open(backups / name, "wt") as fh:
             fh.write(text)
     env = {**s3_env, "DATABASE_URL": target, "MINIO_ENDPOINT": closed_port()}
@@ -270,5 +283,9 @@ def test_deleted_files_come_back_from_the_cache_without_network(
     result = pushed.seedctl("restore", env={**s3_env, "DATABASE_URL": target, "MINIO_ENDPOINT": closed_port()})
     assert result.returncode == 0, result.stderr
     assert contents(target) == contents(pushed.database_url)
-    assert subprocess.run(["git", "status", "--porcelain", "--", "seeds"], cwd=pushed.root, capture_output=True,
-                          text=True, check=True).stdout == ""
+    assert (
+        subprocess.run(
+            ["git", "status", "--porcelain", "--", "seeds"], cwd=pushed.root, capture_output=True, text=True, check=True
+        ).stdout
+        == ""
+    )

@@ -15,7 +15,6 @@ import json
 import re
 
 from seedctl_dev.devs3 import S3Server
-
 from tests.helpers import Project, one_error_line, state
 
 # One monthly part of the bars (the sample starts on 2020-01-02).
@@ -80,9 +79,12 @@ def test_manifest_that_is_not_json_is_named(snapshotted: Project, target: str) -
 
 def test_injected_index_definition_is_refused_before_anything_runs(snapshotted: Project, target: str) -> None:
     """An edited manifest cannot smuggle a second statement into the restore's DDL."""
+
     def inject(m: dict) -> None:
         m["tables"]["usdcop_m5_ohlcv"]["schema"]["indexes"] = [
-            "CREATE INDEX x ON public.usdcop_m5_ohlcv (time); DROP TABLE keepme"]
+            "CREATE INDEX x ON public.usdcop_m5_ohlcv (time); DROP TABLE keepme"
+        ]
+
     edit_manifest(snapshotted, inject)
     from seedctl_dev.testing import run_sql
 

@@ -25,8 +25,9 @@ def test_query_prints_writes_csv_and_parquet_for_any_tag(
     clone = fresh_clone(two_tags, tmp_path / "analyst")
     count, top = two_tags.sql("SELECT count(*), max(close) FROM usdcop_m5_ohlcv")[0]
 
-    shown = clone.seedctl("query", "--rev", "seeds/v1",
-                          "SELECT count(*) AS n, max(close) AS top FROM usdcop_m5_ohlcv", env=s3_env)
+    shown = clone.seedctl(
+        "query", "--rev", "seeds/v1", "SELECT count(*) AS n, max(close) AS top FROM usdcop_m5_ohlcv", env=s3_env
+    )
     assert shown.returncode == 0, shown.stderr
     assert f"{count}" in shown.stdout and f"{top}" in shown.stdout and "1 row" in shown.stdout
 
@@ -46,15 +47,19 @@ def test_query_prints_writes_csv_and_parquet_for_any_tag(
     assert to_file.read_text() == v2.stdout and f"{len(trades)} rows written" in written.stdout
 
     out = tmp_path / "daily.parquet"
-    daily = ("SELECT CAST(o.time AS DATE) AS day, count(*) AS bars, max(m.fecha) AS macro_day "
-             "FROM usdcop_m5_ohlcv o JOIN macro_indicators_daily m ON m.fecha <= CAST(o.time AS DATE) "
-             "WHERE o.time >= '2025-01-01' GROUP BY 1 ORDER BY 1")
+    daily = (
+        "SELECT CAST(o.time AS DATE) AS day, count(*) AS bars, max(m.fecha) AS macro_day "
+        "FROM usdcop_m5_ohlcv o JOIN macro_indicators_daily m ON m.fecha <= CAST(o.time AS DATE) "
+        "WHERE o.time >= '2025-01-01' GROUP BY 1 ORDER BY 1"
+    )
     result = clone.seedctl("query", "--rev", "seeds/v2", "--parquet", str(out), daily, env=s3_env)
     assert result.returncode == 0, result.stderr
     got = pq.read_table(out).to_pylist()
-    expected = two_tags.sql("SELECT o.time::date, count(*), max(m.fecha) FROM usdcop_m5_ohlcv o "
-                            "JOIN macro_indicators_daily m ON m.fecha <= o.time::date "
-                            "WHERE o.time >= '2025-01-01' GROUP BY 1 ORDER BY 1")
+    expected = two_tags.sql(
+        "SELECT o.time::date, count(*), max(m.fecha) FROM usdcop_m5_ohlcv o "
+        "JOIN macro_indicators_daily m ON m.fecha <= o.time::date "
+        "WHERE o.time >= '2025-01-01' GROUP BY 1 ORDER BY 1"
+    )
     assert [(r["day"], r["bars"], r["macro_day"]) for r in got] == expected and expected
 
     # Nothing checked out, nothing left in the work tree.
@@ -63,13 +68,13 @@ def test_query_prints_writes_csv_and_parquet_for_any_tag(
     assert isinstance(top, Decimal)
 
 
-def test_bad_sql_is_one_line_and_a_non_zero_exit(
-    two_tags: Project, s3_env: dict[str, str], tmp_path: Path
-) -> None:
+def test_bad_sql_is_one_line_and_a_non_zero_exit(two_tags: Project, s3_env: dict[str, str], tmp_path: Path) -> None:
     clone = fresh_clone(two_tags, tmp_path / "analyst")
-    for statement, says in (("SELEC * FROM trades_history", "syntax error"),
-                            ("SELECT * FROM no_such_table", "no_such_table"),
-                            ("SELECT no_such_column FROM trades_history", "no_such_column")):
+    for statement, says in (
+        ("SELEC * FROM trades_history", "syntax error"),
+        ("SELECT * FROM no_such_table", "no_such_table"),
+        ("SELECT no_such_column FROM trades_history", "no_such_column"),
+    ):
         result = clone.seedctl("query", "--rev", "seeds/v1", statement, env=s3_env)
         assert result.returncode == 12, (statement, result.stderr)
         lines = result.stderr.strip().splitlines()

@@ -26,8 +26,7 @@ if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
     from tests.helpers import Project
 
-KEYS = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id",
-        "fidelity": "id"}
+KEYS = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id", "fidelity": "id"}
 
 
 def native(field: pa.Field) -> bool:
@@ -56,15 +55,22 @@ def as_pg_text(table: pa.Table, url: str) -> list[tuple[object, ...]]:
             kind = "date" if pa.types.is_date(field.type) else "timestamptz" if field.type.tz else "timestamp"
             with psycopg.connect(url) as conn:
                 conn.execute("SET TimeZone = 'UTC'")
-                text = [r[0] for r in conn.execute(
-                    sql.SQL("SELECT x::{}::text FROM unnest(%s::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n")
-                    .format(sql.SQL(kind)), (text,))]
+                text = [
+                    r[0]
+                    for r in conn.execute(
+                        sql.SQL(
+                            "SELECT x::{}::text FROM unnest(%s::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n"
+                        ).format(sql.SQL(kind)),
+                        (text,),
+                    )
+                ]
         columns.append(text)
     return list(zip(*columns))
 
 
 def db_rows(url: str, name: str, table: pa.Table) -> list[tuple[object, ...]]:
     """The same from the database: output text, floats exact as float8, booleans."""
+
     def expr(field: pa.Field) -> sql.Composable:
         if pa.types.is_floating(field.type):
             return sql.SQL("{}::float8").format(sql.Identifier(field.name))
@@ -76,13 +82,20 @@ def db_rows(url: str, name: str, table: pa.Table) -> list[tuple[object, ...]]:
     with psycopg.connect(url) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         query = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(
-            sql.SQL(", ").join(expr(f) for f in table.schema), sql.Identifier(name), sql.SQL(KEYS[name]))
+            sql.SQL(", ").join(expr(f) for f in table.schema), sql.Identifier(name), sql.SQL(KEYS[name])
+        )
         return [tuple(comparable(v) for v in r) for r in conn.execute(query)]
 
 
 def table_columns(project: Project, table: str) -> list[str]:
-    return [r[0] for r in project.sql("SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
-                                      "AND attnum > 0 AND NOT attisdropped ORDER BY attnum", table)]
+    return [
+        r[0]
+        for r in project.sql(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            table,
+        )
+    ]
 
 
 def test_two_tags_read_on_a_fresh_clone_equal_their_restores(
@@ -114,9 +127,7 @@ def test_two_tags_read_on_a_fresh_clone_equal_their_restores(
                 assert [r[i] for r in got] == [r[i] for r in want], f"{tag} {name}.{column}"
 
 
-def test_a_time_range_fetches_only_its_partitions(
-    two_tags: Project, s3_env: dict[str, str], tmp_path: Path
-) -> None:
+def test_a_time_range_fetches_only_its_partitions(two_tags: Project, s3_env: dict[str, str], tmp_path: Path) -> None:
     clone = fresh_clone(two_tags, tmp_path / "reader")
     snap = open_snapshot(rev="seeds/v1", project=clone.root)
     parts = {p["period"]: p for p in snap.manifest["tables"]["usdcop_m5_ohlcv"]["parts"]}
@@ -126,8 +137,9 @@ def test_a_time_range_fetches_only_its_partitions(
 
     fetched = cached_files(clone)
     assert fetched == {parts["2024-01"]["md5"], parts["2024-03"]["md5"]}  # 2 of the table's files
-    expected = two_tags.sql("SELECT count(*), min(time), max(time) FROM usdcop_m5_ohlcv "
-                            "WHERE time >= '2024-01-01' AND time < '2024-04-01'")[0]
+    expected = two_tags.sql(
+        "SELECT count(*), min(time), max(time) FROM usdcop_m5_ohlcv WHERE time >= '2024-01-01' AND time < '2024-04-01'"
+    )[0]
     times = table.column("time")
     assert table.column_names == ["close", "time"]
     assert (table.num_rows, times[0].as_py(), times[-1].as_py()) == expected
@@ -139,8 +151,12 @@ def test_a_time_range_fetches_only_its_partitions(
     with open_snapshot(rev="seeds/v1", project=clone.root) as again:
         edge = again.read("usdcop_m5_ohlcv", columns=["time"], since=since.isoformat(), until=until)
     assert cached_files(clone) == fetched
-    assert edge.column("time").to_pylist() == [r[0] for r in two_tags.sql(
-        "SELECT time FROM usdcop_m5_ohlcv WHERE time BETWEEN %s AND %s ORDER BY time", since, until)]
+    assert edge.column("time").to_pylist() == [
+        r[0]
+        for r in two_tags.sql(
+            "SELECT time FROM usdcop_m5_ohlcv WHERE time BETWEEN %s AND %s ORDER BY time", since, until
+        )
+    ]
     assert edge.column("time")[0].as_py() == since and edge.column("time")[-1].as_py() == until
 
     # A range no file covers: no rows, the table's columns; asking the impossible is one line.
@@ -172,15 +188,20 @@ def test_a_damaged_remote_object_raises_and_only_its_table_range_is_affected(
 
     # Other months of the table, and other tables, still read.
     january = snap.read("usdcop_m5_ohlcv", since="2024-01-01", until="2024-01-31")
-    assert january.num_rows == two_tags.sql(
-        "SELECT count(*) FROM usdcop_m5_ohlcv WHERE time >= '2024-01-01' AND time < '2024-02-01'")[0][0]
+    assert (
+        january.num_rows
+        == two_tags.sql("SELECT count(*) FROM usdcop_m5_ohlcv WHERE time >= '2024-01-01' AND time < '2024-02-01'")[0][0]
+    )
     assert snap.read("trades_history").num_rows == two_tags.sql("SELECT count(*) FROM trades_history")[0][0]
 
     # The damaged copy did not stay in the cache: once the remote is repaired, the read works.
     s3_server.client().put_object(Bucket=s3_env["MINIO_BUCKET"], Key=key, Body=good)
     march = snap.read("usdcop_m5_ohlcv", since="2024-03-01", until="2024-03-31")
-    assert march.num_rows == two_tags.sql(
-        "SELECT count(*) FROM usdcop_m5_ohlcv WHERE time >= '2024-03-01' AND time < '2024-04-01'")[0][0] > 0
+    assert (
+        march.num_rows
+        == two_tags.sql("SELECT count(*) FROM usdcop_m5_ohlcv WHERE time >= '2024-03-01' AND time < '2024-04-01'")[0][0]
+        > 0
+    )
     snap.close()
 
 

@@ -21,13 +21,16 @@ def diverged_target(snapshotted: Project, pg_server: TempPostgres) -> Iterator[s
     with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
     url = pg_server.url(name)
-    run_sql(url, """
+    run_sql(
+        url,
+        """
         DROP TABLE usdcop_m5_ohlcv;
         DELETE FROM macro_indicators_daily WHERE fecha > (SELECT min(fecha) + 30 FROM macro_indicators_daily);
         UPDATE trades_history SET strategy = 'edited on the target' WHERE id = (SELECT min(id) FROM trades_history);
         CREATE TABLE keepme (id int PRIMARY KEY, note text);
         INSERT INTO keepme VALUES (1, 'not in any snapshot');
-    """)
+    """,
+    )
     try:
         yield url
     finally:

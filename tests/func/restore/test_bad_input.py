@@ -101,9 +101,7 @@ def alice(pg_server: TempPostgres) -> str:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
         conn.execute(
-            sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(ROLE), sql.Literal(ROLE_PASSWORD)
-            )
+            sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(ROLE), sql.Literal(ROLE_PASSWORD))
         )
     return ROLE
 
@@ -266,9 +264,14 @@ def test_yaml_syntax_error(project: Any) -> None:
 
 @pytest.mark.parametrize(
     ("text", "needle"),
-    [("", "sources"), ("- a\n- b\n", "sources"), ("sources: {}\n", "sources"),
-     ("sources:\n  Bad-Name: {table: t}\n", "Bad-Name"), ("sources:\n  a: {}\n", "table"),
-     ("sources:\n  a: {table: t}\nextra: 1\n", "extra")],
+    [
+        ("", "sources"),
+        ("- a\n- b\n", "sources"),
+        ("sources: {}\n", "sources"),
+        ("sources:\n  Bad-Name: {table: t}\n", "Bad-Name"),
+        ("sources:\n  a: {}\n", "table"),
+        ("sources:\n  a: {table: t}\nextra: 1\n", "extra"),
+    ],
     ids=["empty", "list", "no-sources", "bad-source-name", "no-table", "unknown-section"],
 )
 def test_structurally_wrong_params(project: Any, text: str, needle: str) -> None:

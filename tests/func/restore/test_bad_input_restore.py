@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from seedctl_dev.testing import table_to_csv_gz
-
 from tests.helpers import Project, one_error_line, state
 
 SECRET_MARKER = "Secret-Marker-0xC0FFEE"
@@ -39,7 +38,8 @@ def csv_gz(path: Path, text: str, *, truncate: bool = False) -> None:
 def ohlcv_csv(project: Project) -> str:
     rows = project.sql("SELECT time, symbol, open, high, low, close, volume FROM usdcop_m5_ohlcv ORDER BY time")
     return "time,symbol,open,high,low,close,volume\n" + "".join(
-        f"{t.isoformat()},{s},{o},{h},{lo},{c},{v}\n" for t, s, o, h, lo, c, v in rows)
+        f"{t.isoformat()},{s},{o},{h},{lo},{c},{v}\n" for t, s, o, h, lo, c, v in rows
+    )
 
 
 BAD_FALLBACKS = {
@@ -50,8 +50,9 @@ BAD_FALLBACKS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_FALLBACKS))
-def test_unusable_fallback_is_refused_and_nothing_is_loaded(snapshotted: Project, new_server: Project, target: str,
-                                                            case: str) -> None:
+def test_unusable_fallback_is_refused_and_nothing_is_loaded(
+    snapshotted: Project, new_server: Project, target: str, case: str
+) -> None:
     result = restore_with_bad_fallback(snapshotted, new_server, case)
 
     line = one_error_line(result, "usdcop_m5_ohlcv", "not touched")
@@ -67,11 +68,14 @@ def test_unusable_fallback_is_named_with_its_reason(snapshotted: Project, new_se
     one_error_line(result, "usdcop_m5_ohlcv", Path(rel).name, reason)
 
 
-def restore_with_bad_fallback(project: Project, new_server: Project, case: str):  # noqa: ANN201
+def restore_with_bad_fallback(project: Project, new_server: Project, case: str):
     rel, _ = BAD_FALLBACKS[case]
     path = new_server.root / rel
-    table_to_csv_gz(project.database_url, "macro_indicators_daily",  # the other required table is fine
-                new_server.root / "backups" / "macro_indicators_daily_1.csv.gz")
+    table_to_csv_gz(
+        project.database_url,
+        "macro_indicators_daily",  # the other required table is fine
+        new_server.root / "backups" / "macro_indicators_daily_1.csv.gz",
+    )
     good = ohlcv_csv(project)
     if case == "wrong-columns":
         csv_gz(path, good.replace("time,symbol,open", "ts,symbol,open", 1))
@@ -79,10 +83,13 @@ def restore_with_bad_fallback(project: Project, new_server: Project, case: str):
         csv_gz(path, good, truncate=True)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(gzip.compress(
-            b"SET statement_timeout = 0;\nDROP TABLE IF EXISTS public.trades_history;\n"
-            b"COPY public.usdcop_m5_ohlcv (time, symbol, open, high, low, close, volume) FROM stdin;\n"
-            b"2020-01-02 13:00:00+00\tUSD/COP\t3800.0000\t3801.0000\t3799.0000\t3800.5000\t10\n\\.\n"))
+        path.write_bytes(
+            gzip.compress(
+                b"SET statement_timeout = 0;\nDROP TABLE IF EXISTS public.trades_history;\n"
+                b"COPY public.usdcop_m5_ohlcv (time, symbol, open, high, low, close, volume) FROM stdin;\n"
+                b"2020-01-02 13:00:00+00\tUSD/COP\t3800.0000\t3801.0000\t3799.0000\t3800.5000\t10\n\\.\n"
+            )
+        )
         params = new_server.params()
         params["sources"]["usdcop_m5_ohlcv"]["fallback"] = ["backups/usdcop_m5_ohlcv*.sql.gz"]
         params["sources"]["usdcop_m5_ohlcv"]["min_rows"] = 1
@@ -118,13 +125,17 @@ def test_snapshot_of_a_newer_format_is_refused(snapshotted: Project, target: str
     assert state(target)["contents"] == {}
 
 
-@pytest.mark.parametrize(("text", "needles"), [
-    (None, ["MINIO_ENDPOINT is not set", ".env"]),
-    (f"MINIO_ENDPOINT=127.0.0.1:9\nMINIO_SECRET_KEY {SECRET_MARKER}\n", [".env line 2", "KEY=VALUE"]),
-    (f"MINIO_ENDPOINT='127.0.0.1:9\nMINIO_SECRET_KEY={SECRET_MARKER}\n", [".env line 1", "quote"]),
-])
-def test_missing_or_malformed_env_file(snapshotted: Project, new_server: Project, target: str,
-                                       text: str | None, needles: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        (None, ["MINIO_ENDPOINT is not set", ".env"]),
+        (f"MINIO_ENDPOINT=127.0.0.1:9\nMINIO_SECRET_KEY {SECRET_MARKER}\n", [".env line 2", "KEY=VALUE"]),
+        (f"MINIO_ENDPOINT='127.0.0.1:9\nMINIO_SECRET_KEY={SECRET_MARKER}\n", [".env line 1", "quote"]),
+    ],
+)
+def test_missing_or_malformed_env_file(
+    snapshotted: Project, new_server: Project, target: str, text: str | None, needles: list[str]
+) -> None:
     """push: one line naming the variable or the .env line (never its value), exit 7.
     restore on a new server: the same reason, then the refusal (no fallback), database untouched."""
     for where in (snapshotted, new_server):

@@ -51,8 +51,12 @@ def test_snapshot_restores_across_major_versions(
         done = project.seedctl("restore", env={"DATABASE_URL": target})
         assert done.returncode == 0, done.stderr
 
-        tables = {"usdcop_m5_ohlcv": "time", "macro_indicators_daily": "fecha", "trades_history": "id",
-                  "fidelity": "id"}
+        tables = {
+            "usdcop_m5_ohlcv": "time",
+            "macro_indicators_daily": "fecha",
+            "trades_history": "id",
+            "fidelity": "id",
+        }
         assert _dump(target, tables) == _dump(source, tables)
         with psycopg.connect(target) as conn:
             version = conn.execute("SHOW server_version_num").fetchone()[0]

@@ -16,10 +16,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from seedctl.pg.catalog import read_table_schema
 from seedctl.config import Source
-from seedctl_dev.devserver import TempPostgres
+from seedctl.pg.catalog import read_table_schema
 from seedctl.restore.fallback import FallbackFile, find_fallback
+from seedctl_dev.devserver import TempPostgres
 
 TABLE_DDL = r"""
 CREATE TABLE public.fb_src (
@@ -59,7 +59,9 @@ def _pg_dump(pg_server: TempPostgres, dbname: str, out: Path, *extra: str) -> Pa
     result = subprocess.run(
         [str(pg_server.bin_dir / "pg_dump"), "--data-only", "--table=public.fb_src", *extra],
         env={"PATH": "/usr/bin:/bin", **pg_server.env(dbname)},
-        capture_output=True, timeout=120, check=False,
+        capture_output=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr.decode()
     with gzip.open(out, "wb") as f:
@@ -116,7 +118,8 @@ def test_real_fallback_files_load_exactly(dumps, name: str, kind: str, copy_form
     conn, root = dumps
     table = read_table_schema(conn, "fb", SOURCE, timescaledb=False)
     source = Source(
-        table="public.fb_src", min_rows=100,
+        table="public.fb_src",
+        min_rows=100,
         fallback=["backups/missing.sql.gz", "backups/nomatch_*.csv.gz", f"backups/{name}"],
     )
     choice = find_fallback("fb", source, table, root)
@@ -151,10 +154,11 @@ def test_real_dump_of_another_table_is_rejected(dumps, pg_server: TempPostgres, 
     conn, root = dumps
     conn.execute("CREATE TABLE other_t (id int); INSERT INTO other_t VALUES (1)")
     result = subprocess.run(
-        [str(pg_server.bin_dir / "pg_dump"), "--data-only", "--table=public.other_t",
-         "--table=public.fb_src"],
+        [str(pg_server.bin_dir / "pg_dump"), "--data-only", "--table=public.other_t", "--table=public.fb_src"],
         env={"PATH": "/usr/bin:/bin", **pg_server.env(_dbname(pg_db))},
-        capture_output=True, timeout=120, check=True,
+        capture_output=True,
+        timeout=120,
+        check=True,
     )
     with gzip.open(root / "backups/two.sql.gz", "wb") as f:
         f.write(result.stdout)

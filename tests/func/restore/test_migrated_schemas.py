@@ -28,8 +28,10 @@ def snapshot(project: Project, s3_env: dict[str, str], schema: str, data: str, t
     project.sql(schema)
     project.sql(data)
     params = project.params()
-    params["sources"] = {t.split(".")[-1]: {"table": t if "." in t else f"public.{t}", "min_rows": 0,
-                                            "max_null_ratio": 1.0} for t in tables}
+    params["sources"] = {
+        t.split(".")[-1]: {"table": t if "." in t else f"public.{t}", "min_rows": 0, "max_null_ratio": 1.0}
+        for t in tables
+    }
     project.write_params(params)
     result = project.seedctl("snapshot", env=s3_env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -39,8 +41,9 @@ def snapshot(project: Project, s3_env: dict[str, str], schema: str, data: str, t
 def new_database(pg_server: TempPostgres, schema: str = "") -> str:
     url = pg_server.create_database(f"m_{uuid.uuid4().hex[:10]}")
     if schema:
-        psql = subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", "-c", schema, url],
-                              capture_output=True, text=True, check=False)
+        psql = subprocess.run(
+            ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-c", schema, url], capture_output=True, text=True, check=False
+        )
         assert psql.returncode == 0, psql.stderr
     return url
 
@@ -117,11 +120,14 @@ def test_blank_server_gets_collations_comments_functions_and_defaults(
     # the columns' collations came along: ORDER BY sorts as the application's did
     assert rows(target, "SELECT code FROM misc ORDER BY code") == [("B",), ("a",), ("b",)]
     assert rows(target, "SELECT label FROM misc ORDER BY label") == [("a",), ("b",), ("B",)]
-    assert rows(target, "SELECT a.attname, c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
-                        "WHERE a.attrelid = 'misc'::regclass AND a.attname IN ('code', 'label') ORDER BY 1") == [
-        ("code", "C"), ("label", "und-x-icu")]
+    assert rows(
+        target,
+        "SELECT a.attname, c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+        "WHERE a.attrelid = 'misc'::regclass AND a.attname IN ('code', 'label') ORDER BY 1",
+    ) == [("code", "C"), ("label", "und-x-icu")]
     assert rows(target, "SELECT col_description('misc'::regclass, 3), obj_description('misc'::regclass)") == [
-        ("the code", "misc table")]
+        ("the code", "misc table")
+    ]
     with psycopg.connect(target) as conn:
         # defaults now() and gen_random_uuid() came along: the application may leave them out
         new = conn.execute("INSERT INTO misc (code) VALUES ('z') RETURNING id IS NOT NULL, created_at IS NOT NULL")
@@ -165,10 +171,12 @@ def test_foreign_keys_are_recreated_after_the_load_and_loaded_in_order(
     assert result.returncode == 0, result.stderr
     # the key to a table outside the snapshot: one line saying what to run once it exists
     out = " ".join(result.stdout.split())  # the console wraps long lines
-    note = out[out.index("customers: foreign key customers_country_fkey"):]
+    note = out[out.index("customers: foreign key customers_country_fkey") :]
     assert "table public.country is neither in the snapshot nor on the target" in note
-    assert "ALTER TABLE public.customers ADD CONSTRAINT customers_country_fkey FOREIGN KEY (country) " \
-           "REFERENCES public.country(code);" in note
+    assert (
+        "ALTER TABLE public.customers ADD CONSTRAINT customers_country_fkey FOREIGN KEY (country) "
+        "REFERENCES public.country(code);" in note
+    )
     with psycopg.connect(blank) as conn:  # the keys between snapshot tables hold, with their actions
         with pytest.raises(psycopg.errors.ForeignKeyViolation):
             conn.execute("INSERT INTO orders VALUES (99, 42)")
@@ -189,8 +197,11 @@ def test_replace_refuses_a_table_referenced_from_outside_the_snapshot(
 ) -> None:
     snapshot(project, s3_env, FOREIGN, FOREIGN_DATA, ["orders", "customers"])
     clone = project.clone(tmp_path / "new-server")
-    target = new_database(pg_server, FOREIGN + "INSERT INTO country VALUES ('fr'), ('de'); CREATE TABLE invoices (id integer PRIMARY KEY, "
-                                               "customer integer REFERENCES customers (id));")
+    target = new_database(
+        pg_server,
+        FOREIGN + "INSERT INTO country VALUES ('fr'), ('de'); CREATE TABLE invoices (id integer PRIMARY KEY, "
+        "customer integer REFERENCES customers (id));",
+    )
     assert restore(clone, target, s3_env).returncode == 0
     run_sql(target, "INSERT INTO invoices VALUES (1, 2)")
 
@@ -232,7 +243,9 @@ def test_partitioned_table_is_restored_partitioned(
             assert result.returncode == 0, (mode, result.stderr)
             assert rows(target, "SELECT tableoid::regclass::text, id FROM events ORDER BY id") == placed
         assert rows(target, "SELECT relname FROM pg_class WHERE relkind = 'p' ORDER BY 1") == [
-            ("events",), ("events_late",)]
+            ("events",),
+            ("events_late",),
+        ]
         with psycopg.connect(target) as conn:  # new rows are routed, keys and indexes hold on every partition
             conn.execute("INSERT INTO events VALUES (4, '2024-05-05', 'b')")
             with pytest.raises(psycopg.errors.UniqueViolation):
@@ -255,7 +268,9 @@ CREATE TABLE logged (id integer PRIMARY KEY, note text);
 CREATE TRIGGER audited AFTER INSERT ON logged FOR EACH ROW EXECUTE FUNCTION audited();
 """
 TOUCH = "CREATE TRIGGER touch BEFORE INSERT OR UPDATE ON touched FOR EACH ROW EXECUTE FUNCTION touch();"
-TRIGGERS_DATA = "INSERT INTO touched VALUES (1, 'x', NULL), (2, 'y', NULL); INSERT INTO logged VALUES (1, 'a'), (2, 'b');"
+TRIGGERS_DATA = (
+    "INSERT INTO touched VALUES (1, 'x', NULL), (2, 'y', NULL); INSERT INTO logged VALUES (1, 'a'), (2, 'b');"
+)
 
 
 def test_target_triggers_fire_and_one_that_changes_rows_is_named(

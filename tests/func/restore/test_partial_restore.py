@@ -72,8 +72,7 @@ def one_line(result: subprocess.CompletedProcess[str], code: int, *needles: str)
     return lines[0]
 
 
-def test_named_tables_only(two_tags: Project, s3_env: dict[str, str], pg_server: TempPostgres,
-                           tmp_path: Path) -> None:
+def test_named_tables_only(two_tags: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path) -> None:
     target = restored_at_v1(two_tags, pg_server, s3_env)
     before = sample_contents(target)
     clone = fresh_clone(two_tags, tmp_path / "named")
@@ -87,9 +86,12 @@ def test_named_tables_only(two_tags: Project, s3_env: dict[str, str], pg_server:
     trades = manifest["tables"]["trades_history"]["parts"][0]["md5"]
     assert cached_files(clone) == {trades, manifest["schema_md5"]}
     after = sample_contents(target)
-    assert after["trades_history"] == sample_contents(two_tags.database_url)["trades_history"] != before["trades_history"]
-    assert {t: r for t, r in after.items() if t != "trades_history"} == \
-        {t: r for t, r in before.items() if t != "trades_history"}
+    assert (
+        after["trades_history"] == sample_contents(two_tags.database_url)["trades_history"] != before["trades_history"]
+    )
+    assert {t: r for t, r in after.items() if t != "trades_history"} == {
+        t: r for t, r in before.items() if t != "trades_history"
+    }
     assert "usdcop_m5_ohlcv" not in result.stdout
 
     unknown = clone.seedctl("restore", "--table", "trades", "--mode", "replace", env=env)
@@ -136,9 +138,12 @@ def test_a_time_range_replaces_or_appends_only_its_rows(
     assert sample_contents(target) == before
 
     # Verification compares the range in the target with the snapshot's rows of the range.
-    run_sql(target, "CREATE FUNCTION nudge() RETURNS trigger LANGUAGE plpgsql AS "
-                    "$$BEGIN NEW.volume := NEW.volume + 1; RETURN NEW; END$$; "
-                    "CREATE TRIGGER nudge BEFORE INSERT ON usdcop_m5_ohlcv FOR EACH ROW EXECUTE FUNCTION nudge()")
+    run_sql(
+        target,
+        "CREATE FUNCTION nudge() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$BEGIN NEW.volume := NEW.volume + 1; RETURN NEW; END$$; "
+        "CREATE TRIGGER nudge BEFORE INSERT ON usdcop_m5_ohlcv FOR EACH ROW EXECUTE FUNCTION nudge()",
+    )
     nudged = clone.seedctl("restore", "--table", "usdcop_m5_ohlcv", *MARCH, "--mode", "replace", env=env)
     one_line(nudged, 8, "usdcop_m5_ohlcv", "checksum", "nudge")
     assert sample_contents(target) == before
@@ -155,8 +160,9 @@ def test_a_time_range_replaces_or_appends_only_its_rows(
     other = fresh_clone(two_tags, tmp_path / "damaged")
     good = (two_tags.seeds / "data" / "usdcop_m5_ohlcv" / "2024-03.parquet").read_bytes()
     md5 = hashlib.md5(good).hexdigest()  # noqa: S324 - DVC's content address
-    s3_server.client().put_object(Bucket=s3_env["MINIO_BUCKET"], Key=f"seedctl/files/md5/{md5[:2]}/{md5[2:]}",
-                                  Body=good[:-1] + b"X")
+    s3_server.client().put_object(
+        Bucket=s3_env["MINIO_BUCKET"], Key=f"seedctl/files/md5/{md5[:2]}/{md5[2:]}", Body=good[:-1] + b"X"
+    )
     damaged = other.seedctl("restore", "--table", "usdcop_m5_ohlcv", *MARCH, "--mode", "replace", env=env)
     one_line(damaged, 6, "usdcop_m5_ohlcv", "not touched")
     assert sample_contents(target) == before

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
     from tests.helpers import Project
 
+
 def test_new_server_gets_the_snapshot_back_exactly(
     sample_project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
 ) -> None:
@@ -57,7 +58,9 @@ def test_corrupt_remote_object_is_refused_then_fallback_used(
     assert "usdcop_m5_ohlcv" in refused.stderr and "not touched" in refused.stderr
     assert sample_contents(target) == {}
 
-    table_to_csv_gz(sample_project.database_url, "usdcop_m5_ohlcv", clone.root / "backups" / "usdcop_m5_ohlcv_2026.csv.gz")
+    table_to_csv_gz(
+        sample_project.database_url, "usdcop_m5_ohlcv", clone.root / "backups" / "usdcop_m5_ohlcv_2026.csv.gz"
+    )
     rescued = clone.seedctl("restore", env=env)
 
     assert rescued.returncode == 0, rescued.stderr
@@ -102,9 +105,15 @@ def run_watching_process_titles(
     project: Project, args: tuple[str, ...], env: dict[str, str], secrets: list[str]
 ) -> tuple[str, list[str]]:
     """Run seedctl, sampling every process's command line (what `ps` shows) meanwhile."""
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "seedctl"), *args], cwd=project.root,
-                            env={**project.env, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "seedctl"), *args],
+        cwd=project.root,
+        env={**project.env, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     leaked: list[str] = []
     while proc.poll() is None:
         for entry in Path("/proc").iterdir():
@@ -151,12 +160,17 @@ def test_secrets_never_leave_env_and_config_local(
             return [s for s in secrets if s in text]
 
         assert [leaks(o) for o in outputs] == [[]] * len(outputs)
-        history = subprocess.run(["git", "log", "-p", "--all"], cwd=sample_project.root, capture_output=True,
-                                 text=True, check=True).stdout
+        history = subprocess.run(
+            ["git", "log", "-p", "--all"], cwd=sample_project.root, capture_output=True, text=True, check=True
+        ).stdout
         assert leaks(history) == []
         for path in sample_project.root.rglob("*"):
-            if path.is_file() and ".git" not in path.parts and path.name != "config.local" \
-                    and "cache" not in path.parts:
+            if (
+                path.is_file()
+                and ".git" not in path.parts
+                and path.name != "config.local"
+                and "cache" not in path.parts
+            ):
                 assert leaks(path.read_bytes().decode("utf-8", "replace")) == [], path
         assert leaks((sample_project.root / ".dvc" / "config.local").read_text()) != []  # where they belong
     finally:
@@ -172,8 +186,10 @@ def test_checkout_of_an_old_tag_restores_that_state(
     pushed_project(sample_project, s3_env)
     sample_project.git("tag", "seeds/v1")
     first = sample_contents(sample_project.database_url)
-    sample_project.sql("INSERT INTO trades_history (opened_at, side, entry_price, quantity) "
-                       "VALUES ('2026-01-15 17:00+00', 'short', 3700, 1000)")
+    sample_project.sql(
+        "INSERT INTO trades_history (opened_at, side, entry_price, quantity) "
+        "VALUES ('2026-01-15 17:00+00', 'short', 3700, 1000)"
+    )
     sample_project.sql("UPDATE fidelity SET t = 'second snapshot' WHERE id = 6")
     second_run = sample_project.seedctl("snapshot", env=s3_env)
     assert second_run.returncode == 0, second_run.stderr
@@ -202,8 +218,7 @@ def test_new_server_seeder_is_idempotent(
     pushed_project(sample_project, s3_env)
     clone = fresh_clone(sample_project, tmp_path / "new-server")
     target = new_database(pg_server)
-    seeder = [str(Path(sys.executable)), str(clone.root / "scripts" / "init" / "04-seed-from-minio.py"),
-              "--wait", "5"]
+    seeder = [str(Path(sys.executable)), str(clone.root / "scripts" / "init" / "04-seed-from-minio.py"), "--wait", "5"]
     env = {**s3_env, "DATABASE_URL": target}
 
     first = clone.run(*seeder, env=env)
@@ -216,8 +231,16 @@ def test_new_server_seeder_is_idempotent(
     assert "nothing to do" in second.stdout
     assert sample_contents(target) == sample_contents(sample_project.database_url)
 
-    local = clone.run(str(Path(sys.executable)), "scripts/restore_from_snapshot.py", "--source", "local",
-                      "--version", "latest", "--dry-run", env=env)
+    local = clone.run(
+        str(Path(sys.executable)),
+        "scripts/restore_from_snapshot.py",
+        "--source",
+        "local",
+        "--version",
+        "latest",
+        "--dry-run",
+        env=env,
+    )
     assert local.returncode == 8 and "--mode" in local.stderr  # tables are full: safe mode refuses
     checked = clone.run(str(Path(sys.executable)), "scripts/verify_seed_integrity.py", "--db", env=env)
     assert checked.returncode == 0, checked.stderr
@@ -233,8 +256,9 @@ def test_server_side_encryption_is_passed_to_every_upload(
     keys = s3_server.keys(s3_env["MINIO_BUCKET"])
     assert keys
     client = s3_server.client()
-    assert {client.head_object(Bucket=s3_env["MINIO_BUCKET"], Key=k).get("ServerSideEncryption")
-            for k in keys} == {"AES256"}
+    assert {client.head_object(Bucket=s3_env["MINIO_BUCKET"], Key=k).get("ServerSideEncryption") for k in keys} == {
+        "AES256"
+    }
 
     bad = sample_project.seedctl("remote", env={**s3_env, "MINIO_SSE": "rot13"})
     assert bad.returncode == 7 and "MINIO_SSE" in bad.stderr
@@ -252,16 +276,16 @@ def test_snapshot_git_push_sends_commit_and_tag_to_origin(
 
     assert result.returncode == 0, result.stderr
     tag = next(line.split()[-1] for line in result.stdout.splitlines() if "committed and tagged" in line)
-    remote_tags = subprocess.run(["git", "tag", "--list"], cwd=origin, capture_output=True, text=True,
-                                 check=True).stdout.split()
+    remote_tags = subprocess.run(
+        ["git", "tag", "--list"], cwd=origin, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert tag in remote_tags
-    assert subprocess.run(["git", "rev-parse", "main"], cwd=origin, capture_output=True, text=True,
-                          check=True).stdout == sample_project.git("rev-parse", "HEAD")
+    assert subprocess.run(
+        ["git", "rev-parse", "main"], cwd=origin, capture_output=True, text=True, check=True
+    ).stdout == sample_project.git("rev-parse", "HEAD")
 
 
-def test_tag_refuses_until_pushed_then_commits_and_tags(
-    sample_project: Project, s3_env: dict[str, str]
-) -> None:
+def test_tag_refuses_until_pushed_then_commits_and_tags(sample_project: Project, s3_env: dict[str, str]) -> None:
     built = sample_project.seedctl("snapshot", "--no-push", env=s3_env)
     assert built.returncode == 0, built.stderr
 

@@ -31,8 +31,7 @@ def rows(url: str, table: str, order: str) -> list[str]:
 def state(url: str) -> dict[str, object]:
     """Everything a restore could change: tables and their full contents."""
     with psycopg.connect(url) as conn:
-        present = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
+        present = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
     return {t: rows(url, t, TABLES.get(t, "1")) for t in present}
 
 
@@ -59,7 +58,8 @@ def test_restore_into_empty_database_is_exact(sample_project: Project, pg_server
         # Identity columns continue after the restored ids.
         new_id = conn.execute(
             "INSERT INTO trades_history (opened_at, side, entry_price, quantity) "
-            "VALUES (now(), 'long', 4000, 1) RETURNING id").fetchone()[0]
+            "VALUES (now(), 'long', 4000, 1) RETURNING id"
+        ).fetchone()[0]
         assert new_id == conn.execute("SELECT max(id) FROM trades_history WHERE id < %s", (new_id,)).fetchone()[0] + 1
         conn.rollback()
         check = conn.execute("SELECT count(*) FROM trades_history WHERE side NOT IN ('long', 'short')").fetchone()
@@ -141,22 +141,30 @@ def test_restore_killed_mid_load_leaves_target_unchanged(sample_project: Project
     with psycopg.connect(target, autocommit=True) as conn:
         conn.execute("DELETE FROM macro_indicators_daily WHERE fecha > '2000-01-01'")
         # Slow every row the restore inserts, so there is time to kill it mid-COPY.
-        conn.execute("CREATE FUNCTION crawl() RETURNS trigger LANGUAGE plpgsql AS "
-                     "$$ BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END $$")
-        conn.execute("CREATE TRIGGER crawl BEFORE INSERT ON macro_indicators_daily "
-                     "FOR EACH ROW EXECUTE FUNCTION crawl()")
+        conn.execute(
+            "CREATE FUNCTION crawl() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER crawl BEFORE INSERT ON macro_indicators_daily FOR EACH ROW EXECUTE FUNCTION crawl()"
+        )
     before = state(target)
 
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "seedctl"), "restore",
-                             "--mode", "replace"], cwd=sample_project.root,
-                            env={**sample_project.env, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "seedctl"), "restore", "--mode", "replace"],
+        cwd=sample_project.root,
+        env={**sample_project.env, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         with psycopg.connect(target, autocommit=True) as conn:
             while time.monotonic() < deadline:
                 copying = conn.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'seedctl' "
-                    "AND query LIKE 'COPY%%macro_indicators_daily%%'").fetchone()[0]
+                    "AND query LIKE 'COPY%%macro_indicators_daily%%'"
+                ).fetchone()[0]
                 if copying:
                     break
                 time.sleep(0.02)
@@ -169,19 +177,24 @@ def test_restore_killed_mid_load_leaves_target_unchanged(sample_project: Project
 
     deadline = time.monotonic() + 30  # the server notices the dead client and rolls back
     with psycopg.connect(target, autocommit=True) as conn:
-        while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'seedctl'"
-                           ).fetchone()[0] and time.monotonic() < deadline:
+        while (
+            conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'seedctl'").fetchone()[0]
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.1)
     assert state(target) == before
 
 
-def test_historical_restore_by_revision_leaves_work_tree_alone(sample_project: Project, pg_server: TempPostgres) -> None:
+def test_historical_restore_by_revision_leaves_work_tree_alone(
+    sample_project: Project, pg_server: TempPostgres
+) -> None:
     snapshot(sample_project)
     sample_project.git("tag", "seeds/v1")
     first = state(sample_project.database_url)
     sample_project.sql("DELETE FROM trades_history WHERE id > 5")
-    sample_project.sql("UPDATE macro_indicators_daily SET vix = 99.9 WHERE fecha = "
-                       "(SELECT max(fecha) FROM macro_indicators_daily)")
+    sample_project.sql(
+        "UPDATE macro_indicators_daily SET vix = 99.9 WHERE fecha = (SELECT max(fecha) FROM macro_indicators_daily)"
+    )
     params = sample_project.params()
     params["validation"]["allow_shrinking_history"] = True
     sample_project.write_params(params)
@@ -221,7 +234,8 @@ def test_post_restore_hook_runs_and_its_status_is_reported(sample_project: Proje
     snapshot(sample_project)
     params = sample_project.params()
     params["backup"]["post_restore_hook"] = (
-        'echo "$SEEDCTL_SNAPSHOT_VERSION|$SEEDCTL_RESTORED_TABLES" > hook.out; exit ${HOOK_EXIT:-0}')
+        'echo "$SEEDCTL_SNAPSHOT_VERSION|$SEEDCTL_RESTORED_TABLES" > hook.out; exit ${HOOK_EXIT:-0}'
+    )
     sample_project.write_params(params)
     target = new_database(pg_server)
 

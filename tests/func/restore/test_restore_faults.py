@@ -26,7 +26,6 @@ import psycopg
 import pytest
 
 from seedctl_dev.testing import run_sql
-
 from tests.helpers import (
     GATE_KEY,
     GATES,
@@ -40,14 +39,18 @@ from tests.helpers import (
     wait_until_gone,
 )
 
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("point", "kill"), [
-    ("load", "client"),
-    ("primary-key", "client"),
-    ("index", "client"),
-    ("verification", "client"),
-    ("index", "connection"),
-])
+@pytest.mark.parametrize(
+    ("point", "kill"),
+    [
+        ("load", "client"),
+        ("primary-key", "client"),
+        ("index", "client"),
+        ("verification", "client"),
+        ("index", "connection"),
+    ],
+)
 def test_restore_killed_at_any_point_leaves_the_target_unchanged(
     snapshotted: Project, diverged_target: str, point: str, kill: str
 ) -> None:
@@ -69,7 +72,7 @@ def test_restore_killed_at_any_point_leaves_the_target_unchanged(
     again = snapshotted.seedctl("restore", "--mode", "replace", env={"DATABASE_URL": url})
     assert again.returncode == 0, again.stderr
     restored, source = contents(url), contents(snapshotted.database_url)
-    assert restored.pop("public.keepme") == ["(1,\"not in any snapshot\")"]
+    assert restored.pop("public.keepme") == ['(1,"not in any snapshot")']
     assert restored == source
 
 
@@ -87,8 +90,10 @@ def kill_restore_at(project: Project, url: str, point: str, kill: str) -> None:
             if kill == "client":
                 kill_group(proc)
             else:
-                gate.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                             "WHERE application_name = 'seedctl' AND datname = current_database()")
+                gate.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'seedctl' AND datname = current_database()"
+                )
                 out, err = proc.communicate(timeout=60)
                 result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
                 line = one_error_line(result, "rolled back")
@@ -106,16 +111,22 @@ def test_killed_restore_leaves_identity_sequences_alone(snapshotted: Project, di
     transaction (building usdcop_m5_ohlcv's index; trades_history comes before it) must leave
     the identity sequence where it was, or the next INSERT collides with an existing row."""
     url = diverged_target
-    run_sql(url, """
+    run_sql(
+        url,
+        """
         INSERT INTO trades_history (id, opened_at, side, entry_price, quantity)
             SELECT g, now(), 'long', 4000, 1 FROM generate_series(1000, 1010) g;
         SELECT setval(pg_get_serial_sequence('trades_history', 'id'), 1010);
-    """)
+    """,
+    )
     before = state(url)
 
     kill_restore_at(snapshotted, url, "index", "client")
 
     assert state(url)["sequences"] == before["sequences"]
-    new_id = run_sql(url, "INSERT INTO trades_history (opened_at, side, entry_price, quantity) "
-                          "VALUES (now(), 'short', 4000, 1) RETURNING id")[0][0]
+    new_id = run_sql(
+        url,
+        "INSERT INTO trades_history (opened_at, side, entry_price, quantity) "
+        "VALUES (now(), 'short', 4000, 1) RETURNING id",
+    )[0][0]
     assert new_id == 1011

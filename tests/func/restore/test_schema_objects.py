@@ -107,16 +107,23 @@ def assert_app_continues(source: str, target: str) -> None:
             assert target_next[table] >= source_next[table], table
     # The sequences (not only the rows) are there, with their defaults and owners.
     with psycopg.connect(target) as conn:
-        owned = dict(conn.execute(
-            "SELECT t, pg_get_serial_sequence(t, 'id') FROM unnest(%s::text[]) t", (list(SEQUENCE_TABLES),)))
+        owned = dict(
+            conn.execute(
+                "SELECT t, pg_get_serial_sequence(t, 'id') FROM unnest(%s::text[]) t", (list(SEQUENCE_TABLES),)
+            )
+        )
         assert owned["s_serial"] == "public.s_serial_id_seq"
         assert owned["s_shared_a"] == "public.shared_ids" and owned["s_shared_b"] is None
-        assert conn.execute("SELECT increment_by FROM pg_sequences WHERE sequencename = 'shared_ids'").fetchone() == (5,)
-        assert conn.execute("SELECT attidentity FROM pg_attribute WHERE attrelid = 's_always'::regclass "
-                            "AND attname = 'id'").fetchone() == ("a",)
+        assert conn.execute("SELECT increment_by FROM pg_sequences WHERE sequencename = 'shared_ids'").fetchone() == (
+            5,
+        )
+        assert conn.execute(
+            "SELECT attidentity FROM pg_attribute WHERE attrelid = 's_always'::regclass AND attname = 'id'"
+        ).fetchone() == ("a",)
         # identity options came along (START WITH 10 INCREMENT BY 2)
-        assert conn.execute("SELECT start_value, increment_by FROM pg_sequences "
-                            "WHERE sequencename = 's_always_id_seq'").fetchone() == (10, 2)
+        assert conn.execute(
+            "SELECT start_value, increment_by FROM pg_sequences WHERE sequencename = 's_always_id_seq'"
+        ).fetchone() == (10, 2)
 
 
 def assert_types_work(target: str) -> None:
@@ -144,8 +151,13 @@ def test_blank_server_gets_sequences_types_and_extensions(
 
     assert result.returncode == 0, result.stderr
     assert "not recreated" not in result.stdout
-    for made in ("created extension citext", "created extension hstore", "created enum type public.mood",
-                 "created domain type public.price", "created composite type public.segment"):
+    for made in (
+        "created extension citext",
+        "created extension hstore",
+        "created enum type public.mood",
+        "created domain type public.price",
+        "created composite type public.segment",
+    ):
         assert made in result.stdout, made
     for table in TABLES:
         assert rows(target, table) == rows(project.database_url, table), table
@@ -164,8 +176,9 @@ def test_schema_first_server_continues_after_the_restored_ids(
     target = new_database(pg_server)
     init = tmp_path / "01-schema.sql"
     init.write_text(APP_SCHEMA)
-    psql = subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", "-f", str(init), target],
-                          capture_output=True, text=True, check=False)
+    psql = subprocess.run(
+        ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-f", str(init), target], capture_output=True, text=True, check=False
+    )
     assert psql.returncode == 0, psql.stderr
 
     if how == "cli":
@@ -219,8 +232,10 @@ def test_present_type_that_differs_is_refused_before_any_write(
 
 
 def test_type_nobody_can_recreate_is_refused_at_snapshot_time(project: Project) -> None:
-    project.sql("CREATE TYPE floatrange AS RANGE (subtype = float8);"
-                "CREATE TABLE ranged (id integer PRIMARY KEY, r floatrange); INSERT INTO ranged VALUES (1, '[1,2)')")
+    project.sql(
+        "CREATE TYPE floatrange AS RANGE (subtype = float8);"
+        "CREATE TABLE ranged (id integer PRIMARY KEY, r floatrange); INSERT INTO ranged VALUES (1, '[1,2)')"
+    )
     params = project.params()
     params["sources"] = {"ranged": {"table": "public.ranged", "min_rows": 1, "max_null_ratio": 1.0}}
     project.write_params(params)
@@ -262,8 +277,13 @@ def test_existing_table_takes_widened_columns_and_refuses_the_rest(
     verify = clone.seedctl("verify", "--db", env={"DATABASE_URL": widened})
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
-    for column, there in (("amount", "text"), ("f", "double precision"), ("qty", "smallint"),
-                          ("label", "varchar(2)"), ("at", "timestamp(0)")):
+    for column, there in (
+        ("amount", "text"),
+        ("f", "double precision"),
+        ("qty", "smallint"),
+        ("label", "varchar(2)"),
+        ("at", "timestamp(0)"),
+    ):
         target = new_database(pg_server)
         run_sql(target, WIDE_TARGET.replace(f" {column} ", f" {column} {there}, seedctl_was_{column} ", 1))
         result = restore(clone, target, s3_env, "--mode", "replace")
@@ -282,8 +302,12 @@ def test_existing_table_takes_widened_columns_and_refuses_the_rest(
         assert fixed.returncode == 0, (column, fixed.stderr)
 
     missing = new_database(pg_server)
-    run_sql(missing, WIDE_TARGET.replace("label text,", "").replace("counted integer NOT NULL DEFAULT 0",
-                                                                  "counted integer NOT NULL"))
+    run_sql(
+        missing,
+        WIDE_TARGET.replace("label text,", "").replace(
+            "counted integer NOT NULL DEFAULT 0", "counted integer NOT NULL"
+        ),
+    )
     result = restore(clone, missing, s3_env)
     assert result.returncode == 8
     assert "column label (character varying(10)) is missing" in result.stderr
@@ -291,12 +315,12 @@ def test_existing_table_takes_widened_columns_and_refuses_the_rest(
     assert "and 1 more column problem" in result.stderr
 
 
-def test_format_2_snapshot_without_the_new_keys_still_restores(
-    project: Project, pg_server: TempPostgres
-) -> None:
-    project.sql("CREATE TABLE s_serial (id serial PRIMARY KEY, note text);"
-                "CREATE TABLE s_always (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);"
-                "INSERT INTO s_serial (note) VALUES ('a'), ('b'); INSERT INTO s_always (note) VALUES ('a'), ('b')")
+def test_format_2_snapshot_without_the_new_keys_still_restores(project: Project, pg_server: TempPostgres) -> None:
+    project.sql(
+        "CREATE TABLE s_serial (id serial PRIMARY KEY, note text);"
+        "CREATE TABLE s_always (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);"
+        "INSERT INTO s_serial (note) VALUES ('a'), ('b'); INSERT INTO s_always (note) VALUES ('a'), ('b')"
+    )
     params = project.params()
     params["sources"] = {t: {"table": f"public.{t}", "min_rows": 1} for t in ("s_serial", "s_always")}
     project.write_params(params)

@@ -11,7 +11,6 @@ import time
 
 from seedctl.signals import descendants
 from seedctl_dev.testing import run_sql
-
 from tests.helpers import (
     GATE_KEY,
     GATES,

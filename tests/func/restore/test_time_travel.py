@@ -29,9 +29,14 @@ def table_digests(url: str) -> dict[str, tuple[int, str]]:
     keys = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id"}
     with psycopg.connect(url) as conn:
         conn.execute("SET TimeZone = 'UTC'")
-        return {t: tuple(conn.execute(f"SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY {k}), '')) "
-                                      f"FROM {t} r").fetchone())  # type: ignore[misc]
-                for t, k in keys.items()}
+        return {
+            t: tuple(
+                conn.execute(
+                    f"SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY {k}), '')) FROM {t} r"
+                ).fetchone()
+            )  # type: ignore[misc]
+            for t, k in keys.items()
+        }
 
 
 def snapshot(project: Project, s3_env: dict[str, str]) -> tuple[str, dict[str, tuple[int, str]]]:
@@ -41,11 +46,18 @@ def snapshot(project: Project, s3_env: dict[str, str]) -> tuple[str, dict[str, t
     return tag, table_digests(project.database_url)
 
 
-@pytest.mark.parametrize(("pull_first", "clone"), [(True, False), (False, False), (False, True)],
-                         ids=["dvc-pull", "restore-pulls", "fresh-clone"])
+@pytest.mark.parametrize(
+    ("pull_first", "clone"),
+    [(True, False), (False, False), (False, True)],
+    ids=["dvc-pull", "restore-pulls", "fresh-clone"],
+)
 def test_older_newer_older_in_one_checkout(
-    sample_project: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path,
-    pull_first: bool, clone: bool,
+    sample_project: Project,
+    s3_env: dict[str, str],
+    pg_server: TempPostgres,
+    tmp_path: Path,
+    pull_first: bool,
+    clone: bool,
 ) -> None:
     tag_a, state_a = snapshot(sample_project, s3_env)
     sample_project.sql(CHANGE)

@@ -53,8 +53,9 @@ INSERT INTO tc_user_types VALUES
 """
 
 # Output settings under which equal text means equal values (shortest-exact floats).
-COMPARE_SETTINGS = ("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; "
-                    "SET extra_float_digits = 3")
+COMPARE_SETTINGS = (
+    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3"
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +71,14 @@ def new_server(pg_server: TempPostgres, tmp_path_factory: pytest.TempPathFactory
 
 def columns(url: str, table: str) -> list[tuple[str, str]]:
     with psycopg.connect(url) as conn:
-        return [(r[0], r[1]) for r in conn.execute(
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (table,))]
+        return [
+            (r[0], r[1])
+            for r in conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                (table,),
+            )
+        ]
 
 
 def values(url: str, table: str) -> list[tuple[str | None, ...]]:
@@ -80,7 +86,8 @@ def values(url: str, table: str) -> list[tuple[str | None, ...]]:
     order). ROW(v)::text is the type's output function (xml::text would be the stored text)."""
     names = [c for c, _ in columns(url, table)]
     query = sql.SQL("SELECT {} FROM {}").format(
-        sql.SQL(", ").join(sql.SQL("ROW({})::text").format(sql.Identifier(c)) for c in names), sql.Identifier(table))
+        sql.SQL(", ").join(sql.SQL("ROW({})::text").format(sql.Identifier(c)) for c in names), sql.Identifier(table)
+    )
     with psycopg.connect(url) as conn:
         conn.execute(COMPARE_SETTINGS)
         rows = conn.execute(query).fetchall()
@@ -89,18 +96,26 @@ def values(url: str, table: str) -> list[tuple[str | None, ...]]:
 
 def checksum(url: str, table: str, types: list[tuple[str, str]]) -> str:
     with psycopg.connect(url) as conn:
-        result = table_checksum(conn, sql.Identifier(table), [c for c, _ in types],
-                                algorithm=CHECKSUM_ALGORITHM, types=[t for _, t in types])
+        result = table_checksum(
+            conn,
+            sql.Identifier(table),
+            [c for c, _ in types],
+            algorithm=CHECKSUM_ALGORITHM,
+            types=[t for _, t in types],
+        )
     return f"{result.rows}:{result.digest}"
 
 
-def pg_dump_restore(server: TempPostgres, source: str, target: str, tmp_path: Path,
-                    exclude: tuple[str, ...] = ()) -> None:
+def pg_dump_restore(
+    server: TempPostgres, source: str, target: str, tmp_path: Path, exclude: tuple[str, ...] = ()
+) -> None:
     """The reference: pg_dump -Fc and pg_restore (server's binaries) of the source."""
     dump = tmp_path / "reference.dump"
     skip = [f"--exclude-table={t}" for t in exclude]
-    for args in ([str(server.bin_dir / "pg_dump"), "-Fc", *skip, "-f", str(dump), "-d", source],
-                 [str(server.bin_dir / "pg_restore"), "--no-owner", "-d", target, str(dump)]):
+    for args in (
+        [str(server.bin_dir / "pg_dump"), "-Fc", *skip, "-f", str(dump), "-d", source],
+        [str(server.bin_dir / "pg_restore"), "--no-owner", "-d", target, str(dump)],
+    ):
         done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
         assert done.returncode == 0, done.stderr
 
@@ -211,8 +226,9 @@ def _has_xml(url: str) -> bool:
     return True
 
 
-def _user_types_round_trip(project: Project, pg_server: TempPostgres, target: str, tmp_path: Path,
-                           new_server: TempPostgres) -> None:
+def _user_types_round_trip(
+    project: Project, pg_server: TempPostgres, target: str, tmp_path: Path, new_server: TempPostgres
+) -> None:
     project.sql(UDT_TYPES + UDT_TABLE)
     snapshot(project, ["tc_user_types"])
     reference = new_server.create_database(f"r_{uuid.uuid4().hex[:10]}")
@@ -245,13 +261,18 @@ def test_xml_is_checksummed_as_its_output(env_db: str) -> None:
     """xml::text keeps a declaration that the output (and so every copy) drops: the checksum
     hashes the output, and equals the text hash for every value without a declaration."""
     with psycopg.connect(env_db, autocommit=True) as conn:
-        conn.execute("CREATE TABLE a (x xml); CREATE TABLE b (x xml); CREATE TABLE c (x xml); "
-                     """INSERT INTO a VALUES ('<?xml version="1.0"?><a>1</a>'), ('b'), (NULL);"""
-                     "INSERT INTO b VALUES ('<a>1</a>'), ('b'), (NULL);"
-                     "INSERT INTO c VALUES ('<a>2</a>'), ('b'), (NULL)")
-        digest = {t: table_checksum(conn, sql.Identifier(t), ["x"], algorithm=CHECKSUM_ALGORITHM, types=["xml"])
-                  for t in "abc"}
-        as_text = table_checksum(conn, sql.Identifier("b"), ["x"], algorithm=CHECKSUM_ALGORITHM,
-                                 types=["json"])  # any type hashed as its ::text
+        conn.execute(
+            "CREATE TABLE a (x xml); CREATE TABLE b (x xml); CREATE TABLE c (x xml); "
+            """INSERT INTO a VALUES ('<?xml version="1.0"?><a>1</a>'), ('b'), (NULL);"""
+            "INSERT INTO b VALUES ('<a>1</a>'), ('b'), (NULL);"
+            "INSERT INTO c VALUES ('<a>2</a>'), ('b'), (NULL)"
+        )
+        digest = {
+            t: table_checksum(conn, sql.Identifier(t), ["x"], algorithm=CHECKSUM_ALGORITHM, types=["xml"])
+            for t in "abc"
+        }
+        as_text = table_checksum(
+            conn, sql.Identifier("b"), ["x"], algorithm=CHECKSUM_ALGORITHM, types=["json"]
+        )  # any type hashed as its ::text
     assert digest["a"] == digest["b"] == as_text
     assert digest["c"] != digest["b"]

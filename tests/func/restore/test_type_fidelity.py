@@ -11,8 +11,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from seedctl.config import parse_params
-from seedctl.snapshot.export import run_export
 from seedctl.pg.pgtypes import to_pg_text
+from seedctl.snapshot.export import run_export
 from tests.helpers import FIDELITY_SQL
 
 PARAMS = {"sources": {"fidelity": {"table": "public.fidelity", "min_rows": 1}}}

@@ -52,30 +52,54 @@ class Airflow:
     bin: Path
     env: dict[str, str]
 
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(self.bin / "airflow"), *args], env={**self.env, **(env or {})},
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              check=False)
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.bin / "airflow"), *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
 
     def python(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(self.bin / "python"), *args], env={**self.env, **(env or {})},
-                              capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, check=False)
+        return subprocess.run(
+            [str(self.bin / "python"), *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
 
 
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Airflow:
     """.venv-airflow (built once from its lock) and a fresh SQLite-backed AIRFLOW_HOME."""
-    built = subprocess.run(["make", "--no-print-directory", "airflow-venv"], cwd=REPO, capture_output=True,
-                           text=True, timeout=1200, stdin=subprocess.DEVNULL, check=False)
+    built = subprocess.run(
+        ["make", "--no-print-directory", "airflow-venv"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert built.returncode == 0, built.stdout + built.stderr
     home = tmp_path_factory.mktemp("airflow-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SEEDCTL_"))}
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent),
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent),
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        }
+    )
     af = Airflow(AIRFLOW_VENV / "bin", env)
     migrated = af.run("db", "migrate")
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
@@ -86,8 +110,13 @@ def dag_env(project: Project, s3_env: dict[str, str]) -> dict[str, str]:
     """The Airflow worker's environment for a deployment of this scratch project."""
     env = {k: v for k, v in project.env.items() if k.startswith(("GIT_", "DVC_", "CI"))}
     env.update(s3_env)
-    env.update({"SEEDCTL_PROJECT_DIR": str(project.root), "SEEDCTL_BIN": str(BIN / "seedctl"),
-                "DATABASE_URL": project.database_url})
+    env.update(
+        {
+            "SEEDCTL_PROJECT_DIR": str(project.root),
+            "SEEDCTL_BIN": str(BIN / "seedctl"),
+            "DATABASE_URL": project.database_url,
+        }
+    )
     if project.run(str(BIN / "seedctl"), "prune", "--help").returncode != 0:
         env["SEEDCTL_DAG_SKIP_PRUNE"] = "1"  # `seedctl prune` not in this checkout yet
     return env
@@ -107,9 +136,16 @@ def test_dag_imports_without_errors(airflow: Airflow) -> None:
     assert inspected.returncode == 0, inspected.stderr
     dag = json.loads(inspected.stdout.strip().splitlines()[-1])
     assert dag == {
-        "dag_id": "l0_seed_backup", "schedule": "0 2 * * 0", "catchup": False, "max_active_runs": 1,
-        "tasks": {"snapshot": ["push"], "push": ["tag"], "tag": ["prune"], "prune": []}, "bash": True,
-        "retries": 2, "retry_delay": 300.0, "backoff": True, "max_retry_delay": 3600.0,
+        "dag_id": "l0_seed_backup",
+        "schedule": "0 2 * * 0",
+        "catchup": False,
+        "max_active_runs": 1,
+        "tasks": {"snapshot": ["push"], "push": ["tag"], "tag": ["prune"], "prune": []},
+        "bash": True,
+        "retries": 2,
+        "retry_delay": 300.0,
+        "backoff": True,
+        "max_retry_delay": 3600.0,
         "start_date": "2026-01-01T00:00:00+00:00",
     }
 
@@ -121,16 +157,18 @@ def test_schedule_follows_params_and_a_missing_project_is_an_import_error(airflo
     inspected = airflow.python("-c", INSPECT, str(DAG_FILE), env={"SEEDCTL_PROJECT_DIR": str(project)})
     assert inspected.returncode == 0, inspected.stderr
     assert json.loads(inspected.stdout.strip().splitlines()[-1])["schedule"] == "30 4 * * 6"
-    broken = airflow.run("dags", "list-import-errors", "--local", "-o", "json",
-                         env={"SEEDCTL_PROJECT_DIR": str(tmp_path / "nowhere")})
+    broken = airflow.run(
+        "dags", "list-import-errors", "--local", "-o", "json", env={"SEEDCTL_PROJECT_DIR": str(tmp_path / "nowhere")}
+    )
     assert broken.returncode != 0
     (error,) = import_errors(broken)
     assert error["filepath"] == str(DAG_FILE)
     assert "params.yaml not found: set SEEDCTL_PROJECT_DIR to the seedctl checkout" in error["error"]
 
 
-def test_dags_test_end_to_end(airflow: Airflow, sample_project: Project, s3_env: dict[str, str],
-                              s3_server: S3Server) -> None:
+def test_dags_test_end_to_end(
+    airflow: Airflow, sample_project: Project, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
     project = sample_project
     head = project.git("rev-parse", "HEAD").strip()
     env = dag_env(project, s3_env)
@@ -154,7 +192,8 @@ def test_dags_test_end_to_end(airflow: Airflow, sample_project: Project, s3_env:
 
 
 def test_failed_validation_fails_the_run_and_publishes_nothing(
-        airflow: Airflow, sample_project: Project, s3_env: dict[str, str], s3_server: S3Server) -> None:
+    airflow: Airflow, sample_project: Project, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
     project = sample_project
     params = project.params()
     params["sources"]["usdcop_m5_ohlcv"]["min_rows"] = 10**9
@@ -177,12 +216,14 @@ def test_failed_validation_fails_the_run_and_publishes_nothing(
 
 
 def test_a_run_triggered_with_allow_shrink_accepts_lost_history(
-        airflow: Airflow, sample_project: Project, s3_env: dict[str, str]) -> None:
+    airflow: Airflow, sample_project: Project, s3_env: dict[str, str]
+) -> None:
     project = sample_project
     assert project.seedctl("snapshot", env=s3_env).returncode == 0
     project.sql("DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01'")
-    result = airflow.run("dags", "test", "l0_seed_backup", "2026-01-18", "--conf", '{"allow_shrink": true}',
-                         env=dag_env(project, s3_env))
+    result = airflow.run(
+        "dags", "test", "l0_seed_backup", "2026-01-18", "--conf", '{"allow_shrink": true}', env=dag_env(project, s3_env)
+    )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-6000:]
     commands = [line for line in log.splitlines() if "Running command" in line]

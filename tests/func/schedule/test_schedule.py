@@ -35,7 +35,7 @@ def table_locked(database_url: str, table: str = "public.usdcop_m5_ohlcv") -> It
         conn.rollback()
 
 
-def wait_for(predicate, what: str, timeout: float = 120) -> None:  # noqa: ANN001
+def wait_for(predicate, what: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -48,8 +48,15 @@ def snapshot_lock_held(project: Project) -> bool:
 
 
 def start(project: Project, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(list(args), cwd=project.root, env={**project.env, **env}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        list(args),
+        cwd=project.root,
+        env={**project.env, **env},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str, str]:
@@ -72,8 +79,7 @@ def assert_remote_consistent(project: Project, s3_env: dict[str, str], s3_server
     assert project.git("status", "--porcelain", "--", "dvc.lock", "seeds") == ""
 
 
-def test_second_snapshot_exits_9_or_waits(sample_project: Project, s3_env: dict[str, str],
-                                          s3_server: S3Server) -> None:
+def test_second_snapshot_exits_9_or_waits(sample_project: Project, s3_env: dict[str, str], s3_server: S3Server) -> None:
     project = sample_project
     seedctl = str(BIN / "seedctl")
     before = project.git("rev-parse", "HEAD").strip()
@@ -110,13 +116,21 @@ def test_second_snapshot_exits_9_or_waits(sample_project: Project, s3_env: dict[
 
 def cron_env(project: Project) -> dict[str, str]:
     """What cron gives a job: next to nothing (the settings come from the project's .env)."""
-    return {"PATH": "/usr/bin:/bin", "HOME": str(project.root.parent), "SHELL": "/bin/sh",
-            "LOGNAME": "seedctl", "GIT_AUTHOR_NAME": "cron", "GIT_AUTHOR_EMAIL": "cron@seedctl.invalid",
-            "GIT_COMMITTER_NAME": "cron", "GIT_COMMITTER_EMAIL": "cron@seedctl.invalid"}
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(project.root.parent),
+        "SHELL": "/bin/sh",
+        "LOGNAME": "seedctl",
+        "GIT_AUTHOR_NAME": "cron",
+        "GIT_AUTHOR_EMAIL": "cron@seedctl.invalid",
+        "GIT_COMMITTER_NAME": "cron",
+        "GIT_COMMITTER_EMAIL": "cron@seedctl.invalid",
+    }
 
 
-def test_cron_line_runs_once_at_a_time_with_a_log_per_run(sample_project: Project, s3_env: dict[str, str],
-                                                          s3_server: S3Server, tmp_path: Path) -> None:
+def test_cron_line_runs_once_at_a_time_with_a_log_per_run(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server, tmp_path: Path
+) -> None:
     project = sample_project
     # cron's environment is empty: the database and the remote come from the project's .env.
     settings = {**s3_env, "DATABASE_URL": project.database_url}
@@ -128,8 +142,14 @@ def test_cron_line_runs_once_at_a_time_with_a_log_per_run(sample_project: Projec
     assert command == job.command()
 
     def run_cron() -> subprocess.Popen[str]:
-        return subprocess.Popen(["/bin/sh", "-c", command], env=cron_env(project), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            env=cron_env(project),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
 
     with table_locked(project.database_url):
         first = run_cron()
@@ -148,7 +168,8 @@ def test_cron_line_runs_once_at_a_time_with_a_log_per_run(sample_project: Projec
     ran = [t for t in texts if "committed and tagged seeds/v" in t]
     assert len(skipped) == 1 and len(ran) == 1, texts
     assert skipped[0].strip().splitlines() == [
-        f"seedctl cron: skipped, the previous run still holds {project.root / '.dvc/tmp/cron.lock'}"]
+        f"seedctl cron: skipped, the previous run still holds {project.root / '.dvc/tmp/cron.lock'}"
+    ]
     assert s3_env["MINIO_SECRET_KEY"] not in ran[0]
     assert len(snapshot_tags(project)) == 1
     assert_remote_consistent(project, s3_env, s3_server)

@@ -52,13 +52,18 @@ def conn(env_db: str) -> Iterator[psycopg.Connection]:
 def columns(conn: psycopg.Connection, table: str) -> tuple[list[str], list[str]]:
     rows = conn.execute(
         "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (table,)
+        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (table,),
     ).fetchall()
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
-def checksum(conn: psycopg.Connection, table: str = "fidelity", algorithm: str = CHECKSUM_ALGORITHM,
-             cols: tuple[list[str], list[str]] | None = None) -> Checksum:
+def checksum(
+    conn: psycopg.Connection,
+    table: str = "fidelity",
+    algorithm: str = CHECKSUM_ALGORITHM,
+    cols: tuple[list[str], list[str]] | None = None,
+) -> Checksum:
     names, types = cols or columns(conn, table)
     return table_checksum(conn, sql.Identifier("public", table), names, algorithm=algorithm, types=types)
 
@@ -119,16 +124,28 @@ def test_a_value_moved_to_another_row_differs(conn: psycopg.Connection) -> None:
     for name in names[1:]:
         col = sql.Identifier(name)
         swap = sql.SQL("UPDATE fidelity f SET {c} = o.{c} FROM fidelity o WHERE (f.id, o.id) IN ((1, 2), (2, 1))")
-        same = conn.execute(sql.SQL("SELECT a.{c}::text IS NOT DISTINCT FROM b.{c}::text FROM fidelity a, fidelity b "
-                                    "WHERE a.id = 1 AND b.id = 2").format(c=col)).fetchone()[0]
+        same = conn.execute(
+            sql.SQL(
+                "SELECT a.{c}::text IS NOT DISTINCT FROM b.{c}::text FROM fidelity a, fidelity b "
+                "WHERE a.id = 1 AND b.id = 2"
+            ).format(c=col)
+        ).fetchone()[0]
         assert _differs(conn, swap.format(c=col)) != same, name
 
 
 PAIRS = {  # two columns of one type each, to swap values and NULLs between
-    "bigint": ("1", "2"), "numeric(12,4)": ("1.5", "2.5"), "numeric": ("1.0", "1.00"), "text": ("'a'", "'b'"),
-    "double precision": ("0", "'-0'"), "date": ("'2020-01-01'", "'infinity'"), "boolean": ("true", "false"),
-    "timestamp with time zone": ("'2020-01-01 00:00+00'", "'-infinity'"), "jsonb": ("'1'", "'[1]'"),
-    "bytea": ("'\\x00'", "''"), "uuid": ("md5('a')::uuid", "md5('b')::uuid"), "character(2)": ("'a'", "'b'"),
+    "bigint": ("1", "2"),
+    "numeric(12,4)": ("1.5", "2.5"),
+    "numeric": ("1.0", "1.00"),
+    "text": ("'a'", "'b'"),
+    "double precision": ("0", "'-0'"),
+    "date": ("'2020-01-01'", "'infinity'"),
+    "boolean": ("true", "false"),
+    "timestamp with time zone": ("'2020-01-01 00:00+00'", "'-infinity'"),
+    "jsonb": ("'1'", "'[1]'"),
+    "bytea": ("'\\x00'", "''"),
+    "uuid": ("md5('a')::uuid", "md5('b')::uuid"),
+    "character(2)": ("'a'", "'b'"),
 }
 
 
@@ -151,16 +168,19 @@ def test_values_and_nulls_swapped_between_columns_differ(conn: psycopg.Connectio
     assert digest((x, x), (y, y)) != digest((x, y), (y, x))  # values move between rows, column sums equal
 
 
-@pytest.mark.parametrize(("pg_type", "values"), [
-    ("double precision", ["0", "'-0'", "'NaN'", "NULL"]),
-    ("real", ["0", "'-0'", "'NaN'", "NULL"]),
-    ("numeric", ["1.0", "1.00", "1", "0", "0.0", "'NaN'", "NULL"]),
-    ("numeric(12,4)", ["0", "'NaN'", "NULL", "1", "-1"]),
-    ("text", ["''", "'a'", "'a '", "NULL"]),
-    ("character(3)", ["''", "'a'", "NULL"]),
-    ("interval", ["'1 day'", "'24 hours'", "NULL"]),
-    ("jsonb", ["'1.0'", "'1.00'", "'null'", "NULL"]),
-])
+@pytest.mark.parametrize(
+    ("pg_type", "values"),
+    [
+        ("double precision", ["0", "'-0'", "'NaN'", "NULL"]),
+        ("real", ["0", "'-0'", "'NaN'", "NULL"]),
+        ("numeric", ["1.0", "1.00", "1", "0", "0.0", "'NaN'", "NULL"]),
+        ("numeric(12,4)", ["0", "'NaN'", "NULL", "1", "-1"]),
+        ("text", ["''", "'a'", "'a '", "NULL"]),
+        ("character(3)", ["''", "'a'", "NULL"]),
+        ("interval", ["'1 day'", "'24 hours'", "NULL"]),
+        ("jsonb", ["'1.0'", "'1.00'", "'null'", "NULL"]),
+    ],
+)
 def test_values_postgresql_calls_equal_but_prints_differently_differ(
     conn: psycopg.Connection, pg_type: str, values: list[str]
 ) -> None:
@@ -191,14 +211,22 @@ def test_nondeterministic_collation_does_not_conflate(conn: psycopg.Connection) 
 
 def test_functions_on_the_search_path_cannot_fake_it(conn: psycopg.Connection) -> None:
     conn.execute("CREATE SCHEMA evil")
-    for fn, args in [("hashtextextended", "text, bigint"), ("hashint4extended", "integer, bigint"),
-                     ("hashint8extended", "bigint, bigint"), ("hash_numeric_extended", "numeric, bigint"),
-                     ("int8xor", "bigint, bigint"), ("timestamp_hash_extended", "timestamp, bigint"),
-                     ("hash_record_extended", "record, bigint"), ("uuid_hash_extended", "uuid, bigint")]:
+    for fn, args in [
+        ("hashtextextended", "text, bigint"),
+        ("hashint4extended", "integer, bigint"),
+        ("hashint8extended", "bigint, bigint"),
+        ("hash_numeric_extended", "numeric, bigint"),
+        ("int8xor", "bigint, bigint"),
+        ("timestamp_hash_extended", "timestamp, bigint"),
+        ("hash_record_extended", "record, bigint"),
+        ("uuid_hash_extended", "uuid, bigint"),
+    ]:
         conn.execute(f"CREATE FUNCTION evil.{fn}({args}) RETURNS bigint LANGUAGE plpgsql AS 'BEGIN RETURN 0; END'")
     conn.execute("CREATE FUNCTION evil.numeric_lt(numeric, integer) RETURNS boolean LANGUAGE sql AS 'SELECT true'")
-    conn.execute("CREATE FUNCTION evil.timezone(interval, timestamptz) RETURNS timestamp LANGUAGE sql "
-                 "AS 'SELECT NULL::timestamp'")
+    conn.execute(
+        "CREATE FUNCTION evil.timezone(interval, timestamptz) RETURNS timestamp LANGUAGE sql "
+        "AS 'SELECT NULL::timestamp'"
+    )
     conn.execute("CREATE DOMAIN evil.text AS pg_catalog.varchar(1)")
     snapshot = columns(conn, "fidelity")  # as the export saw them
     conn.execute("SET search_path = evil, pg_catalog, public")
@@ -227,8 +255,9 @@ def test_same_digests_on_both_major_versions(
             with db.connect(autocommit=True) as c:
                 c.execute(FIDELITY_SQL)
                 c.execute(GENERATED_SQL)
-                results.append([checksum(c, t, a) for t in ("fidelity", "gen")
-                                for a in (LEGACY_ALGORITHM, CHECKSUM_ALGORITHM)])
+                results.append(
+                    [checksum(c, t, a) for t in ("fidelity", "gen") for a in (LEGACY_ALGORITHM, CHECKSUM_ALGORITHM)]
+                )
         finally:
             server.drop_database("checksum_xv")
     assert results[0] == results[1]

@@ -11,8 +11,8 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
-from seedctl.pg import copyout
 from seedctl.config import parse_params
+from seedctl.pg import copyout
 from seedctl.snapshot.export import run_export
 from tests.helpers import new_database
 
@@ -49,8 +49,13 @@ CREATE INDEX quiet_series_sym ON quiet_series (sym);
 """
 EMPTY_SOURCES = {
     "quiet": {"table": "public.quiet", "required": False, "min_rows": 0},
-    "quiet_series": {"table": "public.quiet_series", "time_column": "t", "partition": "month",
-                     "required": True, "min_rows": 0},
+    "quiet_series": {
+        "table": "public.quiet_series",
+        "time_column": "t",
+        "partition": "month",
+        "required": True,
+        "min_rows": 0,
+    },
 }
 
 
@@ -81,11 +86,11 @@ def test_empty_tables_snapshot_and_restore_with_their_keys(
 
     # Rows arrive: the next snapshot's partitioned files replace the empty one; list and
     # diff read both versions.
-    project.sql("INSERT INTO quiet VALUES (1, 'a'); "
-                "INSERT INTO quiet_series VALUES ('2024-03-01 10:00+00', 'X', 1.5)")
+    project.sql("INSERT INTO quiet VALUES (1, 'a'); INSERT INTO quiet_series VALUES ('2024-03-01 10:00+00', 'X', 1.5)")
     snapshot(project, EMPTY_SOURCES, env=s3_env)
     assert [p["file"] for p in manifest(project)["tables"]["quiet_series"]["parts"]] == [
-        "data/quiet_series/2024-03.parquet"]
+        "data/quiet_series/2024-03.parquet"
+    ]
     assert not (project.seeds / "data" / "quiet_series" / "empty.parquet").exists()
     listed = project.seedctl("list", "--json", env=s3_env)
     assert listed.returncode == 0, listed.stderr
@@ -115,6 +120,7 @@ def test_min_rows_decides_whether_empty_is_acceptable(project: Project) -> None:
 
 # --- values of tens of MB -------------------------------------------------------------------
 
+
 def test_values_of_tens_of_megabytes_round_trip(project: Project, pg_server: TempPostgres) -> None:
     # ~24 MB of text (with quotes and newlines, which CSV escapes), 12 MB of bytea (24 MB as
     # hex text) and a ~20 MB jsonb document, next to small rows on either side.
@@ -134,8 +140,10 @@ def test_values_of_tens_of_megabytes_round_trip(project: Project, pg_server: Tem
 
     assert restored.returncode == 0, restored.stderr
     assert "rows + checksum" in restored.stdout
-    query = ("SELECT id || ':' || coalesce(md5(t), '-') || coalesce(md5(b), '-') || coalesce(md5(j::text), '-') "
-             "|| ':' || coalesce(octet_length(t), -1) || ',' || coalesce(octet_length(b), -1) FROM blobs ORDER BY id")
+    query = (
+        "SELECT id || ':' || coalesce(md5(t), '-') || coalesce(md5(b), '-') || coalesce(md5(j::text), '-') "
+        "|| ':' || coalesce(octet_length(t), -1) || ',' || coalesce(octet_length(b), -1) FROM blobs ORDER BY id"
+    )
     source = texts(project.database_url, query)
     assert texts(target, query) == source
     assert int(source[1].rsplit(":", 1)[1].split(",")[0]) > 20_000_000
@@ -163,17 +171,25 @@ FROM generate_series(0, 40) g, (VALUES ('from'), ('Where')) v(s);
 
 def test_quoted_identifiers_everywhere_round_trip(project: Project, pg_server: TempPostgres) -> None:
     project.sql(QUOTED_TABLE)
-    snapshot(project, {"mixed_case": {
-        "table": '"My Schema"."Mixed Case"',
-        "time_column": '"Trade Time"',
-        "partition": "month",
-        "min_rows": 82,
-        "ohlcv": {"open": '"Open"', "high": "HIGH", "low": '"LOW"', "close": '"close price"'},
-        "column_max_null_ratio": {'"Note, ""quoted"""': 0.6, '"select"': 0.0},
-    }})
+    snapshot(
+        project,
+        {
+            "mixed_case": {
+                "table": '"My Schema"."Mixed Case"',
+                "time_column": '"Trade Time"',
+                "partition": "month",
+                "min_rows": 82,
+                "ohlcv": {"open": '"Open"', "high": "HIGH", "low": '"LOW"', "close": '"close price"'},
+                "column_max_null_ratio": {'"Note, ""quoted"""': 0.6, '"select"': 0.0},
+            }
+        },
+    )
     files = sorted(p["file"] for p in manifest(project)["tables"]["mixed_case"]["parts"])
-    assert files == ["data/mixed_case/2024-01.parquet", "data/mixed_case/2024-02.parquet",
-                     "data/mixed_case/2024-03.parquet"]
+    assert files == [
+        "data/mixed_case/2024-01.parquet",
+        "data/mixed_case/2024-02.parquet",
+        "data/mixed_case/2024-03.parquet",
+    ]
     target = new_database(pg_server)
 
     restored = project.seedctl("restore", env={"DATABASE_URL": target})
@@ -197,7 +213,7 @@ def test_unquoted_names_fold_to_lower_case(project: Project) -> None:
     result = project.seedctl("snapshot", "--no-push")
 
     assert result.returncode != 0
-    assert 'My Schema.mixed_case does not exist' in result.stderr, result.stderr
+    assert "My Schema.mixed_case does not exist" in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("through", ["psql", "psycopg"])
@@ -207,9 +223,11 @@ def test_rows_longer_than_the_csv_block_on_both_copy_paths(
     if through == "psycopg":
         monkeypatch.setattr(copyout, "find_psql", lambda: None)
     with psycopg.connect(env_db, autocommit=True) as conn:
-        conn.execute("CREATE TABLE big (id int PRIMARY KEY, t text, b bytea);"
-                     "INSERT INTO big VALUES (1, 'a', NULL),"
-                     " (2, repeat('x\"y', 3000000), decode(repeat('ff', 5000000), 'hex')), (3, NULL, '\\x00')")
+        conn.execute(
+            "CREATE TABLE big (id int PRIMARY KEY, t text, b bytea);"
+            "INSERT INTO big VALUES (1, 'a', NULL),"
+            " (2, repeat('x\"y', 3000000), decode(repeat('ff', 5000000), 'hex')), (3, NULL, '\\x00')"
+        )
 
     result = run_export(parse_params({"sources": {"big": {"table": "big"}}}), tmp_path / "seeds")
 

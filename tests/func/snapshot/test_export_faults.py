@@ -19,7 +19,6 @@ import pytest
 from seedctl_dev import sample
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
-
 from tests.helpers import (
     READER,
     READER_PW,
@@ -125,7 +124,9 @@ def test_sigkill_during_export_keeps_the_previous_snapshot(snapshotted: Project,
         assert not list(snapshotted.seeds.glob(".export-*")) and not list(snapshotted.seeds.glob(".old-*"))
         assert snapshotted.seedctl("verify").returncode == 0
         manifest = json.loads((snapshotted.seeds / "manifest.json").read_text())
-        assert manifest["tables"]["trades_history"]["rows"] == snapshotted.sql("SELECT count(*) FROM trades_history")[0][0]
+        assert (
+            manifest["tables"]["trades_history"]["rows"] == snapshotted.sql("SELECT count(*) FROM trades_history")[0][0]
+        )
         assert manifest["version"] != json.loads(before["seeds/manifest.json"] or b"{}")["version"]
     finally:
         drop_reader(snapshotted.database_url)
@@ -153,9 +154,25 @@ def test_failed_export_leaves_the_checked_out_files(snapshotted: Project) -> Non
 def restart(server: TempPostgres) -> None:
     """`pg_ctl restart -m fast`: every session is terminated, the server comes back on its port."""
     assert server.data_dir is not None and server.log_path is not None
-    result = server._run(  # noqa: SLF001 - a test of the server's own restart
-        [str(server.bin_dir / "pg_ctl"), "-D", str(server.data_dir), "-l", str(server.log_path), "-w",
-         "-t", "60", "-m", "fast", "-o", f"-p {server.port}", "restart"], timeout=90, daemon=True)
+    result = server._run(
+        [
+            str(server.bin_dir / "pg_ctl"),
+            "-D",
+            str(server.data_dir),
+            "-l",
+            str(server.log_path),
+            "-w",
+            "-t",
+            "60",
+            "-m",
+            "fast",
+            "-o",
+            f"-p {server.port}",
+            "restart",
+        ],
+        timeout=90,
+        daemon=True,
+    )
     assert result.returncode == 0, result.stdout
 
 
@@ -220,8 +237,12 @@ def small_disk(snapshotted: Project) -> Iterator[Path]:
     size_kib = (used // 1024) + 64 + 192  # + room for directory entries and inodes
     saved = snapshotted.root / "seeds.saved"
     shutil.copytree(seeds, saved, symlinks=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(seeds)],
-                             capture_output=True, text=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(seeds)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if mounted.returncode:
         shutil.rmtree(saved)
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")

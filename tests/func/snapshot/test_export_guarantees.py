@@ -11,11 +11,11 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
+from seedctl.config import parse_params
 from seedctl.pg import copyout
 from seedctl.snapshot import export
-from seedctl_dev import sample
-from seedctl.config import parse_params
 from seedctl.snapshot.export import run_export
+from seedctl_dev import sample
 
 SAMPLE_PARAMS = {
     "sources": {
@@ -67,8 +67,10 @@ def test_same_content_same_bytes_and_one_row_changes_one_file(env_db: str, tmp_p
 
     # One bar changed in March 2021: exactly that month's file changes.
     with psycopg.connect(env_db, autocommit=True) as conn:
-        conn.execute("UPDATE usdcop_m5_ohlcv SET volume = volume + 1 WHERE time = "
-                     "(SELECT min(time) FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01')")
+        conn.execute(
+            "UPDATE usdcop_m5_ohlcv SET volume = volume + 1 WHERE time = "
+            "(SELECT min(time) FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01')"
+        )
     run_export(params, tmp_path / "d")
     fourth = _files(tmp_path / "d")
     expected = "usdcop_m5_ohlcv/2021-03.parquet" if partition == "month" else "usdcop_m5_ohlcv.parquet"
@@ -83,10 +85,14 @@ def test_tables_are_read_at_one_point_in_time(env_db: str, tmp_path: Path) -> No
         # Enough rows that exporting `orders` takes a while, with writers running meanwhile.
         conn.execute("INSERT INTO orders SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 300000) g")
         conn.execute("INSERT INTO fills SELECT g, g FROM generate_series(1, 300000) g")
-    params = parse_params({"sources": {
-        "orders": {"table": "orders"},  # exported first...
-        "fills": {"table": "fills"},  # ...so a second transaction would see newer fills
-    }})
+    params = parse_params(
+        {
+            "sources": {
+                "orders": {"table": "orders"},  # exported first...
+                "fills": {"table": "fills"},  # ...so a second transaction would see newer fills
+            }
+        }
+    )
 
     stop = threading.Event()
     committed: list[int] = []

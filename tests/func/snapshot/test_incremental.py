@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import psycopg
 import pytest
 
-from seedctl_dev import sample
 from seedctl.config import parse_params
 from seedctl.errors import ConfigError
 from seedctl.snapshot.export import run_export
+from seedctl_dev import sample
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
@@ -63,10 +63,13 @@ def test_a_new_week_uploads_only_the_changed_month(
     assert clone.sql(count) == sample_project.sql(count)
 
 
-@pytest.mark.parametrize("table, source, complaint", [
-    ("trades_history", {"time_column": "opened_at", "partition": "month"}, "does not start with opened_at"),
-    ("usdcop_m5_ohlcv", {"time_column": "symbol", "partition": "year"}, "is not a date or timestamp"),
-])
+@pytest.mark.parametrize(
+    "table, source, complaint",
+    [
+        ("trades_history", {"time_column": "opened_at", "partition": "month"}, "does not start with opened_at"),
+        ("usdcop_m5_ohlcv", {"time_column": "symbol", "partition": "year"}, "is not a date or timestamp"),
+    ],
+)
 def test_partitioning_needs_a_key_that_starts_with_a_time_column(
     env_db: str, tmp_path: Path, table: str, source: dict[str, str], complaint: str
 ) -> None:

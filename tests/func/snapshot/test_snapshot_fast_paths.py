@@ -27,15 +27,20 @@ UP_TO_DATE = "already up to date (all "  # seedctl's own evidence line: DVC was 
 
 def snapshot_keys(project: Project) -> dict[str, Any]:
     """Remote keys of the checked-out snapshot: the data directory's listing, its files, schema.json."""
+
     def key(md5: str) -> str:
         return f"seedctl/files/md5/{md5[:2]}/{md5[2:]}"
 
-    outs = {o["path"]: o["md5"] for o in yaml.safe_load((project.root / "dvc.lock").read_text())
-            ["stages"]["export"]["outs"]}
+    outs = {
+        o["path"]: o["md5"] for o in yaml.safe_load((project.root / "dvc.lock").read_text())["stages"]["export"]["outs"]
+    }
     listing = outs["seeds/data"]
     entries = json.loads((project.root / ".dvc" / "cache" / "files" / "md5" / listing[:2] / listing[2:]).read_text())
-    return {"dir": key(listing), "files": {e["relpath"]: key(e["md5"]) for e in entries},
-            "schema": key(outs["seeds/schema.json"])}
+    return {
+        "dir": key(listing),
+        "files": {e["relpath"]: key(e["md5"]) for e in entries},
+        "schema": key(outs["seeds/schema.json"]),
+    }
 
 
 def first_snapshot(project: Project, s3_env: dict[str, str]) -> None:
@@ -62,8 +67,11 @@ def test_unchanged_snapshot_skips_push_only_while_the_remote_has_everything(
     # for schema.json and the directory listing, but takes the directory's files for present
     # while its listing is there: seedctl uploads that one from the cache.
     client, objects = s3_server.client(), snapshot_keys(project)
-    for lost, says in ((objects["schema"], "1 file pushed"), (objects["dir"], "1 file pushed"),
-                       (sorted(objects["files"].values())[0], "uploaded from the cache")):
+    for lost, says in (
+        (objects["schema"], "1 file pushed"),
+        (objects["dir"], "1 file pushed"),
+        (sorted(objects["files"].values())[0], "uploaded from the cache"),
+    ):
         client.delete_object(Bucket=bucket, Key=lost)
         again = project.seedctl("snapshot", env=s3_env)
         assert again.returncode == 0, again.stderr
@@ -72,9 +80,7 @@ def test_unchanged_snapshot_skips_push_only_while_the_remote_has_everything(
         assert project.git("rev-parse", "HEAD") == head
 
 
-def test_another_bucket_gets_everything(
-    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server
-) -> None:
+def test_another_bucket_gets_everything(sample_project: Project, s3_env: dict[str, str], s3_server: S3Server) -> None:
     project = sample_project
     first_snapshot(project, s3_env)
     old = s3_server.keys(s3_env["MINIO_BUCKET"])
@@ -95,12 +101,15 @@ def test_damaged_remote_object_stops_the_tag_until_a_push_replaces_it(
     """DVC only asks whether an object exists; a truncated one is not taken as pushed."""
     project, bucket = sample_project, s3_env["MINIO_BUCKET"]
     first_snapshot(project, s3_env)
-    relpath, victim = next((r, k) for r, k in snapshot_keys(project)["files"].items()
-                           if r.startswith("macro_indicators_daily"))  # a new trade leaves it alone
+    relpath, victim = next(
+        (r, k) for r, k in snapshot_keys(project)["files"].items() if r.startswith("macro_indicators_daily")
+    )  # a new trade leaves it alone
     good = s3_server.client().get_object(Bucket=bucket, Key=victim)["Body"].read()
     s3_server.client().put_object(Bucket=bucket, Key=victim, Body=b"truncated")
-    project.sql("INSERT INTO trades_history (opened_at, side, entry_price, quantity, strategy) "
-                "SELECT max(opened_at) + interval '1 minute', 'long', 4000, 1, 'fast-path' FROM trades_history")
+    project.sql(
+        "INSERT INTO trades_history (opened_at, side, entry_price, quantity, strategy) "
+        "SELECT max(opened_at) + interval '1 minute', 'long', 4000, 1, 'fast-path' FROM trades_history"
+    )
     tags = project.git("tag", "--list", "seeds/v*")
 
     refused = project.seedctl("tag", env=s3_env)  # the checked-out, committed snapshot needs it too
@@ -117,11 +126,26 @@ def test_damaged_remote_object_stops_the_tag_until_a_push_replaces_it(
 
 # --- which objects `dvc push` would upload: no services ---------------------------------------
 
-SETTINGS = RemoteSettings(name="minio", url="s3://seeds/seedctl", endpoint_url="http://127.0.0.1:9",
-                          access_key="a", secret_key="s", bucket="seeds", prefix="seedctl")
-CONFIG: dict[str, Any] = {"core": {"remote": "minio"},
-                          "remote": {"minio": {"url": "s3://seeds/seedctl", "endpointurl": "http://127.0.0.1:9",
-                                               "access_key_id": "a", "secret_access_key": "s"}}}
+SETTINGS = RemoteSettings(
+    name="minio",
+    url="s3://seeds/seedctl",
+    endpoint_url="http://127.0.0.1:9",
+    access_key="a",
+    secret_key="s",
+    bucket="seeds",
+    prefix="seedctl",
+)
+CONFIG: dict[str, Any] = {
+    "core": {"remote": "minio"},
+    "remote": {
+        "minio": {
+            "url": "s3://seeds/seedctl",
+            "endpointurl": "http://127.0.0.1:9",
+            "access_key_id": "a",
+            "secret_access_key": "s",
+        }
+    },
+}
 DVC_YAML = """stages:
   export:
     cmd: python export.py
@@ -147,10 +171,19 @@ def dvc_project(tmp_path: Path) -> Path:
     (root / ".dvc").mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     (root / "dvc.yaml").write_text(DVC_YAML)
-    lock = {"schema": "2.0", "stages": {"export": {"cmd": "python export.py", "outs": [
-        {"path": "data", "hash": "md5", "md5": f"{DATA_MD5}.dir", "size": 3, "nfiles": 1},
-        {"path": "schema.json", "hash": "md5", "md5": SCHEMA_MD5, "size": 2},
-        {"path": "report.json", "hash": "md5", "md5": "d" * 32, "size": 2}]}}}
+    lock = {
+        "schema": "2.0",
+        "stages": {
+            "export": {
+                "cmd": "python export.py",
+                "outs": [
+                    {"path": "data", "hash": "md5", "md5": f"{DATA_MD5}.dir", "size": 3, "nfiles": 1},
+                    {"path": "schema.json", "hash": "md5", "md5": SCHEMA_MD5, "size": 2},
+                    {"path": "report.json", "hash": "md5", "md5": "d" * 32, "size": 2},
+                ],
+            }
+        },
+    }
     (root / "dvc.lock").write_text(json.dumps(lock))
     _cache(root, f"{DATA_MD5}.dir", json.dumps([{"md5": FILE_MD5, "relpath": "t.parquet"}]).encode())
     _cache(root, FILE_MD5, b"abc")
@@ -169,11 +202,22 @@ def test_pushed_objects_are_the_cached_outputs_and_their_files(dvc_project: Path
     assert objects[f"seedctl/files/md5/aa/{FILE_MD5[2:]}"].label == "data/t.parquet"
 
 
-@pytest.mark.parametrize("change", [
-    "another remote", "unknown remote option", "other url", "cache dir", "another dvc file",
-    "templating", "per-output remote", "stage not locked", "listing not cached", "file not cached",
-    "legacy hash",
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "another remote",
+        "unknown remote option",
+        "other url",
+        "cache dir",
+        "another dvc file",
+        "templating",
+        "per-output remote",
+        "stage not locked",
+        "listing not cached",
+        "file not cached",
+        "legacy hash",
+    ],
+)
 def test_pushed_objects_is_unsure_rather_than_wrong(dvc_project: Path, change: str) -> None:
     root, config = dvc_project, json.loads(json.dumps(CONFIG))
     remote = config["remote"]["minio"]
@@ -208,6 +252,7 @@ def test_pushed_objects_is_unsure_rather_than_wrong(dvc_project: Path, change: s
 
 # --- DVC started early, run when told ---------------------------------------------------------
 
+
 def _dvc_both_ways(tmp_path: Path, args: list[str]) -> tuple[subprocess.CompletedProcess[str], ...]:
     from seedctl.store.dvc import DvcWhenTold
 
@@ -215,9 +260,16 @@ def _dvc_both_ways(tmp_path: Path, args: list[str]) -> tuple[subprocess.Complete
     for warm in (True, False):
         cwd = tmp_path / f"warm-{warm}"
         cwd.mkdir()
-        with DvcWhenTold(args, dvc_command=[sys.executable, "-m", "dvc"], warm=warm, cwd=cwd,
-                         env={**os.environ, "DVC_NO_ANALYTICS": "1"}, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL) as dvc:
+        with DvcWhenTold(
+            args,
+            dvc_command=[sys.executable, "-m", "dvc"],
+            warm=warm,
+            cwd=cwd,
+            env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        ) as dvc:
             results.append(dvc.run())
     return tuple(results)
 
@@ -232,8 +284,9 @@ def test_warm_dvc_is_plain_dvc(tmp_path: Path, args: list[str]) -> None:
 def test_warm_dvc_never_told_does_nothing(tmp_path: Path) -> None:
     from seedctl.store.dvc import DvcWhenTold
 
-    with DvcWhenTold(["init", "--no-scm"], dvc_command=[sys.executable, "-m", "dvc"], warm=True, cwd=tmp_path,
-                     env=dict(os.environ)) as dvc:
+    with DvcWhenTold(
+        ["init", "--no-scm"], dvc_command=[sys.executable, "-m", "dvc"], warm=True, cwd=tmp_path, env=dict(os.environ)
+    ) as dvc:
         proc = dvc._proc
         assert proc is not None and proc.poll() is None
         time.sleep(3)  # long enough for its imports: it waits, it does not run

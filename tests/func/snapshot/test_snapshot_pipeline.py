@@ -30,16 +30,15 @@ def test_snapshot_writes_validated_checksummed_manifest(sample_project: Project)
         for name in ("usdcop_m5_ohlcv", "macro_indicators_daily", "trades_history")
     }
     ohlcv = manifest["tables"]["usdcop_m5_ohlcv"]
-    assert ohlcv["date_range"] == {
-        "column": "time", "min": "2020-01-02 13:00:00+00", "max": "2026-01-15 17:55:00+00"
-    }
+    assert ohlcv["date_range"] == {"column": "time", "min": "2020-01-02 13:00:00+00", "max": "2026-01-15 17:55:00+00"}
     assert ohlcv["schema"]["primary_key"] == ["time", "symbol"]
     assert manifest["compatibility"]["postgres_version_num"] >= 140000
     assert manifest["compatibility"]["timescaledb_version"] is None
     assert set(manifest["config_snapshot"]) == {"sources", "backup", "validation"}
 
-    check = subprocess.run(["sha256sum", "-c", "checksums.sha256"], cwd=sample_project.seeds,
-                           capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        ["sha256sum", "-c", "checksums.sha256"], cwd=sample_project.seeds, capture_output=True, text=True, check=False
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     parts = {name: t["parts"] for name, t in manifest["tables"].items()}
     assert check.stdout.count(": OK") == sum(len(p) for p in parts.values()) + 1
@@ -48,7 +47,8 @@ def test_snapshot_writes_validated_checksummed_manifest(sample_project: Project)
     assert [p["rows"] for p in parts["usdcop_m5_ohlcv"]] == list(ohlcv["rows_per_month"].values())
     assert all(p["file"] == f"data/usdcop_m5_ohlcv/{p['period']}.parquet" for p in parts["usdcop_m5_ohlcv"])
     assert [p["period"] for p in parts["macro_indicators_daily"]] == sorted(
-        {m[:4] for m in manifest["tables"]["macro_indicators_daily"]["rows_per_month"]})
+        {m[:4] for m in manifest["tables"]["macro_indicators_daily"]["rows_per_month"]}
+    )
     assert [p["file"] for p in parts["trades_history"]] == ["data/trades_history.parquet"]
 
     metrics = sample_project.run("dvc", "metrics", "show", "--json")
@@ -74,8 +74,10 @@ def test_unchanged_database_changes_nothing_and_one_row_changes_one_file(sample_
     assert sample_project.git("status", "--porcelain") == ""
     assert (sample_project.root / "dvc.lock").read_text() == lock
 
-    sample_project.sql("UPDATE macro_indicators_daily SET dxy = dxy + 0.0001 "
-                       "WHERE fecha = (SELECT max(fecha) FROM macro_indicators_daily)")
+    sample_project.sql(
+        "UPDATE macro_indicators_daily SET dxy = dxy + 0.0001 "
+        "WHERE fecha = (SELECT max(fecha) FROM macro_indicators_daily)"
+    )
     assert sample_project.seedctl("snapshot", "--no-push").returncode == 0
     second = _manifest(sample_project)
     assert second["version"] != first["version"]
@@ -105,8 +107,7 @@ def test_failed_validation_never_becomes_latest(sample_project: Project) -> None
 
 
 def test_ohlcv_and_null_ratio_checks_name_table_and_column(sample_project: Project) -> None:
-    sample_project.sql("UPDATE usdcop_m5_ohlcv SET high = low - 1 "
-                       "WHERE time = (SELECT min(time) FROM usdcop_m5_ohlcv)")
+    sample_project.sql("UPDATE usdcop_m5_ohlcv SET high = low - 1 WHERE time = (SELECT min(time) FROM usdcop_m5_ohlcv)")
     sample_project.sql("UPDATE trades_history SET strategy = NULL")
     params = sample_project.params()
     params["sources"]["trades_history"]["column_max_null_ratio"].pop("strategy")
@@ -125,8 +126,10 @@ def test_ohlcv_and_null_ratio_checks_name_table_and_column(sample_project: Proje
 
 
 def test_future_dates_fail_validation(sample_project: Project) -> None:
-    sample_project.sql("INSERT INTO usdcop_m5_ohlcv (time, symbol, open, high, low, close, volume) "
-                       "VALUES (now() + interval '30 days', 'USD/COP', 4000, 4001, 3999, 4000, 1)")
+    sample_project.sql(
+        "INSERT INTO usdcop_m5_ohlcv (time, symbol, open, high, low, close, volume) "
+        "VALUES (now() + interval '30 days', 'USD/COP', 4000, 4001, 3999, 4000, 1)"
+    )
     result = sample_project.seedctl("snapshot", "--no-push")
     assert result.returncode == 5
     assert "date_range" in result.stderr and "in the future" in result.stderr
@@ -139,8 +142,7 @@ def test_plain_repro_needs_no_write_privilege(sample_project: Project, pg_server
         conn.execute("DROP ROLE IF EXISTS snapshot_reader")
         conn.execute("CREATE ROLE snapshot_reader LOGIN PASSWORD 'reader-pw' NOSUPERUSER")
         conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO snapshot_reader")
-        before = conn.execute(
-            "SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables").fetchone()
+        before = conn.execute("SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables").fetchone()
     url = f"postgresql://snapshot_reader:reader-pw@{pg_server.host}:{pg_server.port}/{dbname}"
     try:
         result = sample_project.run("dvc", "repro", env={"DATABASE_URL": url})
@@ -148,8 +150,7 @@ def test_plain_repro_needs_no_write_privilege(sample_project: Project, pg_server
     finally:
         with psycopg.connect(pg_server.url(dbname), autocommit=True) as conn:
             conn.execute("SELECT pg_stat_clear_snapshot()")
-            after = conn.execute(
-                "SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables").fetchone()
+            after = conn.execute("SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables").fetchone()
             conn.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM snapshot_reader")
             conn.execute("DROP OWNED BY snapshot_reader")
             conn.execute("DROP ROLE snapshot_reader")

@@ -33,10 +33,13 @@ def test_a_known_shrink_is_accepted_once_and_becomes_the_baseline(
     assert first.returncode == 0, first.stderr
     before = _manifest(sample_project)["tables"]["usdcop_m5_ohlcv"]["rows_per_month"]
     # The broker corrected 2021-03: a third of its bars are gone, legitimately.
-    sample_project.sql("DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01' "
-                       "AND extract(minute FROM time)::int % 15 = 0")
-    after_rows = sample_project.sql("SELECT count(*) FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' "
-                                    "AND time < '2021-04-01'")[0][0]
+    sample_project.sql(
+        "DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01' "
+        "AND extract(minute FROM time)::int % 15 = 0"
+    )
+    after_rows = sample_project.sql(
+        "SELECT count(*) FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01'"
+    )[0][0]
     assert after_rows < before["2021-03"]
 
     refused = sample_project.seedctl("snapshot", env=s3_env)
@@ -78,8 +81,10 @@ def test_the_plans_create_snapshot_script_accepts_a_shrink_once(
     """scripts/create_snapshot.py --allow-shrink, as README lists it, does what the CLI flag does."""
     script = ["python", "scripts/create_snapshot.py"]
     assert sample_project.run(*script, env=s3_env).returncode == 0
-    sample_project.sql("DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01' "
-                       "AND extract(minute FROM time)::int % 15 = 0")
+    sample_project.sql(
+        "DELETE FROM usdcop_m5_ohlcv WHERE time >= '2021-03-01' AND time < '2021-04-01' "
+        "AND extract(minute FROM time)::int % 15 = 0"
+    )
     refused = sample_project.run(*script, env=s3_env)
     assert refused.returncode == 5, refused.stderr
     assert "history_accepted" not in _manifest(sample_project) and len(_tags(sample_project)) == 1

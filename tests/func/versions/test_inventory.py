@@ -59,14 +59,20 @@ def snapshot(project: Project, env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def versions(tmp_path_factory: pytest.TempPathFactory, pg_server: TempPostgres,
-             s3_server: S3Server) -> Iterator[Versions]:
+def versions(
+    tmp_path_factory: pytest.TempPathFactory, pg_server: TempPostgres, s3_server: S3Server
+) -> Iterator[Versions]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     url = pg_server.create_database(name)
     bucket = f"seedctl-{uuid.uuid4().hex[:12]}"
     s3_server.create_bucket(bucket)
-    s3_env = {"MINIO_ENDPOINT": s3_server.endpoint, "MINIO_ACCESS_KEY": s3_server.access_key,
-              "MINIO_SECRET_KEY": s3_server.secret_key, "MINIO_BUCKET": bucket, "MINIO_USE_SSL": "false"}
+    s3_env = {
+        "MINIO_ENDPOINT": s3_server.endpoint,
+        "MINIO_ACCESS_KEY": s3_server.access_key,
+        "MINIO_SECRET_KEY": s3_server.secret_key,
+        "MINIO_BUCKET": bucket,
+        "MINIO_USE_SSL": "false",
+    }
     try:
         project = make_project(tmp_path_factory.mktemp("versions") / "repo", url)
         with psycopg.connect(url) as conn:
@@ -80,19 +86,24 @@ def versions(tmp_path_factory: pytest.TempPathFactory, pg_server: TempPostgres,
         rows_a = counts(project)
         tag_a = snapshot(project, s3_env)
 
-        months = project.sql(f"SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM') m, count(*) FROM {OHLCV} "
-                             "GROUP BY 1 ORDER BY 1")
+        months = project.sql(
+            f"SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM') m, count(*) FROM {OHLCV} GROUP BY 1 ORDER BY 1"
+        )
         gap_month, gap_rows = months[len(months) // 2]
         project.sql(f"DELETE FROM {OHLCV} WHERE to_char(time AT TIME ZONE 'UTC', 'YYYY-MM') = %s", gap_month)
-        project.sql(f"UPDATE {OHLCV} SET volume = volume + 1 WHERE time IN "
-                    f"(SELECT time FROM {OHLCV} ORDER BY time LIMIT {CHANGED_BARS})")
+        project.sql(
+            f"UPDATE {OHLCV} SET volume = volume + 1 WHERE time IN "
+            f"(SELECT time FROM {OHLCV} ORDER BY time LIMIT {CHANGED_BARS})"
+        )
         with psycopg.connect(url) as conn:
             appended = sample.append_ohlcv_week(conn)
         project.sql(f"ALTER TABLE {MACRO} ADD COLUMN source text NOT NULL DEFAULT 'fred'")
         project.sql(f"DELETE FROM {TRADES} WHERE id = ANY(%s)", list(DELETED_TRADES))
         project.sql(f"UPDATE {TRADES} SET strategy = 'changed' WHERE id = ANY(%s)", list(CHANGED_TRADES))
-        project.sql(f"INSERT INTO {TRADES} (opened_at, side, entry_price, quantity) "
-                    "VALUES ('2026-01-15 17:00+00', 'short', 3700, 1000)")
+        project.sql(
+            f"INSERT INTO {TRADES} (opened_at, side, entry_price, quantity) "
+            "VALUES ('2026-01-15 17:00+00', 'short', 3700, 1000)"
+        )
         rows_b = counts(project)
         tag_b = snapshot(project, s3_env)
         yield Versions(project, s3_env, s3_server, tag_a, tag_b, rows_a, rows_b, gap_month, gap_rows, appended)
@@ -130,20 +141,23 @@ def test_list_shows_every_version_and_what_the_remote_still_holds(versions: Vers
     newest = manifest_at(p, versions.tag_a)["tables"][OHLCV]["parts"][-1]
     md5 = newest["md5"]
     assert md5 not in {q["md5"] for q in manifest_at(p, versions.tag_b)["tables"][OHLCV]["parts"]}
-    versions.s3.client().delete_object(Bucket=versions.s3_env["MINIO_BUCKET"],
-                                       Key=f"seedctl/files/md5/{md5[:2]}/{md5[2:]}")
+    versions.s3.client().delete_object(
+        Bucket=versions.s3_env["MINIO_BUCKET"], Key=f"seedctl/files/md5/{md5[:2]}/{md5[2:]}"
+    )
     try:
         after = json.loads(p.seedctl("list", "--json", env=versions.s3_env).stdout)
         states = {v["tag"]: (v["remote"], v["missing"]) for v in after["versions"]}
-        assert states == {versions.tag_a: ("missing", [newest["file"]]),
-                          versions.tag_b: ("complete", [])}
+        assert states == {versions.tag_a: ("missing", [newest["file"]]), versions.tag_b: ("complete", [])}
         text = p.seedctl("list", env=versions.s3_env)
         line_a = next(line for line in text.stdout.splitlines() if versions.tag_a + " " in line)
         assert "1 object missing" in line_a
     finally:  # put it back (from the DVC cache) for the other tests
         cached = p.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
-        versions.s3.client().put_object(Bucket=versions.s3_env["MINIO_BUCKET"],
-                                        Key=f"seedctl/files/md5/{md5[:2]}/{md5[2:]}", Body=cached.read_bytes())
+        versions.s3.client().put_object(
+            Bucket=versions.s3_env["MINIO_BUCKET"],
+            Key=f"seedctl/files/md5/{md5[:2]}/{md5[2:]}",
+            Body=cached.read_bytes(),
+        )
 
     env = {k: "" for k in versions.s3_env}
     unconfigured = p.seedctl("list", env=env)
@@ -183,22 +197,54 @@ def test_show_a_version_from_git(versions: Versions) -> None:
 
 def expected_diff(versions: Versions) -> dict[str, dict[str, Any]]:
     return {
-        OHLCV: {"rows_a": versions.rows_a[OHLCV], "rows_b": versions.rows_b[OHLCV], "added": versions.appended,
-                "removed": versions.gap_rows, "changed": CHANGED_BARS, "changed_columns": {"volume": CHANGED_BARS},
-                "columns_added": [], "columns_removed": [], "types_changed": {}},
-        MACRO: {"rows_a": versions.rows_a[MACRO], "rows_b": versions.rows_b[MACRO], "added": 0, "removed": 0,
-                "changed": 0, "changed_columns": {}, "columns_added": ["source"], "columns_removed": [],
-                "types_changed": {}},
-        TRADES: {"rows_a": versions.rows_a[TRADES], "rows_b": versions.rows_b[TRADES], "added": 1,
-                 "removed": len(DELETED_TRADES), "changed": len(CHANGED_TRADES),
-                 "changed_columns": {"strategy": len(CHANGED_TRADES)}, "columns_added": [],
-                 "columns_removed": [], "types_changed": {}},
+        OHLCV: {
+            "rows_a": versions.rows_a[OHLCV],
+            "rows_b": versions.rows_b[OHLCV],
+            "added": versions.appended,
+            "removed": versions.gap_rows,
+            "changed": CHANGED_BARS,
+            "changed_columns": {"volume": CHANGED_BARS},
+            "columns_added": [],
+            "columns_removed": [],
+            "types_changed": {},
+        },
+        MACRO: {
+            "rows_a": versions.rows_a[MACRO],
+            "rows_b": versions.rows_b[MACRO],
+            "added": 0,
+            "removed": 0,
+            "changed": 0,
+            "changed_columns": {},
+            "columns_added": ["source"],
+            "columns_removed": [],
+            "types_changed": {},
+        },
+        TRADES: {
+            "rows_a": versions.rows_a[TRADES],
+            "rows_b": versions.rows_b[TRADES],
+            "added": 1,
+            "removed": len(DELETED_TRADES),
+            "changed": len(CHANGED_TRADES),
+            "changed_columns": {"strategy": len(CHANGED_TRADES)},
+            "columns_added": [],
+            "columns_removed": [],
+            "types_changed": {},
+        },
     }
 
 
 def check_diff(doc: dict[str, Any], versions: Versions) -> None:
-    keys = ("rows_a", "rows_b", "added", "removed", "changed", "changed_columns", "columns_added",
-            "columns_removed", "types_changed")
+    keys = (
+        "rows_a",
+        "rows_b",
+        "added",
+        "removed",
+        "changed",
+        "changed_columns",
+        "columns_added",
+        "columns_removed",
+        "types_changed",
+    )
     got = {t["table"]: {k: t[k] for k in keys} for t in doc["tables"]}
     assert got == expected_diff(versions)
     ohlcv = next(t for t in doc["tables"] if t["table"] == OHLCV)
@@ -273,10 +319,26 @@ def chromium() -> str:
 
 def headless(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def test_html_report_renders_offline_in_headless_chromium(versions: Versions, tmp_path: Path) -> None:
@@ -302,8 +364,7 @@ def test_html_report_renders_offline_in_headless_chromium(versions: Versions, tm
     assert f'class="gap" data-month="{versions.gap_month}"' in html
 
     shot = tmp_path / "report.png"
-    taken = headless(browser, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1000,1100",
-                     report.as_uri())
+    taken = headless(browser, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1000,1100", report.as_uri())
     assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]
     keep = os.environ.get("SEEDCTL_KEEP_SCREENSHOT")
     if keep:
