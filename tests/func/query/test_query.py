@@ -4,14 +4,17 @@ printed, or written as CSV / Parquet; bad SQL is one line and a non-zero exit.""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 
-from tests.helpers import fresh_clone
+from seedctl_dev.devs3 import S3Server
+from tests.helpers import cached_files, fresh_clone
 
 if TYPE_CHECKING:
     from tests.helpers import Project
@@ -84,3 +87,46 @@ def test_bad_sql_is_one_line_and_a_non_zero_exit(two_tags: Project, s3_env: dict
 
     unknown = clone.seedctl("query", "--rev", "seeds/v9", "SELECT 1", env=s3_env)
     assert unknown.returncode != 0 and "seeds/v9" in unknown.stderr and len(unknown.stderr.splitlines()) == 1
+
+
+def test_a_time_range_reads_only_its_partitions_and_a_damaged_one_is_refused(
+    two_tags: Project, s3_env: dict[str, str], s3_server: S3Server, tmp_path: Path
+) -> None:
+    clone = fresh_clone(two_tags, tmp_path / "analyst")
+    manifest = json.loads(two_tags.git("show", "seeds/v1:seeds/manifest.json"))
+    parts = {p["period"]: p for p in manifest["tables"]["usdcop_m5_ohlcv"]["parts"]}
+    statement = "SELECT count(*) AS n, min(time) AS first, max(time) AS last FROM usdcop_m5_ohlcv"
+
+    ranged = clone.seedctl(
+        "query",
+        "--rev",
+        "seeds/v1",
+        "--since",
+        "2024-01-01",
+        "--until",
+        "2024-03-31",
+        "--csv",
+        "-",
+        statement,
+        env=s3_env,
+    )
+    assert ranged.returncode == 0, ranged.stderr
+    assert cached_files(clone) == {parts["2024-01"]["md5"], parts["2024-03"]["md5"]}  # 2 of the table's files
+    (n, _first, _last) = list(csv.reader(io.StringIO(ranged.stdout)))[1]
+    expected = two_tags.sql("SELECT count(*) FROM usdcop_m5_ohlcv WHERE time >= '2024-01-01' AND time < '2024-04-01'")[
+        0
+    ][0]
+    assert int(n) == expected
+
+    # The March object damaged on the remote, in a clone that never fetched it: refused, exit 6.
+    good = (two_tags.seeds / "data" / "usdcop_m5_ohlcv" / "2024-03.parquet").read_bytes()
+    md5 = hashlib.md5(good).hexdigest()  # noqa: S324 - DVC's content address
+    key = f"seedctl/files/md5/{md5[:2]}/{md5[2:]}"
+    s3_server.client().put_object(Bucket=s3_env["MINIO_BUCKET"], Key=key, Body=good[:-1] + b"X")
+    other = fresh_clone(two_tags, tmp_path / "other")
+    refused = other.seedctl(
+        "query", "--rev", "seeds/v1", "--since", "2024-03-01", "--until", "2024-03-31", statement, env=s3_env
+    )
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 6 and len(lines) == 1, refused.stderr
+    assert "data/usdcop_m5_ohlcv/2024-03.parquet" in lines[0]
