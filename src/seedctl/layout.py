@@ -28,23 +28,24 @@ REPORT_FILE = "reports/validation.json"  # the validate stage's metrics: a pass 
 
 
 def load_schema_document(seeds_dir: Path) -> dict[str, Any]:
-    path = seeds_dir / SCHEMA_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NotFound(f"{path} is missing", "run the export stage first (dvc repro)") from None
+    return _load_json(seeds_dir / SCHEMA_FILE, "run the export stage first (dvc repro)", "run `seedctl pull`")
 
 
 def load_manifest(seeds_dir: Path) -> dict[str, Any]:
-    path = seeds_dir / MANIFEST_FILE
+    return _load_json(
+        seeds_dir / MANIFEST_FILE,
+        "this checkout holds no snapshot yet: run `make snapshot`",
+        "restore it with `git checkout -- seeds/manifest.json`",
+    )
+
+
+def _load_json(path: Path, when_missing: str, when_damaged: str) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise NotFound(f"{path} is missing", "this checkout holds no snapshot yet: run `make snapshot`") from None
+        raise NotFound(f"{path} is missing", when_missing) from None
     except json.JSONDecodeError as exc:
-        raise IntegrityError(
-            f"{path} is not valid JSON (line {exc.lineno})", "restore it with `git checkout -- seeds/manifest.json`"
-        ) from None
+        raise IntegrityError(f"{path} is not valid JSON (line {exc.lineno})", when_damaged) from None
 
 
 def verify_files(seeds_dir: Path, manifest: dict[str, Any]) -> list[str]:

@@ -95,18 +95,9 @@ def open_snapshot(rev: str | None = None, *, project: str | Path = ".") -> Snaps
 
 def _resolve(root: Path, rev: str) -> str:
     """The commit of rev, or of the snapshot version rev names (tag seeds/v<rev>)."""
-    from seedctl.store.versions import snapshot_revision
+    from seedctl.store.versions import commit_of, snapshot_revision
 
-    name = snapshot_revision(root, rev) or "HEAD"
-    found = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    return found.stdout.strip()
+    return commit_of(root, snapshot_revision(root, rev) or "HEAD") or ""
 
 
 def _parse_manifest(text: str, where: str) -> dict[str, Any]:

@@ -15,25 +15,18 @@ from pathlib import Path
 
 from seedctl.errors import NotFound
 from seedctl.store.dvc import share_cache
-from seedctl.store.versions import git
+from seedctl.store.versions import commit_of, git
 
 
 @contextmanager
 def checkout_revision(project_root: Path, rev: str) -> Iterator[Path]:
     """Yield a temporary checkout of `rev` (tag, branch or commit); removed afterwards."""
-    found = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-        cwd=project_root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if found.returncode:
+    commit = commit_of(project_root, rev)
+    if commit is None:
         raise NotFound(
             f"no git revision {rev!r} in {project_root}",
             "list snapshot tags with `git tag -l 'seeds/*'`, or give a commit",
         )
-    commit = found.stdout.strip()
     holder = Path(tempfile.mkdtemp(prefix="seedctl-rev-"))
     tree = holder / "tree"
     git(project_root, "worktree", "add", "--detach", "--quiet", str(tree), commit)

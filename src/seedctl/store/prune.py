@@ -25,7 +25,6 @@ read from the DVC cache, else from the remote. The `seedctl prune` command is cl
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from seedctl.store.dvc import object_cache
 from seedctl.store.versions import (
     TAG_PREFIX,
     Version,
+    commit_of,
     dvc_lock_at,
     git,
     holds_snapshot,
@@ -160,9 +160,7 @@ def other_refs(root: Path) -> list[tuple[str, str]]:
         ref, peeled, direct = line.split("\t")
         if not ref.startswith(f"refs/tags/{TAG_PREFIX}"):
             refs.append((ref, peeled or direct))
-    head = subprocess.run(
-        ["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True, text=True, check=False
-    ).stdout.strip()
+    head = commit_of(root, "HEAD")
     if head:
         refs.append(("HEAD", head))
     return refs

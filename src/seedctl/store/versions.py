@@ -140,18 +140,25 @@ def snapshot_objects(manifest: dict[str, Any], lock: dict[str, Any]) -> dict[str
     return objects
 
 
+def commit_of(project_root: Path, rev: str) -> str | None:
+    """The commit a revision (tag, branch, commit) names, or None if it names none."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        cwd=project_root,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
 def snapshot_revision(project_root: Path, version: str) -> str | None:
     """The plan's --version: `latest` is the checkout itself; X is tag seeds/vX, else a revision."""
     if version == "latest":
         return None
     for candidate in (f"seeds/v{version}", f"seeds/{version}", version):
-        found = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"],
-            cwd=project_root,
-            capture_output=True,
-            check=False,
-        )
-        if found.returncode == 0:
+        if commit_of(project_root, candidate) is not None:
             return candidate
     raise NotFound(
         f"no snapshot version {version!r} (no tag seeds/v{version} or revision {version})",
