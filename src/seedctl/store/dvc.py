@@ -205,7 +205,7 @@ def share_cache(project_root: Path, other_tree: Path) -> None:
     from dvc.config import Config
 
     with open_repo(project_root) as repo:
-        cache_dir = repo.cache.local.path
+        cache_dir = repo.cache.local_cache_dir  # cache.dir itself (the object store is below it: files/md5)
     with Config(dvc_dir=str(other_tree / ".dvc"), validate=False).edit("local") as conf:
         conf.setdefault("cache", {})["dir"] = cache_dir
 
