@@ -65,10 +65,10 @@ class Project:
     ) -> subprocess.CompletedProcess[str]:
         return self.run(SEEDCTL, *args, env=env, timeout=timeout)
 
-    def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        """Start `seedctl args` in its own process group (so the whole job can be killed)."""
+    def spawn(self, *args: str, env: dict[str, str] | None = None, program: str = SEEDCTL) -> subprocess.Popen[str]:
+        """Start `seedctl args` (or `program args`) in its own process group (so the whole job can be killed)."""
         return subprocess.Popen(
-            [SEEDCTL, *args],
+            [program, *args],
             cwd=self.root,
             env={**self.env, **(env or {})},
             stdout=subprocess.PIPE,

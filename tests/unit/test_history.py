@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from seedctl.snapshot.history import ALLOW_SHRINK_ENV, acceptance, shrunk_months
+from seedctl.snapshot.history import acceptance, shrunk_months
 from seedctl.snapshot.validate import TableReport, _check_history
 
 
@@ -65,14 +63,12 @@ def test_only_the_accepted_months_pass() -> None:
     assert check(now, accepted={**accepted, "2020-02": {"before": 1320, "after": 0}}).failures == []
 
 
-def test_acceptance_records_tables_months_who(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_acceptance_records_tables_months_who() -> None:
     previous = {"version": "v1", "tables": {"prices": BEFORE, "other": BEFORE}}
     tables = {"prices": entry("time", {"2020-01": 1320, "2020-02": 7, "2020-03": 1320}), "other": BEFORE}
-    monkeypatch.delenv(ALLOW_SHRINK_ENV, raising=False)
-    assert acceptance(tables, previous) is None
-    monkeypatch.setenv(ALLOW_SHRINK_ENV, "ops@db1")
-    record = acceptance(tables, previous)
+    assert acceptance(tables, previous, None) is None
+    record = acceptance(tables, previous, "ops@db1")
     assert record is not None
     assert record["by"] == "ops@db1" and record["versus"] == "v1" and record["at"].endswith("Z")
     assert record["tables"] == {"prices": {"2020-02": {"before": 1320, "after": 7}}}
-    assert acceptance({"prices": BEFORE, "other": BEFORE}, previous) is None
+    assert acceptance({"prices": BEFORE, "other": BEFORE}, previous, "ops@db1") is None

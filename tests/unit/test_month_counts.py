@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from seedctl.snapshot.manifest import month_counts
+from seedctl.snapshot.facts import month_counts
 
 
 def _by_formatting(values: pa.Array) -> dict[str, int]:
@@ -66,22 +66,24 @@ def test_month_counts_counts_rows_per_month() -> None:
 
 def test_time_profile_leaves_infinities_and_far_eras_out_of_the_months(tmp_path: Path) -> None:
     """Batches holding -infinity/infinity or years outside 1..9999 are filtered, the others counted
-    whole; the date range still spans every value."""
+    whole; the range still spans every value, and equals the Parquet footer's (what the manifest checks)."""
     import pyarrow.parquet as pq
 
-    from seedctl.pg.pgtypes import TS_NEG_INF, TS_POS_INF, pg_text_scalar
-    from seedctl.snapshot.manifest import _time_profile
+    from seedctl.pg.pgtypes import TS_NEG_INF, TS_POS_INF
+    from seedctl.snapshot.facts import TimeProfile
+    from seedctl.snapshot.manifest import footer_range
 
     jan, feb = 1_704_067_200_000_000, 1_706_745_600_000_000  # 2024-01-01, 2024-02-01 (us)
     bc = -62_198_755_200_000_000  # 0001-01-01 minus one year: a BC timestamp
     values = [jan, jan + 1, feb, TS_POS_INF, jan + 2, TS_NEG_INF, bc, None, feb + 1]
     field = pa.field("time", pa.timestamp("us", tz="UTC"))
+    column = pa.array(values, field.type)
+    profile = TimeProfile(field)
+    for start in range(0, len(values), 3):  # three batches, as the export's
+        profile.add(column.slice(start, 3))
+    recorded = profile.to_dict()
+    assert recorded["rows_per_month"] == {"2024-01": 3, "2024-02": 2}
+    assert (recorded["min"], recorded["max"]) == (TS_NEG_INF, TS_POS_INF)
     path = tmp_path / "t.parquet"
-    pq.write_table(pa.table({"time": pa.array(values, field.type)}), path, row_group_size=3)
-    date_range, months = _time_profile([pq.ParquetFile(path)], "time", batch_rows=3)
-    assert months == {"2024-01": 3, "2024-02": 2}
-    assert date_range is not None
-    assert (date_range["min"], date_range["max"]) == (
-        pg_text_scalar(TS_NEG_INF, field),
-        pg_text_scalar(TS_POS_INF, field),
-    )
+    pq.write_table(pa.table({"time": column}), path, row_group_size=3)
+    assert footer_range(pq.ParquetFile(path), "time") == (TS_NEG_INF, TS_POS_INF)

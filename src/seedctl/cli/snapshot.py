@@ -43,14 +43,16 @@ def snapshot(
     upload. A snapshot that fails validation exits non-zero, is never pushed and never
     becomes LATEST_VERSION. The remote comes from MINIO_* (environment or .env).
     """
-    from seedctl.snapshot.pipeline import run_snapshot, start_repro
-
-    # `dvc repro` starts first, held: DVC's start-up overlaps seedctl's (see run_snapshot).
-    repro = start_repro(params.resolve().parent, allow_shrink=allow_shrink)
+    from seedctl.snapshot.pipeline import run_snapshot
 
     def go() -> None:
         outcome = run_snapshot(
-            params, push=not no_push, commit=not no_git and not no_push, git_push=git_push, wait_s=wait, repro=repro
+            params,
+            push=not no_push,
+            commit=not no_git and not no_push,
+            git_push=git_push,
+            wait_s=wait,
+            allow_shrink=allow_shrink,
         )
         if allow_shrink:
             _print_accepted(seeds_dir(params))
@@ -69,8 +71,7 @@ def snapshot(
                 )
             )
 
-    with repro:
-        run(go)
+    run(go)
 
 
 def _print_accepted(seeds: Path) -> None:
@@ -121,9 +122,10 @@ def export(params: ParamsOpt = Path("params.yaml")) -> None:
 
 def manifest(params: ParamsOpt = Path("params.yaml")) -> None:
     """Write seeds/manifest.json and seeds/checksums.sha256 for the exported files."""
-    from seedctl.snapshot.manifest import run_manifest
+    from seedctl.snapshot.stages import manifest as run_manifest
+    from seedctl.snapshot.stages import shrink_accepted_by
 
-    run(lambda: run_manifest(load_params(params), seeds_dir(params)))
+    run(lambda: run_manifest(load_params(params), seeds_dir(params), shrink_accepted_by()))
 
 
 def validate(

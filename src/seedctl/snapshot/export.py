@@ -52,6 +52,7 @@ class TableExport:
     partition: Partition
     parts: list[Part]
     checksum: Checksum
+    checks: dict[str, Any]  # facts.RowChecks: primary-key duplicates, OHLCV violations
     text_columns: list[str] = field(default_factory=list)
 
     @property
@@ -83,14 +84,6 @@ def run_export(params: Params, seeds_dir: Path) -> ExportResult:
                 else "check the directory's permissions; the previous snapshot is intact",
             ) from None
     return result
-
-
-def preflight(params: Params) -> None:
-    """Fail fast, before DVC starts: the database answers and every configured table exists."""
-    with db.connect() as conn:
-        timescale = db.extension_version(conn, "timescaledb")
-        for name, src in params.sources.items():
-            check_partitioning(name, src, read_table_schema(conn, name, src, timescaledb=timescale is not None))
 
 
 def check_partitioning(name: str, source: Source, table: TableSchema) -> None:
@@ -213,7 +206,7 @@ def _export_table(
     block_bytes = BLOCK_BYTES
     while True:
         try:
-            parts = _write_table(conn, source, table, data_dir, params, fallbacks, snapshot_id, block_bytes)
+            parts, checks = _write_table(conn, source, table, data_dir, params, fallbacks, snapshot_id, block_bytes)
             break
         except _ReadAgain as again:
             fallbacks[again.column] = again.fallback
@@ -233,6 +226,7 @@ def _export_table(
         partition=partition,
         parts=parts,
         checksum=Checksum(-1, ""),  # filled in from the parallel checksum pass
+        checks=checks,
         text_columns=sorted(c for c, f in fallbacks.items() if f == "text"),
     )
 
@@ -281,7 +275,8 @@ def _write_table(
     fallbacks: dict[str, Fallback],
     snapshot_id: str | None,
     block_bytes: int = BLOCK_BYTES,
-) -> list[Part]:
+) -> tuple[list[Part], dict[str, Any]]:
+    """The table's files and its row checks (facts.RowChecks)."""
     codecs = [codec_for(c, fallbacks.get(c.name)) for c in table.columns]
     # Each field says its PostgreSQL type and encoding; the table's description lives once,
     # in schema.json (not in every file's footer).
@@ -300,7 +295,7 @@ def _write_table(
             for batch in _csv_batches(stream, codecs, block_bytes):
                 files.add(batch)
                 bar.advance(batch.num_rows)
-        return files.finish()
+        return files.finish(), files.checks.to_dict()
     except pa.ArrowInvalid as exc:
         raise _conversion_error(exc, table, codecs) from None
     finally:
@@ -394,6 +389,7 @@ def schema_document(result: ExportResult) -> dict[str, Any]:
                 "parts": [p.to_dict() for p in t.parts],
                 "rows": t.rows,
                 "content_checksum": t.checksum.digest,
+                "checks": t.checks,
                 "checksum_algorithm": CHECKSUM_ALGORITHM,
                 "text_columns": t.text_columns,
                 "schema": t.table.to_dict(),

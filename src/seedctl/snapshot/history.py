@@ -3,8 +3,8 @@
 The previous snapshot is the manifest committed at git HEAD. Both snapshots' rows per month
 are compared only when both counted them on the same time column. A known shrink (a
 source's history legitimately corrected) is accepted for one snapshot with
-`seedctl snapshot --allow-shrink`: it sets SEEDCTL_ALLOW_SHRINK for the pipeline (an
-environment variable, not a param, so params.yaml and dvc.lock never disagree), the
+`seedctl snapshot --allow-shrink` (or SEEDCTL_ALLOW_SHRINK=<who> for a stage under `dvc repro`:
+an environment variable, not a param, so params.yaml and dvc.lock never disagree): the
 manifest stage records the accepted months in the manifest (`history_accepted`: which
 tables and months, by whom, when), and validation passes exactly those months. The
 committed manifest is then the baseline of the next snapshot.
@@ -13,7 +13,6 @@ committed manifest is then the baseline of the next snapshot.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,11 +55,11 @@ def shrunk_months(entry: dict[str, Any], before: dict[str, Any]) -> dict[str, di
 
 
 def acceptance(
-    tables: dict[str, Any], previous: dict[str, Any] | None, now: datetime | None = None
+    tables: dict[str, Any], previous: dict[str, Any] | None, by: str | None, now: datetime | None = None
 ) -> dict[str, Any] | None:
-    """The manifest's record of an accepted shrink, when SEEDCTL_ALLOW_SHRINK asks for one
-    and some month did shrink; else None."""
-    by = os.environ.get(ALLOW_SHRINK_ENV, "").strip()
+    """The manifest's record of an accepted shrink, when `by` (who asked: --allow-shrink, or
+    SEEDCTL_ALLOW_SHRINK for a stage under `dvc repro`) asks for one and some month did
+    shrink; else None."""
     if not by or not previous:
         return None
     shrunk = {

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from seedctl import __version__
@@ -29,15 +28,20 @@ from seedctl.hashing import hash_file
 from seedctl.layout import CHECKSUMS_FILE, MANIFEST_FILE, SCHEMA_FILE, load_schema_document, write_json
 from seedctl.parts import parts_digest, table_parts
 from seedctl.pg.pgtypes import pg_text_scalar
+from seedctl.snapshot.facts import is_dated
 
 
-def run_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = None) -> dict[str, Any]:
-    """Write manifest.json, checksums.sha256 and reports/coverage.csv for the exported files."""
+def run_manifest(
+    params: Params, seeds_dir: Path, *, accepted_by: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Write manifest.json, checksums.sha256 and reports/coverage.csv for the exported files.
+
+    accepted_by: who accepts lost history for this snapshot (history.acceptance), or None."""
     manifest = build_manifest(params, seeds_dir, now=now)
     from seedctl.snapshot.history import ACCEPTED_KEY, acceptance, previous_manifest
 
     previous = previous_manifest(seeds_dir)
-    accepted = acceptance(manifest["tables"], previous, now)
+    accepted = acceptance(manifest["tables"], previous, accepted_by, now)
     if accepted:
         manifest[ACCEPTED_KEY] = accepted
     manifest = _unchanged_or(seeds_dir, manifest, previous)
@@ -90,14 +94,14 @@ def build_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = No
     for source_name, info in exported["tables"].items():
         source = params.sources.get(source_name)
         time_column = source.time_column if source else None
-        tables[source_name] = describe_table(seeds_dir, info, time_column, params.backup.batch_rows)
+        tables[source_name] = describe_table(seeds_dir, info, time_column)
     digest = hashlib.sha256("".join(t["sha256"] for t in tables.values()).encode()).hexdigest()
     server = exported["server"]
     return {
         "version": f"{created:%Y.%m.%d}-{digest[:8]}",
         "created_at": created.isoformat().replace("+00:00", "Z"),
         "created_by": f"seedctl {__version__} ({getpass.getuser()}@{socket.gethostname()})",
-        **{f"schema_{k}": v for k, v in sha256_md5(seeds_dir / SCHEMA_FILE).items()},
+        **_schema_hashes(seeds_dir / SCHEMA_FILE),
         "tables": tables,
         "config_snapshot": params.section_hashes(),
         "compatibility": {
@@ -111,14 +115,22 @@ def build_manifest(params: Params, seeds_dir: Path, *, now: datetime | None = No
     }
 
 
-def describe_table(seeds_dir: Path, info: dict[str, Any], time_column: str | None, batch_rows: int) -> dict[str, Any]:
-    """Facts about one table's data files, read from the files (not from the export's memory)."""
-    if "parts" not in info:
+def _schema_hashes(path: Path) -> dict[str, str]:
+    """schema.json's schema_sha256 and schema_md5, from one read."""
+    _, md5, sha256 = hash_file(path)
+    return {"schema_sha256": sha256, "schema_md5": md5}
+
+
+def describe_table(seeds_dir: Path, info: dict[str, Any], time_column: str | None) -> dict[str, Any]:
+    """One table's manifest entry, from what the export recorded of its files while writing
+    them (facts.py), checked against each file's size and Parquet footer: no file is read
+    again past its footer."""
+    if "parts" not in info or "checks" not in info:
         raise IntegrityError(
             f"{seeds_dir / SCHEMA_FILE} was written by an older seedctl", "run the export stage again (dvc repro)"
         )
-    parts = [_describe_part(seeds_dir, part) for part in info["parts"]]
-    files = [pq.ParquetFile(seeds_dir / part["file"]) for part in parts]
+    files = [pq.ParquetFile(seeds_dir / part["file"]) for part in info["parts"]]
+    parts = [_describe_part(seeds_dir, part, parquet) for part, parquet in zip(info["parts"], files)]
     entry: dict[str, Any] = {
         "table": f"{info['schema']['schema']}.{info['schema']['name']}",
         "partition": info["partition"],
@@ -135,26 +147,22 @@ def describe_table(seeds_dir: Path, info: dict[str, Any], time_column: str | Non
         "schema": info["schema"],
     }
     if time_column:
-        entry["date_range"], entry["rows_per_month"] = _time_profile(files, time_column, batch_rows)
+        entry["date_range"], entry["rows_per_month"] = _time_profile(seeds_dir, info["parts"], files, time_column)
     return entry
 
 
-def _describe_part(seeds_dir: Path, part: dict[str, Any]) -> dict[str, Any]:
+def _describe_part(seeds_dir: Path, part: dict[str, Any], parquet: pq.ParquetFile) -> dict[str, Any]:
     path = seeds_dir / part["file"]
-    rows = pq.ParquetFile(path).metadata.num_rows
-    if rows != part["rows"]:
+    rows, size = parquet.metadata.num_rows, path.stat().st_size
+    if (rows, size) != (part["rows"], part["size_bytes"]):
         raise IntegrityError(
-            f"{path}: holds {rows} rows, the export wrote {part['rows']}",
+            f"{path}: holds {rows} rows in {size} bytes, the export wrote {part['rows']} in {part['size_bytes']}",
             "the file changed after export; run the snapshot again",
         )
     described = {"file": part["file"], "rows": rows}
     if part.get("period") is not None:
         described["period"] = part["period"]
-    return {
-        **described,
-        "size_bytes": path.stat().st_size,
-        **sha256_md5(path),
-    }
+    return {**described, "size_bytes": size, "sha256": part["sha256"], "md5": part["md5"]}
 
 
 def _null_counts(files: list[pq.ParquetFile]) -> dict[str, int]:
@@ -173,30 +181,27 @@ def _null_counts(files: list[pq.ParquetFile]) -> dict[str, int]:
 
 
 def _time_profile(
-    files: list[pq.ParquetFile], column: str, batch_rows: int
+    seeds_dir: Path, parts: list[dict[str, Any]], files: list[pq.ParquetFile], column: str
 ) -> tuple[dict[str, Any] | None, dict[str, int]]:
-    """Date range (PostgreSQL text) and rows per calendar month of the time column."""
+    """Date range (PostgreSQL text) and rows per calendar month of the time column, from the
+    export's TimeProfile of each file, whose min and max must be the footer's."""
     field = files[0].schema_arrow.field(column)
-    if not (pa.types.is_timestamp(field.type) or pa.types.is_date(field.type)):
+    if not is_dated(field):
         return {"column": column, "min": None, "max": None, "note": "stored as text"}, {}
     lo = hi = None
     months: Counter[str] = Counter()
-    # Month buckets over the ordinary range; infinities and far eras are left out.
-    unit = 86_400_000_000 if pa.types.is_timestamp(field.type) else 1
-    floor, ceiling = -719162 * unit, 2932897 * unit
-    batches = (b for parquet in files for b in parquet.iter_batches(batch_size=batch_rows, columns=[column]))
-    for batch in batches:
-        values = batch.column(0)
-        ints = values.cast(pa.int64() if pa.types.is_timestamp(field.type) else pa.int32())
-        bounds = pc.min_max(ints)
-        bmin, bmax = bounds["min"].as_py(), bounds["max"].as_py()
-        if bmin is None:
+    for part, parquet in zip(parts, files):
+        profile = part["time"]
+        if (profile["min"], profile["max"]) != footer_range(parquet, column):
+            raise IntegrityError(
+                f"{seeds_dir / part['file']}: its {column} range differs from what the export recorded",
+                "the file changed after export; run the snapshot again",
+            )
+        if profile["min"] is None:
             continue
-        lo = bmin if lo is None else min(lo, bmin)
-        hi = bmax if hi is None else max(hi, bmax)
-        if not (floor <= bmin and bmax < ceiling):  # filter only the batches that need it
-            values = pc.filter(values, pc.and_(pc.greater_equal(ints, floor), pc.less(ints, ceiling)))
-        months.update(month_counts(values))
+        lo = profile["min"] if lo is None else min(lo, profile["min"])
+        hi = profile["max"] if hi is None else max(hi, profile["max"])
+        months.update(profile["rows_per_month"])
     if lo is None:
         return {"column": column, "min": None, "max": None}, {}
     return (
@@ -205,17 +210,15 @@ def _time_profile(
     )
 
 
-def month_counts(values: pa.Array) -> dict[str, int]:
-    """Rows per calendar month ("YYYY-MM") of date/timestamp values (UTC), nulls left out.
-
-    Values are floored to their month and counted, and only the distinct months are
-    formatted: ten times faster than formatting every value."""
-    counts = pc.value_counts(pc.floor_temporal(values, unit="month"))
-    keys = pc.strftime(counts.field("values"), format="%Y-%m").to_pylist()
-    return {k: n for k, n in zip(keys, counts.field("counts").to_pylist()) if k is not None}
-
-
-def sha256_md5(path: Path) -> dict[str, str]:
-    """{"sha256", "md5"} of a file from one read."""
-    _, md5, sha256 = hash_file(path)
-    return {"sha256": sha256, "md5": md5}
+def footer_range(parquet: pq.ParquetFile, column: str) -> tuple[int | None, int | None]:
+    """Min and max of a date/timestamp column over the file's row groups, from the footer's
+    statistics (the physical values: epoch days or microseconds)."""
+    index = parquet.schema_arrow.get_field_index(column)
+    lows, highs = [], []
+    meta = parquet.metadata
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(index).statistics
+        if stats is not None and stats.has_min_max:
+            lows.append(stats.min_raw)
+            highs.append(stats.max_raw)
+    return (min(lows), max(highs)) if lows else (None, None)

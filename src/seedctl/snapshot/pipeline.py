@@ -1,74 +1,48 @@
-"""Snapshot: the operator's one command for `dvc repro` (export -> manifest -> validate).
+"""Snapshot: the operator's one command for the pipeline (export -> manifest -> validate),
+the push, the commit and the tag.
 
-Config and database problems are caught here, in-process, before DVC starts, so that they
-are one line and a precise exit code. A failing stage prints its own `seedctl: error:`
-line; in logs (no terminal) DVC's wrapper noise is dropped and the stage's exit code is
-passed on, so cron and Airflow see exactly what failed.
+The stages run in this process (stages.py: the functions behind `python stages/<name>.py`),
+DVC deciding which changed and recording each in dvc.lock (store.dvc.reproduce): what
+`dvc repro` does, without starting a `dvc` process and three Python interpreters. A failing
+stage raises its own error (one line, its exit code) and nothing is pushed or committed.
 """
 
 from __future__ import annotations
 
 import getpass
-import re
 import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from seedctl.config import load_params
-from seedctl.errors import AlreadyReported, Failed
-from seedctl.progress import interactive
-from seedctl.store.dvc import DvcWhenTold, dvc, env_with_venv
+from seedctl.config import Params, load_params
+from seedctl.errors import Failed
 from seedctl.store.lock import snapshot_lock
 from seedctl.store.versions import git, next_tag
 
-# DVC's own lines around a failed stage: the stage already said what went wrong.
-_DVC_NOISE = re.compile(r"^(ERROR: failed to reproduce|Having any troubles\?|$)")
 
-
-def start_repro(root: Path, *, allow_shrink: bool = False) -> DvcWhenTold:
-    """`dvc repro`, its interpreter started now (DVC's imports overlap seedctl's preflight),
-    run by _finish_repro; leaving the with-block before that kills it before it did anything.
+def run_pipeline(root: Path, params: Params, *, allow_shrink: bool = False) -> list[str]:
+    """export -> manifest -> validate, each when DVC says it changed: the stages that ran.
 
     allow_shrink: accept lost history for this one snapshot (see history.py). Every stage
-    re-runs (--force): a manifest already written by a failed run must record the acceptance.
+    re-runs then (as `dvc repro --force`): the manifest must record the acceptance.
     """
-    command = dvc()
-    # Warm only where `dvc` is this interpreter's (the launcher imports DVC from here).
-    warm = Path(command) == Path(sys.executable).parent / "dvc"
-    env = env_with_venv()
-    if allow_shrink:
-        from seedctl.snapshot.history import ALLOW_SHRINK_ENV
+    from seedctl.snapshot.stages import STAGES, shrink_accepted_by
+    from seedctl.store.dvc import reproduce
 
-        env[ALLOW_SHRINK_ENV] = f"{getpass.getuser()}@{socket.gethostname()}"
-    return DvcWhenTold(
-        ["repro", "--force"] if allow_shrink else ["repro"],
-        dvc_command=[command],
-        warm=warm,
-        cwd=root,
-        env=env,
-        stderr=None if interactive() else subprocess.PIPE,
+    accepted_by = f"{getpass.getuser()}@{socket.gethostname()}" if allow_shrink else shrink_accepted_by()
+    seeds = root / "seeds"
+    return reproduce(
+        root,
+        [(name, partial(stage, params, seeds, accepted_by)) for name, stage in STAGES.items()],
+        force=allow_shrink,
+        say=lambda line: print(line, file=sys.stderr, flush=True),
     )
-
-
-def _finish_repro(repro: DvcWhenTold) -> None:
-    result = repro.run()
-    if result.stderr is None:
-        if result.returncode:
-            raise Failed("snapshot failed (see above)", "nothing was published")
-        return
-    if result.returncode == 0:
-        return
-    for line in result.stderr.splitlines():
-        if not _DVC_NOISE.match(line):
-            print(line, file=sys.stderr)
-    exited = re.search(r"exited with (\d+)", result.stderr)
-    if exited and "seedctl: error:" in result.stderr:
-        raise AlreadyReported(int(exited.group(1)))
-    raise Failed(f"snapshot failed: dvc repro exited {result.returncode}", "see the lines above")
 
 
 @dataclass
@@ -87,35 +61,33 @@ def run_snapshot(
     commit: bool = True,
     git_push: bool = False,
     wait_s: float = 0,
-    repro: DvcWhenTold | None = None,
     allow_shrink: bool = False,
 ) -> SnapshotOutcome:
     """The whole job: pipeline, push, then a git commit of the snapshot's files and a tag.
 
     Data is pushed before the commit and tag exist, so a tag never names data the remote
-    lacks. Only one snapshot runs at a time per project (a lock file).
-
-    `dvc repro` is started first and held (`repro`, from start_repro(root) if not given):
-    DVC's interpreter and imports overlap the lock, the checks and the preflight.
-    allow_shrink accepts lost history for this snapshot only (start_repro).
+    lacks. Only one snapshot runs at a time per project (a lock file). allow_shrink accepts
+    lost history for this snapshot only (run_pipeline).
     """
     root = params_path.resolve().parent
-    with repro or start_repro(root, allow_shrink=allow_shrink) as repro, snapshot_lock(root, wait_s):
+    from seedctl.store.dvc import preload
+
+    # DVC's imports (0.4 s) meanwhile, in a thread: the pipeline needs them after the export's.
+    threading.Thread(target=preload, name="seedctl-dvc-imports", daemon=True).start()
+    with snapshot_lock(root, wait_s):
         from seedctl.layout import load_manifest
-        from seedctl.snapshot.export import preflight
 
         if commit:
             _refuse_staged_changes(root)
         params = load_params(params_path)
-        preflight(params)
         connection = None
         if push:
             from seedctl.store.push import Connection
 
-            # The remote's settings and bucket check, while `dvc repro` runs (its errors are
-            # raised only when the push starts, after a successful pipeline, as before).
+            # The remote's settings and bucket check, while the pipeline runs (its errors are
+            # raised only when the push starts, after a successful pipeline).
             connection = Connection(root, params)
-        _finish_repro(repro)
+        run_pipeline(root, params, allow_shrink=allow_shrink)
         manifest = load_manifest(root / "seeds")
         outcome = SnapshotOutcome(manifest["version"])
         if push:

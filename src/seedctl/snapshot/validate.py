@@ -14,13 +14,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
 from seedctl.config import Params, Source, Validation
 from seedctl.errors import ValidationFailed
-from seedctl.layout import LATEST_FILE, REPORT_FILE, load_manifest, verify_files, write_json
+from seedctl.layout import (
+    LATEST_FILE,
+    REPORT_FILE,
+    SCHEMA_FILE,
+    load_manifest,
+    load_schema_document,
+    verify_files,
+    write_json,
+)
 from seedctl.parts import table_parts
 from seedctl.snapshot.history import ACCEPT_COMMAND, accepted_months, incomparable, shrunk_months
 
@@ -48,6 +52,8 @@ def run_validate(
     rules = params.validation
     today = today or datetime.now(UTC).date()
     file_problems = verify_files(seeds_dir, manifest)
+    # What the export measured of each table's rows (schema.json, just verified above).
+    recorded = {} if any(SCHEMA_FILE in p for p in file_problems) else load_schema_document(seeds_dir)["tables"]
     reports = []
     for name, source in params.sources.items():
         report = TableReport(name)
@@ -55,7 +61,7 @@ def run_validate(
         if entry is None:
             report.fail("present", "not in the manifest; run the whole pipeline (dvc repro)")
         elif not any(part["file"] in p for part in table_parts(entry) for p in file_problems):
-            _check_table(report, source, entry, seeds_dir, rules, params.backup.batch_rows, today)
+            _check_table(report, source, entry, recorded.get(name, {}).get("checks", {}), rules, today)
             if rules.check_history and previous and name in previous.get("tables", {}):
                 _check_history(
                     report,
@@ -89,13 +95,7 @@ def run_validate(
 
 
 def _check_table(
-    report: TableReport,
-    source: Source,
-    entry: dict[str, Any],
-    seeds_dir: Path,
-    rules: Validation,
-    batch_rows: int,
-    today: date,
+    report: TableReport, source: Source, entry: dict[str, Any], checks: dict[str, Any], rules: Validation, today: date
 ) -> None:
     rows = entry["rows"]
     report.metrics["rows"] = rows
@@ -109,9 +109,8 @@ def _check_table(
         _check_date_range(report, entry["date_range"], rules, today)
     if rules.check_null_ratios and rows:
         _check_nulls(report, source, entry, rules)
-    needs_scan = (rules.check_primary_keys and entry["schema"]["primary_key"]) or (rules.check_domains and source.ohlcv)
-    if needs_scan and rows:
-        _scan_rows(report, source, entry, [seeds_dir / p["file"] for p in table_parts(entry)], rules, batch_rows)
+    if rows:
+        _check_rows(report, source, entry, checks, rules)
 
 
 def _check_date_range(report: TableReport, date_range: dict[str, Any] | None, rules: Validation, today: date) -> None:
@@ -158,68 +157,30 @@ def _check_nulls(report: TableReport, source: Source, entry: dict[str, Any], rul
     report.metrics["null_ratio_max"] = round(worst, 6)
 
 
-def _scan_rows(
-    report: TableReport,
-    source: Source,
-    entry: dict[str, Any],
-    paths: list[Path],
-    rules: Validation,
-    batch_rows: int,
+def _check_rows(
+    report: TableReport, source: Source, entry: dict[str, Any], checks: dict[str, Any], rules: Validation
 ) -> None:
-    """Primary-key uniqueness and OHLCV domain, streaming row groups (bounded memory)."""
+    """Primary-key uniqueness and the OHLCV domain, as the export measured them on the rows
+    it wrote (facts.RowChecks; schema.json is verified against the manifest above)."""
     pk = entry["schema"]["primary_key"] if rules.check_primary_keys else []
-    o = source.ohlcv if rules.check_domains else None
-    prices = [o.open, o.high, o.low, o.close] if o else []
-    columns = list(dict.fromkeys([*pk, *prices]))
-    duplicates = violations = 0
-    first_bad: str | None = None
-    previous_last: list[Any] | None = None
-    # The parts in order are the rows in primary-key order (a partitioned table's key starts
-    # with its time column).
-    batches = (b for path in paths for b in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns))
-    for batch in batches:
-        if pk:
-            # Rows are in primary-key order, so a duplicate key sits next to its twin.
-            keys = [batch.column(c) for c in pk]
-            same = _all_equal([k.slice(1) for k in keys], [k.slice(0, len(k) - 1) for k in keys])
-            duplicates += pc.sum(same).as_py() or 0
-            if previous_last is not None and [k[0].as_py() for k in keys] == previous_last:
-                duplicates += 1
-            previous_last = [k[-1].as_py() for k in keys]
-        if o:
-            op, hi, lo, cl = (batch.column(c) for c in prices)
-            ok = pc.and_(
-                pc.and_(
-                    pc.greater_equal(hi, pc.max_element_wise(op, cl)), pc.less_equal(lo, pc.min_element_wise(op, cl))
-                ),
-                pc.and_(pc.greater(lo, pa.scalar(0, lo.type)), pc.greater(op, pa.scalar(0, op.type))),
-            )
-            bad = pc.invert(pc.fill_null(ok, False))
-            count = pc.sum(bad).as_py() or 0
-            if count and first_bad is None:
-                row = batch.filter(bad).slice(0, 1).to_pylist()[0]
-                first_bad = ", ".join(f"{k}={v}" for k, v in row.items())
-            violations += count
     if pk:
+        duplicates = checks.get("pk_duplicates")
         report.metrics["pk_duplicates"] = duplicates
-        if duplicates:
+        if duplicates is None:
+            report.fail("primary_key", "not measured by the export; run the whole pipeline (dvc repro)")
+        elif duplicates:
             report.fail("primary_key", f"{duplicates} duplicate key(s) on ({', '.join(pk)})")
-    if o:
+    if rules.check_domains and source.ohlcv:
+        violations = checks.get("ohlcv_violations")
         report.metrics["ohlcv_violations"] = violations
-        if violations:
+        if violations is None:
+            report.fail("ohlcv", "not measured by the export; run the whole pipeline (dvc repro)")
+        elif violations:
             report.fail(
                 "ohlcv",
                 f"{violations} bar(s) break high >= max(open, close), "
-                f"low <= min(open, close), prices > 0; first: {first_bad}",
+                f"low <= min(open, close), prices > 0; first: {checks['ohlcv_first']}",
             )
-
-
-def _all_equal(left: list[pa.Array], right: list[pa.Array]) -> pa.Array:
-    result = None
-    for a, b in zip(left, right):
-        eq = pc.fill_null(pc.equal(a, b), False)
-        result = eq if result is None else pc.and_(result, eq)
-    return result if result is not None else pa.array([], pa.bool_())
 
 
 def _check_history(

@@ -18,9 +18,11 @@ import pyarrow.parquet as pq
 
 from seedctl.config import Backup, Source
 from seedctl.errors import ExportError
+from seedctl.hashing import hash_file
 from seedctl.layout import DATA_DIR
 from seedctl.pg.catalog import TableSchema
 from seedctl.pg.pgtypes import Codec, to_storage
+from seedctl.snapshot.facts import RowChecks, TimeProfile, is_dated
 from seedctl.snapshot.partition import period_name, period_numbers, runs
 
 # The one file of a partitioned table without rows: data/<source>/empty.parquet, so a
@@ -30,14 +32,27 @@ EMPTY_PERIOD = "empty"
 
 @dataclass(frozen=True)
 class Part:
-    """One data file of a table: all its rows, or one period's (see partition.py)."""
+    """One data file of a table: all its rows, or one period's (see partition.py), with
+    what the manifest records of it, measured as it was written (facts.py)."""
 
     file: str  # relative to the seeds directory
     rows: int
     period: str | None = None  # 2024-03, 2024, early, late, undated; None: unpartitioned
+    size_bytes: int = 0
+    md5: str = ""
+    sha256: str = ""
+    time: dict[str, Any] | None = None  # TimeProfile of a dated time column
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "rows": self.rows, "period": self.period}
+        part = {
+            "file": self.file,
+            "rows": self.rows,
+            "period": self.period,
+            "size_bytes": self.size_bytes,
+            "md5": self.md5,
+            "sha256": self.sha256,
+        }
+        return part if self.time is None else {**part, "time": self.time}
 
 
 class PartFiles:
@@ -62,6 +77,10 @@ class PartFiles:
         self.data_dir, self.source, self.granularity = data_dir, name, source.partition
         self.schema, self.codecs, self.backup = schema, codecs, backup
         self.time_index = next((i for i, c in enumerate(table.columns) if c.name == source.time_column), None)
+        self.dated = self.time_index is not None and is_dated(schema.field(self.time_index))
+        self.profile: TimeProfile | None = None
+        o = source.ohlcv
+        self.checks = RowChecks(table.primary_key, [o.open, o.high, o.low, o.close] if o else None)
         self.parts: list[Part] = []
         self.period: int | None = None
         self.writer: pq.ParquetWriter | None = None
@@ -74,6 +93,7 @@ class PartFiles:
         stored = pa.RecordBatch.from_arrays(
             [to_storage(parsed.column(i), k) for i, k in enumerate(self.codecs)], schema=self.schema
         )
+        self.checks.add(stored)
         if self.granularity == "none" or self.time_index is None:
             self._add(None, stored)
             return
@@ -85,6 +105,8 @@ class PartFiles:
     def _add(self, period: int | None, batch: pa.RecordBatch) -> None:
         if self.writer is None or period != self.period:
             self._open(period)
+        if self.profile is not None:
+            self.profile.add(batch.column(self.time_index))
         self.pending.append(batch)
         self.pending_sizes.append(value_bytes(batch))
         self.pending_rows += batch.num_rows
@@ -123,6 +145,7 @@ class PartFiles:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = pq.ParquetWriter(path, self.schema, **writer_options(self.backup, self.schema))
         self.period, self.rows = (period if isinstance(period, int) else None), 0
+        self.profile = TimeProfile(self.schema.field(self.time_index)) if self.dated else None
         self.parts.append(Part(rel, 0, name))
 
     def _close_part(self) -> None:
@@ -130,8 +153,12 @@ class PartFiles:
         if self.pending_rows:
             self._write(pa.Table.from_batches(self.pending, self.schema))
         self.pending, self.pending_sizes, self.pending_rows = [], [], 0
-        self.parts[-1] = Part(self.parts[-1].file, self.rows, self.parts[-1].period)
         self.close()
+        part = self.parts[-1]
+        # Hashed once, here, from the page cache: the manifest records these.
+        size, md5, sha256 = hash_file(self.data_dir.parent / part.file)
+        time = self.profile.to_dict() if self.profile is not None else None
+        self.parts[-1] = Part(part.file, self.rows, part.period, size, md5, sha256, time)
 
     def _write(self, rows: pa.Table) -> None:
         # One contiguous chunk per row group: pyarrow's bytes depend on chunking.

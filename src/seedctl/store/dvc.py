@@ -1,17 +1,12 @@
 """Everything that drives DVC, and the only module that imports it (change DVC's version here).
 
-DVC is asked through its Python API wherever it has one: its Repo, the cache's object
-paths (`oid_to_path`), its configuration, `push` and `status --cloud`, its file system.
-Only `dvc repro` runs as a process (its stages print to the operator): started early by
-DvcWhenTold so that DVC's imports overlap seedctl's own checks.
+DVC is asked through its Python API, in this process: its Repo, its stages (which changed,
+and recording a stage that ran: `reproduce`), the cache's object paths (`oid_to_path`), its
+configuration, `push` and `status --cloud`, its file system. No `dvc` process is started.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,142 +18,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from seedctl.store.settings import RemoteSettings
-
-
-def dvc() -> str:
-    """The dvc executable of this environment (a cron job may not have the venv on PATH)."""
-    local = Path(sys.executable).parent / "dvc"
-    return str(local) if local.exists() else (shutil.which("dvc") or "dvc")
-
-
-def env_with_venv() -> dict[str, str]:
-    """os.environ with this interpreter's bin dir first: stage commands say `python`."""
-    return {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DVC_NO_ANALYTICS": "1",
-    }
-
-
-class DvcWhenTold:
-    """`dvc ARGS` whose interpreter starts, and imports DVC, now, but which does nothing until
-    run(): DVC's start-up (~0.3 s) overlaps the caller's own checks. Left without run() (or
-    abandon()), it is killed before it has read or written anything.
-
-    It stands for `[*dvc_command, *args]` (dvc_command: [dvc()] or [python, "-m", "dvc"]);
-    with warm=False, or when the warm process cannot start, run() simply runs that. Popen's
-    keyword arguments (stdin, stdout, stderr) are passed to either; text mode.
-    """
-
-    def __init__(
-        self,
-        args: Sequence[str],
-        *,
-        dvc_command: Sequence[str],
-        warm: bool,
-        cwd: Path,
-        env: Mapping[str, str],
-        **popen: Any,
-    ) -> None:
-        self.args, self.plain = list(args), [*dvc_command, *args]
-        self.cwd, self.env, self.popen = cwd, dict(env), popen
-        self._proc: subprocess.Popen[str] | None = None
-        self._go: int | None = None
-        if not warm:
-            return
-        read, write = os.pipe()
-        try:
-            # -P: neither cwd nor a script directory on sys.path: project files shadow no module.
-            self._proc = subprocess.Popen(
-                [sys.executable, "-P", "-m", "seedctl.store.dvc", "--dvc-when-told", str(read), *self.args],
-                cwd=cwd,
-                env=self.env,
-                pass_fds=(read,),
-                text=True,
-                **popen,
-            )
-            self._go, write = write, -1
-        except OSError:
-            self._proc = None
-        finally:
-            os.close(read)
-            if write >= 0:
-                os.close(write)
-
-    def run(self) -> subprocess.CompletedProcess[str]:
-        """Let DVC go and wait for it: its exit status and any piped output."""
-        proc, go = self._proc, self._go
-        self._proc = self._go = None
-        if proc is not None and go is not None:
-            try:
-                os.write(go, b"go")
-            except OSError:  # it died before being told: nothing was done, run the plain command
-                proc.communicate()
-                proc = None
-            finally:
-                os.close(go)
-        if proc is None:
-            return subprocess.run(self.plain, cwd=self.cwd, env=self.env, text=True, check=False, **self.popen)
-        try:
-            stdout, stderr = proc.communicate()
-        except BaseException:  # as subprocess.run: interrupted, the child does not outlive us
-            proc.kill()
-            proc.wait()
-            raise
-        return subprocess.CompletedProcess(self.plain, proc.returncode, stdout, stderr)
-
-    def abandon(self) -> None:
-        """Unless run() was called: kill it (it is still importing or waiting) and reap it."""
-        proc, go = self._proc, self._go
-        self._proc = self._go = None
-        if go is not None:
-            os.close(go)
-        if proc is not None:
-            proc.kill()
-            proc.communicate()
-
-    def __enter__(self) -> DvcWhenTold:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.abandon()
-
-
-def _dvc_when_told(fd: int, args: list[str]) -> int:
-    """The child of DvcWhenTold: import DVC, wait for b"go" on fd, then be `dvc ARGS`
-    (what the `dvc` console script and `python -m dvc` do: dvc.cli.main)."""
-    import importlib
-
-    for module in _DVC_WARM.get(args[0] if args else "", _DVC_WARM[""]):
-        try:
-            importlib.import_module(module)
-        except Exception:  # noqa: BLE001, S112 - only warming up; the real import reports problems
-            continue
-    with os.fdopen(fd, "rb", buffering=0) as pipe:
-        told = pipe.read(2)
-    if told != b"go":
-        return 0
-    from dvc.cli import main
-
-    sys.argv = ["dvc", *args]
-    return main(args)
-
-
-# The slow imports of `dvc repro` on their way (python -X importtime).
-_DVC_BASE = (
-    "dvc.cli",
-    "dvc.cli.parser",
-    "dvc.repo",
-    "dvc.repo.index",
-    "dvc.repo.plots",
-    "dvc.scm",
-    "dvc.lock",
-    "dvc.config",
-    "dvc.dvcfile",
-    "networkx",
-    "ruamel.yaml",
-)
-_DVC_WARM = {"": _DVC_BASE, "repro": (*_DVC_BASE, "dvc.repo.reproduce", "dvc.stage", "dvc.output")}
 
 
 # --- the Python API --------------------------------------------------------------------------
@@ -218,10 +77,10 @@ def filesystem(project_root: Path, rev: str | None) -> Any:
 
 
 def preload() -> None:
-    """Import what configure_remote and push need (from a thread, while other work runs)."""
+    """Import what reproduce, configure_remote and push need (from a thread, while other work runs)."""
     import importlib
 
-    for module in ("dvc.config", "dvc.repo"):
+    for module in ("dvc.config", "dvc.repo", "dvc.stage"):
         importlib.import_module(module)
 
 
@@ -273,6 +132,43 @@ def configure_remote(
     return config
 
 
+def reproduce(
+    project_root: Path, stages: Sequence[tuple[str, Callable[[], None]]], *, force: bool, say: Callable[[str], None]
+) -> list[str]:
+    """`dvc repro` of these stages (dvc.yaml's names, in its order), each stage's command
+    being the given function, run in this process: the stages that ran.
+
+    A stage runs when DVC says it changed (its command, deps, params or outs differ from
+    dvc.lock; an always_changed stage always), or with force; then DVC saves its outputs to
+    the cache and writes its dvc.lock entry: DVC's own Stage.save, commit and dump, what
+    `dvc repro` does after a stage's command (and `dvc commit` after one run by hand). A
+    failing stage raises before its entry is written, as under `dvc repro`.
+    """
+    import time
+
+    from dvc.repo import lock_repo
+
+    ran = []
+    with open_repo(project_root) as repo, lock_repo(repo), repo.scm_context(quiet=True):
+        # Read once, before any stage runs, as `dvc repro` builds its graph: each stage is
+        # then compared with dvc.lock as it was.
+        by_name = {stage.name: stage for stage in repo.stage.collect()}
+        for name, run in stages:
+            stage = by_name[name]
+            if not force and not stage.changed():
+                say(f"stage {name}: unchanged, skipped")
+                continue
+            started = time.perf_counter()
+            run()
+            # The run cache only for stages whose outputs are all cached (as Stage.run).
+            stage.save(run_cache=all(out.use_cache for out in stage.outs if not (out.is_metric or out.is_plot)))
+            stage.commit()
+            stage.dump(update_pipeline=False)
+            say(f"stage {name}: ran in {time.perf_counter() - started:.2f} s")
+            ran.append(name)
+    return ran
+
+
 def push(project_root: Path, settings: RemoteSettings) -> int:
     """`dvc push` to the remote: how many files went up."""
     with _remote_errors(settings, "push"), open_repo(project_root) as repo:
@@ -299,7 +195,3 @@ def _remote_errors(settings: RemoteSettings, command: str) -> Iterator[None]:
             f"dvc {command} failed with remote {settings.name} ({settings.url} at {settings.endpoint_url}): {detail}",
             "check MINIO_ENDPOINT and the bucket, then `seedctl remote`",
         ) from None
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["--dvc-when-told"]:
-    sys.exit(_dvc_when_told(int(sys.argv[2]), sys.argv[3:]))

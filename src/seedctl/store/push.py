@@ -69,7 +69,6 @@ class Connection:
         try:
             settings = load_settings(project_root, params)
             self._outcome = (settings, s3.checked_client(settings))
-            dvc.preload()  # what configure() and the push need, imported meanwhile
         except BaseException as exc:  # noqa: BLE001 - handed to the caller of result()
             if self._outcome is None:
                 self._outcome = exc

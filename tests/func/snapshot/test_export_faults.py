@@ -77,15 +77,18 @@ def test_sigkill_during_export_keeps_the_previous_snapshot(snapshotted: Project,
     """SIGKILL while the export has a half-written Parquet file: nothing of it is ever taken
     for a snapshot, and the next run completes.
 
-    victim=job kills `seedctl snapshot` with everything it started (a cron timeout, a reboot);
-    victim=export-stage kills only the export process (the OOM killer's choice) under a
-    living `dvc repro`.
+    victim=job kills `seedctl snapshot` (the export runs in its process) with everything it
+    started (a cron timeout, a reboot); victim=export-stage kills only the export stage's
+    process (the OOM killer's choice) under a living `dvc repro` (the pipeline run by DVC).
     """
     before = snapshotted.files()
     add_trade(snapshotted)
     reader_url = gate_ohlcv_export(snapshotted)
     try:
-        proc = snapshotted.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        if victim == "job":
+            proc = snapshotted.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
+        else:
+            proc = snapshotted.spawn("repro", program="dvc", env={"DATABASE_URL": reader_url})
         wait_for_session(reader_url, "COPY%usdcop_m5_ohlcv%", proc=proc)
         # Some monthly files of the table are written, the rest not yet (one half-written).
         wait_for_files(".export-*/data/usdcop_m5_ohlcv/*.parquet", snapshotted.seeds, count=3)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -250,51 +248,7 @@ def test_pushed_objects_is_unsure_rather_than_wrong(dvc_project: Path, change: s
     assert pushed_objects(root, SETTINGS, config) is None
 
 
-# --- DVC started early, run when told ---------------------------------------------------------
-
-
-def _dvc_both_ways(tmp_path: Path, args: list[str]) -> tuple[subprocess.CompletedProcess[str], ...]:
-    from seedctl.store.dvc import DvcWhenTold
-
-    results = []
-    for warm in (True, False):
-        cwd = tmp_path / f"warm-{warm}"
-        cwd.mkdir()
-        with DvcWhenTold(
-            args,
-            dvc_command=[sys.executable, "-m", "dvc"],
-            warm=warm,
-            cwd=cwd,
-            env={**os.environ, "DVC_NO_ANALYTICS": "1"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-        ) as dvc:
-            results.append(dvc.run())
-    return tuple(results)
-
-
-@pytest.mark.parametrize("args", [["--version"], ["init", "--no-scm"], ["status"], ["no-such-command"]])
-def test_warm_dvc_is_plain_dvc(tmp_path: Path, args: list[str]) -> None:
-    warm, plain = _dvc_both_ways(tmp_path, args)
-    assert (warm.returncode, warm.stdout, warm.stderr) == (plain.returncode, plain.stdout, plain.stderr)
-    assert (tmp_path / "warm-True" / ".dvc").exists() == (tmp_path / "warm-False" / ".dvc").exists()
-
-
-def test_warm_dvc_never_told_does_nothing(tmp_path: Path) -> None:
-    from seedctl.store.dvc import DvcWhenTold
-
-    with DvcWhenTold(
-        ["init", "--no-scm"], dvc_command=[sys.executable, "-m", "dvc"], warm=True, cwd=tmp_path, env=dict(os.environ)
-    ) as dvc:
-        proc = dvc._proc
-        assert proc is not None and proc.poll() is None
-        time.sleep(3)  # long enough for its imports: it waits, it does not run
-        assert proc.poll() is None and not (tmp_path / ".dvc").exists()
-    assert proc.returncode is not None and not (tmp_path / ".dvc").exists()
-
-
-def test_snapshot_refused_before_dvc_leaves_no_dvc_behind(sample_project: Project) -> None:
+def test_snapshot_refused_leaves_no_process_behind(sample_project: Project) -> None:
     params = sample_project.params()
     params["sources"]["trades_history"]["table"] = "public.no_such_table"
     sample_project.write_params(params)

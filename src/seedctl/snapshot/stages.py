@@ -1,0 +1,58 @@
+"""The pipeline's three stages (dvc.yaml): what each stage's command runs, in one place.
+
+`dvc repro` runs them as `python stages/<name>.py` (main below), each in its own process;
+`seedctl snapshot` runs the same functions in its own process (pipeline.py), DVC deciding
+which ran and recording them in dvc.lock either way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from seedctl.config import Params, load_params
+from seedctl.errors import run_guarded
+from seedctl.snapshot.history import ALLOW_SHRINK_ENV
+
+
+def export(params: Params, seeds: Path, accepted_by: str | None) -> None:
+    from seedctl.snapshot.export import run_export
+
+    run_export(params, seeds)
+
+
+def manifest(params: Params, seeds: Path, accepted_by: str | None) -> None:
+    from seedctl.snapshot.manifest import run_manifest
+
+    run_manifest(params, seeds, accepted_by=accepted_by)
+
+
+def validate(params: Params, seeds: Path, accepted_by: str | None) -> None:
+    from seedctl.snapshot.history import previous_manifest
+    from seedctl.snapshot.validate import run_validate
+
+    run_validate(params, seeds, previous=previous_manifest(seeds))
+
+
+# In dvc.yaml's order; each stage's `cmd` is `python stages/<name>.py`.
+STAGES: dict[str, Callable[[Params, Path, str | None], None]] = {
+    "export": export,
+    "manifest": manifest,
+    "validate": validate,
+}
+
+
+def shrink_accepted_by() -> str | None:
+    """Who accepts lost history for this run, from SEEDCTL_ALLOW_SHRINK (history.py)."""
+    return os.environ.get(ALLOW_SHRINK_ENV, "").strip() or None
+
+
+def main(name: str) -> int:
+    """stages/<name>.py under `dvc repro`: run from the project root, as DVC does."""
+    return run_guarded(lambda: STAGES[name](load_params("params.yaml"), Path("seeds"), shrink_accepted_by()))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
