@@ -37,9 +37,14 @@ def _bytes(n: float) -> str:
 
 
 def _time_cell(series: Series) -> str:
-    if len(series.samples) == 1:
-        return _s(series.seconds)
-    return f"{_s(series.seconds)} ({series.seconds_min:.2f}–{series.seconds_max:.2f})"
+    return _seconds_cell([s.seconds for s in series.samples])
+
+
+def _seconds_cell(seconds: list[float]) -> str:
+    """Median, with min–max when there is more than one run."""
+    if len(seconds) == 1:
+        return _s(seconds[0])
+    return f"{_s(statistics.median(seconds))} ({min(seconds):.2f}–{max(seconds):.2f})"
 
 
 def _verdict(value: float, limit: float) -> str:
@@ -470,11 +475,12 @@ def _limits_section(lim: dict[str, Any]) -> str:
             f"| `{lim['copy_from_command']}` | {_time_cell(lim['copy_from'])} "
             f"| {rows / into / 1e3:,.0f}k rows/s, {csv / into / 1e6:.0f} MB/s |",
             f"| disk sequential write | {d['bytes'] // 2**20} MiB in 1 MiB `os.write` calls, then `os.fsync`, "
-            f"in the scratch directory ({d['filesystem']}) | {_s(write)} | {d['bytes'] / write / 1e6:,.0f} MB/s |",
+            f"in the scratch directory ({d['filesystem']}) "
+            f"| {_seconds_cell(d['write_seconds'])} | {d['bytes'] / write / 1e6:,.0f} MB/s |",
             f"| disk read (page cache) | the same file, just written, read back with 1 MiB `readinto` "
-            f"| {_s(read)} | {d['bytes'] / read / 1e6:,.0f} MB/s |",
+            f"| {_seconds_cell(d['read_seconds'])} | {d['bytes'] / read / 1e6:,.0f} MB/s |",
             f"| upload to the S3 server on loopback | one {_mb(up['bytes'])} object, `put_object` with "
-            f"botocore through `seedctl_dev.devs3.S3Server.client()` | {_s(upload)} "
+            f"botocore through `seedctl_dev.devs3.S3Server.client()` | {_seconds_cell(up['seconds'])} "
             f"| {up['bytes'] / upload / 1e6:,.0f} MB/s |",
             "",
         ]
