@@ -87,7 +87,7 @@ pull: remote ## download the checked-out snapshot's data, each file verified (da
 	$(VENV)/bin/seedctl pull
 
 BENCH_ARGS ?=
-bench: setup pg-check ## benchmark vs pg_dump/pg_restore at 91k and 1M rows (< 5 min); writes docs/BENCHMARKS.md
+bench: setup pg-check ## benchmark vs pg_dump/pg_restore (snapshot, restore, machine limits) at 91k and 1M rows (~6 min); writes docs/BENCHMARKS.md
 	$(PY) bench/run.py --mode short $(BENCH_ARGS)
 
 bench-full: setup pg-check ## the benchmark with 10M rows as well (takes longer); writes docs/BENCHMARKS.md

@@ -15,6 +15,7 @@ from psycopg import sql
 SYMBOLS = ("USD/COP", "EUR/COP", "USD/MXN", "USD/BRL")
 BASES = (4000.0, 4400.0, 18.0, 5.2)
 START = "2001-01-02 13:00:00+00"
+PRIMARY_KEY = ("time", "symbol")
 
 
 def table_name(rows: int) -> str:
@@ -66,5 +67,6 @@ def create_ohlcv(conn: psycopg.Connection, name: str, rows: int) -> None:
                 last=sql.Literal(rows - 1),
             )
         )
-    conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (time, symbol)").format(ident))
+    key = sql.SQL(", ").join(sql.Identifier(c) for c in PRIMARY_KEY)
+    conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(ident, key))
     conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(ident))

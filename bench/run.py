@@ -4,13 +4,18 @@
 
 Starts its own PostgreSQL (seedctl_dev.devserver.TempPostgres) and S3 API server
 (seedctl_dev.devs3.S3Server), generates OHLCV tables in SQL (91,157 and 1M rows; full mode
-adds 10M) and the plan's three tables (seedctl_dev.sample), then measures, alternating the
-order of the two tools from run to run:
+adds 10M) and the plan's three tables (seedctl_dev.sample), then measures, rotating the
+order of the tools from run to run:
 
   * export: `seedctl export` of one table (a scratch project) vs `pg_dump -Fc -t table`
+  * at 1M rows and above: the whole `seedctl snapshot` (what `make snapshot` runs: export,
+    manifest, validate, push to the S3 server, commit, tag; fresh workspace and bucket per
+    run) vs `pg_dump -Fc` and `pg_dump -Fd -j 2`
   * restore into an empty database: `seedctl restore` (create, COPY, primary key,
-    row + checksum verification) vs `pg_restore -Fc` (table, data, primary key)
+    row + checksum verification) vs `pg_restore -Fc` and `pg_restore -j 2` (directory dump)
   * output bytes, and the peak RSS of every child process on its own (os.wait4)
+  * the machine's ceilings at 1M rows: the server's COPY TO and COPY FROM with no client
+    work, the scratch disk's write and read bandwidth, the upload rate to the S3 server
   * plan-sized end to end: `seedctl snapshot` (full, then unchanged), restore from the
     checkout and on a fresh clone from the S3 remote, bytes uploaded by each `dvc push`
   * four weekly snapshots (one week of bars appended between them): remote storage vs
@@ -32,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,17 +50,20 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from measure import Sample, Series, rss_method, run_measured
-from ohlcv import create_ohlcv, table_name
+from ohlcv import PRIMARY_KEY, create_ohlcv, table_name
 from seedctl.config import SNAPSHOT_BACKUP_KEYS
+from seedctl.pg.copyout import find_psql
 from seedctl_dev import sample
 from seedctl_dev.demo import scratch_copy
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
 
 SIZES = {"short": [91_157, 1_000_000], "full": [91_157, 1_000_000, 10_000_000]}
-# The size at which the whole `seedctl snapshot` (what `make snapshot` runs) is also timed
-# (or the largest size of a --sizes run).
+# From this size up the whole `seedctl snapshot` (what `make snapshot` runs) is also timed
+# (or at the largest size of a --sizes run of smaller tables, so quick checks exercise it).
 SNAPSHOT_ROWS = 1_000_000
+DISK_PROBE_BYTES = 256 * 2**20
+UPLOAD_PROBE_BYTES = 64 * 10**6
 BIN = Path(sys.executable).parent
 SEEDCTL = str(BIN / "seedctl")
 
@@ -67,6 +76,12 @@ def default_runs(mode: str, rows: int) -> int:
 
 def log(msg: str) -> None:
     print(f"bench: {msg}", flush=True)
+
+
+def rotated(kinds: tuple[str, ...], i: int) -> tuple[str, ...]:
+    """The order of the tools in run i: each goes first in turn."""
+    k = i % len(kinds)
+    return kinds[k:] + kinds[:k]
 
 
 class Bench:
@@ -153,22 +168,15 @@ class Bench:
         runs = self.runs(rows)
         proj = self.scratch_project(name)
         dump = self.work / f"{name}.dump"
+        dump_dir = self.work / f"{name}.dir"
         env = {**self.env, "DATABASE_URL": url}
         export, pg_dump = Series(), Series()
-        paths = {
+        paths: dict[str, tuple[Series, str, Callable[[], Sample]]] = {
             "seedctl": (export, "export", lambda: self.run(f"export-{name}", [SEEDCTL, "export"], cwd=proj, env=env)),
-            "pg": (
-                pg_dump,
-                "pg_dump",
-                lambda: self.run(
-                    f"pg_dump-{name}",
-                    [self.pg_bin("pg_dump"), "-Fc", "-t", f"public.{name}", "-f", str(dump), "-d", url],
-                    env=self.env,
-                ),
-            ),
+            "pg": (pg_dump, "pg_dump", lambda: self.pg_dump(url, name, "-Fc", dump)),
         }
         for i in range(runs):
-            for kind in ("seedctl", "pg") if i % 2 == 0 else ("pg", "seedctl"):
+            for kind in rotated(tuple(paths), i):
                 series, label, go = paths[kind]
                 self.checkpoint()
                 sample_ = go()
@@ -181,58 +189,87 @@ class Bench:
         export.bytes, pg_dump.bytes = sum(f.stat().st_size for f in files), dump.stat().st_size
         export.files = len(files)
         self.run(f"manifest-{name}", [SEEDCTL, "manifest"], cwd=proj, env=env)
-
-        restore, pg_restore = Series(), Series()
-        for i in range(runs):
-            for kind in ("seedctl", "pg") if i % 2 == 0 else ("pg", "seedctl"):
-                dbname = f"r_{name}_{kind}_{i}"
-                target = self.pg.create_database(dbname)
-                self.checkpoint()
-                if kind == "seedctl":
-                    sample_ = self.run(
-                        f"restore-{name}", [SEEDCTL, "restore"], cwd=proj, env={**self.env, "DATABASE_URL": target}
-                    )
-                    restore.add(sample_)
-                else:
-                    sample_ = self.run(
-                        f"pg_restore-{name}", [self.pg_bin("pg_restore"), "-d", target, str(dump)], env=self.env
-                    )
-                    pg_restore.add(sample_)
-                if i == 0:  # both really restored every row (and the key: a duplicate insert fails)
-                    got = self.count(target, f"public.{name}")
-                    if got != rows:
-                        raise RuntimeError(f"{kind} restored {got} rows of {name}, expected {rows}")
-                    with psycopg.connect(target) as conn:
-                        pk = conn.execute(
-                            "SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND conrelid = %s::regclass",
-                            (f"public.{name}",),
-                        ).fetchone()[0]
-                    if pk != 1:
-                        raise RuntimeError(f"{kind} restore of {name} has no primary key")
-                self.pg.drop_database(dbname)
-                log(
-                    f"{name} run {i + 1}/{runs}: {'seedctl restore' if kind == 'seedctl' else 'pg_restore'} "
-                    f"{sample_.seconds:.2f} s, {sample_.peak_rss_bytes / 2**20:.0f} MiB"
-                )
-        measured = {
+        measured: dict[str, Any] = {
             "rows": rows,
             "table": name,
             "runs": runs,
             "project": proj,
             "export": export,
             "pg_dump": pg_dump,
-            "restore": restore,
-            "pg_restore": pg_restore,
         }
-        if rows == self.snapshot_rows:
-            measured["snapshot"], measured["snapshot_pg_dump"] = self.bench_snapshot(url, name, runs)
+        if rows >= self.snapshot_rows:  # leaves its last `pg_dump -Fd -j 2` in dump_dir
+            measured.update(self.bench_snapshot(url, name, runs, dump_dir))
+        else:  # pg_restore -j 2 needs a directory-format dump; not timed at this size
+            self.pg_dump(url, name, "-Fd", dump_dir)
+        measured.update(self.bench_restore(name, rows, runs, proj, dump, dump_dir))
         return measured
 
-    def bench_snapshot(self, url: str, name: str, runs: int) -> tuple[Series, Series]:
+    def pg_dump(self, url: str, name: str, fmt: str, out: Path) -> Sample:
+        """`pg_dump -Fc` of public.<name> into the file `out`, or `-Fd -j 2` into the directory."""
+        args = [self.pg_bin("pg_dump"), fmt, "-t", f"public.{name}", "-f", str(out), "-d", url]
+        if fmt == "-Fd":
+            shutil.rmtree(out, ignore_errors=True)  # pg_dump -Fd refuses an existing directory
+            args[2:2] = ["-j", "2"]
+        return self.run(f"pg_dump{fmt}-{name}", args, env=self.env)
+
+    def bench_restore(
+        self, name: str, rows: int, runs: int, proj: Path, dump: Path, dump_dir: Path
+    ) -> dict[str, Series]:
+        """Each tool restores into a new empty database; the first run of each is checked."""
+        pg_restore = self.pg_bin("pg_restore")
+        commands: dict[str, tuple[str, Callable[[str], Sample]]] = {
+            "seedctl": (
+                "seedctl restore",
+                lambda target: self.run(
+                    f"restore-{name}", [SEEDCTL, "restore"], cwd=proj, env={**self.env, "DATABASE_URL": target}
+                ),
+            ),
+            "pg": (
+                "pg_restore -Fc",
+                lambda target: self.run(f"pg_restore-{name}", [pg_restore, "-d", target, str(dump)], env=self.env),
+            ),
+            "pg_j2": (
+                "pg_restore -j 2",
+                lambda target: self.run(
+                    f"pg_restore-j2-{name}", [pg_restore, "-j", "2", "-d", target, str(dump_dir)], env=self.env
+                ),
+            ),
+        }
+        series = {kind: Series() for kind in commands}
+        for i in range(runs):
+            for kind in rotated(tuple(commands), i):
+                label, go = commands[kind]
+                dbname = f"r_{name}_{kind}_{i}"
+                target = self.pg.create_database(dbname)
+                self.checkpoint()
+                sample_ = go(target)
+                series[kind].add(sample_)
+                if i == 0:  # each really restored every row (and the key: a duplicate insert fails)
+                    self.check_restored(target, name, rows, label)
+                self.pg.drop_database(dbname)
+                log(
+                    f"{name} run {i + 1}/{runs}: {label} {sample_.seconds:.2f} s, "
+                    f"{sample_.peak_rss_bytes / 2**20:.0f} MiB"
+                )
+        return {"restore": series["seedctl"], "pg_restore": series["pg"], "pg_restore_j2": series["pg_j2"]}
+
+    def check_restored(self, url: str, name: str, rows: int, label: str) -> None:
+        got = self.count(url, f"public.{name}")
+        if got != rows:
+            raise RuntimeError(f"{label} restored {got} rows of {name}, expected {rows}")
+        with psycopg.connect(url) as conn:
+            pk = conn.execute(
+                "SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND conrelid = %s::regclass",
+                (f"public.{name}",),
+            ).fetchone()[0]
+        if pk != 1:
+            raise RuntimeError(f"{label} restore of {name} has no primary key")
+
+    def bench_snapshot(self, url: str, name: str, runs: int, dump_dir: Path) -> dict[str, Series]:
         """`seedctl snapshot` of one table (export -> manifest -> validate, push, commit, tag),
-        each run in a fresh copy of the repository with its own bucket, alternating with a
-        `pg_dump -Fc` of the table."""
-        snapshot, pg_dump = Series(), Series()
+        each run in a fresh copy of the repository with its own bucket, rotating with a
+        `pg_dump -Fc` and a `pg_dump -Fd -j 2` of the table."""
+        snapshot, pg_dump, pg_dump_j2 = Series(), Series(), Series()
         dump = self.work / f"{name}.snapshot.dump"
         for i in range(runs):
             workspace = self.work / f"snapshot_{name}_{i}"
@@ -251,24 +288,99 @@ class Bench:
             }
             (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
             _git(workspace, "commit", "-q", "-am", "bench: one table")
-            env = {**self.env, **self.remote_env(f"snap-{name.replace('_', '-')}-{i}"), "DATABASE_URL": url}
-            for kind in ("seedctl", "pg") if i % 2 == 0 else ("pg", "seedctl"):
+            bucket = f"snap-{name.replace('_', '-')}-{i}"
+            env = {**self.env, **self.remote_env(bucket), "DATABASE_URL": url}
+            for kind in rotated(("seedctl", "pg", "pg_j2"), i):
                 self.checkpoint()
                 if kind == "seedctl":
                     sample_ = self.run(f"snapshot-{name}", [SEEDCTL, "snapshot"], cwd=workspace, env=env)
                     snapshot.add(sample_)
-                else:
-                    sample_ = self.run(
-                        f"pg_dump-{name}",
-                        [self.pg_bin("pg_dump"), "-Fc", "-t", f"public.{name}", "-f", str(dump), "-d", url],
-                        env=self.env,
-                    )
+                    label = "seedctl snapshot"
+                elif kind == "pg":
+                    sample_ = self.pg_dump(url, name, "-Fc", dump)
                     pg_dump.add(sample_)
-                log(
-                    f"{name} run {i + 1}/{runs}: {'seedctl snapshot' if kind == 'seedctl' else 'pg_dump'} "
-                    f"{sample_.seconds:.2f} s"
-                )
-        return snapshot, pg_dump
+                    label = "pg_dump -Fc"
+                else:
+                    sample_ = self.pg_dump(url, name, "-Fd", dump_dir)
+                    pg_dump_j2.add(sample_)
+                    label = "pg_dump -Fd -j 2"
+                log(f"{name} run {i + 1}/{runs}: {label} {sample_.seconds:.2f} s")
+            # What later runs need is only the timing: free the disk and moto's memory now.
+            shutil.rmtree(workspace)
+            self.drop_bucket(bucket)
+        pg_dump_j2.bytes = sum(f.stat().st_size for f in dump_dir.iterdir())
+        return {"snapshot": snapshot, "snapshot_pg_dump": pg_dump, "snapshot_pg_dump_j2": pg_dump_j2}
+
+    # -- the machine's ceilings ------------------------------------------------------------
+
+    def bench_limits(self, url: str, size: dict[str, Any]) -> dict[str, Any]:
+        """What no client can beat here: the server's COPY in each direction with no client
+        work (psql, one connection), the scratch disk's bandwidth, the upload rate to the S3
+        server. Measured on one generated table, `runs` times each."""
+        name, rows, runs = size["table"], size["rows"], size["runs"]
+        psql = [find_psql() or self.pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url]
+        csv = self.work / f"{name}.csv"
+        order = ", ".join(PRIMARY_KEY)
+        copy_to = f"COPY (SELECT * FROM public.{name} ORDER BY {order}) TO STDOUT (FORMAT csv)"
+        self.run("limits-csv", [*psql, "-o", str(csv), "-c", copy_to])
+        out, into = Series(), Series()
+        # Like seedctl restore: the table is created in the COPY's transaction (so FREEZE applies).
+        create = f"CREATE TABLE public.limits_copy (LIKE public.{name})"
+        copy_from = f"\\copy public.limits_copy FROM '{csv}' (FORMAT csv, FREEZE)"
+        for i in range(runs):
+            self.checkpoint()
+            out.add(self.run("limits-copy-to", [*psql, "-o", "/dev/null", "-c", copy_to]))
+            self.checkpoint()
+            into.add(self.run("limits-copy-from", [*psql, "-1", "-c", create, "-c", copy_from]))
+            if i == 0 and (got := self.count(url, "public.limits_copy")) != rows:
+                raise RuntimeError(f"COPY FROM loaded {got} rows, expected {rows}")
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("DROP TABLE public.limits_copy")
+            log(
+                f"limits run {i + 1}/{runs}: COPY TO {out.samples[-1].seconds:.2f} s, "
+                f"COPY FROM {into.samples[-1].seconds:.2f} s"
+            )
+        csv_bytes = csv.stat().st_size
+        csv.unlink()
+        disk = [disk_bandwidth(self.work) for _ in range(runs)]
+        upload = [self.upload_seconds() for _ in range(runs)]
+        log(f"limits: disk write {disk[-1][0]:.2f} s, read {disk[-1][1]:.2f} s, upload {upload[-1]:.2f} s")
+        return {
+            "table": name,
+            "rows": rows,
+            "runs": runs,
+            "csv_bytes": csv_bytes,
+            "copy_to": out,
+            "copy_to_command": f'psql -X -o /dev/null -c "{copy_to}"',
+            "copy_from": into,
+            "copy_from_command": f'psql -X -1 -c "{create}" -c "\\copy public.limits_copy FROM \'<csv>\' '
+            f'(FORMAT csv, FREEZE)"',
+            "disk": {
+                "dir": str(self.work),
+                "filesystem": filesystem(self.work),
+                "bytes": DISK_PROBE_BYTES,
+                "write_seconds": [w for w, _ in disk],
+                "read_seconds": [r for _, r in disk],
+            },
+            "upload": {"bytes": UPLOAD_PROBE_BYTES, "seconds": upload},
+        }
+
+    def upload_seconds(self) -> float:
+        """One UPLOAD_PROBE_BYTES object put to the S3 server (bucket made and emptied outside the timing)."""
+        client = self.s3.client()
+        body = os.urandom(UPLOAD_PROBE_BYTES)
+        self.s3.create_bucket("limits")
+        started = time.perf_counter()
+        client.put_object(Bucket="limits", Key="probe", Body=body)
+        seconds = time.perf_counter() - started
+        self.drop_bucket("limits")
+        return seconds
+
+    def drop_bucket(self, bucket: str) -> None:
+        client = self.s3.client()
+        for key in self.s3.keys(bucket):
+            client.delete_object(Bucket=bucket, Key=key)
+        client.delete_bucket(Bucket=bucket)
 
     # -- plan-sized end to end ----------------------------------------------------------
 
@@ -449,6 +561,45 @@ def _git(cwd: Path, *args: str) -> str:
 # -- environment facts -----------------------------------------------------------------
 
 
+def disk_bandwidth(directory: Path) -> tuple[float, float]:
+    """Seconds to write DISK_PROBE_BYTES into a new file in directory (1 MiB os.write calls,
+    then fsync) and to read it back (from the page cache: the file was just written)."""
+    block = os.urandom(2**20)
+    path = directory / "disk-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        started = time.perf_counter()
+        for _ in range(DISK_PROBE_BYTES // len(block)):
+            view = memoryview(block)
+            while view:  # a regular file takes the whole block, but os.write may return less
+                view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        write = time.perf_counter() - started
+    finally:
+        os.close(fd)
+    buf = bytearray(len(block))
+    with path.open("rb", buffering=0) as fh:
+        started = time.perf_counter()
+        while fh.readinto(buf):
+            pass
+        read = time.perf_counter() - started
+    path.unlink()
+    return write, read
+
+
+def filesystem(path: Path) -> str:
+    """Type and device of the mount that holds path (from /proc/mounts), or "?"."""
+    best, found = "", "?"
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            device, mount, fstype = line.split()[:3]
+            if str(path.resolve()).startswith(mount.rstrip("/") + "/") and len(mount) > len(best):
+                best, found = mount, f"{fstype} on {device}, mounted at {mount}"
+    except OSError:
+        pass
+    return found
+
+
 def machine() -> dict[str, Any]:
     cpu = "?"
     try:
@@ -516,10 +667,13 @@ def main(argv: list[str] | None = None) -> int:
         "--mode",
         choices=("short", "full"),
         default="short",
-        help="short: 91k and 1M rows (under 5 minutes); full: adds 10M rows",
+        help="short: 91k and 1M rows (about 6 minutes); full: adds 10M rows",
     )
     parser.add_argument(
-        "--runs", type=int, default=None, help="runs per measurement (default: short 5 at 91k, 3 at 1M; full 7/5/3)"
+        "--runs",
+        type=int,
+        default=None,
+        help="runs per measurement (default: short 3; full 7 at 91k, 5 at 1M, 3 at 10M)",
     )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "BENCHMARKS.md")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-phase profile at 1M rows")
@@ -560,8 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         url = bench.pg.create_database("bench")
         sizes = args.sizes or SIZES[args.mode]
-        if SNAPSHOT_ROWS not in sizes:
-            bench.snapshot_rows = max(sizes)
+        bench.snapshot_rows = min(SNAPSHOT_ROWS, max(sizes))
         generated = {}
         with psycopg.connect(url, autocommit=True) as conn:
             for rows in sizes:
@@ -578,6 +731,8 @@ def main(argv: list[str] | None = None) -> int:
         results["cli_startup"] = startup
         # At 1M rows (or the largest size of a --sizes run).
         one_m = next((s for s in results["sizes"] if s["rows"] == 1_000_000), results["sizes"][-1])
+        log(f"measuring the machine's ceilings on {one_m['table']}")
+        results["limits"] = bench.bench_limits(url, one_m)
         if bench.do_breakdown:
             import breakdown
 
