@@ -22,6 +22,9 @@ CONNECT_TIMEOUT_S = 10
 # a query fail rather than silently return fewer rows (a partial snapshot, or a restore
 # that verifies a subset).
 SESSION_SETTINGS = (
+    # Snapshots hold UTF-8 (Arrow strings): the server converts from and to its own encoding.
+    # Binary COPY's text values are read in this encoding too.
+    ("client_encoding", "'UTF8'"),
     ("TimeZone", "'UTC'"),
     ("DateStyle", "'ISO, YMD'"),
     ("IntervalStyle", "'postgres'"),

@@ -22,7 +22,7 @@ import io
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -35,6 +35,7 @@ from seedctl.errors import DatabaseError, RestoreRefused
 from seedctl.pg import db
 from seedctl.pg.catalog import TableSchema
 from seedctl.pg.checksum import Checksum, recorded_checksum
+from seedctl.pg.copybinary import HEADER, TRAILER, binary_layout, encode_batch
 from seedctl.pg.ddl import (
     add_foreign_key,
     add_keys_and_indexes,
@@ -190,6 +191,7 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
             data,
             batch_rows,
             freeze=fresh and not (table.hypertable and timescale) and not _partitioned(conn, table),
+            binary=not result.widened,
         )
         if result.action in ("create", "create-empty"):
             add_keys_and_indexes(conn, table)
@@ -219,12 +221,21 @@ def _partitioned(conn: psycopg.Connection, table: TableSchema) -> bool:
 
 
 def _copy_into(
-    conn: psycopg.Connection, target: sql.Composable, data: TableData, batch_rows: int, *, freeze: bool = False
+    conn: psycopg.Connection,
+    target: sql.Composable,
+    data: TableData,
+    batch_rows: int,
+    *,
+    freeze: bool = False,
+    binary: bool = False,
 ) -> int:
     """Stream the table's rows into `target` with COPY; returns rows sent.
 
     freeze: the table was created or truncated in this transaction, so COPY may write the
     rows already frozen (no later vacuum pass over the whole table).
+    binary: target's columns have exactly the snapshot's types, so the rows may go in
+    PostgreSQL's binary format where every column maps exactly (copybinary.py; about half
+    the server's work of CSV), else CSV.
     """
     if data.origin == "empty":
         return 0
@@ -239,25 +250,50 @@ def _copy_into(
         return fb.rows
     if not data.parquet:  # a time range no file of the table overlaps
         return 0
-    names = pq.ParquetFile(data.parquet[0]).schema_arrow.names
-    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv{})").format(
-        target, sql.SQL(", ").join(sql.Identifier(c) for c in names), sql.SQL(", FREEZE" if freeze else "")
+    schema = pq.ParquetFile(data.parquet[0]).schema_arrow
+    encoders = binary_layout(schema) if binary else None
+    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {}{})").format(
+        target,
+        sql.SQL(", ").join(sql.Identifier(c) for c in schema.names),
+        sql.SQL("binary" if encoders else "csv"),
+        sql.SQL(", FREEZE" if freeze else ""),
     )
+    render = (lambda batch: encode_batch(batch, encoders)) if encoders else _csv
     sent = 0
     with row_progress(f"restore {data.source}", data.rows) as bar, conn.cursor() as cur, cur.copy(query) as copy:
-        for chunk, rows in _rendered(data.parquet, batch_rows, data.window, time_column(data.entry), data.source):
+        if encoders:
+            copy.write(HEADER)
+        for chunk, rows in _rendered(
+            data.parquet, batch_rows, data.window, time_column(data.entry), data.source, render
+        ):
             copy.write(chunk)
             sent += rows
             bar.advance(rows)
+        if encoders:
+            copy.write(TRAILER)
     return sent
 
 
+def _csv(batch: pa.RecordBatch) -> memoryview:
+    columns = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
+    buf = io.BytesIO()
+    pa_csv.write_csv(
+        pa.RecordBatch.from_arrays(columns, names=batch.schema.names), buf, pa_csv.WriteOptions(include_header=False)
+    )
+    return buf.getbuffer()
+
+
 def _rendered(
-    files: list[Path], batch_rows: int, window: TimeRange, column: str | None, source: str
+    files: list[Path],
+    batch_rows: int,
+    window: TimeRange,
+    column: str | None,
+    source: str,
+    render: Callable[[pa.RecordBatch], memoryview],
 ) -> Iterator[tuple[memoryview, int]]:
-    """The rows of `files` (those of them in the time window) as COPY csv chunks, rendered by
+    """The rows of `files` (those of them in the time window) as COPY chunks, rendered by
     a thread one batch ahead, so the client renders the next batch while the server parses
-    this one (pyarrow releases the GIL); at most two rendered batches are held at once."""
+    this one (pyarrow and numpy release the GIL); at most two rendered batches are held at once."""
     ahead: queue.Queue[tuple[memoryview, int] | BaseException | None] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
@@ -270,7 +306,7 @@ def _rendered(
                 continue
         return False
 
-    def render() -> None:
+    def produce() -> None:
         try:
             for path in files:
                 parquet = pq.ParquetFile(path)
@@ -286,20 +322,13 @@ def _rendered(
                         batch = batch.filter(
                             time_mask(batch.column(column), batch.schema.field(column), window, source)
                         )
-                    columns = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
-                    buf = io.BytesIO()
-                    pa_csv.write_csv(
-                        pa.RecordBatch.from_arrays(columns, names=batch.schema.names),
-                        buf,
-                        pa_csv.WriteOptions(include_header=False),
-                    )
-                    if not offer((buf.getbuffer(), batch.num_rows)):
+                    if not offer((render(batch), batch.num_rows)):
                         return
             offer(None)
         except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
             offer(exc)
 
-    thread = threading.Thread(target=render, name="seedctl-render", daemon=True)
+    thread = threading.Thread(target=produce, name="seedctl-render", daemon=True)
     thread.start()
     try:
         while (item := ahead.get()) is not None:
@@ -369,7 +398,7 @@ def _load_range(conn: psycopg.Connection, result: TableResult, batch_rows: int) 
     assert schema_column is not None, "partial.select lets only tables with a time column through"
     staging = sql.Identifier(f"seedctl_stage_{data.source}")
     conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, table.identifier()))
-    result.loaded_rows = _copy_into(conn, staging, data, batch_rows)
+    result.loaded_rows = _copy_into(conn, staging, data, batch_rows, binary=not result.widened)
     expected = _checksum(conn, result, staging)  # the range's rows, straight from the verified files
     where = in_range(schema_column.name, schema_column.pg_type, data.window)
     if result.action == "replace":
@@ -413,7 +442,7 @@ def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> N
     staging = sql.Identifier(f"seedctl_stage_{data.source}")
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, table.identifier()))
-    result.loaded_rows = _copy_into(conn, staging, data, batch_rows)
+    result.loaded_rows = _copy_into(conn, staging, data, batch_rows, binary=not result.widened)
     _verify(conn, result, staging)
     cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
     key = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)

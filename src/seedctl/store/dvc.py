@@ -154,7 +154,9 @@ def reproduce(
         # then compared with dvc.lock as it was.
         by_name = {stage.name: stage for stage in repo.stage.collect()}
         for name, run in stages:
-            stage = by_name[name]
+            stage = by_name.get(name)
+            if stage is None:
+                raise ConfigError(f"dvc.yaml has no stage {name!r}", "restore dvc.yaml from git")
             if not force and not stage.changed():
                 say(f"stage {name}: unchanged, skipped")
                 continue

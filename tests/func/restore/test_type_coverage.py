@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
 
 from seedctl.pg.checksum import CHECKSUM_ALGORITHM, table_checksum
+from seedctl.pg.copybinary import binary_layout
 from seedctl_dev.devserver import TempPostgres
 
 if TYPE_CHECKING:
@@ -165,6 +167,10 @@ def test_every_type_family_round_trips_exactly(
     assert_same_everywhere(FAMILIES, project.database_url, target, reference)
     verify = project.seedctl("verify", "--db", env={"DATABASE_URL": target})
     assert verify.returncode == 0, verify.stderr + verify.stdout
+    # The binary COPY path carried the tables whose every column it maps; the others went as CSV.
+    binary = {t for t in FAMILIES if binary_layout(pq.read_schema(project.seeds / "data" / f"{t}.parquet"))}
+    assert {"tc_binary", "tc_integers", "tc_floats", "tc_bool"} <= binary
+    assert not binary & {"tc_numeric", "tc_strings", "tc_datetime", "tc_json", "tc_arrays", "tc_no_key"}
 
 
 def test_every_type_family_round_trips_onto_a_newer_major_version(

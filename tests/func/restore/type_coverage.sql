@@ -183,3 +183,30 @@ INSERT INTO tc_lsn VALUES (1, '0/0'), (2, 'FFFFFFFF/FFFFFFFF'), (3, '0/16AE7F7')
 CREATE TABLE tc_no_key (t text, n numeric, f float8);
 INSERT INTO tc_no_key VALUES ('dup', 1.0, -0), ('dup', 1.0, -0), ('dup', 1.00, 0), (NULL, NULL, NULL), (NULL, NULL, NULL),
  ('', 'NaN', 'NaN');
+
+-- The types a restore loads in PostgreSQL's binary COPY format (src/seedctl/pg/copybinary.py),
+-- each edge in one table: a table goes binary only when every column maps exactly. int2.sql,
+-- int4.sql, int8.sql, float4.sql, float8.sql, boolean.sql, numeric.sql (every scale alignment,
+-- 18 digits), date.sql, timestamp.sql, timestamptz.sql (infinities, BC, years past 9999),
+-- char.sql, varchar.sql, text.sql (CR, backslash, quotes, non-ASCII, empty).
+CREATE TABLE tc_binary (
+  id int PRIMARY KEY, i2 smallint, i8 bigint, f4 real, f8 double precision, b boolean,
+  n12_4 numeric(12,4), n18_0 numeric(18,0), n18_18 numeric(18,18), n4_4 numeric(4,4), n7_3 numeric(7,3),
+  d date, ts timestamp, tstz timestamptz, c char(4), vc varchar(4), t text
+);
+INSERT INTO tc_binary VALUES
+ (1, '32767', '9223372036854775807', 'NaN', 'infinity', 't', '99999999.9999', '999999999999999999',
+  '0.999999999999999999', '0.9999', '9999.999', 'infinity', 'infinity', 'infinity', 'a', 'ab  ', 'doh!'),
+ (2, '-32768', '-9223372036854775808', '-0', '-INFINiTY', 'f', '-99999999.9999', '-999999999999999999',
+  '-0.000000000000000001', '-0.0001', '-0.001', '-infinity', '-infinity', '-infinity', '    ', '', ''),
+ (3, '0', '0', '1.4e-45', '4.9406564584124654e-324', 'yes', '-3433.8492', '0', '0', '0', '0.5',
+  '4714-11-24 BC', '4714-11-24 00:00:00 BC', 'Feb 16 17:32:01 0097 BC', E'c\r', E'c\r  ',
+  E'line\r\nbreak\rcr only \\ back\\\\slash "quoted", comma'),
+ (4, '1234', '4567890123456789', '3.4028235e+38', '1.7976931348623157e+308', 'off', '0.0001', '-1', '0.5',
+  '0.1', '-1234.5', '5874897-12-31', '10000-01-01 00:00:00', 'Mon Feb 10 17:32:01.5 1997 PST', 'ïüé', 'ë',
+  U&'d\0061t\+000061 \2603'),
+ (5, '-1234', '-4567890123456789', '1004.30', '-34.84', 'f', '-0.0', '123456789012345678', '0.123456789012345678',
+  '-0.9999', '1', '1999-12-31', '1999-12-31 23:59:59.999999', '2000-01-01 00:00:00+00', 'cd  ', 'cd', 'NULL'),
+ (6, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (7, '1', '-1', '1.17549435e-38', '2.2250738585072014E-308', 't', '1', '1', '0.000000000000000001', '0.0001',
+  '0.001', '2000-01-01', 'epoch', 'epoch', '"', '\N', '\N');
