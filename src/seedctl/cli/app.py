@@ -80,6 +80,10 @@ class _WithoutPandas(importlib.abc.MetaPathFinder):
 
 
 def main() -> None:
+    # Arrow's allocator: jemalloc, where the operator did not choose one. The default
+    # (mimalloc) keeps freed pages resident: the 10M-row export peaked 100-150 MB higher,
+    # and slower (docs/BENCHMARKS.md). Read when pyarrow first allocates, so set it first.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
     if "pandas" not in sys.modules:
         sys.meta_path.insert(0, _WithoutPandas())
     try:
