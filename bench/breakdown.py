@@ -32,10 +32,10 @@ from seedctl.parts import table_parts
 from seedctl.pg import copyout, db
 from seedctl.pg.catalog import TableSchema, read_table_schema
 from seedctl.pg.checksum import CHECKSUM_ALGORITHM, checksum_columns, recorded_checksum, table_checksum
+from seedctl.pg.copybinary import HEADER, TRAILER, binary_layout, encode_batch
 from seedctl.pg.ddl import add_keys_and_indexes, create_table
 from seedctl.pg.pgtypes import codec_for, select_expr, to_copy_csv
-from seedctl.restore import load as restore_mod
-from seedctl.restore.acquire import acquire
+from seedctl.restore.run import restore_snapshot
 from seedctl.snapshot import export, writer
 
 
@@ -241,7 +241,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
 def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool) -> dict[str, Any]:
     """Phases of restoring the scratch project's snapshot into fresh empty databases.
 
-    thorough: also a cProfile of the real acquire + restore.run.
+    thorough: also a cProfile of the real restore (restore_snapshot: acquire + load).
     """
     manifest = load_manifest(project / "seeds")
     ((name, entry),) = manifest["tables"].items()
@@ -257,7 +257,13 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
     batches = _timed(phases, "Parquet read (iter_batches)", read)
     names = batches[0].schema.names
 
-    def render() -> list[bytes]:
+    encoders = binary_layout(batches[0].schema)
+    assert encoders is not None, "the bench's OHLCV table maps to binary COPY"
+
+    def render_binary() -> list[bytes]:
+        return [bytes(encode_batch(batch, encoders)) for batch in batches]
+
+    def render_csv() -> list[bytes]:
         out = []
         for batch in batches:
             texts = [to_copy_csv(batch.column(i), batch.schema.field(i)) for i in range(batch.num_columns)]
@@ -268,25 +274,33 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
             out.append(buf.getvalue())
         return out
 
-    rendered = _timed(phases, "render for COPY csv (to_copy_csv, write_csv)", render)
-    rendered_bytes = sum(len(c) for c in rendered)
+    rendered = {
+        "binary": _timed(phases, "render for COPY binary (copybinary.encode_batch; restore's path)", render_binary),
+        "csv": _timed(extra, "render for COPY csv (to_copy_csv, write_csv; the path for other tables)", render_csv),
+    }
+    rendered_bytes = sum(len(c) for c in rendered["binary"])
     batches = None  # frees them (rebound, not deleted: the closures above name them)
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in names)
 
-    def load(dbname: str, freeze: bool, record: list[tuple[str, float]], suffix: str = "") -> None:
+    def load(dbname: str, fmt: str, record: list[tuple[str, float]], suffix: str = "") -> None:
         url = pg.create_database(dbname)
         try:
             with _database(url), db.connect() as conn:
                 create_table(conn, table)  # the implicit transaction starts here, as in restore
-                opts = sql.SQL("FORMAT csv, FREEZE") if freeze else sql.SQL("FORMAT csv")
-                query = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(table.identifier(), columns, opts)
+                query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {}, FREEZE)").format(
+                    table.identifier(), columns, sql.SQL(fmt)
+                )
 
                 def copy_in() -> None:
                     with conn.cursor() as cur, cur.copy(query) as copy:
-                        for chunk in rendered:
+                        if fmt == "binary":
+                            copy.write(HEADER)
+                        for chunk in rendered[fmt]:
                             copy.write(chunk)
+                        if fmt == "binary":
+                            copy.write(TRAILER)
 
-                _timed(record, f"COPY FROM STDIN csv{suffix}", copy_in)
+                _timed(record, f"COPY FROM STDIN {fmt} (FREEZE){suffix}", copy_in)
                 _timed(record, f"ADD PRIMARY KEY (index build){suffix}", lambda: add_keys_and_indexes(conn, table))
                 _timed(
                     record,
@@ -297,9 +311,9 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
         finally:
             pg.drop_database(dbname)
 
-    load("bd_restore", False, phases)
-    load("bd_restore_freeze", True, extra, " (COPY ... FREEZE variant)")
-    rendered = None  # frees it (rebound, not deleted: the closures above name it)
+    load("bd_restore", "binary", phases)
+    load("bd_restore_csv", "csv", extra, " (CSV variant)")
+    rendered = {}  # frees them (rebound, not deleted: the closures above name it)
     if not thorough:
         return {
             "table": name,
@@ -309,15 +323,13 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
             "rendered_bytes": rendered_bytes,
         }
 
-    params = load_params(project / "params.yaml")
     url = pg.create_database("bd_restore_profile")
     try:
         with _database(url):
             profile = cProfile.Profile()
             started = time.perf_counter()
             profile.enable()
-            tables = acquire(manifest, params, project / "seeds", project, project, pull=False)
-            restore_mod.run(tables, "safe", batch_rows=batch_rows)
+            restore_snapshot(project, pull=False)  # the real acquire + load
             profile.disable()
             total = time.perf_counter() - started
     finally:

@@ -199,7 +199,8 @@ def _snapshot_why(size: dict[str, Any], r: dict[str, Any], b: dict[str, Any] | N
     text = (
         f"`seedctl snapshot`, {_rows(rows)} rows: {_s(snap)} against a target of {_s(limit * dump)} "
         f"({limit:.1f}x `pg_dump -Fc`'s {_s(dump)}). `seedctl export` alone (timed on its own) takes {_s(exp)}; "
-        f"the other {_s(snap - exp)} are manifest, validate, push, commit and tag with their process starts "
+        f"the other {_s(snap - exp)} are DVC (its imports, reading the pipeline, recording the outputs), "
+        f"manifest, validate, push, commit and tag, all in the same process "
         f"(for scale: an unchanged plan-sized snapshot, the same steps with nothing to write or push, takes "
         f"{_s(plan['unchanged'].seconds)}; its pieces are in the [anatomy]({anatomy})). "
         f"Ceilings{f' ({at})' if at else ''}: the server's COPY TO with no client work {_s(copy_to)}; "
@@ -227,14 +228,14 @@ def _restore_why(size: dict[str, Any], r: dict[str, Any], b: dict[str, Any] | No
     rst, prs = size["restore"].seconds, size["pg_restore"].seconds
     limit = _target(rows, RESTORE_TARGET)
     budget = limit * prs
-    copy_from = lim["copy_from"].seconds * scale
+    copy_from = lim["copy_from_binary"].seconds * scale  # the format seedctl restore sends this table in
     if copy_from <= budget:
         rest = f"that leaves {_s(budget - copy_from)} of the target for"
     else:
         rest = f"on its own {_s(copy_from - budget)} over the target, before"
     text = (
         f"`seedctl restore`, {_rows(rows)} rows: {_s(rst)} against a target of {_s(budget)} ({limit:.1f}x "
-        f"`pg_restore -Fc`'s {_s(prs)}, which loads with COPY too and builds the same key). COPY FROM alone "
+        f"`pg_restore -Fc`'s {_s(prs)}, which loads with text COPY and builds the same key). Binary COPY FROM alone "
         f"(one connection, no client work, no key{f'; {at}' if at else ''}): {_s(copy_from)}, "
         f"{100 * copy_from / rst:.0f}% of the restore; {rest} everything else (process start, Parquet read "
         "and render not hidden behind the COPY, primary key, verification)."
@@ -429,7 +430,7 @@ def _rss_growth(r: dict[str, Any]) -> str:
         "## Peak RSS against row count",
         "",
         "Largest peak RSS over all runs of each client process (the server's own memory is not counted "
-        "for either tool; for `seedctl snapshot` the largest of its own, `dvc` and stage processes).",
+        "for either tool; `seedctl snapshot` runs its stages and DVC in its own process).",
         "",
         "| rows | seedctl snapshot | seedctl export | pg_dump -Fc | seedctl restore | pg_restore -Fc "
         "| pg_restore -j 2 |",
@@ -454,6 +455,7 @@ def _rss_growth(r: dict[str, Any]) -> str:
 def _limits_section(lim: dict[str, Any]) -> str:
     rows, csv = lim["rows"], lim["csv_bytes"]
     to, into = lim["copy_to"].seconds, lim["copy_from"].seconds
+    into_binary, binary = lim["copy_from_binary"].seconds, lim["binary_bytes"]
     d, up = lim["disk"], lim["upload"]
     write, read = statistics.median(d["write_seconds"]), statistics.median(d["read_seconds"])
     upload = statistics.median(up["seconds"])
@@ -474,6 +476,10 @@ def _limits_section(lim: dict[str, Any]) -> str:
             f"| server's COPY FROM that CSV ({_mb(csv)}), one connection, into a new table with no indexes "
             f"| `{lim['copy_from_command']}` | {_time_cell(lim['copy_from'])} "
             f"| {rows / into / 1e3:,.0f}k rows/s, {csv / into / 1e6:.0f} MB/s |",
+            f"| server's COPY FROM the same rows in binary format ({_mb(binary)}), as `seedctl restore` sends "
+            f"this table (src/seedctl/pg/copybinary.py) | `{lim['copy_from_binary_command']}` "
+            f"| {_time_cell(lim['copy_from_binary'])} | {rows / into_binary / 1e3:,.0f}k rows/s, "
+            f"{binary / into_binary / 1e6:.0f} MB/s |",
             f"| disk sequential write | {d['bytes'] // 2**20} MiB in 1 MiB `os.write` calls, then `os.fsync`, "
             f"in the scratch directory ({d['filesystem']}) "
             f"| {_seconds_cell(d['write_seconds'])} | {d['bytes'] / write / 1e6:,.0f} MB/s |",
@@ -528,10 +534,11 @@ def _plan_section(p: dict[str, Any]) -> str:
     lines += [f"| {label} | {_s(smp.seconds)} | {_mb(smp.peak_rss_bytes)} |" for label, smp in p["anatomy"]]
     lines += [
         "",
-        "An unchanged snapshot is `seedctl` start + preflight, `dvc repro` (DVC start, the export "
-        "stage as its own `python` process, hashing the outputs), the push check (one listing of the "
-        "remote compared with the local cache; `dvc push` runs only when an object is missing, so the "
-        "`dvc push` line above is what it saves) and a few `git` calls. The fresh-clone restore adds "
+        "An unchanged snapshot is one `seedctl` process: its start and imports (DVC's among them), "
+        "DVC's Repo opened in that process (dvc.yaml and dvc.lock read: which stages changed), the "
+        "export, DVC recording its outputs (the manifest and validate stages are skipped: their "
+        "inputs are unchanged), the push check (one listing of the remote compared with the local "
+        "cache; `dvc push` runs only when an object is missing) and a few `git` calls. The fresh-clone restore adds "
         f"`dvc pull` to the local restore: {_s(p['restore_clone'].seconds - p['restore_local'].seconds)} "
         "here (median difference).",
         "",
@@ -654,9 +661,9 @@ def _breakdown_section(b: dict[str, Any], r: dict[str, Any]) -> str:
     client = _phase(rs, "Parquet read") + _phase(rs, "render")
     lines += [
         "",
-        f"Reading it: client-side work (Parquet read + rendering text) is {client:.2f} s and runs "
+        f"Reading it: client-side work (Parquet read + rendering binary COPY rows) is {client:.2f} s and runs "
         f"one batch ahead in a thread, alongside the server's COPY FROM ({_phase(rs, 'COPY FROM'):.2f} s: "
-        f"parsing the rendered CSV, {_mb(rs['rendered_bytes'])}; the export's COPY output of the same rows "
+        f"reading the rendered binary rows, {_mb(rs['rendered_bytes'])}; the export's CSV of the same rows "
         f"is {_mb(e['csv_bytes'])}); the verification checksum is "
         f"{100 * _phase(rs, 'content checksum') / total:.0f}%.",
     ]
@@ -691,8 +698,8 @@ def _how_measured(r: dict[str, Any]) -> str:
             "`symbol text`, `numeric(12,4)` prices with per-bar noise, `bigint` volume, `PRIMARY KEY (time, symbol)`, "
             "then `VACUUM (ANALYZE)`. The plan tables come from `seedctl_dev.sample` at scale 1.0.",
             "- Every measured command is its own child process; wall time is taken around it, and its peak RSS "
-            f"is the `ru_maxrss` of exactly that process, reported by {r['rss_method']} (for `seedctl snapshot` "
-            "that is the largest of its `dvc` and stage processes, not a sum). seedctl times include the Python "
+            f"is the `ru_maxrss` of exactly that process, reported by {r['rss_method']} (`seedctl snapshot` "
+            "starts no `dvc` or stage process: `git` only). seedctl times include the Python "
             "interpreter start and imports.",
             "- Snapshot (from 1M rows, or the largest size of a `--sizes` run): `seedctl snapshot` — what "
             "`make snapshot` runs — in a fresh copy of the repository whose `params.yaml` lists only that table, "
