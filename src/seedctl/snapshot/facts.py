@@ -3,9 +3,10 @@
 The manifest's date range and rows per month, and the row checks validation reports
 (primary-key duplicates, OHLCV bars out of their domain), used to be found by decoding
 every file again in the manifest and validate stages. The export already holds each batch
-in memory: it measures them there, on the values as stored (exactly what the files hold),
-and records them in schema.json. The later stages read them there and check them cheaply
-against the Parquet footers (rows, the time column's min and max).
+in memory: it measures them there, on the values as stored (exactly what the files hold).
+A file's time profile goes into its own Parquet footer (TIME_FACTS_KEY), a table's row
+checks into schema.json. The later stages read them there, and the manifest checks each
+profile against the footer's statistics (the time column's min and max).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seedctl.timerange import DAYS_MAX, DAYS_MIN, US_PER_DAY
+
+# The key of a data file's footer metadata holding its TimeProfile (JSON).
+TIME_FACTS_KEY = "seedctl.time"
 
 
 def is_dated(field: pa.Field) -> bool:

@@ -28,7 +28,7 @@ from seedctl.hashing import hash_file
 from seedctl.layout import CHECKSUMS_FILE, MANIFEST_FILE, SCHEMA_FILE, load_schema_document, write_json
 from seedctl.parts import parts_digest, table_parts
 from seedctl.pg.pgtypes import pg_text_scalar
-from seedctl.snapshot.facts import is_dated
+from seedctl.snapshot.facts import TIME_FACTS_KEY, is_dated
 
 
 def run_manifest(
@@ -122,9 +122,8 @@ def _schema_hashes(path: Path) -> dict[str, str]:
 
 
 def describe_table(seeds_dir: Path, info: dict[str, Any], time_column: str | None) -> dict[str, Any]:
-    """One table's manifest entry, from what the export recorded of its files while writing
-    them (facts.py), checked against each file's size and Parquet footer: no file is read
-    again past its footer."""
+    """One table's manifest entry: each file hashed (one read) and described by its Parquet
+    footer, where the export recorded its time profile (facts.py): no file is decoded."""
     if "parts" not in info or "checks" not in info:
         raise IntegrityError(
             f"{seeds_dir / SCHEMA_FILE} was written by an older seedctl", "run the export stage again (dvc repro)"
@@ -153,16 +152,17 @@ def describe_table(seeds_dir: Path, info: dict[str, Any], time_column: str | Non
 
 def _describe_part(seeds_dir: Path, part: dict[str, Any], parquet: pq.ParquetFile) -> dict[str, Any]:
     path = seeds_dir / part["file"]
-    rows, size = parquet.metadata.num_rows, path.stat().st_size
-    if (rows, size) != (part["rows"], part["size_bytes"]):
+    rows = parquet.metadata.num_rows
+    if rows != part["rows"]:
         raise IntegrityError(
-            f"{path}: holds {rows} rows in {size} bytes, the export wrote {part['rows']} in {part['size_bytes']}",
+            f"{path}: holds {rows} rows, the export wrote {part['rows']}",
             "the file changed after export; run the snapshot again",
         )
     described = {"file": part["file"], "rows": rows}
     if part.get("period") is not None:
         described["period"] = part["period"]
-    return {**described, "size_bytes": size, "sha256": part["sha256"], "md5": part["md5"]}
+    size, md5, sha256 = hash_file(path)
+    return {**described, "size_bytes": size, "sha256": sha256, "md5": md5}
 
 
 def _null_counts(files: list[pq.ParquetFile]) -> dict[str, int]:
@@ -184,14 +184,20 @@ def _time_profile(
     seeds_dir: Path, parts: list[dict[str, Any]], files: list[pq.ParquetFile], column: str
 ) -> tuple[dict[str, Any] | None, dict[str, int]]:
     """Date range (PostgreSQL text) and rows per calendar month of the time column, from the
-    export's TimeProfile of each file, whose min and max must be the footer's."""
+    TimeProfile the export recorded in each file's footer, whose min and max must be the
+    footer's statistics."""
     field = files[0].schema_arrow.field(column)
     if not is_dated(field):
         return {"column": column, "min": None, "max": None, "note": "stored as text"}, {}
     lo = hi = None
     months: Counter[str] = Counter()
     for part, parquet in zip(parts, files):
-        profile = part["time"]
+        recorded = (parquet.metadata.metadata or {}).get(TIME_FACTS_KEY.encode())
+        if recorded is None:
+            raise IntegrityError(
+                f"{seeds_dir / part['file']} was written by an older seedctl", "run the export stage again (dvc repro)"
+            )
+        profile = json.loads(recorded)
         if (profile["min"], profile["max"]) != footer_range(parquet, column):
             raise IntegrityError(
                 f"{seeds_dir / part['file']}: its {column} range differs from what the export recorded",

@@ -1,5 +1,6 @@
 """The Parquet writer of the export: a table's rows, in key order, into deterministic files.
 
+Each file's footer also records its time column's range and rows per month (facts.py).
 Every row group holds exactly `backup.batch_rows` rows (fewer where large values reach
 ROW_GROUP_BYTES) and is written from one contiguous chunk with fixed writer settings, so
 the same rows always give the same bytes. A partitioned source gets one file per period of
@@ -8,6 +9,7 @@ its time column (partition.py).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,10 @@ import pyarrow.parquet as pq
 
 from seedctl.config import Backup, Source
 from seedctl.errors import ExportError
-from seedctl.hashing import hash_file
 from seedctl.layout import DATA_DIR
 from seedctl.pg.catalog import TableSchema
 from seedctl.pg.pgtypes import Codec, to_storage
-from seedctl.snapshot.facts import RowChecks, TimeProfile, is_dated
+from seedctl.snapshot.facts import TIME_FACTS_KEY, RowChecks, TimeProfile, is_dated
 from seedctl.snapshot.partition import period_name, period_numbers, runs
 
 # The one file of a partitioned table without rows: data/<source>/empty.parquet, so a
@@ -32,27 +33,14 @@ EMPTY_PERIOD = "empty"
 
 @dataclass(frozen=True)
 class Part:
-    """One data file of a table: all its rows, or one period's (see partition.py), with
-    what the manifest records of it, measured as it was written (facts.py)."""
+    """One data file of a table: all its rows, or one period's (see partition.py)."""
 
     file: str  # relative to the seeds directory
     rows: int
     period: str | None = None  # 2024-03, 2024, early, late, undated; None: unpartitioned
-    size_bytes: int = 0
-    md5: str = ""
-    sha256: str = ""
-    time: dict[str, Any] | None = None  # TimeProfile of a dated time column
 
     def to_dict(self) -> dict[str, Any]:
-        part = {
-            "file": self.file,
-            "rows": self.rows,
-            "period": self.period,
-            "size_bytes": self.size_bytes,
-            "md5": self.md5,
-            "sha256": self.sha256,
-        }
-        return part if self.time is None else {**part, "time": self.time}
+        return {"file": self.file, "rows": self.rows, "period": self.period}
 
 
 class PartFiles:
@@ -153,12 +141,11 @@ class PartFiles:
         if self.pending_rows:
             self._write(pa.Table.from_batches(self.pending, self.schema))
         self.pending, self.pending_sizes, self.pending_rows = [], [], 0
+        if self.profile is not None:
+            # In the file's own footer (not in schema.json, which every weekly push uploads).
+            self.writer.add_key_value_metadata({TIME_FACTS_KEY: json.dumps(self.profile.to_dict(), sort_keys=True)})
+        self.parts[-1] = Part(self.parts[-1].file, self.rows, self.parts[-1].period)
         self.close()
-        part = self.parts[-1]
-        # Hashed once, here, from the page cache: the manifest records these.
-        size, md5, sha256 = hash_file(self.data_dir.parent / part.file)
-        time = self.profile.to_dict() if self.profile is not None else None
-        self.parts[-1] = Part(part.file, self.rows, part.period, size, md5, sha256, time)
 
     def _write(self, rows: pa.Table) -> None:
         # One contiguous chunk per row group: pyarrow's bytes depend on chunking.
