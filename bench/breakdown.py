@@ -186,18 +186,18 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
             f"codec conversion + row grouping + Parquet write ({backup.compression}, partition: {source.partition})",
             write,
         )
-        parquet_bytes = sum(f.stat().st_size for f in data_dir.rglob("*.parquet"))
+        result = {
+            "rows": rows,
+            "phases": phases,
+            "alternatives": extra,
+            "csv_bytes": csv_bytes,
+            "binary_bytes": binary_bytes,
+            "parquet_bytes": sum(f.stat().st_size for f in data_dir.rglob("*.parquet")),
+            "plan": plan,
+            "work_mem": work_mem,
+        }
         if not thorough:
-            return {
-                "rows": rows,
-                "phases": phases,
-                "alternatives": extra,
-                "csv_bytes": csv_bytes,
-                "binary_bytes": binary_bytes,
-                "parquet_bytes": parquet_bytes,
-                "plan": plan,
-                "work_mem": work_mem,
-            }
+            return result
         table_in_memory = pa.Table.from_batches(batches).rename_columns(arrow_schema.names).cast(arrow_schema)
         chosen = writer.writer_options(backup, arrow_schema)
         for label, opts in (
@@ -224,18 +224,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
         export.run_export(params, project / "seeds")
         profile.disable()
         total = time.perf_counter() - started
-    return {
-        "rows": rows,
-        "phases": phases,
-        "alternatives": extra,
-        "csv_bytes": csv_bytes,
-        "binary_bytes": binary_bytes,
-        "parquet_bytes": parquet_bytes,
-        "plan": plan,
-        "work_mem": work_mem,
-        "run_export_seconds": total,
-        "profile_top": _top(profile),
-    }
+    return {**result, "run_export_seconds": total, "profile_top": _top(profile)}
 
 
 def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool) -> dict[str, Any]:
@@ -314,14 +303,15 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
     load("bd_restore", "binary", phases)
     load("bd_restore_csv", "csv", extra, " (CSV variant)")
     rendered = {}  # frees them (rebound, not deleted: the closures above name it)
+    result = {
+        "table": name,
+        "rows": entry["rows"],
+        "phases": phases,
+        "alternatives": extra,
+        "rendered_bytes": rendered_bytes,
+    }
     if not thorough:
-        return {
-            "table": name,
-            "rows": entry["rows"],
-            "phases": phases,
-            "alternatives": extra,
-            "rendered_bytes": rendered_bytes,
-        }
+        return result
 
     url = pg.create_database("bd_restore_profile")
     try:
@@ -334,12 +324,4 @@ def restore_breakdown(pg: Any, project: Path, batch_rows: int, *, thorough: bool
             total = time.perf_counter() - started
     finally:
         pg.drop_database("bd_restore_profile")
-    return {
-        "table": name,
-        "rows": entry["rows"],
-        "phases": phases,
-        "alternatives": extra,
-        "rendered_bytes": rendered_bytes,
-        "restore_run_seconds": total,
-        "profile_top": _top(profile),
-    }
+    return {**result, "restore_run_seconds": total, "profile_top": _top(profile)}

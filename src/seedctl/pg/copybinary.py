@@ -86,7 +86,7 @@ def _with_nulls(array: pa.Array, values: pa.Array) -> pa.Array:
 
 
 def _fixed_binary(values: np.ndarray) -> pa.Array:
-    """Big-endian fixed-width values as binary values of their own width."""
+    """Fixed-width values (big-endian numbers or records) as binary values of their own width."""
     width = values.dtype.itemsize
     return pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(width), len(values), [None, pa.py_buffer(values.tobytes())]
@@ -99,9 +99,7 @@ def _prefixed(payload: np.ndarray) -> pa.Array:
     record = np.empty(len(payload), dtype=[("len", ">i4"), ("value", payload.dtype)])
     record["len"] = width
     record["value"] = payload
-    return pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(4 + width), len(record), [None, pa.py_buffer(record.tobytes())]
-    ).cast(pa.binary())
+    return _fixed_binary(record)
 
 
 def _numpy(array: pa.Array, dtype: type) -> np.ndarray:
@@ -167,10 +165,7 @@ def _numeric(precision: int, scale: int) -> Encoder:
                 else (fraction % np.uint64(10 ** (scale - 4 * k))) * np.uint64(10**-rest)
             )
             out[f"d{integer_groups + k}"] = digit
-        binary = pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(record.itemsize), len(out), [None, pa.py_buffer(out.tobytes())]
-        ).cast(pa.binary())
-        return _with_nulls(array, binary)
+        return _with_nulls(array, _fixed_binary(out))
 
     return encode
 

@@ -8,7 +8,6 @@ which ran and recording them in dvc.lock either way.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,7 +51,3 @@ def shrink_accepted_by() -> str | None:
 def main(name: str) -> int:
     """stages/<name>.py under `dvc repro`: run from the project root, as DVC does."""
     return run_guarded(lambda: STAGES[name](load_params("params.yaml"), Path("seeds"), shrink_accepted_by()))
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
