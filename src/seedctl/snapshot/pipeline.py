@@ -13,7 +13,6 @@ import getpass
 import socket
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -42,6 +41,7 @@ def run_pipeline(root: Path, params: Params, *, allow_shrink: bool = False) -> l
         [(name, partial(stage, params, seeds, accepted_by)) for name, stage in STAGES.items()],
         force=allow_shrink,
         say=lambda line: print(line, file=sys.stderr, flush=True),
+        first_always_runs=True,  # the export (dvc.yaml: always_changed)
     )
 
 
@@ -70,10 +70,6 @@ def run_snapshot(
     lost history for this snapshot only (run_pipeline).
     """
     root = params_path.resolve().parent
-    from seedctl.store.dvc import preload
-
-    # DVC's imports (0.4 s) meanwhile, in a thread: the pipeline needs them after the export's.
-    threading.Thread(target=preload, name="seedctl-dvc-imports", daemon=True).start()
     with snapshot_lock(root, wait_s):
         from seedctl.layout import load_manifest
 

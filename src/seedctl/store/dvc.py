@@ -7,6 +7,7 @@ configuration, `push` and `status --cloud`, its file system. No `dvc` process is
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,14 +77,6 @@ def filesystem(project_root: Path, rev: str | None) -> Any:
     return DVCFileSystem(str(project_root), rev=rev)
 
 
-def preload() -> None:
-    """Import what reproduce, configure_remote and push need (from a thread, while other work runs)."""
-    import importlib
-
-    for module in ("dvc.config", "dvc.repo", "dvc.stage"):
-        importlib.import_module(module)
-
-
 def configure_remote(
     dvc_dir: Path,
     name: str,
@@ -133,7 +126,12 @@ def configure_remote(
 
 
 def reproduce(
-    project_root: Path, stages: Sequence[tuple[str, Callable[[], None]]], *, force: bool, say: Callable[[str], None]
+    project_root: Path,
+    stages: Sequence[tuple[str, Callable[[], None]]],
+    *,
+    force: bool,
+    say: Callable[[str], None],
+    first_always_runs: bool = False,
 ) -> list[str]:
     """`dvc repro` of these stages (dvc.yaml's names, in its order), each stage's command
     being the given function, run in this process: the stages that ran.
@@ -143,25 +141,57 @@ def reproduce(
     the cache and writes its dvc.lock entry: DVC's own Stage.save, commit and dump, what
     `dvc repro` does after a stage's command (and `dvc commit` after one run by hand). A
     failing stage raises before its entry is written, as under `dvc repro`.
-    """
-    import time
 
-    from dvc.repo import lock_repo
+    first_always_runs: the first stage runs whatever DVC would say (the export: DVC cannot
+    see into a database, and dvc.yaml marks it always_changed), so it starts at once, while
+    a thread opens the Repo, takes DVC's lock and reads dvc.yaml and dvc.lock (DVC's
+    imports among it: 0.7 s, most of an unchanged snapshot's wait).
+    """
+    import threading
+    import time
+    from contextlib import ExitStack
 
     ran = []
-    with open_repo(project_root) as repo, lock_repo(repo), repo.scm_context(quiet=True):
-        # Read once, before any stage runs, as `dvc repro` builds its graph: each stage is
-        # then compared with dvc.lock as it was.
-        by_name = {stage.name: stage for stage in repo.stage.collect()}
-        for name, run in stages:
+    with ExitStack() as held:
+        by_name: dict[str, Any] = {}
+        failed: list[BaseException] = []
+
+        def load() -> None:
+            from dvc.repo import lock_repo
+
+            try:
+                repo = held.enter_context(open_repo(project_root))
+                held.enter_context(lock_repo(repo))
+                held.enter_context(repo.scm_context(quiet=True))
+                # Read once, before any stage's outputs are recorded, as `dvc repro` builds
+                # its graph: each stage is then compared with dvc.lock as it was. The
+                # project's dvc.yaml only: not other DVC files (a `dvc add`ed file's .dvc,
+                # restore/dvc.yaml), and no walk of the tree.
+                by_name.update((st.name, st) for st in repo.stage.load_file(os.path.join(repo.root_dir, "dvc.yaml")))
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
+                failed.append(exc)
+
+        loading = threading.Thread(target=load, name="seedctl-dvc-load", daemon=True)
+        loading.start()
+        started = time.perf_counter()
+        try:
+            if first_always_runs and stages:
+                stages[0][1]()
+        finally:
+            loading.join()  # DVC's lock is released (held closes) only once it is taken
+        if failed:
+            raise failed[0]
+        for index, (name, run) in enumerate(stages):
             stage = by_name.get(name)
             if stage is None:
                 raise ConfigError(f"dvc.yaml has no stage {name!r}", "restore dvc.yaml from git")
-            if not force and not stage.changed():
+            already_ran = first_always_runs and index == 0
+            if not (already_ran or force or stage.changed()):
                 say(f"stage {name}: unchanged, skipped")
                 continue
-            started = time.perf_counter()
-            run()
+            if not already_ran:
+                started = time.perf_counter()
+                run()
             # The run cache only for stages whose outputs are all cached (as Stage.run).
             stage.save(run_cache=all(out.use_cache for out in stage.outs if not (out.is_metric or out.is_plot)))
             stage.commit()
