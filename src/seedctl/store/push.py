@@ -1,9 +1,9 @@
 """Push and pull of the checked-out snapshot.
 
-push: nothing to do when the remote already holds every object (objects.py: `dvc push`
-is not run); else `dvc push` (DVC's Python API), then the repair upload of what `dvc push` left out although
-the remote lacked it. pull: the snapshot's files from the cache, else the remote, every one
-verified (fetch.py).
+push: the objects a plain `dvc push` would upload that the remote lacks (objects.py), put
+from the cache by seedctl itself; `dvc push` (DVC's Python API) whenever that is not
+certain. pull: the snapshot's files from the cache, else the remote, every one verified
+(fetch.py).
 """
 
 from __future__ import annotations
@@ -35,15 +35,14 @@ class PushResult:
     files_pushed: int
     # Objects seen in the remote with the cache's sizes, when that alone showed nothing to push.
     checked: int | None = None
-    # Objects `dvc push` left out although the remote lacked them, uploaded by seedctl.
-    repaired: int = 0
+    # Of those pushed: objects the remote held with another size or md5, now replaced.
+    replaced: int = 0
 
     def __str__(self) -> str:
-        if self.repaired:
+        if self.replaced:
             return (
                 f"snapshot {self.version}: {self.files_pushed} file(s) pushed to {self.url}; "
-                f"{self.repaired} object(s) that `dvc push` took for present were missing or damaged "
-                f"there: uploaded from the cache"
+                f"among them {self.replaced} object(s) the remote held damaged (another size or md5), now replaced"
             )
         if self.files_pushed == 0 and self.checked:
             return f"snapshot {self.version}: remote {self.url} already up to date (all {self.checked} objects present)"
@@ -135,15 +134,18 @@ def require_in_remote(project_root: Path, params: Params) -> None:
 
 
 def push(project_root: Path, params: Params, *, connection: Connection | None = None) -> PushResult:
-    """Upload the checked-out, validated snapshot's data with `dvc push`.
+    """Upload the checked-out, validated snapshot's data to the remote, in DVC's layout.
 
-    When the remote already holds every object `dvc push` would upload, each with the size
-    of the local cache's copy (one bucket listing, or a HEAD request per object), `dvc push`
-    is not run at all. Any doubt (an unexpected DVC file or setting, a listing missing from
-    the cache, a remote error other than "not found") runs `dvc push`. After a push, the
-    objects that were missing or of another size must be in the remote with the right size:
-    `dvc push` takes a directory's files for present whenever its listing (.dir) is, so
-    those it left out are uploaded from the cache here, each checked against its md5.
+    When seedctl knows exactly which objects a plain `dvc push` would upload (objects.py) and
+    the remote answers clearly which it lacks or holds with another size or md5 (one bucket
+    listing, or a HEAD request per object), it uploads those itself, from the cache: what
+    `dvc push` would do, without DVC's remote machinery (0.9 s of a 1M-row snapshot's
+    4.8 s; uploading the 15 MB takes 0.1 s). Any doubt runs `dvc push` instead.
+
+    Unlike `dvc push`, which takes every file of a directory for present once the
+    directory's listing (.dir) is in the remote, so that a file deleted or damaged there is
+    never uploaded again (treeverse/dvc#11011; no option to skip that shortcut,
+    treeverse/dvc#7532), each object is checked, and the listings go up last.
     """
     version = require_validated(project_root / "seeds")
     if connection is None:
@@ -153,65 +155,82 @@ def push(project_root: Path, params: Params, *, connection: Connection | None = 
         config = configure(project_root, settings)
     objects = pushed_objects(project_root, settings, config)
     bad = absent(client, settings, objects) if objects is not None else None
-    if objects and bad == {}:
+    if objects is None or bad is None or any(objects[k].size > _ONE_PUT for k in bad):
+        count = dvc.push(project_root, settings)  # DVC uploads a large object in parts
+        return PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url, files_pushed=count)
+    if not bad:
         return PushResult(
             version=version, url=settings.url, endpoint_url=settings.endpoint_url, files_pushed=0, checked=len(objects)
         )
-    count = dvc.push(project_root, settings)
-    repaired = 0
-    if objects and bad:
-        # The repair upload. `dvc push` takes every file of a directory for present in the
-        # remote once the directory's listing (.dir) is there, so a file deleted or damaged
-        # in the remote is never uploaded again: "Everything is up to date"
-        # (treeverse/dvc#11011; no option to skip that shortcut, treeverse/dvc#7532).
-        still = absent(client, settings, {k: objects[k] for k in bad})
-        if still:
-            _upload(client, settings, {k: objects[k] for k in still})
-            repaired = len(still)
-            still = absent(client, settings, {k: objects[k] for k in still})
-        if still:
-            key, why = next(iter(still.items()))
-            raise RemoteError(
-                f"after `dvc push`, {len(still)} object(s) are still not right in {settings.url} "
-                f"(e.g. {objects[key].label}: {why})",
-                "check the bucket (permissions, quota), then `seedctl push` again",
-            )
+    # Uploads get prune's patience (60 s, 3 attempts), not the 5 s of the quick checks.
+    _upload(s3.client(settings, timeout_s=60, attempts=3), settings, {k: objects[k] for k in bad})
+    still = absent(client, settings, {k: objects[k] for k in bad})
+    if still:
+        key, why = next(iter(still.items()))
+        raise RemoteError(
+            f"after the upload, {len(still)} object(s) are still not right in {settings.url} "
+            f"(e.g. {objects[key].label}: {why})",
+            "check the bucket (permissions, quota), then `seedctl push` again",
+        )
+    damaged = sum(1 for why in bad.values() if why != "not in the remote")
     return PushResult(
-        version=version, url=settings.url, endpoint_url=settings.endpoint_url, files_pushed=count, repaired=repaired
+        version=version,
+        url=settings.url,
+        endpoint_url=settings.endpoint_url,
+        files_pushed=len(bad),
+        replaced=damaged,
     )
 
 
+# The largest object one PUT may carry (S3's limit); larger ones go up through `dvc push`.
+_ONE_PUT = 5 * 2**30
+
+
 def _upload(client: Any, settings: RemoteSettings, objects: Mapping[str, RemoteObject]) -> None:
-    """Put each object from the local cache, after checking the file's md5 is its name; the
-    server checks the bytes it got (Content-MD5). Server-side encryption as DVC's."""
+    """Put each object from the local cache, after checking that the file's md5 is its
+    name, s3.POOL at a time; directory listings (.dir) only once every file is up, as `dvc
+    push` orders them (a listing in the remote stands for its files). The server checks the
+    bytes it got (Content-MD5). Server-side encryption as DVC's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [k for k in objects if not k.endswith(".dir")]
+    listings = [k for k in objects if k.endswith(".dir")]
+    for batch in (files, listings):
+        if not batch:
+            continue
+        with ThreadPoolExecutor(max_workers=min(s3.POOL, len(batch))) as pool:
+            # list(): the first failure is raised here (the pool finishes the rest first).
+            list(pool.map(lambda key: _put(client, settings, key, objects[key]), batch))
+
+
+def _put(client: Any, settings: RemoteSettings, key: str, obj: RemoteObject) -> None:
     import base64
     import hashlib
 
-    for key, obj in objects.items():
-        digest = hashlib.md5(usedforsecurity=False)
-        named = "".join(key.split("/")[-2:]).removesuffix(".dir")  # <prefix>/files/md5/ab/cdef.. -> abcdef..
-        try:
-            with obj.cache.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-                if digest.hexdigest() != named or obj.size > 5 * 2**30:
-                    raise RemoteError(
-                        f"{obj.label} is missing from {settings.url} and its copy in the DVC cache ({obj.cache}) "
-                        "does not match its md5 (or is over 5 GiB, too large for one upload)",
-                        "delete that cache file and run `seedctl snapshot` again",
-                    )
-                fh.seek(0)
-                with s3.errors(settings, f"uploading {obj.label} to {settings.url}"):
-                    client.put_object(
-                        Bucket=settings.bucket,
-                        Key=key,
-                        Body=fh,
-                        ContentLength=obj.size,
-                        ContentMD5=base64.b64encode(digest.digest()).decode(),
-                        **s3.encryption(settings),
-                    )
-        except OSError as exc:
-            raise RemoteError(f"cannot read {obj.cache} ({exc.strerror})", "run `seedctl snapshot` again") from None
+    digest = hashlib.md5(usedforsecurity=False)
+    named = "".join(key.split("/")[-2:]).removesuffix(".dir")  # <prefix>/files/md5/ab/cdef.. -> abcdef..
+    try:
+        with obj.cache.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+            if digest.hexdigest() != named or obj.size > _ONE_PUT:
+                raise RemoteError(
+                    f"{obj.label} is missing from {settings.url} and its copy in the DVC cache ({obj.cache}) "
+                    "does not match its md5 (or is over 5 GiB, too large for one upload)",
+                    "delete that cache file and run `seedctl snapshot` again",
+                )
+            fh.seek(0)
+            with s3.errors(settings, f"uploading {obj.label} to {settings.url}"):
+                client.put_object(
+                    Bucket=settings.bucket,
+                    Key=key,
+                    Body=fh,
+                    ContentLength=obj.size,
+                    ContentMD5=base64.b64encode(digest.digest()).decode(),
+                    **s3.encryption(settings),
+                )
+    except OSError as exc:
+        raise RemoteError(f"cannot read {obj.cache} ({exc.strerror})", "run `seedctl snapshot` again") from None
 
 
 def pull(project_root: Path, params: Params) -> Fetched:

@@ -1,5 +1,6 @@
-"""`seedctl snapshot` of an unchanged database skips `dvc push` only with evidence: the remote
-holds every object `dvc push` would upload, with the cache's size. Real moto_server, dvc, git."""
+"""The snapshot's push: seedctl uploads what a plain `dvc push` would and the remote lacks
+(nothing at all for an unchanged database: one listing is the evidence), and leaves the push
+to DVC whenever that is not certain. Real moto_server, dvc, git."""
 
 from __future__ import annotations
 
@@ -61,21 +62,36 @@ def test_unchanged_snapshot_skips_push_only_while_the_remote_has_everything(
     assert "database unchanged" in unchanged.stdout
     assert s3_server.keys(bucket) == keys and project.git("rev-parse", "HEAD") == head
 
-    # An object disappears from the bucket: the next snapshot puts it back. `dvc push` does so
-    # for schema.json and the directory listing, but takes the directory's files for present
-    # while its listing is there: seedctl uploads that one from the cache.
+    # An object disappears from the bucket: the next snapshot puts it back, also a data file
+    # whose directory listing is still there (which `dvc push` would take for present,
+    # treeverse/dvc#11011).
     client, objects = s3_server.client(), snapshot_keys(project)
-    for lost, says in (
-        (objects["schema"], "1 file pushed"),
-        (objects["dir"], "1 file pushed"),
-        (sorted(objects["files"].values())[0], "uploaded from the cache"),
-    ):
+    for lost in (objects["schema"], objects["dir"], sorted(objects["files"].values())[0]):
         client.delete_object(Bucket=bucket, Key=lost)
         again = project.seedctl("snapshot", env=s3_env)
         assert again.returncode == 0, again.stderr
-        assert says in again.stdout and UP_TO_DATE not in again.stdout, again.stdout
+        assert "1 file pushed" in again.stdout and UP_TO_DATE not in again.stdout, again.stdout
         assert s3_server.keys(bucket) == keys
         assert project.git("rev-parse", "HEAD") == head
+
+
+def test_an_unsure_push_is_dvc_push(sample_project: Project, s3_env: dict[str, str], s3_server: S3Server) -> None:
+    """Another DVC file in the project (a `dvc add`ed one): seedctl does not know it, so
+    `dvc push` pushes, and that file goes up with the snapshot's."""
+    project, bucket = sample_project, s3_env["MINIO_BUCKET"]
+    (project.root / "notes.txt").write_text("kept with the snapshots\n")
+    added = project.run("dvc", "add", "notes.txt")
+    assert added.returncode == 0, added.stderr
+    md5 = yaml.safe_load((project.root / "notes.txt.dvc").read_text())["outs"][0]["md5"]
+    project.commit_all("notes under DVC")
+
+    first_snapshot(project, s3_env)
+    keys = s3_server.keys(bucket)
+    assert f"seedctl/files/md5/{md5[:2]}/{md5[2:]}" in keys
+    assert set(keys) >= {snapshot_keys(project)["dir"], snapshot_keys(project)["schema"]}
+    again = project.seedctl("snapshot", env=s3_env)
+    assert again.returncode == 0 and "already up to date" in again.stdout, again.stdout + again.stderr
+    assert UP_TO_DATE not in again.stdout  # DVC's answer, not seedctl's listing
 
 
 def test_another_bucket_gets_everything(sample_project: Project, s3_env: dict[str, str], s3_server: S3Server) -> None:
@@ -116,7 +132,7 @@ def test_damaged_remote_object_stops_the_tag_until_a_push_replaces_it(
 
     result = project.seedctl("snapshot", env=s3_env)
     assert result.returncode == 0, result.stderr
-    assert "1 object(s) that `dvc push` took for present" in result.stdout, result.stdout
+    assert "among them 1 object(s) the remote held damaged" in " ".join(result.stdout.split()), result.stdout
     assert "committed and tagged" in result.stdout
     assert s3_server.client().get_object(Bucket=bucket, Key=victim)["Body"].read() == good
     assert len(project.git("tag", "--list", "seeds/v*").split()) == len(tags.split()) + 1
