@@ -199,7 +199,8 @@ def _snapshot_why(size: dict[str, Any], r: dict[str, Any], b: dict[str, Any] | N
     text = (
         f"`seedctl snapshot`, {_rows(rows)} rows: {_s(snap)} against a target of {_s(limit * dump)} "
         f"({limit:.1f}x `pg_dump -Fc`'s {_s(dump)}). `seedctl export` alone (timed on its own) takes {_s(exp)}; "
-        f"the other {_s(snap - exp)} are DVC (its imports, reading the pipeline, recording the outputs), "
+        f"the other {_s(snap - exp)} are DVC (its imports and reading the pipeline, in a thread alongside the "
+        f"export; recording the outputs), "
         f"manifest, validate, push, commit and tag, all in the same process "
         f"(for scale: an unchanged plan-sized snapshot, the same steps with nothing to write or push, takes "
         f"{_s(plan['unchanged'].seconds)}; its pieces are in the [anatomy]({anatomy})). "
@@ -510,7 +511,7 @@ def _plan_section(p: dict[str, Any]) -> str:
         met = _verdict(s.seconds, limit) if limit else "—"
         lines.append(f"| {label} | {_time_cell(s)} | {_mb(s.rss_max)} | {target} | {met} |")
 
-    row("`seedctl snapshot`, first (export → manifest → validate → dvc push → git commit + tag)", p["full"], PLAN_FULL)
+    row("`seedctl snapshot`, first (export → manifest → validate → push → git commit + tag)", p["full"], PLAN_FULL)
     row("`seedctl snapshot`, database unchanged (nothing to push, nothing to commit)", p["unchanged"], PLAN_UNCHANGED)
     row("`seedctl restore` into an empty database, data in the checkout", p["restore_local"], None)
     row("`seedctl restore` on a fresh `git clone` (dvc pull from S3, then load)", p["restore_clone"], PLAN_CLONE)
@@ -535,17 +536,18 @@ def _plan_section(p: dict[str, Any]) -> str:
     lines += [
         "",
         "An unchanged snapshot is one `seedctl` process: its start and imports (DVC's among them), "
-        "DVC's Repo opened in that process (dvc.yaml and dvc.lock read: which stages changed), the "
-        "export, DVC recording its outputs (the manifest and validate stages are skipped: their "
+        "the export, and alongside it DVC's Repo opened in a thread (dvc.yaml and dvc.lock read), "
+        "DVC recording the export's outputs (the manifest and validate stages are skipped: their "
         "inputs are unchanged), the push check (one listing of the remote compared with the local "
-        "cache; `dvc push` runs only when an object is missing) and a few `git` calls. The fresh-clone restore adds "
+        "cache; seedctl uploads only what is missing, `dvc push` only when that is not certain) and a "
+        "few `git` calls. The fresh-clone restore adds "
         f"`dvc pull` to the local restore: {_s(p['restore_clone'].seconds - p['restore_local'].seconds)} "
         "here (median difference).",
         "",
     ]
     up = ", ".join(f"{n:,}" for n in p["uploaded_full"])
     lines.append(
-        f"Bytes uploaded by the first `dvc push` (bucket size after minus before): {up} "
+        f"Bytes uploaded by the first push (bucket size after minus before): {up} "
         "(data files, `schema.json` and DVC's directory listing). By the unchanged snapshot's push: "
         f"{', '.join(f'{n:,}' for n in p['uploaded_unchanged'])}; git unchanged after it: "
         f"{', '.join('yes' if g else 'NO' for g in p['unchanged_git'])}."

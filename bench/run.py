@@ -17,7 +17,7 @@ order of the tools from run to run:
   * the machine's ceilings at 1M rows: the server's COPY TO and COPY FROM with no client
     work, the scratch disk's write and read bandwidth, the upload rate to the S3 server
   * plan-sized end to end: `seedctl snapshot` (full, then unchanged), restore from the
-    checkout and on a fresh clone from the S3 remote, bytes uploaded by each `dvc push`
+    checkout and on a fresh clone from the S3 remote, bytes uploaded by each push
   * four weekly snapshots (one week of bars appended between them): remote storage vs
     four `pg_dump -Fc` files
   * where export and restore time goes at 1M rows (bench/breakdown.py)
