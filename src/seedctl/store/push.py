@@ -215,7 +215,7 @@ def _put(client: Any, settings: RemoteSettings, key: str, obj: RemoteObject) -> 
                 digest.update(block)
             if digest.hexdigest() != named or obj.size > _ONE_PUT:
                 raise RemoteError(
-                    f"{obj.label} is missing from {settings.url} and its copy in the DVC cache ({obj.cache}) "
+                    f"{obj.label} must be uploaded to {settings.url}, but its copy in the DVC cache ({obj.cache}) "
                     "does not match its md5 (or is over 5 GiB, too large for one upload)",
                     "delete that cache file and run `seedctl snapshot` again",
                 )
