@@ -10,7 +10,7 @@ its time column (partition.py).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +144,7 @@ class PartFiles:
         if self.profile is not None:
             # In the file's own footer (not in schema.json, which every weekly push uploads).
             self.writer.add_key_value_metadata({TIME_FACTS_KEY: json.dumps(self.profile.to_dict(), sort_keys=True)})
-        self.parts[-1] = Part(self.parts[-1].file, self.rows, self.parts[-1].period)
+        self.parts[-1] = replace(self.parts[-1], rows=self.rows)
         self.close()
 
     def _write(self, rows: pa.Table) -> None:

@@ -213,14 +213,17 @@ def problem(settings: RemoteSettings, key: str, remote: int | None, etag: str, c
     if remote != cached:
         return _size_problem(remote, cached)
     tag = etag.strip('"')
-    named = "".join(key.split("/")[-2:]).removesuffix(".dir")
-    if not settings.sse and s3.MD5.fullmatch(tag) and tag != named:
+    if not settings.sse and s3.MD5.fullmatch(tag) and tag != s3.named_md5(key):
         return "corrupt in the remote (its md5 is not the one its name says)"
     return None
 
 
+# Why an object the remote does not hold at all is absent (the other reasons: damaged).
+NOT_IN_REMOTE = "not in the remote"
+
+
 def _size_problem(remote: int | None, cached: int) -> str:
-    return "not in the remote" if remote is None else f"{remote} bytes in the remote, {cached} in the cache"
+    return NOT_IN_REMOTE if remote is None else f"{remote} bytes in the remote, {cached} in the cache"
 
 
 def _listed_sizes(client: Any, settings: RemoteSettings) -> dict[str, tuple[int | None, str]] | None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from seedctl.config import Params
 from seedctl.errors import IntegrityError, RemoteError, ValidationFailed
 from seedctl.store import dvc, s3
-from seedctl.store.objects import RemoteObject, absent, pushed_objects
+from seedctl.store.objects import NOT_IN_REMOTE, RemoteObject, absent, pushed_objects
 from seedctl.store.settings import RemoteSettings, configure, connect, load_settings
 
 if TYPE_CHECKING:
@@ -133,6 +133,10 @@ def require_in_remote(project_root: Path, params: Params) -> None:
         )
 
 
+# The largest object one PUT may carry (S3's limit); larger ones go up through `dvc push`.
+_ONE_PUT = 5 * 2**30
+
+
 def push(project_root: Path, params: Params, *, connection: Connection | None = None) -> PushResult:
     """Upload the checked-out, validated snapshot's data to the remote, in DVC's layout.
 
@@ -172,7 +176,7 @@ def push(project_root: Path, params: Params, *, connection: Connection | None = 
             f"(e.g. {objects[key].label}: {why})",
             "check the bucket (permissions, quota), then `seedctl push` again",
         )
-    damaged = sum(1 for why in bad.values() if why != "not in the remote")
+    damaged = sum(1 for why in bad.values() if why != NOT_IN_REMOTE)
     return PushResult(
         version=version,
         url=settings.url,
@@ -180,10 +184,6 @@ def push(project_root: Path, params: Params, *, connection: Connection | None = 
         files_pushed=len(bad),
         replaced=damaged,
     )
-
-
-# The largest object one PUT may carry (S3's limit); larger ones go up through `dvc push`.
-_ONE_PUT = 5 * 2**30
 
 
 def _upload(client: Any, settings: RemoteSettings, objects: Mapping[str, RemoteObject]) -> None:
@@ -208,15 +208,14 @@ def _put(client: Any, settings: RemoteSettings, key: str, obj: RemoteObject) -> 
     import hashlib
 
     digest = hashlib.md5(usedforsecurity=False)
-    named = "".join(key.split("/")[-2:]).removesuffix(".dir")  # <prefix>/files/md5/ab/cdef.. -> abcdef..
     try:
         with obj.cache.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
-            if digest.hexdigest() != named or obj.size > _ONE_PUT:
+            if digest.hexdigest() != s3.named_md5(key):
                 raise RemoteError(
                     f"{obj.label} must be uploaded to {settings.url}, but its copy in the DVC cache ({obj.cache}) "
-                    "does not match its md5 (or is over 5 GiB, too large for one upload)",
+                    "does not match its md5",
                     "delete that cache file and run `seedctl snapshot` again",
                 )
             fh.seek(0)

@@ -46,6 +46,12 @@ def object_key(prefix: str, md5: str) -> str:
     return f"{prefix}/{object_path(md5)}" if prefix else object_path(md5)
 
 
+def named_md5(key: str) -> str:
+    """The md5 an object key names, without .dir (<prefix>/files/md5/ab/cdef.. -> abcdef..):
+    for a file, and for a listing, the md5 of the object's bytes."""
+    return "".join(key.split("/")[-2:]).removesuffix(".dir")
+
+
 def objects_prefix(prefix: str) -> str:
     """The key prefix under which object_key puts every object."""
     return f"{prefix}/{OBJECTS}/" if prefix else f"{OBJECTS}/"
