@@ -143,7 +143,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
             names, types = checksum_columns(schema.columns)
             _timed(
                 phases,
-                "content checksum query (typed-hash-v2; runs on a second connection, alongside)",
+                f"content checksum query ({CHECKSUM_ALGORITHM}; runs on a second connection, alongside)",
                 lambda: table_checksum(conn, ident, names, algorithm=CHECKSUM_ALGORITHM, types=types),
             )
             _timed(

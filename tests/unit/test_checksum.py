@@ -7,10 +7,13 @@ import re
 import pytest
 from psycopg import sql
 
+from seedctl.errors import RestoreRefused
 from seedctl.pg.catalog import Column
 from seedctl.pg.checksum import (
     CHECKSUM_ALGORITHM,
     LEGACY_ALGORITHM,
+    NATIVE_TEXT_ALGORITHM,
+    algorithm_for,
     checksum_columns,
     checksum_query,
 )
@@ -24,7 +27,61 @@ def v2(types: list[str]) -> str:
 
 
 def test_names() -> None:
-    assert (LEGACY_ALGORITHM, CHECKSUM_ALGORITHM) == ("row-text-v1", "typed-hash-v2")
+    assert (LEGACY_ALGORITHM, NATIVE_TEXT_ALGORITHM, CHECKSUM_ALGORITHM) == (
+        "row-text-v1",
+        "typed-hash-v2",
+        "typed-hash-v3",
+    )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "algorithm"),
+    [
+        ("UTF8", "typed-hash-v3"),
+        ("SQL_ASCII", "typed-hash-v3"),
+        ("LATIN1", "typed-hash-v3"),
+        ("LATIN10", "typed-hash-v3"),
+        ("WIN1252", "typed-hash-v3"),
+        ("ISO_8859_5", "typed-hash-v3"),
+        ("KOI8R", "typed-hash-v3"),
+        ("EUC_JP", "typed-hash-v2"),
+        ("MULE_INTERNAL", "typed-hash-v2"),
+    ],
+)
+def test_the_database_encoding_chooses_the_algorithm(encoding: str, algorithm: str) -> None:
+    assert algorithm_for(encoding) == algorithm
+
+
+TYPES = ["text", "character varying(5)", "character(3)", "xml", "jsonb", "integer", "numeric(12,4)", "bytea"]
+
+
+def test_v3_is_v2_where_text_is_utf8() -> None:
+    names = [f"c{i}" for i in range(len(TYPES))]
+    for encoding in ("UTF8", "SQL_ASCII"):
+        v3 = checksum_query(TABLE, names, algorithm=CHECKSUM_ALGORITHM, types=TYPES, server_encoding=encoding)
+        v2 = checksum_query(TABLE, names, algorithm=NATIVE_TEXT_ALGORITHM, types=TYPES, server_encoding=encoding)
+        assert v3.as_string(None) == v2.as_string(None)
+    v2_latin1 = checksum_query(TABLE, names, algorithm=NATIVE_TEXT_ALGORITHM, types=TYPES, server_encoding="LATIN1")
+    assert "convert_to" not in v2_latin1.as_string(None)  # v2 keeps hashing the database's own bytes
+
+
+def test_v3_hashes_text_as_its_utf8_bytes_in_a_single_byte_database() -> None:
+    names = [f"c{i}" for i in range(len(TYPES))]
+    q = checksum_query(TABLE, names, algorithm=CHECKSUM_ALGORITHM, types=TYPES, server_encoding="WIN1252").as_string(
+        None
+    )
+    recoded = "pg_catalog.hashtextextended(pg_catalog.convert_from(pg_catalog.convert_to({}, 'UTF8'), 'WIN1252')"
+    for text in ('"c0"', '"c1"', '"c2"::pg_catalog.text', 'pg_catalog.textin(pg_catalog.xml_out("c3"))'):
+        assert recoded.format(text) in q
+    assert recoded.format('"c4"::pg_catalog.text') in q  # jsonb: its text, as every other type
+    for unchanged in ('hashint4extended("c5"', 'hash_numeric_extended("c6"', 'hash_record_extended(ROW("c7")'):
+        assert unchanged in q
+    assert q.count("convert_to") == 5
+
+
+def test_v3_cannot_be_computed_where_text_cannot_hold_utf8_bytes() -> None:
+    with pytest.raises(RestoreRefused, match="cannot be computed in a EUC_JP database"):
+        checksum_query(TABLE, ["a"], algorithm=CHECKSUM_ALGORITHM, types=["text"], server_encoding="EUC_JP")
 
 
 def test_unknown_algorithm_is_a_value_error() -> None:

@@ -21,6 +21,15 @@ hash (as its seed), so that values moved between rows do not cancel out in the s
 bigint and timestamps hash their 64 bits folded to 32 (PostgreSQL's choice): a changed
 value of those has a ~2^-32 rather than 2^-64 chance to go unnoticed. Text output relies
 on seedctl's session settings (TimeZone, DateStyle, IntervalStyle, extra_float_digits).
+
+typed-hash-v3, the default since, is v2 over the UTF-8 bytes of every value hashed as text.
+v2 hashed the bytes in the database's own encoding, so a LATIN1 database's snapshot could
+never verify in a UTF8 database (and the other way round). In a UTF8 or SQL_ASCII database
+the two are the same query and the same digest; in a single-byte one (LATIN1..10, WIN125x,
+ISO_8859_x, KOI8) the text's UTF-8 bytes are taken as text of the database's encoding
+(every byte but NUL is a character there) and hashed. The other multibyte encodings
+(EUC_*, MULE_INTERNAL) cannot hold those bytes: their snapshots keep v2, verifiable in a
+database of the same encoding only.
 """
 
 from __future__ import annotations
@@ -34,14 +43,20 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from seedctl.errors import RestoreRefused
 from seedctl.pg import db
 
 if TYPE_CHECKING:
     from seedctl.pg.catalog import Column
 
 LEGACY_ALGORITHM = "row-text-v1"
-CHECKSUM_ALGORITHM = "typed-hash-v2"
-ALGORITHMS = (LEGACY_ALGORITHM, CHECKSUM_ALGORITHM)
+NATIVE_TEXT_ALGORITHM = "typed-hash-v2"
+CHECKSUM_ALGORITHM = "typed-hash-v3"
+ALGORITHMS = (LEGACY_ALGORITHM, NATIVE_TEXT_ALGORITHM, CHECKSUM_ALGORITHM)
+# Server encodings whose text is already UTF-8 bytes (SQL_ASCII: whatever the client sent,
+# and seedctl's sessions send UTF-8), and those that can hold any UTF-8 bytes as text.
+_UTF8_ENCODINGS = ("UTF8", "SQL_ASCII")
+_SINGLE_BYTE = re.compile(r"LATIN\d+|WIN\d+|ISO_8859_\d|KOI8[RU]")
 
 # v2: format_type() spelling -> hash of {c} with seed {s} (and {t}). All pg_catalog-qualified:
 # a function, type or collation of the same name earlier on the target's search_path must
@@ -74,6 +89,20 @@ _TYPED_HASHES = [
     )
 ]
 _TEXT_HASH = 'pg_catalog.hashtextextended({c}::pg_catalog.text COLLATE pg_catalog."C", {s})'
+# v3 in a single-byte database: the types v2 hashes as text -> that text (bpchar's without
+# its trailing blanks, as hashbpcharextended hashes it), whose UTF-8 bytes are hashed.
+_TEXT_FORMS = [
+    (re.compile(p), f)
+    for p, f in (
+        (r"text|character varying(\(\d+\))?", "{c}"),
+        (r"character\(\d+\)", "{c}::pg_catalog.text"),
+        (r"xml", "pg_catalog.textin(pg_catalog.xml_out({c}))"),
+    )
+]
+_AS_UTF8 = (
+    "pg_catalog.hashtextextended(pg_catalog.convert_from(pg_catalog.convert_to({text}, 'UTF8'), {encoding}) "
+    'COLLATE pg_catalog."C", {{s}})'
+)
 _MIX_KEY = 24_301  # row hash = hashint4extended(_MIX_KEY, seed => XOR of the column hashes)
 
 
@@ -109,8 +138,9 @@ def table_checksum(
     typed-hash-v2 needs `types`, the format_type() of each column in the same order: at a
     restore, the snapshot's (those the export used), not the target's.
     """
+    query = checksum_query(table, columns, algorithm=algorithm, types=types, server_encoding=db.server_encoding(conn))
     with conn.cursor() as cur:
-        cur.execute(checksum_query(table, columns, algorithm=algorithm, types=types))
+        cur.execute(query)
         count, digest = db.one(cur)
     return Checksum(int(count), str(digest))
 
@@ -129,17 +159,39 @@ def recorded_checksum(conn: psycopg.Connection, target: sql.Composable, entry: d
     )
 
 
+def algorithm_for(server_encoding: str) -> str:
+    """The checksum a new snapshot of a database of this encoding records."""
+    if server_encoding in _UTF8_ENCODINGS or _SINGLE_BYTE.fullmatch(server_encoding):
+        return CHECKSUM_ALGORITHM
+    return NATIVE_TEXT_ALGORITHM
+
+
 def checksum_query(
-    table: sql.Composable, columns: list[str], *, algorithm: str, types: Sequence[str] | None = None
+    table: sql.Composable,
+    columns: list[str],
+    *,
+    algorithm: str,
+    types: Sequence[str] | None = None,
+    server_encoding: str = "UTF8",
 ) -> sql.Composed:
     if algorithm == LEGACY_ALGORITHM:
         row = sql.SQL("ROW({})::pg_catalog.text").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
         row_hash: sql.Composable = sql.SQL("pg_catalog.hashtextextended({}, 0)::pg_catalog.numeric").format(row)
-    elif algorithm == CHECKSUM_ALGORITHM:
+    elif algorithm in (NATIVE_TEXT_ALGORITHM, CHECKSUM_ALGORITHM):
         if types is None or len(types) != len(columns):
             raise ValueError(f"checksum {algorithm} needs the type of each of the {len(columns)} columns")
+        recode = None  # v2, and v3 where the text already is UTF-8
+        if algorithm == CHECKSUM_ALGORITHM and server_encoding not in _UTF8_ENCODINGS:
+            if not _SINGLE_BYTE.fullmatch(server_encoding):
+                raise RestoreRefused(
+                    f"the snapshot's {algorithm} content checksum cannot be computed in a {server_encoding} database",
+                    "nothing was changed; use a database of encoding UTF8 (or a single-byte one, e.g. LATIN1)",
+                )
+            recode = server_encoding
         hashes: list[sql.Composable] = [  # column i: seeds _constant(3i), (3i+1), NULL (3i+2)
-            sql.SQL("coalesce({}, {})").format(_column_hash(c, t.strip(), 3 * i), sql.Literal(_constant(3 * i + 2)))
+            sql.SQL("coalesce({}, {})").format(
+                _column_hash(c, t.strip(), 3 * i, recode), sql.Literal(_constant(3 * i + 2))
+            )
             for i, (c, t) in enumerate(zip(columns, types))
         ] or [sql.Literal(0)]
         while len(hashes) > 1:  # a balanced XOR tree: no deep nesting for wide tables
@@ -154,8 +206,13 @@ def checksum_query(
     )
 
 
-def _column_hash(column: str, pg_type: str, n: int) -> sql.Composable:
-    template = next((t for p, t in _TYPED_HASHES if p.fullmatch(pg_type)), _TEXT_HASH)
+def _column_hash(column: str, pg_type: str, n: int, recode: str | None = None) -> sql.Composable:
+    """Column n's hash; recode: the database's single-byte encoding, to hash text as its UTF-8 bytes."""
+    template = next((t for p, t in _TYPED_HASHES if p.fullmatch(pg_type)), None)
+    if template is None:
+        template = _TEXT_HASH if recode is None else _AS_UTF8.format(text="{c}::pg_catalog.text", encoding="{e}")
+    elif recode is not None and (text := next((f for p, f in _TEXT_FORMS if p.fullmatch(pg_type)), None)):
+        template = _AS_UTF8.format(text=text, encoding="{e}")
     return sql.SQL(template).format(
-        c=sql.Identifier(column), s=sql.Literal(_constant(n)), t=sql.Literal(_constant(n + 1))
+        e=sql.Literal(recode), c=sql.Identifier(column), s=sql.Literal(_constant(n)), t=sql.Literal(_constant(n + 1))
     )

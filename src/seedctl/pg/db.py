@@ -112,6 +112,11 @@ def server_version(conn: psycopg.Connection) -> tuple[str, int]:
     return str(human).split()[0], int(num)
 
 
+def server_encoding(conn: psycopg.Connection) -> str:
+    """The database's encoding (UTF8, LATIN1, ...), as the server reported it at connection."""
+    return conn.info.parameter_status("server_encoding") or "UTF8"
+
+
 def extension_version(conn: psycopg.Connection, name: str) -> str | None:
     with conn.cursor() as cur:
         cur.execute("SELECT extversion FROM pg_extension WHERE extname = %s", (name,))

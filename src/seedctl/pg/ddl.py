@@ -23,8 +23,10 @@ from psycopg import sql
 from seedctl.errors import IntegrityError
 from seedctl.pg.catalog import Column, Sequence, TableSchema, UserType, describe_type, read_sequences, table_oid
 
-# format_type() output: words, digits, spaces, commas, parentheses, brackets, dots, quotes.
-_TYPE_SHAPE = re.compile(r'[A-Za-z0-9_ ,()\[\]."]+')
+# format_type() output: words, digits, spaces, commas, parentheses, brackets, dots, and
+# quoted identifiers (any characters: quote_ident quotes every name that is not lowercase
+# ASCII, "tamaño" as "app-v2"; a quote inside is doubled, so nothing escapes them).
+_TYPE_SHAPE = re.compile(r'(?:[A-Za-z0-9_ ,()\[\].]|"(?:[^"]|"")+")+')
 _INDEX_SHAPE = re.compile(r"CREATE (UNIQUE )?INDEX [^;]+")
 _CONSTRAINT_SHAPE = re.compile(r"(UNIQUE|CHECK|EXCLUDE) [^;]+")
 _CHECK_SHAPE = re.compile(r"CHECK [^;]+")

@@ -132,7 +132,7 @@ def load_tables(
                 _prepare(conn, results, dry_run=False)
                 _truncate(conn, results)
                 for result in load_order(conn, results):
-                    _apply(conn, result, timescale, batch_rows)
+                    _apply_in_encoding(conn, result, timescale, batch_rows)
                 _add_foreign_keys(conn, results)
         except psycopg.errors.LockNotAvailable:
             raise DatabaseError(
@@ -162,6 +162,21 @@ def _truncate(conn: psycopg.Connection, results: list[TableResult]) -> None:
     emptied = [r.data.table.identifier() for r in results if r.action == "replace" and not r.data.ranged]
     if emptied:
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(emptied)))
+
+
+def _apply_in_encoding(conn: psycopg.Connection, result: TableResult, timescale: bool, batch_rows: int) -> None:
+    """_apply, refusing in one line text the target database's encoding cannot hold
+    (snapshots hold UTF-8; a LATIN1 database has no euro sign, no CJK)."""
+    try:
+        _apply(conn, result, timescale, batch_rows)
+    except psycopg.errors.UntranslatableCharacter as exc:
+        encoding = db.server_encoding(conn)
+        raise RestoreRefused(
+            f"table {result.data.source}: the snapshot holds text that this {encoding} database cannot store: "
+            f"{db.first_line(exc)}",
+            "rolled back; nothing was changed. Restore into a database of encoding UTF8 "
+            "(CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)",
+        ) from None
 
 
 def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch_rows: int) -> None:

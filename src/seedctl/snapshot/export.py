@@ -35,7 +35,7 @@ from seedctl.errors import ConfigError, DatabaseError, ExportError
 from seedctl.layout import DATA_DIR, SNAPSHOT_FORMAT
 from seedctl.pg import db
 from seedctl.pg.catalog import TableSchema, read_table_schema
-from seedctl.pg.checksum import CHECKSUM_ALGORITHM, Checksum, checksum_columns, table_checksum
+from seedctl.pg.checksum import Checksum, algorithm_for, checksum_columns, table_checksum
 from seedctl.pg.copyout import BLOCK_BYTES, copy_out
 from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr
 from seedctl.progress import row_progress
@@ -66,6 +66,7 @@ class ExportResult:
     server_version: str
     server_version_num: int
     timescaledb_version: str | None
+    checksum_algorithm: str  # the database's encoding decides (checksum.algorithm_for)
 
 
 def run_export(params: Params, seeds_dir: Path) -> ExportResult:
@@ -144,7 +145,8 @@ def _export_in_one_transaction(
         }
         for name, table in schemas.items():
             check_partitioning(name, params.sources[name], table)
-        with _checksums_alongside(conn, snapshot_id, schemas) as checksums:
+        algorithm = algorithm_for(db.server_encoding(conn))
+        with _checksums_alongside(conn, snapshot_id, schemas, algorithm) as checksums:
             tables = [
                 _export_table(conn, name, schemas[name], data_dir, params, snapshot_id) for name in params.sources
             ]
@@ -155,12 +157,12 @@ def _export_in_one_transaction(
                         f"table {exported.table.qualified}: wrote {exported.rows} rows "
                         f"but the snapshot has {exported.checksum.rows}"
                     )
-    return ExportResult(tables, version, version_num, timescale)
+    return ExportResult(tables, version, version_num, timescale, algorithm)
 
 
 @contextmanager
 def _checksums_alongside(
-    conn: psycopg.Connection, snapshot_id: str | None, schemas: dict[str, TableSchema]
+    conn: psycopg.Connection, snapshot_id: str | None, schemas: dict[str, TableSchema], algorithm: str
 ) -> Iterator[Future[dict[str, Checksum]]]:
     """Content checksums of every table, computed on a second connection that shares the
     export's snapshot (pg_export_snapshot), while the first one streams the rows: the two
@@ -169,24 +171,24 @@ def _checksums_alongside(
     with ThreadPoolExecutor(max_workers=1) as pool:
         if snapshot_id is None:
             done: Future[dict[str, Checksum]] = Future()
-            done.set_result({n: _checksum(conn, t) for n, t in schemas.items()})
+            done.set_result({n: _checksum(conn, t, algorithm) for n, t in schemas.items()})
             yield done
             return
-        yield pool.submit(_checksums_at, snapshot_id, schemas)
+        yield pool.submit(_checksums_at, snapshot_id, schemas, algorithm)
 
 
-def _checksums_at(snapshot_id: str, schemas: dict[str, TableSchema]) -> dict[str, Checksum]:
+def _checksums_at(snapshot_id: str, schemas: dict[str, TableSchema], algorithm: str) -> dict[str, Checksum]:
     with db.connect() as other:
         other.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         other.read_only = True
         with other.transaction():
             other.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
-            return {name: _checksum(other, table) for name, table in schemas.items()}
+            return {name: _checksum(other, table, algorithm) for name, table in schemas.items()}
 
 
-def _checksum(conn: psycopg.Connection, table: TableSchema) -> Checksum:
+def _checksum(conn: psycopg.Connection, table: TableSchema, algorithm: str) -> Checksum:
     names, types = checksum_columns(table.columns)
-    return table_checksum(conn, table.identifier(), names, algorithm=CHECKSUM_ALGORITHM, types=types)
+    return table_checksum(conn, table.identifier(), names, algorithm=algorithm, types=types)
 
 
 def _export_table(
@@ -390,7 +392,7 @@ def schema_document(result: ExportResult) -> dict[str, Any]:
                 "rows": t.rows,
                 "content_checksum": t.checksum.digest,
                 "checks": t.checks,
-                "checksum_algorithm": CHECKSUM_ALGORITHM,
+                "checksum_algorithm": result.checksum_algorithm,
                 "text_columns": t.text_columns,
                 "schema": t.table.to_dict(),
             }

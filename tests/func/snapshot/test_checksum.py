@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 
 from seedctl.pg import db
-from seedctl.pg.checksum import CHECKSUM_ALGORITHM, LEGACY_ALGORITHM, Checksum, table_checksum
+from seedctl.pg.checksum import CHECKSUM_ALGORITHM, LEGACY_ALGORITHM, NATIVE_TEXT_ALGORITHM, Checksum, table_checksum
 from seedctl_dev.devserver import TempPostgres
 from tests.helpers import FIDELITY_SQL
 
@@ -75,6 +75,8 @@ def test_v1_digest_is_unchanged(conn: psycopg.Connection) -> None:
 
 
 def test_v2_digest_is_pinned(conn: psycopg.Connection) -> None:
+    assert checksum(conn, algorithm=NATIVE_TEXT_ALGORITHM) == FIDELITY_V2
+    # v3 hashes text as UTF-8, which a UTF8 database's text already is: v2's digest.
     assert checksum(conn) == FIDELITY_V2
 
 

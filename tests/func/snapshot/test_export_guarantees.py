@@ -139,9 +139,9 @@ def test_checksums_run_on_a_second_connection_in_the_same_snapshot(
     calls: list[str] = []
     real = export._checksums_at
 
-    def spy(snapshot_id: str, schemas: dict[str, object]) -> object:
+    def spy(snapshot_id: str, schemas: dict[str, object], algorithm: str) -> object:
         calls.append(snapshot_id)
-        return real(snapshot_id, schemas)  # type: ignore[arg-type]
+        return real(snapshot_id, schemas, algorithm)  # type: ignore[arg-type]
 
     monkeypatch.setattr(export, "_checksums_at", spy)
     result = export.run_export(parse_params(SAMPLE_PARAMS), tmp_path / "seeds")
