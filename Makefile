@@ -31,6 +31,9 @@ $(VENV)/.installed: $(LOCK) $(DEV_LOCK) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(PY) -m pip install --quiet --no-deps -e .
+	# Byte-compiled as pip compiles an installed package: otherwise the first run of every
+	# command, and every run where PYTHONDONTWRITEBYTECODE is set, compiles seedctl first.
+	$(PY) -m compileall -q src
 	touch $@
 
 setup: $(VENV)/.installed ## create .venv from the lock files (runtime + dev) and install seedctl editable

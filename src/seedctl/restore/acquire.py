@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from seedctl.config import Params, Source
 from seedctl.errors import IntegrityError, RestoredDegraded
 from seedctl.layout import SCHEMA_FILE
 from seedctl.parts import inconsistencies
 from seedctl.pg.catalog import TableSchema
-from seedctl.restore.fallback import FallbackFile, find_fallback
 from seedctl.restore.partial import Selection
 from seedctl.store.fetch import (
     Fetched,
@@ -33,6 +32,9 @@ from seedctl.store.fetch import (
     wanted_files,
 )
 from seedctl.timerange import TimeRange
+
+if TYPE_CHECKING:
+    from seedctl.restore.fallback import FallbackFile
 
 Origin = Literal["local", "cache", "remote", "fallback", "empty"]
 
@@ -183,6 +185,8 @@ def _fall_back(
     name: str, source: Source, table: TableSchema, entry: dict[str, Any], fallback_root: Path, why: str
 ) -> tuple[TableData | None, list[str]]:
     """The fallback plan (None for a required table without one) and what was tried."""
+    from seedctl.restore.fallback import find_fallback  # its dump parsers only when needed: 15 ms
+
     choice = find_fallback(name, source, table, fallback_root)
     if choice.file is not None:
         return TableData(
