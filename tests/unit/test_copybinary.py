@@ -11,6 +11,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from seedctl.pg import copybinary
 from seedctl.pg.copybinary import HEADER, TRAILER, binary_layout, encode_batch
 from seedctl.pg.pgtypes import DATE_NEG_INF, DATE_POS_INF, TS_NEG_INF, TS_POS_INF
 
@@ -152,3 +153,53 @@ def test_sliced_arrays_encode_their_own_rows() -> None:
     got = rows(bytes(encode_batch(whole.slice(1, 3), encoders)), 2)
     assert [None if f[0] is None else numeric_value(f[0]) for f in got] == [Decimal("-2.5"), None, Decimal("3.1416")]
     assert [f[1] for f in got] == [None, b"ccc", b"dd"]
+
+
+def test_rows_of_one_width_are_the_joined_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where every value of every column has one width (no NULLs, codes of one length) the
+    rows are laid side by side as columns of bytes: the same bytes as joining them, also
+    for a sliced batch; one NULL or one longer code and they are joined value by value."""
+    schema = pa.schema(
+        [
+            field("time", pa.timestamp("us", tz="UTC"), "timestamp with time zone"),
+            field("symbol", pa.string(), "text"),
+            field("open", pa.decimal128(12, 4), "numeric(12,4)"),
+            field("volume", pa.int64(), "bigint"),
+        ]
+    )
+    encoders = binary_layout(schema)
+    assert encoders is not None
+    rng = random.Random(7)
+    n = 1000
+    times = [1_600_000_000_000_000 + 300_000_000 * i for i in range(n)]
+    symbols = [rng.choice(["USD/COP", "EUR/COP", "USD/MXN"]) for _ in range(n)]
+    prices = [Decimal(rng.randint(-10**8, 10**8)) / 10_000 for _ in range(n)]
+    volumes = [rng.randint(0, 2**62) for _ in range(n)]
+
+    def batch(syms: list[str | None], vols: list[int | None]) -> pa.RecordBatch:
+        return pa.record_batch(
+            [
+                pa.array(times, pa.timestamp("us", tz="UTC")),
+                pa.array(syms, pa.string()),
+                pa.array(prices, pa.decimal128(12, 4)),
+                pa.array(vols, pa.int64()),
+            ],
+            schema=schema,
+        )
+
+    def joined(b: pa.RecordBatch) -> bytes:  # the value-by-value path, row by row
+        return b"".join(bytes(encode_batch(b.slice(i, 1), encoders)) for i in range(b.num_rows))
+
+    even = batch(symbols, volumes)
+    for b in (even, even.slice(3, 500)):
+        with monkeypatch.context() as m:  # side by side: no join
+            m.setattr(copybinary.pc, "binary_join_element_wise", None)
+            got = bytes(encode_batch(b, encoders))
+        assert got == joined(b)
+        assert len(got) == b.num_rows * (2 + 12 + 11 + 18 + 12)
+    decoded = rows(bytes(encode_batch(even.slice(5, 2), encoders)), 4)
+    assert [r[1].decode() for r in decoded] == symbols[5:7]
+    assert [numeric_value(r[2]) for r in decoded] == prices[5:7]
+    assert [struct.unpack(">q", r[3])[0] for r in decoded] == volumes[5:7]
+    for uneven in (batch([*symbols[:-1], "USD/COPX"], volumes), batch(symbols, [None, *volumes[1:]])):
+        assert bytes(encode_batch(uneven, encoders)) == joined(uneven)

@@ -57,9 +57,25 @@ def encode_batch(batch: pa.RecordBatch, encoders: list[Encoder]) -> memoryview:
     """The batch's rows in binary COPY format (without the file header and trailer)."""
     count = np.full(batch.num_rows, batch.num_columns, dtype=">i2")
     fields = [_fixed_binary(count)] + [encode(batch.column(i)) for i, encode in enumerate(encoders)]
+    matrices = [m for f in fields if (m := _one_width(f)) is not None]
+    if len(matrices) == len(fields):
+        # Every field of one width (numbers without NULLs, codes like 'USD/COP'): the rows are
+        # side by side columns of bytes, a third of the cost of joining them value by value.
+        return memoryview(np.hstack(matrices).reshape(-1))
     rows = pc.binary_join_element_wise(*fields, b"")
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=len(rows) + 1, offset=rows.offset * 4)
     return memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]]
+
+
+def _one_width(values: pa.Array) -> np.ndarray | None:
+    """Binary values as an (n, width) byte matrix when they all have the same width, else None."""
+    n = len(values)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1, offset=values.offset * 4)
+    total = int(offsets[-1] - offsets[0])
+    if n == 0 or total % n or not (np.diff(offsets) == total // n).all():
+        return None
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data.reshape(n, total // n)
 
 
 def _encoder(field: pa.Field) -> Encoder | None:
