@@ -173,7 +173,7 @@ def test_rows_of_one_width_are_the_joined_rows(monkeypatch: pytest.MonkeyPatch) 
     n = 1000
     times = [1_600_000_000_000_000 + 300_000_000 * i for i in range(n)]
     symbols = [rng.choice(["USD/COP", "EUR/COP", "USD/MXN"]) for _ in range(n)]
-    prices = [Decimal(rng.randint(-10**8, 10**8)) / 10_000 for _ in range(n)]
+    prices = [Decimal(rng.randint(-(10**8), 10**8)) / 10_000 for _ in range(n)]
     volumes = [rng.randint(0, 2**62) for _ in range(n)]
 
     def batch(syms: list[str | None], vols: list[int | None]) -> pa.RecordBatch:
