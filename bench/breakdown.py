@@ -110,7 +110,11 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
 
             def through_psql(q: sql.Composed) -> bytes:
                 with copyout.copy_out(conn, q, snapshot_id) as stream:
-                    return b"".join(iter(lambda: stream.read(copyout.BLOCK_BYTES), b""))
+                    blocks = []
+                    while block := stream.read(copyout.BLOCK_BYTES):
+                        blocks.append(block)
+                        stream.taken()
+                    return b"".join(blocks)
 
             data = _timed(
                 phases,

@@ -32,6 +32,10 @@ from seedctl.pg import db
 from seedctl.pg.binaries import find_embedded_bindir
 
 BLOCK_BYTES = 4 << 20  # what pyarrow asks for at a time
+# Blocks pyarrow's CSV reader may hold before the caller has taken their batches, and the
+# longest a read waits for that (a read the count did not foresee must not stall an export).
+AHEAD_BLOCKS = 4
+_AHEAD_WAIT_S = 2.0
 # Connection parameters psql of any supported version understands (a newer libpq in
 # psycopg reports more, which an older psql refuses).
 _PSQL_PARAMS = (
@@ -51,8 +55,58 @@ _PSQL_PARAMS = (
 )
 
 
+class CopyStream:
+    """COPY's bytes as pyarrow reads them (`file`), never more than AHEAD_BLOCKS blocks
+    ahead of the batches the caller has taken (`taken()`, once per parsed batch: pyarrow's
+    streaming CSV reader makes one batch of each block).
+
+    That reader reads blocks on a background thread up to 32 ahead (Arrow's background
+    generator queue), whatever its consumer does. The Parquet writer is slower than the
+    server's COPY, so at 10M rows ~100 MB of COPY text waited in memory, and the export's
+    peak grew with the table (docs/BENCHMARKS.md, "Peak RSS against row count")."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw, self.ended = raw, False  # ended: a read reached the end of the stream
+        self._read = self._taken = 0
+        self._closing = False
+        self._changed = threading.Condition()
+        self.file = pa.PythonFile(self, mode="r")
+
+    def read(self, size: int = -1) -> bytes:
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._closing or self._read - self._taken < AHEAD_BLOCKS, timeout=_AHEAD_WAIT_S
+            )
+            self._read += 1
+        data = self.raw.read(size)
+        self.ended = self.ended or not data
+        return data
+
+    def taken(self) -> None:
+        """The caller has taken one more batch: the reader may read one block further."""
+        with self._changed:
+            self._taken += 1
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        with self._changed:  # a read waiting for room returns at once
+            self._closing = True
+            self._changed.notify_all()
+        self.raw.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.raw.closed
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+
 @contextmanager
-def copy_out(conn: psycopg.Connection, query: sql.Composed, snapshot_id: str | None) -> Iterator[pa.NativeFile]:
+def copy_out(conn: psycopg.Connection, query: sql.Composed, snapshot_id: str | None) -> Iterator[CopyStream]:
     """The CSV bytes of `query` (a COPY ... TO STDOUT) as seen by conn's transaction."""
     psql = find_psql() if snapshot_id else None
     if psql is None:
@@ -80,7 +134,7 @@ def find_psql() -> str | None:
 
 
 @contextmanager
-def _psql_stream(psql: str, conn: psycopg.Connection, copy_sql: str, snapshot_id: str) -> Iterator[pa.NativeFile]:
+def _psql_stream(psql: str, conn: psycopg.Connection, copy_sql: str, snapshot_id: str) -> Iterator[CopyStream]:
     params = {k: v for k, v in conn.info.get_parameters().items() if k in _PSQL_PARAMS}
     env = {**os.environ, "PGAPPNAME": "seedctl", "PGCONNECT_TIMEOUT": str(db.CONNECT_TIMEOUT_S)}
     env.pop("PGSERVICE", None)
@@ -101,9 +155,9 @@ def _psql_stream(psql: str, conn: psycopg.Connection, copy_sql: str, snapshot_id
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(script.encode())
     proc.stdin.close()
-    source = _EndSeen(os.fdopen(proc.stdout.fileno(), "rb", buffering=BLOCK_BYTES, closefd=False))
+    source = CopyStream(os.fdopen(proc.stdout.fileno(), "rb", buffering=BLOCK_BYTES, closefd=False))
     try:
-        yield pa.PythonFile(source, mode="r")
+        yield source
     except BaseException:
         # The reader failed. If psql had stopped writing (its session ended, e.g. the server
         # went away), psql's error is the cause, whatever the parser made of what it got.
@@ -121,31 +175,6 @@ def _psql_stream(psql: str, conn: psycopg.Connection, copy_sql: str, snapshot_id
         raise _psql_error(proc)
 
 
-class _EndSeen:
-    """A binary file that remembers whether a read reached its end."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self.raw, self.ended = raw, False
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.ended = self.ended or not data
-        return data
-
-    def close(self) -> None:
-        self.raw.close()
-
-    @property
-    def closed(self) -> bool:
-        return self.raw.closed
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-
 def _psql_error(proc: subprocess.Popen[bytes]) -> DatabaseError:
     assert proc.stderr is not None
     lines = [ln for ln in proc.stderr.read().decode(errors="replace").splitlines() if ln.strip()]
@@ -160,7 +189,7 @@ def _psql_error(proc: subprocess.Popen[bytes]) -> DatabaseError:
 
 
 @contextmanager
-def _pumped(copy: psycopg.Copy) -> Iterator[pa.NativeFile]:
+def _pumped(copy: psycopg.Copy) -> Iterator[CopyStream]:
     """COPY's rows, pumped by a thread into an OS pipe that pyarrow reads natively.
 
     psycopg hands COPY data over one row per call; feeding those calls to pyarrow through a
@@ -182,9 +211,9 @@ def _pumped(copy: psycopg.Copy) -> Iterator[pa.NativeFile]:
 
     thread = threading.Thread(target=pump, name="seedctl-copy-pump", daemon=True)
     thread.start()
-    source = os.fdopen(read_fd, "rb", buffering=BLOCK_BYTES)  # whole blocks per read
+    source = CopyStream(os.fdopen(read_fd, "rb", buffering=BLOCK_BYTES))  # whole blocks per read
     try:
-        yield pa.PythonFile(source, mode="r")
+        yield source
     finally:
         source.close()  # a pump still writing now gets EPIPE and stops
         thread.join()

@@ -294,7 +294,8 @@ def _write_table(
             row_progress(f"export {source}", _estimated_rows(conn, table)) as bar,
             copy_out(conn, query, snapshot_id) as stream,
         ):
-            for batch in _csv_batches(stream, codecs, block_bytes):
+            for batch in _csv_batches(stream.file, codecs, block_bytes):
+                stream.taken()
                 files.add(batch)
                 bar.advance(batch.num_rows)
         return files.finish(), files.checks.to_dict()
