@@ -7,6 +7,7 @@ configuration, `push` and `status --cloud`, its file system. No `dvc` process is
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
@@ -159,6 +160,9 @@ def reproduce(
         def load() -> None:
             from dvc.repo import lock_repo
 
+            # DVC's "Generating/Updating lock file 'dvc.lock'" (one per stage recorded): the
+            # operator reads seedctl's own line per stage instead. DVC's warnings still show.
+            logging.getLogger("dvc.dvcfile").setLevel(logging.WARNING)
             try:
                 repo = held.enter_context(open_repo(project_root))
                 held.enter_context(lock_repo(repo))

@@ -20,6 +20,10 @@ def _manifest(project: Project) -> dict:
 def test_snapshot_writes_validated_checksummed_manifest(sample_project: Project) -> None:
     result = sample_project.seedctl("snapshot", "--no-push")
     assert result.returncode == 0, result.stderr
+    # One line per stage, seedctl's; not DVC's "Generating/Updating lock file" besides.
+    stages = [ln for ln in result.stderr.splitlines() if ln.startswith("stage ")]
+    assert [ln.split(":")[0] for ln in stages] == ["stage export", "stage manifest", "stage validate"]
+    assert "lock file" not in result.stderr + result.stdout
 
     manifest = _manifest(sample_project)
     assert manifest["version"] in result.stdout
