@@ -58,50 +58,58 @@ ALGORITHMS = (LEGACY_ALGORITHM, NATIVE_TEXT_ALGORITHM, CHECKSUM_ALGORITHM)
 _UTF8_ENCODINGS = ("UTF8", "SQL_ASCII")
 _SINGLE_BYTE = re.compile(r"LATIN\d+|WIN\d+|ISO_8859_\d|KOI8[RU]")
 
-# v2: format_type() spelling -> hash of {c} with seed {s} (and {t}). All pg_catalog-qualified:
-# a function, type or collation of the same name earlier on the target's search_path must
-# not be able to fake a matching checksum.
+# v2: format_type() spelling -> hash of {c} with seed {s} (and {t}), and for the types it
+# hashes as text, that text (v3 hashes its UTF-8 bytes where the database's encoding is not
+# UTF-8: _AS_UTF8). All pg_catalog-qualified: a function, type or collation of the same name
+# earlier on the target's search_path must not be able to fake a matching checksum.
 _TYPED_HASHES = [
-    (re.compile(p), t)
-    for p, t in (
-        (r"smallint", "pg_catalog.hashint2extended({c}, {s})"),
-        (r"integer", "pg_catalog.hashint4extended({c}, {s})"),
-        (r"bigint", "pg_catalog.hashint8extended({c}, {s})"),
+    (re.compile(p), t, text)
+    for p, t, text in (
+        (r"smallint", "pg_catalog.hashint2extended({c}, {s})", None),
+        (r"integer", "pg_catalog.hashint4extended({c}, {s})", None),
+        (r"bigint", "pg_catalog.hashint8extended({c}, {s})", None),
         (
             r"numeric\(\d+(,-?\d+)?\)",
             "pg_catalog.hash_numeric_extended({c}, CASE WHEN pg_catalog.numeric_lt({c}, 0) THEN {t} ELSE {s} END)",
+            None,
         ),
-        (r"text|character varying(\(\d+\))?", 'pg_catalog.hashtextextended({c} COLLATE pg_catalog."C", {s})'),
-        (r"character\(\d+\)", 'pg_catalog.hashbpcharextended({c} COLLATE pg_catalog."C", {s})'),
-        (r"uuid", "pg_catalog.uuid_hash_extended({c}, {s})"),
-        (r"timestamp(\(\d\))? without time zone", "pg_catalog.timestamp_hash_extended({c}, {s})"),
+        (r"text|character varying(\(\d+\))?", 'pg_catalog.hashtextextended({c} COLLATE pg_catalog."C", {s})', "{c}"),
+        # bpchar's hash leaves out its trailing blanks, as its text does.
+        (
+            r"character\(\d+\)",
+            'pg_catalog.hashbpcharextended({c} COLLATE pg_catalog."C", {s})',
+            "{c}::pg_catalog.text",
+        ),
+        (r"uuid", "pg_catalog.uuid_hash_extended({c}, {s})", None),
+        (r"timestamp(\(\d\))? without time zone", "pg_catalog.timestamp_hash_extended({c}, {s})", None),
         # timestamptz's hash is timestamp_hash of the same microseconds: shift by zero to get them.
         (
             r"timestamp(\(\d\))? with time zone",
             "pg_catalog.timestamp_hash_extended(pg_catalog.timezone('0'::pg_catalog.interval, {c}), {s})",
+            None,
         ),
         # No SQL-callable hash for these: the record hash calls the type's own one.
-        (r"boolean|date|bytea", "CASE WHEN {c} IS NOT NULL THEN pg_catalog.hash_record_extended(ROW({c}), {s}) END"),
+        (
+            r"boolean|date|bytea",
+            "CASE WHEN {c} IS NOT NULL THEN pg_catalog.hash_record_extended(ROW({c}), {s}) END",
+            None,
+        ),
         # xml::text is the text as stored, which keeps an XML declaration that the type's output
         # (what COPY, pg_dump and every reader see) leaves out: hash the output, as for any
         # other type. The same digest as the cast for every value without a declaration.
-        (r"xml", 'pg_catalog.hashtextextended(pg_catalog.textin(pg_catalog.xml_out({c})) COLLATE pg_catalog."C", {s})'),
+        (
+            r"xml",
+            'pg_catalog.hashtextextended(pg_catalog.textin(pg_catalog.xml_out({c})) COLLATE pg_catalog."C", {s})',
+            "pg_catalog.textin(pg_catalog.xml_out({c}))",
+        ),
     )
 ]
-_TEXT_HASH = 'pg_catalog.hashtextextended({c}::pg_catalog.text COLLATE pg_catalog."C", {s})'
-# v3 in a single-byte database: the types v2 hashes as text -> that text (bpchar's without
-# its trailing blanks, as hashbpcharextended hashes it), whose UTF-8 bytes are hashed.
-_TEXT_FORMS = [
-    (re.compile(p), f)
-    for p, f in (
-        (r"text|character varying(\(\d+\))?", "{c}"),
-        (r"character\(\d+\)", "{c}::pg_catalog.text"),
-        (r"xml", "pg_catalog.textin(pg_catalog.xml_out({c}))"),
-    )
-]
+# Every other type: hashed as its text.
+_TEXT_HASH = 'pg_catalog.hashtextextended({c}::pg_catalog.text COLLATE pg_catalog."C", {s})', "{c}::pg_catalog.text"
+# v3 in a single-byte database ({e}): the UTF-8 bytes of {text}, taken as text of that encoding.
 _AS_UTF8 = (
-    "pg_catalog.hashtextextended(pg_catalog.convert_from(pg_catalog.convert_to({text}, 'UTF8'), {encoding}) "
-    'COLLATE pg_catalog."C", {{s}})'
+    "pg_catalog.hashtextextended(pg_catalog.convert_from(pg_catalog.convert_to({text}, 'UTF8'), {e}) "
+    'COLLATE pg_catalog."C", {s})'
 )
 _MIX_KEY = 24_301  # row hash = hashint4extended(_MIX_KEY, seed => XOR of the column hashes)
 
@@ -208,11 +216,9 @@ def checksum_query(
 
 def _column_hash(column: str, pg_type: str, n: int, recode: str | None = None) -> sql.Composable:
     """Column n's hash; recode: the database's single-byte encoding, to hash text as its UTF-8 bytes."""
-    template = next((t for p, t in _TYPED_HASHES if p.fullmatch(pg_type)), None)
-    if template is None:
-        template = _TEXT_HASH if recode is None else _AS_UTF8.format(text="{c}::pg_catalog.text", encoding="{e}")
-    elif recode is not None and (text := next((f for p, f in _TEXT_FORMS if p.fullmatch(pg_type)), None)):
-        template = _AS_UTF8.format(text=text, encoding="{e}")
+    template, text = next(((t, x) for p, t, x in _TYPED_HASHES if p.fullmatch(pg_type)), _TEXT_HASH)
+    if recode is not None and text is not None:
+        template = _AS_UTF8.replace("{text}", text)
     return sql.SQL(template).format(
         e=sql.Literal(recode), c=sql.Identifier(column), s=sql.Literal(_constant(n)), t=sql.Literal(_constant(n + 1))
     )

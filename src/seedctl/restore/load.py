@@ -174,8 +174,7 @@ def _apply_in_encoding(conn: psycopg.Connection, result: TableResult, timescale:
         raise RestoreRefused(
             f"table {result.data.source}: the snapshot holds text that this {encoding} database cannot store: "
             f"{db.first_line(exc)}",
-            "rolled back; nothing was changed. Restore into a database of encoding UTF8 "
-            "(CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)",
+            "rolled back; nothing was changed. Restore into a database whose encoding is UTF8",
         ) from None
 
 
