@@ -109,7 +109,7 @@ def export_breakdown(url: str, table: str, project: Path, *, thorough: bool) -> 
             query = sql.SQL("COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT (FORMAT csv)").format(cols, ident, order)
 
             def through_psql(q: sql.Composed) -> bytes:
-                with copyout.copy_out(conn, q, snapshot_id) as stream:
+                with copyout.copy_out(conn, q, snapshot_id, ident) as stream:
                     blocks = []
                     while block := stream.read(copyout.BLOCK_BYTES):
                         blocks.append(block)

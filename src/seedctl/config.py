@@ -102,6 +102,9 @@ class Backup:
     compression_level: int | None = None
     # Rows per Parquet row group: also the bound on rows held in memory at once.
     batch_rows: int = 131072
+    # Seconds the export waits for a table another session holds locked (a migration, a
+    # restore's TRUNCATE) before it stops and names that session (pg_dump's --lock-wait-timeout).
+    lock_timeout_s: int = 120
     # Snapshot versions (git tags such as seeds/v2026.01.04) that retention never removes.
     pinned: list[str] = field(default_factory=list)
     # Run after a successful restore (e.g. trigger the l0_ohlcv_backfill DAG); its exit

@@ -106,16 +106,28 @@ class CopyStream:
 
 
 @contextmanager
-def copy_out(conn: psycopg.Connection, query: sql.Composed, snapshot_id: str | None) -> Iterator[CopyStream]:
-    """The CSV bytes of `query` (a COPY ... TO STDOUT) as seen by conn's transaction."""
+def copy_out(
+    conn: psycopg.Connection, query: sql.Composed, snapshot_id: str | None, table: sql.Composable
+) -> Iterator[CopyStream]:
+    """The CSV bytes of `query` (a COPY ... TO STDOUT of `table`) as seen by conn's transaction.
+
+    Through psql (a session of its own in the exported snapshot), that session takes its
+    lock on the table NOWAIT, as pg_dump's parallel workers do: when a TRUNCATE already
+    waits for the export's lock, a new request would queue behind it forever. Then
+    LockBusy: read the table again on conn, which holds the lock."""
     psql = find_psql() if snapshot_id else None
     if psql is None:
         with conn.cursor() as cur, cur.copy(query) as copy, _pumped(copy) as stream:
             yield stream
         return
     assert snapshot_id is not None
-    with _psql_stream(psql, conn, query.as_string(conn), snapshot_id) as stream:
+    lock = sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE NOWAIT").format(table).as_string(conn)
+    with _psql_stream(psql, conn, f"{lock};\n{query.as_string(conn)}", snapshot_id) as stream:
         yield stream
+
+
+class LockBusy(Exception):
+    """psql's session could not lock the table at once (another session waits for it)."""
 
 
 @cache
@@ -175,7 +187,7 @@ def _psql_stream(psql: str, conn: psycopg.Connection, copy_sql: str, snapshot_id
         raise _psql_error(proc)
 
 
-def _psql_error(proc: subprocess.Popen[bytes]) -> DatabaseError:
+def _psql_error(proc: subprocess.Popen[bytes]) -> Exception:
     assert proc.stderr is not None
     lines = [ln for ln in proc.stderr.read().decode(errors="replace").splitlines() if ln.strip()]
     # "psql:<stdin>:9: ERROR:  relation ... does not exist" -> the server's message
@@ -183,6 +195,8 @@ def _psql_error(proc: subprocess.Popen[bytes]) -> DatabaseError:
         (ln.split("ERROR:", 1)[1].strip() for ln in lines if "ERROR:" in ln),
         lines[0].split("error:", 1)[-1].strip() if lines else f"psql exited with {proc.returncode}",
     )
+    if line.startswith("could not obtain lock"):
+        return LockBusy(line)
     return DatabaseError(
         f"export failed: {db.redact(line)}", "nothing was written; check the server and run the snapshot again"
     )

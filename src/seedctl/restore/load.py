@@ -198,7 +198,9 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
     elif result.action == "append":
         _append(conn, result, batch_rows)
     else:
-        fresh = result.action in ("create", "create-empty", "replace")  # created/truncated just now
+        # FREEZE only into a table this transaction created: rows frozen into a TRUNCATEd
+        # live table would show to concurrent snapshots older than the restore (RELIABILITY.md).
+        fresh = result.action in ("create", "create-empty")
         result.loaded_rows = _copy_into(
             conn,
             table.identifier(),

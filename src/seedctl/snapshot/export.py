@@ -36,7 +36,7 @@ from seedctl.layout import DATA_DIR, SNAPSHOT_FORMAT
 from seedctl.pg import db
 from seedctl.pg.catalog import TableSchema, read_table_schema
 from seedctl.pg.checksum import Checksum, algorithm_for, checksum_columns, table_checksum
-from seedctl.pg.copyout import BLOCK_BYTES, copy_out
+from seedctl.pg.copyout import BLOCK_BYTES, LockBusy, copy_out
 from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr
 from seedctl.progress import row_progress
 from seedctl.snapshot.publish import publish, staging_dir
@@ -116,6 +116,12 @@ def _export_all(conn: psycopg.Connection, params: Params, data_dir: Path) -> Exp
             return _export_in_one_transaction(conn, params, data_dir, alongside=True)
         except _NoSnapshotExport:  # e.g. a server that cannot export snapshots: checksums in line
             return _export_in_one_transaction(conn, params, data_dir, alongside=False)
+    except _LockNotGranted as waited:  # the transaction is rolled back: ask who holds the lock
+        raise DatabaseError(
+            f"export failed: table {waited.table} stayed locked by {_lock_holder(conn, waited.table)} "
+            f"for {params.backup.lock_timeout_s} s",
+            "nothing was written; run the snapshot again when that session has finished",
+        ) from None
     except psycopg.Error as exc:
         raise DatabaseError(
             f"export failed: {db.first_line(exc)}",
@@ -127,13 +133,57 @@ class _NoSnapshotExport(Exception):
     pass
 
 
+class _LockNotGranted(Exception):
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+
+def _lock_tables(conn: psycopg.Connection, params: Params) -> None:
+    """ACCESS SHARE on every source table, taken before the transaction's snapshot is (a
+    REPEATABLE READ snapshot is fixed by its first query, and LOCK is not one), as pg_dump
+    does: TRUNCATE, ALTER and DROP then wait for the export instead of breaking it
+    (TRUNCATE is not MVCC-safe: an older snapshot would see the table empty, and rows that
+    a restore writes with COPY FREEZE would appear in it)."""
+    timeout = sql.Literal(f"{params.backup.lock_timeout_s}s")
+    conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(timeout))
+    for source in params.sources.values():
+        table = sql.Identifier(source.schema_name, source.table_name)
+        try:
+            with conn.transaction():  # a savepoint: a missing table is reported by the catalog read
+                conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(table))
+        except psycopg.errors.LockNotAvailable:
+            raise _LockNotGranted(table.as_string(conn)) from None
+        except psycopg.errors.UndefinedTable:
+            continue
+
+
+def _lock_holder(conn: psycopg.Connection, table: str) -> str:
+    """Who holds a lock on table that conflicts with a reader: pid, user, application, query."""
+    try:
+        row = conn.execute(
+            "SELECT a.pid, a.usename, a.application_name, a.state, left(a.query, 80)"
+            " FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid)"
+            " WHERE l.relation = to_regclass(%s) AND l.granted AND l.mode = 'AccessExclusiveLock'"
+            " AND l.pid <> pg_backend_pid() LIMIT 1",
+            (table,),
+        ).fetchone()
+        conn.rollback()
+    except psycopg.Error:
+        row = None
+    if row is None:
+        return "another session (it has finished since)"
+    pid, user, app, state, query = row
+    return f"session pid {pid} (user {user}, application {app or '-'}, {state}: {' '.join(str(query).split())!r})"
+
+
 def _export_in_one_transaction(
     conn: psycopg.Connection, params: Params, data_dir: Path, *, alongside: bool
 ) -> ExportResult:
     with conn.transaction():
+        _lock_tables(conn, params)
         snapshot_id = None
         if alongside:
-            try:  # first, and not in a savepoint: PostgreSQL exports no snapshot from those
+            try:  # the first query (it fixes the snapshot), not in a savepoint: none is exported from those
                 snapshot_id = db.one(conn.execute("SELECT pg_export_snapshot()"))[0]
             except psycopg.Error:
                 raise _NoSnapshotExport from None
@@ -152,10 +202,11 @@ def _export_in_one_transaction(
             ]
             for exported in tables:
                 exported.checksum = checksums.result()[exported.source]
-                if exported.checksum.rows != exported.rows:  # impossible in one snapshot; guard anyway
+                if exported.checksum.rows != exported.rows:  # the locks prevent it; never publish it
                     raise ExportError(
-                        f"table {exported.table.qualified}: wrote {exported.rows} rows "
-                        f"but the snapshot has {exported.checksum.rows}"
+                        f"table {exported.table.qualified} changed under the export: wrote {exported.rows} rows "
+                        f"but its checksum pass counted {exported.checksum.rows}",
+                        "nothing was written or pushed; run the snapshot again",
                     )
     return ExportResult(tables, version, version_num, timescale, algorithm)
 
@@ -167,23 +218,38 @@ def _checksums_alongside(
     """Content checksums of every table, computed on a second connection that shares the
     export's snapshot (pg_export_snapshot), while the first one streams the rows: the two
     server processes use both cores instead of scanning every table twice in a row. Without
-    an exported snapshot, on the export's own connection first."""
+    an exported snapshot, or when the second connection cannot lock the tables at once, on
+    the export's own connection first."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        if snapshot_id is None:
+        other = _locked_at(snapshot_id, schemas) if snapshot_id is not None else None
+        if other is None:
             done: Future[dict[str, Checksum]] = Future()
             done.set_result({n: _checksum(conn, t, algorithm) for n, t in schemas.items()})
             yield done
             return
-        yield pool.submit(_checksums_at, snapshot_id, schemas, algorithm)
+        with other:
+            yield pool.submit(lambda: {name: _checksum(other, t, algorithm) for name, t in schemas.items()})
 
 
-def _checksums_at(snapshot_id: str, schemas: dict[str, TableSchema], algorithm: str) -> dict[str, Checksum]:
-    with db.connect() as other:
+def _locked_at(snapshot_id: str, schemas: dict[str, TableSchema]) -> psycopg.Connection | None:
+    """A second connection in the export's snapshot holding ACCESS SHARE on every table, or
+    None. NOWAIT, as pg_dump's parallel workers: once a TRUNCATE waits for the export's own
+    locks, a new lock request queues behind it, and waiting here would wait forever (the
+    export waits for these checksums)."""
+    other = db.connect()
+    try:
         other.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         other.read_only = True
-        with other.transaction():
-            other.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
-            return {name: _checksum(other, table, algorithm) for name, table in schemas.items()}
+        other.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
+        for table in schemas.values():
+            other.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE NOWAIT").format(table.identifier()))
+        return other
+    except psycopg.errors.LockNotAvailable:
+        other.close()
+        return None
+    except BaseException:
+        other.close()
+        raise
 
 
 def _checksum(conn: psycopg.Connection, table: TableSchema, algorithm: str) -> Checksum:
@@ -212,6 +278,8 @@ def _export_table(
             break
         except _ReadAgain as again:
             fallbacks[again.column] = again.fallback
+        except LockBusy:  # a TRUNCATE or ALTER waits for the export: read on its own connection
+            snapshot_id = None
         except _RowTooLong:
             needed = _block_for_largest_row(conn, table, [codec_for(c, fallbacks.get(c.name)) for c in table.columns])
             if needed <= block_bytes:  # cannot happen if the bound holds; never loop
@@ -292,7 +360,7 @@ def _write_table(
     try:
         with (
             row_progress(f"export {source}", _estimated_rows(conn, table)) as bar,
-            copy_out(conn, query, snapshot_id) as stream,
+            copy_out(conn, query, snapshot_id, table.identifier()) as stream,
         ):
             for batch in _csv_batches(stream.file, codecs, block_bytes):
                 stream.taken()

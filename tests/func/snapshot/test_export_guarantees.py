@@ -136,16 +136,16 @@ def test_checksums_run_on_a_second_connection_in_the_same_snapshot(
     because PostgreSQL exports no snapshot from a savepoint)."""
     with psycopg.connect(env_db) as conn:
         sample.load_sample_data(conn, scale=0.01)
-    calls: list[str] = []
-    real = export._checksums_at
+    calls: list[object] = []
+    real = export._locked_at
 
-    def spy(snapshot_id: str, schemas: dict[str, object], algorithm: str) -> object:
-        calls.append(snapshot_id)
-        return real(snapshot_id, schemas, algorithm)  # type: ignore[arg-type]
+    def spy(snapshot_id: str, schemas: dict[str, object]) -> object:
+        calls.append(real(snapshot_id, schemas))  # type: ignore[arg-type]
+        return calls[-1]
 
-    monkeypatch.setattr(export, "_checksums_at", spy)
+    monkeypatch.setattr(export, "_locked_at", spy)
     result = export.run_export(parse_params(SAMPLE_PARAMS), tmp_path / "seeds")
-    assert len(calls) == 1 and calls[0]
+    assert len(calls) == 1 and calls[0] is not None
     assert all(t.checksum.rows == t.rows for t in result.tables)
 
 
