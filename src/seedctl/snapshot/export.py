@@ -158,13 +158,14 @@ def _lock_tables(conn: psycopg.Connection, params: Params) -> None:
 
 
 def _lock_holder(conn: psycopg.Connection, table: str) -> str:
-    """Who holds a lock on table that conflicts with a reader: pid, user, application, query."""
+    """The session whose ACCESS EXCLUSIVE lock on table kept the export out: the one holding
+    it, else one queued for it (a TRUNCATE waiting behind a long writer queues readers too)."""
     try:
         row = conn.execute(
-            "SELECT a.pid, a.usename, a.application_name, a.state, left(a.query, 80)"
+            "SELECT a.pid, a.usename, a.application_name, a.state, left(a.query, 80), l.granted"
             " FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid)"
-            " WHERE l.relation = to_regclass(%s) AND l.granted AND l.mode = 'AccessExclusiveLock'"
-            " AND l.pid <> pg_backend_pid() LIMIT 1",
+            " WHERE l.relation = to_regclass(%s) AND l.mode = 'AccessExclusiveLock'"
+            " AND l.pid <> pg_backend_pid() ORDER BY l.granted DESC LIMIT 1",
             (table,),
         ).fetchone()
         conn.rollback()
@@ -172,8 +173,11 @@ def _lock_holder(conn: psycopg.Connection, table: str) -> str:
         row = None
     if row is None:
         return "another session (it has finished since)"
-    pid, user, app, state, query = row
-    return f"session pid {pid} (user {user}, application {app or '-'}, {state}: {' '.join(str(query).split())!r})"
+    pid, user, app, state, query, granted = row
+    queued = "" if granted else ", itself waiting for the lock"
+    return (
+        f"session pid {pid} (user {user}, application {app or '-'}, {state}{queued}: {' '.join(str(query).split())!r})"
+    )
 
 
 def _export_in_one_transaction(
