@@ -21,7 +21,7 @@ UV_VENV ?= /tmp/seedctl-uv
 UV ?= $(UV_VENV)/bin/uv
 UV_COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes
 
-.PHONY: help setup lint format test test-unit pg-check demo snapshot restore validate verify status lock clean distclean bench bench-full
+.PHONY: help setup lint format test test-unit pg-check browser demo snapshot restore validate verify status lock clean distclean bench bench-full
 
 help: ## list targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,8 +53,21 @@ format: setup ## apply ruff's formatting and safe fixes
 
 # Each test mostly waits on one busy process (PostgreSQL, dvc, a server): one worker per core.
 TEST_WORKERS ?= 2
-test: setup pg-check ## run the whole test suite (PYTEST_ARGS=... to pass options, TEST_WORKERS=1 for serial)
+test: setup pg-check browser ## run the whole test suite (PYTEST_ARGS=... to pass options, TEST_WORKERS=1 for serial)
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile tests $(PYTEST_ARGS)
+
+# The HTML report test renders in a real headless Chromium. Debian's package, installed when
+# missing and run as root (as the PostgreSQL binaries come from the lock when missing); a
+# normal user is told the package to install, and that one test skips until it is there.
+BROWSERS = chromium chromium-browser google-chrome google-chrome-stable
+browser: ## make sure headless Chromium is there for the HTML report test (apt-get install chromium, as root)
+	@for b in $(BROWSERS); do command -v $$b >/dev/null && exit 0; done; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "make: chromium is not installed: install the chromium package (apt-get install chromium) or the HTML report test skips" >&2; exit 0; \
+	fi; \
+	echo "make: installing chromium (apt-get install chromium) for the HTML report test"; \
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || { echo "make: cannot install chromium (apt-get install chromium failed): the HTML report test needs it" >&2; exit 1; }
 
 test-unit: setup ## run unit tests only
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)

@@ -313,8 +313,8 @@ def chromium() -> str:
         if found:
             return found
     if os.geteuid() != 0:
-        pytest.skip("no chromium on PATH and not root to install it (CI installs it in .ci/run)")
-    pytest.fail("chromium is not installed (.ci/run installs it: apt-get install chromium)")
+        pytest.skip("no chromium on PATH and not root to install it (make test installs it as root)")
+    pytest.fail("chromium is not installed (make test installs it as root: apt-get install chromium)")
 
 
 def headless(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
