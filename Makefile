@@ -60,14 +60,14 @@ test: setup pg-check browser ## run the whole test suite (PYTEST_ARGS=... to pas
 # missing and run as root (as the PostgreSQL binaries come from the lock when missing); a
 # normal user is told the package to install, and that one test skips until it is there.
 BROWSERS = chromium chromium-browser google-chrome google-chrome-stable
-browser: ## make sure headless Chromium is there for the HTML report test (apt-get install chromium, as root)
+browser: ## make sure headless Chromium is there for the HTML report test (Debian's chromium package, as root)
 	@for b in $(BROWSERS); do command -v $$b >/dev/null && exit 0; done; \
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
-	  echo "make: chromium is not installed: install the chromium package (apt-get install chromium) or the HTML report test skips" >&2; exit 0; \
+	  echo "make: chromium is not installed and only root can install it here: install Debian's chromium package, or the HTML report test skips" >&2; exit 0; \
 	fi; \
-	echo "make: installing chromium (apt-get install chromium) for the HTML report test"; \
+	echo "make: installing Debian's chromium package for the HTML report test"; \
 	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || { echo "make: cannot install chromium (apt-get install chromium failed): the HTML report test needs it" >&2; exit 1; }
+	  || { echo "make: cannot install Debian's chromium package (apt-get failed): the HTML report test needs it" >&2; exit 1; }
 
 test-unit: setup ## run unit tests only
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)

@@ -314,7 +314,7 @@ def chromium() -> str:
             return found
     if os.geteuid() != 0:
         pytest.skip("no chromium on PATH and not root to install it (make test installs it as root)")
-    pytest.fail("chromium is not installed (make test installs it as root: apt-get install chromium)")
+    pytest.fail("chromium is not installed (make test installs Debian's chromium package as root)")
 
 
 def headless(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
