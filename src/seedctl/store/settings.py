@@ -193,7 +193,10 @@ def _endpoint_url(endpoint: str, use_ssl: bool) -> str:
         f"e.g. MINIO_ENDPOINT=localhost:9000 or https://minio.example.com; see {ENV_EXAMPLE}",
     )
     if "://" in endpoint:
-        parts = urlsplit(endpoint)
+        try:
+            parts = urlsplit(endpoint)
+        except ValueError:  # an unbalanced [ of an IPv6 address: urlsplit refuses it
+            raise bad from None
         if "@" in parts.netloc:  # never echo what may be credentials
             raise RemoteError(
                 "MINIO_ENDPOINT must not contain credentials (user:password@)",
@@ -201,22 +204,26 @@ def _endpoint_url(endpoint: str, use_ssl: bool) -> str:
             )
         if (
             parts.scheme not in ("http", "https")
-            or not _HOST_PORT.fullmatch(parts.netloc)
+            or not _valid_host_port(parts.netloc)
             or parts.path not in ("", "/")
             or parts.query
             or parts.fragment
         ):
             raise bad
         return f"{parts.scheme}://{parts.netloc}"
-    match = _HOST_PORT.fullmatch(endpoint)
     if "@" in endpoint:
         raise RemoteError(
             "MINIO_ENDPOINT must not contain credentials (user:password@)",
             "put them in MINIO_ACCESS_KEY and MINIO_SECRET_KEY",
         )
-    if not match or (match["port"] and not 0 < int(match["port"]) < 65536):
+    if not _valid_host_port(endpoint):
         raise bad
     return f"{'https' if use_ssl else 'http'}://{endpoint}"
+
+
+def _valid_host_port(text: str) -> bool:
+    match = _HOST_PORT.fullmatch(text)
+    return bool(match) and not (match["port"] and not 0 < int(match["port"]) < 65536)
 
 
 def _check_bucket(bucket: str, origin: str) -> None:

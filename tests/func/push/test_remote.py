@@ -214,6 +214,8 @@ def test_env_file_format(tmp_path: Path) -> None:
         ("wrong-secret", ["refused the credentials", "MINIO_SECRET_KEY", "MINIO_ACCESS_KEY"]),
         ("wrong-access-key", ["refused the credentials", "MINIO_ACCESS_KEY"]),
         ("no-bucket", ["does not exist", "MINIO_BUCKET", "mc mb"]),
+        ("unbalanced-ipv6", ["MINIO_ENDPOINT 'http://[::1' is not host:port or an http(s):// URL"]),
+        ("port-out-of-range", ["MINIO_ENDPOINT 'http://127.0.0.1:99999' is not host:port"]),
     ],
 )
 def test_errors_are_one_clear_line(project: Project, s3_env: dict[str, str], case: str, expected: list[str]) -> None:
@@ -235,7 +237,12 @@ def test_errors_are_one_clear_line(project: Project, s3_env: dict[str, str], cas
     elif case == "no-bucket":
         env["MINIO_BUCKET"] = f"{s3_env['MINIO_BUCKET']}-missing"
         expected = [*expected, env["MINIO_BUCKET"]]
-    result = remote_cmd(project, env=env)
+    elif case == "unbalanced-ipv6":
+        env["MINIO_ENDPOINT"] = "http://[::1"  # urlsplit: ValueError "Invalid IPv6 URL"
+    elif case == "port-out-of-range":
+        env["MINIO_ENDPOINT"] = "http://127.0.0.1:99999"
+    # The reported case ran `seedctl pull`: every command reads the settings the same way.
+    result = remote_cmd(project, *(["pull"] if case == "unbalanced-ipv6" else []), env=env)
     assert result.returncode == 7, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("seedctl: error: "), result.stderr
