@@ -223,7 +223,10 @@ def _endpoint_url(endpoint: str, use_ssl: bool) -> str:
 
 def _valid_host_port(text: str) -> bool:
     match = _HOST_PORT.fullmatch(text)
-    return bool(match) and not (match["port"] and not 0 < int(match["port"]) < 65536)
+    if match is None:
+        return False
+    port = match["port"]
+    return not port or 0 < int(port) < 65536
 
 
 def _check_bucket(bucket: str, origin: str) -> None:
