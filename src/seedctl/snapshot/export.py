@@ -87,19 +87,24 @@ def run_export(params: Params, seeds_dir: Path) -> ExportResult:
     return result
 
 
-def check_partitioning(name: str, source: Source, table: TableSchema) -> None:
-    """A partitioned source's rows must arrive period by period: its primary key (the
-    export order) starts with a date or timestamp time column."""
-    if source.partition == "none":
+TIME_TYPES = ("date", "timestamp", "timestamptz")
+
+
+def check_time_column(name: str, source: Source, table: TableSchema) -> None:
+    """Refused before any row is read: a time_column that is not a date or timestamp (its date
+    range, rows per month and --since/--until windows have no meaning), and a partitioned
+    source whose primary key (the export order) does not start with it."""
+    column = table.column(source.time_column) if source.time_column else None
+    if column is None:
         return
-    column = next((c for c in table.columns if c.name == source.time_column), None)
-    if column is None or column.base_type not in ("date", "timestamp", "timestamptz"):
+    if column.base_type not in TIME_TYPES:
         raise ConfigError(
-            f"sources.{name}.partition: time_column {source.time_column!r} of "
-            f"{table.qualified} is not a date or timestamp column",
-            "set partition: none for this source",
+            f"sources.{name}.time_column {column.name!r} of {table.qualified} is {column.pg_type}, "
+            "not a date or timestamp column",
+            f"name a date or timestamp column of {table.qualified} in params.yaml, or remove time_column"
+            + (" and set partition: none" if source.partition != "none" else ""),
         )
-    if table.order_by()[:1] != [column.name]:
+    if source.partition != "none" and table.order_by()[:1] != [column.name]:
         raise ConfigError(
             f"sources.{name}.partition: the primary key of {table.qualified} does not "
             f"start with {column.name} (rows are exported in key order)",
@@ -198,7 +203,7 @@ def _export_in_one_transaction(
             for name, src in params.sources.items()
         }
         for name, table in schemas.items():
-            check_partitioning(name, params.sources[name], table)
+            check_time_column(name, params.sources[name], table)
         algorithm = algorithm_for(db.server_encoding(conn))
         with _checksums_alongside(conn, snapshot_id, schemas, algorithm) as checksums:
             tables = [

@@ -67,7 +67,7 @@ def test_a_new_week_uploads_only_the_changed_month(
     "table, source, complaint",
     [
         ("trades_history", {"time_column": "opened_at", "partition": "month"}, "does not start with opened_at"),
-        ("usdcop_m5_ohlcv", {"time_column": "symbol", "partition": "year"}, "is not a date or timestamp"),
+        ("usdcop_m5_ohlcv", {"time_column": "symbol", "partition": "year"}, "is text, not a date or timestamp"),
     ],
 )
 def test_partitioning_needs_a_key_that_starts_with_a_time_column(

@@ -150,3 +150,20 @@ def test_restore_stage_runs_only_when_asked(sample_project: Project, pg_server: 
     replaced = sample_project.run("dvc", "repro", "restore/dvc.yaml", env={**env, "SEEDCTL_RESTORE_MODE": "replace"})
     assert replaced.returncode == 0, replaced.stderr
     assert run_sql(target, "SELECT count(*) FROM trades_history") == [(rows,)]
+
+
+def test_a_time_column_that_is_not_a_time_is_refused_before_any_work(sample_project: Project) -> None:
+    """`time_column: side` (text) or a numeric column: refused by name before a row is
+    exported (it used to export everything, then fail with "time column has no values")."""
+    from tests.helpers import one_error_line
+
+    for column, pg_type in (("side", "text"), ("entry_price", "numeric(12,4)")):
+        params = sample_project.params()
+        params["sources"]["trades_history"]["time_column"] = column
+        sample_project.write_params(params)
+        refused = sample_project.seedctl("snapshot", "--no-push")
+        assert refused.returncode == 2, (refused.stdout, refused.stderr)
+        line = one_error_line(refused, f"sources.trades_history.time_column '{column}'", f"is {pg_type}", "remove")
+        assert _errors(refused.stderr) == [line]
+        assert not list(sample_project.seeds.glob("data/*/*.parquet")), "nothing is exported"
+        assert _tags(sample_project) == []
