@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -59,42 +58,38 @@ def pull(params: ParamsOpt = Path("params.yaml")) -> None:
     run(go)
 
 
-class RestoreMode(StrEnum):
-    SAFE = "safe"
-    REPLACE = "replace"
-    APPEND = "append"
-    MISSING = "missing"
+MODES = ("safe", "replace", "append", "missing")
 
 
-def _mode(value: str | RestoreMode) -> RestoreMode:
-    """--mode parsed here rather than by Click's choice, so that an unknown mode fails as every
-    seedctl error does: one line, exit 8."""
-    try:
-        return RestoreMode(value)
-    except ValueError:
-        run(lambda: _unknown_mode(value))  # one line on stderr, then typer.Exit
-        raise
+def _mode(ctx: typer.Context, value: str) -> str:
+    """--mode checked here rather than by Click's choice, so that an unknown mode fails as every
+    bad command-line value does: one line naming where it came from, exit 2."""
+    if value not in MODES:
+        source = ctx.get_parameter_source("mode")
+        from_env = source is not None and source.name == "ENVIRONMENT"  # Typer vendors its own Click (typer._click)
+        run(lambda: _unknown_mode(value, "SEEDCTL_RESTORE_MODE" if from_env else "--mode"))  # one line, typer.Exit
+    return value
 
 
-def _unknown_mode(value: str | RestoreMode) -> None:
-    from seedctl.errors import RestoreRefused
+def _unknown_mode(value: str, origin: str) -> None:
+    from seedctl.errors import ConfigError
 
-    raise RestoreRefused(f"unknown mode {value!r}", f"use one of: {', '.join(m.value for m in RestoreMode)}")
+    raise ConfigError(f"{origin} {value!r} is not a restore mode", f"use one of: {', '.join(MODES)}")
 
 
 def restore(
     params: ParamsOpt = Path("params.yaml"),
     mode: Annotated[
-        RestoreMode,
+        str,
         typer.Option(
             "--mode",
             envvar="SEEDCTL_RESTORE_MODE",
-            parser=_mode,
+            callback=_mode,
             metavar="[safe|replace|append|missing]",
             help="safe: refuse non-empty tables | replace: overwrite | append: add rows whose key "
             "is missing | missing: only absent or empty tables.",
         ),
-    ] = RestoreMode.SAFE,
+    ] = "safe",
     rev: Annotated[
         str | None, typer.Option("--rev", help="Restore the snapshot of this git tag/commit; work tree untouched.")
     ] = None,
@@ -143,7 +138,7 @@ def restore(
 
     def go() -> None:
         report = restore_snapshot(
-            project_root(params), mode=mode.value, dry_run=dry_run, rev=rev, tables=tables, since=since, until=until
+            project_root(params), mode=mode, dry_run=dry_run, rev=rev, tables=tables, since=since, until=until
         )
         manifest, results = report.manifest, report.tables
         title = "restore plan (dry run, nothing changed)" if dry_run else "restored"

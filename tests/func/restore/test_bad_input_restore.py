@@ -152,3 +152,20 @@ def test_missing_or_malformed_env_file(
     assert restore.returncode == 6 and "not touched" in line, line
     assert SECRET_MARKER not in restore.stdout + restore.stderr
     assert state(target)["contents"] == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "origin"),
+    [(["--mode", "bogus"], {}, "--mode"), ([], {"SEEDCTL_RESTORE_MODE": "bogus"}, "SEEDCTL_RESTORE_MODE")],
+    ids=["option", "environment"],
+)
+def test_an_unknown_mode_is_a_bad_command_line_value(
+    snapshotted: Project, target: str, args: list[str], env: dict[str, str], origin: str
+) -> None:
+    """Exit 2 as every bad command-line value, naming where the value came from and the modes."""
+    result = snapshotted.seedctl("restore", *args, env={"DATABASE_URL": target, **env})
+
+    line = one_error_line(result, f"{origin} 'bogus' is not a restore mode", "safe, replace, append, missing")
+    assert result.returncode == 2, line
+    assert len([ln for ln in result.stderr.splitlines() if ln.strip()]) == 1
+    assert state(target)["contents"] == {}
