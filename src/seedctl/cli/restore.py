@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
@@ -11,6 +11,9 @@ from rich.table import Table
 from seedctl.cli.common import ParamsOpt, out, project_root, run, seeds_dir
 from seedctl.config import load_params
 from seedctl.errors import IntegrityError
+
+if TYPE_CHECKING:
+    from seedctl.restore.plan import Mode
 
 
 def remote(params: ParamsOpt = Path("params.yaml")) -> None:
@@ -58,7 +61,7 @@ def pull(params: ParamsOpt = Path("params.yaml")) -> None:
     run(go)
 
 
-MODES = ("safe", "replace", "append", "missing")
+MODES = ("safe", "replace", "append", "missing")  # seedctl.restore.plan.Mode (not imported: it loads psycopg)
 
 
 def _mode(ctx: typer.Context, value: str) -> str:
@@ -138,7 +141,13 @@ def restore(
 
     def go() -> None:
         report = restore_snapshot(
-            project_root(params), mode=mode, dry_run=dry_run, rev=rev, tables=tables, since=since, until=until
+            project_root(params),
+            mode=cast("Mode", mode),
+            dry_run=dry_run,
+            rev=rev,
+            tables=tables,
+            since=since,
+            until=until,
         )
         manifest, results = report.manifest, report.tables
         title = "restore plan (dry run, nothing changed)" if dry_run else "restored"

@@ -28,7 +28,6 @@ from seedctl.pg.ddl import column_problems, widened_columns
 from seedctl.restore.acquire import TableData
 
 Mode = Literal["safe", "replace", "append", "missing"]
-MODES: tuple[str, ...] = ("safe", "replace", "append", "missing")
 Action = Literal["create", "load", "replace", "append", "keep", "create-empty"]
 
 
