@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from seedctl.errors import run_guarded
+from seedctl.restore import MODES
 from seedctl.restore.acquire import raise_if_degraded
-from seedctl.restore.plan import MODES
 from seedctl.restore.run import restore_snapshot
 from seedctl.store.versions import snapshot_revision
 

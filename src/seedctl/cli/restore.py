@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import Annotated, cast
 
 import typer
 from rich.table import Table
@@ -11,9 +11,7 @@ from rich.table import Table
 from seedctl.cli.common import ParamsOpt, out, project_root, run, seeds_dir
 from seedctl.config import load_params
 from seedctl.errors import IntegrityError
-
-if TYPE_CHECKING:
-    from seedctl.restore.plan import Mode
+from seedctl.restore import MODES, Mode
 
 
 def remote(params: ParamsOpt = Path("params.yaml")) -> None:
@@ -59,9 +57,6 @@ def pull(params: ParamsOpt = Path("params.yaml")) -> None:
         out.print(pulled_summary(pull_snapshot(project_root(params), loaded), loaded.storage.remote), soft_wrap=True)
 
     run(go)
-
-
-MODES = ("safe", "replace", "append", "missing")  # seedctl.restore.plan.Mode (not imported: it loads psycopg)
 
 
 def _mode(ctx: typer.Context, value: str) -> str:
@@ -142,7 +137,7 @@ def restore(
     def go() -> None:
         report = restore_snapshot(
             project_root(params),
-            mode=cast("Mode", mode),
+            mode=cast(Mode, mode),
             dry_run=dry_run,
             rev=rev,
             tables=tables,
@@ -160,12 +155,11 @@ def restore(
                 if r.data.origin != "fallback" or not r.data.fallback
                 else f"fallback {r.data.fallback.path.name}"
             )
-            rows = r.data.rows if dry_run else r.loaded_rows
             table.add_row(
                 r.data.table.qualified,
                 origin,
                 r.action,
-                f"{rows:,}",
+                f"{r.loaded_rows:,}",
                 "-" if dry_run else f"{r.seconds:.1f} s",
                 r.verified or "-",
             )

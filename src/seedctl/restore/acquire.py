@@ -55,7 +55,7 @@ class TableData:
 
     @property
     def rows(self) -> int:
-        """Rows in the files to load (a time range loads those of them inside it)."""
+        """Rows in the files to load (a time range loads only those inside it: load._count_planned)."""
         if self.origin in ("local", "cache", "remote"):
             return sum(int(p["rows"]) for p in self.parts)
         return self.fallback.rows if self.fallback else 0

@@ -53,9 +53,10 @@ from seedctl.pg.ddl import (
 )
 from seedctl.pg.pgtypes import to_copy_csv
 from seedctl.progress import row_progress
+from seedctl.restore import Mode
 from seedctl.restore.acquire import TableData
 from seedctl.restore.partial import in_range, time_column
-from seedctl.restore.plan import Mode, TableResult, load_order, plan
+from seedctl.restore.plan import TableResult, load_order, plan
 from seedctl.timerange import TimeRange, time_mask
 
 _LOCK_TIMEOUT = "60s"
@@ -121,6 +122,8 @@ def load_tables(
             with conn.transaction():
                 planned = plan(conn, tables, mode, named=named)
                 _prepare(conn, planned, dry_run=True)
+                for result in planned:
+                    _count_planned(conn, result)
                 return planned
         try:
             with conn.transaction():
@@ -147,6 +150,41 @@ def load_tables(
     return results
 
 
+def _count_planned(conn: psycopg.Connection, result: TableResult) -> None:
+    """The dry run's account of one table, counted as the run counts: the rows it will load
+    (a time range: those of the files inside it) and the target's rows it will remove."""
+    data = result.data
+    if result.action == "keep" or data.origin == "empty":
+        return
+    column = time_column(data.entry)
+    if not data.ranged or column is None or data.fallback is not None:
+        result.loaded_rows = data.rows
+    elif len(data.parquet) == len(data.parts):
+        result.loaded_rows = sum(_rows_in_window(path, column, data) for path in data.parquet)
+    else:  # the files are not here yet: only their total is known
+        result.loaded_rows = data.rows
+        result.notes.append(f"up to {data.rows:,} rows: those of the range are counted once its files are here")
+    if result.action != "replace":
+        return
+    if data.ranged:
+        schema_column = data.table.column(column or "")
+        assert schema_column is not None, "partial.select lets only tables with a time column through"
+        where = in_range(schema_column.name, schema_column.pg_type, data.window)
+        removed = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(data.table.identifier(), where))
+        result.notes.append(f"{db.one(removed)[0]:,} rows of the range would be deleted first")
+    else:
+        result.notes.append(f"its {result.existing_rows or 0:,} rows would be emptied first")
+
+
+def _rows_in_window(path: Path, column: str, data: TableData) -> int:
+    """The rows of one data file whose time lies in the restore's window (only that column read)."""
+    import pyarrow.compute as pc
+
+    times = pq.read_table(path, columns=[column])
+    keep = time_mask(times.column(column), times.schema.field(column), data.window, data.source)
+    return int(pc.sum(keep).as_py() or 0)
+
+
 def _lock_existing(conn: psycopg.Connection, tables: list[TableData]) -> None:
     """No one writes to the targets while we count, load and verify."""
     with conn.cursor() as cur:
@@ -162,6 +200,9 @@ def _truncate(conn: psycopg.Connection, results: list[TableResult]) -> None:
     emptied = [r.data.table.identifier() for r in results if r.action == "replace" and not r.data.ranged]
     if emptied:
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(emptied)))
+    for r in results:
+        if r.action == "replace" and not r.data.ranged:
+            r.notes.append(f"its {r.existing_rows or 0:,} rows emptied first")
 
 
 def _apply_in_encoding(conn: psycopg.Connection, result: TableResult, timescale: bool, batch_rows: int) -> None:

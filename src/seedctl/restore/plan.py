@@ -25,9 +25,9 @@ from seedctl.errors import RestoreRefused
 from seedctl.pg import db
 from seedctl.pg.catalog import Column, read_columns, table_oid
 from seedctl.pg.ddl import column_problems, widened_columns
+from seedctl.restore import Mode
 from seedctl.restore.acquire import TableData
 
-Mode = Literal["safe", "replace", "append", "missing"]
 Action = Literal["create", "load", "replace", "append", "keep", "create-empty"]
 
 

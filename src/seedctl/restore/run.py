@@ -14,11 +14,12 @@ from typing import Any
 from seedctl.config import load_params
 from seedctl.errors import RestoreRefused
 from seedctl.layout import SNAPSHOT_FORMAT, load_manifest
+from seedctl.restore import Mode
 from seedctl.restore.acquire import acquire
 from seedctl.restore.hooks import HookResult, run_post_restore_hook
 from seedctl.restore.load import load_tables
 from seedctl.restore.partial import select
-from seedctl.restore.plan import Mode, TableResult
+from seedctl.restore.plan import TableResult
 from seedctl.restore.revision import checkout_revision
 from seedctl.timerange import Bound, time_range
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,3 +167,54 @@ def test_a_time_range_replaces_or_appends_only_its_rows(
     damaged = other.seedctl("restore", "--table", "usdcop_m5_ohlcv", *MARCH, "--mode", "replace", env=env)
     one_line(damaged, 6, "usdcop_m5_ohlcv", "not touched")
     assert sample_contents(target) == before
+
+
+def plan_of(result: subprocess.CompletedProcess[str], table: str) -> tuple[int, list[str]]:
+    """A restore's (or dry run's) rows cell for `table`, and the notes printed for it."""
+    assert result.returncode == 0, result.stderr
+    cells = next(line.split("│") for line in result.stdout.splitlines() if f" {table} " in line)
+    notes = [line for line in result.stdout.splitlines() if line.startswith(f"{table.split('.')[-1]}: ")]
+    return int(cells[4].strip().replace(",", "")), notes
+
+
+def test_a_dry_run_shows_what_the_run_does(
+    two_tags: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    """The rows a dry run plans are the rows the run loads, and the target rows it says it would
+    delete are those the run deletes: a range over an unpartitioned table counts the rows of
+    the range, not of its file (a range without a trade plans 0, not the whole table)."""
+    target = restored_at_v1(two_tags, pg_server, s3_env)
+    env = {**s3_env, "DATABASE_URL": target}
+    first = run_sql(target, "SELECT min(opened_at)::date FROM trades_history")[0][0]
+    lo, hi = first, first + timedelta(days=27)
+    in_window = f"opened_at >= '{lo}' AND opened_at < '{hi + timedelta(days=1)}'"
+    snapshot_rows = run_sql(two_tags.database_url, f"SELECT count(*) FROM trades_history WHERE {in_window}")[0][0]
+    total = run_sql(target, "SELECT count(*) FROM trades_history")[0][0]
+    assert 0 < snapshot_rows < total
+    with_trades = ("--since", str(lo), "--until", str(hi))
+    before_any = ("--since", str(lo - timedelta(days=365)), "--until", str(lo - timedelta(days=1)))
+
+    def dry_then_run(window: tuple[str, ...], mode: str) -> tuple[int, list[str]]:
+        args = ("restore", "--table", "trades_history", *window, "--mode", mode)
+        dry = plan_of(two_tags.seedctl(*args, "--dry-run", env=env), "public.trades_history")
+        done = plan_of(two_tags.seedctl(*args, env=env), "public.trades_history")
+        assert dry[0] == done[0], (window, mode, dry, done)
+        assert [note.replace(" would be ", " ") for note in dry[1]] == done[1], (window, mode, dry, done)
+        return dry
+
+    assert dry_then_run(before_any, "replace") == (0, ["trades_history: 0 rows of the range would be deleted first"])
+    in_target = run_sql(target, f"SELECT count(*) FROM trades_history WHERE {in_window}")[0][0]
+    assert dry_then_run(with_trades, "replace") == (
+        snapshot_rows,
+        [f"trades_history: {in_target:,} rows of the range would be deleted first"],
+    )
+    run_sql(target, f"DELETE FROM trades_history WHERE {in_window}")
+    assert dry_then_run(with_trades, "append")[0] == snapshot_rows
+    assert dry_then_run((), "replace") == (total, [f"trades_history: its {total:,} rows would be emptied first"])
+
+    # On a new server the files are not here yet: the dry run fetches nothing and says what it knows.
+    clone = fresh_clone(two_tags, tmp_path / "new-server")
+    dry = clone.seedctl("restore", "--table", "trades_history", *with_trades, "--mode", "replace", "--dry-run", env=env)
+    rows, notes = plan_of(dry, "public.trades_history")
+    assert rows == total and "trades_history: not present locally: would be pulled" in notes
+    assert f"trades_history: up to {total:,} rows: those of the range are counted once its files are here" in notes
