@@ -21,6 +21,7 @@ from seedctl.restore.load import load_tables
 from seedctl.restore.partial import select
 from seedctl.restore.plan import TableResult
 from seedctl.restore.revision import checkout_revision
+from seedctl.store.lock import checkout_lock
 from seedctl.timerange import Bound, time_range
 
 
@@ -50,7 +51,11 @@ def restore_snapshot(
     and the hook are always this checkout's, also for an older `rev`.
     """
     window = time_range(since, until)
-    with nullcontext(project_root) if rev is None else checkout_revision(project_root, rev) as root:
+    # The checkout's lock: a snapshot running here replaces the files this restore reads.
+    with (
+        checkout_lock(project_root, "restore"),
+        nullcontext(project_root) if rev is None else checkout_revision(project_root, rev) as root,
+    ):
         params = load_params(root / "params.yaml")
         manifest = _readable_manifest(root / "seeds")
         selection = select(manifest, tables or [], window)

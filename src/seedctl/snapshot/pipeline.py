@@ -21,7 +21,7 @@ from typing import Any
 
 from seedctl.config import Params, load_params
 from seedctl.errors import Failed
-from seedctl.store.lock import snapshot_lock
+from seedctl.store.lock import checkout_lock
 from seedctl.store.versions import git, next_tag
 
 
@@ -70,7 +70,7 @@ def run_snapshot(
     lost history for this snapshot only (run_pipeline).
     """
     root = params_path.resolve().parent
-    with snapshot_lock(root, wait_s):
+    with checkout_lock(root, "snapshot", wait_s):
         from seedctl.layout import load_manifest
 
         if commit:
@@ -107,7 +107,7 @@ def run_tag(params_path: Path, *, git_push: bool = False, wait_s: float = 0) -> 
     from seedctl.store.push import require_in_remote, require_validated
 
     root = params_path.resolve().parent
-    with snapshot_lock(root, wait_s):
+    with checkout_lock(root, "snapshot", wait_s):
         _refuse_staged_changes(root)
         version = require_validated(root / "seeds")
         require_in_remote(root, load_params(params_path))

@@ -335,11 +335,11 @@ def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: 
     if not yes:
         return PruneResult(make_plan(root, params, settings, client, keep=keep, pins=pins), done=False)
 
-    from seedctl.store.lock import snapshot_lock
+    from seedctl.store.lock import checkout_lock
 
     # The snapshot lock: a snapshot running meanwhile could push (or find already present,
     # and so not upload) an object we are about to delete, then tag it.
-    with snapshot_lock(root):
+    with checkout_lock(root, "prune"):
         plan = make_plan(root, params, settings, client, keep=keep, pins=pins)
         # Order: journal, tags, objects. Deleting the tags first means an interruption can
         # never leave a version tag naming data the remote no longer has (objects first

@@ -44,7 +44,7 @@ def wait_for(predicate, what: str, timeout: float = 120) -> None:
 
 def snapshot_lock_held(project: Project) -> bool:
     path = project.root / SNAPSHOT_LOCK
-    return path.exists() and path.read_text().startswith("pid ")
+    return path.exists() and path.read_text().startswith("seedctl snapshot, pid ")
 
 
 def start(project: Project, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
