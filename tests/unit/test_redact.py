@@ -222,3 +222,23 @@ def test_a_composed_connection_error_prints_its_words(secret: str, capsys: pytes
     assert run_guarded(fail) == 3
     assert capsys.readouterr().err == f"seedctl: error: {MESSAGE}\n"
 
+
+# --- the dev tooling's sample loader -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://alice:x@[::1/db", 'in URI: "postgresql://alice:***@[::1/db"'),
+        ("postgresql://alice:x%zz@127.0.0.1/db", "invalid percent-encoded token: ***"),
+    ],
+    ids=["bad-ipv6", "bad-percent"],
+)
+def test_sample_loader_masks_the_url_libpq_quotes(url: str, shown: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """libpq's parse error quotes the string it could not parse, password included."""
+    from seedctl_dev.sample.cli import main
+
+    assert main(["--database-url", url]) == 1
+    err = capsys.readouterr().err
+    assert shown in err, err
+    assert ":x@" not in err and "x%zz" not in err, err
