@@ -6,24 +6,104 @@ import os
 import re
 from collections.abc import Callable, Iterable
 
+MASK = "***"
 _SECRETS: set[str] = set()
+
+# Where a password stands in what libraries print: masked whatever the password is, known or not.
+# - A URL's userinfo, scheme://user:PASSWORD@host: up to the last @ of the run, so that an
+#   unencoded @ or / in the password leaves no tail.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s]*:)(?P<secret>\S*)(?=@)")
+# A key that names a secret: it ends in password, passwd, secret, secret_key, access_key(_id) or
+# token (password, sslpassword, MINIO_SECRET_KEY, AWS_SECRET_ACCESS_KEY, client_secret, ...).
+_CONFIDENTIAL_KEY = r"[\w.-]*?(?:password|passwd|secret|secret_key|access_key|access_key_id|token)"
+# - A URL query parameter, ?password=PASSWORD or &password=...: up to the next & or #.
+_QUERY_PASSWORD = re.compile(rf"(?P<head>[?&]{_CONFIDENTIAL_KEY}=)(?P<secret>[^&#\s]*)", re.IGNORECASE)
+# - A libpq conninfo pair (password=PASSWORD, password='with spaces \' and quotes') and any
+#   KEY=value, KEY: value or 'KEY': 'value' of such a key. A quote left open masks the rest of
+#   the line; an unquoted value runs to the next space.
+_PAIR_PASSWORD = re.compile(
+    rf"(?P<head>(?<![\w.?&-]){_CONFIDENTIAL_KEY}['\"]?\s*[=:]\s*)"
+    r"(?P<secret>'(?:[^'\\\n]|\\.)*(?:'|$)|\"(?:[^\"\\\n]|\\.)*(?:\"|$)|[^\s'\"]\S*)",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def register_secret(secret: str | None) -> None:
-    """A password in play (pg/db.py registers the one it connects with): never printed."""
+    """A secret in play (pg/db.py registers the password it connects with, store/settings.py
+    the S3 secret key): never printed."""
     if secret:
         _SECRETS.add(secret)
 
 
-def redact(text: str, extra: Iterable[str] = ()) -> str:
-    """text with every known password replaced by ***: PGPASSWORD, the password in
-    DATABASE_URL (URI or key=value form) and every registered one."""
+def mask_forms(text: str) -> str:
+    """text with a URL's password, a password= query parameter, a password= conninfo pair and
+    every KEY=value whose key names a secret masked where they stand, whatever the secret."""
+    text = _URL_PASSWORD.sub(rf"\g<head>{MASK}", text)
+    text = _QUERY_PASSWORD.sub(rf"\g<head>{MASK}", text)
+    return _PAIR_PASSWORD.sub(rf"\g<head>{MASK}", text)
+
+
+def _unquote_value(value: str) -> str:
+    if value[:1] in ("'", '"'):
+        value = re.sub(r"\\(.)", r"\1", value[1:].removesuffix(value[0]))
+    return value
+
+
+def conninfo_secrets(conninfo: str) -> set[str]:
+    """The password of a connection string (URI, percent-encoded or not, or key=value form),
+    read by pattern: also when libpq cannot parse it."""
+    from urllib.parse import unquote
+
+    found: set[str] = set()
+    for match in _URL_PASSWORD.finditer(conninfo):
+        found.update((match["secret"], unquote(match["secret"])))
+    for match in _PAIR_PASSWORD.finditer(conninfo):
+        found.add(_unquote_value(match["secret"]))
+    return found
+
+
+def known_secrets(extra: Iterable[str] = ()) -> set[str]:
+    """PGPASSWORD, the password of DATABASE_URL, every registered secret and extra."""
     found = {os.environ.get("PGPASSWORD", ""), *_SECRETS, *extra}
-    url = os.environ.get("DATABASE_URL", "")
-    found.update(re.findall(r"://[^:/@\s]*:([^@\s]+)@", url))
-    found.update(m.strip("'") for m in re.findall(r"password\s*=\s*('[^']*'|\S+)", url))
-    for secret in sorted((s for s in found if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
+    found.update(conninfo_secrets(os.environ.get("DATABASE_URL", "")))
+    return {s for s in found if s and s != MASK}
+
+
+def _looks_random(secret: str) -> bool:
+    """Long and not only letters: such a string is never part of an ordinary word or message."""
+    return len(secret) >= 12 and not secret.isalpha()
+
+
+def _as_token(secret: str) -> re.Pattern[str]:
+    """secret where it stands as a whole token: not glued to a word character on a side where
+    it begins or ends with one (a secret of punctuation only: bounded by spaces or quotes)."""
+    if not re.search(r"\w", secret):
+        return re.compile(rf"(?<![^\s'\"]){re.escape(secret)}(?![^\s'\"])")
+    before = r"(?<!\w)" if re.match(r"\w", secret) else ""
+    after = r"(?!\w)" if re.search(r"\w$", secret) else ""
+    return re.compile(before + re.escape(secret) + after)
+
+
+def redact(text: str, extra: Iterable[str] = (), *, composed: bool = False) -> str:
+    """text safe to print: mask_forms, then the safety net for what a library echoes bare:
+    every known secret (known_secrets) masked as ***.
+
+    A known secret is masked only as a whole token, so that a password "x", "timeout" or
+    "failed" masks no word of the message ("e***pired"). One that looks random (12 or more
+    characters, not all letters) is masked anywhere, even inside a longer run: it cannot be a
+    word of the message, so this costs nothing and also catches an echo glued to other text.
+
+    composed=True: text was built from parts that never hold a password (a connection failure
+    names host, port, database and user, and libpq's reason, which never carries the
+    password): a known secret that is not random-looking is a word of the message there,
+    not an echo, and is left alone.
+    """
+    text = mask_forms(text)
+    for secret in sorted(known_secrets(extra), key=len, reverse=True):
+        if _looks_random(secret):
+            text = text.replace(secret, MASK)
+        elif not composed:
+            text = _as_token(secret).sub(MASK, text)
     return text
 
 
@@ -33,9 +113,11 @@ class SeedctlError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, composed: bool = False) -> None:
         self.message = message
         self.hint = hint
+        # The message was built from parts that never hold a secret: see redact(composed=True).
+        self.composed = composed
         super().__init__(self.line())
 
     def line(self) -> str:
@@ -110,10 +192,8 @@ def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
         return exc.exit_code
     except SeedctlError as exc:
         if verbose:
-            import traceback
-
-            traceback.print_exc()
-        print(f"seedctl: error: {redact(exc.line())}", file=sys.stderr)
+            _print_traceback()
+        print(f"seedctl: error: {redact(exc.line(), composed=exc.composed)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         # SIGTERM (a scheduler's timeout) is reported and ended like Ctrl-C: 128 + signal.
@@ -126,15 +206,22 @@ def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
         return 143 if terminated else 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the operator
         if verbose:
-            import traceback
-
-            traceback.print_exc()
-        detail = " ".join(str(exc).split())[:300]
+            _print_traceback()
+        # Masked before it is cut: a cut through a secret would leave its head unmasked.
+        detail = redact(" ".join(str(exc).split()))[:300]
         print(
-            f"seedctl: internal error: {type(exc).__name__}: {redact(detail)} -- rerun with --verbose and report it",
+            f"seedctl: internal error: {type(exc).__name__}: {detail} -- rerun with --verbose and report it",
             file=sys.stderr,
         )
         return 1
+
+
+def _print_traceback() -> None:
+    """--verbose: the traceback of the exception being handled, redacted as every message is."""
+    import sys
+    import traceback
+
+    print(redact(traceback.format_exc()), end="", file=sys.stderr)
 
 
 class RemoteError(SeedctlError):

@@ -47,16 +47,38 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
     return errors.redact(text, extra)
 
 
-def describe_target() -> str:
-    """host:port/dbname of the target, for messages (never the password)."""
+def _target_parts() -> dict[str, str]:
+    """host, port, dbname and user of the target as libpq resolves them (never the password)."""
     try:
         params = conninfo_to_dict(conninfo())
     except psycopg.Error:
         params = {}
-    host = params.get("host") or os.environ.get("PGHOST") or "localhost"
-    port = params.get("port") or os.environ.get("PGPORT") or "5432"
-    name = params.get("dbname") or os.environ.get("PGDATABASE") or params.get("user") or "?"
-    return f"{host}:{port}/{name}"
+    user = params.get("user") or os.environ.get("PGUSER") or _os_user()
+    return {
+        "host": str(params.get("host") or os.environ.get("PGHOST") or "localhost"),
+        "port": str(params.get("port") or os.environ.get("PGPORT") or "5432"),
+        "dbname": str(params.get("dbname") or os.environ.get("PGDATABASE") or user or "?"),
+        "user": str(user or "?"),
+    }
+
+
+def _os_user() -> str:
+    """libpq's default user name: the operating system's."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def describe_target() -> str:
+    """host:port/dbname of the target, for messages (never the password); an IPv6 host in brackets."""
+    parts = _target_parts()
+    host = parts["host"]
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{parts['port']}/{parts['dbname']}"
 
 
 def connect(*, autocommit: bool = False) -> psycopg.Connection:
@@ -75,9 +97,12 @@ def connect(*, autocommit: bool = False) -> psycopg.Connection:
     try:
         conn = psycopg.connect(info, **kwargs)
     except psycopg.OperationalError as exc:
+        # Built from the parsed parts, as libpq and pg_dump name a connection, never from the
+        # connection string; libpq's reason never carries the password: composed.
         raise DatabaseError(
-            f"cannot connect to {describe_target()}: {first_line(exc)}",
+            f'cannot connect to {describe_target()} as user "{_target_parts()["user"]}": {_reason(exc)}',
             "check DATABASE_URL (or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE) and that the server is up",
+            composed=True,
         ) from None
     with conn.cursor() as cur:
         for name, value in SESSION_SETTINGS:
@@ -88,6 +113,13 @@ def connect(*, autocommit: bool = False) -> psycopg.Connection:
 
     cancel_on_interrupt(conn)  # Ctrl-C / SIGTERM cancel its running statement (signals.py)
     return conn
+
+
+def _reason(exc: BaseException) -> str:
+    """libpq's reason for a failed connection, first line: it names host and port, never the
+    password; a URL or password= in it would still be masked (errors.mask_forms)."""
+    text = str(exc).strip()
+    return errors.mask_forms(next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__))
 
 
 def first_line(exc: BaseException) -> str:
@@ -139,5 +171,7 @@ def wait_for_database(timeout_s: float, interval_s: float = 2.0) -> None:
             # Waiting does not fix a wrong password or a wrong database name.
             permanent = any(m in exc.message for m in ("authentication failed", "does not exist", "not valid"))
             if permanent or time.monotonic() >= deadline:
-                raise DatabaseError(f"database not ready after {timeout_s:.0f} s: {exc.message}", exc.hint) from None
+                raise DatabaseError(
+                    f"database not ready after {timeout_s:.0f} s: {exc.message}", exc.hint, composed=exc.composed
+                ) from None
             time.sleep(interval_s)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from seedctl import errors
 from seedctl.config import Params
 from seedctl.errors import RemoteError
 
@@ -75,11 +76,8 @@ class RemoteSettings:
         )
 
     def redact(self, text: str) -> str:
-        """text with the keys replaced by ***."""
-        for secret in (self.secret_key, self.access_key):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        """text as errors.redact makes it, the keys (the access key too) known secrets."""
+        return errors.redact(text, (self.secret_key, self.access_key))
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -163,6 +161,8 @@ def load_settings(project_root: Path, params: Params, environ: Mapping[str, str]
     prefix = params.storage.prefix.strip("/")
     url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
     tracked = f"s3://{params.storage.bucket}/{prefix}" if prefix else f"s3://{params.storage.bucket}"
+    # Every seedctl message masks it from now on (errors.run_guarded), also one that forgets redact().
+    errors.register_secret(secret_key)
     return RemoteSettings(
         name=name,
         url=url,

@@ -8,7 +8,7 @@ import sys
 
 import psycopg
 
-from seedctl.errors import RestoreRefused
+from seedctl.errors import RestoreRefused, conninfo_secrets, redact
 from seedctl_dev.sample.days import check_scale
 from seedctl_dev.sample.load import load_sample_data
 from seedctl_dev.sample.walk import DEFAULT_SEED
@@ -44,14 +44,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seedctl_dev.sample: {exc.line()}", file=sys.stderr)
         return 8
     except psycopg.Error as exc:
-        msg = " ".join(str(exc).split()) or type(exc).__name__
+        # libpq's parse errors quote the whole connection string, password included.
+        msg = redact(" ".join(str(exc).split()), conninfo_secrets(args.database_url)) or type(exc).__name__
         print(
             f"seedctl_dev.sample: database error: {msg} -- check --database-url / DATABASE_URL / PG* variables",
             file=sys.stderr,
         )
         return 1
     except Exception as exc:  # noqa: BLE001 - one line, no traceback
-        print(f"seedctl_dev.sample: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
+        detail = redact(" ".join(str(exc).split()), conninfo_secrets(args.database_url))
+        print(f"seedctl_dev.sample: {type(exc).__name__}: {detail}", file=sys.stderr)
         return 1
     for table, rows in counts.items():
         print(f"{table}: {rows} rows")

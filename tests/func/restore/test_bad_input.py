@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -157,6 +159,66 @@ def test_wrong_password_snapshot(project: Any, pg_server: TempPostgres, alice: s
     result = project.seedctl("snapshot", env={"DATABASE_URL": url})
     snapshot_error_line(result, f"127.0.0.1:{pg_server.port}")
     _no_secrets(result, *PASSWORDS, pg_server.password)
+    nothing_published(project)
+
+
+# --- 2b. a password that is a letter or a word of the message (issue 22) ---------------------
+
+# How the connection fails, and the words of libpq's reason that must be printed intact.
+WORD_PASSWORDS = {
+    "x": ("silent", "timeout expired"),  # was "timeout e***pired"
+    "timeout": ("silent", "timeout expired"),
+    "refused": ("closed", "failed: Connection refused"),
+    "failed": ("wrong-password", 'password authentication failed for user "alice"'),
+}
+
+
+@contextmanager
+def silent_port() -> Iterator[int]:
+    """A port that accepts TCP connections and never answers: libpq's connect_timeout expires."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield sock.getsockname()[1]
+
+
+def _password_not_printed(result: subprocess.CompletedProcess[str], url: str, password: str) -> None:
+    """Neither the URL nor the password where it stands in it (a word password is a word of the
+    message too: only where it stands as the password does it mean a leak)."""
+    text = _combined(result)
+    assert url not in text, text
+    assert f":{password}@" not in text, text
+    assert f"password={password}" not in text, text
+
+
+def _readable(line: str, *words: str) -> None:
+    assert "***" not in line, f"nothing to mask, yet masked: {line!r}"
+    for word in words:
+        assert word in line, f"{word!r} not in {line!r}"
+
+
+@pytest.mark.parametrize("password", sorted(WORD_PASSWORDS))
+def test_password_that_is_a_letter_or_a_word_of_the_message(
+    snapshotted: Any, pg_server: TempPostgres, alice: str, password: str
+) -> None:
+    how, reason = WORD_PASSWORDS[password]
+    db = dbname_of(snapshotted.database_url)
+    with silent_port() if how == "silent" else nullcontext(free_port()) as port:
+        user, where = ("postgres", port) if how != "wrong-password" else (alice, pg_server.port)
+        url = f"postgresql://{user}:{password}@127.0.0.1:{where}/{db}?connect_timeout=1"
+        result = snapshotted.seedctl("restore", env={"DATABASE_URL": url})
+    line = one_error_line(result, 3, "DATABASE_URL")
+    _readable(line, reason, "check", f'cannot connect to 127.0.0.1:{where}/{db} as user "{user}"')
+    _password_not_printed(result, url, password)
+
+
+def test_one_letter_password_snapshot(project: Any) -> None:
+    with silent_port() as port:
+        url = f"postgresql://postgres:x@127.0.0.1:{port}/postgres?connect_timeout=1"
+        result = project.seedctl("snapshot", "--no-push", env={"DATABASE_URL": url})
+    line = one_error_line(result, 3, "DATABASE_URL")  # the snapshot connects before `dvc repro`
+    _readable(line, "timeout expired", f'cannot connect to 127.0.0.1:{port}/postgres as user "postgres"')
+    _password_not_printed(result, url, "x")
     nothing_published(project)
 
 
