@@ -76,7 +76,11 @@ def _looks_random(secret: str) -> bool:
 
 def _as_token(secret: str) -> re.Pattern[str]:
     """secret where it stands as a whole token: not glued to a word character on a side where
-    it begins or ends with one (a secret of punctuation only: bounded by spaces or quotes)."""
+    it begins or ends with one (a secret of punctuation only: bounded by spaces or quotes).
+    A secret that is a word (letters only: "x", "failed") could be any word of a message, so
+    it is masked only where it stands as a value: quoted, or after `=` or `:`."""
+    if secret.isalpha():
+        return re.compile(rf"(?:(?<=['\"=:])|(?<=[=:] )){re.escape(secret)}(?!\w)")
     if not re.search(r"\w", secret):
         return re.compile(rf"(?<![^\s'\"]){re.escape(secret)}(?![^\s'\"])")
     before = r"(?<!\w)" if re.match(r"\w", secret) else ""
@@ -88,8 +92,9 @@ def redact(text: str, extra: Iterable[str] = (), *, composed: bool = False) -> s
     """text safe to print: mask_forms, then the safety net for what a library echoes bare:
     every known secret (known_secrets) masked as ***.
 
-    A known secret is masked only as a whole token, so that a password "x", "timeout" or
-    "failed" masks no word of the message ("e***pired"). One that looks random (12 or more
+    A known secret is masked only as a whole token, and one that is a word ("x", "timeout",
+    "failed") only where it stands as a value (_as_token), so that it masks no word of the
+    message ("e***pired", "restore *** and was rolled back"). One that looks random (12 or more
     characters, not all letters) is masked anywhere, even inside a longer run: it cannot be a
     word of the message, so this costs nothing and also catches an echo glued to other text.
 
