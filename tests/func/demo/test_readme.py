@@ -12,22 +12,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from seedctl_dev.testing import BIN, run_sql
-from tests.helpers import REPO
+from tests.helpers import REPO, commands, readme_blocks
 
 if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
     from tests.helpers import Project
-
-README = REPO / "README.md"
-
-
-def readme_blocks(lang: str) -> list[str]:
-    """The README's fenced blocks of one language, in document order."""
-    return [m.group(1) for m in re.finditer(rf"^```{lang}\n(.*?)^```", README.read_text(), re.S | re.M)]
-
-
-def commands(block: str) -> list[str]:
-    return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
 
 
 def test_readme_starts_with_the_two_commands_ci_runs() -> None:
