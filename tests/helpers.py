@@ -1,7 +1,8 @@
 """Helpers shared by the test modules: the repository, the sample data's scale and tables,
-scratch projects and the snapshots they push, what a database holds, waiting on and killing
-seedctl's processes, the restore's and the export's fault gates, and docker-compose.yml read as
-Compose reads it. Fixtures are in the conftest.py files; test modules import only from here."""
+README.md's command blocks, scratch projects and the snapshots they push, what a database
+holds, waiting on and killing seedctl's processes, the restore's and the export's fault
+gates, and docker-compose.yml read as Compose reads it. Fixtures are in the conftest.py
+files; test modules import only from here."""
 
 from __future__ import annotations
 
@@ -41,8 +42,22 @@ SNAPSHOT_FILES = (
 FIDELITY_SQL = (Path(__file__).parent / "func" / "fidelity.sql").read_text(encoding="utf-8")
 COMPOSE = REPO / "docker-compose.yml"
 SEEDER = "data-seeder"
+README = REPO / "README.md"
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, and $$ (a literal $).
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+# --- README.md's commands: every one runs in a test, as printed ------------------------------
+
+
+def readme_blocks(lang: str) -> list[str]:
+    """The README's fenced blocks of one language (`sh`, `bash`, `python`, ...), in document order."""
+    return [m.group(1) for m in re.finditer(rf"^```{lang}\n(.*?)^```", README.read_text(), re.S | re.M)]
+
+
+def commands(block: str) -> list[str]:
+    """A block's commands: its non-empty lines without their `#` comments."""
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
 
 
 # --- scratch projects -----------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""README.md is executable: its first block is what CI runs, and every other block runs here,
-as printed, against real servers (PostgreSQL, the S3 server, git, dvc)."""
+"""README.md is executable: its first block is what CI runs, every other `sh` block runs here,
+as printed, against real servers (PostgreSQL, the S3 server, git, dvc), and its `bash` blocks
+(installing the runtime alone on a server, then snapshot and restore with it) run in
+tests/func/install/test_runtime_install.py, as printed too."""
 
 from __future__ import annotations
 
@@ -12,22 +14,21 @@ from typing import TYPE_CHECKING
 import pytest
 
 from seedctl_dev.testing import BIN, run_sql
-from tests.helpers import REPO
+from tests.helpers import README, REPO, commands, readme_blocks
 
 if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
     from tests.helpers import Project
 
-README = REPO / "README.md"
+# The kinds of fenced block the README may have: commands (sh, bash) and python run as printed;
+# yaml (params.yaml examples) and a bare fence (the layout's tree) hold no commands.
+CHECKED = {"sh", "bash", "python", "yaml", ""}
 
 
-def readme_blocks(lang: str) -> list[str]:
-    """The README's fenced blocks of one language, in document order."""
-    return [m.group(1) for m in re.finditer(rf"^```{lang}\n(.*?)^```", README.read_text(), re.S | re.M)]
-
-
-def commands(block: str) -> list[str]:
-    return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
+def test_every_readme_block_is_of_a_kind_a_test_runs() -> None:
+    kinds = re.findall(r"^```(\w*)\n.*?^```", README.read_text(), re.S | re.M)
+    assert set(kinds) <= CHECKED, f"a README block no test runs: {sorted(set(kinds) - CHECKED)}"
+    assert len(readme_blocks("bash")) == 2, "test_runtime_install.py runs the two bash blocks: a new one needs it"
 
 
 def test_readme_starts_with_the_two_commands_ci_runs() -> None:
