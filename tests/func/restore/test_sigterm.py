@@ -67,7 +67,7 @@ def test_sigterm_mid_snapshot(snapshotted: Project) -> None:
     try:
         proc = snapshotted.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
         wait_for_session(reader_url, "COPY%usdcop_m5_ohlcv%", proc=proc)
-        wait_for_files(".export-*/data/usdcop_m5_ohlcv/*.parquet", snapshotted.seeds, count=2)
+        wait_for_files(".staging/export-*/data/usdcop_m5_ohlcv/*.parquet", snapshotted.seeds, count=2)
         assert proc.poll() is None, "the export finished before SIGTERM"
         result, children = terminate(proc)
 
