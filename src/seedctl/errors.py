@@ -187,7 +187,7 @@ def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
     """
     import sys
 
-    from seedctl.signals import Terminated, sigterm_as_interrupt
+    from seedctl.signals import InterruptedAfterCommit, Terminated, sigterm_as_interrupt
 
     try:
         with sigterm_as_interrupt():
@@ -202,12 +202,14 @@ def run_guarded(func: Callable[[], object], *, verbose: bool = False) -> int:
         return exc.exit_code
     except KeyboardInterrupt as exc:
         # SIGTERM (a scheduler's timeout) is reported and ended like Ctrl-C: 128 + signal.
-        terminated = isinstance(exc, Terminated)
-        print(
-            f"seedctl: {'terminated (SIGTERM)' if terminated else 'interrupted'}; "
-            "stopped: nothing was published and no database was changed",
-            file=sys.stderr,
-        )
+        if isinstance(exc, InterruptedAfterCommit):  # e.g. the restore had committed: say what
+            terminated = exc.terminated
+            outcome = f"{' '.join(exc.done.split())} -- {' '.join(exc.hint.split())}"
+        else:
+            terminated = isinstance(exc, Terminated)
+            outcome = "stopped: nothing was published and no database was changed"
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        print(f"seedctl: {what}; {redact(outcome)}", file=sys.stderr)
         return 143 if terminated else 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the operator
         if verbose:

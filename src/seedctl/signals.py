@@ -46,6 +46,18 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM arrived: stop as on Ctrl-C."""
 
 
+class InterruptedAfterCommit(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM once something was already done for good (a restore had committed
+    when the post-restore hook was stopped): run_guarded's one line says what was done, not
+    "no database was changed"."""
+
+    def __init__(self, interrupt: KeyboardInterrupt, done: str, hint: str) -> None:
+        super().__init__(done)
+        self.terminated = isinstance(interrupt, Terminated)
+        self.done = done
+        self.hint = hint
+
+
 def descendants(pid: int) -> list[int]:
     """Every living process below pid, children before grandchildren (Linux /proc)."""
     children: dict[int, list[int]] = {}

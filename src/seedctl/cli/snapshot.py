@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -152,7 +152,8 @@ def validate(
 
 
 def status(params: ParamsOpt = Path("params.yaml")) -> None:
-    """Which snapshot this checkout holds, and whether its data files are present and intact."""
+    """Which snapshot this checkout holds, whether its data files are present and intact, and
+    whether it is published: tagged as a version, else pushed or not (the remote is asked)."""
     from seedctl.layout import LATEST_FILE, load_manifest, verify_files
     from seedctl.store.records import verify_records
 
@@ -161,7 +162,8 @@ def status(params: ParamsOpt = Path("params.yaml")) -> None:
         data = load_manifest(seeds)
         latest = (seeds / LATEST_FILE).read_text().strip() if (seeds / LATEST_FILE).exists() else None
         out.print(f"checkout holds snapshot {data['version']} (created {data['created_at']})")
-        if latest != data["version"]:
+        validated = latest == data["version"]
+        if not validated:
             out.print(
                 f"[yellow]LATEST_VERSION is {latest or 'missing'}: this snapshot has not passed validation[/yellow]"
             )
@@ -173,9 +175,44 @@ def status(params: ParamsOpt = Path("params.yaml")) -> None:
                 f"{len(problems)} problem(s) with the snapshot's files: {problems[0]}",
                 "run `seedctl pull`: it fetches what is missing and moves damaged files aside",
             )
+        if validated:  # intact and validated: is it published?
+            out.print(publication_line(seeds.parent, params, data), soft_wrap=True)
         out.print(f"all {len(data['tables'])} data files present and matching the manifest")
 
     run(go)
+
+
+def publication_line(root: Path, params: Path, manifest: dict[str, Any]) -> str:
+    """Whether the validated snapshot of the checkout is tagged, else pushed, and what to run.
+
+    A run killed between validation and the push leaves LATEST_VERSION naming a snapshot
+    that is neither: say so, and how to finish publishing it.
+    """
+    from rich.markup import escape
+
+    from seedctl.errors import redact
+    from seedctl.store.inventory import publication
+
+    version = manifest["version"]
+    found = publication(root, load_params(params), manifest)
+    if found.tag:
+        return f"snapshot {version} is version {found.tag} (tagged only once its data was in the remote)"
+    publish = "to publish it, run `seedctl push`, then `seedctl tag`"
+    if found.problem:
+        return (
+            f"[yellow]snapshot {version} (LATEST_VERSION) is not tagged as a version, and the remote could not "
+            f"say whether it is pushed: {escape(redact(found.problem))}; {publish}[/yellow]"
+        )
+    if found.missing:
+        return (
+            f"[yellow]snapshot {version} (LATEST_VERSION) is not pushed: {len(found.missing)} of its "
+            f"{found.needed} objects are not in {found.remote_url} (e.g. {escape(found.missing[0])}), and it is "
+            f"not tagged as a version; {publish}[/yellow]"
+        )
+    return (
+        f"[yellow]snapshot {version} (LATEST_VERSION) is in {found.remote_url} but not tagged as a version; "
+        "to tag it, run `seedctl tag`[/yellow]"
+    )
 
 
 def sample_data(

@@ -7,11 +7,14 @@ password removed: psycopg errors can echo parts of a connection string.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.copy import LibpqWriter
 
 from seedctl import errors
 from seedctl.errors import DatabaseError
@@ -120,6 +123,26 @@ def _reason(exc: BaseException) -> str:
     password; a URL or password= in it would still be masked (errors.mask_forms)."""
     text = str(exc).strip()
     return errors.mask_forms(next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__))
+
+
+class _CopyInWriter(LibpqWriter):
+    """psycopg's COPY ... FROM STDIN writer, except that a COPY stopped by a lost connection
+    is not ended a second time. Ending it there fails too, and psycopg logs that second
+    failure (`error ignored terminating <psycopg.Copy [BAD] ...>: the connection is lost`)
+    on stderr, a stray line before seedctl's one line about the first. Only then: any other
+    ending, failed or not, is psycopg's own."""
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        if exc is not None and self.connection.broken:
+            return  # exc, the error that stopped the COPY, goes on to be reported
+        super().finish(exc)
+
+
+@contextmanager
+def copy_in(cur: psycopg.Cursor[Any], query: sql.Composed) -> Iterator[psycopg.Copy]:
+    """cur.copy(query) for a COPY ... FROM STDIN: a lost connection is reported once."""
+    with cur.copy(query, writer=_CopyInWriter(cur)) as copy:
+        yield copy
 
 
 def first_line(exc: BaseException) -> str:

@@ -301,7 +301,7 @@ def _copy_into(
         query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
             target, sql.SQL(", ").join(sql.Identifier(c) for c in fb.columns), sql.SQL(fb.copy_format)
         )
-        with conn.cursor() as cur, cur.copy(query) as copy:
+        with conn.cursor() as cur, db.copy_in(cur, query) as copy:
             for block in fb.chunks():
                 copy.write(block)
         return fb.rows
@@ -317,7 +317,7 @@ def _copy_into(
     )
     render = (lambda batch: encode_batch(batch, encoders)) if encoders else _csv
     sent = 0
-    with row_progress(f"restore {data.source}", data.rows) as bar, conn.cursor() as cur, cur.copy(query) as copy:
+    with row_progress(f"restore {data.source}", data.rows) as bar, conn.cursor() as cur, db.copy_in(cur, query) as copy:
         if encoders:
             copy.write(HEADER)
         for chunk, rows in _rendered(

@@ -21,6 +21,7 @@ from seedctl.restore.load import load_tables
 from seedctl.restore.partial import select
 from seedctl.restore.plan import TableResult
 from seedctl.restore.revision import checkout_revision
+from seedctl.signals import InterruptedAfterCommit
 from seedctl.store.lock import checkout_lock
 from seedctl.timerange import Bound, time_range
 
@@ -51,29 +52,62 @@ def restore_snapshot(
     and the hook are always this checkout's, also for an older `rev`.
     """
     window = time_range(since, until)
-    # The checkout's lock: a snapshot running here replaces the files this restore reads.
-    with (
-        checkout_lock(project_root, "restore"),
-        nullcontext(project_root) if rev is None else checkout_revision(project_root, rev) as root,
-    ):
-        params = load_params(root / "params.yaml")
-        manifest = _readable_manifest(root / "seeds")
-        selection = select(manifest, tables or [], window)
-        data = acquire(manifest, params, root / "seeds", root, project_root, selection, pull=pull, dry_run=dry_run)
-        report = RestoreReport(
-            manifest,
-            load_tables(data, mode, named=selection.named, dry_run=dry_run, batch_rows=params.backup.batch_rows),
-        )
-    hook = load_params(project_root / "params.yaml").backup.post_restore_hook
-    if hook and not dry_run:
-        report.hook = run_post_restore_hook(
-            hook,
-            cwd=project_root,
-            version=report.manifest["version"],
-            loaded=[r.data.table.qualified for r in report.tables if r.action != "keep" and r.data.origin != "empty"],
-            empty=[r.data.table.qualified for r in report.tables if r.data.origin == "empty"],
-        )
+    report: RestoreReport | None = None
+    stopped = ""  # the step an interrupt stops once the restore has committed
+    try:
+        # The checkout's lock: a snapshot running here replaces the files this restore reads.
+        with (
+            checkout_lock(project_root, "restore"),
+            nullcontext(project_root) if rev is None else checkout_revision(project_root, rev) as root,
+        ):
+            params = load_params(root / "params.yaml")
+            manifest = _readable_manifest(root / "seeds")
+            selection = select(manifest, tables or [], window)
+            data = acquire(manifest, params, root / "seeds", root, project_root, selection, pull=pull, dry_run=dry_run)
+            report = RestoreReport(
+                manifest,
+                load_tables(data, mode, named=selection.named, dry_run=dry_run, batch_rows=params.backup.batch_rows),
+            )
+        hook = load_params(project_root / "params.yaml").backup.post_restore_hook
+        if hook and not dry_run:
+            stopped = f"the post-restore hook `{hook}` was stopped, but "
+            report.hook = run_post_restore_hook(
+                hook,
+                cwd=project_root,
+                version=report.manifest["version"],
+                loaded=[
+                    r.data.table.qualified for r in report.tables if r.action != "keep" and r.data.origin != "empty"
+                ],
+                empty=[r.data.table.qualified for r in report.tables if r.data.origin == "empty"],
+            )
+    except KeyboardInterrupt as exc:
+        if report is None or dry_run:
+            raise  # nothing was committed (the restore's transaction rolled back)
+        raise InterruptedAfterCommit(
+            exc,
+            f"{stopped}the restore had already committed snapshot {report.manifest['version']}: "
+            f"{committed(report.tables)}",
+            "the data is in place; run the hook's job by hand" if stopped else "the data is in place",
+        ) from None
     return report
+
+
+def committed(tables: list[TableResult]) -> str:
+    """What a committed restore did to each table, for a line that must say it."""
+    parts = []
+    for r in tables:
+        name = r.data.table.qualified
+        if r.action == "keep":
+            parts.append(f"{name} kept as it was")
+        elif r.action == "create-empty":
+            parts.append(f"{name} created empty")
+        elif r.action == "append":
+            parts.append(f"{name} {r.loaded_rows:,} rows appended")
+        elif r.action == "replace":
+            parts.append(f"{name} {r.loaded_rows:,} rows loaded, replacing its rows")
+        else:  # create, load
+            parts.append(f"{name} {r.loaded_rows:,} rows loaded")
+    return "; ".join(parts)
 
 
 def _readable_manifest(seeds_dir: Path) -> dict[str, Any]:

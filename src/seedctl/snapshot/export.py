@@ -71,19 +71,19 @@ class ExportResult:
 
 def run_export(params: Params, seeds_dir: Path) -> ExportResult:
     """Snapshot every source in params into seeds_dir (data/ and schema.json)."""
-    with staging_dir(seeds_dir) as staging:
-        try:
+    try:
+        with staging_dir(seeds_dir) as staging:
             with db.connect() as conn:
                 result = _export_all(conn, params, staging / DATA_DIR)
             publish(staging, seeds_dir, schema_document(result))
-        except OSError as exc:
-            space = exc.errno == errno.ENOSPC
-            raise ExportError(
-                f"cannot write the snapshot under {seeds_dir}: {exc.strerror or exc}",
-                "free disk space there and run the snapshot again; the previous snapshot is intact"
-                if space
-                else "check the directory's permissions; the previous snapshot is intact",
-            ) from None
+    except OSError as exc:
+        space = exc.errno == errno.ENOSPC
+        raise ExportError(
+            f"cannot write the snapshot under {seeds_dir}: {exc.strerror or exc}",
+            "free disk space there and run the snapshot again; the previous snapshot is intact"
+            if space
+            else "check the directory's permissions; the previous snapshot is intact",
+        ) from None
     return result
 
 

@@ -16,7 +16,7 @@ from seedctl.config import Params
 from seedctl.errors import RemoteError
 from seedctl.store import s3
 from seedctl.store.settings import RemoteSettings, load_settings
-from seedctl.store.versions import Version, list_versions, other_snapshot_tags
+from seedctl.store.versions import Version, list_versions, other_snapshot_tags, snapshot_objects, tag_holding
 
 RemoteState = Literal["complete", "missing", "unknown", "not configured"]
 
@@ -123,3 +123,39 @@ def objects_present(settings: RemoteSettings, md5s: list[str]) -> dict[str, bool
         md5: bool(s3.MD5.fullmatch(md5)) and s3.head(client, settings, s3.object_key(settings.prefix, md5)) is not None
         for md5 in md5s
     }
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Whether the checked-out snapshot is published: tagged as a version (and so pushed:
+    a tag is made only once the data is in the remote), else what the remote holds of it."""
+
+    tag: str | None  # the version tag holding this snapshot
+    remote_url: str | None = None  # None: not asked (tagged), or MINIO_* not configured
+    needed: int = 0  # remote objects the snapshot needs
+    missing: list[str] = field(default_factory=list)  # of those, the ones the remote lacks
+    problem: str | None = None  # why the remote could not say, when it could not
+
+
+def publication(project_root: Path, params: Params, manifest: dict[str, Any]) -> Publication:
+    """The checkout's snapshot: its version tag; when it has none, which of its objects the
+    remote lacks (one HEAD request each; nothing is written, not even .dvc/config)."""
+    import yaml
+
+    seeds = project_root / "seeds"
+    tag = tag_holding(project_root, seeds / "manifest.json")
+    if tag is not None:
+        return Publication(tag)
+    lock_path = project_root / "dvc.lock"
+    lock = (yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}) if lock_path.is_file() else {}
+    objects = snapshot_objects(manifest, lock)
+    try:
+        settings = load_settings(project_root, params)
+    except RemoteError as exc:
+        return Publication(None, None, len(objects), problem=exc.line())
+    try:
+        present = objects_present(settings, sorted(objects))
+    except RemoteError as exc:
+        return Publication(None, settings.url, len(objects), problem=exc.line())
+    missing = sorted(desc for md5, desc in objects.items() if not present[md5])
+    return Publication(None, settings.url, len(objects), missing)

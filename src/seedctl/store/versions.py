@@ -72,6 +72,29 @@ def list_versions(project_root: Path) -> list[Version]:
     return newest_first(versions)
 
 
+def tag_holding(project_root: Path, manifest: Path) -> str | None:
+    """The newest version tag whose commit holds exactly this manifest file, or None: the
+    work tree's snapshot was never tagged (a tag is made only once its data is pushed)."""
+    versions = list_versions(project_root)
+    if not versions or not manifest.is_file():
+        return None
+    blob = git(project_root, "hash-object", "--", str(manifest)).strip()
+    # One git call for all of them: each line is "<blob> blob <size>", or "<name> missing".
+    asked = "".join(f"{v.commit}:seeds/manifest.json\n" for v in versions)
+    found = subprocess.run(
+        ["git", "cat-file", "--batch-check=%(objectname)"],
+        cwd=project_root,
+        input=asked,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for version, line in zip(versions, found.stdout.splitlines(), strict=False):
+        if line.strip() == blob:
+            return version.tag
+    return None
+
+
 def holds_snapshot(project_root: Path, commit: str) -> bool:
     """The commit has a seeds/manifest.json: a snapshot can be restored from it."""
     probe = subprocess.run(

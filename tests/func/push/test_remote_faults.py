@@ -6,6 +6,9 @@ untouched when it cannot, and the next run recovers."""
 from __future__ import annotations
 
 import http.client
+import json
+import re
+import shlex
 import socket
 import threading
 import time
@@ -19,7 +22,7 @@ import pytest
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
 from seedctl_dev.testing import table_to_csv_gz
-from tests.helpers import Project, add_trade, contents, new_database, state
+from tests.helpers import Project, add_trade, contents, kill_group, new_database, state
 
 # --- a byte-level TCP proxy that can pull the plug ------------------------------------------
 
@@ -217,6 +220,69 @@ def test_s3_server_stopped_mid_push_then_next_push_completes(
     assert restored.returncode == 0, restored.stderr
     assert clone.seedctl("verify").returncode == 0  # every pulled file matches the manifest's sha256
     assert clone.files() == snapshotted.files()  # every data file (and record), byte for byte
+    assert contents(target) == contents(snapshotted.database_url)
+
+
+def test_killed_between_validation_and_push_status_says_not_pushed(
+    snapshotted: Project, s3_server: S3Server, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    """`seedctl snapshot` SIGKILLed once the pipeline has validated a new snapshot and the push
+    has sent its first request, which a proxy holds (nothing reaches the remote). LATEST_VERSION
+    names the new snapshot, neither pushed nor tagged: `seedctl status` says so and prints the
+    commands that publish it; run exactly as printed, they do (a fresh clone restores it)."""
+    add_trade(snapshotted)
+    head = snapshotted.git("rev-parse", "HEAD")
+    committed = json.loads(snapshotted.git("show", "HEAD:seeds/manifest.json"))["version"]
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # the first request after the bucket check (a HEAD): never forwarded
+        arrived.set()
+        release.wait(120)
+
+    proxy = PlugProxy(s3_server.port, b"GET ", hold)
+    try:
+        proc = snapshotted.spawn("snapshot", env={**s3_env, "MINIO_ENDPOINT": proxy.endpoint})
+        try:
+            assert arrived.wait(120), "the push never started"
+            assert proc.poll() is None, "the snapshot ended before it could be killed"
+        finally:
+            kill_group(proc)
+    finally:
+        release.set()
+        proxy.close()
+
+    version = json.loads((snapshotted.seeds / "manifest.json").read_text())["version"]
+    assert version != committed
+    assert (snapshotted.seeds / "LATEST_VERSION").read_text().strip() == version  # validated
+    assert snapshotted.git("rev-parse", "HEAD") == head and "seeds/v" not in snapshotted.git("tag")
+    assert s3_server.keys(s3_env["MINIO_BUCKET"]) == []
+
+    def publication_line() -> tuple[str, list[str]]:
+        status = snapshotted.seedctl("status", env=s3_env)
+        assert status.returncode == 0, status.stderr
+        line = next((ln for ln in status.stdout.splitlines() if ln.startswith(f"snapshot {version} ")), "")
+        return line, re.findall(r"`(seedctl [^`]+)`", line)
+
+    line, commands = publication_line()
+    assert f"snapshot {version} (LATEST_VERSION) is not pushed" in line and "not tagged" in line, line
+    assert commands == ["seedctl push", "seedctl tag"], line
+    pushed = snapshotted.run(*shlex.split(commands[0]), env=s3_env)
+    assert pushed.returncode == 0, pushed.stderr
+
+    line, commands = publication_line()
+    assert f"(LATEST_VERSION) is in s3://{s3_env['MINIO_BUCKET']}/" in line, line
+    assert "not tagged" in line and commands == ["seedctl tag"], line
+    tagged = snapshotted.run(*shlex.split(commands[0]), env=s3_env)
+    assert tagged.returncode == 0, tagged.stderr
+
+    line, commands = publication_line()
+    tag = snapshotted.git("describe", "--tags", "--exact-match", "HEAD").strip()
+    assert line.startswith(f"snapshot {version} is version {tag} "), line
+    assert tag.startswith("seeds/v") and commands == []
+    target = new_database(pg_server)
+    clone = snapshotted.clone(tmp_path / "new-server", target)
+    restored = clone.seedctl("restore", env=s3_env)
+    assert restored.returncode == 0, restored.stderr
     assert contents(target) == contents(snapshotted.database_url)
 
 

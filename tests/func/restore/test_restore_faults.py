@@ -25,6 +25,7 @@ import subprocess
 import psycopg
 import pytest
 
+from seedctl_dev.devserver import TempPostgres
 from seedctl_dev.testing import run_sql
 from tests.helpers import (
     GATE_KEY,
@@ -33,6 +34,7 @@ from tests.helpers import (
     Project,
     contents,
     kill_group,
+    new_database,
     one_error_line,
     state,
     wait_for_session,
@@ -130,3 +132,54 @@ def test_killed_restore_leaves_identity_sequences_alone(snapshotted: Project, di
         "VALUES (now(), 'short', 4000, 1) RETURNING id",
     )[0][0]
     assert new_id == 1011
+
+
+# A table of about 100 MB of COPY data, more than the socket buffers between client and
+# server hold (Linux lets a TCP receive buffer grow to tcp_rmem's maximum, 32 MB by
+# default), so that a COPY held at its first row leaves the client still sending.
+BULK = """
+    CREATE TABLE bulk (id int PRIMARY KEY, body text NOT NULL);
+    INSERT INTO bulk SELECT g, repeat(md5(g::text), 1500) FROM generate_series(1, 2000) g;
+"""
+BULK_GATE = """
+    CREATE TABLE bulk (id int PRIMARY KEY, body text NOT NULL);
+    CREATE FUNCTION faults_gate_row() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN PERFORM pg_advisory_xact_lock_shared({key}); RETURN NEW; END $$;
+    CREATE TRIGGER faults_gate BEFORE INSERT ON bulk FOR EACH ROW EXECUTE FUNCTION faults_gate_row();
+"""
+
+
+def test_connection_lost_while_the_copy_streams_is_one_line(sample_project: Project, pg_server: TempPostgres) -> None:
+    """The server ends the restore's session (pg_terminate_backend) while the client is still
+    sending COPY data: one `seedctl: error:` line, exit 3, and nothing else on stderr (psycopg
+    used to log `error ignored terminating <psycopg.Copy [BAD] ...>` before it)."""
+    sample_project.sql(BULK)
+    params = sample_project.params()
+    params["sources"]["bulk"] = {"table": "public.bulk", "min_rows": 1}
+    sample_project.write_params(params)
+    snapped = sample_project.seedctl("snapshot", "--no-push")
+    assert snapped.returncode == 0, snapped.stderr
+    target = new_database(pg_server)
+    run_sql(target, BULK_GATE.format(key=GATE_KEY))
+
+    with psycopg.connect(target, autocommit=True) as gate:
+        gate.execute("SELECT pg_advisory_lock(%s)", (GATE_KEY,))
+        proc = sample_project.spawn("restore", "--table", "bulk", env={"DATABASE_URL": target})
+        try:
+            # The COPY waits at its first row; the client fills the socket and blocks.
+            wait_for_session(target, "COPY%bulk%", waiting_on="advisory", proc=proc)
+            gate.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'seedctl' AND datname = current_database()"
+            )
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                kill_group(proc)
+            gate.execute("SELECT pg_advisory_unlock(%s)", (GATE_KEY,))
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    # "sending copy data": the connection was lost while the client was still streaming.
+    line = one_error_line(result, "rolled back", "sending copy data failed")
+    assert result.returncode == 3, line
+    assert err.splitlines() == [line], err
+    assert run_sql(target, "SELECT count(*) FROM bulk") == [(0,)]

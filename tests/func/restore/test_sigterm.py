@@ -4,6 +4,7 @@ stopped. Only seedctl is signalled, not its process group: the children are seed
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from tests.helpers import (
     UNGATE,
     Project,
     add_trade,
+    contents,
     drop_reader,
     gate_ohlcv_export,
     kill_group,
@@ -67,7 +69,7 @@ def test_sigterm_mid_snapshot(snapshotted: Project) -> None:
     try:
         proc = snapshotted.spawn("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
         wait_for_session(reader_url, "COPY%usdcop_m5_ohlcv%", proc=proc)
-        wait_for_files(".export-*/data/usdcop_m5_ohlcv/*.parquet", snapshotted.seeds, count=2)
+        wait_for_files(".staging/export-*/data/usdcop_m5_ohlcv/*.parquet", snapshotted.seeds, count=2)
         assert proc.poll() is None, "the export finished before SIGTERM"
         result, children = terminate(proc)
 
@@ -113,3 +115,36 @@ def test_sigterm_mid_restore_load_rolls_back(snapshotted: Project, diverged_targ
     after = state(url)
     assert after == before  # rolled back: contents, indexes, constraints, sequences
     run_sql(url, UNGATE)
+
+
+def test_sigterm_during_the_post_restore_hook_says_what_was_committed(snapshotted: Project, target: str) -> None:
+    """SIGTERM while the post-restore hook runs: the restore has committed by then, so the one
+    line says so (the snapshot, each table and its rows) and that the hook was stopped, never
+    "no database was changed"; exit 143; the hook's processes are stopped; the data stays."""
+    params = snapshotted.params()
+    params["backup"]["post_restore_hook"] = "touch hook.started && exec sleep 600"
+    snapshotted.write_params(params)
+    started = snapshotted.root / "hook.started"
+    manifest = json.loads((snapshotted.seeds / "manifest.json").read_text())
+
+    proc = snapshotted.spawn("restore", env={"DATABASE_URL": target})
+    try:
+        wait_for_files(started.name, snapshotted.root, count=1)  # the hook runs: COMMIT is behind
+        assert proc.poll() is None, "the restore ended before SIGTERM"
+        result, children = terminate(proc)
+    finally:
+        if proc.poll() is None:
+            kill_group(proc)
+
+    assert result.returncode == 143, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith("seedctl: terminated (SIGTERM); the post-restore hook `touch hook.started"), line
+    assert "was stopped, but the restore had already committed snapshot " + manifest["version"] in line, line
+    assert "no database was changed" not in line
+    for entry in manifest["tables"].values():
+        assert f"{entry['table']} {entry['rows']:,} rows loaded" in line, line
+    assert line.endswith("-- the data is in place; run the hook's job by hand"), line
+    assert_all_gone(children)  # the hook's sleep too
+    assert contents(target) == contents(snapshotted.database_url)

@@ -91,7 +91,7 @@ def test_sigkill_during_export_keeps_the_previous_snapshot(snapshotted: Project,
             proc = snapshotted.spawn("repro", program="dvc", env={"DATABASE_URL": reader_url})
         wait_for_session(reader_url, "COPY%usdcop_m5_ohlcv%", proc=proc)
         # Some monthly files of the table are written, the rest not yet (one half-written).
-        wait_for_files(".export-*/data/usdcop_m5_ohlcv/*.parquet", snapshotted.seeds, count=3)
+        wait_for_files(".staging/export-*/data/usdcop_m5_ohlcv/*.parquet", snapshotted.seeds, count=3)
         assert proc.poll() is None, "the export finished before it could be killed"
         if victim == "job":
             kill_group(proc)
@@ -111,7 +111,9 @@ def test_sigkill_during_export_keeps_the_previous_snapshot(snapshotted: Project,
             assert after[rel] == before[rel], rel
         for rel, data in after.items():
             assert data is None or data == before[rel], f"{rel} differs from the committed snapshot"
-        assert snapshotted.git("status", "--porcelain", "--untracked-files=no") == ""
+        # The killed run's staging files are still there, and not even untracked debris for git.
+        assert list(snapshotted.seeds.glob(".staging/export-*"))
+        assert snapshotted.git("status", "--porcelain") == ""
         if victim == "job":  # the committed snapshot is still whole: a restore gets it back exactly
             target = new_database_like(snapshotted)
             try:
@@ -121,10 +123,13 @@ def test_sigkill_during_export_keeps_the_previous_snapshot(snapshotted: Project,
             finally:
                 drop_database(snapshotted, target)
 
-        # The next run completes, on the same reader role, and leaves no debris behind.
+        # The next run completes, on the same reader role, and leaves no debris behind (it
+        # removes the killed run's).
         again = snapshotted.seedctl("snapshot", "--no-push", env={"DATABASE_URL": reader_url})
         assert again.returncode == 0, again.stderr
+        assert not [p.name for p in (snapshotted.seeds / ".staging").iterdir() if p.name != ".gitignore"]
         assert not list(snapshotted.seeds.glob(".export-*")) and not list(snapshotted.seeds.glob(".old-*"))
+        assert snapshotted.git("ls-files", "--others", "--exclude-standard") == ""  # nothing untracked
         assert snapshotted.seedctl("verify").returncode == 0
         manifest = json.loads((snapshotted.seeds / "manifest.json").read_text())
         assert (
@@ -292,7 +297,7 @@ def test_disk_full_while_writing_a_snapshot(snapshotted: Project, small_disk: Pa
         assert after[rel] == before[rel], rel
     for rel, data in after.items():
         assert data is None or data == before[rel], f"{rel} differs from the committed snapshot"
-    assert not list(small_disk.glob(".export-*")), "the staging directory was not cleaned up"
+    assert not list(small_disk.glob(".staging/export-*")), "the staging directory was not cleaned up"
 
     remount(small_disk, "64m")
     again = snapshotted.seedctl("snapshot", "--no-push")
