@@ -312,15 +312,17 @@ def gate_ohlcv_export(project: Project) -> str:
 
     (An earlier version stopped the COPY at a known row with a row-level security policy;
     seedctl now exports with row_security = off, as pg_dump does, so a policy makes the
-    export fail instead of hiding rows.) The table gets ~1.2M extra bars under other symbols
-    and the snapshot writes small row groups, so the staging Parquet file appears and grows
-    for seconds before the export ends; the test kills it while it is half-written.
+    export fail instead of hiding rows.) The table gets 60 copies of its USD/COP bars under
+    other symbols (~110k rows on the test sample) and the snapshot writes small row groups,
+    so the staging Parquet files appear and grow for seconds before the export ends (with
+    13 copies, 26k rows, a loaded CI machine once finished the export before the test saw
+    its COPY); the test kills it while it is half-written.
     Returns the URL of a read-only role, which is all a snapshot needs.
     """
     project.sql(f"""
         INSERT INTO usdcop_m5_ohlcv (time, symbol, open, high, low, close, volume)
             SELECT b.time, 'SYN' || lpad(k::text, 3, '0'), b.open, b.high, b.low, b.close, b.volume
-            FROM usdcop_m5_ohlcv b, generate_series(1, 13) k WHERE b.symbol = 'USD/COP';
+            FROM usdcop_m5_ohlcv b, generate_series(1, 60) k WHERE b.symbol = 'USD/COP';
         DROP ROLE IF EXISTS {READER};
         CREATE ROLE {READER} LOGIN PASSWORD '{READER_PW}' NOSUPERUSER;
         GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER};
