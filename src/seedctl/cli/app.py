@@ -65,6 +65,7 @@ for command in (
 ):
     app.command()(command)
 app.command("list")(cli_versions.list_)
+app.command("versions", help="The same as `seedctl list`.")(cli_versions.list_)
 app.command()(cli_query.query)
 app.command("sample-data")(cli_snapshot.sample_data)
 

@@ -1,0 +1,271 @@
+"""The bucket is the backup: with the git repository and the DVC cache gone, `seedctl versions
+--from-bucket` lists and `seedctl restore --from-bucket` restores any version from the bucket
+alone, from an empty directory (no .git, HOME a fresh directory, no git binary on PATH), with
+the restore's guarantees; a damaged catalog or object is refused by name, the target untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from seedctl_dev.testing import BIN, SEEDCTL, project_env, run_sql
+from tests.helpers import new_database, one_error_line, pushed_project, sample_contents, state
+
+if TYPE_CHECKING:
+    from seedctl_dev.devs3 import S3Server
+    from seedctl_dev.devserver import TempPostgres
+    from tests.helpers import Project
+
+
+# --- until catalog-write lands: the catalog as the spec says a push writes it ---------------------
+
+
+def write_catalog(project: Project, s3_env: dict[str, str], s3_server: S3Server) -> str:
+    """The catalog entry of the project's snapshot and the index, per the catalog spec."""
+    client, bucket, prefix = s3_server.client(), s3_env["MINIO_BUCKET"], "seedctl"
+    manifest_bytes = (project.seeds / "manifest.json").read_bytes()
+    manifest = json.loads(manifest_bytes)
+    version = manifest["version"]
+    files = {}
+    for entry in manifest["tables"].values():
+        for part in entry.get("parts", [entry]):
+            md5 = part["md5"]
+            files[part["file"]] = {
+                "object": f"files/md5/{md5[:2]}/{md5[2:]}",
+                "md5": md5,
+                "sha256": part["sha256"],
+                "size": part["size_bytes"],
+            }
+    schema = (project.seeds / "schema.json").read_bytes()
+    md5 = hashlib.md5(schema).hexdigest()  # noqa: S324 - DVC's content address
+    files["schema.json"] = {
+        "object": f"files/md5/{md5[:2]}/{md5[2:]}",
+        "md5": md5,
+        "sha256": hashlib.sha256(schema).hexdigest(),
+        "size": len(schema),
+    }
+    entry_files = {
+        "params.yaml": (project.root / "params.yaml").read_bytes(),
+        "checksums.sha256": (project.seeds / "checksums.sha256").read_bytes(),
+        "files.json": json.dumps({"catalog_format": 1, "version": version, "files": files}, indent=2).encode(),
+        "manifest.json": manifest_bytes,
+    }
+    for name, body in entry_files.items():
+        client.put_object(Bucket=bucket, Key=f"{prefix}/{version}/{name}", Body=body)
+    try:
+        index = json.loads(client.get_object(Bucket=bucket, Key=f"{prefix}/index.json")["Body"].read())
+    except client.exceptions.NoSuchKey:
+        index = {"catalog_format": 1, "latest": None, "versions": []}
+    tags = project.git("tag", "--list", "seeds/v*", "--sort=-creatordate").split()
+    index["versions"] = [v for v in index["versions"] if v["version"] != version] + [
+        {
+            "version": version,
+            "tag": tags[0] if tags else None,
+            "created_at": manifest["created_at"],
+            "rows": sum(t["rows"] for t in manifest["tables"].values()),
+            "tables": {n: t["rows"] for n, t in manifest["tables"].items()},
+            "size_bytes": sum(f["size"] for f in files.values()),
+            "files": len(files),
+            "sha256": {n: hashlib.sha256(b).hexdigest() for n, b in entry_files.items()},
+        }
+    ]
+    index["versions"].sort(key=lambda v: (v["created_at"], v["version"]), reverse=True)
+    index["latest"] = index["versions"][0]["version"]
+    client.put_object(Bucket=bucket, Key=f"{prefix}/index.json", Body=json.dumps(index, indent=2).encode())
+    latest = client.get_object(Bucket=bucket, Key=f"{prefix}/{index['latest']}/manifest.json")["Body"].read()
+    client.put_object(Bucket=bucket, Key=f"{prefix}/latest/manifest.json", Body=latest)
+    return str(version)
+
+
+# --- a machine with only seedctl and MINIO_* -------------------------------------------------------
+
+
+class Bare:
+    """An empty directory on a machine with seedctl installed and no git: PATH holds only the
+    virtualenv's bin (no git binary), HOME a fresh directory, MINIO_* set."""
+
+    def __init__(self, tmp_path: Path, s3_env: dict[str, str]) -> None:
+        self.cwd = tmp_path / "bare"
+        self.cwd.mkdir()
+        home = tmp_path / "home"
+        home.mkdir()
+        self.env = {**project_env(""), **s3_env, "HOME": str(home), "PATH": str(BIN)}
+        assert shutil.which("git", path=self.env["PATH"]) is None
+
+    def run(self, *args: str, target: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            list(args),
+            cwd=self.cwd,
+            env={**self.env, "DATABASE_URL": target, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        assert not any(p.name == ".git" for p in self.cwd.rglob("*")), "a .git appeared"
+        assert sorted(p.name for p in self.cwd.iterdir()) == [], "the restore left files behind"
+        return result
+
+    def seedctl(
+        self, *args: str, target: str = "", env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run(SEEDCTL, *args, target=target, env=env)
+
+
+@pytest.fixture
+def bucket(sample_project: Project, s3_env: dict[str, str], s3_server: S3Server) -> Project:
+    """The sample snapshot pushed, its catalog in the bucket."""
+    pushed_project(sample_project, s3_env)
+    write_catalog(sample_project, s3_env, s3_server)
+    return sample_project
+
+
+def forget_git_and_cache(project: Project) -> None:
+    """The git server is gone, and so is every checkout and DVC cache: only the bucket is left."""
+    shutil.rmtree(project.root)
+
+
+def sequences(url: str) -> list[tuple[object, ...]]:
+    return run_sql(url, "SELECT sequencename, last_value FROM pg_sequences ORDER BY 1")
+
+
+# --- restoring from the bucket alone -------------------------------------------------------------
+
+
+def test_two_versions_listed_and_restored_from_the_bucket_alone(
+    bucket: Project, s3_env: dict[str, str], s3_server: S3Server, pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    v1 = json.loads((bucket.seeds / "manifest.json").read_text())["version"]
+    first, first_seq = sample_contents(bucket.database_url), sequences(bucket.database_url)
+    bucket.sql(
+        "INSERT INTO trades_history (opened_at, side, entry_price, quantity, strategy) "
+        "SELECT max(opened_at) + interval '1 minute', 'long', 4000, 1, 'v2' FROM trades_history"
+    )
+    second_run = bucket.seedctl("snapshot", env=s3_env)
+    assert second_run.returncode == 0, second_run.stderr
+    v2 = write_catalog(bucket, s3_env, s3_server)
+    second, second_seq = sample_contents(bucket.database_url), sequences(bucket.database_url)
+    assert v1 != v2 and first != second
+    forget_git_and_cache(bucket)
+    bare = Bare(tmp_path, s3_env)
+
+    listed = bare.seedctl("versions", "--from-bucket")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.index(v2) < listed.stdout.index(v1)
+    assert f"latest: {v2}" in listed.stdout
+    as_json = json.loads(bare.seedctl("list", "--from-bucket", "--json").stdout)
+    assert [v["version"] for v in as_json["versions"]] == [v2, v1]
+    assert as_json["versions"][0]["tables"]["trades_history"] == len(second["trades_history"])
+
+    old = new_database(pg_server)
+    restored = bare.seedctl("restore", "--from-bucket", "--version", v1, target=old)
+    assert restored.returncode == 0, restored.stderr
+    assert f"snapshot {v1}" in restored.stdout and "post-restore hook: not run" in restored.stdout
+    assert sample_contents(old) == first and sequences(old) == first_seq
+
+    new = new_database(pg_server)
+    restored = bare.seedctl("restore", "--from-bucket", "--version", "latest", target=new)
+    assert restored.returncode == 0, restored.stderr
+    assert sample_contents(new) == second and sequences(new) == second_seq
+    run_sql(new, "INSERT INTO trades_history (opened_at, side, entry_price, quantity) VALUES (now(), 'long', 1, 1)")
+    assert run_sql(new, "SELECT max(id) FROM trades_history") == [(max_id(second) + 1,)]  # the sequence continues
+
+
+def max_id(contents: dict[str, list[str]]) -> int:
+    return max(int(row.strip("()").split(",")[0]) for row in contents["trades_history"])
+
+
+# --- a bad catalog, a gone or damaged object: refused by name, the target untouched ----------------
+
+
+@pytest.fixture
+def kept_target(pg_server: TempPostgres) -> str:
+    """A database with a table of its own, which a restore with --mode replace would add to."""
+    url = new_database(pg_server)
+    run_sql(url, "CREATE TABLE keepme (id int PRIMARY KEY, note text); INSERT INTO keepme VALUES (1, 'mine')")
+    return url
+
+
+def test_damaged_catalog_and_objects_are_refused_by_name(
+    bucket: Project, s3_env: dict[str, str], s3_server: S3Server, kept_target: str, tmp_path: Path
+) -> None:
+    client, name = s3_server.client(), s3_env["MINIO_BUCKET"]
+    manifest = json.loads((bucket.seeds / "manifest.json").read_text())
+    version = manifest["version"]
+    part = manifest["tables"]["usdcop_m5_ohlcv"]["parts"][0]
+    data_key = f"seedctl/files/md5/{part['md5'][:2]}/{part['md5'][2:]}"
+    bare = Bare(tmp_path, s3_env)
+    before = state(kept_target)
+
+    def refused(code: int, *needles: str) -> str:
+        result = bare.seedctl("restore", "--from-bucket", "--mode", "replace", target=kept_target)
+        assert result.returncode == code, result.stderr
+        assert state(kept_target) == before
+        return one_error_line(result, *needles)
+
+    def get(key: str) -> bytes:
+        return bytes(client.get_object(Bucket=name, Key=key)["Body"].read())
+
+    for damaged, how in [
+        (f"seedctl/{version}/files.json", lambda b: b[: len(b) // 2]),  # truncated
+        (f"seedctl/{version}/manifest.json", lambda b: b.replace(b'"rows": 7', b'"rows": 8', 1)),  # tampered
+        (f"seedctl/{version}/params.yaml", None),  # gone
+    ]:
+        good = get(damaged)
+        if how is None:
+            client.delete_object(Bucket=name, Key=damaged)
+        else:
+            client.put_object(Bucket=name, Key=damaged, Body=how(good))
+        line = refused(6, f"version {version}", damaged, "`seedctl versions --from-bucket`", "not touched")
+        assert ("is missing" if how is None else "does not match the sha256 index.json records") in line
+        client.put_object(Bucket=name, Key=damaged, Body=good)
+
+    # A data object whose bytes do not match, then one that is gone: `seedctl push` in a
+    # checkout that passes `seedctl verify` repairs the remote, as the error says.
+    good = get(data_key)
+    client.put_object(Bucket=name, Key=data_key, Body=bytes(len(good)))
+    line = refused(6, f"version {version}", part["file"], data_key, "is damaged", "not touched")
+    assert "`seedctl push`" in line and "`seedctl verify`" in line
+    assert bucket.seedctl("verify").returncode == 0
+    assert bucket.seedctl("push", env=s3_env).returncode == 0
+    assert get(data_key) == good
+    client.delete_object(Bucket=name, Key=data_key)
+    refused(6, f"version {version}", part["file"], data_key, "is missing from the bucket", "not touched")
+    assert bucket.seedctl("push", env=s3_env).returncode == 0
+
+    # A version the index does not name; the advice lists the ones it does.
+    unknown = bare.seedctl("restore", "--from-bucket", "--version", "2001.01.01-deadbeef", target=kept_target)
+    assert unknown.returncode == 1
+    assert "2001.01.01-deadbeef" in one_error_line(unknown, "list them with `seedctl versions --from-bucket`")
+    listed = bare.seedctl("versions", "--from-bucket")
+    assert listed.returncode == 0 and version in listed.stdout
+
+    # The index: damaged, then missing (a bucket written before the catalog).
+    index = get("seedctl/index.json")
+    client.put_object(Bucket=name, Key="seedctl/index.json", Body=b'{"catalog_format": 1, "versions": [')
+    refused(6, "seedctl/index.json", "not a valid catalog index", "`seedctl catalog`")
+    client.delete_object(Bucket=name, Key="seedctl/index.json")
+    line = refused(1, "has no catalog", "seedctl/index.json")
+    assert line.endswith(" -- run `seedctl catalog` in a clone that has the git history")
+    listing = bare.seedctl("versions", "--from-bucket")
+    assert listing.returncode == 1
+    one_error_line(listing, "has no catalog", "run `seedctl catalog` in a clone that has the git history")
+    client.put_object(Bucket=name, Key="seedctl/index.json", Body=index)
+
+    # The remote unreachable, the keys refused: exit 7, naming what to check.
+    closed = bare.seedctl("restore", "--from-bucket", target=kept_target, env={"MINIO_ENDPOINT": "127.0.0.1:1"})
+    assert closed.returncode == 7 and "MINIO_ENDPOINT" in one_error_line(closed, "127.0.0.1:1")
+    wrong = bare.seedctl("versions", "--from-bucket", env={"MINIO_SECRET_KEY": "not-the-key-42"})
+    assert wrong.returncode == 7 and "MINIO_SECRET_KEY" in one_error_line(wrong, "refused the credentials")
+    assert state(kept_target) == before
+
+    repaired = bare.seedctl("restore", "--from-bucket", "--mode", "replace", target=kept_target)
+    assert repaired.returncode == 0, repaired.stderr
+    assert run_sql(kept_target, "SELECT note FROM keepme") == [("mine",)]
