@@ -70,6 +70,13 @@ def bucket_settings(root: Path, environ: Mapping[str, str] | None = None) -> Rem
     return load_settings(root, Params(sources={}, storage=Storage(prefix=prefix.strip().strip("/"))), environ)
 
 
+def has_git_history(root: Path) -> bool:
+    """root is in a git repository (a .git here or above), whose tags name versions. Without
+    one (a copy of a checkout without .git, a container), the bucket is the way to a version."""
+    where = root.resolve()
+    return any((d / ".git").exists() for d in (where, *where.parents))
+
+
 def open_bucket(root: Path, environ: Mapping[str, str] | None = None) -> Bucket:
     """The bucket, checked to answer (RemoteError, exit 7, naming the endpoint or the keys)."""
     settings = bucket_settings(root, environ)

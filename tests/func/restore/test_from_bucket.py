@@ -9,13 +9,14 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from seedctl_dev.testing import BIN, SEEDCTL, project_env, run_sql
-from tests.helpers import new_database, one_error_line, pushed_project, sample_contents, state
+from tests.helpers import REPO, new_database, one_error_line, pushed_project, sample_contents, state
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
@@ -269,3 +270,35 @@ def test_damaged_catalog_and_objects_are_refused_by_name(
     repaired = bare.seedctl("restore", "--from-bucket", "--mode", "replace", target=kept_target)
     assert repaired.returncode == 0, repaired.stderr
     assert run_sql(kept_target, "SELECT note FROM keepme") == [("mine",)]
+
+
+# --- the plan's container flow: the operator scripts with no git history ---------------------------
+
+
+def test_scripts_restore_from_the_bucket_where_there_is_no_git_history(
+    bucket: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    expected = sample_contents(bucket.database_url)
+    forget_git_and_cache(bucket)
+    bare = Bare(tmp_path, s3_env)
+    python = str(Path(sys.executable))
+    seeder = [python, str(REPO / "scripts" / "init" / "04-seed-from-minio.py"), "--path", ".", "--wait", "5"]
+
+    target = new_database(pg_server)
+    first = bare.run(*seeder, target=target)
+    assert first.returncode == 0, first.stderr
+    assert "seeding from the bucket's catalog" in first.stdout and "seeded 4 table(s)" in first.stdout
+    assert sample_contents(target) == expected
+    second = bare.run(*seeder, target=target)
+    assert second.returncode == 0, second.stderr
+    assert "nothing to do" in second.stdout and sample_contents(target) == expected
+
+    other = new_database(pg_server)
+    script = [python, str(REPO / "scripts" / "restore_from_snapshot.py"), "--source", "minio", "--version", "latest"]
+    restored = bare.run(*script, target=other)
+    assert restored.returncode == 0, restored.stderr
+    assert "restoring from the bucket's catalog" in restored.stdout and "restored" in restored.stdout
+    assert sample_contents(other) == expected
+    again = bare.run(*script, target=other)
+    assert again.returncode == 8 and "--mode" in one_error_line(again)  # safe mode: the tables hold rows
+    assert sample_contents(other) == expected
