@@ -37,7 +37,7 @@ def push(params: ParamsOpt = Path("params.yaml")) -> None:
     from seedctl.store.push import push as push_snapshot
 
     def go() -> None:
-        result = push_snapshot(project_root(params), load_params(params))
+        result = push_snapshot(project_root(params), load_params(params), params_file=params)
         out.print(str(result), soft_wrap=True)
 
     run(go)
