@@ -5,7 +5,6 @@ the restore's guarantees; a damaged catalog or object is refused by name, the ta
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -22,66 +21,6 @@ if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
     from seedctl_dev.devserver import TempPostgres
     from tests.helpers import Project
-
-
-# --- until catalog-write lands: the catalog as the spec says a push writes it ---------------------
-
-
-def write_catalog(project: Project, s3_env: dict[str, str], s3_server: S3Server) -> str:
-    """The catalog entry of the project's snapshot and the index, per the catalog spec."""
-    client, bucket, prefix = s3_server.client(), s3_env["MINIO_BUCKET"], "seedctl"
-    manifest_bytes = (project.seeds / "manifest.json").read_bytes()
-    manifest = json.loads(manifest_bytes)
-    version = manifest["version"]
-    files = {}
-    for entry in manifest["tables"].values():
-        for part in entry.get("parts", [entry]):
-            md5 = part["md5"]
-            files[part["file"]] = {
-                "object": f"files/md5/{md5[:2]}/{md5[2:]}",
-                "md5": md5,
-                "sha256": part["sha256"],
-                "size": part["size_bytes"],
-            }
-    schema = (project.seeds / "schema.json").read_bytes()
-    md5 = hashlib.md5(schema).hexdigest()  # noqa: S324 - DVC's content address
-    files["schema.json"] = {
-        "object": f"files/md5/{md5[:2]}/{md5[2:]}",
-        "md5": md5,
-        "sha256": hashlib.sha256(schema).hexdigest(),
-        "size": len(schema),
-    }
-    entry_files = {
-        "params.yaml": (project.root / "params.yaml").read_bytes(),
-        "checksums.sha256": (project.seeds / "checksums.sha256").read_bytes(),
-        "files.json": json.dumps({"catalog_format": 1, "version": version, "files": files}, indent=2).encode(),
-        "manifest.json": manifest_bytes,
-    }
-    for name, body in entry_files.items():
-        client.put_object(Bucket=bucket, Key=f"{prefix}/{version}/{name}", Body=body)
-    try:
-        index = json.loads(client.get_object(Bucket=bucket, Key=f"{prefix}/index.json")["Body"].read())
-    except client.exceptions.NoSuchKey:
-        index = {"catalog_format": 1, "latest": None, "versions": []}
-    tags = project.git("tag", "--list", "seeds/v*", "--sort=-creatordate").split()
-    index["versions"] = [v for v in index["versions"] if v["version"] != version] + [
-        {
-            "version": version,
-            "tag": tags[0] if tags else None,
-            "created_at": manifest["created_at"],
-            "rows": sum(t["rows"] for t in manifest["tables"].values()),
-            "tables": {n: t["rows"] for n, t in manifest["tables"].items()},
-            "size_bytes": sum(f["size"] for f in files.values()),
-            "files": len(files),
-            "sha256": {n: hashlib.sha256(b).hexdigest() for n, b in entry_files.items()},
-        }
-    ]
-    index["versions"].sort(key=lambda v: (v["created_at"], v["version"]), reverse=True)
-    index["latest"] = index["versions"][0]["version"]
-    client.put_object(Bucket=bucket, Key=f"{prefix}/index.json", Body=json.dumps(index, indent=2).encode())
-    latest = client.get_object(Bucket=bucket, Key=f"{prefix}/{index['latest']}/manifest.json")["Body"].read()
-    client.put_object(Bucket=bucket, Key=f"{prefix}/latest/manifest.json", Body=latest)
-    return str(version)
 
 
 # --- a machine with only seedctl and MINIO_* -------------------------------------------------------
@@ -121,10 +60,9 @@ class Bare:
 
 
 @pytest.fixture
-def bucket(sample_project: Project, s3_env: dict[str, str], s3_server: S3Server) -> Project:
-    """The sample snapshot pushed, its catalog in the bucket."""
+def bucket(sample_project: Project, s3_env: dict[str, str]) -> Project:
+    """The sample snapshot pushed by `seedctl snapshot`, which wrote its catalog in the bucket."""
     pushed_project(sample_project, s3_env)
-    write_catalog(sample_project, s3_env, s3_server)
     return sample_project
 
 
@@ -141,7 +79,7 @@ def sequences(url: str) -> list[tuple[object, ...]]:
 
 
 def test_two_versions_listed_and_restored_from_the_bucket_alone(
-    bucket: Project, s3_env: dict[str, str], s3_server: S3Server, pg_server: TempPostgres, tmp_path: Path
+    bucket: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
 ) -> None:
     v1 = json.loads((bucket.seeds / "manifest.json").read_text())["version"]
     first, first_seq = sample_contents(bucket.database_url), sequences(bucket.database_url)
@@ -151,7 +89,7 @@ def test_two_versions_listed_and_restored_from_the_bucket_alone(
     )
     second_run = bucket.seedctl("snapshot", env=s3_env)
     assert second_run.returncode == 0, second_run.stderr
-    v2 = write_catalog(bucket, s3_env, s3_server)
+    v2 = json.loads((bucket.seeds / "manifest.json").read_text())["version"]
     second, second_seq = sample_contents(bucket.database_url), sequences(bucket.database_url)
     assert v1 != v2 and first != second
     forget_git_and_cache(bucket)
