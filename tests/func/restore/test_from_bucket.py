@@ -240,3 +240,48 @@ def test_scripts_restore_from_the_bucket_where_there_is_no_git_history(
     again = bare.run(*script, target=other)
     assert again.returncode == 8 and "--mode" in one_error_line(again)  # safe mode: the tables hold rows
     assert sample_contents(other) == expected
+
+
+# --- partial restore and dry run: only what the selection needs is downloaded ----------------------
+
+
+def test_partial_restore_downloads_only_what_the_selection_needs(
+    bucket: Project, s3_env: dict[str, str], s3_server: S3Server, pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    manifest = json.loads((bucket.seeds / "manifest.json").read_text())
+    march = "time >= '2020-03-01' AND time < '2020-04-01'"
+    source_march = run_sql(bucket.database_url, f"SELECT count(*), sum(close) FROM usdcop_m5_ohlcv WHERE {march}")
+    trades = sample_contents(bucket.database_url)["trades_history"]
+    # Every data object but those of trades_history and of March 2020 of the OHLCV table is deleted.
+    kept = {"data/trades_history.parquet", "data/usdcop_m5_ohlcv/2020-03.parquet"}
+    keep_md5 = {p["md5"] for t in manifest["tables"].values() for p in t["parts"] if p["file"] in kept}
+    client, name = s3_server.client(), s3_env["MINIO_BUCKET"]
+    for table in manifest["tables"].values():
+        for part in table["parts"]:
+            if part["md5"] not in keep_md5:
+                client.delete_object(Bucket=name, Key=f"seedctl/files/md5/{part['md5'][:2]}/{part['md5'][2:]}")
+    forget_git_and_cache(bucket)
+    bare = Bare(tmp_path, s3_env)
+    target = new_database(pg_server)
+    before = state(target)
+
+    planned = bare.seedctl("restore", "--from-bucket", "--table", "trades_history", "--dry-run", target=target)
+    assert planned.returncode == 0, planned.stderr
+    assert "dry run, nothing changed" in planned.stdout and state(target) == before
+
+    one = bare.seedctl("restore", "--from-bucket", "--table", "trades_history", target=target)
+    assert one.returncode == 0, one.stderr
+    assert sample_contents(target) == {"trades_history": trades}
+
+    ranged = bare.seedctl(
+        "restore", "--from-bucket", "--table", "usdcop_m5_ohlcv", "--since", "2020-03-01", "--until", "2020-03-31",
+        target=target,
+    )  # fmt: skip
+    assert ranged.returncode == 0, ranged.stderr
+    assert run_sql(target, f"SELECT count(*), sum(close) FROM usdcop_m5_ohlcv WHERE {march}") == source_march
+    assert run_sql(target, f"SELECT count(*) FROM usdcop_m5_ohlcv WHERE NOT ({march})") == [(0,)]
+
+    whole = bare.seedctl("restore", "--from-bucket", "--table", "usdcop_m5_ohlcv", "--mode", "replace", target=target)
+    assert whole.returncode == 6
+    one_error_line(whole, "data/usdcop_m5_ohlcv/", "is missing from the bucket", "not touched")
+    assert run_sql(target, "SELECT count(*) FROM usdcop_m5_ohlcv") == [(source_march[0][0],)]
