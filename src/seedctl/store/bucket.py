@@ -349,36 +349,48 @@ class Bucket:
             for _ in pool.map(lambda ref: self._download(version.name, ref, seeds_dir), refs):
                 pass
 
-    def _download(self, version: str, ref: FileRef, seeds_dir: Path) -> None:
-        from botocore.exceptions import ClientError
+    def read(self, version: Version, rel: str) -> bytes:
+        """One file's bytes, verified as download() verifies them (for reading without a project)."""
+        import io
 
-        where = self.where(ref.object)
+        sink = io.BytesIO()
+        self._get(version.name, version.files[rel], sink)
+        return sink.getvalue()
+
+    def _download(self, version: str, ref: FileRef, seeds_dir: Path) -> None:
         target = seeds_dir / ref.rel
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.download")
         try:
-            with s3.errors(self.settings, f"GET {where}"):
-                try:
-                    body = self.client.get_object(Bucket=self.settings.bucket, Key=self.key(ref.object))["Body"]
-                except ClientError as exc:
-                    if not s3.missing(exc):
-                        raise
-                    raise IntegrityError(
-                        f"version {version}: {ref.rel} is gone: object {where} is missing from the bucket",
-                        _repair("missing"),
-                    ) from None
-                with tmp.open("wb") as fh:
-                    size, md5, sha = hash_stream(body, fh)
-            if (size, md5, sha) != (ref.size, ref.md5, ref.sha256):
-                raise IntegrityError(
-                    f"version {version}: object {where} holding {ref.rel} is damaged "
-                    f"(its bytes do not match the size and sha256 files.json records: {size:,} bytes read, "
-                    f"{ref.size:,} expected)",
-                    _repair("corrupt"),
-                )
+            with tmp.open("wb") as fh:
+                self._get(version, ref, fh)
             tmp.replace(target)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _get(self, version: str, ref: FileRef, sink: Any) -> None:
+        """The object of ref into sink; IntegrityError unless its size, md5 and sha256 are ref's."""
+        from botocore.exceptions import ClientError
+
+        where = self.where(ref.object)
+        with s3.errors(self.settings, f"GET {where}"):
+            try:
+                body = self.client.get_object(Bucket=self.settings.bucket, Key=self.key(ref.object))["Body"]
+            except ClientError as exc:
+                if not s3.missing(exc):
+                    raise
+                raise IntegrityError(
+                    f"version {version}: {ref.rel} is gone: object {where} is missing from the bucket",
+                    _repair("missing"),
+                ) from None
+            size, md5, sha = hash_stream(body, sink)
+        if (size, md5, sha) != (ref.size, ref.md5, ref.sha256):
+            raise IntegrityError(
+                f"version {version}: object {where} holding {ref.rel} is damaged "
+                f"(its bytes do not match the size and sha256 files.json records: {size:,} bytes read, "
+                f"{ref.size:,} expected)",
+                _repair("corrupt"),
+            )
 
 
 def _repair(cause: str) -> str:

@@ -189,6 +189,8 @@ def test_the_bucket_alone_lists_reads_and_restores(
             assert re.search(rf"^\[.* UTC\] +\S+ .*{re.escape(entry)}$", listed, re.M), entry
         assert json.dumps(manifest["version"]) in listed and '"tables"' in listed  # the latest manifest
         assert f"latest: {manifest['version']}" in listed
+        bars = len(expected["usdcop_m5_ohlcv"])
+        assert re.search(rf"│ +{bars} +│", listed), "the query's count (the tables print 1,860, the query 1860)"
         assert "restore plan (dry run, nothing changed)" in listed and "post-restore hook: not run" in listed
         assert sample_contents(target) == expected
         assert list(machine.iterdir()) == []  # nothing left behind, no .git

@@ -285,3 +285,43 @@ def test_partial_restore_downloads_only_what_the_selection_needs(
     assert whole.returncode == 6
     one_error_line(whole, "data/usdcop_m5_ohlcv/", "is missing from the bucket", "not touched")
     assert run_sql(target, "SELECT count(*) FROM usdcop_m5_ohlcv") == [(source_march[0][0],)]
+
+
+# --- reading from the bucket alone: seedctl query and open_snapshot ----------------------------------
+
+
+def test_query_and_open_snapshot_read_the_bucket_alone(
+    bucket: Project, s3_env: dict[str, str], s3_server: S3Server, tmp_path: Path
+) -> None:
+    manifest = json.loads((bucket.seeds / "manifest.json").read_text())
+    trades = len(sample_contents(bucket.database_url)["trades_history"])
+    march = run_sql(
+        bucket.database_url, "SELECT count(*) FROM usdcop_m5_ohlcv WHERE time >= '2020-03-01' AND time < '2020-04-01'"
+    )[0][0]
+    forget_git_and_cache(bucket)
+    bare = Bare(tmp_path, s3_env)
+
+    counted = bare.seedctl("query", "--from-bucket", "SELECT count(*) AS n FROM trades_history", "--csv", "-")
+    assert counted.returncode == 0, counted.stderr
+    assert counted.stdout.split() == ['"n"', str(trades)]
+    ranged = bare.seedctl(
+        "query", "--from-bucket", "--version", manifest["version"], "--since", "2020-03-01", "--until", "2020-03-31",
+        "SELECT count(*) AS n FROM usdcop_m5_ohlcv", "--csv", "-",
+    )  # fmt: skip
+    assert ranged.returncode == 0, ranged.stderr
+    assert ranged.stdout.split() == ['"n"', str(march)]
+    api = bare.run(
+        str(Path(sys.executable)),
+        "-c",
+        "import seedctl; s = seedctl.open_snapshot(from_bucket=True); "
+        "print(s.version, s.read('trades_history').num_rows)",
+    )
+    assert api.returncode == 0, api.stderr
+    assert api.stdout.split() == [manifest["version"], str(trades)]
+
+    part = manifest["tables"]["trades_history"]["parts"][0]
+    key = f"seedctl/files/md5/{part['md5'][:2]}/{part['md5'][2:]}"
+    s3_server.client().put_object(Bucket=s3_env["MINIO_BUCKET"], Key=key, Body=b"not parquet")
+    damaged = bare.seedctl("query", "--from-bucket", "SELECT count(*) FROM trades_history")
+    assert damaged.returncode == 6
+    one_error_line(damaged, f"version {manifest['version']}", part["file"], key, "is damaged")
