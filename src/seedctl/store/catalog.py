@@ -434,4 +434,12 @@ def publish_checkout(
             f"{settings.url} (e.g. seeds/{rel}: {why})",
             "run `seedctl push` again",
         )
-    return publish(client, settings, [entry])
+    try:
+        return publish(client, settings, [entry])
+    except RemoteError as exc:
+        if isinstance(exc, (s3.RemoteUnreachable, s3.CredentialsRefused)):
+            raise
+        raise type(exc)(
+            f"snapshot {entry.version} is pushed but not listed in the bucket's catalog: {exc.message}",
+            "run `seedctl push` again (the data is in the bucket; only the catalog is behind)",
+        ) from None
