@@ -349,3 +349,62 @@ def test_two_pushes_at_once_both_listed(
     assert get(s3_server, bucket, "latest/manifest.json") == (other.seeds / "manifest.json").read_bytes()
     assert_entry_is_the_snapshot(s3_server, bucket, one)
     assert_entry_is_the_snapshot(s3_server, bucket, other)
+
+
+def test_seedctl_catalog_writes_the_catalog_of_an_older_bucket_from_git_history(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server, tmp_path: Path
+) -> None:
+    """A bucket pushed before the catalog existed (three versions; every catalog key deleted,
+    only DVC's objects left), one object of the oldest version gone. `seedctl catalog`, run
+    exactly so in a fresh clone (git history, no DVC cache), writes the entries of the two
+    complete versions from `git show <tag>:...`, names the incomplete one in one line and
+    leaves it out; index.json lists the two with their tags, newest first, latest the newest.
+    Run again, it changes nothing. Pushing the old version from its tag afterwards repairs
+    its object and lists it, without making it latest."""
+    project, bucket = sample_project, s3_env["MINIO_BUCKET"]
+    tags = []
+    for change in (None, "trade", "trade"):
+        if change:
+            add_trade(project)
+        snap = project.seedctl("snapshot", env=s3_env)
+        assert snap.returncode == 0, snap.stderr
+        tags.append(project.git("describe", "--tags", "--exact-match", "HEAD").strip())
+    client = s3_server.client()
+    for k in s3_server.keys(bucket):
+        if "/files/md5/" not in k:
+            client.delete_object(Bucket=bucket, Key=k)
+    old = json.loads(project.git("show", f"{tags[0]}:seeds/manifest.json"))
+    newer = {json.loads(project.git("show", f"{t}:seeds/manifest.json"))["schema_md5"] for t in tags[1:]}
+    assert old["schema_md5"] not in newer
+    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/files/md5/{old['schema_md5'][:2]}/{old['schema_md5'][2:]}")
+
+    clone = project.clone(tmp_path / "clone")
+    assert not (clone.root / ".dvc" / "cache").exists()
+    made = clone.seedctl("catalog", env=s3_env)
+    assert made.returncode == 0, made.stderr
+    skipped = [ln for ln in made.stdout.splitlines() if ln.startswith("skipped ")]
+    assert len(skipped) == 1 and skipped[0].startswith(f"skipped {tags[0]}: {old['version']}: 1 of its "), made.stdout
+    assert "seeds/schema.json: not in the remote" in skipped[0], skipped[0]
+    assert "2 version tag(s) catalogued, 1 skipped" in made.stdout, made.stdout
+    versions = [assert_entry_is_the_snapshot(s3_server, bucket, clone, rev=t) for t in tags[1:]]
+    listed = index(s3_server, bucket)
+    assert [(v["version"], v["tag"]) for v in listed["versions"]] == list(zip(reversed(versions), reversed(tags[1:])))
+    assert listed["latest"] == versions[-1]
+    assert (
+        get(s3_server, bucket, "latest/manifest.json") == clone.git("show", f"{tags[2]}:seeds/manifest.json").encode()
+    )
+    assert not s3_server.keys(bucket, f"{PREFIX}/{old['version']}/")
+
+    before = etags(s3_server, bucket)
+    again = clone.seedctl("catalog", env=s3_env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == made.stdout and etags(s3_server, bucket) == before
+
+    project.git("checkout", "-q", tags[0])
+    pulled = project.seedctl("pull", env=s3_env)  # the work tree's files, from the local cache
+    assert pulled.returncode == 0, pulled.stderr
+    repaired = project.seedctl("push", env=s3_env)
+    assert repaired.returncode == 0, repaired.stderr
+    assert assert_entry_is_the_snapshot(s3_server, bucket, project, rev=tags[0]) == old["version"]
+    listed = index(s3_server, bucket)
+    assert [v["tag"] for v in listed["versions"]] == list(reversed(tags)) and listed["latest"] == versions[-1]
