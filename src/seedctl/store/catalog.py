@@ -434,4 +434,101 @@ def publish_checkout(
             f"{settings.url} (e.g. seeds/{rel}: {why})",
             "run `seedctl push` again",
         )
-    return publish(client, settings, [entry])
+    try:
+        return publish(client, settings, [entry])
+    except RemoteError as exc:
+        if isinstance(exc, (s3.RemoteUnreachable, s3.CredentialsRefused)):
+            raise
+        raise type(exc)(
+            f"snapshot {entry.version} is pushed but not listed in the bucket's catalog: {exc.message}",
+            "run `seedctl push` again (the data is in the bucket; only the catalog is behind)",
+        ) from None
+
+
+def _show(project_root: Path, rev: str, path: str) -> bytes | None:
+    """A file's committed bytes at rev (`git show rev:path`), None where it has none."""
+    import subprocess
+
+    shown = subprocess.run(
+        ["git", "show", f"{rev}:{path}"], cwd=project_root, capture_output=True, check=False, stdin=subprocess.DEVNULL
+    )
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def _listing(project_root: Path, client: Any, settings: RemoteSettings, md5: str) -> dict[str, str]:
+    """seeds/ path -> md5 of the files a seeds/data DVC listing names (local cache, else bucket)."""
+    from seedctl.store.dvc import object_cache
+
+    try:
+        raw: bytes | None = object_cache(project_root)(md5).read_bytes()
+    except OSError:
+        found = get(client, settings, s3.object_key(settings.prefix, md5))
+        raw = found[0] if found else None
+    try:
+        return {f"{DATA_DIR}/{e['relpath']}": str(e["md5"]) for e in json.loads(raw or b"[]")}
+    except (ValueError, TypeError, KeyError):
+        return {}
+
+
+def history_entry(project_root: Path, client: Any, settings: RemoteSettings, tag: str, commit: str) -> Entry:
+    """A version tag's entry, from git alone: its manifest, checksums, params.yaml, dvc.lock."""
+    import yaml
+
+    records = {p: _show(project_root, commit, p) for p in ("seeds/manifest.json", "seeds/checksums.sha256")}
+    missing = [p for p, data in records.items() if data is None]
+    if missing:
+        raise IntegrityError(f"{tag} has no {missing[0]} in git", "it cannot be catalogued")
+    lock = yaml.safe_load(_show(project_root, commit, "dvc.lock") or b"") or {}
+    size, listing = lock_facts(lock)
+    manifest = json.loads(records["seeds/manifest.json"] or b"")
+    md5_of = {}
+    if listing and any("md5" not in p for p in snapshot_parts(manifest)):
+        md5_of = _listing(project_root, client, settings, listing)
+    if size is None and s3.MD5.fullmatch(str(manifest.get("schema_md5", ""))):
+        found = s3.head(client, settings, s3.object_key(settings.prefix, manifest["schema_md5"]))
+        size = found[0] if found else 0
+    return build_entry(
+        records["seeds/manifest.json"] or b"",
+        records["seeds/checksums.sha256"] or b"",
+        _show(project_root, commit, "params.yaml") or b"",
+        schema_size=size or 0,
+        md5_of=md5_of,
+        tag=tag,
+    )
+
+
+def catalog_history(project_root: Path, client: Any, settings: RemoteSettings) -> Published:
+    """`seedctl catalog`: the entry of every version tag whose objects are all in the bucket
+    (verified), then index.json and latest/manifest.json. Idempotent. A version that cannot
+    be catalogued is left out, with why, in Published.skipped (by tag)."""
+    from seedctl.store.versions import list_versions
+
+    entries: dict[str, Entry] = {}
+    skipped: dict[str, str] = {}
+    versions = list_versions(project_root)
+    for version in versions:  # newest first: a version under two tags gets the newest
+        try:
+            entry = history_entry(project_root, client, settings, version.tag, version.commit)
+        except (IntegrityError, ValueError, KeyError, TypeError) as exc:
+            why = exc.line() if isinstance(exc, IntegrityError) else f"its manifest is not readable ({exc})"
+            skipped[version.tag] = why
+            continue
+        if entry.version in entries:
+            continue
+        bad = unverified(client, settings, entry.files_doc)
+        if bad:
+            rel, why = next(iter(bad.items()))
+            skipped[version.tag] = (
+                f"{entry.version}: {len(bad)} of its {len(entry.files_doc['files'])} objects are not right in "
+                f"{settings.url} (e.g. seeds/{rel}: {why})"
+            )
+            continue
+        entries[entry.version] = entry
+    if versions and not entries:
+        raise RemoteError(
+            f"none of the {len(versions)} version tags has all its objects in {settings.url}",
+            "check MINIO_BUCKET, MINIO_ENDPOINT and params.yaml storage.prefix",
+        )
+    published = publish(client, settings, list(entries.values())) if entries else Published(settings.url, [], None)
+    published.skipped = skipped
+    return published

@@ -8,18 +8,22 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from seedctl.parts import snapshot_parts
 from seedctl_dev import sample
 from seedctl_dev.devs3 import S3Server
-from tests.helpers import Project
+from seedctl_dev.devserver import TempPostgres
+from tests.helpers import Project, add_trade, kill_group, new_database, one_error_line
 
 PREFIX = "seedctl"
 
@@ -103,11 +107,13 @@ def assert_entry_is_the_snapshot(s3_server: S3Server, bucket: str, project: Proj
 
 class Gate:
     """A loopback HTTP proxy to the S3 server. The first request for which `match(method,
-    path)` is true sets `arrived` and then waits for `release` (or, with `fail`, is answered
-    HTTP 500); every other request passes unchanged (Host header included: signatures hold)."""
+    path)` is true sets `arrived` and then waits for `release`; with `fail`, every such
+    request is answered HTTP 500 instead. Every other request passes unchanged (Host header
+    included: signatures hold)."""
 
     def __init__(self, upstream: str, match: Callable[[str, str], bool], *, fail: bool = False) -> None:
         self.arrived, self.release = threading.Event(), threading.Event()
+        self.closed = False
         gate = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -118,7 +124,7 @@ class Gate:
 
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if not gate.arrived.is_set() and match(self.command, self.path.split("?")[0]):
+                if (fail or not gate.arrived.is_set()) and match(self.command, self.path.split("?")[0]):
                     gate.arrived.set()
                     if fail:
                         payload = b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
@@ -128,6 +134,8 @@ class Gate:
                         self.wfile.write(payload)
                         return
                     gate.release.wait(120)
+                    if gate.closed:  # the test is over (the client killed): never forwarded
+                        return
                 conn = http.client.HTTPConnection(upstream, timeout=60)
                 conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
                 for k, v in self.headers.items():
@@ -156,6 +164,7 @@ class Gate:
         return f"127.0.0.1:{self.server.server_address[1]}"
 
     def close(self) -> None:
+        self.closed = True
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
@@ -225,3 +234,177 @@ def test_every_push_writes_the_catalog_beside_the_objects_dvc_pushed(
     assert listed["latest"] == v2
     assert [(v["version"], v["tag"]) for v in listed["versions"]] == [(v2, tag2), (v1, tag1)]
     assert get(s3_server, bucket, "latest/manifest.json") == (project.seeds / "manifest.json").read_bytes()
+
+
+def catalog_state(s3_server: S3Server, bucket: str) -> dict[str, bytes]:
+    """What a reader starts from: index.json and latest/manifest.json, byte for byte."""
+    return {k: get(s3_server, bucket, k) for k in ("index.json", "latest/manifest.json")}
+
+
+def new_version(project: Project) -> str:
+    """A new validated snapshot in the work tree (not pushed, not committed): its version."""
+    add_trade(project)
+    snap = project.seedctl("snapshot", "--no-push")
+    assert snap.returncode == 0, snap.stderr
+    return str(json.loads((project.seeds / "manifest.json").read_text())["version"])
+
+
+@pytest.mark.parametrize("killed_at", ["entry manifest.json", "index.json"])
+def test_push_killed_before_the_index_leaves_the_previous_catalog_usable(
+    snapshotted: Project, s3_server: S3Server, s3_env: dict[str, str], killed_at: str
+) -> None:
+    """`seedctl push` of a second version SIGKILLed (the whole process group) while a proxy
+    holds its PUT of the entry's manifest.json (params, checksums and files.json written) or
+    of index.json (the whole entry written): index.json and latest/manifest.json are
+    byte for byte the previous ones, whose entry still matches them and the bucket; the new
+    version is not listed. The next `seedctl push` completes the catalog (the entry files
+    already there are taken as they are, not written twice)."""
+    project, bucket = snapshotted, s3_env["MINIO_BUCKET"]
+    first = project.seedctl("push", env=s3_env)
+    assert first.returncode == 0, first.stderr
+    v1 = assert_entry_is_the_snapshot(s3_server, bucket, project, rev="HEAD")
+    before = catalog_state(s3_server, bucket)
+    v2 = new_version(project)
+    held = put_of(bucket, "index.json" if killed_at == "index.json" else f"{v2}/manifest.json")
+
+    with gate(s3_env["MINIO_ENDPOINT"], held) as g:
+        proc = project.spawn("push", env={**s3_env, "MINIO_ENDPOINT": g.endpoint})
+        try:
+            assert g.arrived.wait(120), "the push never reached the held request"
+            assert proc.poll() is None
+        finally:
+            kill_group(proc)
+
+    assert catalog_state(s3_server, bucket) == before
+    assert [v["version"] for v in index(s3_server, bucket)["versions"]] == [v1]
+    assert_entry_is_the_snapshot(s3_server, bucket, project, rev="HEAD")  # v1: consistent
+    written = {k.rsplit("/", 1)[1] for k in s3_server.keys(bucket, f"{PREFIX}/{v2}/")}
+    assert written == (
+        {"params.yaml", "checksums.sha256", "files.json"}
+        if killed_at != "index.json"
+        else {"params.yaml", "checksums.sha256", "files.json", "manifest.json"}
+    )
+
+    again = project.seedctl("push", env=s3_env)
+    assert again.returncode == 0, again.stderr
+    assert assert_entry_is_the_snapshot(s3_server, bucket, project) == v2
+    assert index(s3_server, bucket)["latest"] == v2
+    assert [v["version"] for v in index(s3_server, bucket)["versions"]] == [v2, v1]
+    assert get(s3_server, bucket, "latest/manifest.json") == (project.seeds / "manifest.json").read_bytes()
+
+
+def test_index_write_failing_is_one_line_and_changes_nothing_readers_see(
+    snapshotted: Project, s3_server: S3Server, s3_env: dict[str, str]
+) -> None:
+    """Every PUT of index.json answered HTTP 500: `seedctl push` exits 7 with one line naming
+    index.json; index.json and latest/manifest.json are unchanged; `seedctl push` again,
+    as the line says, lists the version."""
+    project, bucket = snapshotted, s3_env["MINIO_BUCKET"]
+    assert project.seedctl("push", env=s3_env).returncode == 0
+    before = catalog_state(s3_server, bucket)
+    v2 = new_version(project)
+    with gate(s3_env["MINIO_ENDPOINT"], put_of(bucket, "index.json"), fail=True) as g:
+        failed = project.seedctl("push", env={**s3_env, "MINIO_ENDPOINT": g.endpoint})
+    assert failed.returncode == 7, failed.stderr
+    line = one_error_line(failed, f"snapshot {v2} is pushed but not listed", "index.json", "HTTP 500")
+    assert "-- run `seedctl push` again" in line, line
+    assert catalog_state(s3_server, bucket) == before
+    again = project.seedctl("push", env=s3_env)
+    assert again.returncode == 0, again.stderr
+    assert index(s3_server, bucket)["latest"] == v2
+
+
+def test_two_pushes_at_once_both_listed(
+    snapshotted: Project, s3_server: S3Server, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    """Two clones push two versions into one bucket at once, interleaved deterministically:
+    the first has read index.json and its compare-and-swap PUT is held by a proxy while the
+    second push runs to the end. Released, the first gets 412, reads the index again, merges:
+    both versions listed, newest first, latest (and latest/manifest.json) the newer one, and
+    the first push says in one line that it merged."""
+    one, bucket = snapshotted, s3_env["MINIO_BUCKET"]
+    v1 = json.loads((one.seeds / "manifest.json").read_text())["version"]
+    other_root = tmp_path / "other"
+    shutil.copytree(one.root, other_root, symlinks=True)
+    other_db = new_database(pg_server, one.database_url.rsplit("/", 1)[1])
+    other = Project(other_root, {**one.env, "DATABASE_URL": other_db}, other_db)
+    v2 = new_version(other)
+
+    with gate(s3_env["MINIO_ENDPOINT"], put_of(bucket, "index.json")) as g:
+        proc = one.spawn("push", env={**s3_env, "MINIO_ENDPOINT": g.endpoint})
+        try:
+            assert g.arrived.wait(120), "the first push never wrote index.json"
+            second = other.seedctl("push", env=s3_env)
+            assert second.returncode == 0, second.stderr
+            assert index(s3_server, bucket)["latest"] == v2
+            g.release.set()
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                kill_group(proc)
+    assert proc.returncode == 0, err
+    assert "another push updated the index meanwhile" in out, out
+    listed = index(s3_server, bucket)
+    assert [v["version"] for v in listed["versions"]] == [v2, v1] and listed["latest"] == v2
+    assert get(s3_server, bucket, "latest/manifest.json") == (other.seeds / "manifest.json").read_bytes()
+    assert_entry_is_the_snapshot(s3_server, bucket, one)
+    assert_entry_is_the_snapshot(s3_server, bucket, other)
+
+
+def test_seedctl_catalog_writes_the_catalog_of_an_older_bucket_from_git_history(
+    sample_project: Project, s3_env: dict[str, str], s3_server: S3Server, tmp_path: Path
+) -> None:
+    """A bucket pushed before the catalog existed (three versions; every catalog key deleted,
+    only DVC's objects left), one object of the oldest version gone. `seedctl catalog`, run
+    exactly so in a fresh clone (git history, no DVC cache), writes the entries of the two
+    complete versions from `git show <tag>:...`, names the incomplete one in one line and
+    leaves it out; index.json lists the two with their tags, newest first, latest the newest.
+    Run again, it changes nothing. Pushing the old version from its tag afterwards repairs
+    its object and lists it, without making it latest."""
+    project, bucket = sample_project, s3_env["MINIO_BUCKET"]
+    tags = []
+    for change in (None, "trade", "trade"):
+        if change:
+            add_trade(project)
+        snap = project.seedctl("snapshot", env=s3_env)
+        assert snap.returncode == 0, snap.stderr
+        tags.append(project.git("describe", "--tags", "--exact-match", "HEAD").strip())
+    client = s3_server.client()
+    for k in s3_server.keys(bucket):
+        if "/files/md5/" not in k:
+            client.delete_object(Bucket=bucket, Key=k)
+    old = json.loads(project.git("show", f"{tags[0]}:seeds/manifest.json"))
+    newer = {json.loads(project.git("show", f"{t}:seeds/manifest.json"))["schema_md5"] for t in tags[1:]}
+    assert old["schema_md5"] not in newer
+    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/files/md5/{old['schema_md5'][:2]}/{old['schema_md5'][2:]}")
+
+    clone = project.clone(tmp_path / "clone")
+    assert not (clone.root / ".dvc" / "cache").exists()
+    made = clone.seedctl("catalog", env=s3_env)
+    assert made.returncode == 0, made.stderr
+    skipped = [ln for ln in made.stdout.splitlines() if ln.startswith("skipped ")]
+    assert len(skipped) == 1 and skipped[0].startswith(f"skipped {tags[0]}: {old['version']}: 1 of its "), made.stdout
+    assert "seeds/schema.json: not in the remote" in skipped[0], skipped[0]
+    assert "2 version tag(s) catalogued, 1 skipped" in made.stdout, made.stdout
+    versions = [assert_entry_is_the_snapshot(s3_server, bucket, clone, rev=t) for t in tags[1:]]
+    listed = index(s3_server, bucket)
+    assert [(v["version"], v["tag"]) for v in listed["versions"]] == list(zip(reversed(versions), reversed(tags[1:])))
+    assert listed["latest"] == versions[-1]
+    assert (
+        get(s3_server, bucket, "latest/manifest.json") == clone.git("show", f"{tags[2]}:seeds/manifest.json").encode()
+    )
+    assert not s3_server.keys(bucket, f"{PREFIX}/{old['version']}/")
+
+    before = etags(s3_server, bucket)
+    again = clone.seedctl("catalog", env=s3_env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == made.stdout and etags(s3_server, bucket) == before
+
+    project.git("checkout", "-q", tags[0])
+    pulled = project.seedctl("pull", env=s3_env)  # the work tree's files, from the local cache
+    assert pulled.returncode == 0, pulled.stderr
+    repaired = project.seedctl("push", env=s3_env)
+    assert repaired.returncode == 0, repaired.stderr
+    assert assert_entry_is_the_snapshot(s3_server, bucket, project, rev=tags[0]) == old["version"]
+    listed = index(s3_server, bucket)
+    assert [v["tag"] for v in listed["versions"]] == list(reversed(tags)) and listed["latest"] == versions[-1]
