@@ -75,7 +75,7 @@ def test_a_damaged_index_is_refused_with_the_catalog_advice(data: bytes, why: st
     with pytest.raises(IntegrityError) as caught:
         parse_index(data, "s3://b/seedctl/index.json")
     assert why in caught.value.message and "s3://b/seedctl/index.json" in caught.value.message
-    assert caught.value.hint == f"write it again: {NO_CATALOG}"
+    assert caught.value.hint == f"delete it (e.g. `mc rm <alias>/b/seedctl/index.json`), then {NO_CATALOG}"
 
 
 def test_an_index_of_a_newer_catalog_format_asks_for_a_newer_seedctl() -> None:

@@ -133,7 +133,7 @@ def parse_index(data: bytes, where: str) -> Index:
     from seedctl.errors import RestoreRefused
 
     def bad(why: str) -> IntegrityError:
-        return IntegrityError(f"{where} is not a valid catalog index ({why})", f"write it again: {NO_CATALOG}")
+        return IntegrityError(f"{where} is not a valid catalog index ({why})", _delete_and_rewrite(where, other=False))
 
     try:
         doc = json.loads(data.decode("utf-8"))
@@ -206,7 +206,7 @@ def parse_files_map(data: bytes, version: str, manifest: dict[str, Any], where: 
     manifest's sha256 (and size), at the object DVC keeps those bytes under."""
 
     def bad(why: str) -> IntegrityError:
-        return IntegrityError(f"version {version}: {where} {why}", _other_version_or_rewrite())
+        return IntegrityError(f"version {version}: {where} {why}", _delete_and_rewrite(where))
 
     try:
         doc = json.loads(data.decode("utf-8"))
@@ -244,8 +244,11 @@ def parse_files_map(data: bytes, version: str, manifest: dict[str, Any], where: 
     return refs
 
 
-def _other_version_or_rewrite() -> str:
-    return f"restore another version (`{LIST_COMMAND}` lists them), or write its catalog again: {NO_CATALOG}"
+def _delete_and_rewrite(where: str, *, other: bool = True) -> str:
+    """Advice for a damaged catalog file at where (s3://bucket/key): `seedctl catalog` writes
+    only what is absent, so the damaged file goes first."""
+    fix = f"delete it (e.g. `mc rm <alias>/{where.removeprefix('s3://')}`), then {NO_CATALOG}"
+    return f"restore another version (`{LIST_COMMAND}` lists them), or {fix}" if other else fix
 
 
 @dataclass
@@ -328,13 +331,13 @@ class Bucket:
             if data is None:
                 raise IntegrityError(
                     f"version {entry.version}: {self.where(rel)} is missing from the bucket",
-                    _other_version_or_rewrite(),
+                    f"restore another version (`{LIST_COMMAND}` lists them), or {NO_CATALOG}",
                 )
             if _sha256(data) != entry.sha256[file]:
                 raise IntegrityError(
                     f"version {entry.version}: {self.where(rel)} does not match the sha256 index.json records for it "
                     f"(truncated or tampered: {len(data):,} bytes)",
-                    _other_version_or_rewrite(),
+                    _delete_and_rewrite(self.where(rel)),
                 )
             raw[file] = data
         manifest = _manifest(raw[MANIFEST_FILE], entry.version, self.where(f"{entry.version}/{MANIFEST_FILE}"))
@@ -401,18 +404,18 @@ def _manifest(data: bytes, version: str, where: str) -> dict[str, Any]:
     try:
         manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise IntegrityError(f"version {version}: {where} is not JSON", _other_version_or_rewrite()) from None
+        raise IntegrityError(f"version {version}: {where} is not JSON", _delete_and_rewrite(where)) from None
     if (
         not isinstance(manifest, dict)
         or manifest.get("version") != version
         or not isinstance(manifest.get("tables"), dict)
     ):
         raise IntegrityError(
-            f"version {version}: {where} is not the manifest of version {version}", _other_version_or_rewrite()
+            f"version {version}: {where} is not the manifest of version {version}", _delete_and_rewrite(where)
         )
     problems = inconsistencies(manifest)
     if problems:
-        raise IntegrityError(f"version {version}: {where}: {problems[0]}", _other_version_or_rewrite())
+        raise IntegrityError(f"version {version}: {where}: {problems[0]}", _delete_and_rewrite(where))
     return manifest
 
 

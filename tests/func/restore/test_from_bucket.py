@@ -132,6 +132,10 @@ def kept_target(pg_server: TempPostgres) -> str:
     return url
 
 
+def listed_versions(index: bytes) -> list[str]:
+    return [v["version"] for v in json.loads(index)["versions"]]
+
+
 def test_damaged_catalog_and_objects_are_refused_by_name(
     bucket: Project, s3_env: dict[str, str], s3_server: S3Server, kept_target: str, tmp_path: Path
 ) -> None:
@@ -152,6 +156,16 @@ def test_damaged_catalog_and_objects_are_refused_by_name(
     def get(key: str) -> bytes:
         return bytes(client.get_object(Bucket=name, Key=key)["Body"].read())
 
+    def catalog_as_advised(line: str) -> None:
+        """The advice, followed: the damaged file deleted (what `mc rm` does), then `seedctl
+        catalog` in a clone that has the git history (the project, still there), as printed."""
+        if "`mc rm <alias>/" in line:
+            key = line.split("`mc rm <alias>/", 1)[1].split("`", 1)[0].split("/", 1)[1]
+            client.delete_object(Bucket=name, Key=key)
+        assert "run `seedctl catalog` in a clone that has the git history" in line
+        rewritten = bucket.seedctl("catalog", env=s3_env)
+        assert rewritten.returncode == 0, rewritten.stderr
+
     for damaged, how in [
         (f"seedctl/{version}/files.json", lambda b: b[: len(b) // 2]),  # truncated
         (f"seedctl/{version}/manifest.json", lambda b: b.replace(b'"rows": 7', b'"rows": 8', 1)),  # tampered
@@ -163,8 +177,14 @@ def test_damaged_catalog_and_objects_are_refused_by_name(
         else:
             client.put_object(Bucket=name, Key=damaged, Body=how(good))
         line = refused(6, f"version {version}", damaged, "`seedctl versions --from-bucket`", "not touched")
-        assert ("is missing" if how is None else "does not match the sha256 index.json records") in line
-        client.put_object(Bucket=name, Key=damaged, Body=good)
+        if how is None:
+            assert "is missing from the bucket" in line and "mc rm" not in line
+        else:
+            assert (
+                "does not match the sha256 index.json records" in line and f"`mc rm <alias>/{name}/{damaged}`" in line
+            )
+        catalog_as_advised(line)  # written again from git (params.yaml: the tag's committed one)
+        assert get(damaged) == good or damaged.endswith("params.yaml")
 
     # A data object whose bytes do not match, then one that is gone: `seedctl push` in a
     # checkout that passes `seedctl verify` repairs the remote, as the error says.
@@ -189,14 +209,17 @@ def test_damaged_catalog_and_objects_are_refused_by_name(
     # The index: damaged, then missing (a bucket written before the catalog).
     index = get("seedctl/index.json")
     client.put_object(Bucket=name, Key="seedctl/index.json", Body=b'{"catalog_format": 1, "versions": [')
-    refused(6, "seedctl/index.json", "not a valid catalog index", "`seedctl catalog`")
+    line = refused(6, "seedctl/index.json", "not a valid catalog index", "`seedctl catalog`")
+    catalog_as_advised(line)
+    assert listed_versions(get("seedctl/index.json")) == listed_versions(index) == [version]
     client.delete_object(Bucket=name, Key="seedctl/index.json")
     line = refused(1, "has no catalog", "seedctl/index.json")
     assert line.endswith(" -- run `seedctl catalog` in a clone that has the git history")
     listing = bare.seedctl("versions", "--from-bucket")
     assert listing.returncode == 1
     one_error_line(listing, "has no catalog", "run `seedctl catalog` in a clone that has the git history")
-    client.put_object(Bucket=name, Key="seedctl/index.json", Body=index)
+    catalog_as_advised(line)
+    assert listed_versions(get("seedctl/index.json")) == listed_versions(index) == [version]
 
     # The remote unreachable, the keys refused: exit 7, naming what to check.
     closed = bare.seedctl("restore", "--from-bucket", target=kept_target, env={"MINIO_ENDPOINT": "127.0.0.1:1"})
