@@ -130,9 +130,13 @@ def restore_from_bucket(
             if exc.exit_code in (1, 2):  # a name that does not exist, a bad value: no need to say it
                 raise
             raise type(exc)(exc.message, f"{exc.hint}; the database was not touched" if exc.hint else None) from None
-        return restore_snapshot(
+        report = restore_snapshot(
             project, mode=mode, dry_run=dry_run, pull=False, tables=tables, since=since, until=until, run_hook=False
         )
+    for r in report.tables:  # "local" to restore_snapshot: downloaded from the bucket a moment ago
+        if r.data.origin == "local":
+            r.data.origin = "remote"
+    return report
 
 
 def committed(tables: list[TableResult]) -> str:
