@@ -79,7 +79,7 @@ def sequences(url: str) -> list[tuple[object, ...]]:
 
 
 def test_two_versions_listed_and_restored_from_the_bucket_alone(
-    bucket: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+    bucket: Project, s3_env: dict[str, str], s3_server: S3Server, pg_server: TempPostgres, tmp_path: Path
 ) -> None:
     v1 = json.loads((bucket.seeds / "manifest.json").read_text())["version"]
     first, first_seq = sample_contents(bucket.database_url), sequences(bucket.database_url)
@@ -87,11 +87,17 @@ def test_two_versions_listed_and_restored_from_the_bucket_alone(
         "INSERT INTO trades_history (opened_at, side, entry_price, quantity, strategy) "
         "SELECT max(opened_at) + interval '1 minute', 'long', 4000, 1, 'v2' FROM trades_history"
     )
+    hook_ran = tmp_path / "hook-ran"
+    params = bucket.params()
+    params["backup"]["post_restore_hook"] = f"touch {hook_ran}"  # in v2's params.yaml in the bucket
+    bucket.write_params(params)
     second_run = bucket.seedctl("snapshot", env=s3_env)
     assert second_run.returncode == 0, second_run.stderr
     v2 = json.loads((bucket.seeds / "manifest.json").read_text())["version"]
     second, second_seq = sample_contents(bucket.database_url), sequences(bucket.database_url)
     assert v1 != v2 and first != second
+    v2_params = s3_server.client().get_object(Bucket=s3_env["MINIO_BUCKET"], Key=f"seedctl/{v2}/params.yaml")
+    assert str(hook_ran) in v2_params["Body"].read().decode()  # the hook a checkout of v2 would run
     forget_git_and_cache(bucket)
     bare = Bare(tmp_path, s3_env)
 
@@ -113,6 +119,7 @@ def test_two_versions_listed_and_restored_from_the_bucket_alone(
     restored = bare.seedctl("restore", "--from-bucket", "--version", "latest", target=new)
     assert restored.returncode == 0, restored.stderr
     assert sample_contents(new) == second and sequences(new) == second_seq
+    assert "post-restore hook: not run" in restored.stdout and not hook_ran.exists()
     run_sql(new, "INSERT INTO trades_history (opened_at, side, entry_price, quantity) VALUES (now(), 'long', 1, 1)")
     assert run_sql(new, "SELECT max(id) FROM trades_history") == [(max_id(second) + 1,)]  # the sequence continues
 
