@@ -327,3 +327,48 @@ def test_seedctl_catalog_writes_the_catalog_of_an_older_bucket_from_git_history(
     assert assert_entry_is_the_snapshot(s3_server, bucket, project, rev=tags[0]) == old["version"]
     listed = index(s3_server, bucket)
     assert [v["tag"] for v in listed["versions"]] == list(reversed(tags)) and listed["latest"] == versions[-1]
+
+
+def test_damaged_catalog_files_are_repaired_and_a_damaged_index_is_one_line(
+    snapshotted: Project, s3_server: S3Server, s3_env: dict[str, str]
+) -> None:
+    """`seedctl push` then `seedctl tag`: the index line gets the tag. An entry file edited in
+    the bucket and another deleted: the next `seedctl push` puts the snapshot's own bytes
+    back (index.json still vouches for them). index.json made unreadable: push refuses in one
+    line (exit 6) naming it, with what to do; done as printed (the index deleted, then
+    `seedctl catalog`), the catalog is whole again. `seedctl catalog` against a bucket that
+    holds none of the versions' objects: one line, exit 7."""
+    project, bucket = snapshotted, s3_env["MINIO_BUCKET"]
+    new_version(project)  # validated, not committed: `seedctl tag` has a snapshot to tag
+    assert project.seedctl("push", env=s3_env).returncode == 0
+    assert [v["tag"] for v in index(s3_server, bucket)["versions"]] == [None]
+    tagged = project.seedctl("tag", env=s3_env)
+    assert tagged.returncode == 0, tagged.stderr
+    tag = project.git("describe", "--tags", "--exact-match", "HEAD").strip()
+    version = assert_entry_is_the_snapshot(s3_server, bucket, project)
+    assert [v["tag"] for v in index(s3_server, bucket)["versions"]] == [tag]
+
+    client = s3_server.client()
+    client.put_object(Bucket=bucket, Key=f"{PREFIX}/{version}/manifest.json", Body=b'{"version": "edited"}')
+    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/{version}/files.json")
+    repaired = project.seedctl("push", env=s3_env)
+    assert repaired.returncode == 0, repaired.stderr
+    assert assert_entry_is_the_snapshot(s3_server, bucket, project) == version
+
+    client.put_object(Bucket=bucket, Key=f"{PREFIX}/index.json", Body=b'{"catalog_format": 1, "vers')
+    refused = project.seedctl("push", env=s3_env)
+    assert refused.returncode == 6, refused.stderr
+    line = one_error_line(refused, f"s3://{bucket}/{PREFIX}/index.json is damaged")
+    assert line.endswith("-- delete it, then run `seedctl catalog` in a clone that has the git history"), line
+    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/index.json")
+    rebuilt = project.seedctl("catalog", env=s3_env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert [(v["version"], v["tag"]) for v in index(s3_server, bucket)["versions"]] == [(version, tag)]
+    assert_entry_is_the_snapshot(s3_server, bucket, project)
+    assert get(s3_server, bucket, "latest/manifest.json") == (project.seeds / "manifest.json").read_bytes()
+
+    empty = f"empty-{bucket}"[:63]
+    s3_server.create_bucket(empty)
+    nothing = project.seedctl("catalog", env={**s3_env, "MINIO_BUCKET": empty})
+    assert nothing.returncode == 7, nothing.stderr
+    one_error_line(nothing, "none of the 1 version tags has all its objects in", "-- check MINIO_BUCKET")
