@@ -20,6 +20,11 @@ is simply not deleted (fail safe). Nothing changes without --yes.
 
 Keys are DVC's content addresses (s3.object_key); directory listings (`<md5>.dir`) are
 read from the DVC cache, else from the remote. The `seedctl prune` command is cli/prune.py.
+
+The bucket catalog (catalog.py) stays consistent: index.json stops listing the pruned
+versions (compare-and-swap) before their entries (<prefix>/<version>/...) and objects go;
+a version only index.json lists (no tag here) is kept and the objects its files.json names
+protected; the index's latest is never pruned.
 """
 
 from __future__ import annotations
