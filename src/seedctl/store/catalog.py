@@ -274,23 +274,25 @@ def put(client: Any, settings: RemoteSettings, bucket_key: str, body: bytes, *, 
     return True
 
 
-def write_entry(client: Any, settings: RemoteSettings, entry: Entry) -> dict[str, bytes]:
-    """The entry's files, manifest.json last, each only where absent: the bytes in the bucket
-    afterwards (another push's copy of the same version wins: the same data, the version's
-    name says so, and its index line must match what is there)."""
+def write_entry(
+    client: Any, settings: RemoteSettings, entry: Entry, line: Mapping[str, Any] | None = None
+) -> dict[str, bytes]:
+    """The entry's files, manifest.json last: the bytes in the bucket afterwards. A file
+    already there is kept when it is ours byte for byte, or the copy index.json's line for
+    the version (`line`) vouches for (another clone's push of the same data: the version's
+    name says so); anything else there (left by a killed push, damaged) is replaced by ours."""
     written: dict[str, bytes] = {}
     for name in ENTRY_FILES:
         bucket_key = entry_key(settings.prefix, entry.version, name)
         body = entry.blobs[name]
-        if put(client, settings, bucket_key, body, condition={"IfNoneMatch": "*"}):
-            written[name] = body
-            continue
-        found = get(client, settings, bucket_key)
-        if found is None:  # deleted in between (a prune): ours then
-            if not put(client, settings, bucket_key, body, condition={"IfNoneMatch": "*"}):
-                raise RemoteError(f"s3://{settings.bucket}/{bucket_key} keeps changing", "run `seedctl push` again")
-            found = (body, "")
-        written[name] = found[0]
+        if not put(client, settings, bucket_key, body, condition={"IfNoneMatch": "*"}):
+            found = get(client, settings, bucket_key)
+            vouched = line is not None and found is not None and sha256(found[0]) == line["sha256"].get(name)
+            if found is not None and (found[0] == body or vouched):
+                body = found[0]
+            else:
+                put(client, settings, bucket_key, body, condition={})
+        written[name] = body
     return written
 
 
@@ -387,7 +389,8 @@ class Published:
 def publish(client: Any, settings: RemoteSettings, entries: list[Entry]) -> Published:
     """Write the entries' catalog, in the safe order. Every entry's objects must have been
     verified (unverified) by the caller."""
-    blobs = {entry.version: write_entry(client, settings, entry) for entry in entries}
+    current = listed(read_index(client, settings)[0])
+    blobs = {entry.version: write_entry(client, settings, entry, current.get(entry.version)) for entry in entries}
     lines = [
         index_entry(e.manifest, e.files_doc, {n: sha256(b) for n, b in blobs[e.version].items()}, e.tag)
         for e in entries

@@ -6,13 +6,9 @@ in an order that a kill at any point, or a concurrent push, cannot break."""
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import shutil
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +19,7 @@ from seedctl.parts import snapshot_parts
 from seedctl_dev import sample
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
-from tests.helpers import Project, add_trade, kill_group, new_database, one_error_line
+from tests.helpers import Project, add_trade, gate, kill_group, new_database, one_error_line
 
 PREFIX = "seedctl"
 
@@ -100,83 +96,6 @@ def assert_entry_is_the_snapshot(s3_server: S3Server, bucket: str, project: Proj
     assert line["files"] == len(expected)
     assert line["size_bytes"] == sum(f["size"] for f in files["files"].values())
     return version
-
-
-# --- a proxy that can hold or fail chosen requests ------------------------------------------------
-
-
-class Gate:
-    """A loopback HTTP proxy to the S3 server. The first request for which `match(method,
-    path)` is true sets `arrived` and then waits for `release`; with `fail`, every such
-    request is answered HTTP 500 instead. Every other request passes unchanged (Host header
-    included: signatures hold)."""
-
-    def __init__(self, upstream: str, match: Callable[[str, str], bool], *, fail: bool = False) -> None:
-        self.arrived, self.release = threading.Event(), threading.Event()
-        self.closed = False
-        gate = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if (fail or not gate.arrived.is_set()) and match(self.command, self.path.split("?")[0]):
-                    gate.arrived.set()
-                    if fail:
-                        payload = b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
-                        self.send_response(500)
-                        self.send_header("Content-Length", str(len(payload)))
-                        self.end_headers()
-                        self.wfile.write(payload)
-                        return
-                    gate.release.wait(120)
-                    if gate.closed:  # the test is over (the client killed): never forwarded
-                        return
-                conn = http.client.HTTPConnection(upstream, timeout=60)
-                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-                for k, v in self.headers.items():
-                    conn.putheader(k, v)
-                conn.endheaders(body or None)
-                response = conn.getresponse()
-                data = response.read()
-                self.send_response(response.status, response.reason)
-                for k, v in response.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def endpoint(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.closed = True
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@contextmanager
-def gate(upstream: str, match: Callable[[str, str], bool], *, fail: bool = False) -> Iterator[Gate]:
-    g = Gate(upstream, match, fail=fail)
-    try:
-        yield g
-    finally:
-        g.close()
 
 
 def put_of(bucket: str, key: str) -> Callable[[str, str], bool]:
@@ -408,3 +327,48 @@ def test_seedctl_catalog_writes_the_catalog_of_an_older_bucket_from_git_history(
     assert assert_entry_is_the_snapshot(s3_server, bucket, project, rev=tags[0]) == old["version"]
     listed = index(s3_server, bucket)
     assert [v["tag"] for v in listed["versions"]] == list(reversed(tags)) and listed["latest"] == versions[-1]
+
+
+def test_damaged_catalog_files_are_repaired_and_a_damaged_index_is_one_line(
+    snapshotted: Project, s3_server: S3Server, s3_env: dict[str, str]
+) -> None:
+    """`seedctl push` then `seedctl tag`: the index line gets the tag. An entry file edited in
+    the bucket and another deleted: the next `seedctl push` puts the snapshot's own bytes
+    back (index.json still vouches for them). index.json made unreadable: push refuses in one
+    line (exit 6) naming it, with what to do; done as printed (the index deleted, then
+    `seedctl catalog`), the catalog is whole again. `seedctl catalog` against a bucket that
+    holds none of the versions' objects: one line, exit 7."""
+    project, bucket = snapshotted, s3_env["MINIO_BUCKET"]
+    new_version(project)  # validated, not committed: `seedctl tag` has a snapshot to tag
+    assert project.seedctl("push", env=s3_env).returncode == 0
+    assert [v["tag"] for v in index(s3_server, bucket)["versions"]] == [None]
+    tagged = project.seedctl("tag", env=s3_env)
+    assert tagged.returncode == 0, tagged.stderr
+    tag = project.git("describe", "--tags", "--exact-match", "HEAD").strip()
+    version = assert_entry_is_the_snapshot(s3_server, bucket, project)
+    assert [v["tag"] for v in index(s3_server, bucket)["versions"]] == [tag]
+
+    client = s3_server.client()
+    client.put_object(Bucket=bucket, Key=f"{PREFIX}/{version}/manifest.json", Body=b'{"version": "edited"}')
+    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/{version}/files.json")
+    repaired = project.seedctl("push", env=s3_env)
+    assert repaired.returncode == 0, repaired.stderr
+    assert assert_entry_is_the_snapshot(s3_server, bucket, project) == version
+
+    client.put_object(Bucket=bucket, Key=f"{PREFIX}/index.json", Body=b'{"catalog_format": 1, "vers')
+    refused = project.seedctl("push", env=s3_env)
+    assert refused.returncode == 6, refused.stderr
+    line = one_error_line(refused, f"s3://{bucket}/{PREFIX}/index.json is damaged")
+    assert line.endswith("-- delete it, then run `seedctl catalog` in a clone that has the git history"), line
+    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/index.json")
+    rebuilt = project.seedctl("catalog", env=s3_env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert [(v["version"], v["tag"]) for v in index(s3_server, bucket)["versions"]] == [(version, tag)]
+    assert_entry_is_the_snapshot(s3_server, bucket, project)
+    assert get(s3_server, bucket, "latest/manifest.json") == (project.seeds / "manifest.json").read_bytes()
+
+    empty = f"empty-{bucket}"[:63]
+    s3_server.create_bucket(empty)
+    nothing = project.seedctl("catalog", env={**s3_env, "MINIO_BUCKET": empty})
+    assert nothing.returncode == 7, nothing.stderr
+    one_error_line(nothing, "none of the 1 version tags has all its objects in", "-- check MINIO_BUCKET")
