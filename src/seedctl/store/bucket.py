@@ -245,10 +245,12 @@ def parse_files_map(data: bytes, version: str, manifest: dict[str, Any], where: 
 
 
 def _delete_and_rewrite(where: str, *, other: bool = True) -> str:
-    """Advice for a damaged catalog file at where (s3://bucket/key): `seedctl catalog` writes
-    only what is absent, so the damaged file goes first."""
-    fix = f"delete it (e.g. `mc rm <alias>/{where.removeprefix('s3://')}`), then {NO_CATALOG}"
-    return f"restore another version (`{LIST_COMMAND}` lists them), or {fix}" if other else fix
+    """Advice for a damaged catalog file at where (s3://bucket/key). `seedctl catalog` (and the
+    next push of the version) puts a damaged entry file back; index.json, the root, it
+    rebuilds only once the damaged one is gone."""
+    if other:
+        return f"restore another version (`{LIST_COMMAND}` lists them), or write its catalog again: {NO_CATALOG}"
+    return f"delete it (e.g. `mc rm <alias>/{where.removeprefix('s3://')}`), then {NO_CATALOG}"
 
 
 @dataclass
