@@ -117,7 +117,7 @@ def restore_from_bucket(
     from seedctl.store.bucket import open_bucket
 
     window = time_range(since, until)
-    with tempfile.TemporaryDirectory(prefix="seedctl-bucket-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="seedctl-bucket-", ignore_cleanup_errors=True) as tmp:
         try:
             bucket = open_bucket(root)
             found = bucket.version(version)

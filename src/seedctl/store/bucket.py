@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -350,9 +351,23 @@ class Bucket:
         """Each file of rels into seeds_dir, verified (size, md5, sha256) as it comes; the first
         one missing or not matching is an IntegrityError naming the version, file and object."""
         refs = [version.files[rel] for rel in rels]
-        with ThreadPoolExecutor(max_workers=max(1, min(_THREADS, len(refs)))) as pool:
-            for _ in pool.map(lambda ref: self._download(version.name, ref, seeds_dir), refs):
+        stop = threading.Event()
+
+        def one(ref: FileRef) -> None:
+            if not stop.is_set():
+                self._download(version.name, ref, seeds_dir)
+
+        pool = ThreadPoolExecutor(max_workers=max(1, min(_THREADS, len(refs))))
+        try:
+            for _ in pool.map(one, refs):
                 pass
+        except BaseException as exc:
+            stop.set()
+            # The first failure waits for the downloads under way (bounded by the read timeout);
+            # Ctrl-C or SIGTERM does not: the run ends now, the directory is removed by the caller.
+            pool.shutdown(wait=not isinstance(exc, KeyboardInterrupt), cancel_futures=True)
+            raise
+        pool.shutdown()
 
     def read(self, version: Version, rel: str) -> bytes:
         """One file's bytes, verified as download() verifies them (for reading without a project)."""

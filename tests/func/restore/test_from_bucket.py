@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from seedctl_dev.testing import BIN, SEEDCTL, project_env, run_sql
-from tests.helpers import REPO, new_database, one_error_line, pushed_project, sample_contents, state
+from tests.helpers import REPO, gate, new_database, one_error_line, pushed_project, sample_contents, state
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
@@ -57,6 +58,19 @@ class Bare:
         self, *args: str, target: str = "", env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return self.run(SEEDCTL, *args, target=target, env=env)
+
+    def spawn(self, *args: str, target: str, env: dict[str, str]) -> subprocess.Popen[str]:
+        """`seedctl args` started in its own process group, not waited for."""
+        return subprocess.Popen(
+            [SEEDCTL, *args],
+            cwd=self.cwd,
+            env={**self.env, "DATABASE_URL": target, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
 
 
 @pytest.fixture
@@ -350,3 +364,31 @@ def test_query_and_open_snapshot_read_the_bucket_alone(
     damaged = bare.seedctl("query", "--from-bucket", "SELECT count(*) FROM trades_history")
     assert damaged.returncode == 6
     one_error_line(damaged, f"version {manifest['version']}", part["file"], key, "is damaged")
+
+
+# --- stopped while downloading ---------------------------------------------------------------------
+
+
+def test_sigterm_while_downloading_stops_at_once_and_leaves_nothing(
+    bucket: Project, s3_env: dict[str, str], kept_target: str, tmp_path: Path
+) -> None:
+    bare = Bare(tmp_path, s3_env)
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    before = state(kept_target)
+    with gate(s3_env["MINIO_ENDPOINT"], lambda method, path: method == "GET" and "/files/md5/" in path) as held:
+        proc = bare.spawn(
+            "restore", "--from-bucket", "--mode", "replace",
+            target=kept_target, env={"MINIO_ENDPOINT": held.endpoint, "TMPDIR": str(scratch)},
+        )  # fmt: skip
+        assert held.arrived.wait(120), "the restore never asked for a data object"
+        assert list(scratch.glob("seedctl-bucket-*"))  # its private directory, with the catalog files in it
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)  # while the object's GET is still held: it does not wait for it
+    assert proc.returncode == 143, err
+    assert err.strip() == "seedctl: terminated (SIGTERM); stopped: nothing was published and no database was changed"
+    assert state(kept_target) == before
+    assert list(scratch.iterdir()) == []  # the downloaded files are gone with their directory
+
+    again = bare.seedctl("restore", "--from-bucket", "--mode", "replace", target=kept_target)
+    assert again.returncode == 0, again.stderr
