@@ -250,28 +250,39 @@ def _conflict(exc: BaseException) -> bool:
 
 def put(client: Any, settings: RemoteSettings, bucket_key: str, body: bytes, *, condition: dict[str, str]) -> bool:
     """Put body under bucket_key if the condition holds (IfNoneMatch='*' or IfMatch=etag):
-    False when another writer got there first."""
+    False when another writer got there first. A server that does not implement conditional
+    writes (HTTP 501) gets a plain PUT: no worse than before the catalog existed."""
     import base64
 
     from botocore.exceptions import ClientError
 
     content_md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
     with s3.errors(settings, f"writing s3://{settings.bucket}/{bucket_key}"):
-        try:
-            client.put_object(
-                Bucket=settings.bucket,
-                Key=bucket_key,
-                Body=body,
-                ContentMD5=content_md5,
-                ContentType="application/json" if bucket_key.endswith(".json") else "text/plain",
-                **condition,
-                **s3.encryption(settings),
-            )
-        except ClientError as exc:
-            if _conflict(exc):
-                return False
-            raise
+        for attempt in (condition, {}):
+            try:
+                client.put_object(
+                    Bucket=settings.bucket,
+                    Key=bucket_key,
+                    Body=body,
+                    ContentMD5=content_md5,
+                    ContentType="application/json" if bucket_key.endswith(".json") else "text/plain",
+                    **attempt,
+                    **s3.encryption(settings),
+                )
+                return True
+            except ClientError as exc:
+                if attempt and _not_implemented(exc):
+                    continue
+                if _conflict(exc):
+                    return False
+                raise
     return True
+
+
+def _not_implemented(exc: BaseException) -> bool:
+    response = getattr(exc, "response", None) or {}
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 501 or str(response.get("Error", {}).get("Code", "")) == "NotImplemented"
 
 
 def write_entry(
