@@ -128,6 +128,13 @@ def test_a_files_map_that_disagrees_with_the_manifest_is_refused(change: dict[st
     assert "`seedctl versions --from-bucket`" in (caught.value.hint or "")
 
 
+def test_a_files_map_entry_outside_seeds_is_refused() -> None:
+    doc = json.loads(files_map())
+    doc["files"]["../../outside"] = doc["files"]["data/t.parquet"]
+    with pytest.raises(IntegrityError, match="'../../outside' is not a path inside seeds/"):
+        parse_files_map(json.dumps(doc).encode(), "2026.01.01-a", MANIFEST, "f")
+
+
 def test_a_files_map_missing_a_file_or_of_another_version_is_refused() -> None:
     doc = json.loads(files_map())
     del doc["files"]["schema.json"]

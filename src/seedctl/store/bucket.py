@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from seedctl.config import Params, Storage, load_params
@@ -134,7 +134,7 @@ def parse_index(data: bytes, where: str) -> Index:
     from seedctl.errors import RestoreRefused
 
     def bad(why: str) -> IntegrityError:
-        return IntegrityError(f"{where} is not a valid catalog index ({why})", _delete_and_rewrite(where, other=False))
+        return IntegrityError(f"{where} is not a valid catalog index ({why})", _rewrite_advice(where, index=True))
 
     try:
         doc = json.loads(data.decode("utf-8"))
@@ -207,7 +207,7 @@ def parse_files_map(data: bytes, version: str, manifest: dict[str, Any], where: 
     manifest's sha256 (and size), at the object DVC keeps those bytes under."""
 
     def bad(why: str) -> IntegrityError:
-        return IntegrityError(f"version {version}: {where} {why}", _delete_and_rewrite(where))
+        return IntegrityError(f"version {version}: {where} {why}", _rewrite_advice(where))
 
     try:
         doc = json.loads(data.decode("utf-8"))
@@ -222,6 +222,8 @@ def parse_files_map(data: bytes, version: str, manifest: dict[str, Any], where: 
     for rel, ref in files.items():
         if not isinstance(ref, dict):
             raise bad(f"entry {rel!r} is not an object")
+        if PurePosixPath(rel).is_absolute() or ".." in PurePosixPath(rel).parts or "\\" in rel:
+            raise bad(f"entry {rel!r} is not a path inside seeds/")
         md5, sha, size, key = ref.get("md5"), ref.get("sha256"), ref.get("size"), ref.get("object")
         if not (
             isinstance(md5, str)
@@ -245,11 +247,11 @@ def parse_files_map(data: bytes, version: str, manifest: dict[str, Any], where: 
     return refs
 
 
-def _delete_and_rewrite(where: str, *, other: bool = True) -> str:
+def _rewrite_advice(where: str, *, index: bool = False) -> str:
     """Advice for a damaged catalog file at where (s3://bucket/key). `seedctl catalog` (and the
     next push of the version) puts a damaged entry file back; index.json, the root, it
     rebuilds only once the damaged one is gone."""
-    if other:
+    if not index:
         return f"restore another version (`{LIST_COMMAND}` lists them), or write its catalog again: {NO_CATALOG}"
     return f"delete it (e.g. `mc rm <alias>/{where.removeprefix('s3://')}`), then {NO_CATALOG}"
 
@@ -340,7 +342,7 @@ class Bucket:
                 raise IntegrityError(
                     f"version {entry.version}: {self.where(rel)} does not match the sha256 index.json records for it "
                     f"(truncated or tampered: {len(data):,} bytes)",
-                    _delete_and_rewrite(self.where(rel)),
+                    _rewrite_advice(self.where(rel)),
                 )
             raw[file] = data
         manifest = _manifest(raw[MANIFEST_FILE], entry.version, self.where(f"{entry.version}/{MANIFEST_FILE}"))
@@ -421,18 +423,18 @@ def _manifest(data: bytes, version: str, where: str) -> dict[str, Any]:
     try:
         manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise IntegrityError(f"version {version}: {where} is not JSON", _delete_and_rewrite(where)) from None
+        raise IntegrityError(f"version {version}: {where} is not JSON", _rewrite_advice(where)) from None
     if (
         not isinstance(manifest, dict)
         or manifest.get("version") != version
         or not isinstance(manifest.get("tables"), dict)
     ):
         raise IntegrityError(
-            f"version {version}: {where} is not the manifest of version {version}", _delete_and_rewrite(where)
+            f"version {version}: {where} is not the manifest of version {version}", _rewrite_advice(where)
         )
     problems = inconsistencies(manifest)
     if problems:
-        raise IntegrityError(f"version {version}: {where}: {problems[0]}", _delete_and_rewrite(where))
+        raise IntegrityError(f"version {version}: {where}: {problems[0]}", _rewrite_advice(where))
     return manifest
 
 
