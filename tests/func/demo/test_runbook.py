@@ -3,6 +3,8 @@
 The runbook starts where an operator starts: a git clone on a new server, `make setup`
 (a real virtualenv from the lock files), `make restore`. Between blocks the test sets up
 only what the prose describes (for example, a failed Sunday validation before section 3).
+Section 9 (the git server is gone) runs in its own test, where it is printed to run: an empty
+directory of a machine with seedctl and MINIO_* only, `tests/bin/mc` standing in for `mc`.
 """
 
 from __future__ import annotations
