@@ -257,6 +257,30 @@ def test_prune_killed_after_the_index_update_is_finished_by_the_next(
     assert_catalog_consistent(s3_server, bucket)
 
 
+def test_the_bucket_latest_is_never_pruned(six: Six, s3_server: S3Server, tmp_path: Path) -> None:
+    """index.json whose latest is the oldest version (as hand-written, or by a clock gone
+    wrong): prune to 4 keeps it as if pinned, with its entry and objects; latest/manifest.json
+    is then the latest's of the updated index, and everything listed is whole."""
+    clone, bucket, env = copy_of(six, s3_server, tmp_path)
+    names = {t: version_name(six.project, t) for t in six.tags}
+    oldest, second = six.tags[0], six.tags[1]
+    listed = index(s3_server, bucket)
+    listed["latest"] = names[oldest]
+    client = s3_server.client()
+    client.put_object(Bucket=bucket, Key=f"{PREFIX}/index.json", Body=json.dumps(listed).encode())
+
+    result = clone.seedctl("prune", "--keep", "4", "--yes", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert re.search(rf"{re.escape(oldest)}\s.*pinned \(the bucket's latest\)", result.stdout), result.stdout
+    assert f"pruned 1 version ({second})" in result.stdout, result.stdout
+    assert version_tags(clone) == sorted([oldest, *six.tags[2:]])
+    after = [v["version"] for v in index(s3_server, bucket)["versions"]]
+    assert names[oldest] in after and names[second] not in after
+    assert {key(m) for m in objects_of(six.project, oldest)} <= set(s3_server.keys(bucket))
+    assert_catalog_consistent(s3_server, bucket)
+
+
 def copy_of(six: Six, s3_server: S3Server, tmp_path: Path) -> tuple[Project, str, dict[str, str]]:
     """A git clone of the six and a copy of their bucket, so that the shared six stay untouched."""
     clone = fresh_clone(six.project, tmp_path / "copy")
