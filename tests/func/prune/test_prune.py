@@ -23,7 +23,7 @@ from seedctl.store.catalog import ENTRY_FILES
 from seedctl_dev import sample
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
-from tests.helpers import SMALL_SCALE, Project, gate, kill_group, make_project, small_params
+from tests.helpers import SMALL_SCALE, Project, gate, kill_group, make_project, one_error_line, small_params
 
 TABLES = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id"}
 PREFIX = "seedctl"
@@ -210,6 +210,19 @@ def test_a_version_only_the_bucket_index_lists_is_kept_with_its_objects(
     later = set().union(*(objects_of(six.project, t) for t in six.tags[2:]))
     at_risk = (needed & objects_of(six.project, second)) - later
     assert at_risk  # the pruned version's objects that only the index-only version still needs
+
+    # Its files.json gone from the bucket: which objects it needs cannot be told, so nothing
+    # is deleted; `seedctl catalog` as printed, in a clone that has its tag, writes it again.
+    s3_server.client().delete_object(Bucket=bucket, Key=f"{PREFIX}/{names[oldest]}/files.json")
+    before = set(s3_server.keys(bucket))
+    refused = clone.seedctl("prune", "--keep", "4", "--yes", env=env)
+    assert refused.returncode == 6, refused.stderr
+    line = one_error_line(refused, f"cannot tell which objects version {names[oldest]} needs")
+    assert line.endswith("nothing was deleted; run `seedctl catalog` in a clone that has the git history"), line
+    assert set(s3_server.keys(bucket)) == before and oldest not in version_tags(clone)
+    assert len(version_tags(clone)) == 5
+    rebuilt = six.project.seedctl("catalog", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
 
     dry = clone.seedctl("prune", "--keep", "4", env=env)
     assert dry.returncode == 0, dry.stderr
