@@ -33,7 +33,11 @@ def remote(params: ParamsOpt = Path("params.yaml")) -> None:
 
 
 def push(params: ParamsOpt = Path("params.yaml")) -> None:
-    """Upload the checked-out snapshot's data to the remote (only a validated snapshot)."""
+    """Upload the checked-out snapshot's data to the remote (only a validated snapshot).
+
+    Then its entry in the bucket catalog (<prefix>/<version>/: manifest, checksums, params,
+    files.json), index.json and latest/manifest.json, once every object is verified there.
+    """
     from seedctl.store.push import push as push_snapshot
 
     def go() -> None:

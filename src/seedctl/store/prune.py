@@ -415,7 +415,10 @@ def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: 
         if plan.has_index and plan.catalog_pruned:
             from seedctl.store import catalog
 
-            catalog.update_index(client, settings, lambda index: catalog.merged(index, remove=plan.catalog_pruned))
+            index, _ = catalog.update_index(
+                client, settings, lambda index: catalog.merged(index, remove=plan.catalog_pruned)
+            )
+            catalog.write_latest(client, settings, index)
         if plan.pruned:
             git(root, "tag", "-d", *[v.tag for v in plan.pruned])
         delete_keys(client, settings, catalog_keys(settings, entries))

@@ -23,7 +23,7 @@ from seedctl.store.catalog import ENTRY_FILES
 from seedctl_dev import sample
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
-from tests.helpers import SMALL_SCALE, Project, gate, kill_group, make_project, small_params
+from tests.helpers import SMALL_SCALE, Project, gate, kill_group, make_project, one_error_line, small_params
 
 TABLES = {"usdcop_m5_ohlcv": "time, symbol", "macro_indicators_daily": "fecha", "trades_history": "id"}
 PREFIX = "seedctl"
@@ -211,6 +211,19 @@ def test_a_version_only_the_bucket_index_lists_is_kept_with_its_objects(
     at_risk = (needed & objects_of(six.project, second)) - later
     assert at_risk  # the pruned version's objects that only the index-only version still needs
 
+    # Its files.json gone from the bucket: which objects it needs cannot be told, so nothing
+    # is deleted; `seedctl catalog` as printed, in a clone that has its tag, writes it again.
+    s3_server.client().delete_object(Bucket=bucket, Key=f"{PREFIX}/{names[oldest]}/files.json")
+    before = set(s3_server.keys(bucket))
+    refused = clone.seedctl("prune", "--keep", "4", "--yes", env=env)
+    assert refused.returncode == 6, refused.stderr
+    line = one_error_line(refused, f"cannot tell which objects version {names[oldest]} needs")
+    assert line.endswith("nothing was deleted; run `seedctl catalog` in a clone that has the git history"), line
+    assert set(s3_server.keys(bucket)) == before and oldest not in version_tags(clone)
+    assert len(version_tags(clone)) == 5
+    rebuilt = six.project.seedctl("catalog", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+
     dry = clone.seedctl("prune", "--keep", "4", env=env)
     assert dry.returncode == 0, dry.stderr
     assert f"kept, with their objects: {names[oldest]} (listed in the bucket's index.json" in dry.stdout, dry.stdout
@@ -254,6 +267,30 @@ def test_prune_killed_after_the_index_update_is_finished_by_the_next(
     kept = set().union(*(objects_of(six.project, t) for t in six.tags[2:]))
     only_old = (objects_of(six.project, six.tags[0]) | objects_of(six.project, six.tags[1])) - kept
     assert not {key(m) for m in only_old} & keys
+    assert_catalog_consistent(s3_server, bucket)
+
+
+def test_the_bucket_latest_is_never_pruned(six: Six, s3_server: S3Server, tmp_path: Path) -> None:
+    """index.json whose latest is the oldest version (as hand-written, or by a clock gone
+    wrong): prune to 4 keeps it as if pinned, with its entry and objects; latest/manifest.json
+    is then the latest's of the updated index, and everything listed is whole."""
+    clone, bucket, env = copy_of(six, s3_server, tmp_path)
+    names = {t: version_name(six.project, t) for t in six.tags}
+    oldest, second = six.tags[0], six.tags[1]
+    listed = index(s3_server, bucket)
+    listed["latest"] = names[oldest]
+    client = s3_server.client()
+    client.put_object(Bucket=bucket, Key=f"{PREFIX}/index.json", Body=json.dumps(listed).encode())
+
+    result = clone.seedctl("prune", "--keep", "4", "--yes", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert re.search(rf"{re.escape(oldest)}\s.*pinned \(the bucket's latest\)", result.stdout), result.stdout
+    assert f"pruned 1 version ({second})" in result.stdout, result.stdout
+    assert version_tags(clone) == sorted([oldest, *six.tags[2:]])
+    after = [v["version"] for v in index(s3_server, bucket)["versions"]]
+    assert names[oldest] in after and names[second] not in after
+    assert {key(m) for m in objects_of(six.project, oldest)} <= set(s3_server.keys(bucket))
     assert_catalog_consistent(s3_server, bucket)
 
 

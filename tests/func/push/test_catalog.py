@@ -328,6 +328,20 @@ def test_seedctl_catalog_writes_the_catalog_of_an_older_bucket_from_git_history(
     listed = index(s3_server, bucket)
     assert [v["tag"] for v in listed["versions"]] == list(reversed(tags)) and listed["latest"] == versions[-1]
 
+    # The latest's entry manifest lost: a push of another version says so in one line; run
+    # as printed, `seedctl catalog` (in the clone with the history) puts it back.
+    client.delete_object(Bucket=bucket, Key=f"{PREFIX}/{versions[-1]}/manifest.json")
+    refused = project.seedctl("push", env=s3_env)
+    assert refused.returncode == 6, refused.stderr
+    line = one_error_line(refused, f"s3://{bucket}/{PREFIX}/{versions[-1]}/manifest.json is missing")
+    assert line.endswith("-- run `seedctl catalog` in a clone that has the git history"), line
+    fixed = clone.seedctl("catalog", env=s3_env)
+    assert fixed.returncode == 0, fixed.stderr
+    assert assert_entry_is_the_snapshot(s3_server, bucket, clone, rev=tags[2]) == versions[-1]
+    assert (
+        get(s3_server, bucket, "latest/manifest.json") == clone.git("show", f"{tags[2]}:seeds/manifest.json").encode()
+    )
+
 
 def test_damaged_catalog_files_are_repaired_and_a_damaged_index_is_one_line(
     snapshotted: Project, s3_server: S3Server, s3_env: dict[str, str]
