@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING
 import pytest
 
 from seedctl_dev.testing import BIN, SEEDCTL, project_env, run_sql
-from tests.helpers import REPO, gate, new_database, one_error_line, pushed_project, sample_contents, state
+from tests.helpers import (
+    REPO,
+    add_trade,
+    gate,
+    kill_group,
+    new_database,
+    one_error_line,
+    pushed_project,
+    sample_contents,
+    state,
+)
 
 if TYPE_CHECKING:
     from seedctl_dev.devs3 import S3Server
@@ -397,3 +407,36 @@ def test_sigterm_while_downloading_stops_at_once_and_leaves_nothing(
 
     again = bare.seedctl("restore", "--from-bucket", "--mode", "replace", target=kept_target)
     assert again.returncode == 0, again.stderr
+
+
+# --- a push killed before its index: readers see the previous catalog, whole ------------------------
+
+
+def test_a_push_killed_before_the_index_leaves_the_previous_version_restorable(
+    bucket: Project, s3_env: dict[str, str], pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    v1 = json.loads((bucket.seeds / "manifest.json").read_text())["version"]
+    first = sample_contents(bucket.database_url)
+    add_trade(bucket)
+    built = bucket.seedctl("snapshot", "--no-push")
+    assert built.returncode == 0, built.stderr
+    v2 = json.loads((bucket.seeds / "manifest.json").read_text())["version"]
+    index_put = f"/{s3_env['MINIO_BUCKET']}/seedctl/index.json"
+    with gate(s3_env["MINIO_ENDPOINT"], lambda method, path: method == "PUT" and path == index_put) as held:
+        proc = bucket.spawn("push", env={**s3_env, "MINIO_ENDPOINT": held.endpoint})
+        try:
+            assert held.arrived.wait(120), "the push never reached its index.json"  # v2's entry is written
+        finally:
+            kill_group(proc)
+    bare = Bare(tmp_path, s3_env)
+
+    listed = bare.seedctl("versions", "--from-bucket")
+    assert listed.returncode == 0, listed.stderr
+    assert v1 in listed.stdout and v2 not in listed.stdout and f"latest: {v1}" in listed.stdout
+    unlisted = bare.seedctl("restore", "--from-bucket", "--version", v2)
+    assert unlisted.returncode == 1
+    one_error_line(unlisted, v2, "list them with `seedctl versions --from-bucket`")
+    target = new_database(pg_server)
+    restored = bare.seedctl("restore", "--from-bucket", "--version", "latest", target=target)
+    assert restored.returncode == 0, restored.stderr
+    assert f"snapshot {v1}" in restored.stdout and sample_contents(target) == first
