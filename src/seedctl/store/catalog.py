@@ -245,7 +245,7 @@ def _conflict(exc: BaseException) -> bool:
     response = getattr(exc, "response", None) or {}
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     code = str(response.get("Error", {}).get("Code", ""))
-    return status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict") or s3.missing(exc)
+    return status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey")
 
 
 def put(client: Any, settings: RemoteSettings, bucket_key: str, body: bytes, *, condition: dict[str, str]) -> bool:
@@ -317,6 +317,11 @@ def read_index(client: Any, settings: RemoteSettings) -> tuple[dict[str, Any] | 
         document = json.loads(found[0])
         if not isinstance(document, dict) or not isinstance(document.get("versions"), list):
             raise ValueError
+        for line in document["versions"]:
+            if not isinstance(line, dict) or not isinstance(line.get("sha256"), dict):
+                raise ValueError
+            if not all(isinstance(line.get(k), str) for k in ("version", "created_at")):
+                raise ValueError
     except ValueError:
         raise IntegrityError(
             f"{where} is damaged (not a catalog index)",
