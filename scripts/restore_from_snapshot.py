@@ -6,6 +6,9 @@
 
 --version latest restores the checked-out snapshot; X restores git tag seeds/vX (or any
 git revision X) without touching the work tree. --source local never contacts the remote.
+With --source minio where PROJECT has no git history (no .git: a container, a copy), the
+version (latest, or a version of the bucket's catalog) comes from the bucket alone, as
+`seedctl restore --from-bucket --version X` (no post-restore hook: there is no checkout).
 """
 
 import argparse
@@ -15,7 +18,8 @@ from pathlib import Path
 from seedctl.errors import run_guarded
 from seedctl.restore import MODES
 from seedctl.restore.acquire import raise_if_degraded
-from seedctl.restore.run import restore_snapshot
+from seedctl.restore.run import restore_from_bucket, restore_snapshot
+from seedctl.store.bucket import has_git_history
 from seedctl.store.versions import snapshot_revision
 
 
@@ -29,8 +33,14 @@ def main() -> int:
     args = parser.parse_args()
 
     def go() -> None:
-        rev = snapshot_revision(args.path, args.version)
-        report = restore_snapshot(args.path, mode=args.mode, dry_run=args.dry_run, rev=rev, pull=args.source == "minio")
+        if args.source == "minio" and not has_git_history(args.path):
+            print("no git history here: restoring from the bucket's catalog")
+            report = restore_from_bucket(args.path, args.version, mode=args.mode, dry_run=args.dry_run)
+        else:
+            rev = snapshot_revision(args.path, args.version)
+            report = restore_snapshot(
+                args.path, mode=args.mode, dry_run=args.dry_run, rev=rev, pull=args.source == "minio"
+            )
         manifest, results = report.manifest, report.tables
         for r in results:
             print(f"{r.data.table.qualified}: {r.action} from {r.data.origin}, {r.loaded_rows} rows, {r.verified}")

@@ -6,13 +6,17 @@ files; test modules import only from here."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -347,6 +351,83 @@ def wait_for_files(pattern: str, root: Path, count: int, timeout: float = 60) ->
 
 def drop_reader(url: str) -> None:
     run_sql(url, f"DROP OWNED BY {READER}; DROP ROLE IF EXISTS {READER}")
+
+
+# --- an S3 proxy that holds or fails chosen requests (the bucket catalog's fault tests) ----
+
+
+class Gate:
+    """A loopback HTTP proxy to the S3 server. The first request for which `match(method,
+    path)` is true sets `arrived` and then waits for `release`; with `fail`, every such
+    request is answered HTTP 500 instead. Every other request passes unchanged (Host header
+    included: signatures hold)."""
+
+    def __init__(self, upstream: str, match: Callable[[str, str], bool], *, fail: bool = False) -> None:
+        self.arrived, self.release = threading.Event(), threading.Event()
+        self.closed = False
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if (fail or not gate.arrived.is_set()) and match(self.command, self.path.split("?")[0]):
+                    gate.arrived.set()
+                    if fail:
+                        payload = b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
+                        self.send_response(500)
+                        self.send_header("Content-Length", str(len(payload)))
+                        self.end_headers()
+                        self.wfile.write(payload)
+                        return
+                    gate.release.wait(120)
+                    if gate.closed:  # the test is over (the client killed): never forwarded
+                        return
+                conn = http.client.HTTPConnection(upstream, timeout=60)
+                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for k, v in self.headers.items():
+                    conn.putheader(k, v)
+                conn.endheaders(body or None)
+                response = conn.getresponse()
+                data = response.read()
+                self.send_response(response.status, response.reason)
+                for k, v in response.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.closed = True
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def gate(upstream: str, match: Callable[[str, str], bool], *, fail: bool = False) -> Iterator[Gate]:
+    g = Gate(upstream, match, fail=fail)
+    try:
+        yield g
+    finally:
+        g.close()
 
 
 # --- docker-compose.yml, read as Compose reads it ------------------------------------------

@@ -5,7 +5,9 @@ Waits for the database, then restores the checked-out snapshot into tables that 
 absent or empty and leaves every other table alone, exactly as `seedctl restore --mode
 missing`: missing extensions, types and sequences are created, and the sequences of the
 tables it fills continue after the restored ids, also when an earlier init script created
-the schema. Idempotent: a second run changes nothing, says so, and exits 0.
+the schema. Idempotent: a second run changes nothing, says so, and exits 0. Where PROJECT
+has no git history (no .git: a container without the checkout's history), the latest
+version comes from the bucket's catalog alone (`seedctl restore --from-bucket --mode missing`).
 
     python scripts/init/04-seed-from-minio.py [--path PROJECT] [--wait SECONDS] [--source minio|local]
 """
@@ -17,7 +19,8 @@ from pathlib import Path
 from seedctl.errors import run_guarded
 from seedctl.pg.db import wait_for_database
 from seedctl.restore.acquire import raise_if_degraded
-from seedctl.restore.run import restore_snapshot
+from seedctl.restore.run import restore_from_bucket, restore_snapshot
+from seedctl.store.bucket import has_git_history
 
 
 def main() -> int:
@@ -29,7 +32,11 @@ def main() -> int:
 
     def go() -> None:
         wait_for_database(args.wait)
-        report = restore_snapshot(args.path, mode="missing", pull=args.source == "minio")
+        if args.source == "minio" and not has_git_history(args.path):
+            print("no git history here: seeding from the bucket's catalog")
+            report = restore_from_bucket(args.path, "latest", mode="missing")
+        else:
+            report = restore_snapshot(args.path, mode="missing", pull=args.source == "minio")
         manifest, results = report.manifest, report.tables
         seeded = [r for r in results if r.action != "keep"]
         for r in results:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from seedctl import __version__
+from seedctl.cli import catalog as cli_catalog
 from seedctl.cli import prune as cli_prune
 from seedctl.cli import query as cli_query
 from seedctl.cli import restore as cli_restore
@@ -60,11 +61,13 @@ for command in (
     cli_restore.push,
     cli_restore.pull,
     cli_prune.prune,
+    cli_catalog.catalog,
     cli_versions.diff,
     schedule.cron,
 ):
     app.command()(command)
 app.command("list")(cli_versions.list_)
+app.command("versions", help="The same as `seedctl list`.")(cli_versions.list_)
 app.command()(cli_query.query)
 app.command("sample-data")(cli_snapshot.sample_data)
 

@@ -22,13 +22,18 @@ def summary(result: PruneResult) -> str:
     tags = ", ".join(v.tag for v in reversed(newest_first(plan.pruned)))
     versions = f"{len(plan.pruned)} version{'s' if len(plan.pruned) != 1 else ''}" + (f" ({tags})" if tags else "")
     count = len(plan.present)
+    entries = len(plan.catalog_pruned) + len(plan.catalog_resumed) if plan.has_index else 0
+    catalog = f" and {entries} catalog entr{'ies' if entries != 1 else 'y'}" if entries else ""
     if result.done:
-        line = f"pruned {versions}, deleted {count} object{'s' if count != 1 else ''}, freed {megabytes(plan.bytes)}"
+        line = (
+            f"pruned {versions}, deleted {count} object{'s' if count != 1 else ''}{catalog}, "
+            f"freed {megabytes(plan.bytes)}"
+        )
         if result.local_cache_bytes:
             line += f"; {megabytes(result.local_cache_bytes)} freed in .dvc/cache"
         return line
     return (
-        f"dry run: would prune {versions}, delete {count} object{'s' if count != 1 else ''}, "
+        f"dry run: would prune {versions}, delete {count} object{'s' if count != 1 else ''}{catalog}, "
         f"free {megabytes(plan.bytes)}; nothing changed -- run with --yes to do it"
     )
 
@@ -55,6 +60,12 @@ def print_plan(plan: Plan) -> None:
         )
     if plan.resumed:
         out.print(f"{plan.resumed} object(s) left by an interrupted prune are included")
+    if plan.catalog_only:
+        out.print(
+            f"kept, with their objects: {', '.join(plan.catalog_only)} (listed in the bucket's index.json, "
+            "no version tag in this clone)",
+            soft_wrap=True,
+        )
     if plan.hand_tags:
         out.print(
             f"versions are the {TAG_PREFIX}* tags; also on snapshot commits, never pruned and their data "
@@ -81,11 +92,12 @@ def prune(
 ) -> None:
     """Retention: keep the newest snapshot versions (and pinned ones), remove the older ones.
 
-    Removes the older seeds/v* tags and the remote objects that no kept or pinned version,
-    the work tree or any branch still needs. Only objects named by this project's own
-    manifests, under its own prefix (storage.prefix), are ever deleted: other projects in
-    the same bucket are untouched. Dry run by default; --yes deletes, and remote deletion
-    cannot be undone.
+    Removes the older seeds/v* tags, their entries in the bucket catalog (index.json first)
+    and the remote objects that no kept or pinned version, the work tree, any branch or any
+    other version the bucket's index.json lists still needs; the index's latest is never
+    pruned. Only objects named by this project's own manifests, under its own prefix
+    (storage.prefix), are ever deleted: other projects in the same bucket are untouched.
+    Dry run by default; --yes deletes, and remote deletion cannot be undone.
     """
 
     def go() -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from seedctl.cli.common import ParamsOpt, out, project_root, run
-from seedctl.errors import QueryError
+from seedctl.errors import ConfigError, QueryError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -39,8 +39,18 @@ def query(
         typer.Option("--until", metavar="DATE", help="... up to DATE (inclusive: a date takes in that whole day)."),
     ] = None,
     params: ParamsOpt = Path("params.yaml"),
+    from_bucket: Annotated[
+        bool, typer.Option("--from-bucket", help="Read a version of the bucket's catalog alone: no git, no checkout.")
+    ] = False,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", metavar="VERSION", help="With --from-bucket: latest (default) or a version."),
+    ] = None,
 ) -> None:
     """Run SQL (DuckDB) over a snapshot's tables, read from the DVC cache or remote.
+
+    With --from-bucket, from a version of the bucket's catalog (MINIO_*), each file verified
+    as it is downloaded.
 
     Every data file is checked against the snapshot's manifest before a row is used; only the
     tables the SQL names are read, and with --since/--until only the monthly or yearly files
@@ -52,7 +62,12 @@ def query(
 
         if csv is not None and parquet is not None:
             raise QueryError("--csv and --parquet both given", "choose one output")
-        with open_snapshot(rev=rev, project=project_root(params)) as snap:
+        if from_bucket and rev is not None:
+            raise ConfigError("--rev is a git revision; --from-bucket reads no git", "name the version with --version")
+        if version is not None and not from_bucket:
+            raise ConfigError("--version names a version in the bucket", "add --from-bucket, or use --rev for git")
+        where = version if from_bucket else rev
+        with open_snapshot(rev=where, project=project_root(params), from_bucket=from_bucket) as snap:
             result = snap.query(statement, since=since, until=until)
         if parquet is not None:
             _write(result, parquet, "parquet")

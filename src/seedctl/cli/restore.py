@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 from rich.table import Table
 
 from seedctl.cli.common import ParamsOpt, out, project_root, run, seeds_dir
 from seedctl.config import load_params
-from seedctl.errors import IntegrityError
+from seedctl.errors import ConfigError, IntegrityError
 from seedctl.restore import MODES, Mode
 
 
@@ -33,11 +33,15 @@ def remote(params: ParamsOpt = Path("params.yaml")) -> None:
 
 
 def push(params: ParamsOpt = Path("params.yaml")) -> None:
-    """Upload the checked-out snapshot's data to the remote (only a validated snapshot)."""
+    """Upload the checked-out snapshot's data to the remote (only a validated snapshot).
+
+    Then its entry in the bucket catalog (<prefix>/<version>/: manifest, checksums, params,
+    files.json), index.json and latest/manifest.json, once every object is verified there.
+    """
     from seedctl.store.push import push as push_snapshot
 
     def go() -> None:
-        result = push_snapshot(project_root(params), load_params(params))
+        result = push_snapshot(project_root(params), load_params(params), params_file=params)
         out.print(str(result), soft_wrap=True)
 
     run(go)
@@ -70,8 +74,6 @@ def _mode(ctx: typer.Context, value: str) -> str:
 
 
 def _unknown_mode(value: str, origin: str) -> None:
-    from seedctl.errors import ConfigError
-
     raise ConfigError(f"{origin} {value!r} is not a restore mode", f"use one of: {', '.join(MODES)}")
 
 
@@ -118,6 +120,18 @@ def restore(
             help="Restore only rows whose time column is at or before DATE (a date takes in its whole day).",
         ),
     ] = None,
+    from_bucket: Annotated[
+        bool,
+        typer.Option(
+            "--from-bucket",
+            help="Restore from the bucket's catalog alone (MINIO_*, or params.yaml's storage here): "
+            "no git, no DVC project; every file verified as it is downloaded.",
+        ),
+    ] = False,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", metavar="VERSION", help="With --from-bucket: latest (default) or a version."),
+    ] = None,
 ) -> None:
     """Restore the checked-out snapshot into the database, all or nothing.
 
@@ -132,17 +146,24 @@ def restore(
     """
     from seedctl.errors import HookFailed
     from seedctl.restore.acquire import raise_if_degraded
-    from seedctl.restore.run import restore_snapshot
+    from seedctl.restore.run import restore_from_bucket, restore_snapshot
 
     def go() -> None:
-        report = restore_snapshot(
-            project_root(params),
-            mode=cast(Mode, mode),
-            dry_run=dry_run,
-            rev=rev,
-            tables=tables,
-            since=since,
-            until=until,
+        if from_bucket and rev is not None:
+            raise ConfigError("--rev is a git revision; --from-bucket reads no git", "name the version with --version")
+        if version is not None and not from_bucket:
+            raise ConfigError("--version names a version in the bucket", "add --from-bucket, or use --rev for git")
+        chosen: dict[str, Any] = {
+            "mode": cast(Mode, mode),
+            "dry_run": dry_run,
+            "tables": tables,
+            "since": since,
+            "until": until,
+        }
+        report = (
+            restore_from_bucket(project_root(params), version or "latest", **chosen)
+            if from_bucket
+            else restore_snapshot(project_root(params), rev=rev, **chosen)
         )
         manifest, results = report.manifest, report.tables
         title = "restore plan (dry run, nothing changed)" if dry_run else "restored"
@@ -177,6 +198,8 @@ def restore(
                     f"restore committed, but the post-restore hook {status}",
                     "the data is in place; run the hook's job by hand",
                 )
+        if from_bucket and not dry_run:
+            out.print("post-restore hook: not run (restored from the bucket, there is no checkout to run it in)")
         if not dry_run:
             raise_if_degraded(results)
 

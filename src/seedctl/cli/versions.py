@@ -17,14 +17,27 @@ def list_(
     params: ParamsOpt = Path("params.yaml"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
     no_remote: Annotated[bool, typer.Option("--no-remote", help="Do not ask the remote.")] = False,
+    from_bucket: Annotated[
+        bool,
+        typer.Option(
+            "--from-bucket", help="List the versions of the bucket's catalog (its index.json): no git needed."
+        ),
+    ] = False,
 ) -> None:
     """List every snapshot version: date, rows per table, bytes, and whether the remote holds its data.
+
+    With --from-bucket, the versions the bucket's catalog lists (MINIO_*, or params.yaml's
+    storage here), with their tags, dates, rows and sizes, read from the bucket alone.
 
     Remote presence is one HEAD request per object a version needs (MINIO_* from the
     environment or .env); without MINIO_* the list says `remote: not configured`. A version
     with objects missing from the remote can no longer be restored from it.
     """
     from seedctl.store.inventory import build_inventory
+
+    if from_bucket:
+        run(lambda: _bucket_versions(project_root(params), as_json))
+        return
 
     def go() -> None:
         inv = build_inventory(project_root(params), load_params(params), check_remote=not no_remote)
@@ -81,6 +94,37 @@ def list_(
                 out.print(f"[red]{v.tag}: missing in the remote: {desc}[/red]")
 
     run(go)
+
+
+def _bucket_versions(root: Path, as_json: bool) -> None:
+    from seedctl.store.bucket import open_bucket
+
+    bucket = open_bucket(root)
+    index = bucket.index()
+    if as_json:
+        versions = [e.to_dict() for e in index.versions]
+        print(json.dumps({"bucket": bucket.url, "latest": index.latest, "versions": versions}, indent=2))
+        return
+    out.print(f"bucket: {bucket.url} (its catalog, index.json); latest: {index.latest or '-'}", soft_wrap=True)
+    if not index.versions:
+        out.print("no snapshot versions in the catalog yet: take one with `seedctl snapshot`")
+        return
+    names = list(dict.fromkeys(n for e in index.versions for n in e.tables))
+    table = Table()
+    for name in ("version", "tag", "created"):
+        table.add_column(name, no_wrap=True)
+    for name in [*names, "rows", "size"]:
+        table.add_column(name, justify="right")
+    for e in index.versions:
+        table.add_row(
+            e.version,
+            e.tag or "-",
+            e.created_at.replace("T", " "),
+            *[f"{e.tables[n]:,}" if n in e.tables else "-" for n in names],
+            f"{e.rows:,}",
+            human_bytes(e.size_bytes),
+        )
+    out.print(table)
 
 
 def show(

@@ -63,10 +63,19 @@ class TableInfo:
     size_bytes: int
 
 
-def open_snapshot(rev: str | None = None, *, project: str | Path = ".") -> Snapshot:
+def open_snapshot(rev: str | None = None, *, project: str | Path = ".", from_bucket: bool = False) -> Snapshot:
     """The snapshot at `rev` (tag, branch, commit, or a version such as 2026.01.18); None:
-    the checkout. `project` is the seedctl project (where params.yaml is)."""
+    the checkout. `project` is the seedctl project (where params.yaml is).
+
+    from_bucket=True: `rev` is a version of the bucket's catalog (default `latest`), read
+    from the bucket alone (store/bucket.py), no git and no project needed: the remote from
+    project's params.yaml if it has one, else MINIO_* (environment or project/.env)."""
     root = Path(project).resolve()
+    if from_bucket:
+        from seedctl.store.bucket import open_bucket
+
+        bucket = open_bucket(root)
+        return BucketSnapshot(root, bucket, bucket.version(rev or "latest"))
     if not (root / "params.yaml").is_file():
         raise ConfigError(
             f"{root} is not a seedctl project (no params.yaml)",
@@ -320,6 +329,21 @@ class Snapshot:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+class BucketSnapshot(Snapshot):
+    """A version of the bucket's catalog: its verified manifest; each file downloaded and
+    verified (size, md5, sha256) when read, never cached."""
+
+    def __init__(self, root: Path, bucket: Any, version: Any) -> None:
+        super().__init__(root, None, None, version.manifest)
+        self._bucket, self._version = bucket, version
+
+    def __repr__(self) -> str:
+        return f"BucketSnapshot(version={self.version!r}, bucket={self._bucket.url!r}, tables={list(self.tables)})"
+
+    def file_bytes(self, table: str, part: dict[str, Any]) -> bytes:
+        return bytes(self._bucket.read(self._version, part["file"]))
 
 
 def _first_line(exc: Exception) -> str:

@@ -43,13 +43,14 @@ def restore_snapshot(
     tables: list[str] | None = None,
     since: Bound = None,
     until: Bound = None,
+    run_hook: bool = True,
 ) -> RestoreReport:
     """Restore the snapshot of the checkout (or of git revision `rev`) into the database,
     then run this checkout's post-restore hook, if any. `tables` (sources or table names)
     restores only those; `since`/`until` (inclusive) only the rows of that time range.
 
     pull=False never contacts the remote: local files, then fallback files. Fallback files
-    and the hook are always this checkout's, also for an older `rev`.
+    and the hook are always this checkout's, also for an older `rev`. run_hook=False: no hook.
     """
     window = time_range(since, until)
     report: RestoreReport | None = None
@@ -68,7 +69,7 @@ def restore_snapshot(
                 manifest,
                 load_tables(data, mode, named=selection.named, dry_run=dry_run, batch_rows=params.backup.batch_rows),
             )
-        hook = load_params(project_root / "params.yaml").backup.post_restore_hook
+        hook = load_params(project_root / "params.yaml").backup.post_restore_hook if run_hook else None
         if hook and not dry_run:
             stopped = f"the post-restore hook `{hook}` was stopped, but "
             report.hook = run_post_restore_hook(
@@ -89,6 +90,52 @@ def restore_snapshot(
             f"{committed(report.tables)}",
             "the data is in place; run the hook's job by hand" if stopped else "the data is in place",
         ) from None
+    return report
+
+
+def restore_from_bucket(
+    root: Path,
+    version: str = "latest",
+    *,
+    mode: Mode = "safe",
+    dry_run: bool = False,
+    tables: list[str] | None = None,
+    since: Bound = None,
+    until: Bound = None,
+) -> RestoreReport:
+    """Restore a version from the bucket's catalog alone (store/bucket.py): no git, no DVC project.
+
+    The version's catalog files and then only the data files the selection needs are
+    downloaded, each verified, into a private temporary project, which restore_snapshot then
+    restores (pull=False) with every guarantee of a checkout's restore. A dry run downloads
+    and verifies them too. root gives the remote's settings (its params.yaml, else MINIO_*
+    and root/.env). The post-restore hook is not run: it belongs to a checkout.
+    """
+    import tempfile
+
+    from seedctl.errors import SeedctlError
+    from seedctl.store.bucket import open_bucket
+
+    window = time_range(since, until)
+    with tempfile.TemporaryDirectory(prefix="seedctl-bucket-", ignore_cleanup_errors=True) as tmp:
+        try:
+            bucket = open_bucket(root)
+            found = bucket.version(version)
+            project = found.write_project(Path(tmp))
+            manifest = _readable_manifest(project / "seeds")
+            selection = select(manifest, tables or [], window)
+            rels = [p["file"] for s in selection.sources for p in selection.parts(manifest["tables"][s])]
+            bucket.download(found, found.needed(rels), project / "seeds")
+        except SeedctlError as exc:
+            if exc.exit_code in (1, 2):  # a name that does not exist, a bad value: no need to say it
+                raise
+            raise type(exc)(exc.message, f"{exc.hint}; the database was not touched" if exc.hint else None) from None
+        report = restore_snapshot(
+            project, mode=mode, dry_run=dry_run, pull=False, tables=tables, since=since, until=until, run_hook=False
+        )
+    for r in report.tables:  # "local" to restore_snapshot: downloaded from the bucket a moment ago
+        if r.data.origin == "local":
+            r.data.origin = "remote"
     return report
 
 

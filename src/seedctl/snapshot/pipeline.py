@@ -89,10 +89,12 @@ def run_snapshot(
         if push:
             from seedctl.store.push import push as push_snapshot
 
-            outcome.pushed = str(push_snapshot(root, params, connection=connection))
+            outcome.pushed = str(push_snapshot(root, params, connection=connection, params_file=params_path))
         if commit:
             outcome.tag, outcome.committed = _commit_and_tag(root, manifest)
             outcome.unchanged = outcome.tag is None
+            if push and outcome.tag:
+                _catalog_tag(root, params, outcome.version, outcome.tag)
             if git_push and outcome.tag:
                 git(root, "push", "--quiet", "origin", "HEAD", outcome.tag)
     return outcome
@@ -116,9 +118,27 @@ def run_tag(params_path: Path, *, git_push: bool = False, wait_s: float = 0) -> 
         outcome = SnapshotOutcome(version)
         outcome.tag, outcome.committed = _commit_and_tag(root, load_manifest(root / "seeds"))
         outcome.unchanged = outcome.tag is None
+        if outcome.tag:
+            _catalog_tag(root, load_params(params_path), version, outcome.tag)
         if git_push and outcome.tag:
             git(root, "push", "--quiet", "origin", "HEAD", outcome.tag)
     return outcome
+
+
+def _catalog_tag(root: Path, params: Params, version: str, tag: str) -> None:
+    """The new tag in the bucket catalog's index line of the version (pushed before the tag
+    existed). Only informative: a failure here leaves the tag null in index.json, which
+    `seedctl catalog` fills in."""
+    from seedctl.errors import SeedctlError
+    from seedctl.store import s3
+    from seedctl.store.catalog import record_tag
+    from seedctl.store.settings import load_settings
+
+    try:
+        settings = load_settings(root, params)
+        record_tag(s3.client(settings), settings, version, tag)
+    except SeedctlError as exc:
+        print(f"seedctl: warning: the catalog's index does not name tag {tag} yet: {exc.line()}", file=sys.stderr)
 
 
 SNAPSHOT_FILES = (

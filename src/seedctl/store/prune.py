@@ -20,6 +20,11 @@ is simply not deleted (fail safe). Nothing changes without --yes.
 
 Keys are DVC's content addresses (s3.object_key); directory listings (`<md5>.dir`) are
 read from the DVC cache, else from the remote. The `seedctl prune` command is cli/prune.py.
+
+The bucket catalog (catalog.py) stays consistent: index.json stops listing the pruned
+versions (compare-and-swap) before their entries (<prefix>/<version>/...) and objects go;
+a version only index.json lists (no tag here) is kept and the objects its files.json names
+protected; the index's latest is never pruned.
 """
 
 from __future__ import annotations
@@ -187,6 +192,12 @@ class Plan:
     still_needed: int = 0  # objects of pruned versions that something protected still needs
     resumed: int = 0  # objects carried over from an interrupted `prune --yes`
     hand_tags: list[str] = field(default_factory=list)  # other tags on snapshot commits (protected)
+    # The bucket catalog (catalog.py): versions index.json lists that no tag here names (kept,
+    # their objects protected), and the catalog entries that go with the pruned versions.
+    catalog_only: list[str] = field(default_factory=list)
+    catalog_pruned: list[str] = field(default_factory=list)  # version names (manifest "version")
+    catalog_resumed: list[str] = field(default_factory=list)  # entries left by an interrupted prune
+    has_index: bool = False
 
     @property
     def present(self) -> list[Doomed]:
@@ -205,9 +216,24 @@ def make_plan(
         versions, [*((p, "params.yaml backup.pinned") for p in params.backup.pinned), *((p, "--pin") for p in pins)]
     )
     kept, pinned_versions, pruned = choose(versions, keep, pinned)
+    from seedctl.store import catalog
+
+    index, _ = catalog.read_index(client, settings)
+    names = {v.tag: str(v.manifest(root)["version"]) for v in versions}
+    latest = (index or {}).get("latest")
+    for v in [v for v in pruned if names[v.tag] == latest]:  # latest/manifest.json names it: never pruned
+        pruned.remove(v)
+        pinned_versions.append(v)
+        pinned[v.tag] = "the bucket's latest"
     plan = Plan(kept, pinned, pinned_versions, pruned)
     plan.hand_tags = other_snapshot_tags(root)
     listings = Listings(root, settings, client)
+    listed = catalog.listed(index)
+    plan.has_index = index is not None
+    plan.catalog_pruned = sorted({names[v.tag] for v in pruned})
+    plan.catalog_only = [name for name in listed if name not in names.values()]
+    kept_names = {names[v.tag] for v in [*kept, *pinned_versions]}
+    plan.catalog_resumed = sorted(set(read_journal_catalog(root)) - set(listed) - kept_names - set(plan.catalog_pruned))
 
     protected: set[str] = set()
     for v in [*kept, *pinned_versions]:
@@ -224,6 +250,8 @@ def make_plan(
                 protected=True,
             ).keys()
     protected |= _work_tree_objects(root, listings)
+    for name in plan.catalog_only:  # pushed from another clone: this one cannot judge it
+        protected |= catalog_objects(client, settings, listed[name])
 
     doomed: dict[str, str] = {}
     for v in pruned:
@@ -302,12 +330,44 @@ def read_journal(root: Path) -> dict[str, str]:
     return {m: str(d) for m, d in data.get("objects", {}).items() if s3.MD5.fullmatch(m)}
 
 
-def write_journal(root: Path, objects: dict[str, str]) -> None:
+def read_journal_catalog(root: Path) -> list[str]:
+    """The catalog entries (version names) an interrupted `prune --yes` was deleting."""
+    try:
+        data = json.loads((root / JOURNAL).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [str(v) for v in data.get("catalog", []) if isinstance(v, str)]
+
+
+def write_journal(root: Path, objects: dict[str, str], catalog: Sequence[str] = ()) -> None:
     path = root / JOURNAL
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"objects": objects}, indent=1, sort_keys=True), encoding="utf-8")
+    document = {"objects": objects, "catalog": sorted(catalog)}
+    tmp.write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
     tmp.replace(path)
+
+
+def catalog_objects(client: Any, settings: RemoteSettings, line: dict[str, Any]) -> set[str]:
+    """md5s of the objects a version's catalog entry names (its files.json, checked against
+    index.json's sha256 for it). Fail closed: unreadable, nothing can be deleted safely."""
+    from seedctl.store import catalog
+
+    version = str(line["version"])
+    bucket_key = catalog.entry_key(settings.prefix, version, catalog.FILES_FILE)
+    found = catalog.get(client, settings, bucket_key)
+    try:
+        if found is None or catalog.sha256(found[0]) != line["sha256"][catalog.FILES_FILE]:
+            raise ValueError
+        files = json.loads(found[0])["files"]
+        md5s = {str(f["md5"]) for f in files.values()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise IntegrityError(
+            f"cannot tell which objects version {version} needs: index.json lists it, and "
+            f"s3://{settings.bucket}/{bucket_key} is missing or does not match index.json",
+            "nothing was deleted; run `seedctl catalog` in a clone that has the git history",
+        ) from None
+    return {m for m in md5s if s3.MD5.fullmatch(m)}
 
 
 # --- doing it --------------------------------------------------------------------------------
@@ -348,13 +408,33 @@ def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: 
         # and the next `prune --yes` deletes them, after checking them again against
         # everything it protects then. Kept and pinned versions are safe in every order:
         # their objects are never in the plan.
-        write_journal(root, {o.md5: o.what for o in plan.objects})
+        # The catalog first of all: index.json stops listing the pruned versions (compare-and-
+        # swap) before their entries, tags or objects go, so that it never names anything gone.
+        entries = [*plan.catalog_pruned, *plan.catalog_resumed]
+        write_journal(root, {o.md5: o.what for o in plan.objects}, entries)
+        if plan.has_index and plan.catalog_pruned:
+            from seedctl.store import catalog
+
+            index, _ = catalog.update_index(
+                client, settings, lambda index: catalog.merged(index, remove=plan.catalog_pruned)
+            )
+            catalog.write_latest(client, settings, index)
         if plan.pruned:
             git(root, "tag", "-d", *[v.tag for v in plan.pruned])
+        delete_keys(client, settings, catalog_keys(settings, entries))
         delete_keys(client, settings, [o.key for o in plan.present])
         freed_local = drop_from_local_cache(root, [o.md5 for o in plan.objects]) if local_cache else 0
         (root / JOURNAL).unlink(missing_ok=True)
     return PruneResult(plan, done=True, local_cache_bytes=freed_local)
+
+
+def catalog_keys(settings: RemoteSettings, versions: Iterable[str]) -> list[str]:
+    """The keys of these versions' catalog entries (manifest.json first: an entry without it
+    is, to a reader, incomplete whatever remains of it)."""
+    from seedctl.store import catalog
+
+    order = (catalog.MANIFEST_FILE, *[n for n in catalog.ENTRY_FILES if n != catalog.MANIFEST_FILE])
+    return [catalog.entry_key(settings.prefix, v, name) for v in versions for name in order]
 
 
 def drop_from_local_cache(root: Path, md5s: Iterable[str]) -> int:

@@ -37,8 +37,14 @@ class PushResult:
     checked: int | None = None
     # Of those pushed: objects the remote held with another size or md5, now replaced.
     replaced: int = 0
+    # The bucket catalog's line (catalog.Published), written once the data is verified there.
+    catalog: str | None = None
 
     def __str__(self) -> str:
+        line = self._data_line()
+        return f"{line}\n{self.catalog}" if self.catalog else line
+
+    def _data_line(self) -> str:
         if self.replaced:
             return (
                 f"snapshot {self.version}: {self.files_pushed} file(s) pushed to {self.url}; "
@@ -137,7 +143,9 @@ def require_in_remote(project_root: Path, params: Params) -> None:
 _ONE_PUT = 5 * 2**30
 
 
-def push(project_root: Path, params: Params, *, connection: Connection | None = None) -> PushResult:
+def push(
+    project_root: Path, params: Params, *, connection: Connection | None = None, params_file: Path | None = None
+) -> PushResult:
     """Upload the checked-out, validated snapshot's data to the remote, in DVC's layout.
 
     When seedctl knows exactly which objects a plain `dvc push` would upload (objects.py) and
@@ -150,6 +158,10 @@ def push(project_root: Path, params: Params, *, connection: Connection | None = 
     directory's listing (.dir) is in the remote, so that a file deleted or damaged there is
     never uploaded again (treeverse/dvc#11011; no option to skip that shortcut,
     treeverse/dvc#7532), each object is checked, and the listings go up last.
+
+    Then the bucket catalog (catalog.py): the snapshot's entry, index.json and
+    latest/manifest.json, once every object the entry names is verified in the bucket.
+    params_file: the params.yaml the snapshot was taken with (default: the project's).
     """
     version = require_validated(project_root / "seeds")
     if connection is None:
@@ -161,11 +173,13 @@ def push(project_root: Path, params: Params, *, connection: Connection | None = 
     bad = absent(client, settings, objects) if objects is not None else None
     if objects is None or bad is None or any(objects[k].size > _ONE_PUT for k in bad):
         count = dvc.push(project_root, settings)  # DVC uploads a large object in parts
-        return PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url, files_pushed=count)
+        result = PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url, files_pushed=count)
+        return _catalogued(result, project_root, params_file, client, settings)
     if not bad:
-        return PushResult(
+        result = PushResult(
             version=version, url=settings.url, endpoint_url=settings.endpoint_url, files_pushed=0, checked=len(objects)
         )
+        return _catalogued(result, project_root, params_file, client, settings)
     # Uploads get prune's patience (60 s, 3 attempts), not the 5 s of the quick checks.
     _upload(s3.client(settings, timeout_s=60, attempts=3), settings, {k: objects[k] for k in bad})
     still = absent(client, settings, {k: objects[k] for k in bad})
@@ -177,13 +191,29 @@ def push(project_root: Path, params: Params, *, connection: Connection | None = 
             "check the bucket (permissions, quota), then `seedctl push` again",
         )
     damaged = sum(1 for why in bad.values() if why != NOT_IN_REMOTE)
-    return PushResult(
+    result = PushResult(
         version=version,
         url=settings.url,
         endpoint_url=settings.endpoint_url,
         files_pushed=len(bad),
         replaced=damaged,
     )
+    return _catalogued(result, project_root, params_file, client, settings)
+
+
+def _catalogued(
+    result: PushResult, project_root: Path, params_file: Path | None, client: Any, settings: RemoteSettings
+) -> PushResult:
+    """The pushed snapshot's catalog entry, index and latest (catalog.publish_checkout)."""
+    from dataclasses import replace
+
+    from seedctl.store.catalog import publish_checkout
+    from seedctl.store.versions import tag_holding
+
+    seeds = project_root / "seeds"
+    tag = tag_holding(project_root, seeds / "manifest.json")
+    published = publish_checkout(project_root, params_file or project_root / "params.yaml", client, settings, tag)
+    return replace(result, catalog=str(published))
 
 
 def _upload(client: Any, settings: RemoteSettings, objects: Mapping[str, RemoteObject]) -> None:

@@ -3,12 +3,16 @@
 The runbook starts where an operator starts: a git clone on a new server, `make setup`
 (a real virtualenv from the lock files), `make restore`. Between blocks the test sets up
 only what the prose describes (for example, a failed Sunday validation before section 3).
+Section 9 (the git server is gone) runs in its own test, where it is printed to run: an empty
+directory of a machine with seedctl and MINIO_* only, `tests/bin/mc` standing in for `mc`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -16,11 +20,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from seedctl_dev.testing import run_sql
-from tests.helpers import REPO
+from seedctl_dev.devs3 import S3Server
+from seedctl_dev.testing import BIN, project_env, run_sql
+from tests.helpers import REPO, sample_contents
 
 if TYPE_CHECKING:
-    from seedctl_dev.devs3 import S3Server
     from seedctl_dev.devserver import TempPostgres
     from tests.helpers import Project
 
@@ -49,6 +53,7 @@ def test_runbook_has_blocks_for_every_section() -> None:
         "6. Scheduling",
         "7. Recovering from a corrupt or missing remote object",
         "8. Restoring part of a snapshot",
+        "9. The git server is gone, here is the bucket",
     } <= sections
 
 
@@ -110,6 +115,8 @@ def test_every_runbook_command_works(
             )
 
     for section, block in runbook_blocks():
+        if section.startswith("9."):  # no git, no checkout: test_the_bucket_alone_lists_reads_and_restores
+            continue
         before(section, block)
         cwd = server_dir if section.startswith("1.") and "git clone" in block else clone
         result = subprocess.run(
@@ -138,6 +145,59 @@ def test_every_runbook_command_works(
     key = damaged["remote"]
     body = s3_server.client().get_object(Bucket=s3_env["MINIO_BUCKET"], Key=key)["Body"].read()
     assert hashlib.md5(body).hexdigest() == "".join(str(key).split("/")[-2:])  # noqa: S324 - repaired by push
+
+
+def test_the_bucket_alone_lists_reads_and_restores(
+    sample_project: Project, pg_server: TempPostgres, tmp_path: Path
+) -> None:
+    """Section 9 as printed, in an empty directory of a machine with seedctl and MINIO_* only:
+    PATH is tests/bin (the `mc` stand-in) and the virtualenv's bin (no git), HOME is empty,
+    the project (git history, DVC cache) is deleted, the bucket is `seeds` as printed."""
+    server = S3Server(tmp_path)
+    server.start()
+    try:
+        server.create_bucket("seeds")
+        minio = {
+            "MINIO_ENDPOINT": server.endpoint,
+            "MINIO_ACCESS_KEY": server.access_key,
+            "MINIO_SECRET_KEY": server.secret_key,
+            "MINIO_BUCKET": "seeds",
+        }
+        taken = sample_project.seedctl("snapshot", env=minio)
+        assert taken.returncode == 0, taken.stderr
+        manifest = json.loads((sample_project.seeds / "manifest.json").read_text())
+        expected = sample_contents(sample_project.database_url)
+        shutil.rmtree(sample_project.root)
+        machine, home = tmp_path / "machine", tmp_path / "home"
+        machine.mkdir()
+        home.mkdir()
+        target = pg_server.create_database(f"dr_{uuid.uuid4().hex[:8]}")
+        env = {**project_env(target), **minio, "HOME": str(home), "PATH": f"{REPO / 'tests' / 'bin'}:{BIN}"}
+        assert shutil.which("git", path=env["PATH"]) is None
+        [(_, block)] = [(s, b) for s, b in runbook_blocks() if s.startswith("9.")]
+        result = subprocess.run(
+            ["/bin/bash", "-euo", "pipefail", "-c", block],
+            cwd=machine,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, f"{block}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        listed = result.stdout
+        assert "Added `minio` successfully." in listed
+        for entry in ("index.json", "latest/", "files/", f"{manifest['version']}/"):
+            assert re.search(rf"^\[.* UTC\] +\S+ .*{re.escape(entry)}$", listed, re.M), entry
+        assert json.dumps(manifest["version"]) in listed and '"tables"' in listed  # the latest manifest
+        assert f"latest: {manifest['version']}" in listed
+        bars = len(expected["usdcop_m5_ohlcv"])
+        assert re.search(rf"│ +{bars} +│", listed), "the query's count (the tables print 1,860, the query 1860)"
+        assert "restore plan (dry run, nothing changed)" in listed and "post-restore hook: not run" in listed
+        assert sample_contents(target) == expected
+        assert list(machine.iterdir()) == []  # nothing left behind, no .git
+    finally:
+        server.stop()
 
 
 def damage_local(clone: Path, rel: str) -> tuple[Path, bytes]:

@@ -109,7 +109,9 @@ def test_round_trip_credentials_only_in_config_local(
     via_seedctl = remote_cmd(project, "push", env=s3_env)
     assert via_seedctl.returncode == 0, via_seedctl.stderr
     assert "already up to date" in via_seedctl.stdout
-    assert s3_server.keys(s3_env["MINIO_BUCKET"], "seedctl/") == keys
+    # No data object written; seedctl's push adds the bucket catalog beside them (test_catalog.py).
+    assert s3_server.keys(s3_env["MINIO_BUCKET"], "seedctl/files/md5/") == keys
+    assert "seedctl/index.json" in s3_server.keys(s3_env["MINIO_BUCKET"], "seedctl/")
 
     assert_no_secrets(project.git("diff") + project.git("status", "--porcelain"), *secrets)
     project.commit_all("snapshot + remote")

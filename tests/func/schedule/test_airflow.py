@@ -186,7 +186,10 @@ def test_dags_test_end_to_end(
     assert project.git("log", "-1", "--format=%s").startswith("seeds: snapshot ")
     assert project.git("rev-list", "--count", f"{head}..HEAD").strip() == "1"
     keys = s3_server.keys(s3_env["MINIO_BUCKET"], "seedctl/")
-    assert keys and all(k.startswith("seedctl/files/md5/") for k in keys)
+    # DVC's objects, and the bucket catalog beside them: index.json, latest/, <version>/...
+    catalog = {k for k in keys if k.split("/")[1][:1].isdigit() or k.split("/")[1] in ("index.json", "latest")}
+    assert "seedctl/index.json" in catalog and "seedctl/latest/manifest.json" in catalog
+    assert all(k.startswith("seedctl/files/md5/") for k in set(keys) - catalog)
     status = project.run("dvc", "status", "-c")
     assert status.returncode == 0 and "in sync" in status.stdout, status.stdout + status.stderr
 

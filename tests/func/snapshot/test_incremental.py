@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 
 def objects(s3_server: S3Server, bucket: str) -> dict[str, int]:
-    pages = s3_server.client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    """DVC's objects in the bucket (the catalog beside them is not data: test_catalog.py)."""
+    pages = s3_server.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="seedctl/files/md5/")
     return {o["Key"]: o["Size"] for page in pages for o in page.get("Contents", [])}
 
 
