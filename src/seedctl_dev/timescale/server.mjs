@@ -5,8 +5,9 @@
 //
 // PGlite is ONE PostgreSQL backend: a second connection waits in a queue until the first
 // closes, and whatever a connection leaves behind would be the next connection's. So when a
-// client goes away, its open transaction is rolled back here, as a real server does when a
-// backend exits. Its SET values are NOT reset: in this build RESET ALL and DISCARD ALL after a
+// client goes away, its open transaction is rolled back and its prepared statements and
+// cursors are dropped here, as a real server does when a backend exits (psycopg names its
+// prepared statements _pg3_0, _pg3_1, ... in every connection). Its SET values are NOT reset: in this build RESET ALL and DISCARD ALL after a
 // multi-statement query lose that query's committed work.
 //
 // Usage: node server.mjs [--no-extension]
@@ -32,7 +33,7 @@ function query(text) {
 const detach = PGLiteSocketHandler.prototype.detach;
 PGLiteSocketHandler.prototype.detach = function (close) {
   if (this.socket) {
-    for (const text of ["ROLLBACK", QUIET]) {
+    for (const text of ["ROLLBACK", "DEALLOCATE ALL", "CLOSE ALL", QUIET]) {
       try {
         this.db.execProtocolRawSync(query(text));
       } catch {
@@ -41,6 +42,76 @@ PGLiteSocketHandler.prototype.detach = function (close) {
     }
   }
   return detach.call(this, close);
+};
+
+// This PGlite build crashes (a WASM trap) on COPY ... FROM STDIN over the socket, the way
+// every client loads rows. So the COPY's data is taken here, as a server takes it
+// (CopyInResponse, CopyData until CopyDone), written to a file in PGlite's own file system,
+// and the same COPY statement then runs FROM that file: PostgreSQL's and TimescaleDB's COPY
+// (rows routed into chunks) all the same, only the bytes arrive another way. Only a Query
+// message that is a whole `COPY ... FROM STDIN` is taken; everything else passes untouched.
+const COPY_FILE = "/tmp/seedctl-copy-from-stdin";
+const COPY_FROM_STDIN = /^(\s*COPY\s[\s\S]*?\sFROM)\s+STDIN\b([\s\S]*?)\s*;?\s*$/i;
+
+function copyFromStdin(data) {
+  if (data.length < 6 || data[0] !== 0x51 || data.readInt32BE(1) !== data.length - 1) return null;
+  const text = data.subarray(5, data.length - 1).toString("utf8");
+  const match = COPY_FROM_STDIN.exec(text);
+  if (!match) return null;
+  const binary = /\bFORMAT\s*\(?\s*binary\b|\bBINARY\b/i.test(match[2]);
+  return { statement: `${match[1]} '${COPY_FILE}'${match[2]}`, binary };
+}
+
+function copyInResponse(binary) {
+  const message = Buffer.alloc(8); // 'G', int32 length, int8 format, int16 column count (0)
+  message.write("G", 0);
+  message.writeInt32BE(7, 1);
+  message.writeInt8(binary ? 1 : 0, 5);
+  message.writeInt16BE(0, 6);
+  return message;
+}
+
+const handleData = PGLiteSocketHandler.prototype.handleData;
+PGLiteSocketHandler.prototype.handleData = async function (data) {
+  data = Buffer.from(data);
+  if (!this.copyIn) {
+    const copy = copyFromStdin(data);
+    if (!copy) return handleData.call(this, data);
+    this.copyIn = { ...copy, parts: [], pending: Buffer.alloc(0) };
+    this.socket.write(copyInResponse(copy.binary));
+    return 8;
+  }
+  const state = this.copyIn;
+  state.pending = Buffer.concat([state.pending, data]);
+  while (state.pending.length >= 5) {
+    const type = state.pending[0];
+    const end = 1 + state.pending.readInt32BE(1);
+    if (state.pending.length < end) break;
+    const body = Buffer.from(state.pending.subarray(5, end));
+    state.pending = state.pending.subarray(end);
+    if (type === 0x64) {
+      state.parts.push(body); // 'd' CopyData
+    } else if (type === 0x63 || type === 0x66) {
+      // 'c' CopyDone: run the COPY from the file; 'f' CopyFail: fail the statement
+      this.copyIn = null;
+      const fs = this.db.mod.FS;
+      let reply;
+      if (type === 0x63) {
+        fs.writeFile(COPY_FILE, Buffer.concat(state.parts));
+        try {
+          reply = this.db.execProtocolRawSync(query(state.statement));
+        } finally {
+          fs.unlink(COPY_FILE);
+        }
+      } else {
+        reply = this.db.execProtocolRawSync(query("DO $$BEGIN RAISE EXCEPTION 'COPY from stdin failed'; END$$"));
+      }
+      this.socket.write(reply);
+      if (state.pending.length) return this.handleData(state.pending);
+      return reply.length;
+    } // 'H' Flush and 'S' Sync mean nothing during COPY FROM STDIN
+  }
+  return 0;
 };
 
 const withExtension = !process.argv.includes("--no-extension");
