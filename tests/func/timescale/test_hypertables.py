@@ -3,7 +3,7 @@ through the real CLI, over one connection at a time (backup.single_connection: P
 one session).
 
 The source: `ohlcv`, a hypertable with monthly chunks (`1 month`, which TimescaleDB keeps as
-30 days), compression with segmentby, some chunks compressed and some not, a compression and
+30 days) and 2 space partitions on symbol, compression with segmentby, some chunks compressed and some not, a compression and
 a retention policy, and a continuous aggregate over it; `ohlcv_plain`, the same rows in a
 plain table of the same database.
 """
@@ -41,6 +41,7 @@ ORDER = "time, symbol"
 def _source(url: str) -> None:
     run_sql(url, TABLE.format(name="ohlcv"))
     run_sql(url, "SELECT create_hypertable('ohlcv', 'time', chunk_time_interval => interval '1 month')")
+    run_sql(url, "SELECT add_dimension('ohlcv', 'symbol', number_partitions => 2)")
     run_sql(url, f"INSERT INTO ohlcv {ROWS}")
     run_sql(url, TABLE.format(name="ohlcv_plain"))
     run_sql(url, f"INSERT INTO ohlcv_plain {ROWS}")
@@ -162,13 +163,15 @@ def test_snapshot_records_the_hypertable_and_the_timescaledb_version(snapshotted
     url = project.database_url
     schema = json.loads((project.seeds / "schema.json").read_text())
     [(interval,)] = run_sql(
-        url, "SELECT time_interval::text FROM timescaledb_information.dimensions WHERE hypertable_name = 'ohlcv'"
+        url,
+        "SELECT time_interval::text FROM timescaledb_information.dimensions "
+        "WHERE hypertable_name = 'ohlcv' AND dimension_type = 'Time'",
     )
     assert interval == "30 days"  # TimescaleDB keeps `1 month` as 30 days
     assert schema["tables"]["ohlcv"]["schema"]["hypertable"] == {
         "time_column": "time",
         "chunk_interval": "30 days",
-        "space": [],
+        "space": [{"column": "symbol", "partitions": "2"}],
         "compression": {
             "segmentby": ["symbol"],
             "orderby": [{"column": "time", "asc": "false", "nulls_first": "true"}],
@@ -259,6 +262,7 @@ def test_restore_onto_plain_postgresql_makes_a_plain_table_and_names_what_was_no
         assert line.startswith("ohlcv: TimescaleDB is not installed on this server: restored as a plain table"), line
         for applied in (
             "time dimension time with chunk interval 30 days",
+            "space partitions on symbol (2)",
             "compression (segmentby symbol, orderby time DESC)",
             "compression policy after 60 days",
             "retention policy after 10 years",
