@@ -326,3 +326,15 @@ def test_replace_and_time_range_restores_into_the_existing_hypertable(snapshotte
     queried = project.seedctl("query", "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM ohlcv", "--csv", "-")
     assert queried.returncode == 0, queried.stderr
     assert f"{EXPECTED_ROWS},{EXPECTED_ROWS}" in queried.stdout
+
+
+def test_dvc_repro_runs_each_stage_in_its_own_process_over_the_one_session(tmp_path: Path, tsdb: str) -> None:
+    """`dvc repro`, a process per stage (only the export connects), against the one-session
+    server: the whole pipeline runs and validates over that one connection."""
+    _source(tsdb)
+    project = _project(tmp_path, tsdb)
+    repro = project.run("dvc", "repro")
+    assert repro.returncode == 0, repro.stdout + repro.stderr
+    schema = json.loads((project.seeds / "schema.json").read_text())
+    assert schema["tables"]["ohlcv"]["rows"] == EXPECTED_ROWS
+    assert (project.seeds / "LATEST_VERSION").exists()
