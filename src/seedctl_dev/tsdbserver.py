@@ -11,8 +11,11 @@ Its limits, which the tests using it must respect:
   single-connection mode, `backup.connections: 1`, exists for it).
 - One database: every connection gets the same one, whatever dbname it asks for.
 - No TLS: clients must say `sslmode=disable` (libpq's default `prefer` is refused).
-- When a client goes away, server.mjs rolls back its open transaction; its SET values stay
-  for the next connection (seedctl sets its own on every connection).
+- PGlite does not end a departed client's session: server.mjs rolls back its open
+  transaction, drops its prepared statements and cursors and resets its settings, so the
+  next connection starts as on a real server.
+- COPY ... FROM STDIN over the socket traps this PGlite build: server.mjs takes the data
+  and runs the same COPY from a file inside PGlite.
 """
 
 from __future__ import annotations

@@ -5,10 +5,12 @@
 //
 // PGlite is ONE PostgreSQL backend: a second connection waits in a queue until the first
 // closes, and whatever a connection leaves behind would be the next connection's. So when a
-// client goes away, its open transaction is rolled back and its prepared statements and
-// cursors are dropped here, as a real server does when a backend exits (psycopg names its
-// prepared statements _pg3_0, _pg3_1, ... in every connection). Its SET values are NOT reset: in this build RESET ALL and DISCARD ALL after a
-// multi-statement query lose that query's committed work.
+// client goes away, its open transaction is rolled back, its prepared statements and
+// cursors dropped (psycopg names them _pg3_0, _pg3_1, ... in every connection) and its
+// settings reset to the ones this session started with, as a new backend of a real server
+// would start (pg_dump, for one, sets search_path and restrict_nonsystem_relation_kind).
+// RESET ALL alone would leave search_path at PGlite's command-line value (pg_catalog), not
+// the one its session starts with (public): the start values are set again after it.
 //
 // Usage: node server.mjs [--no-extension]
 //   --no-extension  TimescaleDB is available (its library loaded) but not created: a fresh
@@ -30,10 +32,12 @@ function query(text) {
   return new Uint8Array(message);
 }
 
+let startSettings = []; // SET statements that give a fresh connection the session's start state
+
 const detach = PGLiteSocketHandler.prototype.detach;
 PGLiteSocketHandler.prototype.detach = function (close) {
   if (this.socket) {
-    for (const text of ["ROLLBACK", "DEALLOCATE ALL", "CLOSE ALL", QUIET]) {
+    for (const text of ["ROLLBACK", "DEALLOCATE ALL", "CLOSE ALL", "RESET ALL", ...startSettings]) {
       try {
         this.db.execProtocolRawSync(query(text));
       } catch {
@@ -120,6 +124,8 @@ await db.exec(QUIET);
 if (withExtension) {
   await db.exec("CREATE EXTENSION IF NOT EXISTS timescaledb");
 }
+const started = await db.query("SELECT format('SELECT pg_catalog.set_config(%L, %L, false)', name, setting) AS sql FROM pg_settings WHERE source = 'session'");
+startSettings = started.rows.map((row) => row.sql);
 // A queued connection waits for the one before it to close (seedctl's stages run one
 // after another, each closing its connection): never give up on it while it waits.
 const server = new PGLiteSocketServer({ db, port: 0, host: "127.0.0.1", connectionQueueTimeout: 2 ** 31 - 1 });
