@@ -256,7 +256,11 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
         if table.hypertable and timescale:
             make_hypertable(conn, table)
         elif table.hypertable:
-            not_carried = "; " + ", ".join(table.hypertable.not_carried) if table.hypertable.not_carried else ""
+            not_carried = (
+                "; not carried by the snapshot either: " + ", ".join(table.hypertable.not_carried)
+                if table.hypertable.not_carried
+                else ""
+            )
             result.notes.append(
                 "TimescaleDB is not installed on this server: restored as a plain table, hypertable settings "
                 f"not applied ({table.hypertable.describe()}{not_carried})"
