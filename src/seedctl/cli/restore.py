@@ -188,7 +188,7 @@ def restore(
         for r in results:
             for note in r.data.notes + r.notes:
                 level = "yellow" if r.data.origin in ("fallback", "empty") else "dim"
-                out.print(f"[{level}]{r.data.source}: {note}[/{level}]")
+                out.print(f"[{level}]{r.data.source}: {note}[/{level}]", soft_wrap=True)  # one line each
         if report.hook:
             h = report.hook
             status = "timed out" if h.exit_code == -1 else f"exited {h.exit_code}"

@@ -320,19 +320,72 @@ def _partition_by(key: str, table: TableSchema) -> sql.Composable:
     return sql.SQL(" PARTITION BY {}").format(sql.SQL(_checked(_PARTITION_KEY_SHAPE, key, "partition key", table)))
 
 
+def _interval(value: str) -> sql.Composable:
+    """A recorded TimescaleDB interval as SQL: an integer (integer time) or an interval."""
+    if value.lstrip("-").isdigit():
+        return sql.Literal(int(value))
+    return sql.SQL("{}::interval").format(sql.Literal(value))
+
+
 def make_hypertable(conn: psycopg.Connection, table: TableSchema) -> None:
-    """Turn the (still empty) table into a TimescaleDB hypertable as in the snapshot."""
-    assert table.hypertable is not None
-    interval = table.hypertable.chunk_interval
-    chunk = (
-        sql.SQL("{}::interval").format(sql.Literal(interval)) if not interval.isdigit() else sql.Literal(int(interval))
-    )
+    """Turn the (still empty) table into a TimescaleDB hypertable as in the snapshot: its
+    time dimension and chunk interval, then its space partitions. No default indexes: the
+    snapshot's indexes (TimescaleDB's default one among them) are built after the rows."""
+    hyper = table.hypertable
+    assert hyper is not None
+    target = sql.Literal(table.identifier().as_string(conn))
     with conn.cursor() as cur:
         cur.execute(
-            sql.SQL("SELECT create_hypertable({t}, {c}, chunk_time_interval => {i})").format(
-                t=sql.Literal(table.identifier().as_string(conn)), c=sql.Literal(table.hypertable.time_column), i=chunk
-            )
+            sql.SQL(
+                "SELECT create_hypertable({t}, {c}, chunk_time_interval => {i}, create_default_indexes => false)"
+            ).format(t=target, c=sql.Literal(hyper.time_column), i=_interval(hyper.chunk_interval))
         )
+        for dim in hyper.space:
+            cur.execute(
+                sql.SQL("SELECT add_dimension({t}, {c}, number_partitions => {n})").format(
+                    t=target, c=sql.Literal(dim["column"]), n=sql.Literal(int(dim["partitions"]))
+                )
+            )
+
+
+def apply_hypertable_settings(conn: psycopg.Connection, table: TableSchema) -> list[str]:
+    """Compression settings and the compression / retention policies, once the rows, keys
+    and indexes are in (TimescaleDB refuses new constraints on a compressed hypertable).
+    Chunks are not compressed here: the compression policy does that when it runs."""
+    hyper = table.hypertable
+    assert hyper is not None
+    notes = []
+    target = sql.Literal(table.identifier().as_string(conn))
+    with conn.cursor() as cur:
+        if hyper.compression is not None:
+            options: list[sql.Composable] = [sql.SQL("timescaledb.compress")]
+            segmentby = ", ".join(sql.Identifier(c).as_string(conn) for c in hyper.compression["segmentby"])
+            orderby = ", ".join(
+                f"{sql.Identifier(o['column']).as_string(conn)} {'ASC' if o['asc'] == 'true' else 'DESC'} "
+                f"NULLS {'FIRST' if o['nulls_first'] == 'true' else 'LAST'}"
+                for o in hyper.compression["orderby"]
+            )
+            if segmentby:
+                options.append(sql.SQL("timescaledb.compress_segmentby = {}").format(sql.Literal(segmentby)))
+            if orderby:
+                options.append(sql.SQL("timescaledb.compress_orderby = {}").format(sql.Literal(orderby)))
+            cur.execute(sql.SQL("ALTER TABLE {} SET ({})").format(table.identifier(), sql.SQL(", ").join(options)))
+            notes.append("compression settings re-applied (chunks are compressed when the compression policy runs)")
+        if "compress_after" in hyper.policies:
+            cur.execute(
+                sql.SQL("SELECT add_compression_policy({}, {})").format(
+                    target, _interval(hyper.policies["compress_after"])
+                )
+            )
+            notes.append(f"compression policy re-applied (after {hyper.policies['compress_after']})")
+        if "drop_after" in hyper.policies:
+            cur.execute(
+                sql.SQL("SELECT add_retention_policy({}, {})").format(target, _interval(hyper.policies["drop_after"]))
+            )
+            notes.append(f"retention policy re-applied (drops chunks older than {hyper.policies['drop_after']})")
+    if hyper.not_carried:
+        notes.append(f"not carried (recreate by hand): {', '.join(hyper.not_carried)}")
+    return notes
 
 
 def add_keys_and_indexes(conn: psycopg.Connection, table: TableSchema) -> None:

@@ -39,6 +39,7 @@ from seedctl.pg.copybinary import HEADER, TRAILER, binary_layout, encode_batch
 from seedctl.pg.ddl import (
     add_foreign_key,
     add_keys_and_indexes,
+    apply_hypertable_settings,
     as_snapshot_types,
     bump_sequences,
     create_extension,
@@ -129,10 +130,10 @@ def load_tables(
             with conn.transaction():
                 with conn.cursor() as cur:
                     cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
-                timescale = db.extension_version(conn, "timescaledb") is not None
                 _lock_existing(conn, tables)
                 results = plan(conn, tables, mode, named=named)
                 _prepare(conn, results, dry_run=False)
+                timescale = _timescale(conn, results)
                 _truncate(conn, results)
                 for result in load_order(conn, results):
                     _apply_in_encoding(conn, result, timescale, batch_rows)
@@ -148,6 +149,30 @@ def load_tables(
                 "nothing was changed; fix the cause and run the restore again",
             ) from None
     return results
+
+
+def _timescale(conn: psycopg.Connection, results: list[TableResult]) -> bool:
+    """Is TimescaleDB there for the hypertables this restore creates? Created first where
+    the server has it but this database does not yet (a fresh database)."""
+    if db.extension_version(conn, "timescaledb") is not None:
+        return True
+    hyper = [r for r in results if r.action in ("create", "create-empty") and r.data.table.hypertable]
+    if not hyper:
+        return False
+    available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    if available is None:
+        return False
+    try:
+        with conn.transaction():  # a savepoint, to report this one failure precisely
+            create_extension(conn, "timescaledb")
+    except psycopg.Error as exc:
+        raise RestoreRefused(
+            f"cannot create extension timescaledb that the snapshot's hypertables need: {db.first_line(exc)}",
+            f"nothing was changed; run as a superuser in the target database: {create_extension_sql('timescaledb')} "
+            "then restore again",
+        ) from None
+    hyper[0].notes.append("created extension timescaledb (this server has it; the snapshot's hypertables need it)")
+    return True
 
 
 def _count_planned(conn: psycopg.Connection, result: TableResult) -> None:
@@ -231,7 +256,15 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
         if table.hypertable and timescale:
             make_hypertable(conn, table)
         elif table.hypertable:
-            result.notes.append("was a hypertable; TimescaleDB is not installed here, restored as a plain table")
+            not_carried = (
+                "; not carried by the snapshot either: " + ", ".join(table.hypertable.not_carried)
+                if table.hypertable.not_carried
+                else ""
+            )
+            result.notes.append(
+                "TimescaleDB is not installed on this server: restored as a plain table, hypertable settings "
+                f"not applied ({table.hypertable.describe()}{not_carried})"
+            )
     if fired := _insert_triggers(conn, table):  # as pg_restore without --disable-triggers: they fire
         result.notes.append(f"trigger(s) {', '.join(fired)} fired for every restored row")
     if data.ranged:
@@ -253,6 +286,8 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
         if result.action in ("create", "create-empty"):
             add_keys_and_indexes(conn, table)
         _verify(conn, result, table.identifier())
+    if result.action in ("create", "create-empty") and table.hypertable and timescale:
+        result.notes += apply_hypertable_settings(conn, table)
     bump_sequences(conn, table)
     result.seconds = time.perf_counter() - started
 

@@ -118,7 +118,7 @@ def _export_all(conn: psycopg.Connection, params: Params, data_dir: Path) -> Exp
     data_dir.mkdir(parents=True)
     try:
         try:
-            return _export_in_one_transaction(conn, params, data_dir, alongside=True)
+            return _export_in_one_transaction(conn, params, data_dir, alongside=not params.backup.single_connection)
         except _NoSnapshotExport:  # e.g. a server that cannot export snapshots: checksums in line
             return _export_in_one_transaction(conn, params, data_dir, alongside=False)
     except _LockNotGranted as waited:  # the transaction is rolled back: ask who holds the lock
@@ -227,8 +227,9 @@ def _checksums_alongside(
     """Content checksums of every table, computed on a second connection that shares the
     export's snapshot (pg_export_snapshot), while the first one streams the rows: the two
     server processes use both cores instead of scanning every table twice in a row. Without
-    an exported snapshot, or when the second connection cannot lock the tables at once, on
-    the export's own connection first."""
+    an exported snapshot (backup.single_connection, or a server that cannot export one), or
+    when the second connection cannot lock the tables at once, on the export's own
+    connection first, in its transaction: the same snapshot, so the same checksums."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         other = _locked_at(snapshot_id, schemas) if snapshot_id is not None else None
         if other is None:
@@ -245,7 +246,15 @@ def _locked_at(snapshot_id: str, schemas: dict[str, TableSchema]) -> psycopg.Con
     None. NOWAIT, as pg_dump's parallel workers: once a TRUNCATE waits for the export's own
     locks, a new lock request queues behind it, and waiting here would wait forever (the
     export waits for these checksums)."""
-    other = db.connect()
+    try:
+        other = db.connect()
+    except DatabaseError as exc:  # e.g. a server that serves one session at a time (PGlite)
+        raise DatabaseError(
+            f"export failed: its second connection (the checksums alongside): {exc.message}",
+            "if the server or the role allows only one connection at a time, set backup.single_connection: true "
+            "in params.yaml; nothing was written",
+            composed=exc.composed,
+        ) from None
     try:
         other.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         other.read_only = True
