@@ -122,7 +122,7 @@ bench: setup pg-check ## benchmark vs pg_dump/pg_restore (snapshot, restore, mac
 bench-full: setup pg-check ## the benchmark with 10M rows as well (takes longer); writes docs/BENCHMARKS.md
 	$(PY) bench/run.py --mode full $(BENCH_ARGS)
 
-bench-timescale: setup timescale-deps ## seedctl vs pg_dump/pg_restore on a 1M-row hypertable in the test TimescaleDB (ratios only); writes docs/BENCHMARKS-timescale.md
+bench-timescale: setup timescale-deps ## seedctl vs pg_dump/pg_restore on a 1M-row hypertable in the test TimescaleDB (ratios only); writes docs/BENCHMARKS.md (its TimescaleDB section)
 	$(PY) bench/timescale.py $(BENCH_ARGS)
 
 $(UV):

@@ -22,7 +22,7 @@ order of the tools from run to run:
     four `pg_dump -Fc` files
   * where export and restore time goes at 1M rows (bench/breakdown.py)
 
-and writes docs/BENCHMARKS.md (entirely generated) plus the raw numbers as JSON under
+and writes the core section of docs/BENCHMARKS.md (bench/sections.py) plus the raw numbers as JSON under
 bench/results/ (git-ignored). Servers it started are stopped, scratch files removed.
 """
 
@@ -51,6 +51,7 @@ sys.path.insert(0, str(HERE))
 
 from measure import Sample, Series, rss_method, run_measured
 from ohlcv import PRIMARY_KEY, create_ohlcv, table_name
+from sections import write_section
 from seedctl.config import SNAPSHOT_BACKUP_KEYS
 from seedctl.pg.copyout import find_psql
 from seedctl_dev import sample
@@ -761,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
         results["machine"]["loadavg_end"] = os.getloadavg()
         results["total_seconds"] = time.perf_counter() - t0
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(render(results))
+        write_section(args.out, "core", render(results))
         raw = HERE / "results"
         raw.mkdir(exist_ok=True)
         raw_path = raw / f"{started_at:%Y%m%dT%H%M%SZ}-{args.mode}.json"
