@@ -338,3 +338,31 @@ def test_dvc_repro_runs_each_stage_in_its_own_process_over_the_one_session(tmp_p
     schema = json.loads((project.seeds / "schema.json").read_text())
     assert schema["tables"]["ohlcv"]["rows"] == EXPECTED_ROWS
     assert (project.seeds / "LATEST_VERSION").exists()
+
+
+def test_append_and_missing_restore_into_the_existing_compressed_hypertable(snapshotted: Snapshot) -> None:
+    """Into the source itself, every chunk compressed: a deleted month appended back exactly once
+    (TimescaleDB routes it into chunks), appending rows already there refused with nothing
+    changed, and `--mode missing` keeps the non-empty hypertable as it is."""
+    project = snapshotted.project
+    url = project.database_url
+    before = _rows(url, "ohlcv")
+    run_sql(url, "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('ohlcv'::regclass) c")
+    run_sql(url, "DELETE FROM ohlcv WHERE time >= '2024-02-01' AND time < '2024-03-01'")
+    february = ("--since", "2024-02-01", "--until", "2024-02-29")
+
+    appended = project.seedctl("restore", "--table", "ohlcv", *february, "--mode", "append")
+    assert appended.returncode == 0, appended.stderr
+    assert _rows(url, "ohlcv") == before
+    assert run_sql(url, "SELECT hypertable_name FROM timescaledb_information.hypertables") == [("ohlcv",)]
+    assert run_sql(url, "SELECT count(*) FROM ONLY ohlcv") == [(0,)]  # every row in a chunk
+
+    again = project.seedctl("restore", "--table", "ohlcv", *february, "--mode", "append")
+    assert again.returncode == 8, again.stderr
+    assert "already in the target" in again.stderr and "Traceback" not in again.stderr
+    assert _rows(url, "ohlcv") == before
+
+    run_sql(url, "DELETE FROM ohlcv WHERE time >= '2024-02-01' AND time < '2024-03-01'")
+    kept = project.seedctl("restore", "--table", "ohlcv", "--mode", "missing")
+    assert kept.returncode == 0, kept.stderr
+    assert _rows(url, "ohlcv") == [r for r in before if r[1].month != 2]
