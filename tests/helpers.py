@@ -356,6 +356,28 @@ def drop_reader(url: str) -> None:
 # --- an S3 proxy that holds or fails chosen requests (the bucket catalog's fault tests) ----
 
 
+def forward(handler: BaseHTTPRequestHandler, upstream: str, body: bytes, *, timeout: float) -> None:
+    """Send the request `handler` is serving (its `body` already read) to `upstream`
+    (host:port) unchanged, Host header included so S3 signatures stay valid, and answer with
+    the upstream's response."""
+    conn = http.client.HTTPConnection(upstream, timeout=timeout)
+    conn.putrequest(handler.command, handler.path, skip_host=True, skip_accept_encoding=True)
+    for key, value in handler.headers.items():
+        conn.putheader(key, value)
+    conn.endheaders(body or None)
+    response = conn.getresponse()
+    data = response.read()
+    handler.send_response(response.status, response.reason)
+    for key, value in response.getheaders():
+        if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+            handler.send_header(key, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
+    conn.close()
+
+
 class Gate:
     """A loopback HTTP proxy to the S3 server. The first request for which `match(method,
     path)` is true sets `arrived` and then waits for `release`; with `fail`, every such
@@ -387,22 +409,7 @@ class Gate:
                     gate.release.wait(120)
                     if gate.closed:  # the test is over (the client killed): never forwarded
                         return
-                conn = http.client.HTTPConnection(upstream, timeout=60)
-                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-                for k, v in self.headers.items():
-                    conn.putheader(k, v)
-                conn.endheaders(body or None)
-                response = conn.getresponse()
-                data = response.read()
-                self.send_response(response.status, response.reason)
-                for k, v in response.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
+                forward(self, upstream, body, timeout=60)
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -206,17 +206,21 @@ def lock_facts(lock: Mapping[str, Any]) -> tuple[int | None, str | None]:
 # --- the remote ------------------------------------------------------------------------------
 
 
-def unverified(client: Any, settings: RemoteSettings, files_doc: Mapping[str, Any]) -> dict[str, str]:
+def unverified(
+    client: Any, settings: RemoteSettings, files_doc: Mapping[str, Any], verified: Collection[str] = ()
+) -> dict[str, str]:
     """seeds/ path -> why, for each object files.json names that the bucket lacks or holds
     with another size or md5 (ETag); {} when all are there. RemoteError when the bucket gives
-    no clear answer."""
+    no clear answer. verified: bucket keys the caller has just checked itself (push, after its
+    own check or upload): not asked about again."""
     from seedctl.store.objects import RemoteObject, absent
 
     wanted = {
         key(settings.prefix, f["object"]): (rel, RemoteObject(f"seeds/{rel}", int(f["size"]), Path()))
         for rel, f in files_doc["files"].items()
     }
-    bad = absent(client, settings, {k: obj for k, (_, obj) in wanted.items()})
+    skip = set(verified)
+    bad = absent(client, settings, {k: obj for k, (_, obj) in wanted.items() if k not in skip})
     if bad is None:
         raise RemoteError(
             f"could not verify the objects of snapshot {files_doc['version']} in {settings.url}",
@@ -441,11 +445,17 @@ def checkout_entry(project_root: Path, params_file: Path, tag: str | None) -> En
 
 
 def publish_checkout(
-    project_root: Path, params_file: Path, client: Any, settings: RemoteSettings, tag: str | None
+    project_root: Path,
+    params_file: Path,
+    client: Any,
+    settings: RemoteSettings,
+    tag: str | None,
+    verified: Collection[str] = (),
 ) -> Published:
-    """The push's last step: the checkout's entry, once every object it names is verified."""
+    """The push's last step: the checkout's entry, once every object it names is verified
+    (those in `verified`, bucket keys push has just checked, are not checked twice)."""
     entry = checkout_entry(project_root, params_file, tag)
-    bad = unverified(client, settings, entry.files_doc)
+    bad = unverified(client, settings, entry.files_doc, verified)
     if bad:
         rel, why = next(iter(bad.items()))
         raise RemoteError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -174,12 +174,12 @@ def push(
     if objects is None or bad is None or any(objects[k].size > _ONE_PUT for k in bad):
         count = dvc.push(project_root, settings)  # DVC uploads a large object in parts
         result = PushResult(version=version, url=settings.url, endpoint_url=settings.endpoint_url, files_pushed=count)
-        return _catalogued(result, project_root, params_file, client, settings)
+        return _catalogued(result, project_root, params_file, client, settings)  # dvc push: the catalog checks
     if not bad:
         result = PushResult(
             version=version, url=settings.url, endpoint_url=settings.endpoint_url, files_pushed=0, checked=len(objects)
         )
-        return _catalogued(result, project_root, params_file, client, settings)
+        return _catalogued(result, project_root, params_file, client, settings, verified=objects.keys())
     # Uploads get prune's patience (60 s, 3 attempts), not the 5 s of the quick checks.
     _upload(s3.client(settings, timeout_s=60, attempts=3), settings, {k: objects[k] for k in bad})
     still = absent(client, settings, {k: objects[k] for k in bad})
@@ -198,13 +198,21 @@ def push(
         files_pushed=len(bad),
         replaced=damaged,
     )
-    return _catalogued(result, project_root, params_file, client, settings)
+    # Every object is now verified: those not in `bad` by the first check, the rest by `still`.
+    return _catalogued(result, project_root, params_file, client, settings, verified=objects.keys())
 
 
 def _catalogued(
-    result: PushResult, project_root: Path, params_file: Path | None, client: Any, settings: RemoteSettings
+    result: PushResult,
+    project_root: Path,
+    params_file: Path | None,
+    client: Any,
+    settings: RemoteSettings,
+    verified: Collection[str] = (),
 ) -> PushResult:
-    """The pushed snapshot's catalog entry, index and latest (catalog.publish_checkout)."""
+    """The pushed snapshot's catalog entry, index and latest (catalog.publish_checkout).
+    verified: bucket keys this push has just checked (or uploaded and checked), so the
+    catalog does not ask the bucket about them again; after `dvc push`, none."""
     from dataclasses import replace
 
     from seedctl.store.catalog import publish_checkout
@@ -212,7 +220,9 @@ def _catalogued(
 
     seeds = project_root / "seeds"
     tag = tag_holding(project_root, seeds / "manifest.json")
-    published = publish_checkout(project_root, params_file or project_root / "params.yaml", client, settings, tag)
+    published = publish_checkout(
+        project_root, params_file or project_root / "params.yaml", client, settings, tag, verified
+    )
     return replace(result, catalog=str(published))
 
 

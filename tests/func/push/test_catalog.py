@@ -386,3 +386,34 @@ def test_damaged_catalog_files_are_repaired_and_a_damaged_index_is_one_line(
     nothing = project.seedctl("catalog", env={**s3_env, "MINIO_BUCKET": empty})
     assert nothing.returncode == 7, nothing.stderr
     one_error_line(nothing, "none of the 1 version tags has all its objects in", "-- check MINIO_BUCKET")
+
+
+def test_push_asks_the_bucket_about_its_objects_once(
+    snapshotted: Project, s3_server: S3Server, s3_env: dict[str, str]
+) -> None:
+    """Push checks the objects in the bucket (one listing of <prefix>/files/md5/), uploads
+    what is missing and checks those again; the catalog then takes those answers instead of
+    asking the bucket a second time. Counted at a proxy: a push with nothing to upload lists
+    the objects once, a push that uploads twice (check, then check of the uploaded), and
+    neither sends a HEAD per object."""
+    project, bucket = snapshotted, s3_env["MINIO_BUCKET"]
+    assert project.seedctl("push", env=s3_env).returncode == 0
+    seen: list[tuple[str, str]] = []
+
+    def record(method: str, path: str) -> bool:
+        seen.append((method, path))
+        return False
+
+    def object_requests(*args: str) -> tuple[int, int]:
+        seen.clear()
+        with gate(s3_env["MINIO_ENDPOINT"], record) as g:
+            result = project.seedctl(*args, env={**s3_env, "MINIO_ENDPOINT": g.endpoint})
+        assert result.returncode == 0, result.stderr
+        listings = sum(1 for m, p in seen if m == "GET" and p.rstrip("/") == f"/{bucket}")
+        heads = sum(1 for m, p in seen if m == "HEAD" and "/files/md5/" in p)
+        return listings, heads
+
+    assert object_requests("push") == (1, 0)
+    new_version(project)
+    assert object_requests("push") == (2, 0)
+    assert index(s3_server, bucket)["latest"] == json.loads((project.seeds / "manifest.json").read_text())["version"]

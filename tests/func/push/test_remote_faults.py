@@ -5,7 +5,6 @@ untouched when it cannot, and the next run recovers."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import shlex
@@ -22,7 +21,7 @@ import pytest
 from seedctl_dev.devs3 import S3Server
 from seedctl_dev.devserver import TempPostgres
 from seedctl_dev.testing import table_to_csv_gz
-from tests.helpers import Project, add_trade, contents, kill_group, new_database, state
+from tests.helpers import Project, add_trade, contents, forward, kill_group, new_database, state
 
 # --- a byte-level TCP proxy that can pull the plug ------------------------------------------
 
@@ -116,22 +115,7 @@ def faulty_s3(upstream: str, mode: str) -> ThreadingHTTPServer:
                 self.end_headers()
                 self.wfile.write(payload)
                 return
-            conn = http.client.HTTPConnection(upstream, timeout=30)
-            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for key, value in self.headers.items():
-                conn.putheader(key, value)
-            conn.endheaders(body or None)
-            response = conn.getresponse()
-            data = response.read()
-            self.send_response(response.status, response.reason)
-            for key, value in response.getheaders():
-                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-            conn.close()
+            forward(self, upstream, body, timeout=30)
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 
