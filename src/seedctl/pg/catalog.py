@@ -21,6 +21,7 @@ from psycopg import sql
 from seedctl.config import Source
 from seedctl.errors import ConfigError, ExportError
 from seedctl.pg import db
+from seedctl.pg.hypertable import Hypertable, read_hypertable, refuse_continuous_aggregate
 
 
 @dataclass(frozen=True)
@@ -34,43 +35,6 @@ class Column:
     default: str | None = None  # for a generated column: its expression
     generated: str = ""  # "s" GENERATED ALWAYS AS (default) STORED, "" a plain column
     collation: str = ""  # a collation other than its type's default, as SQL ("pg_catalog.\"C\"")
-
-
-@dataclass(frozen=True)
-class Hypertable:
-    """What makes a table a TimescaleDB hypertable, as TimescaleDB's information views say.
-
-    Intervals are PostgreSQL interval text ("30 days"), or an integer for integer time."""
-
-    time_column: str
-    chunk_interval: str
-    # Space partitions: [{"column": ..., "partitions": "4"}] (hash dimensions after the time one).
-    space: list[dict[str, str]] = field(default_factory=list)
-    # Compression settings, None if compression is off: {"segmentby": [column, ...],
-    # "orderby": [{"column": ..., "asc": "true"|"false", "nulls_first": "true"|"false"}]}.
-    compression: dict[str, Any] | None = None
-    # The policies seedctl re-applies: {"compress_after": interval} and {"drop_after": interval}.
-    policies: dict[str, str] = field(default_factory=dict)
-    # TimescaleDB objects on the hypertable that a restore does NOT recreate, by name
-    # ("continuous aggregate public.x", "job 1002 public.my_action"): said at snapshot and restore.
-    not_carried: list[str] = field(default_factory=list)
-
-    def describe(self) -> str:
-        """The settings in one phrase, for the line that says they were not applied."""
-        parts = [f"time dimension {self.time_column} with chunk interval {self.chunk_interval}"]
-        parts += [f"space partitions on {d['column']} ({d['partitions']})" for d in self.space]
-        if self.compression is not None:
-            order = ", ".join(
-                f"{o['column']} {'ASC' if o['asc'] == 'true' else 'DESC'}" for o in self.compression["orderby"]
-            )
-            parts.append(
-                f"compression (segmentby {', '.join(self.compression['segmentby']) or '-'}, orderby {order or '-'})"
-            )
-        if "compress_after" in self.policies:
-            parts.append(f"compression policy after {self.policies['compress_after']}")
-        if "drop_after" in self.policies:
-            parts.append(f"retention policy after {self.policies['drop_after']}")
-        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -203,7 +167,7 @@ def read_table_schema(conn: psycopg.Connection, source_name: str, source: Source
                 "create it, fix sources.<name>.table in params.yaml, or point DATABASE_URL elsewhere",
             )
         if timescaledb:
-            _refuse_continuous_aggregate(conn, source_name, schema, name)
+            refuse_continuous_aggregate(conn, source_name, schema, name)
         every = read_columns(conn, oid)
         cur.execute(
             """
@@ -267,7 +231,7 @@ def read_table_schema(conn: psycopg.Connection, source_name: str, source: Source
         foreign_keys = [
             {"name": r[0], "definition": r[1], "ref_schema": r[2], "ref_table": r[3]} for r in cur.fetchall()
         ]
-    hypertable = _hypertable(conn, schema, name) if timescaledb else None
+    hypertable = read_hypertable(conn, schema, name) if timescaledb else None
     types, extensions = _user_types(conn, oid, f"sources.{source_name}: table {schema}.{name}")
     functions, providers = read_functions(conn, oid)
     if providers:
@@ -601,104 +565,6 @@ def describe_type(conn: psycopg.Connection, type_name: sql.Identifier) -> UserTy
     except ExportError:
         return UserType("", "", "other")
     return types.get(row[0]) or UserType("", "", "other")
-
-
-# Jobs whose settings a Hypertable records (and a restore re-applies): the config key of each.
-_POLICIES = {"policy_compression": "compress_after", "policy_retention": "drop_after"}
-
-
-def _hypertable(conn: psycopg.Connection, schema: str, name: str) -> Hypertable | None:
-    """The hypertable's dimensions, compression settings and policies, and by name what a
-    restore would not recreate (continuous aggregates, other jobs). The information views
-    used here exist from TimescaleDB 2.0 on."""
-    with conn.cursor() as cur:
-        cur.execute(
-            """
-            SELECT column_name, dimension_type, coalesce(time_interval::text, integer_interval::text),
-                   num_partitions
-            FROM timescaledb_information.dimensions
-            WHERE hypertable_schema = %s AND hypertable_name = %s
-            ORDER BY dimension_number
-            """,
-            (schema, name),
-        )
-        dims = cur.fetchall()
-        if not dims:
-            return None
-        time_dim = next((d for d in dims if d[1] == "Time"), dims[0])
-        space = [{"column": d[0], "partitions": str(d[3])} for d in dims if d is not time_dim]
-        cur.execute(
-            "SELECT compression_enabled FROM timescaledb_information.hypertables "
-            "WHERE hypertable_schema = %s AND hypertable_name = %s",
-            (schema, name),
-        )
-        enabled = cur.fetchone()
-        compression = None
-        if enabled and enabled[0]:
-            cur.execute(
-                """
-                SELECT attname, segmentby_column_index, orderby_column_index, orderby_asc, orderby_nullsfirst
-                FROM timescaledb_information.compression_settings
-                WHERE hypertable_schema = %s AND hypertable_name = %s
-                """,
-                (schema, name),
-            )
-            settings = cur.fetchall()
-            compression = {
-                "segmentby": [r[0] for r in sorted((r for r in settings if r[1] is not None), key=lambda r: r[1])],
-                "orderby": [
-                    {"column": r[0], "asc": str(bool(r[3])).lower(), "nulls_first": str(bool(r[4])).lower()}
-                    for r in sorted((r for r in settings if r[2] is not None), key=lambda r: r[2])
-                ],
-            }
-        cur.execute(
-            """
-            SELECT job_id, proc_schema, proc_name, config
-            FROM timescaledb_information.jobs
-            WHERE hypertable_schema = %s AND hypertable_name = %s
-            ORDER BY job_id
-            """,
-            (schema, name),
-        )
-        policies: dict[str, str] = {}
-        not_carried: list[str] = []
-        for job_id, proc_schema, proc_name, config in cur.fetchall():
-            key = _POLICIES.get(proc_name) if proc_schema.startswith("_timescaledb_") else None
-            if key and isinstance(config, dict) and config.get(key) is not None:
-                policies[key] = str(config[key])
-            else:
-                not_carried.append(f"job {job_id} ({proc_schema}.{proc_name})")
-        cur.execute(
-            """
-            SELECT view_schema, view_name FROM timescaledb_information.continuous_aggregates
-            WHERE hypertable_schema = %s AND hypertable_name = %s
-            ORDER BY view_schema, view_name
-            """,
-            (schema, name),
-        )
-        not_carried += [f"continuous aggregate {r[0]}.{r[1]}" for r in cur.fetchall()]
-    return Hypertable(
-        time_column=time_dim[0],
-        chunk_interval=str(time_dim[2]),
-        space=space,
-        compression=compression,
-        policies=policies,
-        not_carried=not_carried,
-    )
-
-
-def _refuse_continuous_aggregate(conn: psycopg.Connection, source_name: str, schema: str, name: str) -> None:
-    row = conn.execute(
-        "SELECT hypertable_schema, hypertable_name FROM timescaledb_information.continuous_aggregates "
-        "WHERE view_schema = %s AND view_name = %s",
-        (schema, name),
-    ).fetchone()
-    if row:
-        raise ConfigError(
-            f"sources.{source_name}: {schema}.{name} is a TimescaleDB continuous aggregate (over {row[0]}.{row[1]}); "
-            "seedctl does not snapshot continuous aggregates",
-            f"snapshot {row[0]}.{row[1]} instead and recreate the aggregate after a restore",
-        )
 
 
 def _check_configured_columns(source_name: str, source: Source, table: TableSchema) -> None:

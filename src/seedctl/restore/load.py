@@ -39,7 +39,6 @@ from seedctl.pg.copybinary import HEADER, TRAILER, binary_layout, encode_batch
 from seedctl.pg.ddl import (
     add_foreign_key,
     add_keys_and_indexes,
-    apply_hypertable_settings,
     as_snapshot_types,
     bump_sequences,
     create_extension,
@@ -48,10 +47,10 @@ from seedctl.pg.ddl import (
     create_sequences,
     create_table,
     create_type,
-    make_hypertable,
     prerequisites,
     show_name,
 )
+from seedctl.pg.hypertable import apply_hypertable_settings, make_hypertable
 from seedctl.pg.pgtypes import to_copy_csv
 from seedctl.progress import row_progress
 from seedctl.restore import Mode
