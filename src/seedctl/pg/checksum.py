@@ -182,43 +182,150 @@ def checksum_query(
     types: Sequence[str] | None = None,
     server_encoding: str = "UTF8",
 ) -> sql.Composed:
-    if algorithm == LEGACY_ALGORITHM:
-        row = sql.SQL("ROW({})::pg_catalog.text").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
-        row_hash: sql.Composable = sql.SQL("pg_catalog.hashtextextended({}, 0)::pg_catalog.numeric").format(row)
-    elif algorithm in (NATIVE_TEXT_ALGORITHM, CHECKSUM_ALGORITHM):
-        if types is None or len(types) != len(columns):
-            raise ValueError(f"checksum {algorithm} needs the type of each of the {len(columns)} columns")
-        recode = None  # v2, and v3 where the text already is UTF-8
-        if algorithm == CHECKSUM_ALGORITHM and server_encoding not in _UTF8_ENCODINGS:
-            if not _SINGLE_BYTE.fullmatch(server_encoding):
-                raise RestoreRefused(
-                    f"the snapshot's {algorithm} content checksum cannot be computed in a {server_encoding} database",
-                    "nothing was changed; use a database of encoding UTF8 (or a single-byte one, e.g. LATIN1)",
-                )
-            recode = server_encoding
-        hashes: list[sql.Composable] = [  # column i: seeds _constant(3i), (3i+1), NULL (3i+2)
-            sql.SQL("coalesce({}, {})").format(
-                _column_hash(c, t.strip(), 3 * i, recode), sql.Literal(_constant(3 * i + 2))
-            )
-            for i, (c, t) in enumerate(zip(columns, types))
-        ] or [sql.Literal(0)]
-        while len(hashes) > 1:  # a balanced XOR tree: no deep nesting for wide tables
-            odd = hashes[-1:] if len(hashes) % 2 else []
-            xor = sql.SQL("pg_catalog.int8xor({}, {})")
-            hashes = [xor.format(a, b) for a, b in zip(hashes[::2], hashes[1::2])] + odd
-        row_hash = sql.SQL("pg_catalog.hashint4extended({}, {})").format(sql.Literal(_MIX_KEY), hashes[0])
-    else:
-        raise ValueError(f"unknown checksum algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
+    row_hash = row_hash_expr(columns, algorithm=algorithm, types=types, server_encoding=server_encoding)
     return sql.SQL("SELECT pg_catalog.count(*), coalesce(pg_catalog.sum({}), 0)::pg_catalog.text FROM {}").format(
         row_hash, table
     )
 
 
-def _column_hash(column: str, pg_type: str, n: int, recode: str | None = None) -> sql.Composable:
-    """Column n's hash; recode: the database's single-byte encoding, to hash text as its UTF-8 bytes."""
-    template, text = next(((t, x) for p, t, x in _TYPED_HASHES if p.fullmatch(pg_type)), _TEXT_HASH)
+def row_hash_expr(
+    columns: list[str],
+    *,
+    algorithm: str,
+    types: Sequence[str] | None = None,
+    server_encoding: str = "UTF8",
+    exact: bool = False,
+) -> sql.Composable:
+    """One row's 64-bit hash under `algorithm`. exact (v2/v3 only): the values whose typed hash
+    folds 64 bits to 32 (bigint, timestamps: 1 and 4294967296 hash alike) are hashed as their
+    text instead, so that no two distinct values of a row's types hash alike by construction;
+    what is left is the chance collision of a 64-bit hash (snapshot/reuse.py)."""
+    if algorithm == LEGACY_ALGORITHM:
+        row = sql.SQL("ROW({})::pg_catalog.text").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
+        return sql.SQL("pg_catalog.hashtextextended({}, 0)::pg_catalog.numeric").format(row)
+    if algorithm not in (NATIVE_TEXT_ALGORITHM, CHECKSUM_ALGORITHM):
+        raise ValueError(f"unknown checksum algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
+    if types is None or len(types) != len(columns):
+        raise ValueError(f"checksum {algorithm} needs the type of each of the {len(columns)} columns")
+    recode = None  # v2, and v3 where the text already is UTF-8
+    if algorithm == CHECKSUM_ALGORITHM and server_encoding not in _UTF8_ENCODINGS:
+        if not _SINGLE_BYTE.fullmatch(server_encoding):
+            raise RestoreRefused(
+                f"the snapshot's {algorithm} content checksum cannot be computed in a {server_encoding} database",
+                "nothing was changed; use a database of encoding UTF8 (or a single-byte one, e.g. LATIN1)",
+            )
+        recode = server_encoding
+    hashes: list[sql.Composable] = [  # column i: seeds _constant(3i), (3i+1), NULL (3i+2)
+        sql.SQL("coalesce({}, {})").format(
+            _column_hash(c, t.strip(), 3 * i, recode, exact=exact), sql.Literal(_constant(3 * i + 2))
+        )
+        for i, (c, t) in enumerate(zip(columns, types))
+    ] or [sql.Literal(0)]
+    while len(hashes) > 1:  # a balanced XOR tree: no deep nesting for wide tables
+        odd = hashes[-1:] if len(hashes) % 2 else []
+        xor = sql.SQL("pg_catalog.int8xor({}, {})")
+        hashes = [xor.format(a, b) for a, b in zip(hashes[::2], hashes[1::2])] + odd
+    return sql.SQL("pg_catalog.hashint4extended({}, {})").format(sql.Literal(_MIX_KEY), hashes[0])
+
+
+# The typed hashes that fold their 64 bits to 32 (PostgreSQL's hashint8extended and
+# timestamp_hash_extended): an exact row hash takes these values' text instead.
+_FOLDING = re.compile(r"bigint|timestamp(\(\d\))? with(out)? time zone")
+
+
+def _column_hash(
+    column: str, pg_type: str, n: int, recode: str | None = None, *, exact: bool = False
+) -> sql.Composable:
+    """Column n's hash; recode: the database's single-byte encoding, to hash text as its UTF-8
+    bytes; exact: no folding hash (row_hash_expr)."""
+    template: str
+    text: str | None
+    if exact and _FOLDING.fullmatch(pg_type):
+        template, text = _TEXT_HASH
+    else:
+        template, text = next(((t, x) for p, t, x in _TYPED_HASHES if p.fullmatch(pg_type)), _TEXT_HASH)
     if recode is not None and text is not None:
         template = _AS_UTF8.replace("{text}", text)
     return sql.SQL(template).format(
         e=sql.Literal(recode), c=sql.Identifier(column), s=sql.Literal(_constant(n)), t=sql.Literal(_constant(n + 1))
     )
+
+
+@dataclass(frozen=True)
+class PeriodSums:
+    """One period's rows and hash sums (snapshot/reuse.py): digest adds up, over a table's
+    periods, to its content checksum; fingerprint is the sum of its exact row hashes."""
+
+    rows: int
+    digest: str
+    fingerprint: str
+
+
+# The time column's type -> (its value as a UTC timestamp, the first moment of year 1 and of
+# year 10000 in that type): periods as partition.py names them, in UTC.
+_TIME_KEYS = {
+    "date": ("{c}::pg_catalog.timestamp", "'0001-01-01'::pg_catalog.date", "'10000-01-01'::pg_catalog.date"),
+    "timestamp": ("{c}", "'0001-01-01 00:00'::pg_catalog.timestamp", "'10000-01-01 00:00'::pg_catalog.timestamp"),
+    "timestamptz": (
+        "pg_catalog.timezone('UTC', {c})",
+        "'0001-01-01 00:00+00'::pg_catalog.timestamptz",
+        "'10000-01-01 00:00+00'::pg_catalog.timestamptz",
+    ),
+}
+
+
+def period_sums(
+    conn: psycopg.Connection,
+    table: sql.Composable,
+    columns: list[str],
+    types: Sequence[str],
+    *,
+    time_column: str,
+    time_type: str,
+    granularity: str,
+    algorithm: str,
+) -> dict[str, PeriodSums]:
+    """Rows, content-checksum sum and fingerprint per period of time_column (base type
+    date, timestamp or timestamptz), in one scan: periods named as partition.py names them
+    (2024-03 / 2024, early, late, undated)."""
+    encoding = db.server_encoding(conn)
+    value, first, past = _TIME_KEYS[time_type]
+    t = sql.SQL("{}::pg_catalog.{}").format(sql.Identifier(time_column), sql.SQL(time_type))
+    key = sql.SQL(
+        "CASE WHEN {t} < {first} THEN '-infinity'::pg_catalog.timestamp"
+        " WHEN {t} >= {past} THEN 'infinity'::pg_catalog.timestamp"
+        " ELSE pg_catalog.date_trunc({unit}, {value}) END"
+    ).format(
+        t=t,
+        first=sql.SQL(first),
+        past=sql.SQL(past),
+        unit=sql.Literal("year" if granularity == "year" else "month"),
+        value=sql.SQL(value).format(c=t),
+    )
+    query = sql.SQL(
+        "SELECT k::pg_catalog.text, pg_catalog.count(*), coalesce(pg_catalog.sum(h), 0)::pg_catalog.text,"
+        " coalesce(pg_catalog.sum(x), 0)::pg_catalog.text FROM (SELECT {key} AS k, {h} AS h, {x} AS x FROM {table}) s"
+        " GROUP BY k"
+    ).format(
+        key=key,
+        h=row_hash_expr(columns, algorithm=algorithm, types=types, server_encoding=encoding),
+        x=row_hash_expr(columns, algorithm=algorithm, types=types, server_encoding=encoding, exact=True),
+        table=table,
+    )
+    with conn.cursor() as cur:
+        cur.execute(query)
+        rows = cur.fetchall()
+    return {_period(k, granularity): PeriodSums(int(n), str(h), str(x)) for k, n, h, x in rows}
+
+
+def _period(key: str | None, granularity: str) -> str:
+    if key is None:
+        return "undated"
+    if key.endswith("infinity"):
+        return "early" if key.startswith("-") else "late"
+    return key[:4] if granularity == "year" else key[:7]
+
+
+def total(sums: dict[str, PeriodSums]) -> Checksum:
+    """The table's content checksum from its periods' sums."""
+    return Checksum(sum(s.rows for s in sums.values()), str(sum(int(s.digest) for s in sums.values())))
