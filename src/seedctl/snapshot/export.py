@@ -18,10 +18,8 @@ from __future__ import annotations
 import errno
 import re
 import shutil
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,21 +33,14 @@ from seedctl.errors import ConfigError, DatabaseError, ExportError
 from seedctl.layout import DATA_DIR, SNAPSHOT_FORMAT
 from seedctl.pg import db
 from seedctl.pg.catalog import Column, TableSchema, read_table_schema
-from seedctl.pg.checksum import (
-    Checksum,
-    PeriodSums,
-    algorithm_for,
-    checksum_columns,
-    period_sums,
-    table_checksum,
-    total,
-)
+from seedctl.pg.checksum import Checksum, PeriodSums, algorithm_for
 from seedctl.pg.copyout import BLOCK_BYTES, LockBusy, copy_out
 from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr
 from seedctl.progress import row_progress
 from seedctl.snapshot.partition import UNDATED_NAME, period_number, period_ranges
 from seedctl.snapshot.publish import publish, staging_dir
 from seedctl.snapshot.reuse import Previous, copy_verified, load_previous, unchanged, writer_settings
+from seedctl.snapshot.sums import TableSums, checksums_alongside, table_sums, with_fingerprints
 from seedctl.snapshot.writer import Part, PartFiles
 
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
@@ -220,8 +211,8 @@ def _export_in_one_transaction(
             check_time_column(name, params.sources[name], table)
         algorithm = algorithm_for(db.server_encoding(conn))
 
-        def measure(on: psycopg.Connection, name: str) -> _Sums:
-            return _table_sums(on, params.sources[name], schemas[name], algorithm)
+        def measure(on: psycopg.Connection, name: str) -> TableSums:
+            return table_sums(on, params.sources[name], schemas[name], algorithm)
 
         candidates = {
             name: found
@@ -232,7 +223,7 @@ def _export_in_one_transaction(
         # Tables with files to reuse: their period sums decide what to export, so they come first.
         first = {name: measure(conn, name) for name in candidates}
         others = [name for name in params.sources if name not in first]
-        with _checksums_alongside(conn, snapshot_id, others, schemas, measure) as checksums:
+        with checksums_alongside(conn, snapshot_id, others, schemas, measure) as checksums:
             tables = []
             for name in params.sources:
                 reuse = None
@@ -243,7 +234,7 @@ def _export_in_one_transaction(
             for exported in tables:
                 exported.checksum, periods = sums[exported.source]
                 if periods is not None:
-                    exported.parts = _with_fingerprints(exported.parts, periods)
+                    exported.parts = with_fingerprints(exported.parts, periods)
                 if exported.checksum.rows != exported.rows:  # the locks prevent it; never publish it
                     raise ExportError(
                         f"table {exported.table.qualified} changed under the export: wrote {exported.rows} rows "
@@ -251,93 +242,6 @@ def _export_in_one_transaction(
                         "nothing was written or pushed; run the snapshot again",
                     )
     return ExportResult(tables, version, version_num, timescale, algorithm, writer_settings(params.backup))
-
-
-# A table's content checksum, and for a partitioned one the sums of each period (reuse.py).
-_Sums = tuple[Checksum, dict[str, PeriodSums] | None]
-
-
-def _table_sums(conn: psycopg.Connection, source: Source, table: TableSchema, algorithm: str) -> _Sums:
-    names, types = checksum_columns(table.columns)
-    column = table.column(source.time_column) if source.time_column else None
-    if source.partition == "none" or column is None:
-        return table_checksum(conn, table.identifier(), names, algorithm=algorithm, types=types), None
-    periods = period_sums(
-        conn,
-        table.identifier(),
-        names,
-        types,
-        time_column=column.name,
-        time_type=column.base_type,
-        granularity=source.partition,
-        algorithm=algorithm,
-    )
-    return total(periods), periods
-
-
-def _with_fingerprints(parts: list[Part], periods: dict[str, PeriodSums]) -> list[Part]:
-    """Each file with its period's fingerprint, where the period's rows are the file's (a
-    file without one is never reused)."""
-    return [
-        replace(p, fingerprint=s.fingerprint)
-        if p.period is not None and (s := periods.get(p.period)) is not None and s.rows == p.rows
-        else p
-        for p in parts
-    ]
-
-
-@contextmanager
-def _checksums_alongside(
-    conn: psycopg.Connection,
-    snapshot_id: str | None,
-    names: list[str],
-    schemas: dict[str, TableSchema],
-    measure: Callable[[psycopg.Connection, str], _Sums],
-) -> Iterator[Future[dict[str, _Sums]]]:
-    """Content checksums of every table, computed on a second connection that shares the
-    export's snapshot (pg_export_snapshot), while the first one streams the rows: the two
-    server processes use both cores instead of scanning every table twice in a row. Without
-    an exported snapshot (backup.single_connection, or a server that cannot export one), or
-    when the second connection cannot lock the tables at once, on the export's own
-    connection first, in its transaction: the same snapshot, so the same checksums."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        other = _locked_at(snapshot_id, schemas) if snapshot_id is not None and names else None
-        if other is None:
-            done: Future[dict[str, _Sums]] = Future()
-            done.set_result({name: measure(conn, name) for name in names})
-            yield done
-            return
-        with other:
-            yield pool.submit(lambda: {name: measure(other, name) for name in names})
-
-
-def _locked_at(snapshot_id: str, schemas: dict[str, TableSchema]) -> psycopg.Connection | None:
-    """A second connection in the export's snapshot holding ACCESS SHARE on every table, or
-    None. NOWAIT, as pg_dump's parallel workers: once a TRUNCATE waits for the export's own
-    locks, a new lock request queues behind it, and waiting here would wait forever (the
-    export waits for these checksums)."""
-    try:
-        other = db.connect()
-    except DatabaseError as exc:  # e.g. a server that serves one session at a time (PGlite)
-        raise DatabaseError(
-            f"export failed: its second connection (the checksums alongside): {exc.message}",
-            "if the server or the role allows only one connection at a time, set backup.single_connection: true "
-            "in params.yaml; nothing was written",
-            composed=exc.composed,
-        ) from None
-    try:
-        other.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        other.read_only = True
-        other.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
-        for table in schemas.values():
-            other.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE NOWAIT").format(table.identifier()))
-        return other
-    except psycopg.errors.LockNotAvailable:
-        other.close()
-        return None
-    except BaseException:
-        other.close()
-        raise
 
 
 def _export_table(
