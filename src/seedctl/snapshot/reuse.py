@@ -2,17 +2,17 @@
 
 A partitioned table's files are one per month or year (partition.py). Inside the export's
 snapshot transaction, before any row is copied out, PostgreSQL sums per period of the time
-column two 64-bit hashes of every row (pg/checksum.py `period_sums`): the table's content
-checksum (its per-period sums add up to the checksum the manifest records), and the
-period's fingerprint, an exact row hash: every value hashed by its type's own hash, except
-bigint and timestamps, whose typed hash folds 64 bits to 32 (1 and 4294967296 hash alike)
-and which are hashed as their text instead. Each period's file records its fingerprint in
-schema.json. A period is unchanged when its row count and fingerprint equal the previous
-snapshot's: an UPDATE changes a row's hash, a DELETE and a backfilled INSERT change the
-count and the sum; two different sets of rows give the same count and fingerprint only by a
-chance collision of the summed 64-bit hashes. The period's file is then copied from the
-previous snapshot instead of being exported, and it is the file an export would write: the
-same rows, in key order, through the same writer.
+column two 64-bit hashes of every row (pg/checksum.py `period_sums`): the content checksum's
+(its per-period sums add up to the checksum the manifest records), and the period's
+fingerprint, the same hash with what the typed hashes of bigint and timestamps fold away
+mixed in (see there: 1 and 4294967296 hash alike in the content checksum, not in the
+fingerprint). Each period's file records its fingerprint in schema.json. A period is
+unchanged when its row count and fingerprint equal the previous snapshot's: an UPDATE
+changes a row's hash, a DELETE and a backfilled INSERT change the count and the sum; two
+different sets of rows give the same count and fingerprint only by a chance collision of the
+summed 64-bit hashes. The period's file is then copied from the previous snapshot instead of
+being exported, and it is the file an export would write: the same rows, in key order,
+through the same writer.
 
 When in doubt, export. A period's file is reused only when all of this holds, else it is
 exported (and the whole table when the table's part of it fails):
