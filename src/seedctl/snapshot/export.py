@@ -55,6 +55,7 @@ class TableExport:
     checksum: Checksum
     checks: dict[str, Any]  # facts.RowChecks: primary-key duplicates, OHLCV violations
     text_columns: list[str] = field(default_factory=list)
+    time_column: str | None = None
     reused: int = 0  # files copied from the previous snapshot, their rows proven unchanged (reuse.py)
 
     @property
@@ -218,7 +219,7 @@ def _export_in_one_transaction(
             name: found
             for name in params.sources
             if previous is not None
-            and (found := previous.candidates(name, schemas[name], params.sources[name].partition, algorithm))
+            and (found := previous.candidates(name, schemas[name], params.sources[name], algorithm))
         }
         # Tables with files to reuse: their period sums decide what to export, so they come first.
         first = {name: measure(conn, name) for name in candidates}
@@ -271,7 +272,8 @@ def _export_table(
             same = unchanged(candidates, periods)
             copied = copy_verified(previous, same, data_dir.parent, _file_schema(table, fallbacks))
             reused = [Part(p["file"], p["rows"], p["period"]) for p in same if p["period"] in copied]
-            only = [period for period in periods if period not in copied]
+            if copied:  # else the whole table, as without a previous snapshot (an emptied one too)
+                only = [period for period in periods if period not in copied]
         try:
             parts, checks = _write_table(
                 conn, source, table, data_dir, params, fallbacks, snapshot_id, block_bytes, only
@@ -302,6 +304,7 @@ def _export_table(
         checksum=Checksum(-1, ""),  # filled in from the parallel checksum pass
         checks=checks,
         text_columns=sorted(c for c, f in fallbacks.items() if f == "text"),
+        time_column=params.sources[source].time_column,
         reused=len(reused),
     )
 
@@ -504,6 +507,7 @@ def schema_document(result: ExportResult) -> dict[str, Any]:
                 "checks": t.checks,
                 "checksum_algorithm": result.checksum_algorithm,
                 "text_columns": t.text_columns,
+                "time_column": t.time_column,
                 "schema": t.table.to_dict(),
             }
             for t in result.tables

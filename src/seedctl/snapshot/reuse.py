@@ -19,8 +19,9 @@ exported (and the whole table when the table's part of it fails):
 - the previous snapshot in seeds/ is whole: its manifest names its schema.json by sha256,
   and was made by this seedctl and pyarrow, in this snapshot format, with these writer
   settings (compression, level, rows per row group);
-- the table's captured schema, partitioning and checksum algorithm are unchanged, it
-  needed no text fallback, and its row checks found nothing (a reused file adds none);
+- the table's captured schema, time column, partitioning and checksum algorithm are
+  unchanged, it needed no text fallback, and the same row checks (key duplicates, OHLCV
+  rules) found nothing (a reused file adds none);
 - the file's schema (column types and encodings) is the one the export would write, and its
   bytes match the previous manifest's sha256 as it is copied;
 - the export itself needs no new fallback for the other periods (a fallback changes every
@@ -39,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from seedctl import __version__
-from seedctl.config import Backup, Partition
+from seedctl.config import Backup, Source
 from seedctl.layout import MANIFEST_FILE, SCHEMA_FILE, SNAPSHOT_FORMAT
 from seedctl.parts import table_parts
 from seedctl.pg.catalog import TableSchema
@@ -63,19 +64,22 @@ class Previous:
     tables: dict[str, Any]  # schema.json's tables
     sha256: dict[str, str]  # data file -> sha256, from its manifest
 
-    def candidates(
-        self, source: str, table: TableSchema, partition: Partition, algorithm: str
-    ) -> list[dict[str, Any]] | None:
+    def candidates(self, name: str, table: TableSchema, source: Source, algorithm: str) -> list[dict[str, Any]] | None:
         """The previous parts of this table that may be reused, or None when none may."""
-        entry = self.tables.get(source)
-        if partition == "none" or not isinstance(entry, dict):
+        entry = self.tables.get(name)
+        if source.partition == "none" or not source.time_column or not isinstance(entry, dict):
             return None
         checks = entry.get("checks") or {}
+        # The checks this export makes (facts.RowChecks): a reused file must have passed them all.
+        expected = {"pk_duplicates"} if table.primary_key else set()
+        expected |= {"ohlcv_violations", "ohlcv_first"} if source.ohlcv else set()
         if (
-            entry.get("partition") != partition
+            entry.get("partition") != source.partition
+            or entry.get("time_column") != source.time_column
             or entry.get("schema") != table.to_dict()
             or entry.get("checksum_algorithm") != algorithm
             or entry.get("text_columns")
+            or set(checks) != expected
             or checks.get("pk_duplicates")
             or checks.get("ohlcv_violations")
         ):
