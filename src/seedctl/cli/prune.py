@@ -41,7 +41,7 @@ def summary(result: PruneResult) -> str:
 def print_plan(plan: Plan) -> None:
     table = Table("version", "commit", "tagged", "status")
     status = (
-        {v.tag: "kept" for v in plan.kept}
+        {v.tag: f"kept ({', '.join(plan.reasons[v.tag])})" for v in plan.kept}
         | {v.tag: f"pinned ({plan.pinned[v.tag]})" for v in plan.pinned_versions}
         | {v.tag: "pruned" for v in plan.pruned}
     )
@@ -79,7 +79,10 @@ def prune(
         "params.yaml"
     ),
     keep: Annotated[
-        int | None, typer.Option("--keep", help="Versions to keep (default: params.yaml backup.retention_count).")
+        int | None,
+        typer.Option(
+            "--keep", help="Keep the newest N versions, instead of params.yaml backup.retention / retention_count."
+        ),
     ] = None,
     pin: Annotated[
         list[str] | None,
@@ -90,7 +93,11 @@ def prune(
         bool, typer.Option("--local-cache", help="With --yes, also drop those objects from .dvc/cache.")
     ] = False,
 ) -> None:
-    """Retention: keep the newest snapshot versions (and pinned ones), remove the older ones.
+    """Retention: keep the versions backup.retention keeps (and pinned ones), remove the others.
+
+    backup.retention {last, hourly, daily, weekly, monthly} keeps the newest N versions and the
+    newest version of each of the last N UTC hours, days, ISO weeks and months that have one
+    (`retention_count: N` = `{last: N}`); the plan says why each kept version is kept.
 
     Removes the older seeds/v* tags, their entries in the bucket catalog (index.json first)
     and the remote objects that no kept or pinned version, the work tree, any branch or any
