@@ -10,6 +10,7 @@ from rich.table import Table
 
 from seedctl.cli.common import human_bytes, out, run
 from seedctl.store.prune import Plan, PruneResult, run_prune
+from seedctl.store.retention import utc
 from seedctl.store.versions import TAG_PREFIX, git, newest_first
 
 
@@ -39,14 +40,16 @@ def summary(result: PruneResult) -> str:
 
 
 def print_plan(plan: Plan) -> None:
-    table = Table("version", "commit", "tagged", "status")
+    # Tag times in UTC: the periods retention counts (hour, day, ISO week, month) are UTC's.
+    table = Table("version", "commit", "tagged (UTC)", "status")
     status = (
-        {v.tag: f"kept ({', '.join(plan.reasons[v.tag])})" for v in plan.kept}
+        # One reason a line: a version kept by four tiers would not fit a log line's width.
+        {v.tag: "kept: " + "\n      ".join(plan.reasons[v.tag]) for v in plan.kept}
         | {v.tag: f"pinned ({plan.pinned[v.tag]})" for v in plan.pinned_versions}
         | {v.tag: "pruned" for v in plan.pruned}
     )
     for v in newest_first([*plan.kept, *plan.pinned_versions, *plan.pruned]):
-        table.add_row(v.tag, v.commit[:10], f"{v.tagged_at:%Y-%m-%d %H:%M:%S}", status[v.tag])
+        table.add_row(v.tag, v.commit[:10], f"{utc(v.tagged_at):%Y-%m-%d %H:%M:%S}", status[v.tag])
     out.print(table)
     if plan.objects:
         objects = Table("object", "what", "size")
