@@ -4,13 +4,16 @@ params.yaml block that sets it (backup.retention, or retention_count as {last: N
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from seedctl.cli.app import app
 from seedctl.config import Retention, parse_params
 from seedctl.errors import ConfigError
 from seedctl.store.prune import choose
-from seedctl.store.retention import describe, keep_reasons
+from seedctl.store.retention import keep_reasons
 from seedctl.store.versions import Version
 
 START = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)  # a Monday, 23:00 UTC (ISO week 50)
@@ -98,10 +101,6 @@ def test_choose_never_prunes_the_newest_and_pins_stay() -> None:
     assert len(pruned) == 48 - 25 - 1 and not set(reasons) & {v.tag for v in pruned}
 
 
-def test_describe() -> None:
-    assert describe(Retention(last=4, hourly=24, weekly=8)) == "last 4, hourly 24, weekly 8"
-
-
 # --- params.yaml -----------------------------------------------------------------------------
 
 SOURCES = {"sources": {"ticks": {"table": "public.ticks"}}}
@@ -135,3 +134,14 @@ def test_retention_and_retention_count_together_are_refused() -> None:
         parse_params({**SOURCES, "backup": {"retention_count": 4, "retention": {"hourly": 24}}})
     assert "backup.retention_count and backup.retention are both set" in str(caught.value)
     assert "retention_count N means retention {last: N}" in str(caught.value)
+
+
+def test_prune_refuses_both_in_one_line_exit_2(tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("sources:\n  t: {table: public.t}\nbackup:\n  retention_count: 4\n  retention: {hourly: 24}\n")
+    result = CliRunner().invoke(app, ["prune", "--params", str(params)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"seedctl: error: {params}: backup.retention_count and backup.retention are both set -- "
+        "keep one: retention_count N means retention {last: N}"
+    ]

@@ -123,6 +123,11 @@ def test_tiers_prune_end_to_end_and_every_kept_version_restores(
 ) -> None:
     project, tags, bucket = tiered.project, tiered.tags, tiered.env["MINIO_BUCKET"]
     names = {t: version_name(project, t) for t in tags}
+    # A second tag on the commit of a kept version, dated October (outside every tier): it goes,
+    # the catalog entry it shares with the kept one stays.
+    alias = "seeds/v2026.10.05"
+    dated = {**project.env, "GIT_COMMITTER_DATE": "2026-10-05T12:00:00Z"}
+    subprocess.run(["git", "tag", "-a", alias, "-m", "a second tag", tags[2]], cwd=project.root, env=dated, check=True)
 
     dry = project.seedctl("prune", env=tiered.env)
 
@@ -133,9 +138,9 @@ def test_tiers_prune_end_to_end_and_every_kept_version_restores(
     assert status_of(dry.stdout, tags[4]) == "kept: hourly 2026-12-07T08"
     assert status_of(dry.stdout, tags[2]) == "kept: daily 2026-12-06 weekly 2026-W49"
     assert status_of(dry.stdout, tags[1]) == "kept: monthly 2026-11"
-    assert status_of(dry.stdout, tags[3]) == status_of(dry.stdout, tags[0]) == "pruned"
-    assert f"would prune 2 versions ({tags[0]}, {tags[3]})" in dry.stdout, dry.stdout
-    assert len(version_tags(project)) == 6
+    assert status_of(dry.stdout, tags[3]) == status_of(dry.stdout, tags[0]) == status_of(dry.stdout, alias) == "pruned"
+    assert f"would prune 3 versions ({alias}, {tags[0]}, {tags[3]})" in dry.stdout, dry.stdout
+    assert len(version_tags(project)) == 7
 
     kept = [tags[1], tags[2], tags[4], tags[5]]
     needed = set().union(*(objects_of(project, t) for t in kept))
@@ -145,7 +150,10 @@ def test_tiers_prune_end_to_end_and_every_kept_version_restores(
     result = project.seedctl("prune", "--yes", env=tiered.env)
 
     assert result.returncode == 0, result.stderr
-    assert f"pruned 2 versions ({tags[0]}, {tags[3]}), deleted {len(only_pruned)} objects" in result.stdout
+    assert (
+        f"pruned 3 versions ({alias}, {tags[0]}, {tags[3]}), deleted {len(only_pruned)} objects and 2 catalog entries"
+        in result.stdout
+    ), result.stdout
     assert version_tags(project) == sorted(kept)
     keys = set(s3_server.keys(bucket))
     assert {key(m) for m in needed} <= keys  # pruning never breaks a kept version
