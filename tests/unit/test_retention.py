@@ -13,7 +13,7 @@ from seedctl.cli.app import app
 from seedctl.config import Retention, parse_params
 from seedctl.errors import ConfigError
 from seedctl.store.prune import choose
-from seedctl.store.retention import keep_reasons
+from seedctl.store.retention import describe, keep_reasons
 from seedctl.store.versions import Version
 
 START = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)  # a Monday, 23:00 UTC (ISO week 50)
@@ -99,6 +99,10 @@ def test_choose_never_prunes_the_newest_and_pins_stay() -> None:
     assert kept[0] == vs[0] and len(kept) == 25  # 24 hours, and yesterday's 23:00 is hour 24
     assert [v.tag for v in pinned] == [vs[-1].tag]
     assert len(pruned) == 48 - 25 - 1 and not set(reasons) & {v.tag for v in pruned}
+
+
+def test_describe() -> None:
+    assert describe(Retention(last=4, hourly=24, weekly=8)) == "last 4, hourly 24, weekly 8"
 
 
 # --- params.yaml -----------------------------------------------------------------------------

@@ -40,6 +40,8 @@ def summary(result: PruneResult) -> str:
 
 
 def print_plan(plan: Plan) -> None:
+    if plan.policy:
+        out.print(plan.policy, soft_wrap=True)
     # Tag times in UTC: the periods retention counts (hour, day, ISO week, month) are UTC's.
     table = Table("version", "commit", "tagged (UTC)", "status")
     status = (

@@ -40,7 +40,7 @@ from seedctl.errors import ConfigError, IntegrityError, RemoteError
 from seedctl.parts import snapshot_parts
 from seedctl.store import s3
 from seedctl.store.dvc import object_cache
-from seedctl.store.retention import keep_reasons
+from seedctl.store.retention import describe, keep_reasons
 from seedctl.store.versions import (
     TAG_PREFIX,
     Version,
@@ -203,6 +203,7 @@ class Plan:
     catalog_pruned: list[str] = field(default_factory=list)  # version names (manifest "version")
     catalog_resumed: list[str] = field(default_factory=list)  # entries left by an interrupted prune
     has_index: bool = False
+    policy: str = ""  # the retention policy and where it comes from, for the operator
 
     @property
     def present(self) -> list[Doomed]:
@@ -398,11 +399,18 @@ def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: 
     params = load_params(params_path)
     root = params_path.resolve().parent
     policy = params.backup.retention_policy if keep is None else Retention(last=keep)
+    if keep is not None:
+        origin = "--keep"
+    else:
+        origin = "backup.retention" if params.backup.retention is not None else "backup.retention_count"
+    said = f"retention ({origin}): {describe(policy)}"
     settings = load_settings(root, params)
     s3.check(settings)
     client = s3.client(settings, timeout_s=60, attempts=3)
     if not yes:
-        return PruneResult(make_plan(root, params, settings, client, policy=policy, pins=pins), done=False)
+        plan = make_plan(root, params, settings, client, policy=policy, pins=pins)
+        plan.policy = said
+        return PruneResult(plan, done=False)
 
     from seedctl.store.lock import checkout_lock
 
@@ -410,6 +418,7 @@ def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: 
     # and so not upload) an object we are about to delete, then tag it.
     with checkout_lock(root, "prune"):
         plan = make_plan(root, params, settings, client, policy=policy, pins=pins)
+        plan.policy = said
         # Order: journal, tags, objects. Deleting the tags first means an interruption can
         # never leave a version tag naming data the remote no longer has (objects first
         # would: killed half-way, the old tags would still promise restores that fail).

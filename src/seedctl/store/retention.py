@@ -53,3 +53,8 @@ def keep_reasons(versions: Sequence[Version], policy: Retention) -> dict[str, li
                 seen.add(period)
                 reasons.setdefault(v.tag, []).append(f"{tier} {period}")
     return reasons
+
+
+def describe(policy: Retention) -> str:
+    """The policy in one line, as params.yaml spells it: "last 4, hourly 24, weekly 8"."""
+    return ", ".join(f"{tier} {n}" for tier, n in policy.tiers().items() if n)

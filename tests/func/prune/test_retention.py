@@ -132,6 +132,7 @@ def test_tiers_prune_end_to_end_and_every_kept_version_restores(
     dry = project.seedctl("prune", env=tiered.env)
 
     assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("retention (backup.retention): hourly 2, daily 2, weekly 2, monthly 2\n")
     assert status_of(dry.stdout, tags[5]) == (
         "kept: hourly 2026-12-07T09 daily 2026-12-07 weekly 2026-W50 monthly 2026-12"
     )
