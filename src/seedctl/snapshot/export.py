@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from seedctl.pg import db
 from seedctl.pg.catalog import TableSchema, read_table_schema
 from seedctl.pg.checksum import Checksum, algorithm_for, checksum_columns, table_checksum
 from seedctl.pg.copyout import BLOCK_BYTES, LockBusy, copy_out
+from seedctl.pg.objects import read_objects
 from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr
 from seedctl.progress import row_progress
 from seedctl.snapshot.publish import publish, staging_dir
@@ -204,6 +205,8 @@ def _export_in_one_transaction(
         }
         for name, table in schemas.items():
             check_time_column(name, params.sources[name], table)
+        objects = read_objects(conn, [(t.schema, t.name) for t in schemas.values()])
+        schemas = {name: replace(t, objects=objects[(t.schema, t.name)]) for name, t in schemas.items()}
         algorithm = algorithm_for(db.server_encoding(conn))
         with _checksums_alongside(conn, snapshot_id, schemas, algorithm) as checksums:
             tables = [
