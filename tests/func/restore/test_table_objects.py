@@ -50,6 +50,8 @@ GRANT SELECT ON account_totals TO {reader};
 CREATE VIEW with_outside AS SELECT o.id FROM orders o JOIN outside x ON x.id = o.id;
 CREATE RULE keep_orders AS ON DELETE TO orders DO INSTEAD NOTHING;
 CREATE STATISTICS orders_stats (dependencies) ON account_id, amount FROM orders;
+CREATE MATERIALIZED VIEW order_counts AS SELECT account_id, count(*) FROM orders GROUP BY account_id;
+CREATE TRIGGER big_insert INSTEAD OF INSERT ON big_accounts FOR EACH ROW EXECUTE FUNCTION app.no_big_orders();
 """
 ROWS = """
 INSERT INTO accounts (id, owner_name, email, balance) VALUES
@@ -61,6 +63,8 @@ NOT_CARRIED = (
     "not carried: rule keep_orders on public.orders",
     "not carried: statistics public.orders_stats on public.orders",
     "not carried: view public.with_outside (reads public.outside, which is not in the snapshot)",
+    "not carried: materialized view public.order_counts",
+    "not carried: trigger big_insert on view public.big_accounts",
 )
 
 
@@ -212,3 +216,27 @@ def test_format_5_snapshot_without_objects_restores_and_says_so(
     assert "triggers, row-level security, grants and views are not recorded in this snapshot (format 5 or older)" in out
     assert run_sql(target, "SELECT count(*) FROM accounts") == [(3,)]
     assert run_sql(target, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal") == [(0,)]
+
+
+def test_a_trigger_whose_function_the_target_refuses_is_named(
+    project: Project, pg_server: TempPostgres, roles: dict[str, str]
+) -> None:
+    snapshot_objects(project, roles)
+    # A function in a language this server lacks (as a PL/Python one on a server without it).
+    path = project.seeds / "manifest.json"
+    manifest = json.loads(path.read_text())
+    function = manifest["tables"]["accounts"]["schema"]["objects"]["functions"][0]
+    function["definition"] = function["definition"].replace("LANGUAGE plpgsql", "LANGUAGE plnothing")
+    path.write_text(json.dumps(manifest, indent=2))
+    project.commit_all("a function this server cannot create")
+    target = new_database(pg_server)
+
+    out = restore(project, target)
+
+    assert 'not carried: function app.set_updated_at() (language "plnothing" does not exist)' in out
+    assert 'not carried: trigger accounts_touch on public.accounts (schema "app" does not exist)' in out
+    assert (
+        run_sql(target, "SELECT tgname FROM pg_trigger WHERE tgrelid = 'accounts'::regclass AND NOT tgisinternal") == []
+    )
+    assert run_sql(target, "SELECT count(*) FROM accounts") == [(3,)]  # the rest restored
+    assert run_sql(target, "SELECT relforcerowsecurity FROM pg_class WHERE oid = 'accounts'::regclass") == [(True,)]
