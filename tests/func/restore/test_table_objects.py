@@ -240,3 +240,28 @@ def test_a_trigger_whose_function_the_target_refuses_is_named(
     )
     assert run_sql(target, "SELECT count(*) FROM accounts") == [(3,)]  # the rest restored
     assert run_sql(target, "SELECT relforcerowsecurity FROM pg_class WHERE oid = 'accounts'::regclass") == [(True,)]
+
+
+def test_a_partial_restore_recreates_views_over_a_table_already_there(
+    project: Project, pg_server: TempPostgres, roles: dict[str, str]
+) -> None:
+    snapshot_objects(project, roles)
+    target = new_database(pg_server)
+    restore(project, target)
+    # orders lost on the target, with the views over it; the trigger function stays, changed there.
+    run_sql(target, "DROP TABLE orders CASCADE")
+    run_sql(
+        target,
+        "CREATE OR REPLACE FUNCTION app.no_big_orders() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RETURN NEW; END $$",
+    )
+
+    out = restore(project, target, "--table", "orders")
+
+    assert "created view public.account_totals with 1 grant(s)" in out  # accounts was there already
+    assert "created view public.big_accounts" in out
+    totals = "SELECT * FROM account_totals ORDER BY id"
+    assert run_sql(target, totals) == run_sql(project.database_url, totals)
+    # The target's own function is not replaced by the snapshot's.
+    assert "orders: recreated trigger orders_limit, trigger orders_off (disabled), 1 grant(s)" in out
+    assert run_sql(target, "INSERT INTO orders VALUES (9, 1, 5000) RETURNING id") == [(9,)]
