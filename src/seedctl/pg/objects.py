@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -135,6 +135,26 @@ LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = s.attnum AND s.att
 WHERE c.oid = %s AND g.grantee <> c.relowner
 ORDER BY s.attnum, 2, 4, 3
 """
+# What the partitions below a partitioned table have of their own (a trigger defined on the
+# parent is cloned to every partition: tgparentid names the clone's parent trigger).
+_PARTITION_OBJECTS = """
+SELECT partition, kinds FROM (
+    SELECT n.nspname || '.' || c.relname AS partition, array_remove(ARRAY[
+             CASE WHEN EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal
+                               AND t.tgparentid = 0) THEN 'triggers' END,
+             CASE WHEN c.relrowsecurity THEN 'row-level security' END,
+             CASE WHEN EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) THEN 'policies' END,
+             CASE WHEN EXISTS (SELECT 1 FROM aclexplode(c.relacl) g WHERE g.grantee <> c.relowner)
+                       OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL)
+                  THEN 'grants' END,
+             CASE WHEN EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN')
+                  THEN 'rules' END], NULL) AS kinds
+    FROM pg_partition_tree(%s) t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE t.level > 0
+) s
+WHERE cardinality(kinds) > 0
+ORDER BY 1
+"""
 # Views and materialized views whose rewrite rule reads any of the given relations.
 _READERS = """
 SELECT DISTINCT r.ev_class
@@ -192,12 +212,8 @@ def read_objects(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> dic
             found[key] = _table_objects(conn, oid, f"{key[0]}.{key[1]}")
         views, not_carried = _views(conn, oids)
     for key, objects in found.items():
-        found[key] = TableObjects(
-            **{
-                **objects.__dict__,
-                "views": views.get(key, []),
-                "not_carried": objects.not_carried + not_carried.get(key, []),
-            }
+        found[key] = replace(
+            objects, views=views.get(key, []), not_carried=objects.not_carried + not_carried.get(key, [])
         )
     return found
 
@@ -234,6 +250,8 @@ def _table_objects(conn: psycopg.Connection, oid: int, qualified: str) -> TableO
         (oid,),
     ).fetchall():
         not_carried.append(f"statistics {schema}.{name} on {qualified}")
+    for partition, kinds in conn.execute(_PARTITION_OBJECTS, (oid,)).fetchall():
+        not_carried.append(f"{', '.join(kinds)} of partition {partition} (only the partitioned table's are recorded)")
     return TableObjects(
         triggers=triggers,
         functions=functions,

@@ -265,3 +265,36 @@ def test_a_partial_restore_recreates_views_over_a_table_already_there(
     # The target's own function is not replaced by the snapshot's.
     assert "orders: recreated trigger orders_limit, trigger orders_off (disabled), 1 grant(s)" in out
     assert run_sql(target, "INSERT INTO orders VALUES (9, 1, 5000) RETURNING id") == [(9,)]
+
+
+def test_a_partitioned_table_carries_its_own_objects_and_names_its_partitions(
+    project: Project, pg_server: TempPostgres, roles: dict[str, str]
+) -> None:
+    reader = roles["reader"]
+    project.sql(f"""
+        CREATE ROLE {reader};
+        CREATE TABLE events (at date NOT NULL, note text, stamped timestamptz) PARTITION BY RANGE (at);
+        CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+        CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.stamped := now(); RETURN NEW; END $$;
+        CREATE TRIGGER events_stamp BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION stamp();
+        GRANT SELECT ON events TO {reader};
+        GRANT SELECT ON events_2024 TO {reader};
+        INSERT INTO events (at, note) VALUES ('2024-03-01', 'a');
+    """)
+    params = project.params()
+    params["sources"] = {"events": {"table": "public.events", "min_rows": 1, "max_null_ratio": 1.0}}
+    project.write_params(params)
+    snap = project.seedctl("snapshot", "--no-push")
+    assert snap.returncode == 0, snap.stderr
+    line = "not carried: grants of partition public.events_2024 (only the partitioned table's are recorded)"
+    assert [ln for ln in snap.stderr.splitlines() if "not carried" in ln] == [f"seedctl: {line}"]  # the clone: not
+    project.commit_all("snapshot")
+    target = new_database(pg_server)
+
+    out = restore(project, target)
+
+    assert line in out
+    assert "recreated function public.stamp(), trigger events_stamp, 1 grant(s)" in out
+    [(stamped,)] = run_sql(target, "INSERT INTO events (at) VALUES ('2024-06-01') RETURNING stamped")
+    assert stamped is not None  # the parent's trigger, cloned to the partition again
+    assert run_sql(target, f"SELECT has_table_privilege('{reader}', 'public.events', 'SELECT')") == [(True,)]
