@@ -222,12 +222,12 @@ def _table_objects(conn: psycopg.Connection, oid: int, qualified: str) -> TableO
     triggers: list[dict[str, str]] = []
     functions: list[dict[str, str]] = []
     not_carried: list[str] = []
-    for name, definition, enabled, fschema, _fname, signature, fdef in conn.execute(_TRIGGERS, (oid,)).fetchall():
+    for name, definition, enabled, fschema, fname, signature, fdef in conn.execute(_TRIGGERS, (oid,)).fetchall():
         if fschema.startswith("_timescaledb_"):
             continue  # TimescaleDB's own (ts_insert_blocker): create_hypertable makes it again
         triggers.append({"name": name, "definition": definition, "enabled": enabled})
         if fdef and signature not in {f["signature"] for f in functions}:
-            functions.append({"schema": fschema, "name": _fname, "signature": signature, "definition": fdef})
+            functions.append({"schema": fschema, "name": fname, "signature": signature, "definition": fdef})
     rls = db.one(conn.execute("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = %s", (oid,)))
     policies = [
         {
@@ -311,8 +311,8 @@ def _views(
 
     ordered: list[int] = []
     pending = sorted(carried, key=lambda o: readers[o].qualified)
-    while pending:  # what a view reads first (the reads of carried views form no cycle)
-        ready = [o for o in pending if all(d in tables or d in ordered for d, _, _ in readers[o].reads)]
+    while pending:  # what a view reads first (views cannot read each other in a cycle)
+        ready = [o for o in pending if all(d in tables or d in ordered for d, _, _ in readers[o].reads)] or pending
         ordered += ready
         pending = [o for o in pending if o not in ready]
     views: dict[tuple[str, str], list[View]] = {}
@@ -501,6 +501,8 @@ def recreate(conn: psycopg.Connection, objects: TableObjects | None, target: sql
             notes.append(f"not carried: trigger {trigger['name']} on {owner} ({refused})")
         else:
             made.append(f"trigger {trigger['name']}" + (" (disabled)" if trigger["enabled"] == "D" else ""))
+    # Not in a savepoint: a target that refuses row-level security fails (and rolls back) the
+    # restore, rather than leave the table's rows open to the roles granted it below.
     if objects.row_security:
         conn.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(target))
         made.append("row-level security" + (" (forced)" if objects.force_row_security else ""))
