@@ -538,10 +538,8 @@ def recreate_views(conn: psycopg.Connection, views: list[View]) -> list[tuple[Vi
     while pending and progress:
         progress = False
         for view in list(pending):
-            if db.one(
-                conn.execute("SELECT to_regclass(%s)", (sql.Identifier(view.schema, view.name).as_string(conn),))
-            )[0]:
-                notes.append((view, f"view {view.qualified} is already on this server: left as it is"))
+            if not _absent(conn, [view.schema, view.name]):
+                notes.append((view, f"not carried: view {view.qualified} (a relation of that name is on this server)"))
             elif any(_absent(conn, d) for d in view.depends):
                 continue  # perhaps a view created later in this pass
             else:

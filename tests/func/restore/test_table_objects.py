@@ -249,7 +249,7 @@ def test_a_partial_restore_recreates_views_over_a_table_already_there(
     target = new_database(pg_server)
     restore(project, target)
     # orders lost on the target, with the views over it; the trigger function stays, changed there.
-    run_sql(target, "DROP TABLE orders CASCADE")
+    run_sql(target, "DROP TABLE orders CASCADE; CREATE TABLE big_accounts (id integer)")
     run_sql(
         target,
         "CREATE OR REPLACE FUNCTION app.no_big_orders() RETURNS trigger LANGUAGE plpgsql AS "
@@ -259,7 +259,7 @@ def test_a_partial_restore_recreates_views_over_a_table_already_there(
     out = restore(project, target, "--table", "orders")
 
     assert "created view public.account_totals with 1 grant(s)" in out  # accounts was there already
-    assert "created view public.big_accounts" in out
+    assert "not carried: view public.big_accounts (a relation of that name is on this server)" in out
     totals = "SELECT * FROM account_totals ORDER BY id"
     assert run_sql(target, totals) == run_sql(project.database_url, totals)
     # The target's own function is not replaced by the snapshot's.
