@@ -469,11 +469,28 @@ def _grant(
     return made, notes
 
 
+_NOT_RECORDED = "triggers, row-level security, grants and views are not recorded in this snapshot (format 5 or older)"
+
+
+def planned_objects(objects: TableObjects | None) -> list[str]:
+    """What recreate() would make on the table, for a dry run (roles are checked only then)."""
+    if objects is None:
+        return [_NOT_RECORDED]
+    counts = [
+        (len(objects.triggers), "trigger(s)"),
+        (len(objects.policies), "policy(ies)"),
+        (len(objects.grants), "grant(s)"),
+        (len(objects.views), "view(s) over it"),
+    ]
+    made = [f"{n} {what}" for n, what in counts if n] + (["row-level security"] if objects.row_security else [])
+    return ([f"would recreate {', '.join(made)}"] if made else []) + [f"not carried: {i}" for i in objects.not_carried]
+
+
 def recreate(conn: psycopg.Connection, objects: TableObjects | None, target: sql.Identifier, owner: str) -> list[str]:
     """The recorded objects on a table this restore created and loaded; notes for the
     operator: what was recreated, and one line per object not carried."""
     if objects is None:
-        return ["triggers, row-level security, grants and views are not recorded in this snapshot (format 5 or older)"]
+        return [_NOT_RECORDED]
     made: list[str] = []
     notes: list[str] = []
     for function in objects.functions:

@@ -50,7 +50,7 @@ from seedctl.pg.ddl import (
     show_name,
 )
 from seedctl.pg.hypertable import apply_hypertable_settings, make_hypertable
-from seedctl.pg.objects import View, create_function, recreate, recreate_views
+from seedctl.pg.objects import View, create_function, planned_objects, recreate, recreate_views
 from seedctl.pg.pgtypes import to_copy_csv
 from seedctl.progress import row_progress
 from seedctl.restore import Mode
@@ -139,6 +139,8 @@ def load_tables(
                 _prepare(conn, planned, dry_run=True)
                 for result in planned:
                     _count_planned(conn, result)
+                    if result.action in ("create", "create-empty"):
+                        result.notes += planned_objects(result.data.table.objects)
                 return planned
         try:
             with conn.transaction():

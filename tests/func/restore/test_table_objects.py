@@ -103,11 +103,18 @@ def test_blank_server_gets_triggers_policies_grants_and_views(
     for line in NOT_CARRIED:
         assert f"seedctl: {line}\n" in stderr
     target = new_database(pg_server)
+    plan = restore(project, target, "--dry-run")
+    assert (
+        "accounts: would recreate 1 trigger(s), 1 policy(ies), 3 grant(s), 2 view(s) over it, row-level security"
+        in plan
+    )
+    assert "orders: would recreate 2 trigger(s), 1 grant(s), 2 view(s) over it" in plan
+    assert run_sql(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [(0,)]
 
     out = restore(project, target)
 
     for line in NOT_CARRIED:
-        assert line in out
+        assert line in out and line in plan
     assert "recreated function app.set_updated_at(), trigger accounts_touch, row-level security (forced)" in out
     assert "created view public.account_totals with 1 grant(s)" in out
     assert "created view public.big_accounts" in out
