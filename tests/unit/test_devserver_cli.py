@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seedctl.errors import DevServerError
-from seedctl_dev import devserver
+from seedctl_dev import devserver, pgbinaries
 from seedctl_dev.devserver import TempPostgres, resolve_binaries
 
 
@@ -21,8 +21,8 @@ def test_bad_bindir_override_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 def test_no_binaries_names_both_remedies(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(devserver, "find_system_bindir", lambda: None)
-    monkeypatch.setattr(devserver, "find_embedded_bindir", lambda: None)
+    monkeypatch.setattr(pgbinaries, "find_system_bindir", lambda: None)
+    monkeypatch.setattr(pgbinaries, "find_embedded_bindir", lambda: None)
     with pytest.raises(DevServerError) as info:
         resolve_binaries("auto")
     assert "apt-get install postgresql" in str(info.value)

@@ -4,7 +4,10 @@
 
 Sides never import each other, store and pg never import each other, and the product never
 imports the dev tooling (seedctl_dev), except `seedctl sample-data`, which says so when it is
-missing. Imports inside functions count too: a lazy import is still a dependency."""
+missing. Imports inside functions count too: a lazy import is still a dependency.
+
+And the code stays small enough to read (issue 25): no module in src/, bench/ or scripts/ over
+600 lines, and no import circle among seedctl's modules (lazy and TYPE_CHECKING imports count)."""
 
 from __future__ import annotations
 
@@ -75,3 +78,114 @@ def test_every_failure_raises_the_class_of_its_exit_code(path: Path) -> None:
         and node.exc.func.id == "SeedctlError"
     ]
     assert not bare, f"raise SeedctlError(...) at lines {bare}: raise the class of its exit code (errors.py)"
+
+
+# --- size and import circles (issue 25: "no module over 600 lines, and no import circle") ---
+
+REPO = SRC.parents[1]
+MAX_LINES = 600
+SIZED = sorted(p for top in ("src", "bench", "scripts") for p in (REPO / top).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SIZED, ids=lambda p: str(p.relative_to(REPO)))
+def test_no_module_is_over_600_lines(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(REPO)} has {lines} lines (at most {MAX_LINES}): split it by concern"
+
+
+def module_graph(root: Path, package: str) -> dict[str, set[str]]:
+    """Which modules of `package` (its directory is root/package) each of them imports: every
+    import statement counts, at module level, inside functions or under TYPE_CHECKING."""
+    files = {}
+    for path in (root / package).rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def known(name: str) -> str | None:  # the module a dotted name lives in (x.y.func -> x.y)
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        here = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {known(a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: level 1 is this package, 2 its parent...
+                    anchor = here.split(".")[: len(here.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                # `from pkg import mod` imports the module pkg.mod; `from mod import name`, mod
+                targets |= {
+                    known(f"{base}.{a.name}") if f"{base}.{a.name}" in files else known(base) for a in node.names
+                }
+        graph[module] = {t for t in targets if t is not None and t != module}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(found)
+
+
+def test_no_import_circle_among_seedctl_modules() -> None:
+    found = circles(module_graph(SRC.parent, "seedctl"))
+    assert not found, "import circles (move what one side needs into a module both can import):\n" + "\n".join(
+        " <-> ".join(c) for c in found
+    )
+
+
+def test_circles_are_found_in_a_small_graph() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"f"}, "f": {"e"}, "g": {"a"}}
+    assert circles(graph) == [["a", "b", "c"], ["e", "f"]]
+    assert circles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_lazy_and_type_checking_imports_close_a_circle(tmp_path: Path) -> None:
+    """The shape store/dvc.py, s3.py and settings.py had: one top-level import, one import
+    inside a function, one under TYPE_CHECKING; plus a relative import and a package import."""
+    pkg = tmp_path / "p" / "store"
+    pkg.mkdir(parents=True)
+    (tmp_path / "p" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "s3.py").write_text("from p.store.dvc import OBJECTS\n")
+    (pkg / "settings.py").write_text("def connect():\n    from p.store import s3\n")
+    (pkg / "dvc.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from p.store.settings import RemoteSettings\n"
+    )
+    (pkg / "push.py").write_text("from . import dvc\nfrom .settings import connect\n")
+    graph = module_graph(tmp_path, "p")
+    assert graph["p.store.push"] == {"p.store.dvc", "p.store.settings"}
+    assert circles(graph) == [["p.store.dvc", "p.store.s3", "p.store.settings"]]
+    (pkg / "settings.py").write_text("def connect():\n    pass\n")
+    assert circles(module_graph(tmp_path, "p")) == []

@@ -19,7 +19,7 @@ def remote(params: ParamsOpt = Path("params.yaml")) -> None:
 
     Endpoint and keys go to .dvc/config.local only (never into git).
     """
-    from seedctl.store.settings import setup_remote
+    from seedctl.store.remote import setup_remote
 
     def go() -> None:
         s = setup_remote(project_root(params), load_params(params))

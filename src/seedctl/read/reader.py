@@ -302,7 +302,7 @@ class Snapshot:
     def _configure_remote(self) -> None:
         """The DVC remote from MINIO_* / .env, as `make remote` sets it up for `dvc pull`."""
         from seedctl.config import load_params
-        from seedctl.store.settings import setup_remote
+        from seedctl.store.remote import setup_remote
 
         setup_remote(self.root, load_params(self.root / "params.yaml"))
         self._remote_ready = True

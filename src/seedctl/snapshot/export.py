@@ -19,8 +19,6 @@ import errno
 import re
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,13 +32,16 @@ from seedctl.config import Params, Partition, Source
 from seedctl.errors import ConfigError, DatabaseError, ExportError
 from seedctl.layout import DATA_DIR, SNAPSHOT_FORMAT
 from seedctl.pg import db
-from seedctl.pg.catalog import TableSchema, read_table_schema
-from seedctl.pg.checksum import Checksum, algorithm_for, checksum_columns, table_checksum
+from seedctl.pg.catalog import Column, TableSchema, read_table_schema
+from seedctl.pg.checksum import Checksum, PeriodSums, algorithm_for
 from seedctl.pg.copyout import BLOCK_BYTES, LockBusy, copy_out
 from seedctl.pg.objects import read_objects
 from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr
 from seedctl.progress import row_progress
+from seedctl.snapshot.partition import UNDATED_NAME, period_number, period_ranges
 from seedctl.snapshot.publish import publish, staging_dir
+from seedctl.snapshot.reuse import Previous, copy_verified, load_previous, unchanged, writer_settings
+from seedctl.snapshot.sums import TableSums, checksums_alongside, table_sums, with_fingerprints
 from seedctl.snapshot.writer import Part, PartFiles
 
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
@@ -55,6 +56,8 @@ class TableExport:
     checksum: Checksum
     checks: dict[str, Any]  # facts.RowChecks: primary-key duplicates, OHLCV violations
     text_columns: list[str] = field(default_factory=list)
+    time_column: str | None = None
+    reused: int = 0  # files copied from the previous snapshot, their rows proven unchanged (reuse.py)
 
     @property
     def rows(self) -> int:
@@ -68,14 +71,16 @@ class ExportResult:
     server_version_num: int
     timescaledb_version: str | None
     checksum_algorithm: str  # the database's encoding decides (checksum.algorithm_for)
+    writer: dict[str, Any]  # reuse.writer_settings
 
 
 def run_export(params: Params, seeds_dir: Path) -> ExportResult:
     """Snapshot every source in params into seeds_dir (data/ and schema.json)."""
     try:
         with staging_dir(seeds_dir) as staging:
+            previous = load_previous(seeds_dir, params.backup)
             with db.connect() as conn:
-                result = _export_all(conn, params, staging / DATA_DIR)
+                result = _export_all(conn, params, staging / DATA_DIR, previous)
             publish(staging, seeds_dir, schema_document(result))
     except OSError as exc:
         space = exc.errno == errno.ENOSPC
@@ -113,15 +118,16 @@ def check_time_column(name: str, source: Source, table: TableSchema) -> None:
         )
 
 
-def _export_all(conn: psycopg.Connection, params: Params, data_dir: Path) -> ExportResult:
+def _export_all(conn: psycopg.Connection, params: Params, data_dir: Path, previous: Previous | None) -> ExportResult:
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     conn.read_only = True
     data_dir.mkdir(parents=True)
     try:
         try:
-            return _export_in_one_transaction(conn, params, data_dir, alongside=not params.backup.single_connection)
+            alongside = not params.backup.single_connection
+            return _export_in_one_transaction(conn, params, data_dir, previous, alongside=alongside)
         except _NoSnapshotExport:  # e.g. a server that cannot export snapshots: checksums in line
-            return _export_in_one_transaction(conn, params, data_dir, alongside=False)
+            return _export_in_one_transaction(conn, params, data_dir, previous, alongside=False)
     except _LockNotGranted as waited:  # the transaction is rolled back: ask who holds the lock
         raise DatabaseError(
             f"export failed: table {waited.table} stayed locked by {_lock_holder(conn, waited.table)} "
@@ -187,7 +193,7 @@ def _lock_holder(conn: psycopg.Connection, table: str) -> str:
 
 
 def _export_in_one_transaction(
-    conn: psycopg.Connection, params: Params, data_dir: Path, *, alongside: bool
+    conn: psycopg.Connection, params: Params, data_dir: Path, previous: Previous | None, *, alongside: bool
 ) -> ExportResult:
     with conn.transaction():
         _lock_tables(conn, params)
@@ -208,74 +214,38 @@ def _export_in_one_transaction(
         objects = read_objects(conn, [(t.schema, t.name) for t in schemas.values()])
         schemas = {name: replace(t, objects=objects[(t.schema, t.name)]) for name, t in schemas.items()}
         algorithm = algorithm_for(db.server_encoding(conn))
-        with _checksums_alongside(conn, snapshot_id, schemas, algorithm) as checksums:
-            tables = [
-                _export_table(conn, name, schemas[name], data_dir, params, snapshot_id) for name in params.sources
-            ]
+
+        def measure(on: psycopg.Connection, name: str) -> TableSums:
+            return table_sums(on, params.sources[name], schemas[name], algorithm)
+
+        candidates = {
+            name: found
+            for name in params.sources
+            if previous is not None
+            and (found := previous.candidates(name, schemas[name], params.sources[name], algorithm))
+        }
+        # Tables with files to reuse: their period sums decide what to export, so they come first.
+        first = {name: measure(conn, name) for name in candidates}
+        others = [name for name in params.sources if name not in first]
+        with checksums_alongside(conn, snapshot_id, others, schemas, measure) as checksums:
+            tables = []
+            for name in params.sources:
+                reuse = None
+                if previous is not None and name in first and (periods := first[name][1]) is not None:
+                    reuse = (previous, candidates[name], periods)
+                tables.append(_export_table(conn, name, schemas[name], data_dir, params, snapshot_id, reuse))
+            sums = {**checksums.result(), **first}
             for exported in tables:
-                exported.checksum = checksums.result()[exported.source]
+                exported.checksum, periods = sums[exported.source]
+                if periods is not None:
+                    exported.parts = with_fingerprints(exported.parts, periods)
                 if exported.checksum.rows != exported.rows:  # the locks prevent it; never publish it
                     raise ExportError(
                         f"table {exported.table.qualified} changed under the export: wrote {exported.rows} rows "
                         f"but its checksum pass counted {exported.checksum.rows}",
                         "nothing was written or pushed; run the snapshot again",
                     )
-    return ExportResult(tables, version, version_num, timescale, algorithm)
-
-
-@contextmanager
-def _checksums_alongside(
-    conn: psycopg.Connection, snapshot_id: str | None, schemas: dict[str, TableSchema], algorithm: str
-) -> Iterator[Future[dict[str, Checksum]]]:
-    """Content checksums of every table, computed on a second connection that shares the
-    export's snapshot (pg_export_snapshot), while the first one streams the rows: the two
-    server processes use both cores instead of scanning every table twice in a row. Without
-    an exported snapshot (backup.single_connection, or a server that cannot export one), or
-    when the second connection cannot lock the tables at once, on the export's own
-    connection first, in its transaction: the same snapshot, so the same checksums."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        other = _locked_at(snapshot_id, schemas) if snapshot_id is not None else None
-        if other is None:
-            done: Future[dict[str, Checksum]] = Future()
-            done.set_result({n: _checksum(conn, t, algorithm) for n, t in schemas.items()})
-            yield done
-            return
-        with other:
-            yield pool.submit(lambda: {name: _checksum(other, t, algorithm) for name, t in schemas.items()})
-
-
-def _locked_at(snapshot_id: str, schemas: dict[str, TableSchema]) -> psycopg.Connection | None:
-    """A second connection in the export's snapshot holding ACCESS SHARE on every table, or
-    None. NOWAIT, as pg_dump's parallel workers: once a TRUNCATE waits for the export's own
-    locks, a new lock request queues behind it, and waiting here would wait forever (the
-    export waits for these checksums)."""
-    try:
-        other = db.connect()
-    except DatabaseError as exc:  # e.g. a server that serves one session at a time (PGlite)
-        raise DatabaseError(
-            f"export failed: its second connection (the checksums alongside): {exc.message}",
-            "if the server or the role allows only one connection at a time, set backup.single_connection: true "
-            "in params.yaml; nothing was written",
-            composed=exc.composed,
-        ) from None
-    try:
-        other.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        other.read_only = True
-        other.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
-        for table in schemas.values():
-            other.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE NOWAIT").format(table.identifier()))
-        return other
-    except psycopg.errors.LockNotAvailable:
-        other.close()
-        return None
-    except BaseException:
-        other.close()
-        raise
-
-
-def _checksum(conn: psycopg.Connection, table: TableSchema, algorithm: str) -> Checksum:
-    names, types = checksum_columns(table.columns)
-    return table_checksum(conn, table.identifier(), names, algorithm=algorithm, types=types)
+    return ExportResult(tables, version, version_num, timescale, algorithm, writer_settings(params.backup))
 
 
 def _export_table(
@@ -285,20 +255,36 @@ def _export_table(
     data_dir: Path,
     params: Params,
     snapshot_id: str | None,
+    reuse: tuple[Previous, list[dict[str, Any]], dict[str, PeriodSums]] | None = None,
 ) -> TableExport:
     """Export one table. Each column is first read the cheapest way; a column with values
     that way cannot parse is read again another way (dates and timestamps outside years
     1-9999: the exact epoch expression; numeric NaN/Infinity and timestamps past year
-    294246: exact text), and the table exported again."""
+    294246: exact text), and the table exported again.
+
+    reuse: the previous snapshot, this table's parts in it and its period sums now: the
+    files of the periods proven unchanged are copied instead (reuse.py), the others exported."""
     partition = params.sources[source].partition
     fallbacks: dict[str, Fallback] = {}
     block_bytes = BLOCK_BYTES
     while True:
+        reused: list[Part] = []
+        only: list[str] | None = None
+        if reuse is not None:
+            previous, candidates, periods = reuse
+            same = unchanged(candidates, periods)
+            copied = copy_verified(previous, same, data_dir.parent, _file_schema(table, fallbacks))
+            reused = [Part(p["file"], p["rows"], p["period"]) for p in same if p["period"] in copied]
+            if copied:  # else the whole table, as without a previous snapshot (an emptied one too)
+                only = [period for period in periods if period not in copied]
         try:
-            parts, checks = _write_table(conn, source, table, data_dir, params, fallbacks, snapshot_id, block_bytes)
+            parts, checks = _write_table(
+                conn, source, table, data_dir, params, fallbacks, snapshot_id, block_bytes, only
+            )
             break
-        except _ReadAgain as again:
+        except _ReadAgain as again:  # a new fallback changes every file of the table: export it whole
             fallbacks[again.column] = again.fallback
+            reuse = None
         except LockBusy:  # a TRUNCATE or ALTER waits for the export: read on its own connection
             snapshot_id = None
         except _RowTooLong:
@@ -311,6 +297,8 @@ def _export_table(
             block_bytes = needed
         shutil.rmtree(data_dir / source, ignore_errors=True)
         (data_dir / f"{source}.parquet").unlink(missing_ok=True)
+    if reused:
+        parts = sorted([*parts, *reused], key=lambda p: period_number(p.period or "", partition))
     return TableExport(
         source=source,
         table=table,
@@ -319,7 +307,15 @@ def _export_table(
         checksum=Checksum(-1, ""),  # filled in from the parallel checksum pass
         checks=checks,
         text_columns=sorted(c for c, f in fallbacks.items() if f == "text"),
+        time_column=params.sources[source].time_column,
+        reused=len(reused),
     )
+
+
+def _file_schema(table: TableSchema, fallbacks: dict[str, Fallback]) -> pa.Schema:
+    """The Arrow schema of the table's files: each field says its PostgreSQL type and encoding;
+    the table's description lives once, in schema.json (not in every file's footer)."""
+    return pa.schema([arrow_field(c, codec_for(c, fallbacks.get(c.name))) for c in table.columns])
 
 
 class _ReadAgain(Exception):
@@ -366,18 +362,27 @@ def _write_table(
     fallbacks: dict[str, Fallback],
     snapshot_id: str | None,
     block_bytes: int = BLOCK_BYTES,
+    only: list[str] | None = None,
 ) -> tuple[list[Part], dict[str, Any]]:
-    """The table's files and its row checks (facts.RowChecks)."""
+    """The table's files and its row checks (facts.RowChecks); only: the periods to export
+    (the others' files are reused), None for all."""
     codecs = [codec_for(c, fallbacks.get(c.name)) for c in table.columns]
-    # Each field says its PostgreSQL type and encoding; the table's description lives once,
-    # in schema.json (not in every file's footer).
-    schema = pa.schema([arrow_field(c, k) for c, k in zip(table.columns, codecs)])
-    query = sql.SQL("COPY (SELECT {cols} FROM {table} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
+    source_params = params.sources[source]
+    where: sql.Composable = sql.SQL("")
+    if only is not None:
+        column = table.column(source_params.time_column or "")
+        assert column is not None  # reuse needs the time column
+        where = sql.SQL(" WHERE ") + _periods_filter(column, source_params.partition, only)
+    query = sql.SQL("COPY (SELECT {cols} FROM {table}{where} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
         cols=sql.SQL(", ").join(select_expr(c, k) for c, k in zip(table.columns, codecs)),
         table=table.identifier(),
+        where=where,
         order=sql.SQL(", ").join(sql.Identifier(c) for c in table.order_by()),
     )
-    files = PartFiles(data_dir, source, params.sources[source], table, schema, codecs, params.backup)
+    schema = _file_schema(table, fallbacks)
+    files = PartFiles(data_dir, source, source_params, table, schema, codecs, params.backup)
+    if only == []:  # every period's file reused
+        return [], files.checks.to_dict()
     try:
         with (
             row_progress(f"export {source}", _estimated_rows(conn, table)) as bar,
@@ -392,6 +397,26 @@ def _write_table(
         raise _conversion_error(exc, table, codecs) from None
     finally:
         files.close()
+
+
+def _periods_filter(column: Column, granularity: Partition, periods: list[str]) -> sql.Composable:
+    """The rows of these periods of the time column: key ranges, so the primary key's index
+    (it starts with the time column) finds them."""
+    t = sql.Identifier(column.name)
+    zone = " 00:00+00" if column.base_type == "timestamptz" else " 00:00" if column.base_type == "timestamp" else ""
+
+    def moment(day: str) -> sql.Composable:
+        return sql.SQL("{}::pg_catalog.{}").format(sql.Literal(day + zone), sql.SQL(column.base_type))
+
+    conditions = [sql.SQL("{} IS NULL").format(t)] if UNDATED_NAME in periods else []
+    for lo, hi in period_ranges([p for p in periods if p != UNDATED_NAME], granularity):
+        if lo is None:
+            conditions.append(sql.SQL("{} < {}").format(t, moment(hi or "")))
+        elif hi is None:
+            conditions.append(sql.SQL("{} >= {}").format(t, moment(lo)))
+        else:
+            conditions.append(sql.SQL("({} >= {} AND {} < {})").format(t, moment(lo), t, moment(hi)))
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(conditions))
 
 
 def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Codec]) -> Exception:
@@ -475,6 +500,7 @@ def schema_document(result: ExportResult) -> dict[str, Any]:
             "postgres_version_num": result.server_version_num,
             "timescaledb_version": result.timescaledb_version,
         },
+        "writer": result.writer,
         "tables": {
             t.source: {
                 "partition": t.partition,
@@ -484,6 +510,7 @@ def schema_document(result: ExportResult) -> dict[str, Any]:
                 "checks": t.checks,
                 "checksum_algorithm": result.checksum_algorithm,
                 "text_columns": t.text_columns,
+                "time_column": t.time_column,
                 "schema": t.table.to_dict(),
             }
             for t in result.tables

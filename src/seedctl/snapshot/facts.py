@@ -89,9 +89,10 @@ class RowChecks:
             keys = [batch.column(c) for c in self.primary_key]
             same = _all_equal([k.slice(1) for k in keys], [k.slice(0, len(k) - 1) for k in keys])
             self.pk_duplicates += pc.sum(same).as_py() or 0
-            if self._last_key is not None and [k[0].as_py() for k in keys] == self._last_key:
+            # Arrow scalars, not Python values: a date key of 'infinity' has no Python date.
+            if self._last_key is not None and [k[0] for k in keys] == self._last_key:
                 self.pk_duplicates += 1
-            self._last_key = [k[-1].as_py() for k in keys]
+            self._last_key = [k[-1] for k in keys]
         if self.prices:
             op, hi, lo, cl = (batch.column(c) for c in self.prices)
             ok = pc.and_(

@@ -34,6 +34,8 @@ EARLY = -1
 LATE = 10**6
 UNDATED = 10**6 + 1
 _NAMES = {EARLY: "early", LATE: "late", UNDATED: "undated"}
+_NUMBERS = {name: number for number, name in _NAMES.items()}
+UNDATED_NAME = _NAMES[UNDATED]
 
 # The ordinary range 0001-01-01 .. 9999-12-31 in each epoch encoding.
 _RANGES = {
@@ -94,3 +96,41 @@ def period_name(period: int, granularity: Partition) -> str:
         return f"{period:04d}"
     year, month = divmod(period, 12)
     return f"{year:04d}-{month + 1:02d}"
+
+
+def period_number(name: str, granularity: Partition) -> int:
+    """The number of a period named by period_name (its sort key)."""
+    if name in _NUMBERS:
+        return _NUMBERS[name]
+    if granularity == "year":
+        return int(name)
+    year, month = name.split("-")
+    return int(year) * 12 + int(month) - 1
+
+
+def period_ranges(names: list[str], granularity: Partition) -> list[tuple[str | None, str | None]]:
+    """The time ranges [from, to) covering these periods (not `undated`), as first days
+    ("2024-03-01"; None: unbounded), adjacent periods merged into one range."""
+    ranges: list[tuple[str | None, str | None]] = []
+    for number in sorted(period_number(n, granularity) for n in names):
+        if number == EARLY:
+            lo, hi = None, _YEAR_ONE
+        elif number == LATE:
+            lo, hi = _YEAR_10000, None
+        else:
+            lo, hi = _first_day(number, granularity), _first_day(number + 1, granularity)
+        if ranges and ranges[-1][1] is not None and ranges[-1][1] == lo:
+            lo = ranges.pop()[0]
+        ranges.append((lo, hi))
+    return ranges
+
+
+_YEAR_ONE, _YEAR_10000 = "0001-01-01", "10000-01-01"
+
+
+def _first_day(number: int, granularity: Partition) -> str:
+    """The first day of a dated period (year 10000 after December 9999)."""
+    if granularity == "year":
+        return f"{number:04d}-01-01"
+    year, month = divmod(number, 12)
+    return f"{year:04d}-{month + 1:02d}-01"

@@ -26,6 +26,14 @@ def export(params: Params, seeds: Path, accepted_by: str | None) -> None:
     for item in dict.fromkeys(named):  # recorded by name in schema.json; a restore says it again
         print(f"seedctl: not carried: {item}", file=sys.stderr, flush=True)
     for exported in result.tables:
+        if exported.reused:  # what this snapshot cost: the files it read again, the ones it kept
+            print(
+                f"seedctl: export {exported.source}: {len(exported.parts) - exported.reused} of "
+                f"{len(exported.parts)} {exported.partition} files exported, {exported.reused} proven unchanged "
+                "and reused from the previous snapshot",
+                file=sys.stderr,
+                flush=True,
+            )
         hyper = exported.table.hypertable
         if hyper and hyper.not_carried:  # recorded by name in schema.json; a restore says it again
             print(

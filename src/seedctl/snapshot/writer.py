@@ -38,9 +38,11 @@ class Part:
     file: str  # relative to the seeds directory
     rows: int
     period: str | None = None  # 2024-03, 2024, early, late, undated; None: unpartitioned
+    fingerprint: str | None = None  # its rows' exact hash sum (reuse.py); None: never reused
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "rows": self.rows, "period": self.period}
+        found = {"file": self.file, "rows": self.rows, "period": self.period}
+        return found if self.fingerprint is None else {**found, "fingerprint": self.fingerprint}
 
 
 class PartFiles:

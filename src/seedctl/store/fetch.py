@@ -293,7 +293,7 @@ class RemoteReader:
 
 def open_remote(project_root: Path, params: Any) -> RemoteReader:
     """The remote, configured and checked (RemoteError with a `cause` when it cannot be used)."""
-    from seedctl.store.settings import connect
+    from seedctl.store.remote import connect
 
     settings, client, _ = connect(project_root, params)
     return RemoteReader(settings, client)

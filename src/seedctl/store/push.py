@@ -19,7 +19,8 @@ from seedctl.config import Params
 from seedctl.errors import IntegrityError, RemoteError, ValidationFailed
 from seedctl.store import dvc, s3
 from seedctl.store.objects import NOT_IN_REMOTE, RemoteObject, absent, pushed_objects
-from seedctl.store.settings import RemoteSettings, configure, connect, load_settings
+from seedctl.store.remote import configure, connect
+from seedctl.store.settings import RemoteSettings, load_settings
 
 if TYPE_CHECKING:
     from seedctl.store.fetch import Fetched

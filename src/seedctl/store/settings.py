@@ -1,4 +1,4 @@
-"""The DVC remote's settings: MinIO (or any S3 API) from MINIO_* variables, and `seedctl remote`.
+"""The DVC remote's settings: MinIO (or any S3 API) from MINIO_* variables.
 
 Settings come from the environment, else from `.env` in the project root (read with
 python-dotenv; see .env.example); a non-empty environment variable wins over `.env`:
@@ -12,9 +12,8 @@ python-dotenv; see .env.example); a non-empty environment variable wins over `.e
     MINIO_SSE         optional server-side encryption of every object: AES256 or aws:kms
     MINIO_SSE_KMS_KEY_ID  the KMS key for MINIO_SSE=aws:kms (MinIO: a KES key name)
 
-`configure` writes the remote (name and URL, nothing secret) to the git-tracked
-.dvc/config and the endpoint and keys to the git-ignored .dvc/config.local, so that a plain
-`dvc push` / `dvc pull` works afterwards and `dvc` never sees the keys any other way.
+Writing them into DVC's configuration is store/remote.py's job: this module only reads and
+checks them, so it imports neither DVC nor S3.
 No message, exception or log line from here carries the access key or the secret key.
 """
 
@@ -26,7 +25,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from seedctl import errors
@@ -235,58 +233,3 @@ def _check_bucket(bucket: str, origin: str) -> None:
             f"{origin}: {bucket!r} is not a valid bucket name",
             "3-63 characters: lower-case letters, digits, '.' and '-'",
         )
-
-
-# --- `seedctl remote` ------------------------------------------------------------------------
-
-
-def configure(project_root: Path, settings: RemoteSettings) -> Mapping[str, Any]:
-    """Write the DVC remote: name and URL to .dvc/config, endpoint and keys to .dvc/config.local
-    (made readable by its owner only). Returns DVC's configuration, all levels merged."""
-    from seedctl.store import dvc
-
-    dvc_dir = project_root / ".dvc"
-    if not dvc_dir.is_dir():
-        raise RemoteError(f"{project_root} is not a DVC project (no .dvc directory)", "run from the project root")
-    tracked_url = settings.tracked_url or settings.url
-    local_remote = {
-        "endpointurl": settings.endpoint_url,
-        "access_key_id": settings.access_key,
-        "secret_access_key": settings.secret_key,
-        "region": settings.region,
-    }
-    if settings.sse:
-        local_remote["sse"] = settings.sse
-    if settings.sse_kms_key_id:
-        local_remote["sse_kms_key_id"] = settings.sse_kms_key_id
-    if settings.url != tracked_url:
-        local_remote["url"] = settings.url
-    config = dvc.configure_remote(
-        dvc_dir,
-        settings.name,
-        tracked_url,
-        local_remote,
-        managed=("url", "sse", "sse_kms_key_id"),
-        redact=settings.redact,
-    )
-    local_file = dvc_dir / "config.local"
-    if local_file.exists():
-        local_file.chmod(0o600)  # it holds the secret key
-    return config
-
-
-def setup_remote(project_root: Path, params: Params, environ: Mapping[str, str] | None = None) -> RemoteSettings:
-    """load_settings + check + configure: afterwards a plain `dvc push` / `dvc pull` works."""
-    return connect(project_root, params, environ)[0]
-
-
-def connect(
-    project_root: Path, params: Params, environ: Mapping[str, str] | None = None
-) -> tuple[RemoteSettings, Any, Mapping[str, Any]]:
-    """setup_remote, also returning the checked S3 client and DVC's merged configuration."""
-    from seedctl.store.s3 import checked_client
-
-    settings = load_settings(project_root, params, environ)
-    client = checked_client(settings)
-    config = configure(project_root, settings)
-    return settings, client, config

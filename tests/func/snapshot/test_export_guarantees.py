@@ -13,7 +13,7 @@ import pytest
 
 from seedctl.config import parse_params
 from seedctl.pg import copyout
-from seedctl.snapshot import export
+from seedctl.snapshot import export, sums
 from seedctl.snapshot.export import run_export
 from seedctl_dev import sample
 
@@ -137,13 +137,13 @@ def test_checksums_run_on_a_second_connection_in_the_same_snapshot(
     with psycopg.connect(env_db) as conn:
         sample.load_sample_data(conn, scale=0.01)
     calls: list[object] = []
-    real = export._locked_at
+    real = sums._locked_at
 
     def spy(snapshot_id: str, schemas: dict[str, object]) -> object:
         calls.append(real(snapshot_id, schemas))  # type: ignore[arg-type]
         return calls[-1]
 
-    monkeypatch.setattr(export, "_locked_at", spy)
+    monkeypatch.setattr(sums, "_locked_at", spy)
     result = export.run_export(parse_params(SAMPLE_PARAMS), tmp_path / "seeds")
     assert len(calls) == 1 and calls[0] is not None
     assert all(t.checksum.rows == t.rows for t in result.tables)
