@@ -305,3 +305,17 @@ def test_a_partitioned_table_carries_its_own_objects_and_names_its_partitions(
     [(stamped,)] = run_sql(target, "INSERT INTO events (at) VALUES ('2024-06-01') RETURNING stamped")
     assert stamped is not None  # the parent's trigger, cloned to the partition again
     assert run_sql(target, f"SELECT has_table_privilege('{reader}', 'public.events', 'SELECT')") == [(True,)]
+
+
+def test_the_record_is_the_same_for_the_same_database(project: Project, roles: dict[str, str]) -> None:
+    snapshot_objects(project, roles)
+    first = (project.seeds / "schema.json").read_bytes()
+    manifest = (project.seeds / "manifest.json").read_bytes()
+
+    again = project.seedctl("snapshot", "--no-push")
+
+    assert again.returncode == 0, again.stderr
+    assert (project.seeds / "schema.json").read_bytes() == first  # an unchanged database changes nothing
+    assert (project.seeds / "manifest.json").read_bytes() == manifest
+    objects = json.loads(first)["tables"]["orders"]["schema"]["objects"]
+    assert [v["name"] for v in objects["views"]] == ["account_totals", "big_accounts"]  # what a view reads first
