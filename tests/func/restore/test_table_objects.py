@@ -319,3 +319,26 @@ def test_the_record_is_the_same_for_the_same_database(project: Project, roles: d
     assert (project.seeds / "manifest.json").read_bytes() == manifest
     objects = json.loads(first)["tables"]["orders"]["schema"]["objects"]
     assert [v["name"] for v in objects["views"]] == ["account_totals", "big_accounts"]  # what a view reads first
+
+
+def test_a_failure_while_making_the_objects_rolls_the_whole_restore_back(
+    project: Project, pg_server: TempPostgres, roles: dict[str, str]
+) -> None:
+    snapshot_objects(project, roles)
+    target = new_database(pg_server)
+    # The server fails in the last phase (not a refused definition: the disk filled up).
+    run_sql(
+        target,
+        "CREATE FUNCTION fail_policy() RETURNS event_trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'no space left on device' USING ERRCODE = 'disk_full'; END $$; "
+        "CREATE EVENT TRIGGER no_policies ON ddl_command_end WHEN TAG IN ('CREATE POLICY') "
+        "EXECUTE FUNCTION fail_policy()",
+    )
+
+    result = project.seedctl("restore", env={"DATABASE_URL": target})
+
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert "restore failed and was rolled back: no space left on device" in line and "nothing was changed" in line
+    assert run_sql(target, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [(0,)]
+    assert run_sql(target, "SELECT to_regnamespace('app')") == [(None,)]
