@@ -70,6 +70,8 @@ NOT_CARRIED = (
 
 @pytest.fixture
 def roles(pg_server: TempPostgres) -> dict[str, str]:
+    """Role names unique to the test: roles belong to the cluster, shared by the source and
+    target databases (as on one server); the throwaway cluster takes them with it."""
     suffix = uuid.uuid4().hex[:8]
     return {"reader": f"reader_{suffix}", "auditor": f"auditor_{suffix}"}
 
