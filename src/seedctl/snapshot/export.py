@@ -19,7 +19,7 @@ import errno
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from seedctl.pg import db
 from seedctl.pg.catalog import Column, TableSchema, read_table_schema
 from seedctl.pg.checksum import Checksum, PeriodSums, algorithm_for
 from seedctl.pg.copyout import BLOCK_BYTES, LockBusy, copy_out
+from seedctl.pg.objects import read_objects
 from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr
 from seedctl.progress import row_progress
 from seedctl.snapshot.partition import UNDATED_NAME, period_number, period_ranges
@@ -210,6 +211,8 @@ def _export_in_one_transaction(
         }
         for name, table in schemas.items():
             check_time_column(name, params.sources[name], table)
+        objects = read_objects(conn, [(t.schema, t.name) for t in schemas.values()])
+        schemas = {name: replace(t, objects=objects[(t.schema, t.name)]) for name, t in schemas.items()}
         algorithm = algorithm_for(db.server_encoding(conn))
 
         def measure(on: psycopg.Connection, name: str) -> TableSums:

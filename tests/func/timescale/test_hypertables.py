@@ -54,6 +54,10 @@ def _source(url: str) -> None:
         url, "SELECT compress_chunk(c) FROM show_chunks('ohlcv'::regclass, older_than => '2024-04-01'::timestamptz) c"
     )
     run_sql(url, "SELECT add_compression_policy('ohlcv', interval '60 days')")
+    # A migration's trigger and grant on the hypertable (objects.py), recreated on a new server.
+    run_sql(url, "CREATE OR REPLACE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$")
+    run_sql(url, "CREATE TRIGGER ohlcv_keep BEFORE INSERT ON ohlcv FOR EACH ROW EXECUTE FUNCTION keep()")
+    run_sql(url, "GRANT SELECT ON ohlcv TO PUBLIC")
     run_sql(url, "SELECT add_retention_policy('ohlcv', interval '10 years')")
     run_sql(
         url,
@@ -180,6 +184,8 @@ def test_snapshot_records_the_hypertable_and_the_timescaledb_version(snapshotted
         "not_carried": ["continuous aggregate public.ohlcv_daily"],
     }
     assert schema["tables"]["ohlcv_plain"]["schema"]["hypertable"] is None
+    # TimescaleDB's own trigger (ts_insert_blocker) is create_hypertable's to make, not the snapshot's.
+    assert [t["name"] for t in schema["tables"]["ohlcv"]["schema"]["objects"]["triggers"]] == ["ohlcv_keep"]
     [(version,)] = run_sql(url, "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
     manifest = json.loads((project.seeds / "manifest.json").read_text())
     assert manifest["compatibility"]["timescaledb_version"] == version
@@ -222,6 +228,8 @@ def test_restore_onto_timescaledb_recreates_the_hypertable(snapshotted: Snapshot
     assert "compression settings re-applied" in out and "compression policy re-applied (after 60 days)" in out
     assert "retention policy re-applied" in out
     assert "not carried (recreate by hand): continuous aggregate public.ohlcv_daily" in out
+    assert "ohlcv: recreated trigger ohlcv_keep, 1 grant(s)" in out  # keep() is still there
+    assert run_sql(url, "SELECT has_table_privilege('public', 'ohlcv', 'SELECT')") == [(True,)]
 
     verified = project.seedctl("verify", "--db")
     assert verified.returncode == 0, verified.stdout + verified.stderr
