@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyarrow.parquet as pq
+import pytest
 
 from seedctl_dev.testing import BIN, run_sql
 from tests.func.timescale.conftest import (
     EXPECTED_ROWS,
+    TABLE,
     Snapshot,
     chunk_list,
     create_source,
@@ -29,7 +33,7 @@ from tests.func.timescale.conftest import (
     table_rows,
     tsdb_project,
 )
-from tests.helpers import fresh_clone, one_error_line, seeder
+from tests.helpers import Project, fresh_clone, one_error_line, seeder
 
 FEBRUARY_MARCH = ("--since", "2024-02-01", "--until", "2024-03-31")  # compressed chunks in the source
 
@@ -150,19 +154,22 @@ def test_query_reads_a_time_range_of_the_hypertable_snapshot(snapshotted: Snapsh
     ]
 
 
-def test_compose_seeder_seeds_a_fresh_timescaledb_from_the_bucket_then_leaves_it_alone(
-    tmp_path: Path, tsdb: str, tsdb_fresh: str, s3_env: dict[str, str]
-) -> None:
+def _pushed_clone(tmp_path: Path, tsdb: str, s3_env: dict[str, str]) -> Project:
+    """The source snapshotted and pushed to the S3 server, committed; what a new server checks out."""
     create_source(tsdb)
     project = tsdb_project(tmp_path, tsdb)
     pushed = project.seedctl("snapshot", env=s3_env)
     assert pushed.returncode == 0, pushed.stderr
     assert "pushed" in pushed.stdout
     project.commit_all("snapshot")
-    clone = fresh_clone(project, tmp_path / "server")
+    return fresh_clone(project, tmp_path / "server")
 
-    target = urlsplit(tsdb_fresh)
-    dotenv = {**s3_env, "PGUSER": "postgres", "PGPASSWORD": "postgres", "PGDATABASE": "postgres"}
+
+def _compose_seeder(clone: Project, url: str, s3_env: dict[str, str]) -> Callable[[], subprocess.CompletedProcess[str]]:
+    """A run of docker-compose.yml's data-seeder (its command and environment from .env), the
+    checkout mounted from clone and the service names pointed at the database url and the S3 server."""
+    target = urlsplit(url)
+    dotenv = {**s3_env, "PGUSER": target.username or "", "PGPASSWORD": target.password or "", "PGDATABASE": "postgres"}
     env, command, workdir = seeder(dotenv)
     # What Compose's network does: the service names resolve to the servers.
     assert env.pop("PGHOST") == "timescaledb" and env.pop("PGPORT") == "5432"
@@ -172,16 +179,31 @@ def test_compose_seeder_seeds_a_fresh_timescaledb_from_the_bucket_then_leaves_it
     mounted = {workdir: str(clone.root), f"{workdir}/src": str(clone.root / "src")}
     env = {k: mounted.get(v, v) for k, v in env.items()}
     argv = [sys.executable if arg.startswith("/opt/seedctl/") else mounted.get(arg, arg) for arg in command]
-    base = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    base = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(clone.root.parent)}
 
-    def run_seeder() -> subprocess.CompletedProcess[str]:
+    def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             argv, cwd=clone.root, env={**base, **env}, capture_output=True, text=True, timeout=300, check=False
         )
 
+    return run
+
+
+@pytest.mark.parametrize("history", ["git", "no-git"])
+def test_compose_seeder_seeds_a_fresh_timescaledb_from_the_bucket_then_leaves_it_alone(
+    tmp_path: Path, tsdb: str, tsdb_fresh: str, s3_env: dict[str, str], history: str
+) -> None:
+    """With the checkout's git history (dvc pull), and without it (a container given the files
+    but not .git: the bucket's catalog alone)."""
+    clone = _pushed_clone(tmp_path, tsdb, s3_env)
+    if history == "no-git":
+        shutil.rmtree(clone.root / ".git")
+    run_seeder = _compose_seeder(clone, tsdb_fresh, s3_env)
+
     first = run_seeder()
 
     assert first.returncode == 0, first.stdout + first.stderr
+    assert ("no git history here: seeding from the bucket's catalog" in first.stdout) == (history == "no-git")
     assert "seeded 2 table(s)" in first.stdout
     assert "created extension timescaledb" in first.stdout
     assert run_sql(tsdb_fresh, "SELECT hypertable_name FROM timescaledb_information.hypertables") == [("ohlcv",)]
@@ -201,3 +223,42 @@ def test_compose_seeder_seeds_a_fresh_timescaledb_from_the_bucket_then_leaves_it
     assert {t: table_rows(tsdb_fresh, t) for t in seeded} == seeded
     assert chunk_list(tsdb_fresh) == chunks
     assert hypertable_settings(tsdb_fresh) == hypertable_settings(tsdb)
+
+
+def test_compose_seeder_fills_a_hypertable_an_earlier_init_script_created(
+    tmp_path: Path, tsdb: str, tsdb_fresh: str, s3_env: dict[str, str]
+) -> None:
+    """An init script ran first (as docker-entrypoint-initdb.d would): the extension and an
+    empty `ohlcv` hypertable exist, with a chunk interval of its own. The seeder fills that
+    hypertable through TimescaleDB (it is not replaced), and creates the absent plain table."""
+    clone = _pushed_clone(tmp_path, tsdb, s3_env)
+    run_sql(tsdb_fresh, "CREATE EXTENSION timescaledb")
+    run_sql(tsdb_fresh, TABLE.format(name="ohlcv"))
+    run_sql(tsdb_fresh, "SELECT create_hypertable('ohlcv', 'time', chunk_time_interval => interval '7 days')")
+    [(oid,)] = run_sql(tsdb_fresh, "SELECT 'ohlcv'::regclass::oid")
+
+    seeded = _compose_seeder(clone, tsdb_fresh, s3_env)()
+
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    assert "seeded 2 table(s)" in seeded.stdout
+    assert run_sql(tsdb_fresh, "SELECT 'ohlcv'::regclass::oid") == [(oid,)]  # the script's table, filled
+    for table in ("ohlcv", "ohlcv_plain"):
+        assert table_rows(tsdb_fresh, table) == table_rows(tsdb, table)
+    assert run_sql(tsdb_fresh, "SELECT count(*) FROM ONLY ohlcv") == [(0,)]
+    # The script's hypertable as the script made it: weekly chunks (26 weeks of rows), one
+    # dimension, no compression, no policy; the snapshot's settings are for a table it creates.
+    ranges = [c[1:3] for c in chunk_list(tsdb_fresh)]
+    assert len(ranges) == len(set(ranges)) >= 26
+    assert all((end - start).days == 7 for start, end in ranges)
+    assert hypertable_settings(tsdb_fresh) == {
+        "dimensions": [("time", "Time", timedelta(days=7), None)],
+        "compression": [],
+        "policies": [],
+    }
+    # The identity continues after the restored ids.
+    [(new_id, max_id)] = run_sql(
+        tsdb_fresh,
+        "WITH n AS (INSERT INTO ohlcv (time, symbol) VALUES ('2024-07-01', 'USD/COP') RETURNING id) "
+        "SELECT n.id, (SELECT max(id) FROM ohlcv WHERE time < '2024-07-01') FROM n",
+    )
+    assert new_id > max_id
