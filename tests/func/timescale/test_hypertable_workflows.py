@@ -35,7 +35,7 @@ from tests.func.timescale.conftest import (
 )
 from tests.helpers import Project, fresh_clone, one_error_line, seeder
 
-FEBRUARY_MARCH = ("--since", "2024-02-01", "--until", "2024-03-31")  # compressed chunks in the source
+FEBRUARY_MARCH = ("--since", "2024-02-01", "--until", "2024-03-31")  # two monthly files, three 30-day chunks
 
 
 def _in(rows: list[tuple[object, ...]], since: str, before: str) -> list[tuple[object, ...]]:
@@ -128,7 +128,7 @@ def test_query_reads_a_time_range_of_the_hypertable_snapshot(snapshotted: Snapsh
     source = table_rows(project.database_url, "ohlcv")
     statement = "SELECT id, time, symbol, close, volume FROM ohlcv ORDER BY time, symbol"
 
-    # --since/--until across a compressed (March) and an uncompressed (April) chunk of the source.
+    # --since/--until across two monthly files (March's and April's) of the snapshot.
     out = tmp_path / "range.parquet"
     ranged = project.seedctl(
         "query", "--since", "2024-03-30", "--until", "2024-04-02", "--parquet", str(out), statement
