@@ -19,7 +19,7 @@ exported (and the whole table when the table's part of it fails):
 - the previous snapshot in seeds/ is whole: its manifest names its schema.json by sha256,
   and was made by this seedctl and pyarrow, in this snapshot format, with these writer
   settings (compression, level, rows per row group);
-- the table's captured schema, time column, partitioning and checksum algorithm are
+- the table's captured schema (its objects aside), time column, partitioning and checksum algorithm are
   unchanged, it needed no text fallback, and the same row checks (key duplicates, OHLCV
   rules) found nothing (a reused file adds none);
 - the file's schema (column types and encodings) is the one the export would write, and its
@@ -76,7 +76,7 @@ class Previous:
         if (
             entry.get("partition") != source.partition
             or entry.get("time_column") != source.time_column
-            or entry.get("schema") != table.to_dict()
+            or _rows_schema(entry.get("schema")) != _rows_schema(table.to_dict())
             or entry.get("checksum_algorithm") != algorithm
             or entry.get("text_columns")
             or set(checks) != expected
@@ -86,6 +86,12 @@ class Previous:
             return None
         parts = [p for p in entry.get("parts", []) if p.get("fingerprint") and p.get("file") in self.sha256]
         return parts or None
+
+
+def _rows_schema(schema: Any) -> Any:
+    """A captured schema without the table's objects (triggers, grants, views: pg/objects.py),
+    which describe no row and no byte of its files: a new grant exports nothing again."""
+    return {k: v for k, v in schema.items() if k != "objects"} if isinstance(schema, dict) else schema
 
 
 def load_previous(seeds_dir: Path, backup: Backup) -> Previous | None:

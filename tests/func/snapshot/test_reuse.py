@@ -147,6 +147,17 @@ def test_a_schema_change_exports_the_table_whole(bars: str, tmp_path: Path) -> N
     _assert_same_as_full_export(params, seeds, tmp_path)
 
 
+def test_a_new_grant_or_trigger_exports_nothing_again(bars: str, tmp_path: Path) -> None:
+    """Objects on the table (pg/objects.py) describe no row of its files."""
+    params, seeds = _params(), tmp_path / "seeds"
+    _snapshot(params, seeds)
+    _sql(bars, "GRANT SELECT ON bars TO PUBLIC")
+    result = _snapshot(params, seeds)
+    assert result.tables[0].reused == len(MONTHS)
+    assert result.tables[0].table.to_dict()["objects"]["grants"]  # the new record is this export's
+    _assert_same_as_full_export(params, seeds, tmp_path)
+
+
 def test_a_damaged_previous_file_is_exported_again_not_copied(bars: str, tmp_path: Path) -> None:
     params, seeds = _params(), tmp_path / "seeds"
     _snapshot(params, seeds)
