@@ -69,12 +69,4 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 @pytest.fixture
 def s3_env(s3_server: S3Server) -> dict[str, str]:
     """MINIO_* settings for a new, empty bucket on s3_server."""
-    bucket = f"seedctl-{uuid.uuid4().hex[:12]}"
-    s3_server.create_bucket(bucket)
-    return {
-        "MINIO_ENDPOINT": s3_server.endpoint,
-        "MINIO_ACCESS_KEY": s3_server.access_key,
-        "MINIO_SECRET_KEY": s3_server.secret_key,
-        "MINIO_BUCKET": bucket,
-        "MINIO_USE_SSL": "false",
-    }
+    return s3_server.new_bucket()

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request as urlrequest
+import uuid
 from pathlib import Path
 
 from seedctl.errors import DevServerError
@@ -42,6 +43,18 @@ class S3Server:
     @property
     def url(self) -> str:
         return f"http://{self.endpoint}"
+
+    def new_bucket(self, prefix: str = "seedctl") -> dict[str, str]:
+        """A new, empty bucket on this server, and the MINIO_* settings a client uses for it."""
+        bucket = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        self.create_bucket(bucket)
+        return {
+            "MINIO_ENDPOINT": self.endpoint,
+            "MINIO_ACCESS_KEY": self.access_key,
+            "MINIO_SECRET_KEY": self.secret_key,
+            "MINIO_BUCKET": bucket,
+            "MINIO_USE_SSL": "false",
+        }
 
     def start(self, timeout: float = 30) -> None:
         binary = Path(sys.executable).parent / "moto_server"

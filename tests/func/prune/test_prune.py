@@ -101,15 +101,7 @@ def six(pg_server: TempPostgres, s3_server: S3Server, tmp_path_factory: pytest.T
         sample.load_sample_data(conn, scale=SMALL_SCALE)
     small_params(project)
     project.commit_all("small params")
-    bucket = f"prune-{uuid.uuid4().hex[:12]}"
-    s3_server.create_bucket(bucket)
-    env = {
-        "MINIO_ENDPOINT": s3_server.endpoint,
-        "MINIO_ACCESS_KEY": s3_server.access_key,
-        "MINIO_SECRET_KEY": s3_server.secret_key,
-        "MINIO_BUCKET": bucket,
-        "MINIO_USE_SSL": "false",
-    }
+    env = s3_server.new_bucket("prune")
     tags, dumps = [], {}
     for change in CHANGES:
         if change:

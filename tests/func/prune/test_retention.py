@@ -73,15 +73,7 @@ def tiered(pg_server: TempPostgres, s3_server: S3Server, tmp_path_factory: pytes
     params["backup"]["retention"] = RETENTION
     project.write_params(params)
     project.commit_all("small params, tiered retention")
-    bucket = f"tiers-{uuid.uuid4().hex[:12]}"
-    s3_server.create_bucket(bucket)
-    env = {
-        "MINIO_ENDPOINT": s3_server.endpoint,
-        "MINIO_ACCESS_KEY": s3_server.access_key,
-        "MINIO_SECRET_KEY": s3_server.secret_key,
-        "MINIO_BUCKET": bucket,
-        "MINIO_USE_SSL": "false",
-    }
+    env = s3_server.new_bucket("tiers")
     tags, dumps = [], {}
     for change, when in zip(CHANGES, TAKEN, strict=True):
         if change:
