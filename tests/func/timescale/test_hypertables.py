@@ -139,6 +139,14 @@ def test_restore_onto_timescaledb_recreates_the_hypertable(snapshotted: Snapshot
     )
     assert new_id > max_id
 
+    # The re-applied compression policy, run now as its scheduler would: every restored chunk
+    # (all older than its 60 days) compressed, the rows unchanged.
+    assert not any(c[3] for c in chunk_list(url))  # restored chunks start uncompressed
+    [(job,)] = run_sql(url, "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'")
+    run_sql(url, f"CALL run_job({int(job)})")
+    assert all(c[3] for c in chunk_list(url))
+    assert table_rows(url, "ohlcv")[: len(before["rows"])] == before["rows"]
+
 
 def test_restore_onto_a_fresh_timescaledb_database_creates_the_extension_first(
     snapshotted: Snapshot, tsdb_fresh: str
