@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 import pyarrow as pa
@@ -112,10 +113,27 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
         by_table[id(table)].notes.append(f"created function {function['signature']}")
 
 
+class Stage(Protocol):
+    """Tables loaded over other connections while this transaction loads the rest (parallel.py)."""
+
+    def take(self, conn: psycopg.Connection, results: list[TableResult]) -> set[int]:
+        """Before any write: start loading the tables it can; the id() of their results."""
+
+    def switch(self, conn: psycopg.Connection) -> None:
+        """Once the other tables are loaded: wait, then move its tables in, in this transaction."""
+
+
 def load_tables(
-    tables: list[TableData], mode: Mode, *, named: bool = False, dry_run: bool = False, batch_rows: int = 131072
+    tables: list[TableData],
+    mode: Mode,
+    *,
+    named: bool = False,
+    dry_run: bool = False,
+    batch_rows: int = 131072,
+    stage: Stage | None = None,
 ) -> list[TableResult]:
-    """Plan and (unless dry_run) execute the restore in one transaction."""
+    """Plan and (unless dry_run) execute the restore in one transaction (stage: some tables
+    loaded over other connections, switched in by this transaction)."""
     with db.connect() as conn:
         if dry_run:
             conn.read_only = True
@@ -131,11 +149,15 @@ def load_tables(
                     cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
                 _lock_existing(conn, tables)
                 results = plan(conn, tables, mode, named=named)
+                staged = stage.take(conn, results) if stage else set()  # before _prepare: others see no type it creates
                 _prepare(conn, results, dry_run=False)
                 timescale = _timescale(conn, results)
                 _truncate(conn, results)
                 for result in load_order(conn, results):
-                    _apply_in_encoding(conn, result, timescale, batch_rows)
+                    if id(result) not in staged:
+                        _apply_in_encoding(conn, result, timescale, batch_rows)
+                if stage:
+                    stage.switch(conn)
                 _add_foreign_keys(conn, results)
         except psycopg.errors.LockNotAvailable:
             raise DatabaseError(
