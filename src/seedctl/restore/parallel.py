@@ -27,7 +27,7 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import TracebackType
 
 import psycopg
@@ -100,9 +100,11 @@ def load_tables(
         return load_in_one_transaction(tables, mode, named=named, batch_rows=batch_rows, stage=stage)
 
 
+@dataclass
 class _Job:
-    def __init__(self, result: TableResult, staged: TableResult, staging: str) -> None:
-        self.result, self.staged, self.staging = result, staged, staging
+    result: TableResult  # the restore's, filled in when the job is done
+    staged: TableResult  # its table in the staging schema, as load._apply loads it
+    staging: str
 
 
 class ParallelLoad:
@@ -129,19 +131,27 @@ class ParallelLoad:
         id() of the results the workers load."""
         _drop_leftovers(conn)
         loading = [r for r in results if r.action != "keep" and r.data.origin != "empty"]
+        if self.jobs < 2 or len(loading) < 2:  # nothing to do at the same time
+            return set()
         chosen = [r for r in loading if self._stageable(conn, r)]
-        if self.jobs < 2 or not chosen or len(loading) < 2:
+        if not chosen:
             return set()
         pid, token = conn.info.backend_pid, secrets.token_hex(4)
         for r in chosen:
             schema = r.data.table.schema
             self._schemas.setdefault(schema, f"{STAGING_PREFIX}{pid}_{token}_{len(self._schemas)}")
-        with db.connect(autocommit=True) as admin:
-            for staging in self._schemas.values():
-                admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
-                admin.execute(
-                    sql.SQL("COMMENT ON SCHEMA {} IS {}").format(sql.Identifier(staging), sql.Literal(STAGING_COMMENT))
-                )
+        try:
+            with db.connect(autocommit=True) as admin:
+                for staging in self._schemas.values():
+                    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
+                    admin.execute(
+                        sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+                            sql.Identifier(staging), sql.Literal(STAGING_COMMENT)
+                        )
+                    )
+        except (psycopg.Error, DatabaseError) as exc:  # no second connection, or no CREATE: one connection
+            chosen[0].notes.append(f"all tables loaded over one connection: no staging schema ({_reason(exc)})")
+            return set()  # leaving drops a staging schema created before the failure
         for r in sorted(chosen, key=lambda r: -r.data.rows):  # the largest first: the last to end is small
             table = r.data.table
             staging = self._schemas[table.schema]
@@ -161,6 +171,8 @@ class ParallelLoad:
     def switch(self, conn: psycopg.Connection) -> None:
         """Wait for the workers; then move every staged table to its schema, count its rows
         again and drop the staging schemas, all in the restore's transaction."""
+        if not self._jobs:
+            return
         while any(t.is_alive() for t in self._threads):  # a timeout: Ctrl-C and SIGTERM get through
             for thread in self._threads:
                 thread.join(timeout=0.2)
@@ -207,7 +219,14 @@ class ParallelLoad:
 
     def _work(self, number: int) -> None:
         try:
-            with db.connect() as conn:
+            try:
+                conn = db.connect()
+            except DatabaseError as exc:
+                raise DatabaseError(
+                    f"parallel restore: cannot open connection {number}: {exc.message}",
+                    "nothing was changed; restore with --jobs 1 (or fewer jobs)",
+                ) from None
+            with conn:
                 with self._lock:
                     self._conns.append(conn)
                 while (job := self._next()) is not None:
@@ -244,7 +263,7 @@ class ParallelLoad:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         """Stop the workers and drop the staging schemas unless the restore switched them in
         (then the restore's commit dropped them). A failure here leaves them for the next run."""
-        if not self._threads:
+        if not self._schemas:
             return
         self._stop.set()
         if any(t.is_alive() for t in self._threads):
@@ -259,6 +278,10 @@ class ParallelLoad:
                     conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
         except (psycopg.Error, DatabaseError):
             pass  # the next restore drops them (_drop_leftovers)
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, DatabaseError) else db.first_line(exc)
 
 
 def _quoted(conn: psycopg.Connection, schema: str, name: str) -> str:

@@ -1,0 +1,108 @@
+"""The pure parts of the parallel restore (restore/parallel.py): job count, which tables may
+be staged, and the staged table's definition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seedctl.pg.catalog import Column, Sequence, TableSchema
+from seedctl.pg.hypertable import Hypertable
+from seedctl.restore.acquire import TableData
+from seedctl.restore.parallel import MAX_DEFAULT_JOBS, default_jobs, not_stageable, staged_index, staged_table
+from seedctl.restore.plan import Action, TableResult
+from seedctl.timerange import TimeRange
+
+ID_SEQ = Sequence("public", "trades_id_seq", "bigint", 1, 1, 1, 2**63 - 1, 1, False, ["public", "trades", "id"], "a")
+TABLE = TableSchema(
+    "public",
+    "trades",
+    [
+        Column("id", "bigint", "int8", -1, True, identity="a"),
+        Column("opened_at", "timestamptz", "timestamptz", -1, True),
+    ],
+    ["id"],
+    indexes=["CREATE INDEX trades_opened_at_idx ON public.trades USING btree (opened_at)"],
+    sequences=[ID_SEQ],
+    foreign_keys=[{"name": "fk", "definition": "FOREIGN KEY (id) REFERENCES public.x(id)"}],
+)
+
+
+def result(table: TableSchema = TABLE, action: Action = "create", window: TimeRange | None = None) -> TableResult:
+    data = TableData("trades", table, {}, "local", parquet=[Path("a.parquet")], window=window or TimeRange(None, None))
+    return TableResult(data, action, None if action == "create" else 5)
+
+
+@pytest.mark.parametrize(("cpus", "jobs"), [(1, 1), (2, 2), (3, 3), (64, MAX_DEFAULT_JOBS), (0, 1)])
+def test_default_jobs_is_one_per_cpu_at_most_four(cpus: int, jobs: int) -> None:
+    assert default_jobs(cpus) == jobs
+
+
+def test_default_jobs_without_a_count_uses_the_machines() -> None:
+    assert 1 <= default_jobs() <= MAX_DEFAULT_JOBS
+
+
+def test_a_plain_table_to_create_with_its_own_identity_sequence_may_be_staged() -> None:
+    assert not_stageable(result()) is None
+
+
+@pytest.mark.parametrize("action", ["load", "replace", "append", "keep", "create-empty"])
+def test_only_tables_the_restore_creates_are_staged(action: Action) -> None:
+    assert not_stageable(result(action=action)) == f"action {action}"
+
+
+def test_hypertables_partitioned_tables_and_time_ranges_stay_in_the_one_transaction() -> None:
+    hyper = TableSchema("public", "trades", TABLE.columns, ["id"], hypertable=Hypertable("opened_at", "7 days"))
+    assert not_stageable(result(hyper)) == "a hypertable"
+    parted = TableSchema("public", "trades", TABLE.columns, ["id"], partition_key="RANGE (opened_at)")
+    assert not_stageable(result(parted)) == "partitioned"
+    assert not_stageable(result(window=TimeRange(1_700_000_000_000_000, None))) == "a time range"
+
+
+@pytest.mark.parametrize(
+    "owned_by",
+    [[], ["public", "other", "id"], ["public", "trades", "missing_column"]],
+    ids=["unowned", "another-tables", "no-such-column"],
+)
+def test_a_sequence_that_is_not_the_tables_own_is_not_staged(owned_by: list[str]) -> None:
+    seq = Sequence("public", "shared_seq", "bigint", 1, 1, 1, 2**63 - 1, 1, False, owned_by)
+    table = TableSchema("public", "trades", TABLE.columns, ["id"], sequences=[seq])
+    assert not_stageable(result(table)) == "sequence public.shared_seq is not its own"
+
+
+def test_a_sequence_in_another_schema_is_not_staged() -> None:
+    seq = Sequence("ids", "trades_id_seq", "bigint", 1, 1, 1, 2**63 - 1, 1, False, ["public", "trades", "id"])
+    table = TableSchema("public", "trades", TABLE.columns, ["id"], sequences=[seq])
+    assert not_stageable(result(table)) == "sequence ids.trades_id_seq is not its own"
+
+
+def test_an_index_is_moved_onto_the_staged_table() -> None:
+    statement = 'CREATE UNIQUE INDEX "Odd idx" ON "My Schema"."T" USING btree (x) WHERE (y > 0)'
+    assert staged_index(statement, '"My Schema"."T"', 'seedctl_restore_1_0a0b0c0d_0."T"') == (
+        'CREATE UNIQUE INDEX "Odd idx" ON seedctl_restore_1_0a0b0c0d_0."T" USING btree (x) WHERE (y > 0)'
+    )
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE INDEX i ON ONLY public.trades USING btree (x)",  # a partitioned table's
+        "CREATE INDEX i ON public.other USING btree (x)",
+        "CREATE INDEX i ON public.trades USING btree ((' ON public.trades USING '::text))",  # twice: ambiguous
+    ],
+)
+def test_an_index_not_naming_the_table_exactly_once_is_not_rewritten(statement: str) -> None:
+    assert staged_index(statement, "public.trades", "s.trades") is None
+
+
+def test_the_staged_table_takes_its_sequences_along_and_leaves_foreign_keys_to_the_switch() -> None:
+    staged = staged_table(TABLE, "seedctl_restore_7_0a0b0c0d_0", ["CREATE INDEX i ON s.trades USING btree (x)"])
+    assert staged.qualified == "seedctl_restore_7_0a0b0c0d_0.trades"
+    assert [s.qualified for s in staged.sequences] == ["seedctl_restore_7_0a0b0c0d_0.trades_id_seq"]
+    assert staged.sequences[0].owned_by == ["seedctl_restore_7_0a0b0c0d_0", "trades", "id"]
+    assert staged.sequences[0].identity == "a" and staged.sequences[0].start == ID_SEQ.start
+    assert staged.indexes == ["CREATE INDEX i ON s.trades USING btree (x)"]
+    assert staged.foreign_keys == []
+    assert staged.columns == TABLE.columns and staged.primary_key == ["id"]
+    assert TABLE.schema == "public" and TABLE.foreign_keys  # the restore's own description is untouched
