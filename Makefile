@@ -93,8 +93,9 @@ snapshot: setup ## take a snapshot: pipeline export -> manifest -> validate, the
 
 MODE ?= safe
 REV ?=
-restore: setup ## restore the checked-out snapshot into DATABASE_URL (MODE=safe|replace|append|missing, REV=<tag>)
-	$(VENV)/bin/seedctl restore --mode $(MODE) $(if $(REV),--rev $(REV)) $(RESTORE_ARGS)
+JOBS ?=
+restore: setup ## restore the checked-out snapshot into DATABASE_URL (MODE=safe|replace|append|missing, REV=<tag>, JOBS=<connections>)
+	$(VENV)/bin/seedctl restore --mode $(MODE) $(if $(REV),--rev $(REV)) $(if $(JOBS),--jobs $(JOBS)) $(RESTORE_ARGS)
 
 validate: setup ## seedctl validate
 	$(VENV)/bin/seedctl validate
