@@ -10,7 +10,14 @@ import pytest
 from seedctl.pg.catalog import Column, Sequence, TableSchema
 from seedctl.pg.hypertable import Hypertable
 from seedctl.restore.acquire import TableData
-from seedctl.restore.parallel import MAX_DEFAULT_JOBS, default_jobs, not_stageable, staged_index, staged_table
+from seedctl.restore.parallel import (
+    MAX_DEFAULT_JOBS,
+    default_jobs,
+    not_stageable,
+    shared_sequences,
+    staged_index,
+    staged_table,
+)
 from seedctl.restore.plan import Action, TableResult
 from seedctl.timerange import TimeRange
 
@@ -75,6 +82,18 @@ def test_a_sequence_in_another_schema_is_not_staged() -> None:
     seq = Sequence("ids", "trades_id_seq", "bigint", 1, 1, 1, 2**63 - 1, 1, False, ["public", "trades", "id"])
     table = TableSchema("public", "trades", TABLE.columns, ["id"], sequences=[seq])
     assert not_stageable(result(table)) == "sequence ids.trades_id_seq is not its own"
+
+
+def test_a_sequence_another_table_draws_from_keeps_both_tables_in_the_one_transaction() -> None:
+    own = Sequence("public", "shared_ids", "bigint", 100, 5, 1, 2**63 - 1, 1, False, ["public", "a", "id"])
+    columns = [Column("id", "bigint", "int8", -1, True)]
+    a = result(TableSchema("public", "a", columns, ["id"], sequences=[own]))
+    b = result(TableSchema("public", "b", columns, ["id"], sequences=[own]))  # DEFAULT nextval('shared_ids')
+    shared = shared_sequences([a, b, result()])
+    assert shared == {"public.shared_ids"}
+    assert not_stageable(a, shared) == "sequence public.shared_ids is shared with another table"
+    assert not_stageable(b, shared) == "sequence public.shared_ids is not its own"
+    assert not_stageable(result(), shared) is None
 
 
 def test_an_index_is_moved_onto_the_staged_table() -> None:

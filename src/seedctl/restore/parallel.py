@@ -54,9 +54,20 @@ def default_jobs(cpus: int | None = None) -> int:
     return max(1, min(cpus if cpus is not None else (os.cpu_count() or 1), MAX_DEFAULT_JOBS))
 
 
-def not_stageable(result: TableResult) -> str | None:
+def shared_sequences(results: list[TableResult]) -> set[str]:
+    """Sequences more than one of the restore's tables draws from (one table's own, another's
+    default): created in the restore's transaction, not staged with either table."""
+    seen: dict[str, int] = {}
+    for r in results:
+        for seq in r.data.table.sequences:
+            seen[seq.qualified] = seen.get(seq.qualified, 0) + 1
+    return {name for name, tables in seen.items() if tables > 1}
+
+
+def not_stageable(result: TableResult, shared: set[str] | None = None) -> str | None:
     """Why a planned table cannot be loaded over another connection (None: it can, as far as
-    the snapshot's description tells; the target is asked in _stageable)."""
+    the snapshot's description tells; the target is asked in _stageable). shared:
+    shared_sequences of the restore."""
     data, table = result.data, result.data.table
     if result.action != "create":
         return f"action {result.action}"
@@ -70,6 +81,8 @@ def not_stageable(result: TableResult) -> str | None:
         own = seq.schema == table.schema and seq.owned_by[:2] == [table.schema, table.name]
         if not own or table.column(seq.owned_by[2]) is None:
             return f"sequence {seq.qualified} is not its own"
+        if seq.qualified in (shared or set()):
+            return f"sequence {seq.qualified} is shared with another table"
     return None
 
 
@@ -133,7 +146,8 @@ class ParallelLoad:
         loading = [r for r in results if r.action != "keep" and r.data.origin != "empty"]
         if self.jobs < 2 or len(loading) < 2:  # nothing to do at the same time
             return set()
-        chosen = [r for r in loading if self._stageable(conn, r)]
+        shared = shared_sequences(results)
+        chosen = [r for r in loading if self._stageable(conn, r, shared)]
         if not chosen:
             return set()
         pid, token = conn.info.backend_pid, secrets.token_hex(4)
@@ -198,8 +212,8 @@ class ParallelLoad:
 
     # --- the workers ------------------------------------------------------------------
 
-    def _stageable(self, conn: psycopg.Connection, result: TableResult) -> bool:
-        if not_stageable(result) is not None:
+    def _stageable(self, conn: psycopg.Connection, result: TableResult, shared: set[str]) -> bool:
+        if not_stageable(result, shared) is not None:
             return False
         table = result.data.table
         for seq in table.sequences:
