@@ -188,7 +188,10 @@ it creates on a connection of its own in a staging schema, then moves them all i
 in one transaction: nothing is visible before its COMMIT, and a failure leaves the target
 as it was. pg_restore -j commits table by table and checks nothing. A table is loaded by one
 connection (its files are not split across connections), so the largest table bounds the
-time; with two cores, more than two connections mostly wait.
+time. More connections cannot give more than the cores do: with --jobs 1 the client already
+decodes Parquet and encodes the COPY stream while the server parses it, builds keys and
+computes checksums, so on {os.cpu_count()} shared cores expect little from --jobs or -j (a server with
+more cores was not measured).
 """
 
 
