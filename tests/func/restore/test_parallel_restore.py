@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -215,3 +216,20 @@ def test_jobs_below_one_is_one_line(snapshotted: Project, target: str) -> None:
     line = one_error_line(result, "--jobs 0", "--jobs 1 or more")
     assert result.returncode == 2, line
     assert state(target)["contents"] == {}
+
+
+def test_a_role_allowed_one_session_restores_over_that_one(snapshotted: Project, target: str) -> None:
+    # No backup.single_connection here: the server refuses the staging schema's connection.
+    role = f"solo_{uuid.uuid4().hex[:8]}"
+    run_sql(target, f"CREATE ROLE {role} LOGIN PASSWORD 'solo-pw' NOSUPERUSER CONNECTION LIMIT 1")
+    run_sql(target, f'ALTER DATABASE "{target.rsplit("/", 1)[1]}" OWNER TO {role}')
+    as_role = f"postgresql://{role}:solo-pw@{target.split('@', 1)[1]}"
+
+    result = snapshotted.seedctl("restore", "--jobs", "3", env={"DATABASE_URL": as_role})
+
+    assert result.returncode == 0, result.stderr
+    assert PARALLEL not in result.stdout
+    note = next(ln for ln in result.stdout.splitlines() if "all tables loaded over one connection" in ln)
+    assert "no staging schema" in note and "too many connections" in note, note
+    assert sample_contents(target) == sample_contents(snapshotted.database_url)
+    assert staging_schemas(target) == []
