@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+import pytest
 
 from seedctl_dev.testing import run_sql
 from tests.helpers import (
@@ -40,12 +41,20 @@ def catalog(url: str) -> dict[str, Any]:
         return {
             **state(url),
             "defaults": conn.execute(
-                "SELECT table_name, column_name, column_default, is_identity, identity_generation "
-                "FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2"
+                "SELECT table_schema, table_name, column_name, column_default, is_identity, identity_generation "
+                "FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
+                "ORDER BY 1, 2, 3"
             ).fetchall(),
             "comments": conn.execute(
-                "SELECT c.relname, d.objsubid, d.description FROM pg_description d JOIN pg_class c ON c.oid = d.objoid "
-                "WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1, 2"
+                "SELECT c.oid::regclass::text, d.objsubid, d.description FROM pg_description d "
+                "JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass "
+                "WHERE c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) "
+                "ORDER BY 1, 2"
+            ).fetchall(),
+            "owned": conn.execute(
+                "SELECT s.oid::regclass::text, d.refobjid::regclass::text, d.deptype FROM pg_class s "
+                "JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass "
+                "AND d.refclassid = 'pg_class'::regclass WHERE s.relkind = 'S' ORDER BY 1"
             ).fetchall(),
             "schemas": staging_schemas(url),
         }
@@ -90,6 +99,57 @@ def test_parallel_restore_gives_exactly_what_one_connection_gives(
     assert new == top + 1  # the identity sequence continues after the restored ids
     verify = snapshotted.seedctl("verify", "--db", env={"DATABASE_URL": parallel})
     assert verify.returncode == 0, verify.stderr + verify.stdout
+
+
+OTHER_SCHEMA = """
+CREATE SCHEMA market;
+CREATE TABLE market.bars (id serial PRIMARY KEY, "Symbol" text NOT NULL, px numeric(12,4) CHECK (px > 0),
+                          note text, UNIQUE ("Symbol", id));
+CREATE INDEX "Bars px idx" ON market.bars (px) WHERE note IS NOT NULL;
+CREATE INDEX bars_lower_idx ON market.bars (lower("Symbol"));
+COMMENT ON TABLE market.bars IS 'bars in another schema';
+COMMENT ON COLUMN market.bars.px IS 'the price';
+CREATE TABLE parents (id bigint GENERATED ALWAYS AS IDENTITY (START WITH 7 INCREMENT BY 3) PRIMARY KEY, name text);
+CREATE TABLE children (id bigserial PRIMARY KEY, parent_id bigint NOT NULL REFERENCES parents (id), v int);
+CREATE INDEX children_parent_idx ON children (parent_id);
+INSERT INTO market.bars ("Symbol", px, note) SELECT 'S' || (g % 7), g * 1.5, CASE WHEN g % 3 = 0 THEN 'n' END
+    FROM generate_series(1, 3000) g;
+INSERT INTO parents (name) SELECT 'p' || g FROM generate_series(1, 50) g;
+INSERT INTO children (parent_id, v) SELECT 7 + 3 * (g % 50), g FROM generate_series(1, 2000) g;
+"""
+
+
+def test_other_schemas_quoted_names_serials_comments_and_foreign_keys_come_out_the_same(
+    project: Project, pg_server: TempPostgres
+) -> None:
+    project.sql(OTHER_SCHEMA)
+    params = project.params()
+    params["sources"] = {
+        t: {"table": q, "min_rows": 1, "max_null_ratio": 1.0}
+        for t, q in (("bars", "market.bars"), ("parents", "public.parents"), ("children", "public.children"))
+    }
+    project.write_params(params)
+    snapshot = project.seedctl("snapshot", "--no-push")
+    assert snapshot.returncode == 0, snapshot.stderr
+    project.commit_all("snapshot")
+    serial, parallel = new_database(pg_server), new_database(pg_server)
+
+    one = project.seedctl("restore", "--jobs", "1", env={"DATABASE_URL": serial})
+    three = project.seedctl("restore", "--jobs", "3", env={"DATABASE_URL": parallel})
+
+    assert one.returncode == 0, one.stderr
+    assert three.returncode == 0, three.stderr
+    for table in ("bars", "parents", "children"):
+        assert f"{table}: {PARALLEL}" in three.stdout, three.stdout
+    assert catalog(parallel) == catalog(serial)
+    assert catalog(parallel)["contents"] == catalog(project.database_url)["contents"]
+    with psycopg.connect(parallel) as conn:
+        assert conn.execute("INSERT INTO parents (name) VALUES ('new') RETURNING id").fetchone() == (7 + 3 * 50,)
+        assert conn.execute("INSERT INTO market.bars (\"Symbol\", px) VALUES ('x', 1) RETURNING id").fetchone() == (
+            3001,
+        )
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):  # the foreign key was added after the switch
+            conn.execute("INSERT INTO children (parent_id, v) VALUES (1, 1)")
 
 
 def test_one_failing_worker_leaves_the_target_unchanged(snapshotted: Project, target: str) -> None:
