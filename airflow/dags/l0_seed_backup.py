@@ -10,7 +10,8 @@
   never names data the remote lacks. `seedctl snapshot` (cron) does the same three steps
   in one command under one lock; here each step takes the lock itself and
   max_active_runs=1 keeps runs of this DAG apart.
-- prune: `seedctl prune --yes` keeps backup.retention_count versions on the remote.
+- prune: `seedctl prune --yes` keeps what backup.retention keeps (e.g. the last 24 hourly
+  and the last 8 weekly versions; or backup.retention_count, the newest N) on the remote.
 
 A failed validation exits 5: the snapshot task fails at once (no retry: the same data
 fails the same checks) and nothing is pushed or tagged. Other failures (database or
@@ -25,10 +26,12 @@ stages, psql), prints one line and exits 143; nothing is pushed or tagged.
 Environment (of the Airflow worker):
     SEEDCTL_PROJECT_DIR  the seedctl checkout (default: the repository holding this file)
     SEEDCTL_BIN          the seedctl executable (default: <project>/.venv/bin/seedctl)
+    SEEDCTL_SCHEDULE     the DAG's schedule, a 5-field cron expression (e.g. "0 * * * *",
+                         hourly); default: backup.schedule of the project's params.yaml
     DATABASE_URL or PG*, MINIO_*   as for `seedctl snapshot` (MINIO_* may come from <project>/.env)
 
-The schedule is `backup.schedule` in the project's params.yaml (default "0 2 * * 0"),
-read here with PyYAML only: no seedctl import at parse time, so Airflow's environment
+The schedule is SEEDCTL_SCHEDULE, else `backup.schedule` in the project's params.yaml
+(default "0 2 * * 0"), read here with PyYAML only: no seedctl import at parse time, so Airflow's environment
 needs none of seedctl's dependencies.
 """
 
@@ -67,7 +70,13 @@ def seedctl_bin(project: Path) -> str:
 
 
 def schedule_from_params(project: Path) -> str:
-    """backup.schedule of the project's params.yaml; the default when the key is absent."""
+    """SEEDCTL_SCHEDULE, else backup.schedule of the project's params.yaml; the default when
+    the key is absent."""
+    override = os.environ.get("SEEDCTL_SCHEDULE")
+    if override:
+        if len(override.split()) != 5:
+            raise ValueError(f"SEEDCTL_SCHEDULE {override!r} is not a 5-field cron expression (hourly: '0 * * * *')")
+        return " ".join(override.split())
     params_path = project / "params.yaml"
     try:
         params = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}

@@ -92,11 +92,29 @@ class Storage:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """Tiered retention (`backup.retention`), as restic's `forget --keep-*` and pgBackRest's
+    full/differential retention: the newest N versions, and the newest version of each of the
+    last N hours, days, ISO weeks and months (UTC) that have one. 0 = that tier keeps nothing."""
+
+    last: int = 0
+    hourly: int = 0
+    daily: int = 0
+    weekly: int = 0
+    monthly: int = 0
+
+    def tiers(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
 class Backup:
     """How snapshots are written and kept."""
 
     schedule: str = "0 2 * * 0"
+    # The newest N versions: shorthand for `retention: {last: N}` (one or the other, not both).
     retention_count: int = 4
+    retention: Retention | None = None
     format: SnapshotFormat = "parquet"
     compression: Compression = "zstd"
     compression_level: int | None = None
@@ -115,6 +133,11 @@ class Backup:
     # Run after a successful restore (e.g. trigger the l0_ohlcv_backfill DAG); its exit
     # status is reported. Empty: nothing runs.
     post_restore_hook: str | None = None
+
+    @property
+    def retention_policy(self) -> Retention:
+        """What retention keeps: `retention`, else `retention_count` as {last: N}."""
+        return self.retention if self.retention is not None else Retention(last=self.retention_count)
 
 
 @dataclass(frozen=True)
@@ -212,6 +235,7 @@ def parse_params(data: Any, origin: str = "params.yaml") -> Params:
             )
     sections = {key: _build(cls, rest.get(key, {}), key, origin) for key, cls in known.items()}
     _check_ranges(sections["backup"], sections["validation"], origin)
+    _check_retention(sections["backup"], rest.get("backup") or {}, origin)
     return Params(sources=sources, raw=data, **sections)
 
 
@@ -315,6 +339,25 @@ def _check_ranges(backup: Backup, validation: Validation, origin: str) -> None:
         raise ConfigError(f"{origin}: validation.max_null_ratio must be between 0 and 1")
     if len(backup.schedule.split()) != 5:
         raise ConfigError(f"{origin}: backup.schedule {backup.schedule!r} is not a 5-field cron expression")
+
+
+def _check_retention(backup: Backup, raw: dict[str, Any], origin: str) -> None:
+    if backup.retention is None:
+        return
+    if "retention_count" in raw:
+        raise ConfigError(
+            f"{origin}: backup.retention_count and backup.retention are both set",
+            "keep one: retention_count N means retention {last: N}",
+        )
+    tiers = backup.retention.tiers()
+    for name, count in tiers.items():
+        if count < 0:
+            raise ConfigError(f"{origin}: backup.retention.{name} must be >= 0 (got {count})")
+    if not any(tiers.values()):
+        raise ConfigError(
+            f"{origin}: backup.retention keeps nothing (every tier is 0)",
+            f"set at least one of {', '.join(tiers)} above 0",
+        )
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from seedctl.cli.prune import summary
+from seedctl.config import Retention
 from seedctl.errors import ConfigError, SeedctlError
 from seedctl.store.prune import (
     JOURNAL,
@@ -54,16 +55,17 @@ def test_tag_time_wins_over_the_name() -> None:
 
 def test_choose_keeps_newest_and_pinned() -> None:
     vs = [version(f"seeds/v2026.01.0{d}", SAME_SECOND.replace(day=d)) for d in range(1, 7)]
-    kept, pinned, pruned = choose(vs, 4, {"seeds/v2026.01.01", "seeds/v2026.01.05"})
+    kept, pinned, pruned, reasons = choose(vs, Retention(last=4), {"seeds/v2026.01.01", "seeds/v2026.01.05"})
     assert tags(kept) == [f"seeds/v2026.01.0{d}" for d in (6, 5, 4, 3)]
+    assert reasons == {t: ["last 4"] for t in tags(kept)}
     assert tags(pinned) == ["seeds/v2026.01.01"]
     assert tags(pruned) == ["seeds/v2026.01.02"]
-    assert choose(vs, 10, set())[2] == []
+    assert choose(vs, Retention(last=10), set())[2] == []
 
 
 def test_keep_below_one_is_refused() -> None:
-    with pytest.raises(ConfigError, match="--keep must be at least 1"):
-        choose([version("seeds/v2026.01.04")], 0, set())
+    with pytest.raises(ConfigError, match="the retention policy keeps nothing"):
+        choose([version("seeds/v2026.01.04")], Retention(), set())
 
 
 def test_pins_resolve_by_tag_or_date_and_typos_are_refused() -> None:
@@ -123,7 +125,7 @@ def test_summary_lines() -> None:
         version("seeds/v2026.01.02", SAME_SECOND.replace(day=2)),
         version("seeds/v2026.01.01", SAME_SECOND.replace(day=1)),
     )
-    plan = Plan([], {}, [], [old, older], [Doomed(A, "t", "k", 1_500_000), Doomed(B, "u", "k2", None)])
+    plan = Plan([], {}, {}, [], [old, older], [Doomed(A, "t", "k", 1_500_000), Doomed(B, "u", "k2", None)])
     assert summary(PruneResult(plan, done=True)) == (
         "pruned 2 versions (seeds/v2026.01.01, seeds/v2026.01.02), deleted 1 object, freed 1.50 MB (1,500,000 bytes)"
     )

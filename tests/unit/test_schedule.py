@@ -3,6 +3,8 @@ installed idempotently (a fake `crontab` program stands in for cron's)."""
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import os
 import shlex
 import subprocess
@@ -64,7 +66,8 @@ def test_line_escapes_percent_and_holds_lock_env_and_log(project: Path) -> None:
     assert all(line[i - 1] == "\\" for i, ch in enumerate(line) if ch == "%")
     assert "\n" not in line
     assert f"flock -n -E 75 {shlex.quote(str(project / '.dvc/tmp/cron.lock'))}" in command
-    assert f"{shlex.quote(str(project / '.venv/bin/seedctl'))} snapshot" in command
+    steps = shlex.quote('"$0" snapshot && "$0" prune --yes')
+    assert f"/bin/sh -c {steps} {shlex.quote(str(project / '.venv/bin/seedctl'))}; rc=$?" in command
     assert f"cd {shlex.quote(str(project))} && " in command
     assert "set -a; . ./.env; set +a" in command
     assert f">> {shlex.quote(str(project / 'logs'))}/snapshot-$(date -u +%Y%m%dT%H%M%SZ)-$$.log 2>&1" in command
@@ -154,3 +157,70 @@ def test_bad_schedule_is_a_config_error(project: Path) -> None:
     result = CliRunner().invoke(app, ["cron", "--dry-run", "--params", str(project / "params.yaml")])
     assert result.exit_code == 2
     assert "backup.schedule" in result.output
+
+
+FAKE_SEEDCTL = """#!/bin/sh
+# Records each call; `snapshot` exits $SNAPSHOT_EXIT.
+echo "$*" >> "$CALLS"
+if [ "$1" = snapshot ]; then exit "${SNAPSHOT_EXIT:-0}"; fi
+"""
+
+
+def run_line(project: Path, tmp_path: Path, entry: CronJob, snapshot_exit: int) -> tuple[int, list[str]]:
+    """Run the job's command with /bin/sh as cron would, against a seedctl that records calls."""
+    calls = tmp_path / f"calls-{snapshot_exit}-{entry.prune}"
+    env = {"PATH": "/usr/bin:/bin", "CALLS": str(calls), "SNAPSHOT_EXIT": str(snapshot_exit)}
+    done = subprocess.run(["/bin/sh", "-c", entry.command()], env=env, capture_output=True, text=True, check=False)
+    return done.returncode, calls.read_text().splitlines() if calls.exists() else []
+
+
+@pytest.fixture
+def recording_job(project: Path) -> CronJob:
+    fake = project / "fake-seedctl"
+    fake.write_text(FAKE_SEEDCTL)
+    fake.chmod(0o755)
+    return CronJob(project=project, schedule="0 * * * *", seedctl=fake, log_dir=project / "logs")
+
+
+def test_prune_runs_only_after_a_successful_snapshot(project: Path, tmp_path: Path, recording_job: CronJob) -> None:
+    assert run_line(project, tmp_path, recording_job, 0) == (0, ["snapshot", "prune --yes"])
+    assert run_line(project, tmp_path, recording_job, 5) == (5, ["snapshot"])
+    no_prune = dataclasses.replace(recording_job, prune=False)
+    assert run_line(project, tmp_path, no_prune, 0) == (0, ["snapshot"])
+
+
+def test_a_run_while_the_previous_holds_the_lock_exits_75_and_says_so(
+    project: Path, tmp_path: Path, recording_job: CronJob
+) -> None:
+    recording_job.lock.parent.mkdir(parents=True)
+    with recording_job.lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert run_line(project, tmp_path, recording_job, 0) == (75, [])
+    (log,) = (project / "logs").glob("snapshot-*.log")
+    assert log.read_text().splitlines() == [
+        f"seedctl cron: another snapshot is running (the previous run holds {recording_job.lock}); skipped"
+    ]
+
+
+def test_cli_schedule_and_no_prune(project: Path, fake_crontab: Path) -> None:
+    args = ["cron", "--params", str(project / "params.yaml"), "--dry-run"]
+    hourly = CliRunner().invoke(app, [*args, "--schedule", "0 * * * *"])
+    assert hourly.exit_code == 0, hourly.output
+    assert hourly.output.splitlines()[1].startswith("0 * * * * cd ")
+    assert "prune --yes" in hourly.output
+    only = CliRunner().invoke(app, [*args, "--schedule", "0 * * * *", "--no-prune"])
+    assert only.exit_code == 0 and "prune --yes" not in only.output
+    installed = CliRunner().invoke(app, ["cron", "--params", str(project / "params.yaml"), "--schedule", "0 * * * *"])
+    assert installed.exit_code == 0, installed.output
+    assert "`0 * * * *` seedctl snapshot then seedctl prune --yes in" in installed.output
+    assert fake_crontab.read_text().splitlines()[1].startswith("0 * * * * cd ")
+
+
+def test_bad_schedule_option_is_a_config_error(project: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["cron", "--dry-run", "--params", str(project / "params.yaml"), "--schedule", "hourly"]
+    )
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "--schedule 'hourly' is not a 5-field cron expression" in lines[0]
+    assert "--schedule '0 * * * *'" in lines[0]

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from seedctl.cli.common import human_bytes, out, run
 from seedctl.store.prune import Plan, PruneResult, run_prune
+from seedctl.store.retention import utc
 from seedctl.store.versions import TAG_PREFIX, git, newest_first
 
 
@@ -39,14 +40,18 @@ def summary(result: PruneResult) -> str:
 
 
 def print_plan(plan: Plan) -> None:
-    table = Table("version", "commit", "tagged", "status")
+    if plan.policy:
+        out.print(plan.policy, soft_wrap=True)
+    # Tag times in UTC: the periods retention counts (hour, day, ISO week, month) are UTC's.
+    table = Table("version", "commit", "tagged (UTC)", "status")
     status = (
-        {v.tag: "kept" for v in plan.kept}
+        # One reason a line: a version kept by four tiers would not fit a log line's width.
+        {v.tag: "kept: " + "\n      ".join(plan.reasons[v.tag]) for v in plan.kept}
         | {v.tag: f"pinned ({plan.pinned[v.tag]})" for v in plan.pinned_versions}
         | {v.tag: "pruned" for v in plan.pruned}
     )
     for v in newest_first([*plan.kept, *plan.pinned_versions, *plan.pruned]):
-        table.add_row(v.tag, v.commit[:10], f"{v.tagged_at:%Y-%m-%d %H:%M:%S}", status[v.tag])
+        table.add_row(v.tag, v.commit[:10], f"{utc(v.tagged_at):%Y-%m-%d %H:%M:%S}", status[v.tag])
     out.print(table)
     if plan.objects:
         objects = Table("object", "what", "size")
@@ -79,7 +84,10 @@ def prune(
         "params.yaml"
     ),
     keep: Annotated[
-        int | None, typer.Option("--keep", help="Versions to keep (default: params.yaml backup.retention_count).")
+        int | None,
+        typer.Option(
+            "--keep", help="Keep the newest N versions, instead of params.yaml backup.retention / retention_count."
+        ),
     ] = None,
     pin: Annotated[
         list[str] | None,
@@ -90,7 +98,11 @@ def prune(
         bool, typer.Option("--local-cache", help="With --yes, also drop those objects from .dvc/cache.")
     ] = False,
 ) -> None:
-    """Retention: keep the newest snapshot versions (and pinned ones), remove the older ones.
+    """Retention: keep the versions backup.retention keeps (and pinned ones), remove the others.
+
+    backup.retention {last, hourly, daily, weekly, monthly} keeps the newest N versions and the
+    newest version of each of the last N UTC hours, days, ISO weeks and months that have one
+    (`retention_count: N` = `{last: N}`); the plan says why each kept version is kept.
 
     Removes the older seeds/v* tags, their entries in the bucket catalog (index.json first)
     and the remote objects that no kept or pinned version, the work tree, any branch or any

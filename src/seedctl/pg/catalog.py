@@ -10,8 +10,6 @@ these; in dependency order) and the extensions that provide the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -22,6 +20,7 @@ from seedctl.config import Source
 from seedctl.errors import ConfigError, ExportError
 from seedctl.pg import db
 from seedctl.pg.hypertable import Hypertable, read_hypertable, refuse_continuous_aggregate
+from seedctl.pg.objects import TableObjects
 
 
 @dataclass(frozen=True)
@@ -108,6 +107,8 @@ class TableSchema(SchemaObject):
     # table, parents first (schema, name, parent "schema.name", bound, key if partitioned).
     partition_key: str = ""
     partitions: list[dict[str, str]] = field(default_factory=list)
+    # Triggers, row-level security, grants, views (objects.py); None: not recorded (format 5).
+    objects: TableObjects | None = None
 
     def all_columns(self) -> list[Column]:
         """Data and generated columns, in the table's order."""
@@ -147,6 +148,7 @@ class TableSchema(SchemaObject):
             foreign_keys=[dict(f) for f in data.get("foreign_keys", [])],
             partition_key=data.get("partition_key", ""),
             partitions=[dict(p) for p in data.get("partitions", [])],
+            objects=TableObjects.from_dict(data["objects"]) if data.get("objects") is not None else None,
         )
 
 
@@ -181,7 +183,7 @@ def read_table_schema(conn: psycopg.Connection, source_name: str, source: Source
             (oid,),
         )
         primary_key = [r[0] for r in cur.fetchall()]
-    with _qualified_names(conn), conn.cursor() as cur:
+    with db.qualified_names(conn), conn.cursor() as cur:
         # Defaults and generation expressions, as the checks and indexes: schema-qualified.
         cur.execute(
             "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
@@ -262,19 +264,6 @@ def read_table_schema(conn: psycopg.Connection, source_name: str, source: Source
     )
     _check_configured_columns(source_name, source, table)
     return table
-
-
-@contextmanager
-def _qualified_names(conn: psycopg.Connection) -> Iterator[None]:
-    """Definitions read meanwhile name every object with its schema (as pg_dump reads
-    them), so they mean the same on a target whatever its search_path."""
-    old = db.one(conn.execute("SELECT current_setting('search_path')"))[0]
-    conn.execute("SELECT set_config('search_path', '', false)")
-    try:
-        yield
-    finally:
-        if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:  # else the error stands
-            conn.execute("SELECT set_config('search_path', %s, false)", (old,))
 
 
 def table_oid(conn: psycopg.Connection, table: sql.Identifier) -> int | None:

@@ -189,20 +189,23 @@ def checksum_query(
 
 
 def row_hash_expr(
-    columns: list[str],
-    *,
-    algorithm: str,
-    types: Sequence[str] | None = None,
-    server_encoding: str = "UTF8",
-    exact: bool = False,
+    columns: list[str], *, algorithm: str, types: Sequence[str] | None = None, server_encoding: str = "UTF8"
 ) -> sql.Composable:
-    """One row's 64-bit hash under `algorithm`. exact (v2/v3 only): the values whose typed hash
-    folds 64 bits to 32 (bigint, timestamps: 1 and 4294967296 hash alike) are hashed as their
-    text instead, so that no two distinct values of a row's types hash alike by construction;
-    what is left is the chance collision of a 64-bit hash (snapshot/reuse.py)."""
+    """One row's 64-bit hash under `algorithm`."""
     if algorithm == LEGACY_ALGORITHM:
         row = sql.SQL("ROW({})::pg_catalog.text").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
         return sql.SQL("pg_catalog.hashtextextended({}, 0)::pg_catalog.numeric").format(row)
+    return _mixed(_column_hashes(columns, algorithm=algorithm, types=types, server_encoding=server_encoding))
+
+
+def _mixed(column_hashes: sql.Composable) -> sql.Composable:
+    return sql.SQL("pg_catalog.hashint4extended({}, {})").format(sql.Literal(_MIX_KEY), column_hashes)
+
+
+def _column_hashes(
+    columns: list[str], *, algorithm: str, types: Sequence[str] | None, server_encoding: str
+) -> sql.Composable:
+    """The XOR of a row's column hashes (v2, v3), before the final mix."""
     if algorithm not in (NATIVE_TEXT_ALGORITHM, CHECKSUM_ALGORITHM):
         raise ValueError(f"unknown checksum algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
     if types is None or len(types) != len(columns):
@@ -215,35 +218,29 @@ def row_hash_expr(
                 "nothing was changed; use a database of encoding UTF8 (or a single-byte one, e.g. LATIN1)",
             )
         recode = server_encoding
-    hashes: list[sql.Composable] = [  # column i: seeds _constant(3i), (3i+1), NULL (3i+2)
-        sql.SQL("coalesce({}, {})").format(
-            _column_hash(c, t.strip(), 3 * i, recode, exact=exact), sql.Literal(_constant(3 * i + 2))
-        )
-        for i, (c, t) in enumerate(zip(columns, types))
-    ] or [sql.Literal(0)]
-    while len(hashes) > 1:  # a balanced XOR tree: no deep nesting for wide tables
+    return _xor(  # column i: seeds _constant(3i), (3i+1), NULL (3i+2)
+        [
+            sql.SQL("coalesce({}, {})").format(
+                _column_hash(c, t.strip(), 3 * i, recode), sql.Literal(_constant(3 * i + 2))
+            )
+            for i, (c, t) in enumerate(zip(columns, types))
+        ]
+    )
+
+
+def _xor(hashes: list[sql.Composable]) -> sql.Composable:
+    """A balanced XOR tree of 64-bit hashes (no deep nesting for wide tables); 0 for none."""
+    hashes = hashes or [sql.Literal(0)]
+    while len(hashes) > 1:
         odd = hashes[-1:] if len(hashes) % 2 else []
         xor = sql.SQL("pg_catalog.int8xor({}, {})")
         hashes = [xor.format(a, b) for a, b in zip(hashes[::2], hashes[1::2])] + odd
-    return sql.SQL("pg_catalog.hashint4extended({}, {})").format(sql.Literal(_MIX_KEY), hashes[0])
+    return hashes[0]
 
 
-# The typed hashes that fold their 64 bits to 32 (PostgreSQL's hashint8extended and
-# timestamp_hash_extended): an exact row hash takes these values' text instead.
-_FOLDING = re.compile(r"bigint|timestamp(\(\d\))? with(out)? time zone")
-
-
-def _column_hash(
-    column: str, pg_type: str, n: int, recode: str | None = None, *, exact: bool = False
-) -> sql.Composable:
-    """Column n's hash; recode: the database's single-byte encoding, to hash text as its UTF-8
-    bytes; exact: no folding hash (row_hash_expr)."""
-    template: str
-    text: str | None
-    if exact and _FOLDING.fullmatch(pg_type):
-        template, text = _TEXT_HASH
-    else:
-        template, text = next(((t, x) for p, t, x in _TYPED_HASHES if p.fullmatch(pg_type)), _TEXT_HASH)
+def _column_hash(column: str, pg_type: str, n: int, recode: str | None = None) -> sql.Composable:
+    """Column n's hash; recode: the database's single-byte encoding, to hash text as its UTF-8 bytes."""
+    template, text = next(((t, x) for p, t, x in _TYPED_HASHES if p.fullmatch(pg_type)), _TEXT_HASH)
     if recode is not None and text is not None:
         template = _AS_UTF8.replace("{text}", text)
     return sql.SQL(template).format(
@@ -261,16 +258,39 @@ class PeriodSums:
     fingerprint: str
 
 
-# The time column's type -> (its value as a UTC timestamp, the first moment of year 1 and of
-# year 10000 in that type): periods as partition.py names them, in UTC.
-_TIME_KEYS = {
-    "date": ("{c}::pg_catalog.timestamp", "'0001-01-01'::pg_catalog.date", "'10000-01-01'::pg_catalog.date"),
-    "timestamp": ("{c}", "'0001-01-01 00:00'::pg_catalog.timestamp", "'10000-01-01 00:00'::pg_catalog.timestamp"),
-    "timestamptz": (
-        "pg_catalog.timezone('UTC', {c})",
-        "'0001-01-01 00:00+00'::pg_catalog.timestamptz",
-        "'10000-01-01 00:00+00'::pg_catalog.timestamptz",
-    ),
+# A period's fingerprint must tell apart every two different rows, not only most. The typed
+# hashes of bigint and the timestamps (hashint8extended, timestamp_hash_extended) fold 64 bits
+# to 32 first (low half XOR high half), so some distinct values hash alike by construction:
+# 1 and 4294967296, or two timestamps about 71 minutes apart with the right bits. The
+# fingerprint therefore mixes into each row hash one more hash per such column, of what the
+# fold loses: a bigint's high half (with the fold, that is the whole value); a timestamp's
+# hour since 1970. Two timestamps with the same fold differ in their high halves, which for
+# any moment before year ~70000 puts them at least 2^32 - 2^29 microseconds (62 minutes)
+# apart, so in different hours. What is left is the chance collision of 64-bit hashes.
+_FOLDING = re.compile(r"bigint|timestamp(\(\d\))? with(out)? time zone")
+_UNFOLDED_SEED = 10**6  # seeds _constant(10**6 + i): apart from the column seeds (3i..3i+2)
+
+
+def _unfolded(column: str, pg_type: str, i: int) -> sql.Composable:
+    """What the typed hash of column i (bigint or a timestamp) folds away, hashed; 0 for NULL."""
+    c = sql.Identifier(column)
+    if pg_type == "bigint":
+        value = sql.SQL("pg_catalog.hashint4extended(pg_catalog.int8shr({}, 32)::pg_catalog.int4, {})")
+    else:  # floor(epoch seconds / 3600): +-Infinity for the infinities, hashed as float8
+        value = sql.SQL(
+            "pg_catalog.hashfloat8extended(pg_catalog.floor("
+            "pg_catalog.float8div(pg_catalog.date_part('epoch', {}), 3600)), {})"
+        )
+    return sql.SQL("coalesce({}, 0)").format(value.format(c, sql.Literal(_constant(_UNFOLDED_SEED + i))))
+
+
+# The time column's type -> its UTC calendar day: the server groups rows by day (an integer
+# key, cheaper than truncating every value to its month), and the days are added up into
+# periods here, from their text: exact for every value, infinities and BC included.
+_DAY = {
+    "date": "{c}",
+    "timestamp": "{c}::pg_catalog.date",
+    "timestamptz": "pg_catalog.timezone('0'::pg_catalog.interval, {c})::pg_catalog.date",
 }
 
 
@@ -289,41 +309,50 @@ def period_sums(
     date, timestamp or timestamptz), in one scan: periods named as partition.py names them
     (2024-03 / 2024, early, late, undated)."""
     encoding = db.server_encoding(conn)
-    value, first, past = _TIME_KEYS[time_type]
     t = sql.SQL("{}::pg_catalog.{}").format(sql.Identifier(time_column), sql.SQL(time_type))
-    key = sql.SQL(
-        "CASE WHEN {t} < {first} THEN '-infinity'::pg_catalog.timestamp"
-        " WHEN {t} >= {past} THEN 'infinity'::pg_catalog.timestamp"
-        " ELSE pg_catalog.date_trunc({unit}, {value}) END"
-    ).format(
-        t=t,
-        first=sql.SQL(first),
-        past=sql.SQL(past),
-        unit=sql.Literal("year" if granularity == "year" else "month"),
-        value=sql.SQL(value).format(c=t),
-    )
+    key = sql.SQL(_DAY[time_type]).format(c=t)
+    hashes = _column_hashes(columns, algorithm=algorithm, types=types, server_encoding=encoding)
+    # OFFSET 0 keeps the subquery whole: x is computed once per row, not once per sum.
     query = sql.SQL(
-        "SELECT k::pg_catalog.text, pg_catalog.count(*), coalesce(pg_catalog.sum(h), 0)::pg_catalog.text,"
-        " coalesce(pg_catalog.sum(x), 0)::pg_catalog.text FROM (SELECT {key} AS k, {h} AS h, {x} AS x FROM {table}) s"
-        " GROUP BY k"
+        "SELECT k::pg_catalog.text, pg_catalog.count(*), coalesce(pg_catalog.sum({digest}), 0)::pg_catalog.text,"
+        " coalesce(pg_catalog.sum({fingerprint}), 0)::pg_catalog.text"
+        " FROM (SELECT {key} AS k, {x} AS x, {e} AS e FROM {table} OFFSET 0) s GROUP BY k"
     ).format(
+        digest=_mixed(sql.SQL("x")),
+        fingerprint=_mixed(sql.SQL("pg_catalog.int8xor(x, e)")),
         key=key,
-        h=row_hash_expr(columns, algorithm=algorithm, types=types, server_encoding=encoding),
-        x=row_hash_expr(columns, algorithm=algorithm, types=types, server_encoding=encoding, exact=True),
+        x=hashes,
+        e=_xor(
+            [
+                _unfolded(column, pg_type.strip(), i)
+                for i, (column, pg_type) in enumerate(zip(columns, types))
+                if _FOLDING.fullmatch(pg_type.strip())
+            ]
+        ),
         table=table,
     )
     with conn.cursor() as cur:
         cur.execute(query)
-        rows = cur.fetchall()
-    return {_period(k, granularity): PeriodSums(int(n), str(h), str(x)) for k, n, h, x in rows}
+        days = cur.fetchall()
+    periods: dict[str, list[int]] = {}
+    for day, rows, digest, fingerprint in days:
+        found = periods.setdefault(_period(day, granularity), [0, 0, 0])
+        found[0] += int(rows)
+        found[1] += int(digest)
+        found[2] += int(fingerprint)
+    return {name: PeriodSums(n, str(d), str(f)) for name, (n, d, f) in periods.items()}
 
 
-def _period(key: str | None, granularity: str) -> str:
-    if key is None:
+def _period(day: str | None, granularity: str) -> str:
+    """The period (partition.py's name) of a day as PostgreSQL prints it (ISO DateStyle)."""
+    if day is None:
         return "undated"
-    if key.endswith("infinity"):
-        return "early" if key.startswith("-") else "late"
-    return key[:4] if granularity == "year" else key[:7]
+    if day == "-infinity" or day.endswith(" BC"):
+        return "early"
+    year = day.split("-", 1)[0]
+    if day == "infinity" or len(year) > 4:
+        return "late"
+    return year if granularity == "year" else day[:7]
 
 
 def total(sums: dict[str, PeriodSums]) -> Checksum:

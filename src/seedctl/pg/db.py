@@ -159,6 +159,19 @@ def one(cursor: Any) -> tuple[Any, ...]:
     return tuple(row)
 
 
+@contextmanager
+def qualified_names(conn: psycopg.Connection) -> Iterator[None]:
+    """Definitions read meanwhile name every object with its schema (as pg_dump reads
+    them), so they mean the same on a target whatever its search_path."""
+    old = one(conn.execute("SELECT current_setting('search_path')"))[0]
+    conn.execute("SELECT set_config('search_path', '', false)")
+    try:
+        yield
+    finally:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:  # else the error stands
+            conn.execute("SELECT set_config('search_path', %s, false)", (old,))
+
+
 def server_version(conn: psycopg.Connection) -> tuple[str, int]:
     """(human version, server_version_num) of the connected server."""
     with conn.cursor() as cur:

@@ -22,6 +22,7 @@ from psycopg import sql
 
 from seedctl.errors import IntegrityError
 from seedctl.pg.catalog import Column, Sequence, TableSchema, UserType, describe_type, read_sequences, table_oid
+from seedctl.pg.objects import checked_text
 
 # format_type() output: words, digits, spaces, commas, parentheses, brackets, dots, and
 # quoted identifiers (any characters: quote_ident quotes every name that is not lowercase
@@ -33,19 +34,13 @@ _CHECK_SHAPE = re.compile(r"CHECK [^;]+")
 _DEFAULT_SHAPE = re.compile(r"[^;]+")
 _PARTITION_KEY_SHAPE = re.compile(r"(RANGE|LIST|HASH) \([^;]+\)")
 _BOUND_SHAPE = re.compile(r"FOR VALUES [^;]+|DEFAULT")
-_FUNCTION_SHAPE = re.compile(r"CREATE OR REPLACE FUNCTION .+", re.DOTALL)
 _SEQUENCE_TYPE_SHAPE = re.compile(r"smallint|integer|bigint")
 _COLLATION_SHAPE = re.compile(r'(?:[a-z_][a-z0-9_$]*|"(?:[^"]|"")+")\.(?:[a-z_][a-z0-9_$]*|"(?:[^"]|"")+")')
 _INTEGER_TYPES = ("int2", "int4", "int8")
 
 
 def _checked(pattern: re.Pattern[str], text: str, what: str, table: TableSchema) -> str:
-    if not pattern.fullmatch(text):
-        raise IntegrityError(
-            f"snapshot schema of {table.qualified}: unexpected {what} {text[:80]!r}",
-            "the manifest may have been edited; restore it from git",
-        )
-    return text
+    return checked_text(pattern, text, what, table.qualified)
 
 
 @dataclass
@@ -105,16 +100,6 @@ def prerequisites(conn: psycopg.Connection, tables: list[TableSchema]) -> Prereq
             if not defined or defined[0] is None:
                 found.functions.append((function, table))
     return found
-
-
-def create_function(conn: psycopg.Connection, function: dict[str, str], table: TableSchema) -> None:
-    """The function as pg_get_functiondef() gave it (one statement: the extended query
-    protocol refuses more), its body not checked yet, as pg_restore does."""
-    definition = _checked(_FUNCTION_SHAPE, function["definition"], "function definition", table)
-    with conn.cursor() as cur:
-        cur.execute("SET LOCAL check_function_bodies = off")
-        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(function["schema"])))
-        cur.execute(definition.encode())
 
 
 def create_extension_sql(name: str) -> str:

@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
 
 import psycopg
 import pyarrow as pa
@@ -44,7 +43,6 @@ from seedctl.pg.ddl import (
     bump_sequences,
     create_extension,
     create_extension_sql,
-    create_function,
     create_sequences,
     create_table,
     create_type,
@@ -52,12 +50,13 @@ from seedctl.pg.ddl import (
     show_name,
 )
 from seedctl.pg.hypertable import apply_hypertable_settings, make_hypertable
+from seedctl.pg.objects import View, create_function, planned_objects, recreate, recreate_views
 from seedctl.pg.pgtypes import to_copy_csv
 from seedctl.progress import row_progress
 from seedctl.restore import Mode
 from seedctl.restore.acquire import TableData
 from seedctl.restore.partial import in_range, time_column
-from seedctl.restore.plan import TableResult, load_order, plan
+from seedctl.restore.plan import Stage, TableResult, load_order, plan
 from seedctl.timerange import TimeRange, time_mask
 
 _LOCK_TIMEOUT = "60s"
@@ -82,6 +81,21 @@ def _add_foreign_keys(conn: psycopg.Connection, results: list[TableResult]) -> N
                 ) from None
             if note:
                 result.notes.append(note)
+
+
+def _add_table_objects(conn: psycopg.Connection, results: list[TableResult]) -> None:
+    """Triggers, row-level security, grants and views of the tables created here, last: no
+    trigger fires on a restored row, no policy hides one from the checks. The objects of
+    tables that were there already are theirs, left as they are."""
+    created = [r for r in results if r.action in ("create", "create-empty")]
+    views: dict[tuple[str, str], tuple[View, TableResult]] = {}
+    for r in created:
+        table = r.data.table
+        r.notes += recreate(conn, table.objects, table.identifier(), table.qualified)
+        for view in table.objects.views if table.objects else []:
+            views.setdefault((view.schema, view.name), (view, r))
+    for view, note in recreate_views(conn, [v for v, _ in views.values()]):
+        views[(view.schema, view.name)][1].notes.append(note)
 
 
 def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: bool) -> None:
@@ -109,18 +123,8 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
         create_type(conn, utype, table)
         by_table[id(table)].notes.append(f"created {utype.kind} type {utype.qualified}")
     for function, table in needed.functions:
-        create_function(conn, function, table)
+        create_function(conn, function, table.qualified)
         by_table[id(table)].notes.append(f"created function {function['signature']}")
-
-
-class Stage(Protocol):
-    """Tables loaded over other connections while this transaction loads the rest (parallel.py)."""
-
-    def take(self, conn: psycopg.Connection, results: list[TableResult]) -> set[int]:
-        """Before any write: start loading the tables it can; the id() of their results."""
-
-    def switch(self, conn: psycopg.Connection) -> None:
-        """Once the other tables are loaded: wait, then move its tables in, in this transaction."""
 
 
 def load_tables(
@@ -142,6 +146,8 @@ def load_tables(
                 _prepare(conn, planned, dry_run=True)
                 for result in planned:
                     _count_planned(conn, result)
+                    if result.action in ("create", "create-empty"):
+                        result.notes += planned_objects(result.data.table.objects)
                 return planned
         try:
             with conn.transaction():
@@ -159,6 +165,7 @@ def load_tables(
                 if stage:
                     stage.switch(conn)
                 _add_foreign_keys(conn, results)
+                _add_table_objects(conn, results)
         except psycopg.errors.LockNotAvailable:
             raise DatabaseError(
                 f"a target table is locked by another session (waited {_LOCK_TIMEOUT})",

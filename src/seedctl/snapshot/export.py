@@ -19,7 +19,7 @@ import errno
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from seedctl.pg import db
 from seedctl.pg.catalog import Column, TableSchema, read_table_schema
 from seedctl.pg.checksum import Checksum, PeriodSums, algorithm_for
 from seedctl.pg.copyout import BLOCK_BYTES, LockBusy, copy_out
+from seedctl.pg.objects import read_objects
 from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr
 from seedctl.progress import row_progress
 from seedctl.snapshot.partition import UNDATED_NAME, period_number, period_ranges
@@ -55,6 +56,7 @@ class TableExport:
     checksum: Checksum
     checks: dict[str, Any]  # facts.RowChecks: primary-key duplicates, OHLCV violations
     text_columns: list[str] = field(default_factory=list)
+    time_column: str | None = None
     reused: int = 0  # files copied from the previous snapshot, their rows proven unchanged (reuse.py)
 
     @property
@@ -209,6 +211,8 @@ def _export_in_one_transaction(
         }
         for name, table in schemas.items():
             check_time_column(name, params.sources[name], table)
+        objects = read_objects(conn, [(t.schema, t.name) for t in schemas.values()])
+        schemas = {name: replace(t, objects=objects[(t.schema, t.name)]) for name, t in schemas.items()}
         algorithm = algorithm_for(db.server_encoding(conn))
 
         def measure(on: psycopg.Connection, name: str) -> TableSums:
@@ -218,7 +222,7 @@ def _export_in_one_transaction(
             name: found
             for name in params.sources
             if previous is not None
-            and (found := previous.candidates(name, schemas[name], params.sources[name].partition, algorithm))
+            and (found := previous.candidates(name, schemas[name], params.sources[name], algorithm))
         }
         # Tables with files to reuse: their period sums decide what to export, so they come first.
         first = {name: measure(conn, name) for name in candidates}
@@ -271,7 +275,8 @@ def _export_table(
             same = unchanged(candidates, periods)
             copied = copy_verified(previous, same, data_dir.parent, _file_schema(table, fallbacks))
             reused = [Part(p["file"], p["rows"], p["period"]) for p in same if p["period"] in copied]
-            only = [period for period in periods if period not in copied]
+            if copied:  # else the whole table, as without a previous snapshot (an emptied one too)
+                only = [period for period in periods if period not in copied]
         try:
             parts, checks = _write_table(
                 conn, source, table, data_dir, params, fallbacks, snapshot_id, block_bytes, only
@@ -302,6 +307,7 @@ def _export_table(
         checksum=Checksum(-1, ""),  # filled in from the parallel checksum pass
         checks=checks,
         text_columns=sorted(c for c, f in fallbacks.items() if f == "text"),
+        time_column=params.sources[source].time_column,
         reused=len(reused),
     )
 
@@ -504,6 +510,7 @@ def schema_document(result: ExportResult) -> dict[str, Any]:
                 "checks": t.checks,
                 "checksum_algorithm": result.checksum_algorithm,
                 "text_columns": t.text_columns,
+                "time_column": t.time_column,
                 "schema": t.table.to_dict(),
             }
             for t in result.tables

@@ -2,25 +2,26 @@
 
 A partitioned table's files are one per month or year (partition.py). Inside the export's
 snapshot transaction, before any row is copied out, PostgreSQL sums per period of the time
-column two 64-bit hashes of every row (pg/checksum.py `period_sums`): the table's content
-checksum (its per-period sums add up to the checksum the manifest records), and the
-period's fingerprint, an exact row hash: every value hashed by its type's own hash, except
-bigint and timestamps, whose typed hash folds 64 bits to 32 (1 and 4294967296 hash alike)
-and which are hashed as their text instead. Each period's file records its fingerprint in
-schema.json. A period is unchanged when its row count and fingerprint equal the previous
-snapshot's: an UPDATE changes a row's hash, a DELETE and a backfilled INSERT change the
-count and the sum; two different sets of rows give the same count and fingerprint only by a
-chance collision of the summed 64-bit hashes. The period's file is then copied from the
-previous snapshot instead of being exported, and it is the file an export would write: the
-same rows, in key order, through the same writer.
+column two 64-bit hashes of every row (pg/checksum.py `period_sums`): the content checksum's
+(its per-period sums add up to the checksum the manifest records), and the period's
+fingerprint, the same hash with what the typed hashes of bigint and timestamps fold away
+mixed in (see there: 1 and 4294967296 hash alike in the content checksum, not in the
+fingerprint). Each period's file records its fingerprint in schema.json. A period is
+unchanged when its row count and fingerprint equal the previous snapshot's: an UPDATE
+changes a row's hash, a DELETE and a backfilled INSERT change the count and the sum; two
+different sets of rows give the same count and fingerprint only by a chance collision of the
+summed 64-bit hashes. The period's file is then copied from the previous snapshot instead of
+being exported, and it is the file an export would write: the same rows, in key order,
+through the same writer.
 
 When in doubt, export. A period's file is reused only when all of this holds, else it is
 exported (and the whole table when the table's part of it fails):
 - the previous snapshot in seeds/ is whole: its manifest names its schema.json by sha256,
   and was made by this seedctl and pyarrow, in this snapshot format, with these writer
   settings (compression, level, rows per row group);
-- the table's captured schema, partitioning and checksum algorithm are unchanged, it
-  needed no text fallback, and its row checks found nothing (a reused file adds none);
+- the table's captured schema, time column, partitioning and checksum algorithm are
+  unchanged, it needed no text fallback, and the same row checks (key duplicates, OHLCV
+  rules) found nothing (a reused file adds none);
 - the file's schema (column types and encodings) is the one the export would write, and its
   bytes match the previous manifest's sha256 as it is copied;
 - the export itself needs no new fallback for the other periods (a fallback changes every
@@ -39,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from seedctl import __version__
-from seedctl.config import Backup, Partition
+from seedctl.config import Backup, Source
 from seedctl.layout import MANIFEST_FILE, SCHEMA_FILE, SNAPSHOT_FORMAT
 from seedctl.parts import table_parts
 from seedctl.pg.catalog import TableSchema
@@ -63,19 +64,22 @@ class Previous:
     tables: dict[str, Any]  # schema.json's tables
     sha256: dict[str, str]  # data file -> sha256, from its manifest
 
-    def candidates(
-        self, source: str, table: TableSchema, partition: Partition, algorithm: str
-    ) -> list[dict[str, Any]] | None:
+    def candidates(self, name: str, table: TableSchema, source: Source, algorithm: str) -> list[dict[str, Any]] | None:
         """The previous parts of this table that may be reused, or None when none may."""
-        entry = self.tables.get(source)
-        if partition == "none" or not isinstance(entry, dict):
+        entry = self.tables.get(name)
+        if source.partition == "none" or not source.time_column or not isinstance(entry, dict):
             return None
         checks = entry.get("checks") or {}
+        # The checks this export makes (facts.RowChecks): a reused file must have passed them all.
+        expected = {"pk_duplicates"} if table.primary_key else set()
+        expected |= {"ohlcv_violations", "ohlcv_first"} if source.ohlcv else set()
         if (
-            entry.get("partition") != partition
+            entry.get("partition") != source.partition
+            or entry.get("time_column") != source.time_column
             or entry.get("schema") != table.to_dict()
             or entry.get("checksum_algorithm") != algorithm
             or entry.get("text_columns")
+            or set(checks) != expected
             or checks.get("pk_duplicates")
             or checks.get("ohlcv_violations")
         ):

@@ -1,9 +1,12 @@
-"""Schedule: the crontab line for `seedctl snapshot`, built from params.yaml backup.schedule.
+"""Schedule: the crontab line for `seedctl snapshot`, built from params.yaml backup.schedule
+(or a schedule given on the command line, e.g. hourly `0 * * * *`).
 
 The line cds into the project, loads .env (cron's environment is nearly empty, and
-DATABASE_URL / PG* are read from the environment only), and runs the snapshot under
-`flock -n`, so a run that is still going when the next one is due makes the next one a
-no-op (logged) instead of a second snapshot. Each run writes its own log file.
+DATABASE_URL / PG* are read from the environment only), and runs the snapshot, then, only
+if it succeeded, `seedctl prune --yes` (retention, backup.retention), both under one
+`flock -n`: a run that is still going when the next one is due makes the next one exit
+LOCKED_EXIT with "another snapshot is running" in its log instead of a second snapshot.
+Each run writes its own log file.
 
 In a crontab an unescaped `%` ends the command (cron turns it into a newline), so the
 command's `%` are written as `\\%`; cron removes the backslashes before running it.
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seedctl.config import load_params
-from seedctl.errors import Failed
+from seedctl.errors import ConfigError, Failed
 
 MARKER_PREFIX = "# seedctl snapshot "
 # flock's exit status when the lock is held (EX_TEMPFAIL): told apart from seedctl's own codes.
@@ -34,6 +37,7 @@ class CronJob:
     schedule: str
     seedctl: Path
     log_dir: Path
+    prune: bool = True  # `seedctl prune --yes` after each successful snapshot
 
     @property
     def lock(self) -> Path:
@@ -47,11 +51,13 @@ class CronJob:
         """The shell command cron runs (before crontab escaping): /bin/sh syntax."""
         q = shlex.quote
         lock = q(str(self.lock))
-        skipped = f"seedctl cron: skipped, the previous run still holds {self.lock}"
+        skipped = f"seedctl cron: another snapshot is running (the previous run holds {self.lock}); skipped"
+        # One flock around both: a prune must not start while the next run's snapshot does.
+        steps = '"$0" snapshot && "$0" prune --yes' if self.prune else '"$0" snapshot'
         return (
             f"cd {q(str(self.project))} && mkdir -p {q(str(self.log_dir))} {q(str(self.lock.parent))} && "
             "{ if [ -f .env ]; then set -a; . ./.env; set +a; fi; "
-            f"flock -n -E {LOCKED_EXIT} {lock} {q(str(self.seedctl))} snapshot; rc=$?; "
+            f"flock -n -E {LOCKED_EXIT} {lock} /bin/sh -c {q(steps)} {q(str(self.seedctl))}; rc=$?; "
             f"if [ $rc -eq {LOCKED_EXIT} ]; then echo {q(skipped)}; fi; exit $rc; }} "
             f">> {q(str(self.log_dir))}/snapshot-$(date -u +%Y%m%dT%H%M%SZ)-$$.log 2>&1"
         )
@@ -70,17 +76,30 @@ def escape_percent(command: str) -> str:
     return command.replace("%", r"\%")
 
 
-def cron_job(params_path: Path, *, log_dir: Path | None = None, seedctl: Path | None = None) -> CronJob:
-    """The cron job for the project holding params_path (its backup.schedule)."""
+def cron_job(
+    params_path: Path,
+    *,
+    log_dir: Path | None = None,
+    seedctl: Path | None = None,
+    schedule: str | None = None,
+    prune: bool = True,
+) -> CronJob:
+    """The cron job for the project holding params_path: at `schedule`, else its backup.schedule."""
     params = load_params(params_path)
+    if schedule is not None and len(schedule.split()) != 5:
+        raise ConfigError(
+            f"--schedule {schedule!r} is not a 5-field cron expression",
+            "give minute hour day month weekday, e.g. --schedule '0 * * * *' for hourly",
+        )
     project = params_path.resolve().parent
     # This environment's seedctl (not resolved: a venv's bin/ is what makes it that venv).
     exe = seedctl or Path(sys.executable).absolute().parent / "seedctl"
     return CronJob(
         project=project,
-        schedule=params.backup.schedule,
+        schedule=" ".join(schedule.split()) if schedule is not None else params.backup.schedule,
         seedctl=Path(exe).absolute(),
         log_dir=(log_dir or project / ".dvc" / "tmp" / "logs").absolute(),
+        prune=prune,
     )
 
 

@@ -22,6 +22,9 @@ def export(params: Params, seeds: Path, accepted_by: str | None) -> None:
     from seedctl.snapshot.export import run_export
 
     result = run_export(params, seeds)
+    named = [item for t in result.tables if t.table.objects for item in t.table.objects.not_carried]
+    for item in dict.fromkeys(named):  # recorded by name in schema.json; a restore says it again
+        print(f"seedctl: not carried: {item}", file=sys.stderr, flush=True)
     for exported in result.tables:
         if exported.reused:  # what this snapshot cost: the files it read again, the ones it kept
             print(

@@ -1,5 +1,6 @@
-"""Retention: keep the newest `backup.retention_count` snapshot versions (plus pinned ones),
-remove the older version tags and the remote objects that nothing we keep still needs.
+"""Retention: keep the versions the retention policy keeps (store/retention.py: the newest N,
+and the newest of each recent hour, day, week and month) plus pinned ones, remove the other
+version tags and the remote objects that nothing we keep still needs.
 
 Why not `dvc gc --cloud`: its `-n` counts commits, not snapshots (treeverse/dvc#10234), and it
 deletes every object of the remote that the listed revisions do not use, which on a
@@ -39,6 +40,7 @@ from seedctl.errors import ConfigError, IntegrityError, RemoteError
 from seedctl.parts import snapshot_parts
 from seedctl.store import s3
 from seedctl.store.dvc import object_cache
+from seedctl.store.retention import describe, keep_reasons
 from seedctl.store.versions import (
     TAG_PREFIX,
     Version,
@@ -53,7 +55,7 @@ from seedctl.store.versions import (
 )
 
 if TYPE_CHECKING:
-    from seedctl.config import Params
+    from seedctl.config import Params, Retention
     from seedctl.store.settings import RemoteSettings
 
 DELETE_BATCH = 1000  # S3 DeleteObjects limit
@@ -83,16 +85,18 @@ def resolve_pins(versions: Sequence[Version], pins: Iterable[tuple[str, str]]) -
 
 
 def choose(
-    versions: Sequence[Version], keep: int, pinned: Iterable[str]
-) -> tuple[list[Version], list[Version], list[Version]]:
-    """(kept, pinned, pruned): the newest `keep`, the pinned among the rest, everything else."""
-    if keep < 1:
-        raise ConfigError(f"--keep must be at least 1 (got {keep})", "retention never removes every snapshot version")
-    ordered = newest_first(versions)
+    versions: Sequence[Version], policy: Retention, pinned: Iterable[str]
+) -> tuple[list[Version], list[Version], list[Version], dict[str, list[str]]]:
+    """(kept, pinned, pruned, reasons): what the policy keeps (retention.py, reasons per tag),
+    the pinned among the rest, everything else; each list newest first."""
+    if not any(policy.tiers().values()):
+        raise ConfigError("the retention policy keeps nothing", "retention never removes every snapshot version")
+    reasons = keep_reasons(versions, policy)
     pins = set(pinned)
-    kept = ordered[:keep]
-    older = ordered[keep:]
-    return kept, [v for v in older if v.tag in pins], [v for v in older if v.tag not in pins]
+    ordered = newest_first(versions)
+    kept = [v for v in ordered if v.tag in reasons]
+    older = [v for v in ordered if v.tag not in reasons]
+    return kept, [v for v in older if v.tag in pins], [v for v in older if v.tag not in pins], reasons
 
 
 # --- which objects a revision needs ----------------------------------------------------------
@@ -185,6 +189,7 @@ class Doomed:
 @dataclass
 class Plan:
     kept: list[Version]
+    reasons: dict[str, list[str]]  # kept tag -> why the retention policy keeps it
     pinned: dict[str, str]  # tag -> where it was pinned (params.yaml / --pin)
     pinned_versions: list[Version]
     pruned: list[Version]
@@ -198,6 +203,7 @@ class Plan:
     catalog_pruned: list[str] = field(default_factory=list)  # version names (manifest "version")
     catalog_resumed: list[str] = field(default_factory=list)  # entries left by an interrupted prune
     has_index: bool = False
+    policy: str = ""  # the retention policy and where it comes from, for the operator
 
     @property
     def present(self) -> list[Doomed]:
@@ -209,13 +215,13 @@ class Plan:
 
 
 def make_plan(
-    root: Path, params: Params, settings: RemoteSettings, client: Any, *, keep: int, pins: Sequence[str]
+    root: Path, params: Params, settings: RemoteSettings, client: Any, *, policy: Retention, pins: Sequence[str]
 ) -> Plan:
     versions = list_versions(root)
     pinned = resolve_pins(
         versions, [*((p, "params.yaml backup.pinned") for p in params.backup.pinned), *((p, "--pin") for p in pins)]
     )
-    kept, pinned_versions, pruned = choose(versions, keep, pinned)
+    kept, pinned_versions, pruned, reasons = choose(versions, policy, pinned)
     from seedctl.store import catalog
 
     index, _ = catalog.read_index(client, settings)
@@ -225,14 +231,16 @@ def make_plan(
         pruned.remove(v)
         pinned_versions.append(v)
         pinned[v.tag] = "the bucket's latest"
-    plan = Plan(kept, pinned, pinned_versions, pruned)
+    plan = Plan(kept, reasons, pinned, pinned_versions, pruned)
     plan.hand_tags = other_snapshot_tags(root)
     listings = Listings(root, settings, client)
     listed = catalog.listed(index)
     plan.has_index = index is not None
-    plan.catalog_pruned = sorted({names[v.tag] for v in pruned})
-    plan.catalog_only = [name for name in listed if name not in names.values()]
     kept_names = {names[v.tag] for v in [*kept, *pinned_versions]}
+    # Two tags can name one catalog entry (the same manifest tagged twice): it stays while
+    # any of them is kept.
+    plan.catalog_pruned = sorted({names[v.tag] for v in pruned} - kept_names)
+    plan.catalog_only = [name for name in listed if name not in names.values()]
     plan.catalog_resumed = sorted(set(read_journal_catalog(root)) - set(listed) - kept_names - set(plan.catalog_pruned))
 
     protected: set[str] = set()
@@ -381,26 +389,36 @@ class PruneResult:
 
 
 def run_prune(params_path: Path, *, keep: int | None, pins: Sequence[str], yes: bool, local_cache: bool) -> PruneResult:
-    from seedctl.config import load_params
+    """Prune by params.yaml's retention (backup.retention, else retention_count), or by
+    `--keep N` instead: the newest N."""
+    from seedctl.config import Retention, load_params
     from seedctl.store.settings import load_settings
 
     if keep is not None and keep < 1:
         raise ConfigError(f"--keep must be at least 1 (got {keep})", "retention never removes every snapshot version")
     params = load_params(params_path)
     root = params_path.resolve().parent
-    keep = params.backup.retention_count if keep is None else keep
+    policy = params.backup.retention_policy if keep is None else Retention(last=keep)
+    if keep is not None:
+        origin = "--keep"
+    else:
+        origin = "backup.retention" if params.backup.retention is not None else "backup.retention_count"
+    said = f"retention ({origin}): {describe(policy)}"
     settings = load_settings(root, params)
     s3.check(settings)
     client = s3.client(settings, timeout_s=60, attempts=3)
     if not yes:
-        return PruneResult(make_plan(root, params, settings, client, keep=keep, pins=pins), done=False)
+        plan = make_plan(root, params, settings, client, policy=policy, pins=pins)
+        plan.policy = said
+        return PruneResult(plan, done=False)
 
     from seedctl.store.lock import checkout_lock
 
     # The snapshot lock: a snapshot running meanwhile could push (or find already present,
     # and so not upload) an object we are about to delete, then tag it.
     with checkout_lock(root, "prune"):
-        plan = make_plan(root, params, settings, client, keep=keep, pins=pins)
+        plan = make_plan(root, params, settings, client, policy=policy, pins=pins)
+        plan.policy = said
         # Order: journal, tags, objects. Deleting the tags first means an interruption can
         # never leave a version tag naming data the remote no longer has (objects first
         # would: killed half-way, the old tags would still promise restores that fail).

@@ -140,6 +140,7 @@ def test_dry_run_lists_the_two_oldest_and_changes_nothing(six: Six, s3_server: S
     result = six.project.seedctl("prune", "--keep", "4", env=six.env)
 
     assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("retention (--keep): last 4\n"), result.stdout
     assert f"would prune 2 versions ({six.tags[0]}, {six.tags[1]})" in result.stdout
     assert "nothing changed" in result.stdout
     for tag in six.tags[2:]:

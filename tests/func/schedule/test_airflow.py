@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 DAG_FILE = REPO / "airflow" / "dags" / "l0_seed_backup.py"
+HOURLY = "0 * * * *"
 AIRFLOW_VENV = REPO / ".venv-airflow"
 
 # Loads the DAG file with Airflow's own interpreter and prints what a scheduler would see.
@@ -157,6 +158,16 @@ def test_schedule_follows_params_and_a_missing_project_is_an_import_error(airflo
     inspected = airflow.python("-c", INSPECT, str(DAG_FILE), env={"SEEDCTL_PROJECT_DIR": str(project)})
     assert inspected.returncode == 0, inspected.stderr
     assert json.loads(inspected.stdout.strip().splitlines()[-1])["schedule"] == "30 4 * * 6"
+    # The DAG's schedule parameter: SEEDCTL_SCHEDULE wins over params.yaml (hourly recovery point).
+    hourly = airflow.python(
+        "-c", INSPECT, str(DAG_FILE), env={"SEEDCTL_PROJECT_DIR": str(project), "SEEDCTL_SCHEDULE": HOURLY}
+    )
+    assert hourly.returncode == 0, hourly.stderr
+    assert json.loads(hourly.stdout.strip().splitlines()[-1])["schedule"] == HOURLY
+    bad = airflow.run("dags", "list-import-errors", "--local", "-o", "json", env={"SEEDCTL_SCHEDULE": "hourly"})
+    assert bad.returncode != 0
+    (error,) = import_errors(bad)
+    assert "SEEDCTL_SCHEDULE 'hourly' is not a 5-field cron expression (hourly: '0 * * * *')" in error["error"]
     broken = airflow.run(
         "dags", "list-import-errors", "--local", "-o", "json", env={"SEEDCTL_PROJECT_DIR": str(tmp_path / "nowhere")}
     )
@@ -234,3 +245,34 @@ def test_a_run_triggered_with_allow_shrink_accepts_lost_history(
     manifest = json.loads((project.seeds / "manifest.json").read_text())
     assert list(manifest["history_accepted"]["tables"]) == ["usdcop_m5_ohlcv"]
     assert len(project.git("tag", "--list", "seeds/v*").split()) == 2
+
+
+def test_an_hourly_run_prunes_by_the_retention_tiers(
+    airflow: Airflow, sample_project: Project, s3_env: dict[str, str], s3_server: S3Server
+) -> None:
+    """The DAG on the hourly schedule with backup.retention {hourly: 1, daily: 1}: a version
+    tagged in January (GIT_COMMITTER_DATE) is neither the newest of the last hour nor of the
+    last day that have a version (the run's own is both), so the run's prune task removes it."""
+    project = sample_project
+    params = project.params()
+    del params["backup"]["retention_count"]
+    params["backup"]["retention"] = {"hourly": 1, "daily": 1}
+    project.write_params(params)
+    project.commit_all("hourly retention")
+    first = project.seedctl("snapshot", env={**s3_env, "GIT_COMMITTER_DATE": "2026-01-04T10:00:00Z"})
+    assert first.returncode == 0, first.stderr
+    (old,) = project.git("tag", "--list", "seeds/v*").split()
+    project.sql("UPDATE trades_history SET quantity = quantity + 1 WHERE id = (SELECT min(id) FROM trades_history)")
+
+    env = {**dag_env(project, s3_env), "SEEDCTL_SCHEDULE": HOURLY}
+    result = airflow.run("dags", "test", "l0_seed_backup", "2026-01-04T11:00:00+00:00", env=env)
+
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-6000:]
+    assert "prune --yes" in log and f"pruned 1 version ({old})" in log, log[-6000:]
+    (new,) = project.git("tag", "--list", "seeds/v*").split()
+    assert new != old
+    listed = json.loads(
+        s3_server.client().get_object(Bucket=s3_env["MINIO_BUCKET"], Key="seedctl/index.json")["Body"].read()
+    )
+    assert [v["tag"] for v in listed["versions"]] == [new]

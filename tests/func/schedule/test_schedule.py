@@ -164,12 +164,15 @@ def test_cron_line_runs_once_at_a_time_with_a_log_per_run(
     logs = sorted(log_dir.glob("snapshot-*.log"))
     assert len(logs) == 2, logs
     texts = [p.read_text() for p in logs]
-    skipped = [t for t in texts if "skipped, the previous run still holds" in t]
+    skipped = [t for t in texts if "another snapshot is running" in t]
     ran = [t for t in texts if "committed and tagged seeds/v" in t]
     assert len(skipped) == 1 and len(ran) == 1, texts
     assert skipped[0].strip().splitlines() == [
-        f"seedctl cron: skipped, the previous run still holds {project.root / '.dvc/tmp/cron.lock'}"
+        f"seedctl cron: another snapshot is running (the previous run holds {project.root / '.dvc/tmp/cron.lock'}); "
+        "skipped"
     ]
+    # The retention step ran after the snapshot, in the same run: one version, nothing to prune.
+    assert "pruned 0 versions, deleted 0 objects" in ran[0], ran[0]
     assert s3_env["MINIO_SECRET_KEY"] not in ran[0]
     assert len(snapshot_tags(project)) == 1
     assert_remote_consistent(project, s3_env, s3_server)

@@ -173,6 +173,37 @@ def test_a_previous_snapshot_made_with_other_writer_settings_is_not_reused(bars:
     _assert_same_as_full_export(other, seeds, tmp_path)
 
 
+def test_an_emptied_table_gets_its_empty_file(bars: str, tmp_path: Path) -> None:
+    params, seeds = _params(), tmp_path / "seeds"
+    _snapshot(params, seeds)
+    _sql(bars, "DELETE FROM bars")
+    result = run_export(params, seeds)
+    assert [p.period for p in result.tables[0].parts] == ["empty"] and result.tables[0].reused == 0
+    _assert_same_as_full_export(params, seeds, tmp_path)
+
+
+def test_a_file_is_reused_only_if_it_passed_the_checks_this_export_makes(bars: str, tmp_path: Path) -> None:
+    """Adding OHLCV rules to a source: the old files were never checked against them."""
+    seeds = tmp_path / "seeds"
+    _snapshot(_params(), seeds)
+    raw = {
+        "sources": {
+            "bars": {
+                "table": "bars",
+                "time_column": "time",
+                "partition": "month",
+                "ohlcv": {"open": "price", "high": "price", "low": "price", "close": "price"},
+            }
+        },
+        "backup": {"batch_rows": 1024},
+    }
+    checked = parse_params(raw)
+    first = _snapshot(checked, seeds)
+    assert first.tables[0].reused == 0 and first.tables[0].checks["ohlcv_violations"] == 0
+    assert _snapshot(checked, seeds).tables[0].reused == len(MONTHS)
+    _assert_same_as_full_export(checked, seeds, tmp_path)
+
+
 def test_periods_at_utc_month_and_year_edges_reuse_exactly(env_db: str, tmp_path: Path) -> None:
     """The server's periods are the writer's: UTC months for timestamptz (a bar at 23:30 on
     31 March in Bogota is April's), the first and last years a date can be dated in."""
