@@ -186,12 +186,12 @@ of its rows equal the source's.
 seedctl with --jobs N loads, indexes and checks (row count and content checksum) each table
 it creates on a connection of its own in a staging schema, then moves them all into place
 in one transaction: nothing is visible before its COMMIT, and a failure leaves the target
-as it was. pg_restore -j commits table by table and checks nothing. A table is loaded by one
-connection (its files are not split across connections), so the largest table bounds the
-time. More connections cannot give more than the cores do: with --jobs 1 the client already
-decodes Parquet and encodes the COPY stream while the server parses it, builds keys and
-computes checksums, so on {os.cpu_count()} shared cores expect little from --jobs or -j (a server with
-more cores was not measured).
+as it was. pg_restore -j commits table by table and checks nothing. Each table here has a
+connection of its own (only connections beyond the number of tables take shares of the
+largest table's files), so the largest table bounds the time. More connections cannot give
+more than the cores do: with --jobs 1 the client already decodes Parquet and encodes the
+COPY stream while the server parses it, builds keys and computes checksums, so on {os.cpu_count()}
+shared cores expect little from --jobs or -j (a server with more cores was not measured).
 """
 
 

@@ -15,6 +15,7 @@ from seedctl.restore.parallel import (
     default_jobs,
     not_stageable,
     shared_sequences,
+    split_files,
     staged_index,
     staged_table,
 )
@@ -125,3 +126,23 @@ def test_the_staged_table_takes_its_sequences_along_and_leaves_foreign_keys_to_t
     assert staged.foreign_keys == []
     assert staged.columns == TABLE.columns and staged.primary_key == ["id"]
     assert TABLE.schema == "public" and TABLE.foreign_keys  # the restore's own description is untouched
+
+
+@pytest.mark.parametrize(
+    ("rows", "parts", "groups"),
+    [
+        ([100, 100, 100, 100], 2, [[0, 1], [2, 3]]),
+        ([10, 10, 10, 300], 2, [[0, 1, 2], [3]]),  # the big month alone
+        ([300, 10, 10, 10], 2, [[0], [1, 2, 3]]),
+        ([5, 5, 5], 3, [[0], [1], [2]]),
+        ([5, 5], 4, [[0], [1]]),  # no more shares than files
+        ([7], 3, [[0]]),
+        ([0, 0, 0, 0], 2, [[0], [1, 2, 3]]),  # empty months still each go somewhere
+    ],
+)
+def test_a_tables_files_are_split_in_contiguous_shares_of_about_equal_rows(
+    rows: list[int], parts: int, groups: list[list[int]]
+) -> None:
+    got = split_files(rows, parts)
+    assert got == groups
+    assert [i for g in got for i in g] == list(range(len(rows)))  # every file once, in row order

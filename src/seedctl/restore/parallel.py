@@ -12,7 +12,10 @@ time as the staged ones.
 A staged table is created in a private staging schema (seedctl_restore_<pid>_<token>_<n>,
 one per target schema, committed before the workers start, marked by its comment), loaded
 with COPY FREEZE in the transaction that created it, given its keys and indexes, checked
-(rows and content checksum, load._apply as for --jobs 1) and committed there. The restore's
+(rows and content checksum, load._apply as for --jobs 1) and committed there. When there are
+more connections than such tables, the largest one's files are split in contiguous shares of
+about equal rows: it is created and committed, each share COPYed (without FREEZE) in a
+transaction of its own, then its keys, indexes and checks done once all are in. The restore's
 transaction then moves every staged table into its schema (ALTER TABLE ... SET SCHEMA: its
 indexes, constraints and owned sequences go with it), counts its rows again, drops the
 staging schemas, adds the foreign keys and commits: nothing is visible under the real names
@@ -27,8 +30,10 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 import psycopg
 from psycopg import sql
@@ -36,10 +41,10 @@ from psycopg import sql
 from seedctl.errors import DatabaseError, RestoreRefused
 from seedctl.pg import db
 from seedctl.pg.catalog import TableSchema
-from seedctl.pg.ddl import prerequisites
+from seedctl.pg.ddl import add_keys_and_indexes, bump_sequences, create_sequences, create_table, prerequisites
 from seedctl.restore import Mode
 from seedctl.restore.acquire import TableData
-from seedctl.restore.load import _apply_in_encoding
+from seedctl.restore.load import _apply_in_encoding, _copy_into, _verify
 from seedctl.restore.load import load_tables as load_in_one_transaction
 from seedctl.restore.plan import TableResult
 
@@ -86,6 +91,25 @@ def not_stageable(result: TableResult, shared: set[str] | None = None) -> str | 
     return None
 
 
+def split_files(rows: list[int], parts: int) -> list[list[int]]:
+    """The indexes of a table's files (in row order) in min(parts, files) contiguous groups
+    of about equal rows: what each connection loading a share of the table COPYs."""
+    parts = max(1, min(parts, len(rows)))
+    total = sum(rows)
+    groups: list[list[int]] = []
+    current: list[int] = []
+    acc = 0
+    for i, n in enumerate(rows):
+        current.append(i)
+        acc += n
+        left_files, left_groups = len(rows) - i - 1, parts - len(groups) - 1
+        if left_groups > 0 and (acc >= total * (len(groups) + 1) / parts or left_files == left_groups):
+            groups.append(current)
+            current = []
+    groups.append(current)
+    return groups
+
+
 def staged_index(statement: str, target: str, staged: str) -> str | None:
     """An index's CREATE INDEX (pg_get_indexdef: `... ON schema.table USING ...`) on the
     staged table instead; None unless the target's name occurs exactly once there.
@@ -113,11 +137,22 @@ def load_tables(
         return load_in_one_transaction(tables, mode, named=named, batch_rows=batch_rows, stage=stage)
 
 
-@dataclass
+Step = Literal["whole", "create", "copy", "finish"]
+
+
+@dataclass(eq=False)
 class _Job:
-    result: TableResult  # the restore's, filled in when the job is done
-    staged: TableResult  # its table in the staging schema, as load._apply loads it
+    """One transaction of a worker: a whole table (load._apply), or a step of a table split
+    across connections: create it, COPY a share of its files (no FREEZE: several
+    transactions write it), then keys, indexes, checks and sequences once every share is in."""
+
+    result: TableResult  # the restore's, filled in when the table is done
+    staged: TableResult  # its table in the staging schema
     staging: str
+    step: Step = "whole"
+    files: list[Path] = field(default_factory=list)  # copy: its share of the table's files
+    after: list[_Job] = field(default_factory=list)  # committed before this one starts
+    done: bool = False
 
 
 class ParallelLoad:
@@ -132,7 +167,9 @@ class ParallelLoad:
         self._threads: list[threading.Thread] = []
         self._conns: list[psycopg.Connection] = []
         self._errors: list[BaseException] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._tables: list[_Job] = []  # one job of each staged table (the switch moves those)
+        self._started: dict[int, float] = {}
         self._stop = threading.Event()
         self._switched = False
 
@@ -144,11 +181,18 @@ class ParallelLoad:
         id() of the results the workers load."""
         _drop_leftovers(conn)
         loading = [r for r in results if r.action != "keep" and r.data.origin != "empty"]
-        if self.jobs < 2 or len(loading) < 2:  # nothing to do at the same time
+        if self.jobs < 2 or not loading:
             return set()
         shared = shared_sequences(results)
-        chosen = [r for r in loading if self._stageable(conn, r, shared)]
-        if not chosen:
+        chosen = sorted((r for r in loading if self._stageable(conn, r, shared)), key=lambda r: -r.data.rows)
+        # Connections that would otherwise have no table take shares of the largest one.
+        largest = chosen[0].data if chosen else None
+        split = (
+            min(self.jobs - len(chosen) + 1, len(largest.parquet)) if largest and largest.origin != "fallback" else 0
+        )
+        if largest is not None and len(largest.parts) != len(largest.parquet):
+            split = 0
+        if split < 2 and (not chosen or len(loading) < 2):  # nothing to do at the same time
             return set()
         pid, token = conn.info.backend_pid, secrets.token_hex(4)
         for r in chosen:
@@ -166,7 +210,7 @@ class ParallelLoad:
         except (psycopg.Error, DatabaseError) as exc:  # no second connection, or no CREATE: one connection
             chosen[0].notes.append(f"all tables loaded over one connection: no staging schema ({_reason(exc)})")
             return set()  # leaving drops a staging schema created before the failure
-        for r in sorted(chosen, key=lambda r: -r.data.rows):  # the largest first: the last to end is small
+        for r in chosen:  # the largest first: the last to end is small
             table = r.data.table
             staging = self._schemas[table.schema]
             target, staged = _quoted(conn, table.schema, table.name), _quoted(conn, staging, table.name)
@@ -174,13 +218,29 @@ class ParallelLoad:
             shadow = TableResult(
                 replace(r.data, table=staged_table(table, staging, [i for i in indexes if i])), "create", None
             )
-            self._jobs.append(_Job(r, shadow, staging))
-        self._pending = list(self._jobs)
-        for n in range(min(self.jobs, len(self._jobs))):
+            whole = _Job(r, shadow, staging)
+            self._tables.append(whole)
+            self._jobs += self._split(whole, split) if r is chosen[0] and split >= 2 else [whole]
+        # Ready steps in this order: creates, then finishes (as soon as their shares are in), then the rest.
+        order = {"create": 0, "finish": 1, "whole": 2, "copy": 2}
+        self._pending = sorted(self._jobs, key=lambda j: order[j.step])
+        runnable = sum(1 for j in self._jobs if j.step in ("whole", "copy"))
+        for n in range(min(self.jobs, runnable)):
             thread = threading.Thread(target=self._work, args=(n + 1,), name=f"seedctl-restore-{n + 1}", daemon=True)
             self._threads.append(thread)
             thread.start()
-        return {id(j.result) for j in self._jobs}
+        return {id(j.result) for j in self._tables}
+
+    @staticmethod
+    def _split(whole: _Job, parts: int) -> list[_Job]:
+        data = whole.staged.data
+        create = _Job(whole.result, whole.staged, whole.staging, "create")
+        groups = split_files([int(p["rows"]) for p in data.parts], parts)
+        copies = [
+            _Job(whole.result, whole.staged, whole.staging, "copy", [data.parquet[i] for i in g], [create])
+            for g in groups
+        ]
+        return [create, *copies, _Job(whole.result, whole.staged, whole.staging, "finish", after=copies)]
 
     def switch(self, conn: psycopg.Connection) -> None:
         """Wait for the workers; then move every staged table to its schema, count its rows
@@ -192,7 +252,7 @@ class ParallelLoad:
                 thread.join(timeout=0.2)
         if self._errors:
             raise self._errors[0]
-        for job in self._jobs:
+        for job in self._tables:
             table = job.result.data.table
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(table.schema)))
             conn.execute(
@@ -226,10 +286,46 @@ class ParallelLoad:
         return all(staged_index(i, target, target) is not None for i in table.indexes)
 
     def _next(self) -> _Job | None:
+        """The first pending job whose predecessors have committed (None: none left, or stopped)."""
         with self._lock:
-            if self._stop.is_set() or not self._pending:
-                return None
-            return self._pending.pop(0)
+            while not self._stop.is_set() and self._pending:
+                ready = next((j for j in self._pending if all(a.done for a in j.after)), None)
+                if ready is not None:
+                    self._pending.remove(ready)
+                    return ready
+                self._lock.wait(timeout=0.2)
+            return None
+
+    def _run(self, conn: psycopg.Connection, job: _Job, number: int) -> None:
+        done, staged, table = job.result, job.staged, job.staged.data.table
+        self._started.setdefault(id(done), time.perf_counter())
+        with conn.transaction():
+            if job.step == "whole":
+                _apply_in_encoding(conn, staged, False, self.batch_rows)
+            elif job.step == "create":
+                create_sequences(conn, table)
+                staged.notes += create_table(conn, table)
+            elif job.step == "copy":
+                share = replace(staged.data, parquet=job.files)
+                rows = _copy_into(conn, table.identifier(), share, self.batch_rows, binary=True)
+                with self._lock:
+                    staged.loaded_rows += rows
+            else:
+                add_keys_and_indexes(conn, table)
+                _verify(conn, staged, table.identifier())
+                bump_sequences(conn, table)
+        if job.step in ("whole", "finish"):
+            done.loaded_rows, done.verified = staged.loaded_rows, staged.verified
+            how = (
+                f"connection {number} of {len(self._threads)}"
+                if job.step == "whole"
+                else f"connections in {len(job.after)} shares of its files, keys and checks on connection {number}"
+            )
+            done.notes += [*staged.notes, f"loaded on parallel {how}"]
+            done.seconds = time.perf_counter() - self._started[id(done)]
+        with self._lock:
+            job.done = True
+            self._lock.notify_all()
 
     def _work(self, number: int) -> None:
         try:
@@ -244,18 +340,13 @@ class ParallelLoad:
                 with self._lock:
                     self._conns.append(conn)
                 while (job := self._next()) is not None:
-                    started = time.perf_counter()
-                    with conn.transaction():
-                        _apply_in_encoding(conn, job.staged, False, self.batch_rows)
-                    done = job.result
-                    done.loaded_rows, done.verified = job.staged.loaded_rows, job.staged.verified
-                    done.notes += [*job.staged.notes, f"loaded on parallel connection {number} of {len(self._threads)}"]
-                    done.seconds = time.perf_counter() - started
+                    self._run(conn, job, number)
         except BaseException as exc:  # noqa: BLE001 - handed to switch() in the restore's thread
             with self._lock:
                 first = not self._errors and not self._stop.is_set()
                 self._errors.append(exc)
                 self._stop.set()
+                self._lock.notify_all()
             if first:  # the others stop now rather than load tables the restore will drop
                 self._cancel()
 

@@ -91,6 +91,8 @@ def test_parallel_restore_gives_exactly_what_one_connection_gives(
     assert PARALLEL not in one.stdout
     for table in ("usdcop_m5_ohlcv", "macro_indicators_daily", "trades_history"):
         assert f"{table}: {PARALLEL}" in three.stdout, three.stdout
+    # Four connections for three tables: the fourth takes a share of the largest one's files.
+    assert f"usdcop_m5_ohlcv: {PARALLEL}s in 2 shares of its files" in three.stdout, three.stdout
     assert three.stdout.count("rows + checksum") == 3, three.stdout
     assert catalog(parallel) == catalog(serial)
     assert sample_contents(parallel) == sample_contents(snapshotted.database_url)
@@ -152,7 +154,14 @@ def test_other_schemas_quoted_names_serials_comments_and_foreign_keys_come_out_t
             conn.execute("INSERT INTO children (parent_id, v) VALUES (1, 1)")
 
 
-def test_one_failing_worker_leaves_the_target_unchanged(snapshotted: Project, target: str) -> None:
+@pytest.mark.parametrize(
+    ("table", "jobs"),
+    [("trades_history", "3"), ("usdcop_m5_ohlcv", "4")],
+    ids=["whole-table", "table-in-shares"],  # --jobs 4: usdcop_m5_ohlcv's files over two connections
+)
+def test_one_failing_worker_leaves_the_target_unchanged(
+    snapshotted: Project, target: str, table: str, jobs: str
+) -> None:
     # The target's DBA guard refuses the key of one table: that worker fails, the others
     # have committed theirs in the staging schema by then or are stopped.
     run_sql(
@@ -161,25 +170,25 @@ def test_one_failing_worker_leaves_the_target_unchanged(snapshotted: Project, ta
         CREATE FUNCTION refuse_trades_key() RETURNS event_trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
-                       WHERE object_identity LIKE 'seedctl\_restore\_%.trades_history') THEN
-                RAISE EXCEPTION 'keys on trades_history are refused here';
+                       WHERE object_identity LIKE 'seedctl\_restore\_%.<table>') THEN
+                RAISE EXCEPTION 'keys on <table> are refused here';
             END IF;
         END $$;
         CREATE EVENT TRIGGER refuse_trades_key ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
             EXECUTE FUNCTION refuse_trades_key();
-        """,
+        """.replace("<table>", table),
     )
     before = catalog(target)
 
-    result = snapshotted.seedctl("restore", "--jobs", "3", env={"DATABASE_URL": target})
+    result = snapshotted.seedctl("restore", "--jobs", jobs, env={"DATABASE_URL": target})
 
-    line = one_error_line(result, "keys on trades_history are refused here", "rolled back")
+    line = one_error_line(result, f"keys on {table} are refused here", "rolled back")
     assert result.returncode == 3, line
     wait_until_gone(target)
     assert catalog(target) == before  # no table, no sequence, no staging schema
 
     run_sql(target, "DROP EVENT TRIGGER refuse_trades_key")
-    again = snapshotted.seedctl("restore", "--jobs", "3", env={"DATABASE_URL": target})
+    again = snapshotted.seedctl("restore", "--jobs", jobs, env={"DATABASE_URL": target})
     assert again.returncode == 0, again.stderr
     assert sample_contents(target) == sample_contents(snapshotted.database_url)
 
