@@ -199,12 +199,13 @@ def _gated(url: str) -> None:
     run_sql(url, gate_sql.format(key=GATE_KEY, db=f'"{url.rsplit("/", 1)[1]}"'))
 
 
-def test_sigterm_during_a_parallel_restore_leaves_nothing(snapshotted: Project, target: str) -> None:
+@pytest.mark.parametrize("jobs", ["3", "4"], ids=["tables", "with-shares"])
+def test_sigterm_during_a_parallel_restore_leaves_nothing(snapshotted: Project, target: str, jobs: str) -> None:
     _gated(target)
     before = catalog(target)
     with psycopg.connect(target, autocommit=True) as gate:
         gate.execute("SELECT pg_advisory_lock(%s)", (GATE_KEY,))
-        proc = snapshotted.spawn("restore", "--jobs", "3", env={"DATABASE_URL": target})
+        proc = snapshotted.spawn("restore", "--jobs", jobs, env={"DATABASE_URL": target})
         try:
             wait_for_session(target, "ALTER TABLE%seedctl_restore_%", waiting_on="advisory", proc=proc)
             assert staging_schemas(target), "the workers load into a staging schema"
