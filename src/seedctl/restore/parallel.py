@@ -187,11 +187,9 @@ class ParallelLoad:
         chosen = sorted((r for r in loading if self._stageable(conn, r, shared)), key=lambda r: -r.data.rows)
         # Connections that would otherwise have no table take shares of the largest one.
         largest = chosen[0].data if chosen else None
-        split = (
-            min(self.jobs - len(chosen) + 1, len(largest.parquet)) if largest and largest.origin != "fallback" else 0
-        )
-        if largest is not None and len(largest.parts) != len(largest.parquet):
-            split = 0
+        split = 0
+        if largest is not None and largest.origin != "fallback" and len(largest.parts) == len(largest.parquet):
+            split = min(self.jobs - len(chosen) + 1, len(largest.parquet))
         if split < 2 and (not chosen or len(loading) < 2):  # nothing to do at the same time
             return set()
         pid, token = conn.info.backend_pid, secrets.token_hex(4)
