@@ -190,6 +190,18 @@ def state(url: str) -> dict[str, Any]:
     return {"contents": contents(url), **catalog}
 
 
+STAGING_PREFIX = "seedctl_restore_"
+
+
+def without_staging(found: dict[str, Any]) -> dict[str, Any]:
+    """state() less a parallel restore's staging schemas (seedctl_restore_*): what a killed
+    `restore --jobs` may leave, never under a real name; the next restore drops them."""
+    return {
+        "contents": {t: rows for t, rows in found["contents"].items() if not t.startswith(STAGING_PREFIX)},
+        **{k: [r for r in v if not str(r[0]).startswith(STAGING_PREFIX)] for k, v in found.items() if k != "contents"},
+    }
+
+
 def wait_until_gone(url: str, timeout: float = 30) -> None:
     """Wait until no seedctl session is left on the database (the server rolled it back)."""
     deadline = time.monotonic() + timeout
