@@ -21,7 +21,7 @@ UV_VENV ?= /tmp/seedctl-uv
 UV ?= $(UV_VENV)/bin/uv
 UV_COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes
 
-.PHONY: help setup lint format test test-unit pg-check browser timescale-deps demo snapshot restore validate verify status lock clean distclean bench bench-full bench-timescale bench-incremental
+.PHONY: help setup lint format test test-unit pg-check browser timescale-deps demo snapshot restore validate verify status lock clean distclean bench bench-full bench-timescale bench-incremental bench-parallel
 
 help: ## list targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -93,8 +93,9 @@ snapshot: setup ## take a snapshot: pipeline export -> manifest -> validate, the
 
 MODE ?= safe
 REV ?=
-restore: setup ## restore the checked-out snapshot into DATABASE_URL (MODE=safe|replace|append|missing, REV=<tag>)
-	$(VENV)/bin/seedctl restore --mode $(MODE) $(if $(REV),--rev $(REV)) $(RESTORE_ARGS)
+JOBS ?=
+restore: setup ## restore the checked-out snapshot into DATABASE_URL (MODE=safe|replace|append|missing, REV=<tag>, JOBS=<connections>)
+	$(VENV)/bin/seedctl restore --mode $(MODE) $(if $(REV),--rev $(REV)) $(if $(JOBS),--jobs $(JOBS)) $(RESTORE_ARGS)
 
 validate: setup ## seedctl validate
 	$(VENV)/bin/seedctl validate
@@ -124,6 +125,9 @@ bench-full: setup pg-check ## the benchmark with 10M rows as well (takes longer)
 
 bench-incremental: setup pg-check ## an hourly snapshot (one hour of new bars) against a full one at 10M rows; writes docs/BENCHMARKS.md (its incremental section)
 	$(PY) bench/incremental.py $(BENCH_ARGS)
+
+bench-parallel: setup pg-check ## seedctl restore --jobs 1/2/4 vs pg_restore -j 2/-j 4 of 4 tables (2M, 1M, 500k, 100k rows); writes docs/BENCHMARKS.md (its parallel section)
+	$(PY) bench/parallel.py $(BENCH_ARGS)
 
 bench-timescale: setup timescale-deps ## seedctl vs pg_dump/pg_restore on a 1M-row hypertable in the test TimescaleDB (ratios only); writes docs/BENCHMARKS.md (its TimescaleDB section)
 	$(PY) bench/timescale.py $(BENCH_ARGS)

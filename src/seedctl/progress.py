@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,7 +44,8 @@ def interactive() -> bool:
 
 @contextmanager
 def row_progress(label: str, estimated_rows: int | None) -> Iterator[RowCounter]:
-    if not interactive():
+    # One live display at a time (rich): the main thread's; a parallel restore's workers are silent.
+    if not interactive() or threading.current_thread() is not threading.main_thread():
         yield _Silent()
         return
     columns = (

@@ -77,6 +77,17 @@ def _unknown_mode(value: str, origin: str) -> None:
     raise ConfigError(f"{origin} {value!r} is not a restore mode", f"use one of: {', '.join(MODES)}")
 
 
+def _jobs(value: int | None) -> int | None:
+    """--jobs checked here: a count below 1 fails as every bad command-line value does (one line, exit 2)."""
+    if value is not None and value < 1:
+        run(lambda: _bad_jobs(value))  # one line, typer.Exit
+    return value
+
+
+def _bad_jobs(value: int) -> None:
+    raise ConfigError(f"--jobs {value} is not a number of connections", "use --jobs 1 or more (1: one connection)")
+
+
 def restore(
     params: ParamsOpt = Path("params.yaml"),
     mode: Annotated[
@@ -132,6 +143,17 @@ def restore(
         str | None,
         typer.Option("--version", metavar="VERSION", help="With --from-bucket: latest (default) or a version."),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            metavar="N",
+            callback=_jobs,
+            help="Load the tables the restore creates over N connections, switched in by one "
+            "final commit (default 1: one connection, one transaction, as pg_restore without -j).",
+        ),
+    ] = None,
 ) -> None:
     """Restore the checked-out snapshot into the database, all or nothing.
 
@@ -143,6 +165,12 @@ def restore(
     replace deletes the target's rows in the range and loads the snapshot's; append adds
     the range's rows and refuses (nothing changed) if one is already there. The range's
     rows and content checksum in the target must equal the snapshot's rows of the range.
+
+    With --jobs N (N > 1) the tables it creates (plain tables absent on the target) are
+    loaded, indexed and checked over N connections in a staging schema, then moved into
+    place by the restore's one transaction: still nothing visible before its COMMIT. A
+    SIGKILL (not SIGTERM) of such a run can leave its staging schema, which the next
+    restore drops: so, as pg_restore -j, it is asked for, never the default.
     """
     from seedctl.errors import HookFailed
     from seedctl.restore.acquire import raise_if_degraded
@@ -159,6 +187,7 @@ def restore(
             "tables": tables,
             "since": since,
             "until": until,
+            "jobs": jobs,
         }
         report = (
             restore_from_bucket(project_root(params), version or "latest", **chosen)

@@ -56,7 +56,7 @@ from seedctl.progress import row_progress
 from seedctl.restore import Mode
 from seedctl.restore.acquire import TableData
 from seedctl.restore.partial import in_range, time_column
-from seedctl.restore.plan import TableResult, load_order, plan
+from seedctl.restore.plan import Stage, TableResult, load_order, plan
 from seedctl.timerange import TimeRange, time_mask
 
 _LOCK_TIMEOUT = "60s"
@@ -128,9 +128,16 @@ def _prepare(conn: psycopg.Connection, results: list[TableResult], *, dry_run: b
 
 
 def load_tables(
-    tables: list[TableData], mode: Mode, *, named: bool = False, dry_run: bool = False, batch_rows: int = 131072
+    tables: list[TableData],
+    mode: Mode,
+    *,
+    named: bool = False,
+    dry_run: bool = False,
+    batch_rows: int = 131072,
+    stage: Stage | None = None,
 ) -> list[TableResult]:
-    """Plan and (unless dry_run) execute the restore in one transaction."""
+    """Plan and (unless dry_run) execute the restore in one transaction (stage: some tables
+    loaded over other connections, switched in by this transaction)."""
     with db.connect() as conn:
         if dry_run:
             conn.read_only = True
@@ -148,11 +155,15 @@ def load_tables(
                     cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
                 _lock_existing(conn, tables)
                 results = plan(conn, tables, mode, named=named)
+                staged = stage.take(conn, results) if stage else set()  # before _prepare: others see no type it creates
                 _prepare(conn, results, dry_run=False)
                 timescale = _timescale(conn, results)
                 _truncate(conn, results)
                 for result in load_order(conn, results):
-                    _apply_in_encoding(conn, result, timescale, batch_rows)
+                    if id(result) not in staged:
+                        _apply_in_encoding(conn, result, timescale, batch_rows)
+                if stage:
+                    stage.switch(conn)
                 _add_foreign_keys(conn, results)
                 _add_table_objects(conn, results)
         except psycopg.errors.LockNotAvailable:

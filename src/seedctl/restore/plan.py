@@ -16,7 +16,7 @@ already present being a refusal (load.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import psycopg
 from psycopg import sql
@@ -41,6 +41,17 @@ class TableResult:
     verified: str = ""
     notes: list[str] = field(default_factory=list)
     widened: list[Column] = field(default_factory=list)  # snapshot columns the existing target widens
+
+
+class Stage(Protocol):
+    """Tables the restore creates, loaded over other connections while its transaction loads
+    the rest, then switched in by that transaction (parallel.py; load.load_tables calls it)."""
+
+    def take(self, conn: psycopg.Connection, results: list[TableResult]) -> set[int]:
+        """Before any write: start loading the tables it can; the id() of their results."""
+
+    def switch(self, conn: psycopg.Connection) -> None:
+        """Once the other tables are loaded: wait, then move its tables in, in this transaction."""
 
 
 def plan(conn: psycopg.Connection, tables: list[TableData], mode: Mode, *, named: bool = False) -> list[TableResult]:

@@ -17,7 +17,7 @@ from seedctl.layout import SNAPSHOT_FORMAT, load_manifest
 from seedctl.restore import Mode
 from seedctl.restore.acquire import acquire
 from seedctl.restore.hooks import HookResult, run_post_restore_hook
-from seedctl.restore.load import load_tables
+from seedctl.restore.parallel import load_tables
 from seedctl.restore.partial import select
 from seedctl.restore.plan import TableResult
 from seedctl.restore.revision import checkout_revision
@@ -44,6 +44,7 @@ def restore_snapshot(
     since: Bound = None,
     until: Bound = None,
     run_hook: bool = True,
+    jobs: int | None = None,
 ) -> RestoreReport:
     """Restore the snapshot of the checkout (or of git revision `rev`) into the database,
     then run this checkout's post-restore hook, if any. `tables` (sources or table names)
@@ -51,6 +52,8 @@ def restore_snapshot(
 
     pull=False never contacts the remote: local files, then fallback files. Fallback files
     and the hook are always this checkout's, also for an older `rev`. run_hook=False: no hook.
+    jobs: connections loading the tables the restore creates (parallel.py; None: 1);
+    backup.single_connection makes it 1.
     """
     window = time_range(since, until)
     report: RestoreReport | None = None
@@ -65,9 +68,17 @@ def restore_snapshot(
             manifest = _readable_manifest(root / "seeds")
             selection = select(manifest, tables or [], window)
             data = acquire(manifest, params, root / "seeds", root, project_root, selection, pull=pull, dry_run=dry_run)
+            connections = 1 if params.backup.single_connection else (jobs or 1)
             report = RestoreReport(
                 manifest,
-                load_tables(data, mode, named=selection.named, dry_run=dry_run, batch_rows=params.backup.batch_rows),
+                load_tables(
+                    data,
+                    mode,
+                    named=selection.named,
+                    dry_run=dry_run,
+                    batch_rows=params.backup.batch_rows,
+                    jobs=connections,
+                ),
             )
         hook = load_params(project_root / "params.yaml").backup.post_restore_hook if run_hook else None
         if hook and not dry_run:
@@ -102,6 +113,7 @@ def restore_from_bucket(
     tables: list[str] | None = None,
     since: Bound = None,
     until: Bound = None,
+    jobs: int | None = None,
 ) -> RestoreReport:
     """Restore a version from the bucket's catalog alone (store/bucket.py): no git, no DVC project.
 
@@ -131,7 +143,15 @@ def restore_from_bucket(
                 raise
             raise type(exc)(exc.message, f"{exc.hint}; the database was not touched" if exc.hint else None) from None
         report = restore_snapshot(
-            project, mode=mode, dry_run=dry_run, pull=False, tables=tables, since=since, until=until, run_hook=False
+            project,
+            mode=mode,
+            dry_run=dry_run,
+            pull=False,
+            tables=tables,
+            since=since,
+            until=until,
+            run_hook=False,
+            jobs=jobs,
         )
     for r in report.tables:  # "local" to restore_snapshot: downloaded from the bucket a moment ago
         if r.data.origin == "local":
