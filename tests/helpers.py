@@ -242,6 +242,37 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
     proc.communicate(timeout=30)
 
 
+# What seedctl prints when SIGTERM stops it before anything was published or committed.
+TERMINATED = "seedctl: terminated (SIGTERM); stopped: nothing was published and no database was changed"
+
+
+def terminate_at_gate(
+    project: testing.Project,
+    url: str,
+    args: list[str],
+    query_like: str,
+    *,
+    reached: Callable[[], None] | None = None,
+) -> tuple[int, str]:
+    """`seedctl args` against url while GATE_KEY is held: once one of its sessions waits at the
+    gate running a query LIKE query_like (then `reached()`), SIGTERM to seedctl alone. Its exit
+    status and stderr, the gate released and the process gone either way."""
+    with psycopg.connect(url, autocommit=True) as gate:
+        gate.execute("SELECT pg_advisory_lock(%s)", (GATE_KEY,))
+        proc = project.spawn(*args, env={"DATABASE_URL": url})
+        try:
+            wait_for_session(url, query_like, waiting_on="advisory", proc=proc)
+            if reached is not None:
+                reached()
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                kill_group(proc)
+            gate.execute("SELECT pg_advisory_unlock(%s)", (GATE_KEY,))
+    return proc.returncode, err
+
+
 def one_error_line(result: subprocess.CompletedProcess[str], *needles: str) -> str:
     """A failed command: non-zero exit, no traceback, a `seedctl: error:` line naming every needle."""
     assert result.returncode != 0, (result.stdout, result.stderr)

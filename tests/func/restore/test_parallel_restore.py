@@ -3,7 +3,6 @@ still all or nothing, exactly what --jobs 1 gives."""
 
 from __future__ import annotations
 
-import signal
 import sys
 import uuid
 from pathlib import Path
@@ -16,12 +15,14 @@ from seedctl_dev.testing import run_sql
 from tests.helpers import (
     GATE_KEY,
     GATES,
+    TERMINATED,
     UNGATE,
     kill_group,
     new_database,
     one_error_line,
     sample_contents,
     state,
+    terminate_at_gate,
     wait_for_session,
     wait_until_gone,
 )
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from seedctl_dev.devserver import TempPostgres
     from tests.helpers import Project
 
-TERMINATED = "seedctl: terminated (SIGTERM); stopped: nothing was published and no database was changed"
 PARALLEL = "loaded on parallel connection"
 VENV = Path(sys.executable).parent.parent  # make restore uses this virtualenv, not one of its own
 
@@ -203,19 +203,14 @@ def _gated(url: str) -> None:
 def test_sigterm_during_a_parallel_restore_leaves_nothing(snapshotted: Project, target: str, jobs: str) -> None:
     _gated(target)
     before = catalog(target)
-    with psycopg.connect(target, autocommit=True) as gate:
-        gate.execute("SELECT pg_advisory_lock(%s)", (GATE_KEY,))
-        proc = snapshotted.spawn("restore", "--jobs", jobs, env={"DATABASE_URL": target})
-        try:
-            wait_for_session(target, "ALTER TABLE%seedctl_restore_%", waiting_on="advisory", proc=proc)
-            assert staging_schemas(target), "the workers load into a staging schema"
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                kill_group(proc)
-            gate.execute("SELECT pg_advisory_unlock(%s)", (GATE_KEY,))
-    assert proc.returncode == 143, err
+
+    def staged() -> None:
+        assert staging_schemas(target), "the workers load into a staging schema"
+
+    code, err = terminate_at_gate(
+        snapshotted, target, ["restore", "--jobs", jobs], "ALTER TABLE%seedctl_restore_%", reached=staged
+    )
+    assert code == 143, err
     assert err.strip().splitlines() == [TERMINATED]
     wait_until_gone(target)
     assert catalog(target) == before

@@ -15,6 +15,7 @@ from seedctl_dev.testing import run_sql
 from tests.helpers import (
     GATE_KEY,
     GATES,
+    TERMINATED,
     UNGATE,
     Project,
     add_trade,
@@ -23,12 +24,11 @@ from tests.helpers import (
     gate_ohlcv_export,
     kill_group,
     state,
+    terminate_at_gate,
     wait_for_files,
     wait_for_session,
     wait_until_gone,
 )
-
-TERMINATED = "seedctl: terminated (SIGTERM); stopped: nothing was published and no database was changed"
 
 
 def terminate(proc: subprocess.Popen[str]) -> tuple[subprocess.CompletedProcess[str], list[int]]:
@@ -95,21 +95,9 @@ def test_sigterm_mid_restore_load_rolls_back(snapshotted: Project, diverged_targ
     gate_sql, query = GATES["load"]
     run_sql(url, gate_sql.format(key=GATE_KEY, db=f'"{dbname}"'))
     before = state(url)
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as gate:
-        gate.execute("SELECT pg_advisory_lock(%s)", (GATE_KEY,))
-        proc = snapshotted.spawn("restore", "--mode", "replace", env={"DATABASE_URL": url})
-        try:
-            wait_for_session(url, query, waiting_on="advisory", proc=proc)
-            # The load is under way inside the restore's transaction: SIGTERM to seedctl alone.
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                kill_group(proc)
-            gate.execute("SELECT pg_advisory_unlock(%s)", (GATE_KEY,))
-    assert proc.returncode == 143, err
+    # The load is under way inside the restore's transaction: SIGTERM to seedctl alone.
+    code, err = terminate_at_gate(snapshotted, url, ["restore", "--mode", "replace"], query)
+    assert code == 143, err
     assert err.strip().splitlines() == [TERMINATED]
     wait_until_gone(url)
     after = state(url)
