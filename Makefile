@@ -21,7 +21,7 @@ UV_VENV ?= /tmp/seedctl-uv
 UV ?= $(UV_VENV)/bin/uv
 UV_COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes
 
-.PHONY: help setup lint format test test-unit pg-check browser timescale-deps demo snapshot restore validate verify status lock clean distclean bench bench-full bench-timescale bench-incremental bench-parallel
+.PHONY: help setup lint format test test-unit pg-check browser timescale-deps demo snapshot restore validate verify status lock clean distclean bench bench-full bench-timescale bench-incremental bench-scale bench-parallel
 
 help: ## list targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -122,6 +122,9 @@ bench: setup pg-check ## benchmark vs pg_dump/pg_restore (snapshot, restore, mac
 
 bench-full: setup pg-check ## the benchmark with 10M rows as well (takes longer); writes docs/BENCHMARKS.md
 	$(PY) bench/run.py --mode full $(BENCH_ARGS)
+
+bench-scale: setup pg-check ## the scale check: the same bench at 1M and 30M rows, one run each (time linear, RSS flat; ~20 min); writes docs/BENCHMARKS.md (its scale section)
+	$(PY) bench/run.py --sizes 1000000,30000000 --runs 1 --no-breakdown --section scale $(BENCH_ARGS)
 
 bench-incremental: setup pg-check ## an hourly snapshot (one hour of new bars) against a full one at 10M rows; writes docs/BENCHMARKS.md (its incremental section)
 	$(PY) bench/incremental.py $(BENCH_ARGS)

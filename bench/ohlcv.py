@@ -9,12 +9,26 @@ before it is measured, so neither tool pays for hint bits the other already set.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import psycopg
 from psycopg import sql
 
 SYMBOLS = ("USD/COP", "EUR/COP", "USD/MXN", "USD/BRL")
 BASES = (4000.0, 4400.0, 18.0, 5.2)
 START = "2001-01-02 13:00:00+00"
+# The last bar must not be in the future (validation refuses it): a table too long to end
+# before this starts earlier (30M rows: 71 years of bars, from 1954).
+LATEST_END = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def start_for(rows: int) -> str:
+    """START, or earlier where `rows` bars from START would run past LATEST_END."""
+    fixed = datetime.fromisoformat(START)
+    span = timedelta(minutes=5) * (rows // len(SYMBOLS))
+    return min(fixed, LATEST_END - span).isoformat()
+
+
 PRIMARY_KEY = ("time", "symbol")
 
 
@@ -60,7 +74,7 @@ def create_ohlcv(conn: psycopg.Connection, name: str, rows: int) -> None:
             ) priced
         """).format(
                 t=ident,
-                start=sql.Literal(START),
+                start=sql.Literal(start_for(rows)),
                 n=sql.Literal(n),
                 syms=symbols,
                 bases=bases,

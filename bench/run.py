@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         help="override the row counts (comma-separated), e.g. for a quick check",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, projects)")
+    parser.add_argument(
+        "--section",
+        default="core",
+        help="the section of --out to write (bench/sections.py): core, or scale for the 1M-30M check",
+    )
     args = parser.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         parser.error("--runs must be >= 1")
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine(),
             "rss_method": rss_method(),
             "started_at": started_at.isoformat(timespec="seconds"),
+            "make_target": "bench-scale" if args.section == "scale" else None,
         }
         bench.pg.start()
         bench.s3.start()
@@ -147,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         results["machine"]["loadavg_end"] = os.getloadavg()
         results["total_seconds"] = time.perf_counter() - t0
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_section(args.out, "core", render(results))
+        write_section(args.out, args.section, render(results))
         raw = HERE / "results"
         raw.mkdir(exist_ok=True)
         raw_path = raw / f"{started_at:%Y%m%dT%H%M%SZ}-{args.mode}.json"

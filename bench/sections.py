@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # The order sections take when a script writes one that the file does not have yet.
-ORDER = ("core", "timescale", "incremental", "parallel")
+ORDER = ("core", "timescale", "incremental", "parallel", "scale")
 
 
 def markers(name: str) -> tuple[str, str]:
