@@ -15,6 +15,7 @@ from seedctl.layout import SNAPSHOT_FORMAT
 from seedctl.pg.checksum import Checksum, PeriodSums, total
 from seedctl.snapshot.partition import period_name, period_number, period_ranges
 from seedctl.snapshot.reuse import load_previous, unchanged, writer_settings
+from seedctl.snapshot.sums import first_half
 
 
 @pytest.mark.parametrize(
@@ -100,3 +101,21 @@ def test_a_previous_snapshot_not_made_the_same_way_is_never_reused(tmp_path: Pat
     _previous(tmp_path / "other", **change)
     assert load_previous(tmp_path / "other", backup) is None
     assert load_previous(tmp_path / "absent", backup) is None
+
+
+def _parts(rows: dict[str, int]) -> list[dict[str, object]]:
+    return [{"period": period, "rows": n} for period, n in rows.items()]
+
+
+def test_first_half_takes_the_periods_up_to_half_the_rows_in_time_order() -> None:
+    # Given out of order: the split is by time, so each connection reads a contiguous range.
+    parts = _parts({"2024-03": 10, "2024-01": 10, "2024-04": 10, "2024-02": 10, "undated": 1})
+    assert first_half(parts, "month") == ["2024-01", "2024-02"]  # 20 of 41 rows: nearest to half
+    assert first_half(_parts({"2023": 1, "2024": 100}), "year") == ["2023"]
+    assert first_half(_parts({"2023": 100, "2024": 1}), "year") == ["2023"]
+
+
+def test_first_half_is_empty_when_there_is_nothing_to_split() -> None:
+    assert first_half([], "month") == []
+    assert first_half(_parts({"2024-01": 5}), "month") == []
+    assert first_half(_parts({"2024-01": 0, "2024-02": 0}), "month") == []

@@ -304,10 +304,12 @@ def period_sums(
     time_type: str,
     granularity: str,
     algorithm: str,
+    where: sql.Composable | None = None,
 ) -> dict[str, PeriodSums]:
     """Rows, content-checksum sum and fingerprint per period of time_column (base type
     date, timestamp or timestamptz), in one scan: periods named as partition.py names them
-    (2024-03 / 2024, early, late, undated)."""
+    (2024-03 / 2024, early, late, undated). where: only the rows it holds true for (a
+    condition on the table's columns), for one share of a scan split over connections."""
     encoding = db.server_encoding(conn)
     t = sql.SQL("{}::pg_catalog.{}").format(sql.Identifier(time_column), sql.SQL(time_type))
     key = sql.SQL(_DAY[time_type]).format(c=t)
@@ -316,7 +318,7 @@ def period_sums(
     query = sql.SQL(
         "SELECT k::pg_catalog.text, pg_catalog.count(*), coalesce(pg_catalog.sum({digest}), 0)::pg_catalog.text,"
         " coalesce(pg_catalog.sum({fingerprint}), 0)::pg_catalog.text"
-        " FROM (SELECT {key} AS k, {x} AS x, {e} AS e FROM {table} OFFSET 0) s GROUP BY k"
+        " FROM (SELECT {key} AS k, {x} AS x, {e} AS e FROM {table}{where} OFFSET 0) s GROUP BY k"
     ).format(
         digest=_mixed(sql.SQL("x")),
         fingerprint=_mixed(sql.SQL("pg_catalog.int8xor(x, e)")),
@@ -330,16 +332,24 @@ def period_sums(
             ]
         ),
         table=table,
+        where=sql.SQL("") if where is None else sql.SQL(" WHERE ") + where,
     )
     with conn.cursor() as cur:
         cur.execute(query)
         days = cur.fetchall()
+    return added([{_period(day, granularity): PeriodSums(int(n), d, f)} for day, n, d, f in days])
+
+
+def added(shares: list[dict[str, PeriodSums]]) -> dict[str, PeriodSums]:
+    """Per period, the sums of these shares of its rows added up: sums of disjoint row sets
+    (days, or the shares of a scan split over connections) are the sums of their union."""
     periods: dict[str, list[int]] = {}
-    for day, rows, digest, fingerprint in days:
-        found = periods.setdefault(_period(day, granularity), [0, 0, 0])
-        found[0] += int(rows)
-        found[1] += int(digest)
-        found[2] += int(fingerprint)
+    for share in shares:
+        for name, s in share.items():
+            found = periods.setdefault(name, [0, 0, 0])
+            found[0] += s.rows
+            found[1] += int(s.digest)
+            found[2] += int(s.fingerprint)
     return {name: PeriodSums(n, str(d), str(f)) for name, (n, d, f) in periods.items()}
 
 

@@ -32,16 +32,16 @@ from seedctl.config import Params, Partition, Source
 from seedctl.errors import ConfigError, DatabaseError, ExportError
 from seedctl.layout import DATA_DIR, SNAPSHOT_FORMAT
 from seedctl.pg import db
-from seedctl.pg.catalog import Column, TableSchema, read_table_schema
+from seedctl.pg.catalog import TableSchema, read_table_schema
 from seedctl.pg.checksum import Checksum, PeriodSums, algorithm_for
 from seedctl.pg.copyout import BLOCK_BYTES, LockBusy, copy_out
 from seedctl.pg.objects import read_objects
 from seedctl.pg.pgtypes import OUT_OF_RANGE, Codec, Fallback, arrow_field, codec_for, select_expr
 from seedctl.progress import row_progress
-from seedctl.snapshot.partition import UNDATED_NAME, period_number, period_ranges
+from seedctl.snapshot.partition import period_number, periods_filter
 from seedctl.snapshot.publish import publish, staging_dir
 from seedctl.snapshot.reuse import Previous, copy_verified, load_previous, unchanged, writer_settings
-from seedctl.snapshot.sums import TableSums, checksums_alongside, table_sums, with_fingerprints
+from seedctl.snapshot.sums import TableSums, checksums_alongside, first_half, table_sums, with_fingerprints
 from seedctl.snapshot.writer import Part, PartFiles
 
 _NUMERIC_SPECIALS = {"NaN", "Infinity", "-Infinity"}
@@ -215,8 +215,8 @@ def _export_in_one_transaction(
         schemas = {name: replace(t, objects=objects[(t.schema, t.name)]) for name, t in schemas.items()}
         algorithm = algorithm_for(db.server_encoding(conn))
 
-        def measure(on: psycopg.Connection, name: str) -> TableSums:
-            return table_sums(on, params.sources[name], schemas[name], algorithm)
+        def measure(on: psycopg.Connection, name: str, where: sql.Composable | None) -> TableSums:
+            return table_sums(on, params.sources[name], schemas[name], algorithm, where)
 
         candidates = {
             name: found
@@ -224,17 +224,18 @@ def _export_in_one_transaction(
             if previous is not None
             and (found := previous.candidates(name, schemas[name], params.sources[name], algorithm))
         }
-        # Tables with files to reuse: their period sums decide what to export, so they come first.
-        first = {name: measure(conn, name) for name in candidates}
-        others = [name for name in params.sources if name not in first]
-        with checksums_alongside(conn, snapshot_id, others, schemas, measure) as checksums:
+        # Tables with files to reuse: their period sums decide what to export, so they come
+        # first, each scan split in two at about half its rows (by the previous snapshot's files).
+        first = {name: _first_share(params.sources[name], schemas[name], found) for name, found in candidates.items()}
+        rest = [name for name in params.sources if name not in first]
+        with checksums_alongside(conn, snapshot_id, schemas, measure, first=first, rest=rest) as (measured, later):
             tables = []
             for name in params.sources:
                 reuse = None
-                if previous is not None and name in first and (periods := first[name][1]) is not None:
+                if previous is not None and name in measured and (periods := measured[name][1]) is not None:
                     reuse = (previous, candidates[name], periods)
                 tables.append(_export_table(conn, name, schemas[name], data_dir, params, snapshot_id, reuse))
-            sums = {**checksums.result(), **first}
+            sums = {**later.result(), **measured}
             for exported in tables:
                 exported.checksum, periods = sums[exported.source]
                 if periods is not None:
@@ -246,6 +247,14 @@ def _export_in_one_transaction(
                         "nothing was written or pushed; run the snapshot again",
                     )
     return ExportResult(tables, version, version_num, timescale, algorithm, writer_settings(params.backup))
+
+
+def _first_share(source: Source, table: TableSchema, parts: list[dict[str, Any]]) -> sql.Composable | None:
+    """The rows of the periods that held the first half of the previous snapshot's rows
+    (sums.first_half), or None: the table's scan is not split."""
+    column = table.column(source.time_column or "")
+    head = first_half(parts, source.partition)
+    return periods_filter(column, source.partition, head) if head and column is not None else None
 
 
 def _export_table(
@@ -372,7 +381,7 @@ def _write_table(
     if only is not None:
         column = table.column(source_params.time_column or "")
         assert column is not None  # reuse needs the time column
-        where = sql.SQL(" WHERE ") + _periods_filter(column, source_params.partition, only)
+        where = sql.SQL(" WHERE ") + periods_filter(column, source_params.partition, only)
     query = sql.SQL("COPY (SELECT {cols} FROM {table}{where} ORDER BY {order}) TO STDOUT (FORMAT csv)").format(
         cols=sql.SQL(", ").join(select_expr(c, k) for c, k in zip(table.columns, codecs)),
         table=table.identifier(),
@@ -397,26 +406,6 @@ def _write_table(
         raise _conversion_error(exc, table, codecs) from None
     finally:
         files.close()
-
-
-def _periods_filter(column: Column, granularity: Partition, periods: list[str]) -> sql.Composable:
-    """The rows of these periods of the time column: key ranges, so the primary key's index
-    (it starts with the time column) finds them."""
-    t = sql.Identifier(column.name)
-    zone = " 00:00+00" if column.base_type == "timestamptz" else " 00:00" if column.base_type == "timestamp" else ""
-
-    def moment(day: str) -> sql.Composable:
-        return sql.SQL("{}::pg_catalog.{}").format(sql.Literal(day + zone), sql.SQL(column.base_type))
-
-    conditions = [sql.SQL("{} IS NULL").format(t)] if UNDATED_NAME in periods else []
-    for lo, hi in period_ranges([p for p in periods if p != UNDATED_NAME], granularity):
-        if lo is None:
-            conditions.append(sql.SQL("{} < {}").format(t, moment(hi or "")))
-        elif hi is None:
-            conditions.append(sql.SQL("{} >= {}").format(t, moment(lo)))
-        else:
-            conditions.append(sql.SQL("({} >= {} AND {} < {})").format(t, moment(lo), t, moment(hi)))
-    return sql.SQL("({})").format(sql.SQL(" OR ").join(conditions))
 
 
 def _conversion_error(exc: pa.ArrowInvalid, table: TableSchema, codecs: list[Codec]) -> Exception:

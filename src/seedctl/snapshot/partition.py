@@ -21,12 +21,17 @@ the ends).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from psycopg import sql
 
 from seedctl.config import Partition
 from seedctl.timerange import DAYS_MAX, DAYS_MIN, US_PER_DAY
+
+if TYPE_CHECKING:
+    from seedctl.pg.catalog import Column
 
 # Period numbers: dated periods are year * 12 + month - 1 (month) or the year (year),
 # always between these two, so the numbers sort like the rows do.
@@ -134,3 +139,23 @@ def _first_day(number: int, granularity: Partition) -> str:
         return f"{number:04d}-01-01"
     year, month = divmod(number, 12)
     return f"{year:04d}-{month + 1:02d}-01"
+
+
+def periods_filter(column: Column, granularity: Partition, periods: list[str]) -> sql.Composable:
+    """The rows of these periods of the time column: key ranges, so the primary key's index
+    (it starts with the time column) finds them."""
+    t = sql.Identifier(column.name)
+    zone = " 00:00+00" if column.base_type == "timestamptz" else " 00:00" if column.base_type == "timestamp" else ""
+
+    def moment(day: str) -> sql.Composable:
+        return sql.SQL("{}::pg_catalog.{}").format(sql.Literal(day + zone), sql.SQL(column.base_type))
+
+    conditions = [sql.SQL("{} IS NULL").format(t)] if UNDATED_NAME in periods else []
+    for lo, hi in period_ranges([p for p in periods if p != UNDATED_NAME], granularity):
+        if lo is None:
+            conditions.append(sql.SQL("{} < {}").format(t, moment(hi or "")))
+        elif hi is None:
+            conditions.append(sql.SQL("{} >= {}").format(t, moment(lo)))
+        else:
+            conditions.append(sql.SQL("({} >= {} AND {} < {})").format(t, moment(lo), t, moment(hi)))
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(conditions))

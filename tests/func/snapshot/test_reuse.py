@@ -8,15 +8,20 @@ database into an empty directory: the data files and schema.json must be the sam
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from seedctl.config import Params, parse_params
-from seedctl.pg.checksum import CHECKSUM_ALGORITHM, table_checksum
+from seedctl.pg.catalog import read_table_schema
+from seedctl.pg.checksum import CHECKSUM_ALGORITHM, PeriodSums, added, checksum_columns, period_sums, table_checksum
+from seedctl.snapshot import sums
 from seedctl.snapshot.export import ExportResult, run_export
 from seedctl.snapshot.manifest import run_manifest
+from seedctl.snapshot.partition import periods_filter
+from seedctl.snapshot.sums import complement
 from seedctl_dev.devserver import TempPostgres
 from tests.helpers import Project, new_database
 
@@ -301,3 +306,54 @@ def _content_checksum(url: str) -> object:
         ).fetchall()
         names, types = [r[0] for r in rows], [r[1] for r in rows]
         return table_checksum(conn, sql.Identifier("public", "bars"), names, algorithm=CHECKSUM_ALGORITHM, types=types)
+
+
+def test_a_scan_split_in_two_adds_up_to_the_whole_one(env_db: str) -> None:
+    """The sums of a share of the rows and of all the others are the sums of all: every row
+    is in exactly one share, undated, infinite and BC ones included."""
+    _sql(
+        env_db,
+        """
+        CREATE TABLE odd (at timestamptz, v bigint);
+        INSERT INTO odd VALUES (NULL, 1), ('-infinity', 2), ('0044-03-15 00:00+00 BC', 3),
+            ('2024-01-31 23:59:59.999999+00', 4), ('2024-02-01 00:00+00', 5), ('2024-02-29 19:00-05', 6),
+            ('2024-03-15 12:00+00', 7), ('infinity', 8);
+        """,
+    )
+    source = parse_params({"sources": {"odd": {"table": "odd", "time_column": "at", "partition": "month"}}})
+    with psycopg.connect(env_db) as conn:
+        table = read_table_schema(conn, "odd", source.sources["odd"], timescaledb=False)
+        column = table.column("at")
+        assert column is not None
+        names, types = checksum_columns(table.columns)
+
+        def sums(where: sql.Composable | None) -> dict[str, PeriodSums]:
+            return period_sums(
+                conn, table.identifier(), names, types, time_column="at", time_type="timestamptz",
+                granularity="month", algorithm=CHECKSUM_ALGORITHM, where=where,
+            )  # fmt: skip
+
+        whole = sums(None)
+        assert sorted(whole) == ["2024-01", "2024-02", "2024-03", "early", "late", "undated"]
+        for head in (["2024-01"], ["early", "2024-01", "2024-02"], ["2024-03", "undated"]):
+            share = periods_filter(column, "month", head)
+            assert added([sums(share), sums(complement(share))]) == whole
+
+
+def test_the_reused_tables_scan_runs_on_two_server_processes_at_once(
+    bars: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params, seeds = _params(), tmp_path / "seeds"
+    _snapshot(params, seeds)
+    _sql(bars, CHANGES["update"])
+    shares: list[tuple[int, bool]] = []
+
+    def recorded(conn: psycopg.Connection, *args: Any, **kwargs: Any) -> dict[str, PeriodSums]:
+        shares.append((conn.info.backend_pid, kwargs["where"] is not None))
+        return period_sums(conn, *args, **kwargs)
+
+    monkeypatch.setattr(sums, "period_sums", recorded)
+    result = _snapshot(params, seeds)
+    assert len(shares) == 2 and len({pid for pid, _ in shares}) == 2 and all(where for _, where in shares)
+    assert result.tables[0].reused == len(MONTHS) - 1
+    _assert_same_as_full_export(params, seeds, tmp_path)
