@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ import pyarrow.parquet as pq
 
 from seedctl import __version__
 from seedctl.config import Backup, Source
+from seedctl.hashing import hash_file, sha256_file
 from seedctl.layout import MANIFEST_FILE, SCHEMA_FILE, SNAPSHOT_FORMAT
 from seedctl.parts import table_parts
 from seedctl.pg.catalog import TableSchema
@@ -130,9 +133,14 @@ def unchanged(candidates: list[dict[str, Any]], sums: dict[str, PeriodSums]) -> 
 
 
 def copy_verified(previous: Previous, parts: list[dict[str, Any]], staging: Path, schema: pa.Schema) -> list[str]:
-    """Copy the parts' files into the staging snapshot, each checked against the previous
-    manifest's sha256 as it is copied; the periods copied. A file that does not match, or
-    whose column schema is not `schema` (what the export writes), is left to the export."""
+    """Put the parts' files into the staging snapshot, each checked against the previous
+    manifest's sha256; the periods put there. A file that does not match, or whose column
+    schema is not `schema` (what the export writes), is left to the export.
+
+    A file only the previous snapshot's tree holds (one link, not a link into DVC's cache)
+    is hard-linked, not copied: no byte is written, and it keeps its inode and times, so DVC
+    finds its md5 in its own state instead of reading the file again. The old tree is
+    removed when the new one is published (publish.py), and nothing writes into either."""
     copied = []
     for part in parts:
         source, target = previous.seeds_dir / part["file"], staging / part["file"]
@@ -140,7 +148,7 @@ def copy_verified(previous: Previous, parts: list[dict[str, Any]], staging: Path
             if not _same_columns(pq.read_schema(source), schema):
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            if _copy_hashed(source, target) == previous.sha256[part["file"]]:
+            if _linked_or_copied(source, target) == previous.sha256[part["file"]]:
                 copied.append(part["period"])
                 continue
         except (OSError, pa.ArrowException):
@@ -156,10 +164,13 @@ def _same_columns(found: pa.Schema, expected: pa.Schema) -> bool:
     return columns(found) == columns(expected)
 
 
-def _copy_hashed(source: Path, target: Path) -> str:
-    digest = hashlib.sha256()
-    with source.open("rb") as src, target.open("wb") as dst:
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
-            dst.write(chunk)
-    return digest.hexdigest()
+def _linked_or_copied(source: Path, target: Path) -> str:
+    """target as a hard link to source where it can be, else a copy; the sha256 of its bytes."""
+    st = source.lstat()
+    if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+        try:
+            os.link(source, target)
+            return sha256_file(target)
+        except OSError:  # another file system, or links not allowed: copy
+            target.unlink(missing_ok=True)
+    return hash_file(source, copy_to=target)[2]

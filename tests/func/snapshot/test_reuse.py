@@ -7,6 +7,7 @@ database into an empty directory: the data files and schema.json must be the sam
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -357,3 +358,33 @@ def test_the_reused_tables_scan_runs_on_two_server_processes_at_once(
     assert len(shares) == 2 and len({pid for pid, _ in shares}) == 2 and all(where for _, where in shares)
     assert result.tables[0].reused == len(MONTHS) - 1
     _assert_same_as_full_export(params, seeds, tmp_path)
+
+
+def test_a_reused_file_is_the_previous_one_linked_not_a_copy(bars: str, tmp_path: Path) -> None:
+    """No byte written for an unchanged period: the new snapshot's file is the old file's
+    inode (its times kept, so DVC's state still knows its md5), alone once published."""
+    params, seeds = _params(), tmp_path / "seeds"
+    _snapshot(params, seeds)
+    files = {m: seeds / "data" / "bars" / f"{m}.parquet" for m in MONTHS}
+    before = {m: (p.stat().st_ino, p.stat().st_mtime_ns) for m, p in files.items()}
+    _sql(bars, CHANGES["update"])
+
+    _snapshot(params, seeds)
+    after = {m: (p.stat().st_ino, p.stat().st_mtime_ns) for m, p in files.items()}
+    assert {m for m in MONTHS if after[m] == before[m]} == set(MONTHS) - {"2024-03"}
+    assert all(p.stat().st_nlink == 1 for p in files.values())
+    _assert_same_as_full_export(params, seeds, tmp_path)
+
+
+def test_a_file_also_linked_elsewhere_is_copied_not_linked_again(bars: str, tmp_path: Path) -> None:
+    """A file with more than one link (e.g. DVC's cache.type hardlink: the file IS the cache
+    object) is copied: the new snapshot never shares an inode with something outside it."""
+    params, seeds = _params(), tmp_path / "seeds"
+    _snapshot(params, seeds)
+    january = seeds / "data" / "bars" / "2024-01.parquet"
+    os.link(january, tmp_path / "cache-object")
+    inode = january.stat().st_ino
+
+    assert _snapshot(params, seeds).tables[0].reused == len(MONTHS)
+    assert january.stat().st_ino != inode and january.stat().st_nlink == 1
+    assert (tmp_path / "cache-object").read_bytes() == january.read_bytes()
