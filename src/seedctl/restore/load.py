@@ -31,6 +31,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg import sql
 
+from seedctl import kernels
 from seedctl.errors import DatabaseError, RestoreRefused
 from seedctl.pg import db
 from seedctl.pg.catalog import TableSchema
@@ -231,11 +232,9 @@ def _count_planned(conn: psycopg.Connection, result: TableResult) -> None:
 
 def _rows_in_window(path: Path, column: str, data: TableData) -> int:
     """The rows of one data file whose time lies in the restore's window (only that column read)."""
-    import pyarrow.compute as pc
-
-    times = pq.read_table(path, columns=[column])
+    times = pq.ParquetFile(path).read(columns=[column])
     keep = time_mask(times.column(column), times.schema.field(column), data.window, data.source)
-    return int(pc.sum(keep).as_py() or 0)
+    return int(kernels.call("sum", keep).as_py() or 0)
 
 
 def _lock_existing(conn: psycopg.Connection, tables: list[TableData]) -> None:
@@ -439,9 +438,8 @@ def _rendered(
                 )
                 for batch in batches:
                     if column is not None and not window.unbounded:
-                        batch = batch.filter(
-                            time_mask(batch.column(column), batch.schema.field(column), window, source)
-                        )
+                        keep = time_mask(batch.column(column), batch.schema.field(column), window, source)
+                        batch = kernels.filter_rows(batch, keep)
                     if not offer((render(batch), batch.num_rows)):
                         return
             offer(None)
