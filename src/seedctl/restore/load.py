@@ -162,7 +162,7 @@ def load_tables(
                 _truncate(conn, results)
                 for result in load_order(conn, results):
                     if id(result) not in staged:
-                        _apply_in_encoding(conn, result, timescale, batch_rows)
+                        apply_in_encoding(conn, result, timescale, batch_rows)
                 if stage:
                     stage.switch(conn)
                 _add_foreign_keys(conn, results)
@@ -257,7 +257,7 @@ def _truncate(conn: psycopg.Connection, results: list[TableResult]) -> None:
             r.notes.append(f"its {r.existing_rows or 0:,} rows emptied first")
 
 
-def _apply_in_encoding(conn: psycopg.Connection, result: TableResult, timescale: bool, batch_rows: int) -> None:
+def apply_in_encoding(conn: psycopg.Connection, result: TableResult, timescale: bool, batch_rows: int) -> None:
     """_apply, refusing in one line text the target database's encoding cannot hold
     (snapshots hold UTF-8; a LATIN1 database has no euro sign, no CJK)."""
     try:
@@ -302,7 +302,7 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
         # FREEZE only into a table this transaction created: rows frozen into a TRUNCATEd
         # live table would show to concurrent snapshots older than the restore (RELIABILITY.md).
         fresh = result.action in ("create", "create-empty")
-        result.loaded_rows = _copy_into(
+        result.loaded_rows = copy_into(
             conn,
             table.identifier(),
             data,
@@ -312,7 +312,7 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
         )
         if result.action in ("create", "create-empty"):
             add_keys_and_indexes(conn, table)
-        _verify(conn, result, table.identifier())
+        verify_loaded(conn, result, table.identifier())
     if result.action in ("create", "create-empty") and table.hypertable and timescale:
         result.notes += apply_hypertable_settings(conn, table)
     bump_sequences(conn, table)
@@ -339,7 +339,7 @@ def _partitioned(conn: psycopg.Connection, table: TableSchema) -> bool:
     return row is not None and row[0] == "p"
 
 
-def _copy_into(
+def copy_into(
     conn: psycopg.Connection,
     target: sql.Composable,
     data: TableData,
@@ -458,7 +458,7 @@ def _rendered(
         thread.join()
 
 
-def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composable) -> None:
+def verify_loaded(conn: psycopg.Connection, result: TableResult, target: sql.Composable) -> None:
     """Row count, and for snapshot data the content checksum, or roll back."""
     data = result.data
     got = _checksum(conn, result, target)
@@ -516,7 +516,7 @@ def _load_range(conn: psycopg.Connection, result: TableResult, batch_rows: int) 
     assert schema_column is not None, "partial.select lets only tables with a time column through"
     staging = sql.Identifier(f"seedctl_stage_{data.source}")
     conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, table.identifier()))
-    result.loaded_rows = _copy_into(conn, staging, data, batch_rows, binary=not result.widened)
+    result.loaded_rows = copy_into(conn, staging, data, batch_rows, binary=not result.widened)
     expected = _checksum(conn, result, staging)  # the range's rows, straight from the verified files
     where = in_range(schema_column.name, schema_column.pg_type, data.window)
     if result.action == "replace":
@@ -560,8 +560,8 @@ def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> N
     staging = sql.Identifier(f"seedctl_stage_{data.source}")
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, table.identifier()))
-    result.loaded_rows = _copy_into(conn, staging, data, batch_rows, binary=not result.widened)
-    _verify(conn, result, staging)
+    result.loaded_rows = copy_into(conn, staging, data, batch_rows, binary=not result.widened)
+    verify_loaded(conn, result, staging)
     cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
     key = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
     with conn.cursor() as cur:
