@@ -105,9 +105,7 @@ def _with_nulls(array: pa.Array, values: pa.Array) -> pa.Array:
 def _fixed_binary(values: np.ndarray) -> pa.Array:
     """Fixed-width values (big-endian numbers or records) as binary values of their own width."""
     width = values.dtype.itemsize
-    fixed = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(width), len(values), [None, pa.py_buffer(values.tobytes())]
-    )
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values), [None, pa.py_buffer(values.tobytes())])
     return kernels.cast(fixed, pa.binary())
 
 
