@@ -10,21 +10,21 @@ MASK = "***"
 _SECRETS: set[str] = set()
 
 # Where a password stands in what libraries print: masked whatever the password is, known or not.
+# Pattern text, compiled (and cached by re) at the first message to mask: not at every start.
 # - A URL's userinfo, scheme://user:PASSWORD@host: up to the last @ of the run, so that an
 #   unencoded @ or / in the password leaves no tail.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s]*:)(?P<secret>\S*)(?=@)")
+_URL_FORM = r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s]*:)(?P<secret>\S*)(?=@)"
 # A key that names a secret: it ends in password, passwd, secret, secret_key, access_key(_id) or
 # token (password, sslpassword, MINIO_SECRET_KEY, AWS_SECRET_ACCESS_KEY, client_secret, ...).
 _CONFIDENTIAL_KEY = r"[\w.-]*?(?:password|passwd|secret|secret_key|access_key|access_key_id|token)"
 # - A URL query parameter, ?password=PASSWORD or &password=...: up to the next & or #.
-_QUERY_PASSWORD = re.compile(rf"(?P<head>[?&]{_CONFIDENTIAL_KEY}=)(?P<secret>[^&#\s]*)", re.IGNORECASE)
+_QUERY_FORM = rf"(?i)(?P<head>[?&]{_CONFIDENTIAL_KEY}=)(?P<secret>[^&#\s]*)"
 # - A libpq conninfo pair (password=PASSWORD, password='with spaces \' and quotes') and any
 #   KEY=value, KEY: value or 'KEY': 'value' of such a key. A quote left open masks the rest of
 #   the line; an unquoted value runs to the next space.
-_PAIR_PASSWORD = re.compile(
-    rf"(?P<head>(?<![\w.?&-]){_CONFIDENTIAL_KEY}['\"]?\s*[=:]\s*)"
-    r"(?P<secret>'(?:[^'\\\n]|\\.)*(?:'|$)|\"(?:[^\"\\\n]|\\.)*(?:\"|$)|[^\s'\"]\S*)",
-    re.IGNORECASE | re.MULTILINE,
+_PAIR_FORM = (
+    rf"(?im)(?P<head>(?<![\w.?&-]){_CONFIDENTIAL_KEY}['\"]?\s*[=:]\s*)"
+    r"(?P<secret>'(?:[^'\\\n]|\\.)*(?:'|$)|\"(?:[^\"\\\n]|\\.)*(?:\"|$)|[^\s'\"]\S*)"
 )
 
 
@@ -38,9 +38,9 @@ def register_secret(secret: str | None) -> None:
 def mask_forms(text: str) -> str:
     """text with a URL's password, a password= query parameter, a password= conninfo pair and
     every KEY=value whose key names a secret masked where they stand, whatever the secret."""
-    text = _URL_PASSWORD.sub(rf"\g<head>{MASK}", text)
-    text = _QUERY_PASSWORD.sub(rf"\g<head>{MASK}", text)
-    return _PAIR_PASSWORD.sub(rf"\g<head>{MASK}", text)
+    text = re.sub(_URL_FORM, rf"\g<head>{MASK}", text)
+    text = re.sub(_QUERY_FORM, rf"\g<head>{MASK}", text)
+    return re.sub(_PAIR_FORM, rf"\g<head>{MASK}", text)
 
 
 def _unquote_value(value: str) -> str:
@@ -55,9 +55,9 @@ def conninfo_secrets(conninfo: str) -> set[str]:
     from urllib.parse import unquote
 
     found: set[str] = set()
-    for match in _URL_PASSWORD.finditer(conninfo):
+    for match in re.finditer(_URL_FORM, conninfo):
         found.update((match["secret"], unquote(match["secret"])))
-    for match in _PAIR_PASSWORD.finditer(conninfo):
+    for match in re.finditer(_PAIR_FORM, conninfo):
         found.add(_unquote_value(match["secret"]))
     return found
 

@@ -112,12 +112,13 @@ def part_needed(period: str | None, window: TimeRange) -> bool:
 def time_mask(column: Any, field: pa.Field, window: TimeRange, table: str) -> Any:
     """Which rows' time lies in the window: on the stored integers, so infinities compare."""
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    from seedctl import kernels
 
     if pa.types.is_timestamp(field.type):
-        values, unit = column.cast(pa.int64()), 1
+        values, unit = kernels.cast(column, pa.int64()), 1
     elif pa.types.is_date(field.type):
-        values, unit = column.cast(pa.int32()), US_PER_DAY
+        values, unit = kernels.cast(column, pa.int32()), US_PER_DAY
     else:
         raise ConfigError(
             f"the time column {field.name} of {table} is stored as text "
@@ -126,8 +127,8 @@ def time_mask(column: Any, field: pa.Field, window: TimeRange, table: str) -> An
         )
     keep = None
     if window.lo is not None:  # value * unit >= lo
-        keep = pc.greater_equal(values, pa.scalar(-(-window.lo // unit), values.type))
+        keep = kernels.call("greater_equal", values, pa.scalar(-(-window.lo // unit), values.type))
     if window.hi is not None:  # value * unit < hi
-        below = pc.less(values, pa.scalar(-(-window.hi // unit), values.type))
-        keep = below if keep is None else pc.and_(keep, below)
+        below = kernels.call("less", values, pa.scalar(-(-window.hi // unit), values.type))
+        keep = below if keep is None else kernels.call("and", keep, below)
     return keep

@@ -67,6 +67,19 @@ def test_imports_point_inward_and_down(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_no_module_imports_another_modules_private_names(path: Path) -> None:
+    """A name with a leading underscore is its module's own: what two modules share is public."""
+    private = [
+        f"line {node.lineno}: from {node.module} import {alias.name}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "seedctl"
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert not private, "\n".join(private)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
 def test_every_failure_raises_the_class_of_its_exit_code(path: Path) -> None:
     """SeedctlError is only a base: a bare raise of it would hide which exit code it means."""
     bare = [

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from seedctl.cli.common import human_bytes, out, run
-from seedctl.store.prune import Plan, PruneResult, run_prune
-from seedctl.store.retention import utc
 from seedctl.store.versions import TAG_PREFIX, git, newest_first
+
+if TYPE_CHECKING:  # the retention code only when `seedctl prune` runs: every other command starts without it
+    from seedctl.store.prune import Plan, PruneResult
 
 
 def megabytes(n: int) -> str:
@@ -40,6 +41,8 @@ def summary(result: PruneResult) -> str:
 
 
 def print_plan(plan: Plan) -> None:
+    from seedctl.store.retention import utc
+
     if plan.policy:
         out.print(plan.policy, soft_wrap=True)
     # Tag times in UTC: the periods retention counts (hour, day, ISO week, month) are UTC's.
@@ -111,6 +114,8 @@ def prune(
     (storage.prefix), are ever deleted: other projects in the same bucket are untouched.
     Dry run by default; --yes deletes, and remote deletion cannot be undone.
     """
+
+    from seedctl.store.prune import run_prune
 
     def go() -> None:
         result = run_prune(params, keep=keep, pins=pin or [], yes=yes, local_cache=local_cache)

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from seedctl.cli.common import ParamsOpt, out, run
-from seedctl.snapshot.schedule import cron_job, install
 
 
 def cron(
@@ -36,6 +35,7 @@ def cron(
     running" in its log. .env is loaded (cron's environment is empty), one log file per
     run. This project's previous entry is replaced.
     """
+    from seedctl.snapshot.schedule import cron_job, install  # only for this command: shlex, the crontab
 
     def go() -> None:
         job = cron_job(params, log_dir=log_dir, schedule=schedule, prune=not no_prune)

@@ -24,7 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from seedctl import kernels
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 TRAILER = (-1).to_bytes(2, "big", signed=True)
@@ -62,7 +63,7 @@ def encode_batch(batch: pa.RecordBatch, encoders: list[Encoder]) -> memoryview:
         # Every field of one width (numbers without NULLs, codes like 'USD/COP'): the rows are
         # side by side columns of bytes, a third of the cost of joining them value by value.
         return np.hstack(matrices).reshape(-1).data
-    rows = pc.binary_join_element_wise(*fields, b"")
+    rows = kernels.call("binary_join_element_wise", *fields, b"")
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=len(rows) + 1, offset=rows.offset * 4)
     return memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]]
 
@@ -98,15 +99,14 @@ def _with_nulls(array: pa.Array, values: pa.Array) -> pa.Array:
     """values (binary, one per row) with NULL's length -1 where array is null."""
     if array.null_count == 0:
         return values
-    return pc.if_else(array.is_null(), pa.scalar(_NULL, pa.binary()), values)
+    return kernels.call("if_else", kernels.is_null(array), pa.scalar(_NULL, pa.binary()), values)
 
 
 def _fixed_binary(values: np.ndarray) -> pa.Array:
     """Fixed-width values (big-endian numbers or records) as binary values of their own width."""
     width = values.dtype.itemsize
-    return pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(width), len(values), [None, pa.py_buffer(values.tobytes())]
-    ).cast(pa.binary())
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values), [None, pa.py_buffer(values.tobytes())])
+    return kernels.cast(fixed, pa.binary())
 
 
 def _prefixed(payload: np.ndarray) -> pa.Array:
@@ -128,9 +128,9 @@ def _numpy(array: pa.Array, dtype: type) -> np.ndarray:
 def _fixed(big_endian: str) -> Encoder:
     def encode(array: pa.Array) -> pa.Array:
         if pa.types.is_boolean(array.type):
-            values = np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=">u1")
+            values = np.asarray(kernels.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=">u1")
         else:
-            values = array.fill_null(0).to_numpy().astype(big_endian)
+            values = kernels.fill_null(array, 0).to_numpy().astype(big_endian)
         return _with_nulls(array, _prefixed(values))
 
     return encode
@@ -140,7 +140,7 @@ def _shifted(big_endian: str, native: type, shift: int, limits: np.iinfo) -> Enc
     """Epoch days/microseconds since 1970 -> since 2000; the infinities stay as they are."""
 
     def encode(array: pa.Array) -> pa.Array:
-        values = _numpy(array.fill_null(0) if array.null_count else array, native)
+        values = _numpy(kernels.fill_null(array, 0) if array.null_count else array, native)
         infinite = (values == limits.min) | (values == limits.max)
         moved = np.where(infinite, values, values - native(shift))
         return _with_nulls(array, _prefixed(moved.astype(big_endian)))
@@ -162,7 +162,7 @@ def _numeric(precision: int, scale: int) -> Encoder:
     base = np.uint64(10_000)
 
     def encode(array: pa.Array) -> pa.Array:
-        filled = array.fill_null(0) if array.null_count else array
+        filled = kernels.fill_null(array, 0) if array.null_count else array
         low = np.frombuffer(filled.buffers()[1], dtype="<i8", count=2 * len(filled), offset=filled.offset * 16)[::2]
         whole, fraction = np.divmod(np.abs(low).astype(np.uint64), np.uint64(10**scale))
         out = np.empty(len(filled), dtype=record)
@@ -190,12 +190,12 @@ def _text(array: pa.Array) -> pa.Array:
     """Each value as its length and its UTF-8 bytes: the string's bytes, moved 4 bytes further
     per row, with the lengths written into the gaps."""
     if pa.types.is_large_string(array.type):
-        array = array.cast(pa.string())
+        array = kernels.cast(array, pa.string())
     n = len(array)
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int32, count=n + 1, offset=array.offset * 4)
     lengths = np.diff(offsets).astype(np.int32)
     if array.null_count:
-        lengths = np.where(array.is_null().to_numpy(zero_copy_only=False), 0, lengths)
+        lengths = np.where(kernels.is_null(array).to_numpy(zero_copy_only=False), 0, lengths)
     data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]] if array.buffers()[2] else None
     moved = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lengths + 4, out=moved[1:])

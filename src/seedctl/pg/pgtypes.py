@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from seedctl import kernels
 from seedctl.timerange import DAYS_MAX, DAYS_MIN, US_PER_DAY
 
 if TYPE_CHECKING:  # psycopg and the catalog only for export's SQL: the manifest and validate stages skip them
@@ -149,7 +149,7 @@ def to_storage(array: pa.Array, codec: Codec) -> pa.Array:
     """Parsed CSV column -> the Arrow type stored in Parquet (zero-copy for epochs)."""
     if codec.csv_type == codec.arrow_type:
         return array
-    return array.cast(codec.arrow_type)
+    return kernels.cast(array, codec.arrow_type)
 
 
 # --- back to PostgreSQL text -----------------------------------------------------------
@@ -161,12 +161,12 @@ def to_pg_text(array: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array:
         array = array.combine_chunks()
     encoding = (field.metadata or {}).get(b"encoding", b"native").decode()
     if encoding == "epoch_days":
-        return _render_special(array.cast(pa.int32()), pa.date32(), DAYS_MIN, DAYS_MAX, _date_text)
+        return _render_special(kernels.cast(array, pa.int32()), pa.date32(), DAYS_MIN, DAYS_MAX, _date_text)
     if encoding == "epoch_us":
         # timestamptz carries its zone (+00) so the reading session's TimeZone cannot matter.
         zone = "+00" if array.type.tz else ""
         return _render_special(
-            array.cast(pa.int64()),
+            kernels.cast(array, pa.int64()),
             pa.timestamp("us"),
             DAYS_MIN * US_PER_DAY,
             (DAYS_MAX + 1) * US_PER_DAY - 1,
@@ -175,7 +175,7 @@ def to_pg_text(array: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array:
         )
     if pa.types.is_string(array.type):
         return array
-    return pc.cast(array, pa.string())
+    return kernels.cast(array, pa.string())
 
 
 def to_copy_csv(array: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array:
@@ -196,13 +196,13 @@ def to_copy_csv(array: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array:
     if encoding in ("epoch_days", "epoch_us") and _ordinary_years(array, encoding):
         # Without its zone: the writer formats a zoned timestamp ~20x slower, and every
         # seedctl session reads a zoneless one in UTC (db.SESSION_SETTINGS: TimeZone).
-        return array.cast(pa.timestamp("us")) if pa.types.is_timestamp(array.type) and array.type.tz else array
+        return kernels.cast(array, pa.timestamp("us")) if pa.types.is_timestamp(array.type) and array.type.tz else array
     return to_pg_text(array, field)
 
 
 def _ordinary_years(array: pa.Array, encoding: str) -> bool:
-    ints = array.cast(pa.int32() if encoding == "epoch_days" else pa.int64())
-    bounds = pc.min_max(ints)
+    ints = kernels.cast(array, pa.int32() if encoding == "epoch_days" else pa.int64())
+    bounds = kernels.call("min_max", ints)
     lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
     unit = 1 if encoding == "epoch_days" else US_PER_DAY
     return lo is None or (lo >= DAYS_MIN * unit and hi < (DAYS_MAX + 1) * unit)
@@ -212,11 +212,12 @@ def _render_special(
     ints: pa.Array, fast_type: pa.DataType, lo: int, hi: int, slow: Callable[[int], str], suffix: str = ""
 ) -> pa.Array:
     """Vectorised formatting for the common range; exact Python formatting for the rest."""
-    in_range = pc.and_(pc.greater_equal(ints, lo), pc.less_equal(ints, hi))
-    fast = pc.cast(pc.if_else(in_range, ints, pa.scalar(0, ints.type)).cast(fast_type), pa.string())
+    in_range = kernels.call("and", kernels.call("greater_equal", ints, lo), kernels.call("less_equal", ints, hi))
+    ordinary = kernels.call("if_else", in_range, ints, pa.scalar(0, ints.type))  # the rest: 0, replaced below
+    fast = kernels.cast(kernels.cast(ordinary, fast_type), pa.string())
     if suffix:
-        fast = pc.binary_join_element_wise(fast, suffix, "")
-    if pc.all(pc.fill_null(in_range, True)).as_py():
+        fast = kernels.call("binary_join_element_wise", fast, suffix, "")
+    if kernels.call("all", kernels.fill_null(in_range, True)).as_py():
         return fast
     out = [
         f if ok in (True, None) else slow(v)

@@ -31,6 +31,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg import sql
 
+from seedctl import kernels
 from seedctl.errors import DatabaseError, RestoreRefused
 from seedctl.pg import db
 from seedctl.pg.catalog import TableSchema
@@ -161,7 +162,7 @@ def load_tables(
                 _truncate(conn, results)
                 for result in load_order(conn, results):
                     if id(result) not in staged:
-                        _apply_in_encoding(conn, result, timescale, batch_rows)
+                        apply_in_encoding(conn, result, timescale, batch_rows)
                 if stage:
                     stage.switch(conn)
                 _add_foreign_keys(conn, results)
@@ -231,11 +232,9 @@ def _count_planned(conn: psycopg.Connection, result: TableResult) -> None:
 
 def _rows_in_window(path: Path, column: str, data: TableData) -> int:
     """The rows of one data file whose time lies in the restore's window (only that column read)."""
-    import pyarrow.compute as pc
-
-    times = pq.read_table(path, columns=[column])
+    times = pq.ParquetFile(path).read(columns=[column])
     keep = time_mask(times.column(column), times.schema.field(column), data.window, data.source)
-    return int(pc.sum(keep).as_py() or 0)
+    return int(kernels.call("sum", keep).as_py() or 0)
 
 
 def _lock_existing(conn: psycopg.Connection, tables: list[TableData]) -> None:
@@ -258,7 +257,7 @@ def _truncate(conn: psycopg.Connection, results: list[TableResult]) -> None:
             r.notes.append(f"its {r.existing_rows or 0:,} rows emptied first")
 
 
-def _apply_in_encoding(conn: psycopg.Connection, result: TableResult, timescale: bool, batch_rows: int) -> None:
+def apply_in_encoding(conn: psycopg.Connection, result: TableResult, timescale: bool, batch_rows: int) -> None:
     """_apply, refusing in one line text the target database's encoding cannot hold
     (snapshots hold UTF-8; a LATIN1 database has no euro sign, no CJK)."""
     try:
@@ -303,7 +302,7 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
         # FREEZE only into a table this transaction created: rows frozen into a TRUNCATEd
         # live table would show to concurrent snapshots older than the restore (RELIABILITY.md).
         fresh = result.action in ("create", "create-empty")
-        result.loaded_rows = _copy_into(
+        result.loaded_rows = copy_into(
             conn,
             table.identifier(),
             data,
@@ -313,7 +312,7 @@ def _apply(conn: psycopg.Connection, result: TableResult, timescale: bool, batch
         )
         if result.action in ("create", "create-empty"):
             add_keys_and_indexes(conn, table)
-        _verify(conn, result, table.identifier())
+        verify_loaded(conn, result, table.identifier())
     if result.action in ("create", "create-empty") and table.hypertable and timescale:
         result.notes += apply_hypertable_settings(conn, table)
     bump_sequences(conn, table)
@@ -340,7 +339,7 @@ def _partitioned(conn: psycopg.Connection, table: TableSchema) -> bool:
     return row is not None and row[0] == "p"
 
 
-def _copy_into(
+def copy_into(
     conn: psycopg.Connection,
     target: sql.Composable,
     data: TableData,
@@ -439,9 +438,8 @@ def _rendered(
                 )
                 for batch in batches:
                     if column is not None and not window.unbounded:
-                        batch = batch.filter(
-                            time_mask(batch.column(column), batch.schema.field(column), window, source)
-                        )
+                        keep = time_mask(batch.column(column), batch.schema.field(column), window, source)
+                        batch = kernels.filter_rows(batch, keep)
                     if not offer((render(batch), batch.num_rows)):
                         return
             offer(None)
@@ -460,7 +458,7 @@ def _rendered(
         thread.join()
 
 
-def _verify(conn: psycopg.Connection, result: TableResult, target: sql.Composable) -> None:
+def verify_loaded(conn: psycopg.Connection, result: TableResult, target: sql.Composable) -> None:
     """Row count, and for snapshot data the content checksum, or roll back."""
     data = result.data
     got = _checksum(conn, result, target)
@@ -518,7 +516,7 @@ def _load_range(conn: psycopg.Connection, result: TableResult, batch_rows: int) 
     assert schema_column is not None, "partial.select lets only tables with a time column through"
     staging = sql.Identifier(f"seedctl_stage_{data.source}")
     conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, table.identifier()))
-    result.loaded_rows = _copy_into(conn, staging, data, batch_rows, binary=not result.widened)
+    result.loaded_rows = copy_into(conn, staging, data, batch_rows, binary=not result.widened)
     expected = _checksum(conn, result, staging)  # the range's rows, straight from the verified files
     where = in_range(schema_column.name, schema_column.pg_type, data.window)
     if result.action == "replace":
@@ -562,8 +560,8 @@ def _append(conn: psycopg.Connection, result: TableResult, batch_rows: int) -> N
     staging = sql.Identifier(f"seedctl_stage_{data.source}")
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, table.identifier()))
-    result.loaded_rows = _copy_into(conn, staging, data, batch_rows, binary=not result.widened)
-    _verify(conn, result, staging)
+    result.loaded_rows = copy_into(conn, staging, data, batch_rows, binary=not result.widened)
+    verify_loaded(conn, result, staging)
     cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
     key = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
     with conn.cursor() as cur:

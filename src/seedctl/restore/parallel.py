@@ -43,7 +43,7 @@ from seedctl.pg.catalog import TableSchema
 from seedctl.pg.ddl import add_keys_and_indexes, bump_sequences, create_sequences, create_table, prerequisites
 from seedctl.restore import Mode
 from seedctl.restore.acquire import TableData
-from seedctl.restore.load import _apply_in_encoding, _copy_into, _verify
+from seedctl.restore.load import apply_in_encoding, copy_into, verify_loaded
 from seedctl.restore.load import load_tables as load_in_one_transaction
 from seedctl.restore.plan import TableResult
 
@@ -292,18 +292,18 @@ class ParallelLoad:
         self._started.setdefault(id(done), time.perf_counter())
         with conn.transaction():
             if job.step == "whole":
-                _apply_in_encoding(conn, staged, False, self.batch_rows)
+                apply_in_encoding(conn, staged, False, self.batch_rows)
             elif job.step == "create":
                 create_sequences(conn, table)
                 staged.notes += create_table(conn, table)
             elif job.step == "copy":
                 share = replace(staged.data, parquet=job.files)
-                rows = _copy_into(conn, table.identifier(), share, self.batch_rows, binary=True)
+                rows = copy_into(conn, table.identifier(), share, self.batch_rows, binary=True)
                 with self._lock:
                     staged.loaded_rows += rows
             else:
                 add_keys_and_indexes(conn, table)
-                _verify(conn, staged, table.identifier())
+                verify_loaded(conn, staged, table.identifier())
                 bump_sequences(conn, table)
         if job.step in ("whole", "finish"):
             done.loaded_rows, done.verified = staged.loaded_rows, staged.verified
