@@ -8,13 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Any
-
-import pytest
-import typer.main
-from typer.testing import CliRunner
-
-from seedctl.cli.app import app
 
 NOT_AT_START = ("pyarrow.compute", "pyarrow.dataset", "seedctl.store.prune", "seedctl.snapshot.schedule")
 RESTORE_PATH = "import seedctl.cli.app, seedctl.restore.run, seedctl.restore.acquire"
@@ -71,26 +64,3 @@ def test_a_load_computes_without_pyarrow_compute() -> None:
 def test_the_check_sees_pyarrow_compute() -> None:
     """The check itself: an Array method that imports pyarrow.compute is seen."""
     assert loaded_after(f"{RESTORE_PATH}\nimport pyarrow as pa\npa.array([1]).cast(pa.int32())") == ["pyarrow.compute"]
-
-
-def test_a_command_builds_only_its_own_options(monkeypatch: pytest.MonkeyPatch) -> None:
-    """typer reads each command's signature to build its options: the one command run, not all
-    twenty (~20 ms); --help still lists every one."""
-    built: list[str] = []
-    build = typer.main.get_command_from_info
-
-    def recorded(info: Any, **kwargs: Any) -> Any:
-        command = build(info, **kwargs)
-        built.append(command.name)
-        return command
-
-    monkeypatch.setattr(typer.main, "get_command_from_info", recorded)
-    result = CliRunner().invoke(app, ["restore", "--help"])
-    assert result.exit_code == 0, result.output
-    assert "--since" in result.output
-    assert built == ["restore"]
-    listing = CliRunner().invoke(app, ["--help"])
-    assert listing.exit_code == 0, listing.output
-    listed = built[1:]  # each invocation builds its own group
-    assert {"restore", "snapshot", "prune", "list", "versions", "sample-data"} <= set(listed)
-    assert len(listed) == len(set(listed)) == 20

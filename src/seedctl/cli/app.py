@@ -6,12 +6,9 @@ import atexit
 import importlib.abc
 import os
 import sys
-from collections.abc import Iterator, Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import typer.core
-import typer.main
 
 from seedctl import __version__
 from seedctl.cli import catalog as cli_catalog
@@ -23,44 +20,7 @@ from seedctl.cli import snapshot as cli_snapshot
 from seedctl.cli import versions as cli_versions
 from seedctl.cli.common import state
 
-
-class _Commands(Mapping[str, Any]):
-    """The Click command of each registered command, built when first asked for: building all
-    of them (typer reads every option of every command's signature) took ~20 ms of every run,
-    for the one command it runs (`seedctl --help` still builds them all, to list them)."""
-
-    def __init__(self) -> None:
-        self._info = {
-            info.name or typer.main.get_command_name(info.callback.__name__): info
-            for info in _registered.registered_commands
-            if info.callback is not None
-        }
-        self._built: dict[str, Any] = {}
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self._built:
-            self._built[name] = typer.main.get_command_from_info(
-                self._info[name],
-                pretty_exceptions_short=app.pretty_exceptions_short,
-                rich_markup_mode=app.rich_markup_mode,
-            )
-        return self._built[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._info)
-
-    def __len__(self) -> int:
-        return len(self._info)
-
-
-class _Group(typer.core.TyperGroup):
-    def __init__(self, **attrs: Any) -> None:
-        super().__init__(**attrs)
-        self.commands = _Commands()  # type: ignore[assignment]  # read-only: no command is added later
-
-
 app = typer.Typer(
-    cls=_Group,
     help="Versioned, checksummed Parquet snapshots of PostgreSQL tables, driven by DVC.\n\n"
     "The database comes from DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE; "
     "the remote from MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_BUCKET (or .env). "
@@ -87,9 +47,6 @@ def _main(
     state["verbose"] = verbose
 
 
-# The commands, in the order --help lists them; registered apart from `app`, whose group (_Group)
-# builds each when it is used.
-_registered = typer.Typer()
 for command in (
     cli_snapshot.snapshot,
     cli_snapshot.tag,
@@ -108,11 +65,11 @@ for command in (
     cli_versions.diff,
     schedule.cron,
 ):
-    _registered.command()(command)
-_registered.command("list")(cli_versions.list_)
-_registered.command("versions", help="The same as `seedctl list`.")(cli_versions.list_)
-_registered.command()(cli_query.query)
-_registered.command("sample-data")(cli_snapshot.sample_data)
+    app.command()(command)
+app.command("list")(cli_versions.list_)
+app.command("versions", help="The same as `seedctl list`.")(cli_versions.list_)
+app.command()(cli_query.query)
+app.command("sample-data")(cli_snapshot.sample_data)
 
 
 class _WithoutPandas(importlib.abc.MetaPathFinder):
