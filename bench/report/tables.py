@@ -63,7 +63,7 @@ def size_section(size: dict[str, Any], r: dict[str, Any]) -> str:
         rst,
         "`pg_restore -Fc`",
         prs,
-        target_for(rows, RESTORE_TARGET) if timed else None,
+        target_for(rows, RESTORE_TARGET),
     )
     row("the same `seedctl restore`", rst, "`pg_restore -j 2` (directory dump)", prj, None)
     ratio = exp.bytes / dump.bytes
