@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from seedctl.cli.common import human_bytes, out, run
+from seedctl.cli.common import ParamsOpt, human_bytes, out, run
 from seedctl.store.versions import TAG_PREFIX, git, newest_first
 
 if TYPE_CHECKING:  # the retention code only when `seedctl prune` runs: every other command starts without it
@@ -83,9 +83,7 @@ def print_plan(plan: Plan) -> None:
 
 
 def prune(
-    params: Annotated[Path, typer.Option("--params", envvar="SEEDCTL_PARAMS", help="The seed configuration.")] = Path(
-        "params.yaml"
-    ),
+    params: ParamsOpt = Path("params.yaml"),
     keep: Annotated[
         int | None,
         typer.Option(

@@ -61,6 +61,25 @@ def contents(url: str) -> dict[str, list[str]]:
         return {t: [r[0] for r in conn.execute(f"SELECT r::text FROM {t} r ORDER BY {k}")] for t, k in TABLES.items()}
 
 
+def take_snapshots(
+    project: Project, url: str, env: dict[str, str], changes: list[str | None], dates: list[str] | None = None
+) -> tuple[list[str], dict[str, dict[str, list[str]]]]:
+    """One `seedctl snapshot` after each change (None: none), committed at `dates` when given:
+    the tags, oldest first, and the database's contents at each."""
+    tags, dumps = [], {}
+    for i, change in enumerate(changes):
+        if change:
+            project.sql(change)
+        when = {"GIT_COMMITTER_DATE": dates[i]} if dates else {}
+        result = project.seedctl("snapshot", env={**env, **when})
+        assert result.returncode == 0, result.stderr
+        tag = re.search(r"committed and tagged (\S+)", result.stdout)
+        assert tag, result.stdout
+        tags.append(tag[1])
+        dumps[tag[1]] = contents(url)
+    return tags, dumps
+
+
 def objects_of(project: Project, rev: str) -> set[str]:
     """md5s a snapshot needs, read straight from git: data files, schema, directory listing."""
     manifest = json.loads(project.git("show", f"{rev}:seeds/manifest.json"))
@@ -102,16 +121,7 @@ def six(pg_server: TempPostgres, s3_server: S3Server, tmp_path_factory: pytest.T
     small_params(project)
     project.commit_all("small params")
     env = s3_server.new_bucket("prune")
-    tags, dumps = [], {}
-    for change in CHANGES:
-        if change:
-            project.sql(change)
-        result = project.seedctl("snapshot", env=env)
-        assert result.returncode == 0, result.stderr
-        tag = re.search(r"committed and tagged (\S+)", result.stdout)
-        assert tag, result.stdout
-        tags.append(tag[1])
-        dumps[tag[1]] = contents(url)
+    tags, dumps = take_snapshots(project, url, env, CHANGES)
     assert len(set(map(json.dumps, dumps.values()))) == 6
     try:
         yield Six(project, env, tags, dumps)

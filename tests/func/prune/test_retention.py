@@ -32,6 +32,7 @@ from tests.func.prune.test_prune import (
     index,
     key,
     objects_of,
+    take_snapshots,
     version_name,
     version_tags,
 )
@@ -74,16 +75,8 @@ def tiered(pg_server: TempPostgres, s3_server: S3Server, tmp_path_factory: pytes
     project.write_params(params)
     project.commit_all("small params, tiered retention")
     env = s3_server.new_bucket("tiers")
-    tags, dumps = [], {}
-    for change, when in zip(CHANGES, TAKEN, strict=True):
-        if change:
-            project.sql(change)
-        result = project.seedctl("snapshot", env={**env, "GIT_COMMITTER_DATE": when})
-        assert result.returncode == 0, result.stderr
-        tag = re.search(r"committed and tagged (\S+)", result.stdout)
-        assert tag, result.stdout
-        tags.append(tag[1])
-        dumps[tag[1]] = contents(url)
+    assert len(TAKEN) == len(CHANGES)
+    tags, dumps = take_snapshots(project, url, env, CHANGES, TAKEN)
     try:
         yield Tiered(project, env, tags, dumps)
     finally:

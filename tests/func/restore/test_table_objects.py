@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -95,6 +95,17 @@ def restore(project: Project, target: str, *args: str) -> str:
     result = project.seedctl("restore", *args, env={"DATABASE_URL": target})
     assert result.returncode == 0, result.stderr
     return " ".join(result.stdout.split())  # notes are printed soft-wrapped: one line each, however wide
+
+
+def read_manifest(project: Project) -> dict[str, Any]:
+    return json.loads((project.seeds / "manifest.json").read_text())
+
+
+def commit_manifest(project: Project, manifest: dict[str, Any], message: str) -> None:
+    """The checked-out snapshot's manifest replaced by `manifest` (a snapshot as another
+    seedctl, or another server, would have written it), committed."""
+    (project.seeds / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    project.commit_all(message)
 
 
 def test_blank_server_gets_triggers_policies_grants_and_views(
@@ -211,13 +222,11 @@ def test_format_5_snapshot_without_objects_restores_and_says_so(
 ) -> None:
     snapshot_objects(project, roles)
     # What seedctl wrote before objects were recorded (format 5): the manifest without them.
-    path = project.seeds / "manifest.json"
-    manifest = json.loads(path.read_text())
+    manifest = read_manifest(project)
     manifest["compatibility"]["schema_version"] = 5
     for entry in manifest["tables"].values():
         del entry["schema"]["objects"]
-    path.write_text(json.dumps(manifest, indent=2))
-    project.commit_all("format 5 snapshot")
+    commit_manifest(project, manifest, "format 5 snapshot")
     target = new_database(pg_server)
 
     out = restore(project, target)
@@ -232,12 +241,10 @@ def test_a_trigger_whose_function_the_target_refuses_is_named(
 ) -> None:
     snapshot_objects(project, roles)
     # A function in a language this server lacks (as a PL/Python one on a server without it).
-    path = project.seeds / "manifest.json"
-    manifest = json.loads(path.read_text())
+    manifest = read_manifest(project)
     function = manifest["tables"]["accounts"]["schema"]["objects"]["functions"][0]
     function["definition"] = function["definition"].replace("LANGUAGE plpgsql", "LANGUAGE plnothing")
-    path.write_text(json.dumps(manifest, indent=2))
-    project.commit_all("a function this server cannot create")
+    commit_manifest(project, manifest, "a function this server cannot create")
     target = new_database(pg_server)
 
     out = restore(project, target)
